@@ -1,0 +1,72 @@
+# faultline — one binary, build/faultline. See README.md.
+CC      ?= cc
+
+
+PKG_CFLAGS := $(shell pkg-config --cflags libevent inih hiredis jansson libpq 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs libevent inih hiredis jansson libpq 2>/dev/null) -lhttp_parser -lm
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+OPT     ?= -O2 -g
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -Iproxy -Ifaults -Iverify $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS)
+BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+SRC := $(wildcard proxy/*.c faults/*.c verify/*.c)
+OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRC))
+LIBOBJ := $(filter-out $(BUILD)/obj/proxy/main.o,$(OBJ))
+UNIT_SRC := $(wildcard tests/unit/*.c)
+TESTBIN_SRC := $(wildcard tests/lib/*.c)
+TESTBINS := $(patsubst tests/lib/%.c,$(BUILD)/t/%,$(TESTBIN_SRC))
+
+.PHONY: all deps test asan clean install demo bench unit tools
+all: $(BUILD)/faultline tools
+
+$(BUILD)/faultline: $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c $(wildcard proxy/*.h faults/*.h verify/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/unit: $(UNIT_SRC) $(LIBOBJ)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $(UNIT_SRC) $(LIBOBJ) $(LDFLAGS) $(LDLIBS)
+
+# small C test peers: upstreams, clients (tests/lib/*.c, one binary each)
+$(BUILD)/t/%: tests/lib/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
+
+tools: $(TESTBINS)
+
+deps:
+	@scripts/install-deps.sh
+
+unit: $(BUILD)/unit
+	$(BUILD)/unit
+
+# The suite: unit tests, then integration tests against real processes.
+test: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/unit
+	@tests/run.sh $(BUILD)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  all build-asan/unit
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh build-asan
+
+demo: deps all
+	@scripts/demo.sh
+
+bench: all
+	@bench/passthrough.sh
+
+install: $(BUILD)/faultline
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/faultline/profiles
+	install -m 0755 $(BUILD)/faultline $(DESTDIR)$(PREFIX)/bin/faultline
+	install -m 0644 profiles/*.ini $(DESTDIR)$(PREFIX)/share/faultline/profiles/
+
+clean:
+	rm -rf build build-asan

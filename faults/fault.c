@@ -1,0 +1,224 @@
+/* fault.c -- building a fault from key/value pairs: the common keys, then the type's own.
+ *
+ * Profiles and the admin API both end here, so a key means the same thing from either side.
+ * The pairs are kept verbatim (f->kv) so that a reload can tell an unchanged fault from a
+ * changed one, and so the API can show a fault the way it was written.
+ */
+#include "fault.h"
+#include "parse.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *fault_dir_str(unsigned dir)
+{
+    return dir == FDIR_UP ? "upstream" : dir == FDIR_DOWN ? "downstream" : "both";
+}
+
+int fkey_duration(const char *v, int64_t *out, char *err, size_t errlen)
+{
+    return parse_duration(v, out, err, errlen) < 0 ? FKEY_BAD : FKEY_OK;
+}
+
+int fkey_size(const char *v, uint64_t *out, char *err, size_t errlen)
+{
+    return parse_size(v, out, err, errlen) < 0 ? FKEY_BAD : FKEY_OK;
+}
+
+static const char *hang_end_names[] = {"keep", "release", "reset"};
+
+int fkey_hang_end(const char *v, enum hang_end *out, char *err, size_t errlen)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcasecmp(v, hang_end_names[i]) == 0) { *out = (enum hang_end)i; return FKEY_OK; }
+    snprintf(err, errlen, "'%s' is not keep, release or reset", v);
+    return FKEY_BAD;
+}
+
+const char *hang_end_str(enum hang_end e) { return hang_end_names[e]; }
+
+static char *dupstr(const char *s)
+{
+    char *p = strdup(s ? s : "");
+    if (!p) abort();
+    return p;
+}
+
+/* Splits "Name: value-glob" for match_header. */
+static int split_header(const char *v, char **name, char **value)
+{
+    const char *c = strchr(v, ':');
+    if (!c || c == v) return -1;
+    size_t nl = (size_t)(c - v);
+    while (nl > 0 && (v[nl - 1] == ' ' || v[nl - 1] == '\t')) nl--;
+    *name = strndup(v, nl);
+    c++;
+    while (*c == ' ' || *c == '\t') c++;
+    *value = dupstr(c);
+    return 0;
+}
+
+struct fault *fault_build(const char *name, const char *const *keys, const char *const *vals, int n,
+                          int *bad, char *err, size_t errlen)
+{
+    *bad = -1;
+    char e[300];
+    if (!name || !*name || strlen(name) >= sizeof(((struct fault *)0)->name)) {
+        snprintf(err, errlen, "name: must be 1..127 characters");
+        return NULL;
+    }
+    for (const char *p = name; *p; p++)
+        if (*p == '/' || *p == ' ' || (unsigned char)*p < 0x21) {
+            snprintf(err, errlen, "name: '%s' may not hold '/', spaces or control characters", name);
+            return NULL;
+        }
+    /* the type first: it decides which other keys exist */
+    const struct fault_type *t = NULL;
+    for (int i = 0; i < n; i++)
+        if (strcmp(keys[i], "type") == 0) {
+            t = fault_type_find(vals[i]);
+            if (!t) {
+                *bad = i;
+                size_t o = (size_t)snprintf(err, errlen, "type: unknown fault type '%s' (one of:", vals[i]);
+                for (int k = 0; fault_types[k] && o < errlen; k++)
+                    o += (size_t)snprintf(err + o, errlen - o, " %s", fault_types[k]->name);
+                if (o < errlen) snprintf(err + o, errlen - o, ")");
+                return NULL;
+            }
+        }
+    if (!t) { snprintf(err, errlen, "'type' is required"); return NULL; }
+
+    struct fault *f = calloc(1, sizeof(*f));
+    if (!f) abort();
+    snprintf(f->name, sizeof(f->name), "%s", name);
+    f->type = t;
+    f->dir = t->default_dir ? t->default_dir : FDIR_DOWN;
+    f->probability = 1.0;
+    f->enabled = 1;
+    f->cfg = calloc(1, t->cfg_size ? t->cfg_size : 1);
+    if (!f->cfg) abort();
+    if (t->init) t->init(f->cfg);
+    f->kv = calloc((size_t)n + 1, sizeof(*f->kv));
+    if (!f->kv) abort();
+    int have_proxy = 0;
+    for (int i = 0; i < n; i++) {
+        const char *k = keys[i], *v = vals[i];
+        f->kv[f->nkv].key = dupstr(k);
+        f->kv[f->nkv].value = dupstr(v);
+        f->nkv++;
+        *bad = i;
+        if (strcmp(k, "type") == 0) continue;
+        if (strcmp(k, "proxy") == 0) {
+            if (!*v || strlen(v) >= sizeof(f->proxy)) { snprintf(err, errlen, "proxy: bad proxy name"); goto fail; }
+            snprintf(f->proxy, sizeof(f->proxy), "%s", v);
+            have_proxy = 1;
+        } else if (strcmp(k, "direction") == 0 || strcmp(k, "stream") == 0) {
+            if (!strcasecmp(v, "upstream")) f->dir = FDIR_UP;
+            else if (!strcasecmp(v, "downstream")) f->dir = FDIR_DOWN;
+            else if (!strcasecmp(v, "both")) f->dir = FDIR_BOTH;
+            else { snprintf(err, errlen, "%s: '%s' is not upstream, downstream or both", k, v); goto fail; }
+        } else if (strcmp(k, "probability") == 0 || strcmp(k, "toxicity") == 0) {
+            if (parse_double(v, 0, 1, &f->probability, e, sizeof(e)) < 0) {
+                snprintf(err, errlen, "%s: %s (a share between 0 and 1)", k, e);
+                goto fail;
+            }
+        } else if (strcmp(k, "start") == 0) {
+            if (parse_duration(v, &f->start_us, e, sizeof(e)) < 0) { snprintf(err, errlen, "start: %s", e); goto fail; }
+        } else if (strcmp(k, "duration") == 0) {
+            if (parse_duration(v, &f->duration_us, e, sizeof(e)) < 0) { snprintf(err, errlen, "duration: %s", e); goto fail; }
+        } else if (strcmp(k, "ttl") == 0) {
+            if (parse_duration(v, &f->ttl_us, e, sizeof(e)) < 0) { snprintf(err, errlen, "ttl: %s", e); goto fail; }
+        } else if (strcmp(k, "enabled") == 0) {
+            if (parse_bool(v, &f->enabled, e, sizeof(e)) < 0) { snprintf(err, errlen, "enabled: %s", e); goto fail; }
+        } else if (strcmp(k, "match_method") == 0) {
+            free(f->match_method);
+            f->match_method = dupstr(v);
+        } else if (strcmp(k, "match_path") == 0) {
+            free(f->match_path);
+            f->match_path = dupstr(v);
+        } else if (strcmp(k, "match_host") == 0) {
+            free(f->match_host);
+            f->match_host = dupstr(v);
+        } else if (strcmp(k, "match_header") == 0) {
+            free(f->match_header_name);
+            free(f->match_header_value);
+            f->match_header_name = f->match_header_value = NULL;
+            if (split_header(v, &f->match_header_name, &f->match_header_value) < 0) {
+                snprintf(err, errlen, "match_header: '%s' is not 'Name: value-glob'", v);
+                goto fail;
+            }
+        } else {
+            int rc = t->set ? t->set(f->cfg, k, v, e, sizeof(e)) : FKEY_UNKNOWN;
+            if (rc == FKEY_UNKNOWN) {
+                snprintf(err, errlen, "unknown key '%s' for type %s", k, t->name);
+                goto fail;
+            }
+            if (rc != FKEY_OK) { snprintf(err, errlen, "%s: %s", k, e); goto fail; }
+        }
+    }
+    *bad = -1;
+    if (!have_proxy) { snprintf(err, errlen, "'proxy' is required"); goto fail; }
+    if ((f->match_method || f->match_path || f->match_host || f->match_header_name) && !t->http) {
+        snprintf(err, errlen, "match_* keys need a fault type that acts per HTTP request (%s does not)", t->name);
+        goto fail;
+    }
+    if (t->validate && t->validate(f->cfg, e, sizeof(e)) < 0) { snprintf(err, errlen, "%s", e); goto fail; }
+    return f;
+fail:
+    fault_free(f);
+    return NULL;
+}
+
+void fault_free(struct fault *f)
+{
+    if (!f) return;
+    if (f->timer) event_free(f->timer);
+    if (f->cfg) {
+        if (f->type && f->type->cfg_free) f->type->cfg_free(f->cfg);
+        free(f->cfg);
+    }
+    for (int i = 0; i < f->nkv; i++) {
+        free(f->kv[i].key);
+        free(f->kv[i].value);
+    }
+    free(f->kv);
+    free(f->match_method);
+    free(f->match_path);
+    free(f->match_host);
+    free(f->match_header_name);
+    free(f->match_header_value);
+    free(f);
+}
+
+int fault_same_spec(const struct fault *a, const struct fault *b)
+{
+    if (strcmp(a->name, b->name) || a->nkv != b->nkv) return 0;
+    for (int i = 0; i < a->nkv; i++)
+        if (strcmp(a->kv[i].key, b->kv[i].key) || strcmp(a->kv[i].value, b->kv[i].value)) return 0;
+    return 1;
+}
+
+void fault_attrs(const struct fault *f, fault_attr_fn emit, void *ud)
+{
+    char b[64];
+    emit(ud, "proxy", f->proxy);
+    emit(ud, "type", f->type->name);
+    emit(ud, "direction", fault_dir_str(f->dir));
+    snprintf(b, sizeof(b), "%g", f->probability);
+    emit(ud, "probability", b);
+    emit(ud, "start", duration_str(f->start_us, b, sizeof(b)));
+    emit(ud, "duration", duration_str(f->duration_us, b, sizeof(b)));
+    if (f->ttl_us) emit(ud, "ttl", duration_str(f->ttl_us, b, sizeof(b)));
+    emit(ud, "enabled", f->enabled ? "yes" : "no");
+    if (f->match_method) emit(ud, "match_method", f->match_method);
+    if (f->match_path) emit(ud, "match_path", f->match_path);
+    if (f->match_host) emit(ud, "match_host", f->match_host);
+    if (f->match_header_name) {
+        char h[600];
+        snprintf(h, sizeof(h), "%s: %s", f->match_header_name, f->match_header_value);
+        emit(ud, "match_header", h);
+    }
+    if (f->type->attrs) f->type->attrs(f->cfg, emit, ud);
+}

@@ -1,0 +1,128 @@
+/* latency.c -- every chunk is delayed by `delay` ± `jitter` (uniform); order is kept.
+ *
+ * Exposes: clients and pools tuned for a fast dependency (timeouts shorter than a slow day's
+ * p99, pools sized for short holds), and callers with no deadline propagation.
+ *
+ * Each chunk that arrives is held with a release deadline; a deadline earlier than the previous
+ * chunk's is pushed back to it, so jitter never reorders bytes. One timer per stage, armed for
+ * the head of the queue.
+ */
+#include "fault.h"
+#include "parse.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct latency_cfg { int64_t delay_us, jitter_us; };
+struct mark { int64_t at; size_t len; };
+struct latency_state {
+    struct mark *q;
+    size_t head, n, cap;
+    int64_t last_at;
+};
+
+static int latency_set(void *cfg, const char *k, const char *v, char *err, size_t errlen)
+{
+    struct latency_cfg *c = cfg;
+    if (!strcmp(k, "delay")) return fkey_duration(v, &c->delay_us, err, errlen);
+    if (!strcmp(k, "jitter")) return fkey_duration(v, &c->jitter_us, err, errlen);
+    return FKEY_UNKNOWN;
+}
+
+static int latency_validate(const void *cfg, char *err, size_t errlen)
+{
+    const struct latency_cfg *c = cfg;
+    if (c->jitter_us > c->delay_us) {
+        snprintf(err, errlen, "jitter: must not exceed delay (a chunk cannot arrive before it was sent)");
+        return -1;
+    }
+    return 0;
+}
+
+static void latency_attrs(const void *cfg, fault_attr_fn emit, void *ud)
+{
+    const struct latency_cfg *c = cfg;
+    char b[64];
+    emit(ud, "delay", duration_str(c->delay_us, b, sizeof(b)));
+    emit(ud, "jitter", duration_str(c->jitter_us, b, sizeof(b)));
+}
+
+static void arm_head(struct stage *st)
+{
+    struct latency_state *s = st->state;
+    if (!s->n) return;
+    int64_t d = s->q[s->head].at - fl_now_us();
+    stage_timer(st, d < 0 ? 0 : d);
+}
+
+static void latency_data(struct stage *st, struct evbuffer *in)
+{
+    const struct latency_cfg *c = st->cfg;
+    struct latency_state *s = st->state;
+    size_t len = evbuffer_get_length(in);
+    if (!len) return;
+    int64_t j = c->jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)c->jitter_us) : 0;
+    int64_t at = fl_now_us() + c->delay_us + j;
+    if (at < s->last_at) at = s->last_at;
+    s->last_at = at;
+    if (s->n == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 8;
+        struct mark *nq = malloc(ncap * sizeof(*nq));
+        if (!nq) abort();
+        for (size_t i = 0; i < s->n; i++) nq[i] = s->q[(s->head + i) % s->cap];
+        free(s->q);
+        s->q = nq;
+        s->cap = ncap;
+        s->head = 0;
+    }
+    s->q[(s->head + s->n) % s->cap] = (struct mark){at, len};
+    s->n++;
+    st->f->c.bytes_delayed += len;
+    stage_hold(st, in);
+    if (s->n == 1) arm_head(st);
+}
+
+static void latency_timer(struct stage *st)
+{
+    struct latency_state *s = st->state;
+    int64_t now = fl_now_us();
+    while (s->n && s->q[s->head].at <= now + 50) {
+        size_t len = s->q[s->head].len;
+        s->head = (s->head + 1) % s->cap;
+        s->n--;
+        stage_release(st, len);
+        if (stage_closing(st)) return;
+    }
+    arm_head(st);
+}
+
+static int latency_end(struct stage *st)
+{
+    struct latency_state *s = st->state;
+    s->n = 0;
+    s->head = 0;
+    return 0;   /* release what is held, in order */
+}
+
+static void latency_free(struct stage *st)
+{
+    struct latency_state *s = st->state;
+    free(s->q);
+    s->q = NULL;
+}
+
+const struct fault_type fault_latency = {
+    .name = "latency",
+    .summary = "delay every chunk by delay ± jitter, keeping order",
+    .default_dir = FDIR_DOWN,
+    .cfg_size = sizeof(struct latency_cfg),
+    .state_size = sizeof(struct latency_state),
+    .set = latency_set,
+    .validate = latency_validate,
+    .attrs = latency_attrs,
+    .on_data = latency_data,
+    .on_timer = latency_timer,
+    .on_end = latency_end,
+    .on_free = latency_free,
+};

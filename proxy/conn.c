@@ -1,0 +1,463 @@
+/* conn.c -- one client connection paired with one upstream connection.
+ *
+ * The data path is libevent's le-proxy loop: on read, move the input evbuffer into the
+ * partner's output (no copy); when the partner's output, plus whatever fault stages hold, passes
+ * the proxy's buffer bound, stop reading this side until the partner drains below half of it.
+ * With no fault acting on a direction that is all that happens (the fast path). Otherwise the
+ * bytes go through the direction's stage chain (faults/chain.c) and come out in pipe_deliver().
+ *
+ * Closing: EOF on one side is passed on as a shutdown(SHUT_WR) of the other once everything
+ * before it was written (half-close); the pair ends when both directions are shut, or on an
+ * error, or when a fault or the proxy closes it. A close never frees the connection under a
+ * callback that is still using it: callbacks hold c->busy and the last one out frees.
+ */
+#include "proxy.h"
+#include "chain.h"
+#include "log.h"
+#include "record.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+
+static const char *closer_names[] = {"none", "client", "upstream", "proxy", "fault"};
+const char *closer_str(enum closer c) { return closer_names[c]; }
+
+static void conn_try_finish(struct conn *c);
+
+static size_t pipe_pending(struct pipe *p)
+{
+    size_t n = p->dst ? evbuffer_get_length(bufferevent_get_output(p->dst)) : 0;
+    for (int i = 0; i < p->nstages; i++) n += stage_held(p->stages[i]);
+    return n;
+}
+
+void pipe_after_io(struct pipe *p)
+{
+    struct conn *c = p->c;
+    if (c->closing || !p->src) return;
+    size_t hiwat = c->px->srv->g.buffer;
+    size_t pend = pipe_pending(p);
+    if (!p->read_paused && pend >= hiwat) {
+        bufferevent_disable(p->src, EV_READ);
+        p->read_paused = 1;
+    } else if (p->read_paused && pend <= hiwat / 2 && !p->src_eof) {
+        p->read_paused = 0;
+        bufferevent_enable(p->src, EV_READ);
+    }
+}
+
+void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n)
+{
+    size_t len = evbuffer_get_length(buf);
+    if (n > len) n = len;
+    if (!n) return;
+    struct conn *c = p->c;
+    if (c->closing || !p->dst || p->shut) {
+        evbuffer_drain(buf, n);
+        return;
+    }
+    struct evbuffer *out = bufferevent_get_output(p->dst);
+    if (n == len) evbuffer_add_buffer(out, buf);
+    else evbuffer_remove_buffer(buf, out, n);
+    p->bytes += n;
+    if (p->dir == 0) c->px->st.bytes_up += n;
+    else c->px->st.bytes_down += n;
+}
+
+static void pipe_shut(struct pipe *p)
+{
+    if (p->shut || !p->dst) return;
+    p->shut = 1;
+    evutil_socket_t fd = bufferevent_getfd(p->dst);
+    if (fd >= 0) shutdown(fd, SHUT_WR);
+    bufferevent_disable(p->dst, EV_WRITE);
+}
+
+void pipe_eof_out(struct pipe *p)
+{
+    p->eof_at_sink = 1;
+    if (p->c->closing || !p->dst) return;
+    if (p->dir == 0 && !p->c->up_connected) return;     /* shut after connect */
+    if (evbuffer_get_length(bufferevent_get_output(p->dst)) == 0) {
+        pipe_shut(p);
+        conn_try_finish(p->c);
+    } else {
+        bufferevent_setwatermark(p->dst, EV_WRITE, 0, 0);
+    }
+}
+
+static void conn_unlink(struct conn *c)
+{
+    struct fl_proxy *px = c->px;
+    if (c->prev) c->prev->next = c->next;
+    else px->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void conn_mark_dead(struct conn *c)
+{
+    if (c->dead) return;
+    c->dead = 1;
+    struct fl_proxy *px = c->px;
+    c->t_close = fl_now_us();
+    if (c->t_hang && !c->t_gave_up && c->closed_by != CLOSER_CLIENT) c->held_at_end = 1;
+    px->st.active--;
+    px->st.closed_by[c->closed_by]++;
+    if (log_min_level <= LOG_DEBUG) {
+        char up[320];
+        log_debug("close", "id=%llu proxy=%s peer=%s upstream=%s bytes_up=%llu bytes_down=%llu duration_ms=%.1f "
+                  "closed_by=%s fault=%s",
+                  (unsigned long long)c->id, log_q(px->spec.name), log_q(c->peer),
+                  log_q(addr_str(&px->spec.upstream, up, sizeof(up))), (unsigned long long)c->p[0].bytes,
+                  (unsigned long long)c->p[1].bytes, (double)(c->t_close - c->t_open) / 1000.0,
+                  closer_str(c->closed_by), c->fault_name[0] ? log_q(c->fault_name) : "-");
+    }
+    rec_conn_close(c);
+    conn_unlink(c);
+}
+
+void conn_free(struct conn *c)
+{
+    struct fl_proxy *px = c->px;
+    for (int d = 0; d < 2; d++) {
+        for (int i = 0; i < c->p[d].nstages; i++) stage_free(c->p[d].stages[i]);
+        free(c->p[d].stages);
+    }
+    if (c->cli) bufferevent_free(c->cli);
+    if (c->up) bufferevent_free(c->up);
+    free(c);
+    if (px->retired && !px->conns) {
+        struct fl_server *s = px->srv;
+        for (struct fl_proxy **pp = &s->retired; *pp; pp = &(*pp)->next_retired)
+            if (*pp == px) { *pp = px->next_retired; break; }
+        proxy_free(px);
+    }
+}
+
+static void linger0(struct bufferevent *bev)
+{
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (fd < 0) return;
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+/* FIN close of one side: flush its output first, bounded by the drain time. */
+static void closing_write_cb(struct bufferevent *bev, void *arg);
+static void closing_event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void close_side(struct conn *c, struct bufferevent **bevp)
+{
+    struct bufferevent *bev = *bevp;
+    if (!bev) return;
+    bufferevent_disable(bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 || (bev == c->up && !c->up_connected)) {
+        bufferevent_free(bev);
+        *bevp = NULL;
+        return;
+    }
+    struct timeval tv = {(time_t)(c->px->srv->g.drain_us / 1000000), (suseconds_t)(c->px->srv->g.drain_us % 1000000)};
+    if (tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_sec = 1;
+    bufferevent_set_timeouts(bev, NULL, &tv);
+    bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+    bufferevent_setcb(bev, NULL, closing_write_cb, closing_event_cb, c);
+    bufferevent_enable(bev, EV_WRITE);
+}
+
+static void side_done(struct conn *c, struct bufferevent *bev)
+{
+    if (bev == c->cli) c->cli = NULL;
+    else if (bev == c->up) c->up = NULL;
+    bufferevent_free(bev);
+    if (!c->cli && !c->up) conn_mark_dead(c);
+}
+
+static void closing_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        c->busy++;
+        side_done(c, bev);
+        if (--c->busy == 0 && c->dead) conn_free(c);
+    }
+}
+
+static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    c->busy++;
+    side_done(c, bev);
+    if (--c->busy == 0 && c->dead) conn_free(c);
+}
+
+void conn_close(struct conn *c, enum closer who, enum close_how how)
+{
+    if (c->closing) return;
+    c->closing = 1;
+    if (c->closed_by == CLOSER_NONE) c->closed_by = who;
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < c->p[d].nstages; i++) stage_timer(c->p[d].stages[i], -1);
+    if (how == CLOSE_RST) {
+        if (c->cli) { linger0(c->cli); bufferevent_free(c->cli); c->cli = NULL; }
+        if (c->up) { linger0(c->up); bufferevent_free(c->up); c->up = NULL; }
+    } else {
+        close_side(c, &c->cli);
+        close_side(c, &c->up);
+    }
+    c->p[0].src = c->p[0].dst = c->p[1].src = c->p[1].dst = NULL;
+    if (!c->cli && !c->up) conn_mark_dead(c);
+    if (c->busy == 0 && c->dead) conn_free(c);
+}
+
+static void conn_try_finish(struct conn *c)
+{
+    if (c->closing) return;
+    if (c->p[0].shut && c->p[1].shut) conn_close(c, c->closed_by ? c->closed_by : CLOSER_PROXY, CLOSE_FIN);
+}
+
+/* ---- bufferevent callbacks ---- */
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    struct pipe *p = (bev == c->cli) ? &c->p[0] : &c->p[1];
+    struct evbuffer *in = bufferevent_get_input(bev);
+    if (p->dir == 0) { if (!c->t_first_up) c->t_first_up = fl_now_us(); }
+    else if (!c->t_first_down) c->t_first_down = fl_now_us();
+    if (p->nlive == 0 && p->dst) {
+        /* fast path: no fault acts on this direction */
+        struct evbuffer *out = bufferevent_get_output(p->dst);
+        size_t n = evbuffer_get_length(in);
+        evbuffer_add_buffer(out, in);
+        p->bytes += n;
+        if (p->dir == 0) c->px->st.bytes_up += n;
+        else c->px->st.bytes_down += n;
+        if (evbuffer_get_length(out) >= c->px->srv->g.buffer) {
+            bufferevent_disable(bev, EV_READ);
+            p->read_paused = 1;
+        }
+        return;
+    }
+    c->busy++;
+    chain_input(p, in);
+    pipe_after_io(p);
+    if (--c->busy == 0 && c->dead) conn_free(c);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    struct pipe *p = (bev == c->up) ? &c->p[0] : &c->p[1];   /* the pipe writing into bev */
+    c->busy++;
+    if (p->eof_at_sink && !p->shut && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        pipe_shut(p);
+        conn_try_finish(c);
+    } else {
+        pipe_after_io(p);
+    }
+    if (--c->busy == 0 && c->dead) conn_free(c);
+}
+
+static void on_client_gone(struct conn *c)
+{
+    /* the client hung up while a fault held its call: that moment is its effective timeout */
+    if (c->t_hang && !c->t_gave_up) {
+        c->t_gave_up = fl_now_us();
+        if (c->hang_fault) ((struct fault *)c->hang_fault)->c.abandoned++;
+    }
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    int is_cli = (bev == c->cli);
+    c->busy++;
+    if (what & BEV_EVENT_CONNECTED) {
+        c->up_connected = 1;
+        c->t_connected = fl_now_us();
+        c->px->st.upstream_ok++;
+        /* an EOF that came out of the chain before the connect completed */
+        if (c->p[0].eof_at_sink) pipe_eof_out(&c->p[0]);
+        goto out;
+    }
+    if (!is_cli && !c->up_connected) {
+        int err = EVUTIL_SOCKET_ERROR();
+        c->px->st.upstream_failed++;
+        char up[320];
+        log_info("upstream_failed", "proxy=%s upstream=%s id=%llu error=%s", log_q(c->px->spec.name),
+                 log_q(addr_str(&c->px->spec.upstream, up, sizeof(up))), (unsigned long long)c->id,
+                 (what & BEV_EVENT_ERROR) && bufferevent_socket_get_dns_error(bev)
+                     ? log_q(evutil_gai_strerror(bufferevent_socket_get_dns_error(bev)))
+                     : log_q(evutil_socket_error_to_string(err)));
+        conn_close(c, CLOSER_PROXY, CLOSE_FIN);
+        goto out;
+    }
+    if (is_cli) on_client_gone(c);
+    enum closer who = is_cli ? CLOSER_CLIENT : CLOSER_UPSTREAM;
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
+        /* a client that hangs up on a held call has given up: end the pair */
+        if (is_cli && c->t_hang) {
+            conn_close(c, CLOSER_CLIENT, CLOSE_FIN);
+            goto out;
+        }
+        struct pipe *p = is_cli ? &c->p[0] : &c->p[1];
+        if (!c->closed_by) c->closed_by = who;
+        p->src_eof = 1;
+        chain_eof(p);
+        goto out;
+    }
+    /* error or timeout: the pair ends */
+    conn_close(c, who, CLOSE_FIN);
+out:
+    if (--c->busy == 0 && c->dead) conn_free(c);
+}
+
+/* ---- stages ---- */
+
+static int fault_covers(const struct fault *f, int dir)
+{
+    if (f->type->flags & FT_CONN_LEVEL) return 0;
+    return (f->dir & (dir == 0 ? FDIR_UP : FDIR_DOWN)) != 0;
+}
+
+void conn_sync_stages(struct conn *c)
+{
+    struct fl_proxy *px = c->px;
+    for (int d = 0; d < 2; d++) {
+        struct pipe *p = &c->p[d];
+        int cap = px->nfaults + p->nstages;
+        struct stage **ns = calloc((size_t)cap + 1, sizeof(*ns));
+        if (!ns) abort();
+        int n = 0;
+        /* orphans (hangs whose fault was removed) stay first: they swallow everything */
+        for (int i = 0; i < p->nstages; i++)
+            if (p->stages[i]->orphan) ns[n++] = p->stages[i];
+        for (int j = 0; j < px->nfaults; j++) {
+            struct fault *f = px->faults[j];
+            if (!fault_covers(f, d)) continue;
+            struct stage *st = NULL;
+            for (int i = 0; i < p->nstages; i++)
+                if (p->stages[i] && p->stages[i]->f == f) { st = p->stages[i]; p->stages[i] = NULL; break; }
+            if (!st) {
+                int sel = -1;
+                struct pipe *o = &c->p[!d];
+                for (int i = 0; i < o->nstages; i++)
+                    if (o->stages[i] && o->stages[i]->f == f) sel = o->stages[i]->selected;
+                if (sel < 0) {
+                    f->c.conns_seen++;
+                    sel = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
+                }
+                st = stage_new(c, d, f, sel);
+            }
+            ns[n++] = st;
+        }
+        /* stages of faults no longer on the proxy (already ended by proxy_fault_remove) */
+        for (int i = 0; i < p->nstages; i++)
+            if (p->stages[i] && !p->stages[i]->orphan) stage_free(p->stages[i]);
+        free(p->stages);
+        p->stages = ns;
+        p->nstages = n;
+        p->nlive = 0;
+        for (int i = 0; i < n; i++) {
+            ns[i]->idx = i;
+            if (ns[i]->acting) p->nlive++;
+        }
+    }
+    /* start the selected stages of faults acting now */
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < c->p[d].nstages && !c->closing; i++) stage_start(c->p[d].stages[i]);
+}
+
+/* ---- accept ---- */
+
+static void set_nodelay(evutil_socket_t fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr *sa, int salen)
+{
+    struct fl_server *s = px->srv;
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c) { evutil_closesocket(fd); return; }
+    c->id = ++s->next_conn_id;
+    c->px = px;
+    c->t_open = fl_now_us();
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+        set_nodelay(fd);
+        char host[46];
+        int port = 0;
+        if (sa->sa_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+            evutil_inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+            port = ntohs(in->sin_port);
+            snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+        } else {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+            evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+            port = ntohs(in6->sin6_port);
+            snprintf(c->peer, sizeof(c->peer), "[%s]:%d", host, port);
+        }
+    } else {
+        snprintf(c->peer, sizeof(c->peer), "unix");
+    }
+    (void)salen;
+    c->cli = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    const struct fl_addr *ua = &px->spec.upstream;
+    evutil_socket_t ufd = -1;
+    if (ua->kind != ADDR_NAME) {
+        ufd = socket(ua->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (ufd >= 0 && ua->kind == ADDR_INET) set_nodelay(ufd);
+    }
+    c->up = bufferevent_socket_new(s->base, ufd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->cli || !c->up || (ua->kind != ADDR_NAME && ufd < 0)) {
+        log_warn("accept_failed", "proxy=%s error=%s", log_q(px->spec.name), log_q(strerror(errno)));
+        if (c->cli) bufferevent_free(c->cli);
+        else evutil_closesocket(fd);
+        if (c->up) bufferevent_free(c->up);
+        else if (ufd >= 0) evutil_closesocket(ufd);
+        free(c);
+        px->st.accept_errors++;
+        return;
+    }
+    c->p[0] = (struct pipe){.c = c, .dir = 0, .src = c->cli, .dst = c->up};
+    c->p[1] = (struct pipe){.c = c, .dir = 1, .src = c->up, .dst = c->cli};
+    bufferevent_setcb(c->cli, on_read, on_write, on_event, c);
+    bufferevent_setcb(c->up, on_read, on_write, on_event, c);
+    size_t half = s->g.buffer / 2;
+    bufferevent_setwatermark(c->cli, EV_WRITE, half, 0);
+    bufferevent_setwatermark(c->up, EV_WRITE, half, 0);
+    c->next = px->conns;
+    if (px->conns) px->conns->prev = c;
+    px->conns = c;
+    px->st.accepted++;
+    px->st.active++;
+    if (px->st.active > px->st.peak_active) px->st.peak_active = px->st.active;
+    rec_conn_open(c);
+    c->busy++;
+    int rc;
+    if (ua->kind == ADDR_NAME)
+        rc = bufferevent_socket_connect_hostname(c->up, s->dns, AF_UNSPEC, ua->host, ua->port);
+    else
+        rc = bufferevent_socket_connect(c->up, (const struct sockaddr *)&ua->ss, (int)ua->sslen);
+    if (rc < 0) {
+        if (!c->closing) {
+            px->st.upstream_failed++;
+            conn_close(c, CLOSER_PROXY, CLOSE_FIN);
+        }
+    } else if (!c->closing) {
+        bufferevent_enable(c->cli, EV_READ | EV_WRITE);
+        bufferevent_enable(c->up, EV_READ | EV_WRITE);
+        if (px->nfaults) conn_sync_stages(c);
+    }
+    if (--c->busy == 0 && c->dead) conn_free(c);
+}

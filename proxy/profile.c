@@ -1,0 +1,266 @@
+/* profile.c -- from an inidoc to validated proxy and fault specs. See profile.h.
+ *
+ * Validation is total before anything is used: unknown sections and keys, missing required
+ * keys, malformed values, duplicate names and two proxies on one listen address are all errors
+ * with the line of the key (or of the section header when a key is missing).
+ */
+#include "profile.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *mode_names[] = {"tcp", "http", "postgres", "redis"};
+
+const char *proxy_mode_str(enum proxy_mode m) { return mode_names[m]; }
+
+int proxy_mode_parse(const char *s, enum proxy_mode *m)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(s, mode_names[i]) == 0) { *m = (enum proxy_mode)i; return 0; }
+    return -1;
+}
+
+void global_defaults(struct global_spec *g)
+{
+    memset(g, 0, sizeof(*g));
+    char e[100];
+    parse_addr("127.0.0.1:8474", 0, &g->admin, e, sizeof(e));
+    snprintf(g->admin_text, sizeof(g->admin_text), "127.0.0.1:8474");
+    g->log_level = LOG_INFO;
+    g->log_format = LOG_LOGFMT;
+    g->buffer = 256 * 1024;
+    g->drain_us = 5000000;
+    g->retention_us = 7LL * 86400 * 1000000;
+    g->record_interval_us = 1000000;
+}
+
+#define KEYERR(line, ...) inidoc_err(d, line, err, errlen, __VA_ARGS__)
+
+static int load_global(struct inidoc *d, struct inisec *s, struct global_spec *g, char *err, size_t errlen)
+{
+    char e[300];
+    int line;
+    const char *v;
+    if ((v = inisec_get(s, "admin", &line))) {
+        if (strcasecmp(v, "off") == 0) g->admin_off = 1;
+        else if (parse_addr(v, 0, &g->admin, e, sizeof(e)) < 0) return KEYERR(line, "admin: %s", e);
+        snprintf(g->admin_text, sizeof(g->admin_text), "%s", v);
+    }
+    if ((v = inisec_get(s, "admin_token", &line))) snprintf(g->admin_token, sizeof(g->admin_token), "%s", v);
+    if ((v = inisec_get(s, "log", &line))) {
+        enum log_level l;
+        if (log_level_parse(v, &l) < 0) return KEYERR(line, "log: '%s' is not debug, info, warn or error", v);
+        g->log_level = (int)l;
+    }
+    if ((v = inisec_get(s, "log_format", &line))) {
+        enum log_format f;
+        if (log_format_parse(v, &f) < 0) return KEYERR(line, "log_format: '%s' is not logfmt or json", v);
+        g->log_format = (int)f;
+    }
+    if ((v = inisec_get(s, "buffer", &line))) {
+        if (parse_size(v, &g->buffer, e, sizeof(e)) < 0) return KEYERR(line, "buffer: %s", e);
+        if (g->buffer < 4096 || g->buffer > (1ULL << 30)) return KEYERR(line, "buffer: must be 4KiB..1GiB");
+    }
+    if ((v = inisec_get(s, "drain", &line)) && parse_duration(v, &g->drain_us, e, sizeof(e)) < 0)
+        return KEYERR(line, "drain: %s", e);
+    if ((v = inisec_get(s, "max_fault_duration", &line)) &&
+        parse_duration(v, &g->max_fault_duration_us, e, sizeof(e)) < 0)
+        return KEYERR(line, "max_fault_duration: %s", e);
+    if ((v = inisec_get(s, "redis", &line))) snprintf(g->redis, sizeof(g->redis), "%s", v);
+    if ((v = inisec_get(s, "run", &line))) {
+        for (const char *p = v; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                  *p == '-' || *p == '_' || *p == '.'))
+                return KEYERR(line, "run: '%s' may hold only letters, digits, '-', '_' and '.'", v);
+        snprintf(g->run, sizeof(g->run), "%s", v);
+    }
+    if ((v = inisec_get(s, "instance", &line))) snprintf(g->instance, sizeof(g->instance), "%s", v);
+    if ((v = inisec_get(s, "retention", &line)) && parse_duration(v, &g->retention_us, e, sizeof(e)) < 0)
+        return KEYERR(line, "retention: %s", e);
+    if ((v = inisec_get(s, "record_interval", &line))) {
+        if (parse_duration(v, &g->record_interval_us, e, sizeof(e)) < 0) return KEYERR(line, "record_interval: %s", e);
+        if (g->record_interval_us < 100000) return KEYERR(line, "record_interval: at least 100ms");
+    }
+    return inisec_check_unused(d, s, err, errlen);
+}
+
+static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, char *err, size_t errlen)
+{
+    char e[300];
+    int line;
+    const char *v;
+    memset(p, 0, sizeof(*p));
+    p->enabled = 1;
+    p->line = s->line;
+    if (!s->name[0]) return KEYERR(s->line, "[proxy] needs a name: [proxy NAME]");
+    if (strlen(s->name) >= sizeof(p->name)) return KEYERR(s->line, "proxy name too long");
+    snprintf(p->name, sizeof(p->name), "%s", s->name);
+    if (!(v = inisec_get(s, "listen", &line))) return KEYERR(s->line, "[proxy %s] is missing 'listen'", s->name);
+    if (parse_addr(v, 0, &p->listen, e, sizeof(e)) < 0) return KEYERR(line, "listen: %s", e);
+    snprintf(p->listen_text, sizeof(p->listen_text), "%s", v);
+    if (!(v = inisec_get(s, "upstream", &line))) return KEYERR(s->line, "[proxy %s] is missing 'upstream'", s->name);
+    if (parse_addr(v, 1, &p->upstream, e, sizeof(e)) < 0) return KEYERR(line, "upstream: %s", e);
+    snprintf(p->upstream_text, sizeof(p->upstream_text), "%s", v);
+    if ((v = inisec_get(s, "mode", &line)) && proxy_mode_parse(v, &p->mode) < 0)
+        return KEYERR(line, "mode: '%s' is not tcp, http, postgres or redis", v);
+    if ((v = inisec_get(s, "enabled", &line)) && parse_bool(v, &p->enabled, e, sizeof(e)) < 0)
+        return KEYERR(line, "enabled: %s", e);
+    if ((v = inisec_get(s, "add_via", &line)) && parse_bool(v, &p->add_via, e, sizeof(e)) < 0)
+        return KEYERR(line, "add_via: %s", e);
+    if ((v = inisec_get(s, "role", &line))) {
+        if (strcasecmp(v, "ingress") == 0) p->role = ROLE_INGRESS;
+        else if (strcasecmp(v, "egress") == 0) p->role = ROLE_EGRESS;
+        else return KEYERR(line, "role: '%s' is not egress or ingress", v);
+    }
+    return inisec_check_unused(d, s, err, errlen);
+}
+
+static int load_fault(struct inidoc *d, struct inisec *s, struct profile *p, char *err, size_t errlen)
+{
+    if (!s->name[0]) return KEYERR(s->line, "[fault] needs a name: [fault NAME]");
+    const char **keys = calloc((size_t)s->nkeys + 1, sizeof(char *));
+    const char **vals = calloc((size_t)s->nkeys + 1, sizeof(char *));
+    if (!keys || !vals) abort();
+    for (int i = 0; i < s->nkeys; i++) {
+        keys[i] = s->keys[i].key;
+        vals[i] = s->keys[i].value;
+        s->keys[i].used = 1;
+    }
+    int bad = -1;
+    char e[400];
+    struct fault *f = fault_build(s->name, keys, vals, s->nkeys, &bad, e, sizeof(e));
+    free(keys);
+    free(vals);
+    if (!f) return KEYERR(bad >= 0 ? s->keys[bad].line : s->line, "[fault %s] %s", s->name, e);
+    int found = 0;
+    for (int i = 0; i < p->nproxies; i++)
+        if (strcmp(p->proxies[i].name, f->proxy) == 0) {
+            found = 1;
+            if (p->proxies[i].mode != MODE_HTTP && (f->type->flags & FT_HTTP_ONLY)) {
+                int line;
+                inisec_get(s, "type", &line);
+                fault_free(f);
+                return KEYERR(line, "[fault %s] type '%s' needs an http proxy; '%s' is mode %s", s->name,
+                              s->keys[0].value, p->proxies[i].name, proxy_mode_str(p->proxies[i].mode));
+            }
+        }
+    if (!found) {
+        int line;
+        inisec_get(s, "proxy", &line);
+        KEYERR(line, "[fault %s] proxy: no [proxy %s] in this profile", s->name, f->proxy);
+        fault_free(f);
+        return -1;
+    }
+    struct fault **nf = realloc(p->faults, sizeof(*nf) * (size_t)(p->nfaults + 1));
+    if (!nf) abort();
+    p->faults = nf;
+    p->faults[p->nfaults++] = f;
+    return 0;
+}
+
+static int same_listen(const struct fl_addr *a, const struct fl_addr *b)
+{
+    if (a->kind != b->kind) return 0;
+    if (a->kind == ADDR_UNIX) return strcmp(a->path, b->path) == 0;
+    return a->port == b->port && a->port != 0 && strcmp(a->host, b->host) == 0;
+}
+
+struct profile *profile_parse(const char *name, const char *text, unsigned flags, char *err, size_t errlen)
+{
+    struct inidoc *d = inidoc_parse(name, text, err, errlen);
+    if (!d) return NULL;
+    struct profile *p = calloc(1, sizeof(*p));
+    if (!p) abort();
+    snprintf(p->path, sizeof(p->path), "%s", name);
+    p->text = strdup(text);
+    p->doc = d;
+    global_defaults(&p->g);
+    int seen_global = 0;
+    /* pass 1: [faultline] and [proxy] */
+    for (int i = 0; i < d->nsecs; i++) {
+        struct inisec *s = &d->secs[i];
+        if (strcmp(s->type, "faultline") == 0) {
+            if (seen_global++) { KEYERR(s->line, "[faultline] appears twice"); goto fail; }
+            if (s->name[0]) { KEYERR(s->line, "[faultline] takes no name"); goto fail; }
+            if (load_global(d, s, &p->g, err, errlen) < 0) goto fail;
+        } else if (strcmp(s->type, "proxy") == 0) {
+            struct proxy_spec ps;
+            if (load_proxy(d, s, &ps, err, errlen) < 0) goto fail;
+            for (int j = 0; j < p->nproxies; j++) {
+                if (strcmp(p->proxies[j].name, ps.name) == 0) {
+                    KEYERR(s->line, "[proxy %s] is defined twice (first at line %d)", ps.name, p->proxies[j].line);
+                    goto fail;
+                }
+                if (same_listen(&p->proxies[j].listen, &ps.listen)) {
+                    int line;
+                    inisec_get(s, "listen", &line);
+                    KEYERR(line, "listen: %s is already the listen address of [proxy %s]", ps.listen_text,
+                           p->proxies[j].name);
+                    goto fail;
+                }
+            }
+            struct proxy_spec *np = realloc(p->proxies, sizeof(*np) * (size_t)(p->nproxies + 1));
+            if (!np) abort();
+            p->proxies = np;
+            p->proxies[p->nproxies++] = ps;
+        } else if (strcmp(s->type, "fault") == 0) {
+            /* pass 2 */
+        } else if ((flags & PROF_ALLOW_SCENARIO) &&
+                   (strcmp(s->type, "scenario") == 0 || strcmp(s->type, "phase") == 0 ||
+                    strcmp(s->type, "expect") == 0 || strcmp(s->type, "action") == 0 ||
+                    strcmp(s->type, "probe") == 0)) {
+            /* validated by the scenario / verify loaders */
+        } else {
+            KEYERR(s->line, "unknown section [%s%s%s] (expected [faultline], [proxy NAME] or [fault NAME]%s)",
+                   s->type, s->name[0] ? " " : "", s->name,
+                   (flags & PROF_ALLOW_SCENARIO) ? ", [scenario], [phase NAME], [expect NAME], [action NAME]" : "");
+            goto fail;
+        }
+    }
+    for (int i = 0; i < d->nsecs; i++) {
+        struct inisec *s = &d->secs[i];
+        if (strcmp(s->type, "fault") != 0) continue;
+        for (int j = 0; j < p->nfaults; j++)
+            if (strcmp(p->faults[j]->name, s->name) == 0) {
+                KEYERR(s->line, "[fault %s] is defined twice", s->name);
+                goto fail;
+            }
+        if (load_fault(d, s, p, err, errlen) < 0) goto fail;
+    }
+    return p;
+fail:
+    profile_free(p);
+    return NULL;
+}
+
+struct profile *profile_load(const char *path, unsigned flags, char *err, size_t errlen)
+{
+    char *text = NULL;
+    struct inidoc *d = inidoc_load(path, &text, err, errlen);
+    if (!d) return NULL;
+    inidoc_free(d);
+    struct profile *p = profile_parse(path, text, flags, err, errlen);
+    free(text);
+    return p;
+}
+
+struct fault *profile_take_fault(struct profile *p, int i)
+{
+    struct fault *f = p->faults[i];
+    p->faults[i] = NULL;
+    return f;
+}
+
+void profile_free(struct profile *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->nfaults; i++) fault_free(p->faults[i]);
+    free(p->faults);
+    free(p->proxies);
+    free(p->text);
+    inidoc_free(p->doc);
+    free(p);
+}

@@ -1,0 +1,73 @@
+/* profile.h -- a profile: the [faultline] settings, the [proxy] sections and the [fault] sections.
+ *
+ * profile_load() reads and validates the whole file before anything starts, so a bad profile
+ * never half-applies: every error is "PATH:LINE: reason naming the key" and the caller exits 2
+ * (serve, check) or keeps the running profile (reload). Sections of scenarios and expectation
+ * files ([scenario], [phase], [expect], [action]) are accepted when PROF_ALLOW_SCENARIO is given;
+ * their own loaders validate them.
+ */
+#ifndef FL_PROFILE_H
+#define FL_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "parse.h"
+#include "fault.h"
+#include "inidoc.h"
+
+enum proxy_mode { MODE_TCP = 0, MODE_HTTP, MODE_POSTGRES, MODE_REDIS };
+enum proxy_role { ROLE_EGRESS = 0, ROLE_INGRESS };
+
+struct proxy_spec {
+    char name[128];
+    struct fl_addr listen, upstream;
+    char listen_text[300], upstream_text[300];
+    enum proxy_mode mode;
+    enum proxy_role role;
+    int enabled;
+    int add_via;                 /* http: add a Via header */
+    int line;
+};
+
+struct global_spec {
+    int admin_off;
+    struct fl_addr admin;
+    char admin_text[300];
+    char admin_token[256];
+    int log_level, log_format;   /* enum log_level / log_format */
+    uint64_t buffer;             /* per-direction buffer bound (watermark), bytes */
+    int64_t drain_us;
+    int64_t max_fault_duration_us;  /* 0 = no cap */
+    char redis[512];             /* "" = no recording */
+    char run[128];               /* "" = generate */
+    char instance[128];          /* "" = hostname-pid */
+    int64_t retention_us;
+    int64_t record_interval_us;  /* series resolution */
+};
+
+struct profile {
+    char path[512];
+    char *text;                  /* the file as read (recorded with the run) */
+    struct global_spec g;
+    struct proxy_spec *proxies;
+    int nproxies;
+    struct fault **faults;       /* built, not attached; order as in the file */
+    int nfaults;
+    struct inidoc *doc;          /* kept for scenario/verify loaders */
+};
+
+#define PROF_ALLOW_SCENARIO 0x1
+
+/* Loads path. Returns a profile (profile_free) or NULL with "PATH:LINE: reason" in err. */
+struct profile *profile_load(const char *path, unsigned flags, char *err, size_t errlen);
+/* Same from text in memory (API POST /profile); name is used in messages. */
+struct profile *profile_parse(const char *name, const char *text, unsigned flags, char *err, size_t errlen);
+void profile_free(struct profile *p);
+/* Detaches fault i from the profile (the caller now owns it). */
+struct fault *profile_take_fault(struct profile *p, int i);
+
+const char *proxy_mode_str(enum proxy_mode m);
+int proxy_mode_parse(const char *s, enum proxy_mode *m);
+void global_defaults(struct global_spec *g);
+
+#endif

@@ -1,0 +1,314 @@
+/* proxy.c -- a proxy: its listener and the faults attached to it.
+ *
+ * The listener is open while the proxy is enabled, no `refuse` fault is acting and the server
+ * is not draining; otherwise it is closed, so clients see ECONNREFUSED exactly as they would
+ * from a dead dependency. Accept errors for lack of descriptors (EMFILE/ENFILE) pause accepting
+ * with a growing backoff instead of spinning.
+ *
+ * Faults: a proxy keeps its faults in definition order, and that order is the order of every
+ * connection's stage chain. Attaching, changing or removing a fault re-syncs every live
+ * connection (conn_sync_stages), so changes act on open connections too.
+ */
+#include "proxy.h"
+#include "chain.h"
+#include "log.h"
+#include "record.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+    struct fl_proxy *px = arg;
+    px->accept_backoff_us = 0;
+    conn_accept(px, fd, sa, salen);
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct fl_proxy *px = arg;
+    px->listen_paused = 0;
+    if (px->lis) evconnlistener_enable(px->lis);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    struct fl_proxy *px = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    px->st.accept_errors++;
+    int64_t now = fl_now_us();
+    if (now - px->last_emfile_log_us >= 1000000) {
+        px->last_emfile_log_us = now;
+        log_warn("accept_error", "proxy=%s error=%s action=%s", log_q(px->spec.name),
+                 log_q(evutil_socket_error_to_string(err)),
+                 (err == EMFILE || err == ENFILE) ? "pausing_accept" : "retrying");
+    }
+    /* out of descriptors (or any persistent error): back off instead of spinning */
+    px->accept_backoff_us = px->accept_backoff_us ? px->accept_backoff_us * 2 : 10000;
+    if (px->accept_backoff_us > 1000000) px->accept_backoff_us = 1000000;
+    evconnlistener_disable(l);
+    px->listen_paused = 1;
+    if (!px->resume_ev) px->resume_ev = evtimer_new(px->srv->base, resume_cb, px);
+    struct timeval tv = {(time_t)(px->accept_backoff_us / 1000000), (suseconds_t)(px->accept_backoff_us % 1000000)};
+    evtimer_add(px->resume_ev, &tv);
+}
+
+static int proxy_bind(struct fl_proxy *px, char *err, size_t errlen)
+{
+    const struct fl_addr *a = &px->spec.listen;
+    if (a->kind == ADDR_UNIX) {
+        struct stat sb;
+        if (stat(a->path, &sb) == 0 && S_ISSOCK(sb.st_mode)) unlink(a->path);
+    }
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
+    if (a->kind == ADDR_INET) flags |= LEV_OPT_REUSEABLE;
+    px->lis = evconnlistener_new_bind(px->srv->base, accept_cb, px, flags, 4096,
+                                      (const struct sockaddr *)&a->ss, (int)a->sslen);
+    if (!px->lis) {
+        snprintf(err, errlen, "[proxy %s] cannot listen on %s: %s", px->spec.name, px->spec.listen_text,
+                 strerror(errno));
+        return -1;
+    }
+    evconnlistener_set_error_cb(px->lis, accept_error_cb);
+    if (px->listen_paused) evconnlistener_disable(px->lis);
+    return 0;
+}
+
+static int proxy_should_listen(const struct fl_proxy *px)
+{
+    return px->spec.enabled && !px->refusing && !px->srv->draining && !px->retired;
+}
+
+void proxy_update_listener(struct fl_proxy *px)
+{
+    if (proxy_should_listen(px) && !px->lis) {
+        char err[400];
+        if (proxy_bind(px, err, sizeof(err)) < 0) log_error("listen_failed", "proxy=%s error=%s", log_q(px->spec.name), log_q(err));
+    } else if (!proxy_should_listen(px) && px->lis) {
+        evconnlistener_free(px->lis);
+        px->lis = NULL;
+        if (px->spec.listen.kind == ADDR_UNIX) unlink(px->spec.listen.path);
+    }
+}
+
+struct fl_proxy *proxy_new(struct fl_server *s, const struct proxy_spec *spec, char *err, size_t errlen)
+{
+    struct fl_proxy *px = calloc(1, sizeof(*px));
+    if (!px) abort();
+    px->spec = *spec;
+    px->srv = s;
+    if (proxy_should_listen(px) && proxy_bind(px, err, errlen) < 0) {
+        free(px);
+        return NULL;
+    }
+    return px;
+}
+
+void proxy_close_all(struct fl_proxy *px, enum close_how how)
+{
+    for (struct conn *c = px->conns, *next; c; c = next) {
+        c->busy++;
+        conn_close(c, CLOSER_PROXY, how);
+        next = c->next;      /* still linked while a side flushes; unlinked once dead */
+        if (--c->busy == 0 && c->dead) conn_free(c);
+    }
+}
+
+void proxy_free(struct fl_proxy *px)
+{
+    if (!px) return;
+    for (int i = 0; i < px->nfaults; i++) {
+        struct fault *f = px->faults[i];
+        f->px = NULL;
+        fault_free(f);
+    }
+    free(px->faults);
+    px->faults = NULL;
+    px->nfaults = 0;
+    if (px->lis) evconnlistener_free(px->lis);
+    if (px->spec.listen.kind == ADDR_UNIX && px->lis) unlink(px->spec.listen.path);
+    if (px->resume_ev) event_free(px->resume_ev);
+    free(px);
+}
+
+int proxy_set_enabled(struct fl_proxy *px, int enabled, char *err, size_t errlen)
+{
+    if (px->spec.enabled == enabled) return 0;
+    px->spec.enabled = enabled;
+    if (!enabled) {
+        /* like Toxiproxy's disabled proxy: refuse new connections, drop the open ones */
+        proxy_update_listener(px);
+        proxy_close_all(px, CLOSE_FIN);
+        return 0;
+    }
+    if (proxy_should_listen(px) && !px->lis && proxy_bind(px, err, errlen) < 0) {
+        px->spec.enabled = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- faults on a proxy ---- */
+
+void proxy_faults_changed(struct fl_proxy *px)
+{
+    for (struct conn *c = px->conns, *next; c; c = next) {
+        c->busy++;
+        conn_sync_stages(c);
+        next = c->next;
+        if (--c->busy == 0 && c->dead) conn_free(c);
+    }
+}
+
+static void fault_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+static int64_t fault_end_at(const struct fault *f)
+{
+    int64_t start_at = f->loaded_us + f->start_us;
+    int64_t end = INT64_MAX;
+    if (f->duration_us) end = start_at + f->duration_us;
+    if (f->ttl_us && f->loaded_us + f->ttl_us < end) end = f->loaded_us + f->ttl_us;
+    int64_t cap = f->px ? f->px->srv->g.max_fault_duration_us : 0;
+    if (cap && start_at + cap < end) end = start_at + cap;
+    return end;
+}
+
+static void fault_arm(struct fault *f, int64_t at)
+{
+    if (!f->timer) f->timer = evtimer_new(fl_srv->base, fault_timer_cb, f);
+    int64_t d = at - fl_now_us();
+    if (d < 0) d = 0;
+    struct timeval tv = {(time_t)(d / 1000000), (suseconds_t)(d % 1000000)};
+    evtimer_add(f->timer, &tv);
+}
+
+static void fault_activate(struct fault *f)
+{
+    struct fl_proxy *px = f->px;
+    f->phase = FAULT_ACTIVE;
+    f->active_since_us = fl_now_us();
+    log_info("fault_start", "fault=%s proxy=%s type=%s", log_q(f->name), log_q(px->spec.name), f->type->name);
+    rec_fault_window(f, 1);
+    if (f->type->on_activate) f->type->on_activate(f);
+    for (struct conn *c = px->conns, *next; c; c = next) {
+        c->busy++;
+        for (int d = 0; d < 2; d++)
+            for (int i = 0; i < c->p[d].nstages && !c->closing; i++)
+                if (c->p[d].stages[i]->f == f) stage_start(c->p[d].stages[i]);
+        next = c->next;
+        if (--c->busy == 0 && c->dead) conn_free(c);
+    }
+    int64_t end = fault_end_at(f);
+    if (end != INT64_MAX) fault_arm(f, end);
+}
+
+/* Ends the window: every stage of f runs on_end. */
+static void fault_deactivate(struct fault *f, const char *why)
+{
+    struct fl_proxy *px = f->px;
+    int was_active = f->phase == FAULT_ACTIVE;
+    f->phase = FAULT_ENDED;
+    f->ended_us = fl_now_us();
+    if (f->timer) evtimer_del(f->timer);
+    if (!was_active) return;
+    log_info("fault_end", "fault=%s proxy=%s reason=%s", log_q(f->name), log_q(px->spec.name), why);
+    rec_fault_window(f, 0);
+    if (f->type->on_deactivate) f->type->on_deactivate(f);
+    for (struct conn *c = px->conns, *next; c; c = next) {
+        c->busy++;
+        for (int d = 0; d < 2; d++)
+            for (int i = 0; i < c->p[d].nstages && !c->closing; i++)
+                if (c->p[d].stages[i]->f == f) stage_end(c->p[d].stages[i]);
+        for (int d = 0; d < 2; d++) pipe_after_io(&c->p[d]);
+        next = c->next;
+        if (--c->busy == 0 && c->dead) conn_free(c);
+    }
+}
+
+static void fault_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct fault *f = arg;
+    int64_t now = fl_now_us();
+    if (f->phase == FAULT_PENDING) {
+        if (now >= f->loaded_us + f->start_us) fault_activate(f);
+        else fault_arm(f, f->loaded_us + f->start_us);
+        return;
+    }
+    if (f->phase == FAULT_ACTIVE && now >= fault_end_at(f)) {
+        int by_ttl = f->ttl_us && now >= f->loaded_us + f->ttl_us;
+        int by_cap = !by_ttl && f->px->srv->g.max_fault_duration_us &&
+                     now >= f->loaded_us + f->start_us + f->px->srv->g.max_fault_duration_us &&
+                     (!f->duration_us || f->px->srv->g.max_fault_duration_us < f->duration_us);
+        if (by_ttl || by_cap) {
+            log_warn("fault_expired", "fault=%s proxy=%s reason=%s action=removed", log_q(f->name),
+                     log_q(f->px->spec.name), by_ttl ? "ttl" : "max_fault_duration");
+            proxy_fault_remove(f->px, f);
+            return;
+        }
+        fault_deactivate(f, "duration");
+    }
+}
+
+void fault_schedule(struct fault *f)
+{
+    f->loaded_us = fl_now_us();
+    f->phase = FAULT_PENDING;
+    if (!f->enabled || f->killed) return;
+    if (f->start_us == 0) fault_activate(f);
+    else fault_arm(f, f->loaded_us + f->start_us);
+}
+
+void fault_end_now(struct fault *f, const char *why)
+{
+    f->killed = 1;
+    fault_deactivate(f, why);
+}
+
+void proxy_fault_add(struct fl_proxy *px, struct fault *f)
+{
+    struct fault **nf = realloc(px->faults, sizeof(*nf) * (size_t)(px->nfaults + 1));
+    if (!nf) abort();
+    px->faults = nf;
+    px->faults[px->nfaults++] = f;
+    f->px = px;
+    proxy_faults_changed(px);      /* stages exist (pending) before the window opens */
+    fault_schedule(f);
+}
+
+void proxy_fault_remove(struct fl_proxy *px, struct fault *f)
+{
+    f->removing = 1;
+    fault_deactivate(f, "removed");
+    for (struct conn *c = px->conns; c; c = c->next)
+        if (c->hang_fault == f) c->hang_fault = NULL;
+    int j = 0;
+    for (int i = 0; i < px->nfaults; i++)
+        if (px->faults[i] != f) px->faults[j++] = px->faults[i];
+    px->nfaults = j;
+    proxy_faults_changed(px);
+    f->px = NULL;
+    fault_free(f);
+}
+
+void proxy_fault_replace(struct fl_proxy *px, struct fault *old, struct fault *nf)
+{
+    /* a changed fault ends and starts again: its window restarts from now */
+    int pos = -1;
+    for (int i = 0; i < px->nfaults; i++)
+        if (px->faults[i] == old) pos = i;
+    if (pos < 0) { proxy_fault_add(px, nf); return; }
+    old->removing = 1;
+    fault_deactivate(old, "changed");
+    for (struct conn *c = px->conns; c; c = c->next)
+        if (c->hang_fault == old) c->hang_fault = NULL;
+    px->faults[pos] = nf;
+    nf->px = px;
+    nf->from_api = old->from_api;
+    proxy_faults_changed(px);
+    old->px = NULL;
+    fault_free(old);
+    fault_schedule(nf);
+}

@@ -1,0 +1,164 @@
+/* proxy.h -- the daemon's objects: the server, its proxies, and their connection pairs.
+ *
+ * Ownership: the server owns its proxies; a proxy owns its listener, its faults (attached with
+ * proxy_fault_add, freed on removal) and its live connections. A connection owns both of its
+ * bufferevents and its fault stages. Everything runs on the server's one event base; nothing
+ * here blocks.
+ */
+#ifndef FL_PROXY_H
+#define FL_PROXY_H
+
+#include <stdint.h>
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <event2/dns.h>
+#include "profile.h"
+#include "fault.h"
+
+enum closer { CLOSER_NONE = 0, CLOSER_CLIENT, CLOSER_UPSTREAM, CLOSER_PROXY, CLOSER_FAULT };
+const char *closer_str(enum closer c);
+
+struct proxy_stats {
+    uint64_t accepted, active, peak_active;
+    uint64_t upstream_ok, upstream_failed;
+    uint64_t closed_by[5];                /* indexed by enum closer */
+    uint64_t bytes_up, bytes_down;        /* client->upstream, upstream->client */
+    uint64_t refused;                     /* connections refused (refuse fault / disabled) */
+    uint64_t accept_errors;
+    /* http mode */
+    uint64_t requests, responses;
+    uint64_t status_class[6];             /* 1xx..5xx at [1]..[5], [0] = other */
+    uint64_t bad_requests, bad_responses, inflight, peak_inflight;
+};
+
+/* One direction of a connection: bytes from src go through the stages into dst. */
+struct pipe {
+    struct conn *c;
+    int dir;                      /* 0 = up (client -> upstream), 1 = down */
+    struct bufferevent *src, *dst;
+    struct stage **stages;
+    int nstages;
+    int nlive;                    /* stages selected and not ended: 0 = fast path */
+    int src_eof;                  /* src reached EOF */
+    int eof_at_sink;              /* EOF came out of the chain */
+    int shut;                     /* dst write side shut down */
+    int read_paused;              /* we disabled src reading for backpressure */
+    uint64_t bytes;               /* bytes written towards dst */
+};
+
+struct conn {
+    uint64_t id;
+    struct fl_proxy *px;
+    struct bufferevent *cli, *up;
+    struct pipe p[2];
+    int up_connected;
+    int closing;
+    enum closer closed_by;
+    int64_t t_open, t_connected, t_first_up, t_first_down, t_hang, t_gave_up, t_close;
+    const struct fault *hang_fault;  /* the fault holding this call, if any */
+    const struct fault *applied;     /* first fault applied (for the record) */
+    int held_at_end;                 /* still held when closed by shutdown/fault end */
+    char peer[64];
+    char fault_name[128];            /* first fault applied / holding fault, for the record */
+    int busy;                        /* callbacks on the stack: free is deferred until 0 */
+    int dead;                        /* both sockets closed; freed when busy drops to 0 */
+    int cli_shut_pending, up_shut_pending;
+    struct conn *prev, *next;
+    void *proto;                     /* mode-specific state (http, postgres, redis) */
+    void *rec;                       /* recorder's per-connection scratch */
+};
+
+struct fl_server;
+
+struct fl_proxy {
+    struct proxy_spec spec;
+    struct fl_server *srv;
+    struct evconnlistener *lis;
+    int listen_paused;            /* EMFILE backoff */
+    int refusing;                 /* refuse faults active */
+    struct event *resume_ev;
+    struct fault **faults;
+    int nfaults;
+    struct conn *conns;
+    struct proxy_stats st;
+    int64_t last_emfile_log_us;
+    int64_t accept_backoff_us;
+    int retired;                  /* removed by reload: no listener, freed with its last conn */
+    struct fl_proxy *next_retired;
+    void *rec;                    /* recorder's per-proxy data */
+};
+
+struct fl_server {
+    struct event_base *base;
+    struct evdns_base *dns;
+    struct profile *prof;         /* profile in force */
+    char profile_path[512];
+    struct global_spec g;
+    struct fl_proxy **proxies;
+    int nproxies;
+    int draining;
+    int64_t drain_deadline_us;
+    struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *drain_ev, *tick_ev;
+    uint64_t next_conn_id;
+    uint64_t reloads, reload_failures;
+    int64_t started_us;
+    void *admin;                  /* admin API state */
+    void *rec;                    /* recorder state */
+    struct fl_proxy *retired;     /* proxies removed by reload whose connections still run */
+    int exit_code;
+};
+
+/* The server of this process (one per process). */
+extern struct fl_server *fl_srv;
+
+/* Creates the server on a new event base from a loaded profile (taken over). Binds every
+ * listener; on failure returns NULL with the reason in err and nothing left open. */
+struct fl_server *server_new(struct profile *prof, char *err, size_t errlen);
+int server_run(struct fl_server *s);   /* runs the loop until stopped; returns exit status */
+void server_free(struct fl_server *s);
+/* Reloads the profile at s->profile_path (SIGHUP). 0, or -1 with the old profile kept. */
+int server_reload(struct fl_server *s, char *err, size_t errlen);
+/* Applies a new profile (reload and POST /profile). Takes prof on success. */
+int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t errlen);
+void server_stop(struct fl_server *s);  /* begin drain (SIGTERM) */
+/* Disables every fault at once (POST /kill, SIGUSR1). Returns how many were acting. */
+int server_kill_faults(struct fl_server *s);
+
+struct fl_proxy *server_find_proxy(struct fl_server *s, const char *name);
+struct fault *server_find_fault(struct fl_server *s, const char *name, struct fl_proxy **px_out);
+
+/* Proxies: create/start/stop. proxy_new binds the listener (unless disabled). */
+struct fl_proxy *proxy_new(struct fl_server *s, const struct proxy_spec *spec, char *err, size_t errlen);
+void proxy_free(struct fl_proxy *px);       /* closes listener and every connection */
+void proxy_close_all(struct fl_proxy *px, enum close_how how);
+int proxy_set_enabled(struct fl_proxy *px, int enabled, char *err, size_t errlen);
+/* Re-evaluates whether the listener should be open (enabled, not refusing, not draining). */
+void proxy_update_listener(struct fl_proxy *px);
+int server_add_proxy(struct fl_server *s, struct fl_proxy *px);
+void server_remove_proxy(struct fl_server *s, struct fl_proxy *px);
+
+/* Faults on a proxy. proxy_fault_add takes ownership and applies to live connections too. */
+void proxy_fault_add(struct fl_proxy *px, struct fault *f);
+/* Removes and frees f (held bytes are passed on first, per hang's on_end). */
+void proxy_fault_remove(struct fl_proxy *px, struct fault *f);
+/* Replaces old with new_f at the same position (settings change). */
+void proxy_fault_replace(struct fl_proxy *px, struct fault *old, struct fault *new_f);
+/* Re-syncs every live connection's chains with px->faults. */
+void proxy_faults_changed(struct fl_proxy *px);
+/* Window bookkeeping for a fault just attached / changed (timers for start, end, ttl). */
+void fault_schedule(struct fault *f);
+/* Ends the fault now (kill, ttl, cap): it stays attached but acts no more. */
+void fault_end_now(struct fault *f, const char *why);
+
+/* Connections (proxy/conn.c). */
+void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr *sa, int salen);
+void conn_close(struct conn *c, enum closer who, enum close_how how);
+void conn_sync_stages(struct conn *c);
+/* Runs the chain machinery after bytes moved (backpressure, EOF, done-ness). */
+void pipe_after_io(struct pipe *p);
+void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n);  /* end of chain */
+void pipe_eof_out(struct pipe *p);                                   /* EOF out of chain */
+void conn_free(struct conn *c);
+
+#endif
