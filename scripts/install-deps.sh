@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# scripts/install-deps.sh -- idempotent: installs (apt-get) whatever the build, the tests and
+# the demo need and is missing. Run as root on Debian 12. Does nothing when all is present.
+set -eu
+PKGS="build-essential pkg-config clang libevent-dev libhiredis-dev libinih-dev libpq-dev
+libhttp-parser-dev libjansson-dev redis-server redis-tools postgresql postgresql-client curl
+procps iproute2 ca-certificates"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+    exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing packages:$missing (run as root, or: sudo apt-get install$missing)" >&2
+    exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Debian starts the packaged servers; the tests run their own throwaway ones on unix sockets.

@@ -1,0 +1,138 @@
+# tests/lib.sh -- sourced by every integration test script.
+#
+# A test script is plain bash: it starts real processes (faultline, flpeer upstreams, redis,
+# postgres, curl...), asserts, and reports each case with `pass NAME` / `fail NAME REASON`,
+# which print TAP-like "ok NAME" / "not ok NAME # REASON" lines that tests/run.sh counts.
+# Everything started through these helpers is killed when the script exits; every wait has a
+# deadline. Only loopback addresses and unix sockets are used.
+#
+# Environment (set by tests/run.sh): FL (the faultline binary), TBIN (test peers), BUILD.
+set -u
+: "${BUILD:=build}"
+: "${FL:=$BUILD/faultline}"
+: "${TBIN:=$BUILD/t}"
+TT=$(mktemp -d /tmp/fltest.XXXXXX)
+chmod 755 "$TT"
+_PIDS=()
+_FAILS=0
+
+cleanup() {
+    local p
+    for p in "${_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    sleep 0.1
+    for p in "${_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    [ -n "${PGDATA_DIR:-}" ] && runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$PGDATA_DIR" -m immediate stop >/dev/null 2>&1
+    rm -rf "$TT"
+}
+trap cleanup EXIT
+
+pass() { echo "ok $1"; }
+fail() { echo "not ok $1 # ${2:-}"; _FAILS=$((_FAILS + 1)); }
+# check NAME CONDITION-COMMAND... : pass if the command succeeds
+check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "failed: $*"; fi; }
+# within VALUE LO HI : numeric range test (floats ok)
+within() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
+# kv LINE KEY : value of key=value in a line of facts
+kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
+
+# A free TCP port on 127.0.0.1 (not listening now; small race accepted).
+free_port() {
+    local p used
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 40000))
+        used=$(printf ':%04X ' "$p")
+        if ! grep -qi "$used" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then echo "$p"; return; fi
+    done
+    echo 0
+}
+
+# wait_port PORT [SECONDS]: until something accepts on 127.0.0.1:PORT
+wait_port() {
+    local port=$1 secs=${2:-10} i
+    for i in $(seq 1 $((secs * 20))); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# wait_for SECONDS COMMAND...: until the command succeeds
+wait_for() {
+    local secs=$1 i; shift
+    for i in $(seq 1 $((secs * 20))); do "$@" && return 0; sleep 0.05; done
+    return 1
+}
+
+# start_peer VAR ADDR MODE [ARGS]: runs `flpeer serve`, sets VAR to its port (or path)
+start_peer() {
+    local var=$1; shift
+    local out="$TT/peer.$RANDOM$RANDOM"
+    "$TBIN/flpeer" serve "$@" >"$out" 2>&1 &
+    _PIDS+=($!)
+    LAST_PID=$!
+    local i
+    for i in $(seq 1 200); do
+        if grep -q '^listening ' "$out" 2>/dev/null; then
+            printf -v "$var" '%s' "$(sed -n 's/^listening //p' "$out" | head -n1)"
+            return 0
+        fi
+        sleep 0.02
+    done
+    echo "flpeer did not start: $(cat "$out")" >&2
+    return 1
+}
+
+# start_fl PROFILE [LOG]: runs faultline serve; waits until every tcp listen port accepts
+start_fl() {
+    local prof=$1 log=${2:-$TT/fl.$RANDOM.log}
+    "$FL" serve "$prof" 2>"$log" &
+    FL_PID=$!
+    FL_LOG=$log
+    _PIDS+=($FL_PID)
+    local p
+    for p in $(sed -n 's/^[[:space:]]*listen[[:space:]]*=[[:space:]]*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$prof"); do
+        wait_port "$p" 10 || { echo "faultline did not listen on $p: $(cat "$log")" >&2; return 1; }
+    done
+    return 0
+}
+
+# stop_pid PID: TERM and wait (bounded)
+stop_pid() {
+    kill -TERM "$1" 2>/dev/null
+    local i
+    for i in $(seq 1 200); do kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }; sleep 0.05; done
+    kill -KILL "$1" 2>/dev/null
+    return 1
+}
+
+# cpu_ticks PID: utime+stime in clock ticks
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# start_redis: private redis-server on a unix socket; sets REDIS_SOCK, REDIS_URL, REDIS_PID
+start_redis() {
+    REDIS_SOCK="$TT/redis.sock"
+    redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 777 --save '' --appendonly no \
+        --dir "$TT" --daemonize no --loglevel warning >"$TT/redis.log" 2>&1 &
+    REDIS_PID=$!
+    _PIDS+=($REDIS_PID)
+    REDIS_URL="unix:$REDIS_SOCK"
+    wait_for 10 redis-cli -s "$REDIS_SOCK" ping >/dev/null 2>&1
+}
+
+# start_postgres: throwaway cluster on a unix socket dir; sets PGHOST PGPORT PGDATA_DIR, user postgres
+start_postgres() {
+    local bin
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+    PGDATA_DIR="$TT/pgdata"
+    mkdir -p "$PGDATA_DIR" "$TT/pgsock"
+    chown postgres "$PGDATA_DIR" "$TT/pgsock"
+    runuser -u postgres -- "$bin/initdb" -D "$PGDATA_DIR" -A trust -U postgres >"$TT/initdb.log" 2>&1 || return 1
+    PGPORT=$(free_port)
+    runuser -u postgres -- "$bin/pg_ctl" -D "$PGDATA_DIR" -l "$TT/pg.log" -w -t 30 \
+        -o "-p $PGPORT -k $TT/pgsock -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null || return 1
+    export PGHOST="$TT/pgsock" PGPORT PGUSER=postgres
+}
+
+# done_tests: exit status for the script
+done_tests() { [ "$_FAILS" -eq 0 ]; }
