@@ -1,0 +1,54 @@
+/* verify.h -- judging a recorded run. Used by `faultline verify` and `faultline run`.
+ *
+ * A verdict is PASS, FAIL or INCONCLUSIVE; no data, too few samples or a fault that was never
+ * applied is INCONCLUSIVE, never a pass. Exit status: 0 all pass, 1 any fail, 3 none fail but
+ * some inconclusive, 2 bad input or Redis/Postgres unreachable.
+ */
+#ifndef FL_VERIFY_H
+#define FL_VERIFY_H
+
+#include <stdio.h>
+#include "inidoc.h"
+
+enum verdict { V_PASS = 0, V_FAIL, V_INCONCLUSIVE };
+
+struct verify_result {
+    char name[128];        /* [expect NAME] */
+    char check[32];        /* timeout, pool, recovery, breaker, retries, bulkhead, postgres, probe, ... */
+    char proxy[128];
+    char measured[256];    /* human text: "p100 waited 512ms (3 calls)" */
+    char bound[256];       /* human text: "<= 1s" */
+    char why[512];         /* one sentence: why it failed or is inconclusive */
+    enum verdict v;
+    double seconds;        /* time the check took to evaluate */
+};
+
+struct verify_report {
+    char run[128];
+    struct verify_result *r;
+    int n;
+};
+
+struct verify_opts {
+    const char *run;        /* run id (required) */
+    const char *redis_url;  /* redis://… or unix:/path (required) */
+    const char *pg_dsn;     /* default DSN for postgres checks (may be NULL) */
+};
+
+/* Validates every [expect] section of doc (keys, values). 0 or -1 with "PATH:LINE: reason". */
+int verify_check_doc(struct inidoc *doc, char *err, size_t errlen);
+
+/* Judges every [expect] section of doc against the run. Returns 0 with *out filled (caller
+ * frees with verify_report_free), or -1 with err set (bad input, Redis/Postgres unreachable:
+ * exit 2). */
+int verify_doc(struct inidoc *doc, const struct verify_opts *o, struct verify_report *out,
+               char *err, size_t errlen);
+
+int verify_exit_code(const struct verify_report *rep);     /* 0 / 1 / 3 */
+const char *verdict_str(enum verdict v);                   /* "PASS" … */
+void verify_print_table(const struct verify_report *rep, FILE *out);
+int verify_write_junit(const struct verify_report *rep, const char *path, char *err, size_t errlen);
+int verify_write_json(const struct verify_report *rep, const char *path, char *err, size_t errlen);
+void verify_report_free(struct verify_report *rep);
+
+#endif
