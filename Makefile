@@ -70,3 +70,26 @@ install: $(BUILD)/faultline
 
 clean:
 	rm -rf build build-asan
+
+# ---- fuzzing (libFuzzer, clang): harnesses are tests/fuzz/fuzz_*.c, seeds tests/fuzz/corpus/NAME/
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz fuzz-bins fuzz-smoke
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+	  OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(FUZZ_SAN)" fuzz-bins
+
+fuzz-bins: $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBOBJ) $(LDFLAGS) $(LDLIBS)
+
+# Each harness for FUZZ_SECONDS (default 600 = the issue's 10 minutes) on a copy of its seeds.
+fuzz-run: fuzz
+	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+# 60 s in all, split between the harnesses; part of `make test` (tests/hardening/fuzz_smoke.sh).
+fuzz-smoke: fuzz
+	@scripts/fuzz.sh build-fuzz smoke

@@ -102,7 +102,8 @@ void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
     char pairs[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(pairs, sizeof(pairs), fmt ? fmt : "", ap);
+    pairs[0] = 0;
+    if (fmt) vsnprintf(pairs, sizeof(pairs), fmt, ap);
     va_end(ap);
     struct timeval tv;
     gettimeofday(&tv, NULL);
