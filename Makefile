@@ -93,3 +93,11 @@ fuzz-run: fuzz
 # 60 s in all, split between the harnesses; part of `make test` (tests/hardening/fuzz_smoke.sh).
 fuzz-smoke: fuzz
 	@scripts/fuzz.sh build-fuzz smoke
+
+# ---- the Go example service (issue 11), built when Go is installed (Debian's golang-go)
+.PHONY: go-examples
+go-examples:
+	@if command -v go >/dev/null 2>&1; then \
+	  mkdir -p $(BUILD)/examples && cd examples/go-service && \
+	  GOPROXY=off GOFLAGS=-mod=mod GOCACHE=$(abspath $(BUILD))/gocache go build -o $(abspath $(BUILD))/examples/go-service . ; \
+	else echo "go not installed: skipping examples/go-service (apt-get install golang-go)"; fi

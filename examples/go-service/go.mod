@@ -1,0 +1,3 @@
+module faultline.example/go-service
+
+go 1.19
