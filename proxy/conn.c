@@ -420,13 +420,15 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     }
     c->up = bufferevent_socket_new(s->base, ufd, BEV_OPT_CLOSE_ON_FREE);
     if (!c->cli || !c->up || (ua->kind != ADDR_NAME && ufd < 0)) {
-        log_warn("accept_failed", "proxy=%s error=%s", log_q(px->spec.name), log_q(strerror(errno)));
+        int err = errno;
         if (c->cli) bufferevent_free(c->cli);
         else evutil_closesocket(fd);
         if (c->up) bufferevent_free(c->up);
         else if (ufd >= 0) evutil_closesocket(ufd);
         free(c);
-        px->st.accept_errors++;
+        /* no descriptor for the upstream side: this client is dropped, the others wait in the
+         * backlog while accepting pauses (one log line per second at most) */
+        proxy_accept_pause(px, err ? err : ENOMEM);
         return;
     }
     c->p[0] = (struct pipe){.c = c, .dir = 0, .src = c->cli, .dst = c->up};

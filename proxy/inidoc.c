@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INIDOC_MAX_LINE 200   /* Debian's inih is built with INI_MAX_LINE = 200 */
+/* Debian's inih is built with INI_MAX_LINE = 200: 199 characters and the terminating NUL. */
+#define INIDOC_MAX_LINE 199
 
 struct reader {
     const char *p;
@@ -24,25 +25,33 @@ struct pstate {
     char why[200];
 };
 
+/* Hands inih one line at a time, counting lines. Comments and indentation are removed here
+ * (whole-line ';' and '#' comments, and inline "  ; ..." comments the way inih itself reads them),
+ * so only a line's content counts against inih's fixed buffer: a long comment is fine, a key and
+ * value that do not fit are an error naming the line. */
 static char *reader_fn(char *str, int num, void *stream)
 {
     struct reader *r = stream;
     if (!r->p || !*r->p) return NULL;
     const char *nl = strchr(r->p, '\n');
     size_t len = nl ? (size_t)(nl - r->p + 1) : strlen(r->p);
-    r->line++;
-    if (len + 1 > (size_t)num || len > INIDOC_MAX_LINE) {
-        if (!r->too_long_line) r->too_long_line = r->line;
-        /* hand inih a comment so that it keeps counting lines the way we do */
-        snprintf(str, (size_t)num, ";\n");
-    } else {
-        memcpy(str, r->p, len);
-        str[len] = 0;
-        const char *q = str;
-        while (*q == ' ' || *q == '\t') q++;
-        if (*q == '[') r->sec_line = r->line;
-    }
+    const char *b = r->p, *e = r->p + len;
     r->p += len;
+    r->line++;
+    if (r->line == 1 && len >= 3 && !memcmp(b, "\xEF\xBB\xBF", 3)) b += 3;   /* UTF-8 BOM */
+    while (b < e && (*b == ' ' || *b == '\t')) b++;
+    if (b < e && (*b == ';' || *b == '#')) e = b;                      /* comment line */
+    for (const char *q = b + 1; q < e; q++)
+        if (*q == ';' && (q[-1] == ' ' || q[-1] == '\t')) { e = q; break; } /* inline comment */
+    while (e > b && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) e--;
+    size_t n = (size_t)(e - b);
+    if (n > INIDOC_MAX_LINE || n + 1 > (size_t)num) {
+        if (!r->too_long_line) r->too_long_line = r->line;
+        n = 0;   /* an empty line keeps inih counting lines the way we do */
+    }
+    memcpy(str, b, n);
+    str[n] = 0;
+    if (n && *str == '[') r->sec_line = r->line;
     return str;
 }
 
@@ -119,7 +128,8 @@ struct inidoc *inidoc_parse(const char *path, const char *text, char *err, size_
     struct pstate ps = {.d = d, .r = &r};
     int rc = ini_parse_stream(reader_fn, &r, handler, &ps);
     if (r.too_long_line && (!rc || r.too_long_line <= rc) && (!ps.bad_line || r.too_long_line <= ps.bad_line)) {
-        inidoc_err(d, r.too_long_line, err, errlen, "line is longer than %d characters", INIDOC_MAX_LINE);
+        inidoc_err(d, r.too_long_line, err, errlen,
+                   "line is longer than %d characters (not counting indentation and comments)", INIDOC_MAX_LINE);
         inidoc_free(d);
         return NULL;
     }

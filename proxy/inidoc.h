@@ -3,7 +3,9 @@
  * Debian's inih (r55) calls its handler without a line number and caps lines at 200 bytes, so
  * inidoc feeds inih through ini_parse_stream with its own line reader: the reader counts lines
  * (the handler runs for the line the reader returned last), remembers where each [section]
- * header stands, and turns an over-long line into an error instead of a silent split.
+ * header stands, strips comments and indentation itself (so only content counts against the
+ * limit), and turns a line whose content is over 199 characters into an error instead of a
+ * silent split.
  *
  * Profiles, scenarios and expectation files are all inidocs; each consumer walks the sections
  * and reports errors as "PATH:LINE: reason" through inidoc_err().

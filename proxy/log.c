@@ -61,6 +61,23 @@ const char *log_q(const char *s)
     return b;
 }
 
+/* Is [v, e) a JSON number (-?(0|[1-9][0-9]*)(.[0-9]+)?)? Anything else ("-", "1.2.3", "007",
+ * "0x10") becomes a string, so every line stays valid JSON. */
+static int json_number(const char *v, const char *e)
+{
+    const char *q = v;
+    if (q < e && *q == '-') q++;
+    if (q >= e || *q < '0' || *q > '9') return 0;
+    if (*q == '0' && q + 1 < e && q[1] >= '0' && q[1] <= '9') return 0;
+    while (q < e && *q >= '0' && *q <= '9') q++;
+    if (q < e && *q == '.') {
+        q++;
+        if (q >= e || *q < '0' || *q > '9') return 0;
+        while (q < e && *q >= '0' && *q <= '9') q++;
+    }
+    return q == e;
+}
+
 /* logfmt pairs -> JSON members. Values in quotes keep their escapes (JSON-compatible). */
 static size_t pairs_to_json(const char *in, char *out, size_t cap)
 {
@@ -84,10 +101,7 @@ static size_t pairs_to_json(const char *in, char *out, size_t cap)
         } else {
             const char *v = p;
             while (*p && *p != ' ') p++;
-            int num = (p > v);
-            for (const char *q = v; q < p; q++)
-                if (!((*q >= '0' && *q <= '9') || *q == '.' || (*q == '-' && q == v))) num = 0;
-            if (num) o += (size_t)snprintf(out + o, cap - o, "%.*s", (int)(p - v), v);
+            if (json_number(v, p)) o += (size_t)snprintf(out + o, cap - o, "%.*s", (int)(p - v), v);
             else o += (size_t)snprintf(out + o, cap - o, "\"%.*s\"", (int)(p - v), v);
         }
     }

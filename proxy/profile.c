@@ -98,12 +98,9 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
     if (!s->name[0]) return KEYERR(s->line, "[proxy] needs a name: [proxy NAME]");
     if (strlen(s->name) >= sizeof(p->name)) return KEYERR(s->line, "proxy name too long");
     snprintf(p->name, sizeof(p->name), "%s", s->name);
-    if (!(v = inisec_get(s, "listen", &line))) return KEYERR(s->line, "[proxy %s] is missing 'listen'", s->name);
-    if (parse_addr(v, 0, &p->listen, e, sizeof(e)) < 0) return KEYERR(line, "listen: %s", e);
-    snprintf(p->listen_text, sizeof(p->listen_text), "%s", v);
-    if (!(v = inisec_get(s, "upstream", &line))) return KEYERR(s->line, "[proxy %s] is missing 'upstream'", s->name);
-    if (parse_addr(v, 1, &p->upstream, e, sizeof(e)) < 0) return KEYERR(line, "upstream: %s", e);
-    snprintf(p->upstream_text, sizeof(p->upstream_text), "%s", v);
+    /* a misspelt key is reported as unknown (at its own line) before anything is called missing */
+    int lline, uline;
+    const char *lv = inisec_get(s, "listen", &lline), *uv = inisec_get(s, "upstream", &uline);
     if ((v = inisec_get(s, "mode", &line)) && proxy_mode_parse(v, &p->mode) < 0)
         return KEYERR(line, "mode: '%s' is not tcp, http, postgres or redis", v);
     if ((v = inisec_get(s, "enabled", &line)) && parse_bool(v, &p->enabled, e, sizeof(e)) < 0)
@@ -115,7 +112,14 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
         else if (strcasecmp(v, "egress") == 0) p->role = ROLE_EGRESS;
         else return KEYERR(line, "role: '%s' is not egress or ingress", v);
     }
-    return inisec_check_unused(d, s, err, errlen);
+    if (inisec_check_unused(d, s, err, errlen) < 0) return -1;
+    if (!lv) return KEYERR(s->line, "[proxy %s] is missing 'listen'", s->name);
+    if (parse_addr(lv, 0, &p->listen, e, sizeof(e)) < 0) return KEYERR(lline, "listen: %s", e);
+    snprintf(p->listen_text, sizeof(p->listen_text), "%s", lv);
+    if (!uv) return KEYERR(s->line, "[proxy %s] is missing 'upstream'", s->name);
+    if (parse_addr(uv, 1, &p->upstream, e, sizeof(e)) < 0) return KEYERR(uline, "upstream: %s", e);
+    snprintf(p->upstream_text, sizeof(p->upstream_text), "%s", uv);
+    return 0;
 }
 
 static int load_fault(struct inidoc *d, struct inisec *s, struct profile *p, char *err, size_t errlen)

@@ -23,8 +23,9 @@
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
     struct fl_proxy *px = arg;
-    px->accept_backoff_us = 0;
     conn_accept(px, fd, sa, salen);
+    /* a connection made it: the descriptor shortage (if any) is over */
+    if (!px->listen_paused) px->accept_backoff_us = 0;
 }
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -34,10 +35,8 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
     if (px->lis) evconnlistener_enable(px->lis);
 }
 
-static void accept_error_cb(struct evconnlistener *l, void *arg)
+void proxy_accept_pause(struct fl_proxy *px, int err)
 {
-    struct fl_proxy *px = arg;
-    int err = EVUTIL_SOCKET_ERROR();
     px->st.accept_errors++;
     int64_t now = fl_now_us();
     if (now - px->last_emfile_log_us >= 1000000) {
@@ -49,11 +48,16 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
     /* out of descriptors (or any persistent error): back off instead of spinning */
     px->accept_backoff_us = px->accept_backoff_us ? px->accept_backoff_us * 2 : 10000;
     if (px->accept_backoff_us > 1000000) px->accept_backoff_us = 1000000;
-    evconnlistener_disable(l);
+    if (px->lis) evconnlistener_disable(px->lis);
     px->listen_paused = 1;
     if (!px->resume_ev) px->resume_ev = evtimer_new(px->srv->base, resume_cb, px);
     struct timeval tv = {(time_t)(px->accept_backoff_us / 1000000), (suseconds_t)(px->accept_backoff_us % 1000000)};
     evtimer_add(px->resume_ev, &tv);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    proxy_accept_pause(arg, EVUTIL_SOCKET_ERROR());
 }
 
 static int proxy_bind(struct fl_proxy *px, char *err, size_t errlen)

@@ -133,6 +133,9 @@ struct fl_proxy *proxy_new(struct fl_server *s, const struct proxy_spec *spec, c
 void proxy_free(struct fl_proxy *px);       /* closes listener and every connection */
 void proxy_close_all(struct fl_proxy *px, enum close_how how);
 int proxy_set_enabled(struct fl_proxy *px, int enabled, char *err, size_t errlen);
+/* Out of descriptors (EMFILE/ENFILE) or another accept error: stops accepting for a growing
+ * backoff (10 ms doubling to 1 s), logging at most one line per second. */
+void proxy_accept_pause(struct fl_proxy *px, int err);
 /* Re-evaluates whether the listener should be open (enabled, not refusing, not draining). */
 void proxy_update_listener(struct fl_proxy *px);
 int server_add_proxy(struct fl_server *s, struct fl_proxy *px);

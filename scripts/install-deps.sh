@@ -3,7 +3,7 @@
 # the demo need and is missing. Run as root on Debian 12. Does nothing when all is present.
 set -eu
 PKGS="build-essential pkg-config clang libevent-dev libhiredis-dev libinih-dev libpq-dev
-libhttp-parser-dev libjansson-dev redis-server redis-tools postgresql postgresql-client curl
+libhttp-parser-dev libjansson-dev redis-server redis-tools postgresql postgresql-client curl jq
 procps iproute2 ca-certificates"
 missing=""
 for p in $PKGS; do
