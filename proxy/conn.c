@@ -154,12 +154,23 @@ static void linger0(struct bufferevent *bev)
 static void closing_write_cb(struct bufferevent *bev, void *arg);
 static void closing_event_cb(struct bufferevent *bev, short what, void *arg);
 
+/* Reads and drops what the peer sent that nobody will read (e.g. a request to an upstream that
+ * is down): close(2) on a socket with unread bytes sends a reset, and a FIN close should look
+ * like one. Bounded: 64 KiB at most. */
+static void drop_unread(struct bufferevent *bev)
+{
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    char buf[4096];
+    for (int i = 0; fd >= 0 && i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++) {}
+}
+
 static void close_side(struct conn *c, struct bufferevent **bevp)
 {
     struct bufferevent *bev = *bevp;
     if (!bev) return;
     bufferevent_disable(bev, EV_READ);
     if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 || (bev == c->up && !c->up_connected)) {
+        if (bev == c->cli || c->up_connected) drop_unread(bev);
         bufferevent_free(bev);
         *bevp = NULL;
         return;
