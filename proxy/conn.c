@@ -241,7 +241,7 @@ static void on_read(struct bufferevent *bev, void *arg)
     struct conn *c = arg;
     struct pipe *p = (bev == c->cli) ? &c->p[0] : &c->p[1];
     struct evbuffer *in = bufferevent_get_input(bev);
-    if (p->dir == 0) { if (!c->t_first_up) c->t_first_up = fl_now_us(); }
+    if (p->dir == 0) { c->t_last_up = fl_now_us(); if (!c->t_first_up) c->t_first_up = c->t_last_up; }
     else if (!c->t_first_down) c->t_first_down = fl_now_us();
     if (p->nlive == 0 && p->dst) {
         /* fast path: no fault acts on this direction */
