@@ -253,6 +253,9 @@ static void fault_timer_cb(evutil_socket_t fd, short what, void *arg)
             return;
         }
         fault_deactivate(f, "duration");
+    } else if (f->phase == FAULT_ACTIVE && fault_end_at(f) != INT64_MAX) {
+        /* fired early: libevent measures from its cached loop time; wait for the rest */
+        fault_arm(f, fault_end_at(f));
     }
 }
 

@@ -449,7 +449,7 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *priv)
         free(cb);
         break;
     case CB_FAULTWIN:
-        if ((!rr || rr->type == REDIS_REPLY_ERROR) && r->stopping < 2) {
+        if (!rr && r->stopping < 2) {
             faultq_push(cb, 1);             /* kept until Redis has it */
             return;
         }
