@@ -13,12 +13,13 @@
  * resumes) or reset (RST both sides).
  */
 #include "fault.h"
+#include "http_fault.h"
 #include "parse.h"
 
 #include <stdio.h>
 #include <string.h>
 
-struct hang_cfg { uint64_t after_bytes; enum hang_end on_end; };
+struct hang_cfg { uint64_t after_bytes; enum hang_end on_end; int hold_request; /* http: forward = no */ };
 struct hang_state { uint64_t passed; int dead, hung; };
 
 static int hang_set(void *cfg, const char *k, const char *v, char *err, size_t errlen)
@@ -26,6 +27,12 @@ static int hang_set(void *cfg, const char *k, const char *v, char *err, size_t e
     struct hang_cfg *c = cfg;
     if (!strcmp(k, "after_bytes")) return fkey_size(v, &c->after_bytes, err, errlen);
     if (!strcmp(k, "on_end")) return fkey_hang_end(v, &c->on_end, err, errlen);
+    if (!strcmp(k, "forward")) {    /* http mode: yes = request sent upstream, response held */
+        int fwd;
+        if (parse_bool(v, &fwd, err, errlen) < 0) return FKEY_BAD;
+        c->hold_request = !fwd;
+        return FKEY_OK;
+    }
     return FKEY_UNKNOWN;
 }
 
@@ -36,7 +43,18 @@ static void hang_attrs(const void *cfg, fault_attr_fn emit, void *ud)
     snprintf(b, sizeof(b), "%llu", (unsigned long long)c->after_bytes);
     emit(ud, "after_bytes", b);
     emit(ud, "on_end", hang_end_str(c->on_end));
+    if (c->hold_request) emit(ud, "forward", "no");
 }
+
+/* http mode: per request (proxy/http.c does the holding) */
+static void hang_http_plan(const struct fault *f, struct http_fault_plan *out)
+{
+    const struct hang_cfg *c = f->cfg;
+    out->act = HACT_HANG;
+    out->forward = !c->hold_request;
+    out->on_end = c->on_end;
+}
+static const struct fault_http_ops hang_http_ops = {hang_http_plan};
 
 static void hang_start(struct stage *st)
 {
@@ -109,4 +127,6 @@ const struct fault_type fault_hang = {
     .on_data = hang_data,
     .on_eof = hang_eof,
     .on_end = hang_end,
+    .on_deactivate = http_fault_ended,
+    .http = &hang_http_ops,
 };

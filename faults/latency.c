@@ -8,13 +8,14 @@
  * the head of the queue.
  */
 #include "fault.h"
+#include "http_fault.h"
 #include "parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct latency_cfg { int64_t delay_us, jitter_us; };
+struct latency_cfg { int64_t delay_us, jitter_us; int where_request; /* http: where = request */ };
 struct mark { int64_t at; size_t len; };
 struct latency_state {
     struct mark *q;
@@ -27,6 +28,12 @@ static int latency_set(void *cfg, const char *k, const char *v, char *err, size_
     struct latency_cfg *c = cfg;
     if (!strcmp(k, "delay")) return fkey_duration(v, &c->delay_us, err, errlen);
     if (!strcmp(k, "jitter")) return fkey_duration(v, &c->jitter_us, err, errlen);
+    if (!strcmp(k, "where")) {      /* http mode: before the request or before the response head */
+        if (!strcmp(v, "request")) c->where_request = 1;
+        else if (!strcmp(v, "response")) c->where_request = 0;
+        else { snprintf(err, errlen, "'%s' is not request or response", v); return FKEY_BAD; }
+        return FKEY_OK;
+    }
     return FKEY_UNKNOWN;
 }
 
@@ -46,7 +53,19 @@ static void latency_attrs(const void *cfg, fault_attr_fn emit, void *ud)
     char b[64];
     emit(ud, "delay", duration_str(c->delay_us, b, sizeof(b)));
     emit(ud, "jitter", duration_str(c->jitter_us, b, sizeof(b)));
+    if (c->where_request) emit(ud, "where", "request");
 }
+
+/* http mode: per request (proxy/http.c does the waiting) */
+static void latency_http_plan(const struct fault *f, struct http_fault_plan *out)
+{
+    const struct latency_cfg *c = f->cfg;
+    out->act = HACT_LATENCY;
+    out->delay_us = c->delay_us;
+    out->jitter_us = c->jitter_us;
+    out->where_response = !c->where_request;
+}
+static const struct fault_http_ops latency_http_ops = {latency_http_plan};
 
 static void arm_head(struct stage *st)
 {
@@ -125,4 +144,6 @@ const struct fault_type fault_latency = {
     .on_timer = latency_timer,
     .on_end = latency_end,
     .on_free = latency_free,
+    .on_deactivate = http_fault_ended,
+    .http = &latency_http_ops,
 };

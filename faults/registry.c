@@ -4,10 +4,14 @@
 #include <string.h>
 
 extern const struct fault_type fault_latency, fault_hang;
+extern const struct fault_type fault_http_error, fault_slow_body, fault_truncate;
 
 const struct fault_type *const fault_types[] = {
     &fault_latency,
     &fault_hang,
+    &fault_http_error,
+    &fault_slow_body,
+    &fault_truncate,
     NULL,
 };
 

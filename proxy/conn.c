@@ -13,6 +13,7 @@
  */
 #include "proxy.h"
 #include "chain.h"
+#include "http.h"
 #include "log.h"
 #include "record.h"
 
@@ -127,6 +128,7 @@ static void conn_mark_dead(struct conn *c)
 void conn_free(struct conn *c)
 {
     struct fl_proxy *px = c->px;
+    if (c->proto) http_conn_free(c);
     for (int d = 0; d < 2; d++) {
         for (int i = 0; i < c->p[d].nstages; i++) stage_free(c->p[d].stages[i]);
         free(c->p[d].stages);
@@ -243,6 +245,14 @@ static void on_read(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     if (p->dir == 0) { c->t_last_up = fl_now_us(); if (!c->t_first_up) c->t_first_up = c->t_last_up; }
     else if (!c->t_first_down) c->t_first_down = fl_now_us();
+    if (c->proto) {
+        /* http mode: HTTP decides what enters the chain (proxy/http.c) */
+        c->busy++;
+        http_on_data(c, p->dir);
+        pipe_after_io(p);
+        if (--c->busy == 0 && c->dead) conn_free(c);
+        return;
+    }
     if (p->nlive == 0 && p->dst) {
         /* fast path: no fault acts on this direction */
         struct evbuffer *out = bufferevent_get_output(p->dst);
@@ -322,7 +332,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         struct pipe *p = is_cli ? &c->p[0] : &c->p[1];
         if (!c->closed_by) c->closed_by = who;
         p->src_eof = 1;
-        chain_eof(p);
+        if (c->proto) http_on_eof(c, p->dir);
+        else chain_eof(p);
         goto out;
     }
     /* error or timeout: the pair ends */
@@ -333,9 +344,10 @@ out:
 
 /* ---- stages ---- */
 
-static int fault_covers(const struct fault *f, int dir)
+static int fault_covers(const struct fl_proxy *px, const struct fault *f, int dir)
 {
     if (f->type->flags & FT_CONN_LEVEL) return 0;
+    if (http_fault_per_request(px, f)) return 0;   /* acts per request in proxy/http.c */
     return (f->dir & (dir == 0 ? FDIR_UP : FDIR_DOWN)) != 0;
 }
 
@@ -353,7 +365,7 @@ void conn_sync_stages(struct conn *c)
             if (p->stages[i]->orphan) ns[n++] = p->stages[i];
         for (int j = 0; j < px->nfaults; j++) {
             struct fault *f = px->faults[j];
-            if (!fault_covers(f, d)) continue;
+            if (!fault_covers(px, f, d)) continue;
             struct stage *st = NULL;
             for (int i = 0; i < p->nstages; i++)
                 if (p->stages[i] && p->stages[i]->f == f) { st = p->stages[i]; p->stages[i] = NULL; break; }
@@ -444,6 +456,7 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     }
     c->p[0] = (struct pipe){.c = c, .dir = 0, .src = c->cli, .dst = c->up};
     c->p[1] = (struct pipe){.c = c, .dir = 1, .src = c->up, .dst = c->cli};
+    if (px->spec.mode == MODE_HTTP) http_conn_new(c);
     bufferevent_setcb(c->cli, on_read, on_write, on_event, c);
     bufferevent_setcb(c->up, on_read, on_write, on_event, c);
     size_t half = s->g.buffer / 2;
