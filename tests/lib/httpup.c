@@ -177,7 +177,7 @@ static void answer(struct uc *u)
         u->close_after = 1;
         return;
     }
-    if (!strcmp(path, "/closenow")) { u->close_after = 2; return; }
+    if (!strcmp(path, "/closenow")) { u->close_after = 1; return; }   /* after what is queued */
     if (!strncmp(path, "/hdr/", 5)) {
         const char *v = u->got_hdr[0] ? u->got_hdr : "-";
         head_out(u, 200, "", (long long)strlen(v) + 1);
