@@ -97,8 +97,6 @@ struct http_conn {
     int64_t sb_last_us;
 };
 
-static inline struct http_conn *HC(struct conn *c) { return c->proto; }
-
 int http_fault_per_request(const struct fl_proxy *px, const struct fault *f)
 {
     return px->spec.mode == MODE_HTTP && f->type->http != NULL;
