@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# bench/http.sh [SECONDS] -- http mode overhead (issue 4): small keep-alive requests with wrk
+# against the same upstream directly, through faultline in tcp mode, through faultline in http
+# mode (no fault), and through haproxy in http mode (1 thread, when installed). Prints one line
+# per target (req/s, p50, p99) and the verdict lines for the targets of the issue:
+# http >= 75% of tcp req/s, p99 added by http mode (vs direct) <= 300 us. Loopback only.
+# The machine is shared: run it more than once and read the spread, not one number.
+set -u
+SECS=${1:-8}
+CONNS=${CONNS:-32}
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+FL=$BUILD/faultline
+[ -x "$FL" ] && [ -x "$BUILD/t/httpup" ] || { echo "build first: make"; exit 2; }
+command -v wrk >/dev/null || { echo "wrk not installed (apt-get install wrk)"; exit 2; }
+D=$(mktemp -d /tmp/benchhttp.XXXXXX)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.2; rm -rf "$D"' EXIT
+
+"$BUILD/t/httpup" 127.0.0.1:0 >"$D/up.port" & PIDS+=($!)
+for _ in $(seq 1 100); do grep -q listening "$D/up.port" && break; sleep 0.05; done
+UP=$(sed -n 's/^listening //p' "$D/up.port")
+PT=$((30000 + RANDOM % 10000)); PH=$((PT + 1)); PX=$((PT + 2))
+cat >"$D/p.ini" <<INI
+[faultline]
+admin = off
+log = warn
+[proxy tcp]
+listen = 127.0.0.1:$PT
+upstream = 127.0.0.1:$UP
+[proxy http]
+listen = 127.0.0.1:$PH
+upstream = 127.0.0.1:$UP
+mode = http
+INI
+"$FL" serve "$D/p.ini" 2>"$D/fl.log" & PIDS+=($!)
+if command -v haproxy >/dev/null; then
+    cat >"$D/haproxy.cfg" <<CFG
+global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode http
+    option http-keep-alive
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend f
+    bind 127.0.0.1:$PX
+    default_backend b
+backend b
+    server s1 127.0.0.1:$UP
+CFG
+    haproxy -f "$D/haproxy.cfg" -db >"$D/haproxy.log" 2>&1 & PIDS+=($!)
+fi
+sleep 0.5
+
+# run NAME PORT -> "NAME rps p50_us p99_us"
+run() {
+    wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$2/" >/dev/null 2>&1   # warm-up
+    local out rps p50 p99
+    out=$(wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$2/" 2>&1)
+    rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print -1 }'; }
+    echo "$1 $rps $(to_us "$p50") $(to_us "$p99")"
+}
+{
+    run direct "$UP"
+    run tcp "$PT"
+    run http "$PH"
+    if command -v haproxy >/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$PX") 2>/dev/null; then run haproxy "$PX"; fi
+} >"$D/res"
+printf '%-8s %12s %10s %10s\n' target req/s p50_us p99_us
+awk '{printf "%-8s %12.0f %10.0f %10.0f\n", $1, $2, $3, $4}' "$D/res"
+awk '
+    {rps[$1] = $2; p99[$1] = $4}
+    END {
+        share = rps["tcp"] ? 100 * rps["http"] / rps["tcp"] : 0
+        added = p99["http"] - p99["direct"]
+        printf "http/tcp req/s: %.0f%% (target >= 75%%): %s\n", share, (share >= 75 ? "PASS" : "FAIL")
+        printf "p99 added by http mode vs direct: %.0f us (target <= 300 us): %s\n", added, (added <= 300 ? "PASS" : "FAIL")
+    }' "$D/res"
+echo "wrk -t1 -c$CONNS -d${SECS}s, GET / (6-byte body), keep-alive; $(nproc) cores, shared machine"
