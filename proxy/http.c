@@ -43,6 +43,7 @@
 #include <event2/buffer.h>
 
 #define HTTP_MAX_CAPTURED_HEADERS 128
+#define HTTP_PIPELINE_MAX 256          /* requests in the FIFO of one connection */
 #define VIA_TEXT "faultline"
 
 enum rq_wait { RQW_NONE = 0, RQW_LATENCY, RQW_HOLD, RQW_UPGRADE };
@@ -85,6 +86,7 @@ struct http_conn {
     struct http_req *rq_cur;         /* request whose body is being read (NULL once answered) */
     int rq_body_fwd;                 /* the body being read goes upstream (else dropped) */
     struct http_req *q, *q_tail;     /* FIFO */
+    int nq;                          /* its length (bounded by HTTP_PIPELINE_MAX) */
     struct http_req *rs_target;      /* set while parsing a response */
     enum rq_wait rq_wait;
     enum rs_wait rs_wait;
@@ -235,6 +237,7 @@ static void q_push(struct http_conn *hc, struct http_req *r)
     if (hc->q_tail) hc->q_tail->next = r;
     else hc->q = r;
     hc->q_tail = r;
+    hc->nq++;
 }
 
 /* The FIFO head is finished (answered): count, record, free. */
@@ -245,6 +248,7 @@ static void q_finish_head(struct http_conn *hc)
     struct fl_proxy *px = hc->c->px;
     hc->q = r->next;
     if (!hc->q) hc->q_tail = NULL;
+    hc->nq--;
     if (hc->rq_cur == r) hc->rq_cur = NULL;
     if (!r->t_done) r->t_done = fl_now_us();
     px->st.responses++;
@@ -606,6 +610,8 @@ static int client_process(struct http_conn *hc)
             break;
         }
         if (hc->rq_wait) break;
+        /* a client pipelining far ahead of the answers waits (unread input is bounded) */
+        if (!hc->rq_in_body && hc->nq >= HTTP_PIPELINE_MAX) break;
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1) break;
         size_t len = v.iov_len;
@@ -960,7 +966,7 @@ static void input_bounds(struct http_conn *hc)
         struct bufferevent *b = d == 0 ? c->cli : c->up;
         if (!b) continue;
         size_t n = evbuffer_get_length(bufferevent_get_input(b));
-        if (!hc->in_paused[d] && n >= hiwat) {
+        if (n >= hiwat) {   /* also when pipe_after_io re-enabled reading meanwhile */
             hc->in_paused[d] = 1;
             bufferevent_disable(b, EV_READ);
         } else if (hc->in_paused[d] && n <= hiwat / 2) {

@@ -27,6 +27,10 @@ out=$("$TBIN/httpc" -p -t 5000 127.0.0.1:$LP "${reqs[@]}")
 st=$(echo "$out" | sed -n 's/^resp .*status=\([0-9]*\).*/\1/p' | tr '\n' ' ')
 check pipelined_in_order [ "$st" = "$(seq -s ' ' 200 219) " ]
 check pipelined_result_ok [ "$(echo "$out" | tail -n1 | cut -d' ' -f1)" = result=ok ]
+# deep pipelining: 600 requests written at once (more than the proxy's 256-request FIFO bound)
+reqs=(); for i in $(seq 1 600); do reqs+=("GET /"); done
+out=$("$TBIN/httpc" -p -t 10000 127.0.0.1:$LP "${reqs[@]}")
+check pipelined_600 [ "$(echo "$out" | tail -n1 | cut -d' ' -f1,2)" = "result=ok got=600" ]
 # pipelined with bodies (HEAD, 204, 304 have none) and sleeps
 out=$("$TBIN/httpc" -p -t 5000 127.0.0.1:$LP "GET /sleep/200" "HEAD /bytes/5000" "GET /status/204" "GET /status/304" "GET /bytes/70000" "POST /x 3000" "GET /chunked/9000" "GET /")
 st=$(echo "$out" | sed -n 's/^resp .*status=\([0-9]*\) bytes=\([0-9]*\).*/\1:\2/p' | tr '\n' ' ')
