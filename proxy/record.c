@@ -52,6 +52,9 @@
 #define REC_FAULTQ            1024               /* fault window records kept until acked */
 #define REC_EXPIRE_EVERY_US   60000000
 #define REC_STOP_FLUSH_US     2000000
+#define REC_BATCH_US          5000               /* events wait at most this long to share a write */
+#define REC_BATCH_MAX         256                /* ... or until this many are waiting */
+#define REC_BATCH_BYTES       (256u << 10)
 
 /* ---- RESP builder: arguments appended, the "*N" header written in front at the end ---- */
 #define RB_HEAD 24
@@ -70,11 +73,23 @@ static void rb_reserve(struct rbuf *b, size_t n)
 
 static void rb_begin(struct rbuf *b) { b->len = 0; rb_reserve(b, RB_HEAD); b->len = RB_HEAD; b->argc = 0; }
 
+/* Decimal digits of v ending just before end; returns the first digit. */
+static char *u64_digits(char *end, uint64_t v)
+{
+    do { *--end = (char)('0' + v % 10); v /= 10; } while (v);
+    return end;
+}
+
 static void rb_arg(struct rbuf *b, const char *s, size_t n)
 {
     rb_reserve(b, n + 32);
-    int h = snprintf(b->p + b->len, 24, "$%zu\r\n", n);
-    b->len += (size_t)h;
+    char t[24], *d = u64_digits(t + sizeof(t), n);
+    size_t dn = (size_t)(t + sizeof(t) - d);
+    b->p[b->len++] = '$';
+    memcpy(b->p + b->len, d, dn);
+    b->len += dn;
+    b->p[b->len++] = '\r';
+    b->p[b->len++] = '\n';
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len++] = '\r';
@@ -86,9 +101,8 @@ static void rb_str(struct rbuf *b, const char *s) { rb_arg(b, s, strlen(s)); }
 
 static void rb_u64(struct rbuf *b, uint64_t v)
 {
-    char t[24];
-    int n = snprintf(t, sizeof(t), "%llu", (unsigned long long)v);
-    rb_arg(b, t, (size_t)n);
+    char t[24], *d = u64_digits(t + sizeof(t), v);
+    rb_arg(b, d, (size_t)(t + sizeof(t) - d));
 }
 
 static void rb_fmt(struct rbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -107,7 +121,16 @@ static void rb_fmt(struct rbuf *b, const char *fmt, ...)
 /* wall-clock microseconds as milliseconds with microsecond decimals */
 static void rb_ms(struct rbuf *b, int64_t wall_us)
 {
-    rb_fmt(b, "%lld.%03lld", (long long)(wall_us / 1000), (long long)(wall_us % 1000));
+    char t[32];
+    char *e = t + sizeof(t);
+    uint64_t v = wall_us < 0 ? 0 : (uint64_t)wall_us;
+    uint64_t frac = v % 1000;
+    *--e = (char)('0' + frac % 10);
+    *--e = (char)('0' + frac / 10 % 10);
+    *--e = (char)('0' + frac / 100);
+    *--e = '.';
+    char *d = u64_digits(e, v / 1000);
+    rb_arg(b, d, (size_t)(t + sizeof(t) - d));
 }
 
 static void rb_kv_str(struct rbuf *b, const char *k, const char *v) { rb_str(b, k); rb_str(b, v); }
@@ -194,6 +217,12 @@ struct rec {
     const struct profile *prof_written;
     int64_t bucket_start_us;      /* wall */
     struct rbuf b;
+    /* events waiting to be handed to hiredis together (one write, one read of the replies) */
+    struct rbuf q;
+    uintptr_t qtag[REC_BATCH_MAX];
+    size_t qlen[REC_BATCH_MAX];
+    int nq;
+    struct event *batch_ev;
 };
 
 static struct rec *R;
@@ -375,6 +404,54 @@ static int send_cb(struct rec_cb *cb)
     return 0;
 }
 
+static struct rec_px *tag_px(uintptr_t t)
+{
+    size_t idx = (t >> 2) & 0xffff;
+    return idx && (int)idx <= R->npx ? R->pxs[idx - 1] : NULL;
+}
+
+/* Hands the waiting events to hiredis: they leave in one write. */
+static void batch_flush(void)
+{
+    size_t off = 0;
+    for (int i = 0; i < R->nq; i++) {
+        if (send_cmd(R->q.p + off, R->qlen[i], (void *)R->qtag[i]) < 0 && (R->qtag[i] & 2u))
+            rec_drop(tag_px(R->qtag[i]), 1);
+        off += R->qlen[i];
+    }
+    R->nq = 0;
+    R->q.len = 0;
+}
+
+static void batch_cb(evutil_socket_t fd, short what, void *arg) { if (R) batch_flush(); }
+
+/* Like send_plain, for events: queued for up to REC_BATCH_US so that many share a write. */
+static int queue_plain(struct rec_px *rp, int counted)
+{
+    size_t len;
+    const char *cmd = rb_end(&R->b, &len);
+    if (!R->ac || R->stopping > 1 || R->inflight + (size_t)R->nq >= REC_MAX_INFLIGHT ||
+        R->pending + R->q.len + len > REC_MAX_PENDING) {
+        if (counted) rec_drop(rp, 1);
+        return -1;
+    }
+    uintptr_t idx = rp && rp->idx < 0xfffe ? (uintptr_t)rp->idx + 1 : 0;
+    rb_reserve(&R->q, len);
+    memcpy(R->q.p + R->q.len, cmd, len);
+    R->q.len += len;
+    R->qtag[R->nq] = ((uintptr_t)len << 18) | (idx << 2) | ((uintptr_t)(counted != 0) << 1) | 1u;
+    R->qlen[R->nq] = len;
+    R->nq++;
+    if (R->nq >= REC_BATCH_MAX || R->q.len >= REC_BATCH_BYTES) {
+        evtimer_del(R->batch_ev);
+        batch_flush();
+    } else if (!evtimer_pending(R->batch_ev, NULL)) {
+        struct timeval tv = {0, REC_BATCH_US};
+        evtimer_add(R->batch_ev, &tv);
+    }
+    return 0;
+}
+
 static void log_reply_error(const char *what, const char *msg)
 {
     R->errors++;
@@ -425,8 +502,7 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *priv)
         uintptr_t t = (uintptr_t)priv;
         bytes = t >> 18;
         counted = (t >> 1) & 1;
-        size_t idx = (t >> 2) & 0xffff;
-        if (idx && (int)idx <= r->npx) rp = r->pxs[idx - 1];
+        rp = tag_px(t);
     } else {
         cb = priv;
         bytes = cb->bytes;
@@ -691,6 +767,8 @@ static void close_buckets(int64_t label_sec)
 
 static void flush_all(void)
 {
+    evtimer_del(R->batch_ev);
+    batch_flush();
     if (R->s->prof != R->prof_written && R->ac) write_meta(0);
     for (int i = 0; i < R->npx; i++) {
         write_counters(R->pxs[i]);
@@ -972,6 +1050,7 @@ int rec_start(struct fl_server *s, char *err, size_t errlen)
     r->reconnect_ev = evtimer_new(s->base, reconnect_cb, NULL);
     r->flush_ev = evtimer_new(s->base, flush_cb, NULL);
     r->kill_ev = evtimer_new(s->base, kill_cb, NULL);
+    r->batch_ev = evtimer_new(s->base, batch_cb, NULL);
     int64_t L = bucket_len_us();
     r->bucket_start_us = r->started_wall_us / L * L;
     for (int i = 0; i < s->nproxies; i++) px_rec(s->proxies[i]);
@@ -993,6 +1072,7 @@ void rec_stop(struct fl_server *s)
     r->stopping = 1;
     evtimer_del(r->flush_ev);
     evtimer_del(r->reconnect_ev);
+    evtimer_del(r->batch_ev);
     /* faults still acting when the run ends */
     for (int i = 0; i < s->nproxies; i++)
         for (int j = 0; j < s->proxies[i]->nfaults; j++)
@@ -1011,9 +1091,10 @@ void rec_stop(struct fl_server *s)
         struct event *t = evtimer_new(s->base, stop_timer_cb, &expired);
         struct timeval tv = {REC_STOP_FLUSH_US / 1000000, REC_STOP_FLUSH_US % 1000000};
         evtimer_add(t, &tv);
-        while (r->ac && (r->inflight || !r->up) && !expired) event_base_loop(s->base, EVLOOP_ONCE);
+        while (r->ac && (r->inflight || r->nq || !r->up) && !expired) event_base_loop(s->base, EVLOOP_ONCE);
         event_free(t);
     }
+    batch_flush();                   /* without a connection: counted as dropped */
     r->stopping = 2;
     if (r->dropped)
         log_warn("record_dropped", "total=%llu run=%s", (unsigned long long)r->dropped, log_q(r->run));
@@ -1042,6 +1123,8 @@ void rec_stop(struct fl_server *s)
     event_free(r->reconnect_ev);
     event_free(r->flush_ev);
     event_free(r->kill_ev);
+    event_free(r->batch_ev);
+    free(r->q.p);
     free(r->b.p);
     free(r);
     R = NULL;
@@ -1083,7 +1166,11 @@ static void events_expire(struct rec_px *rp)
 {
     if (rp->events_expired || !R->ac) return;
     rp->events_expired = 1;
-    expire_key(rp->k_events);
+    rb_begin(&R->b);                 /* queued behind the XADD that creates the stream */
+    rb_str(&R->b, "EXPIRE");
+    rb_str(&R->b, rp->k_events);
+    rb_fmt(&R->b, "%lld", (long long)R->ttl_s);
+    queue_plain(NULL, 0);
 }
 
 void rec_conn_close(struct conn *c)
@@ -1125,7 +1212,7 @@ void rec_conn_close(struct conn *c)
     rb_kv_u64(b, "bytes_up", c->p[0].bytes);
     rb_kv_u64(b, "bytes_down", c->p[1].bytes);
     if (!c->t_connected && c->closed_by == CLOSER_PROXY) rb_kv_str(b, "upstream_failed", "1");
-    if (send_plain(rp, 1) == 0) events_expire(rp);
+    if (queue_plain(rp, 1) == 0) events_expire(rp);
 }
 
 void rec_request_start(struct conn *c)
@@ -1171,7 +1258,7 @@ void rec_request(struct conn *c, const struct rec_request *q)
     rb_kv_u64(b, "bytes_req", q->bytes_req);
     rb_kv_u64(b, "bytes_resp", q->bytes_resp);
     if (q->request_id && *q->request_id) rb_kv_str(b, "request_id", q->request_id);
-    if (send_plain(rp, 1) == 0) events_expire(rp);
+    if (queue_plain(rp, 1) == 0) events_expire(rp);
 }
 
 static const char *end_reason(const struct fault *f)
