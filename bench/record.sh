@@ -116,12 +116,34 @@ for kind in keepalive close; do
             fi
         done
     done
-    med() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+    med() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
     mo=$(med "${offs[@]}"); mn=$(med "${ons[@]}")
     [ "$kind" = keepalive ] && mpk="– (few connections)"
     echo "| $kind | off | $mo | ${offs[*]} | $(med "${cpu_off[@]}") | – | – | – |"
     echo "| $kind | on | $mn | ${ons[*]} | $(med "${cpu_on[@]}") | $(med "${rc_on[@]}") | $cpr | $mpk |"
     awk -v a="$mo" -v b="$mn" -v k="$kind" 'BEGIN { r = a > 0 ? 100 * b / a : 0; printf "| %s | on / off | **%.1f%%** | | | | | |\n", k, r }'
 done
+# Where faultline's CPU goes with recording on, one connection per request (the recorder's worst
+# case): perf samples with DWARF call graphs, the recorder's entry points summed (children %).
+# Unlike req/s this barely depends on what else the shared machine is doing.
+if command -v perf >/dev/null && [ "${PERF:-1}" = 1 ]; then
+    R flushall >/dev/null
+    "$FL" serve "$D/on.ini" 2>>"$D/fl.log" &
+    fl=$!
+    for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$LP") 2>/dev/null && break; sleep 0.05; done
+    wrk -t1 -c32 -d6s -H "Connection: close" "http://127.0.0.1:$LP/" >"$D/wrk.out" 2>&1 &
+    wp=$!
+    sleep 1
+    perf record -q -F 2000 --call-graph dwarf,16384 -p "$fl" -o "$D/perf.data" -- sleep 3 >/dev/null 2>&1
+    wait "$wp"
+    kill "$fl"; wait "$fl" 2>/dev/null
+    share=$(perf report -i "$D/perf.data" --children --sort sym 2>/dev/null |
+        awk '/^ +[0-9.]+%/ && ($NF == "rec_conn_close" || $NF == "rec_conn_open" || $NF == "batch_flush" ||
+             $NF == "redisAsyncHandleWrite" || $NF == "redisAsyncHandleRead" || $NF == "flush_cb" || $NF == "rec_tick") {
+             sub("%", "", $1); s += $1 } END { printf "%.1f", s }')
+    echo
+    echo "recorder share of faultline CPU (close case, perf, children of rec_conn_close, rec_conn_open, batch_flush,"
+    echo "redisAsyncHandleWrite/Read, flush_cb, rec_tick): **${share}%** => recording costs the data path about that much"
+fi
 grep -q 'record_dropped' "$D/fl.log" && echo && echo "note: the recorder dropped records during the runs: $(grep -c record_dropped "$D/fl.log") log lines"
 exit 0
