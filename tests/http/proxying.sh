@@ -95,6 +95,31 @@ PY
 )
 check websocket_101 [ "${ws%% echo*}" = "HTTP/1.1 101 Switching Protocols" ]
 check websocket_tunnel_echo [ "${ws##* }" = "echo=yes" ]
+# CONNECT: a 2xx turns the connection into a tunnel
+ct=$(python3 - "$LP" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\n\r\n")
+buf = b""
+while b"\r\n\r\n" not in buf:
+    d = s.recv(4096)
+    if not d: break
+    buf += d
+head, _, rest = buf.partition(b"\r\n\r\n")
+msg = b"\x00\x01binary HTTP/1.1 200 OK\r\n\r\n" * 500
+s.sendall(msg)
+got = rest
+while len(got) < len(msg):
+    d = s.recv(65536)
+    if not d: break
+    got += d
+print(head.split(b"\r\n")[0].split(b" ")[1].decode(), "echo=" + ("yes" if got == msg else "no"))
+PY
+)
+check connect_tunnel [ "$ct" = "200 echo=yes" ]
+# an upgrade the upstream refuses: the connection stays HTTP and serves the next request
+out=$("$TBIN/httpc" -t 5000 127.0.0.1:$LP "GET /plain|Upgrade: websocket|Connection: Upgrade" "GET /bytes/7")
+check upgrade_refused_stays_http [ "$(echo "$out" | sed -n 's/^resp .*status=\([0-9]*\) bytes=\([0-9]*\).*/\1:\2/p' | tr '\n' ' ')" = "200:6 200:7 " ]
 # HTTP/1.0 without keep-alive
 check http10 [ "$(curl -s -m 5 -0 $P/)" = hello ]
 done_tests

@@ -15,6 +15,8 @@
  *   /closenow         closes without answering
  *   /hdr/NAME         200, body = the request's NAME header value or "-"
  *   /ws               with "Upgrade: websocket": 101, then echoes raw bytes (a tunnel)
+ *   CONNECT x:y       200, then echoes raw bytes (a tunnel)
+ *   other paths with Upgrade: 200 "hello\n" (an upgrade the server refuses)
  *   any method with a body: 200 "bytes=N fnv=HEX\n" of the (de-chunked) body
  * "Expect: 100-continue" gets "100 Continue" before the body is read. HEAD gets the head only.
  * Every answer carries "X-Req: <count on this connection>".
@@ -184,6 +186,11 @@ static void answer(struct uc *u)
         if (!u->is_head) evbuffer_add_printf(out, "%s\n", v);
         return;
     }
+    if (u->p.method == HTTP_CONNECT) {
+        evbuffer_add_printf(out, "HTTP/1.1 200 Connection Established\r\n\r\n");
+        u->tunnel = 1;
+        return;
+    }
     if (!strcmp(path, "/ws") && u->upgrade_ws) {
         evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
         u->tunnel = 1;
@@ -273,7 +280,10 @@ static void process(struct uc *u)
         enum http_errno e = HTTP_PARSER_ERRNO(&u->p);
         if (e == HPE_PAUSED) { http_parser_pause(&u->p, 0); continue; }
         if (e != HPE_OK) { u->close_after = 1; break; }
-        if (u->p.upgrade) { u->tunnel = 1; continue; }
+        if (u->p.upgrade && !u->tunnel) {   /* upgrade refused: stay HTTP */
+            http_parser_init(&u->p, HTTP_REQUEST);
+            u->p.data = u;
+        }
     }
     if (u->close_after == 2) { uc_free(u); return; }
     if (u->close_after && !u->paused && evbuffer_get_length(bufferevent_get_output(u->bev)) == 0) uc_free(u);
