@@ -59,6 +59,80 @@ check early_bytes_passed [ "$(wc -c <"$TT/early")" = 5000 ]
 out=$("$TBIN/httpc" -p -t 3000 $A 'GET /' 'GET /closenow' 'GET /')
 check pipelined_502 [ "$(echo "$out" | sed -n 's/^resp .*status=\([0-9]*\).*/\1/p' | tr '\n' ' ')" = "200 502 " ]
 # upstream down entirely: the TCP layer closes (connect failure)
+# requests dribbled one byte per write (heads and chunked bodies split everywhere), pipelined
+out=$(python3 - "$LP" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+req = (b"GET /bytes/3 HTTP/1.1\r\nHost: a\r\n\r\n"
+       b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+       b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"
+       b"GET /status/204 HTTP/1.1\r\nHost: a\r\n\r\n")
+for i in range(len(req)):
+    s.sendall(req[i:i+1])
+    time.sleep(0.001)
+buf = b""
+end = time.time() + 5
+while buf.count(b"HTTP/1.1 ") < 4 and time.time() < end:
+    d = s.recv(65536)
+    if not d: break
+    buf += d
+import re
+print(" ".join(m.decode() for m in re.findall(rb"HTTP/1\.1 (\d\d\d) ", buf)), b"bytes=5 " in buf)
+PY
+)
+check byte_by_byte_pipelined [ "$out" = "200 200 200 204 True" ]
+# random garbage on 100 connections: each gets a 400 or a close, the proxy lives on
+python3 - "$LP" <<'PY'
+import socket, sys, random
+random.seed(7)
+for i in range(100):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3)
+    blob = bytes(random.getrandbits(8) for _ in range(random.randint(1, 3000)))
+    if i % 3 == 0:
+        blob = b"GET /" + blob
+    try:
+        s.sendall(blob)
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(65536):
+            pass
+    except OSError:
+        pass
+    s.close()
+PY
+# an upstream that dribbles its responses one byte per write (status line, headers, chunks)
+DP=$(free_port); LD=$(free_port)
+python3 - "$DP" >"$TT/drib.log" 2>&1 <<'PY' &
+import socket, sys, time
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(sys.argv[1]))); ls.listen(5); ls.settimeout(20)
+resp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: b\r\n\r\n5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nTrailer: t\r\n\r\n"
+for _ in range(10):   # probes (wait_port) connect and leave: serve whoever sends requests
+    c, _ = ls.accept(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buf = b""
+    try:
+        for n in range(2):
+            while buf.count(b"\r\n\r\n") <= n:
+                d = c.recv(4096)
+                if not d: raise EOFError
+                buf += d
+            for i in range(len(resp)):
+                c.sendall(resp[i:i+1]); time.sleep(0.001)
+    except (EOFError, OSError):
+        pass
+    c.close()
+PY
+_PIDS+=($!)
+wait_port "$DP" 5
+cat >>"$TT/p.ini" <<INI
+[proxy drib]
+listen = 127.0.0.1:$LD
+upstream = 127.0.0.1:$DP
+mode = http
+INI
+kill -HUP "$FL_PID"; wait_port "$LD" 5
+out=$("$TBIN/httpc" -t 5000 127.0.0.1:$LD "GET /a" "GET /b")
+check dribbled_chunked_responses [ "$(echo "$out" | sed -n 's/^resp .*status=\([0-9]*\) bytes=\([0-9]*\).*/\1:\2/p' | tr '\n' ' ')" = "200:8 200:8 " ]
 check still_serving [ "$(curl -s -m 5 http://$A/)" = hello ]
 check proxy_alive kill -0 "$FL_PID"
 done_tests
