@@ -67,9 +67,11 @@ install: $(BUILD)/faultline
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/faultline/profiles
 	install -m 0755 $(BUILD)/faultline $(DESTDIR)$(PREFIX)/bin/faultline
 	install -m 0644 profiles/*.ini $(DESTDIR)$(PREFIX)/share/faultline/profiles/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/faultline
+	install -m 0644 README.md $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/faultline/
 
 clean:
-	rm -rf build build-asan
+	rm -rf $(BUILD) build build-asan build-clang build-fuzz
 
 # ---- fuzzing (libFuzzer, clang): harnesses are tests/fuzz/fuzz_*.c, seeds tests/fuzz/corpus/NAME/
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

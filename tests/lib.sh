@@ -35,11 +35,13 @@ within() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= h
 # kv LINE KEY : value of key=value in a line of facts
 kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
 
-# A free TCP port on 127.0.0.1 (not listening now; small race accepted).
+# A free TCP port on 127.0.0.1 (not listening now; small race accepted). Chosen below Linux's
+# ephemeral range (32768-60999), so that no client connection of this or another test can be
+# holding it as its local port when we bind it.
 free_port() {
     local p used
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % 22000))
         used=$(printf ':%04X ' "$p")
         if ! grep -qi "$used" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then echo "$p"; return; fi
     done
