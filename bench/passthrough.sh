@@ -46,8 +46,18 @@ if [ -n "$need" ]; then
 fi
 [ -x "$FL" ] && [ -x "$IDLECONNS" ] || make -s all BUILD="$BUILD"
 
-# 10,000 proxied connections need 20,000+ descriptors in the proxy
-ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# 10,000 proxied connections need 20,000+ descriptors in the proxy. Raising the hard limit needs
+# CAP_SYS_RESOURCE; without it (a container) HELD shrinks to what the hard limit allows.
+ulimit -Hn 65536 2>/dev/null || true
+LIM=$(ulimit -Hn)
+ulimit -n "$LIM"
+if [ "$LIM" != unlimited ] && [ $(( (LIM - 200) / 2 )) -lt "$HELD" ]; then
+    echo "bench: descriptor limit $LIM: holding $(( (LIM - 200) / 2 )) connections instead of $HELD"
+    HELD_NOTE="$HELD wanted; the hard descriptor limit here is $LIM (no CAP_SYS_RESOURCE), so $(( (LIM - 200) / 2 )) were held"
+    HELD=$(( (LIM - 200) / 2 ))
+fi
+HELD_NOTE=${HELD_NOTE:-}
+MAXCONN=$(( HELD + 50 ))
 
 W=$(mktemp -d /tmp/flbench.XXXXXX)
 PIDS=()
@@ -77,12 +87,12 @@ HP=$(free_port); HIP=$(free_port)
 mkdir -p "$W/nginx"
 cat >"$W/nginx.conf" <<EOF
 worker_processes 1;
-worker_rlimit_nofile 100000;
+worker_rlimit_nofile $LIM;
 daemon off;
 master_process off;
 pid $W/nginx.pid;
 error_log $W/nginx/error.log warn;
-events { worker_connections 40000; use epoll; multi_accept on; }
+events { worker_connections $LIM; use epoll; multi_accept on; }
 http {
     access_log off;
     client_body_temp_path $W/nginx; proxy_temp_path $W/nginx; fastcgi_temp_path $W/nginx;
@@ -118,7 +128,7 @@ upstream = 127.0.0.1:$IP
 EOF
 cat >"$W/haproxy.cfg" <<EOF
 global
-    maxconn 40000
+    maxconn $MAXCONN
     nbthread 1
     log stderr format raw local0 err
 defaults
@@ -126,7 +136,7 @@ defaults
     timeout connect 5s
     timeout client 120s
     timeout server 120s
-    maxconn 40000
+    maxconn $MAXCONN
 frontend web
     bind 127.0.0.1:$HP
     default_backend nginx
@@ -236,6 +246,7 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
     echo "Medians of $ROUNDS alternating rounds; wrk -t2 -c50 -d${DUR}s, iperf3 -t $DUR, all on 127.0.0.1; one nginx worker,"
     echo "haproxy nbthread 1, faultline one event loop; ratios are to direct."
     [ -n "$NOTE" ] && { echo; echo "**$NOTE**"; }
+    [ -n "$HELD_NOTE" ] && { echo; echo "Held connections: $HELD_NOTE."; }
     echo
     echo "| | direct | faultline | haproxy | faultline/direct | haproxy/direct |"
     echo "|---|---:|---:|---:|---:|---:|"
