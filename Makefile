@@ -36,7 +36,9 @@ $(BUILD)/unit: $(UNIT_SRC) $(LIBOBJ)
 # small C test peers: upstreams, clients (tests/lib/*.c, one binary each). They are not what is
 # under test: `make asan` builds them with TOOL_OPT (no sanitizers), so a peer's own exit-time
 # leak report never fails a test of faultline. The quarantine is kept small (16 MiB) so that
-# freed memory held by ASan does not read as growth in the RSS-bounded tests.
+# freed memory held by ASan does not read as growth in the RSS-bounded tests. Reports of the
+# sanitized binaries (faultline, unit) go to build-asan/reports/; any report fails `make asan`
+# even when the test that provoked it passed.
 TOOL_OPT ?= $(OPT)
 $(BUILD)/t/%: tests/lib/%.c
 	@mkdir -p $(dir $@)
@@ -60,7 +62,13 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  TOOL_OPT="-O2 -g" all build-asan/unit
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:quarantine_size_mb=16 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh build-asan
+	@rm -rf build-asan/reports && mkdir -p build-asan/reports
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:quarantine_size_mb=16:log_path=$(CURDIR)/build-asan/reports/asan \
+	  UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build-asan/reports/ubsan \
+	  tests/run.sh build-asan; rc=$$?; \
+	  if ls build-asan/reports/* >/dev/null 2>&1; then \
+	    echo "asan: sanitizer reports (build-asan/reports/):"; head -n 40 build-asan/reports/*; exit 1; fi; \
+	  exit $$rc
 
 demo: deps all
 	@scripts/demo.sh
