@@ -88,6 +88,13 @@ int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t er
              * addresses that differ */
             if (strcmp(old->spec.listen_text, prof->proxies[i].listen_text) == 0) continue;
         }
+        /* an address another running proxy listens on (a rename, or two proxies trading
+         * addresses) can only be bound once that one is gone: also in the commit phase */
+        int taken = 0;
+        for (int k = 0; k < s->nproxies; k++)
+            if (s->proxies[k]->lis && strcmp(s->proxies[k]->spec.listen_text, prof->proxies[i].listen_text) == 0)
+                taken = 1;
+        if (taken) continue;
         fresh[i] = proxy_new(s, &prof->proxies[i], err, errlen);
         if (!fresh[i]) {
             for (int k = 0; k < i; k++) if (fresh[k]) proxy_free(fresh[k]);

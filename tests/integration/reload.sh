@@ -92,6 +92,16 @@ check busy_port_reload_failed grep -q "event=reload_failed .*cannot listen on 12
 out=$("$TBIN/flpeer" echo "127.0.0.1:$LC" 1000)
 check busy_port_reload_keeps_proxy [ "$(kv "$out" match)" = yes ]
 
+# a rename keeps the address: the old proxy goes, the new one binds the same address
+cp "$TT/good.ini" "$TT/p.ini"
+sed -i 's/^\[proxy c\]/[proxy c2]/' "$TT/p.ini"
+n=$(reloads)
+kill -HUP "$FL_PID"
+wait_for 5 test "$(reloads)" -gt "$n"
+check rename_same_address_reloads [ "$(reloads)" -gt "$n" ]
+out=$("$TBIN/flpeer" echo "127.0.0.1:$LC" 1000)
+check renamed_proxy_serves [ "$(kv "$out" match)" = yes ]
+
 # and back to a good profile: reloads work again
 cp "$TT/good.ini" "$TT/p.ini"
 n=$(reloads)
