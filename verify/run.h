@@ -1,0 +1,148 @@
+/* run.h -- `faultline run`: the scenario runner's internal interface (verify/run*.c).
+ *
+ * A scenario is one INI file: [scenario] (name, load, redis, postgres), the profile's own
+ * [faultline]/[proxy]/[fault] sections, [phase NAME] sections run in file order, and [expect
+ * NAME] sections judged by the verifier at the end. The runner is split by job:
+ *
+ *   run_scenario.c  parse and validate the scenario sections (and `faultline check`'s hook)
+ *   run.c           the command: options, the event loop, phases, the load, Ctrl-C, progress
+ *   run_redis.c     the embedded redis-server, R:phases writes, the record export, series
+ *   run_report.c    journal.json and the self-contained report.html
+ *
+ * Ownership: a struct run_scn owns its phases and borrows the profile it was parsed from
+ * (which the caller frees after run_scn_free). Samples and windows belong to struct run_state.
+ */
+#ifndef FL_RUN_H
+#define FL_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "profile.h"
+#include "verify.h"
+
+#include <string.h>
+
+/* Copies src into dst (n bytes), truncating and always NUL-terminating. */
+static inline void run_copy(char *dst, size_t n, const char *src)
+{
+    size_t l = strlen(src);
+    if (l >= n) l = n - 1;
+    memcpy(dst, src, l);
+    dst[l] = 0;
+}
+
+struct run_phase {
+    char name[128];
+    int64_t dur_us;
+    char **faults;           /* names of [fault] sections acting during this phase */
+    int nfaults;
+    int line;
+    double start_ms, end_ms; /* wall clock, 0 until started / ended */
+};
+
+struct run_scn {
+    char name[256];
+    char load[4096];         /* shell command, "" = none */
+    char redis[512];         /* record target, "" = embedded redis-server */
+    char postgres[512];      /* default DSN for postgres checks, "" = none */
+    int64_t load_grace_us;   /* how long the load may take to exit after SIGTERM */
+    struct run_phase *ph;
+    int nph;
+    int nexpect;
+};
+
+/* Validates [scenario], [phase] and [expect] sections of p (already loaded with
+ * PROF_ALLOW_SCENARIO). Fills *out when given (run_scn_free). 0 or -1 with "PATH:LINE: reason". */
+int run_scn_parse(struct profile *p, struct run_scn *out, char *err, size_t errlen);
+void run_scn_free(struct run_scn *s);
+/* 1 if fault NAME is named by any phase. */
+int run_scn_phased(const struct run_scn *s, const char *fault);
+/* The [fault NAME] section of the profile's document, or NULL. */
+struct inisec *run_fault_sec(struct profile *p, const char *name);
+
+/* One sample per proxy per second, taken by the runner (in-process) or read from R:ts. */
+struct run_sample {
+    double t_ms;             /* wall clock, start of the second */
+    double cur;              /* concurrent connections (in-flight requests for http) */
+    double peak;
+    double newc;             /* new connections in the second */
+    double req;              /* requests (http) in the second */
+    double err;              /* errors in the second (5xx, resets, failed upstreams) */
+    double abandoned;        /* held calls the client gave up on in the second */
+};
+
+struct run_series {
+    char proxy[128];
+    int http;
+    struct run_sample *s;
+    int n, cap;
+    double *abandon_ms;      /* moments a client gave up on a held call (from the record) */
+    int nab, capab;
+};
+
+struct run_window {          /* one fault window */
+    char fault[128], proxy[128], type[64];
+    double start_ms, end_ms; /* end 0 = still open at the end */
+};
+
+struct run_state {
+    char run_id[128];
+    char scenario_path[512];
+    char out_dir[512];
+    char redis_url[600];
+    int embedded_redis;
+    int aborted;
+    char abort_reason[128];
+    double started_ms, ended_ms;
+    /* the load */
+    char load_cmd[4096];
+    int load_pid;
+    int load_status;         /* waitpid status; -1 = not run / not reaped */
+    double load_exit_ms;
+    int load_ended_early;
+    /* what happened */
+    struct run_series *series;
+    int nseries;
+    struct run_window *win;
+    int nwin, capwin;
+};
+
+void run_series_add(struct run_series *se, const struct run_sample *s);
+void run_series_abandon(struct run_series *se, double t_ms);
+struct run_series *run_series_get(struct run_state *st, const char *proxy, int http);
+void run_window_open(struct run_state *st, const char *fault, const char *proxy, const char *type, double t_ms);
+void run_window_close(struct run_state *st, const char *fault, double t_ms);
+void run_state_free(struct run_state *st);
+
+/* ---- run_redis.c ---- */
+/* Starts redis-server on OUT/redis.sock; fills url ("unix:/…/redis.sock") and *pid. */
+int run_redis_start(const char *dir, char *url, size_t urllen, int *pid, char *err, size_t errlen);
+/* Stops it (SIGTERM, then SIGKILL after 3 s) and removes the socket. */
+void run_redis_stop(int pid, const char *dir);
+/* Blocking client used only outside the event loop (before the run, after it). */
+void *run_redis_connect(const char *url, char *err, size_t errlen);   /* redisContext* */
+void run_redis_free(void *ctx);
+/* XADD R:phases phase NAME event start|end at_ms T. Blocking, bounded by a 1 s timeout; used
+ * twice per phase. -1 with err. */
+int run_redis_phase(void *ctx, const char *run, const char *phase, const char *event, double at_ms,
+                    char *err, size_t errlen);
+/* Dumps every key of the run (and its fl:runs entry) as JSON into path. */
+int run_redis_export(void *ctx, const char *run, const char *path, char *err, size_t errlen);
+/* Fills series from R:ts:* and abandonment moments from R:events:* (used by --admin runs,
+ * and to add abandonment times to in-process series). */
+int run_redis_series(void *ctx, struct run_state *st, int only_abandon, char *err, size_t errlen);
+/* Fault windows from R:faults (for --admin runs). */
+int run_redis_windows(void *ctx, struct run_state *st, char *err, size_t errlen);
+
+/* ---- run_report.c ---- */
+int run_write_journal(const struct run_state *st, const struct run_scn *sc, const struct verify_report *rep,
+                      int exit_code, const char *path, char *err, size_t errlen);
+int run_write_html(const struct run_state *st, const struct run_scn *sc, const struct verify_report *rep,
+                   int exit_code, const char *path, char *err, size_t errlen);
+
+/* ---- run_admin.c: driving an already-running faultline ---- */
+/* POST /faults with the [fault] section's keys as a JSON object. 0 or -1 with err. */
+int run_admin_add(const char *admin, const char *token, struct inisec *fs, char *err, size_t errlen);
+int run_admin_remove(const char *admin, const char *token, const char *name, char *err, size_t errlen);
+
+#endif
