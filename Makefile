@@ -21,7 +21,7 @@ TESTBIN_SRC := $(wildcard tests/lib/*.c)
 TESTBINS := $(patsubst tests/lib/%.c,$(BUILD)/t/%,$(TESTBIN_SRC))
 
 .PHONY: all deps test asan clean install demo bench unit tools
-all: $(BUILD)/faultline tools
+all: $(BUILD)/faultline tools examples
 
 $(BUILD)/faultline: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
@@ -45,6 +45,13 @@ $(BUILD)/t/%: tests/lib/%.c
 	$(CC) $(CSTD) $(WARN) $(TOOL_OPT) -Iproxy -Ifaults -Iverify $(PKG_CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
 
 tools: $(TESTBINS)
+
+# the example service (examples/service/): the demo's and the bug catalog's subject
+.PHONY: examples
+examples: $(BUILD)/examples/service
+$(BUILD)/examples/service: examples/service/service.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
 
 deps:
 	@scripts/install-deps.sh

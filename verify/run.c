@@ -331,7 +331,7 @@ static void sample(struct runner *r)
     for (int i = 0; i < r->srv->nproxies; i++) {
         struct fl_proxy *px = r->srv->proxies[i];
         const struct proxy_stats *s = &px->st;
-        int http = px->spec.mode == MODE_HTTP;
+        int http = px->spec.mode == MODE_HTTP && s->requests > 0;   /* http mode that saw requests */
         uint64_t errors = s->status_class[5] + s->upstream_failed + s->bad_responses;
         uint64_t ab = 0;
         for (int k = 0; k < px->nfaults; k++) {
@@ -340,7 +340,7 @@ static void sample(struct runner *r)
         }
         struct pxprev *pv = &r->prev[i];
         struct run_sample smp = {t, http ? (double)s->inflight : (double)s->active,
-                                 http ? (double)s->peak_inflight : (double)s->peak_active,
+                                 http ? (double)s->inflight : (double)s->active,   /* no per-second peak in-process */
                                  (double)(s->accepted - pv->accepted), (double)(s->requests - pv->requests),
                                  errors >= pv->errors ? (double)(errors - pv->errors) : 0,
                                  ab >= pv->abandoned ? (double)(ab - pv->abandoned) : 0};

@@ -115,7 +115,7 @@ static void esc(FILE *f, const char *s)
 #define RM 20.0
 #define PH 92.0     /* panel height */
 #define PG 26.0     /* gap between panels (title) */
-#define TOP 34.0    /* phase names */
+#define TOP 52.0    /* phase and fault names above the panels */
 
 struct axis { double t0, t1; };
 
@@ -177,7 +177,9 @@ static void panel(FILE *f, const struct axis *a, double y0, const char *title, c
         px = x;
     }
     fprintf(f, "\"/>\n");
-    if (which == 0) {  /* the peak within each second, as a faint area */
+    int haspeak = 0;
+    for (int i = 0; i < se->n; i++) if (se->s[i].peak > se->s[i].cur) haspeak = 1;
+    if (which == 0 && haspeak) {  /* the peak within each second, dashed */
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-opacity=\"0.35\" stroke-dasharray=\"3,2\" points=\"", color);
         for (int i = 0; i < se->n; i++)
             fprintf(f, "%.1f,%.1f ", xpos(a, se->s[i].t_ms), y0 + PH - (se->s[i].peak / top) * PH);
@@ -195,7 +197,7 @@ static void shading(FILE *f, const struct axis *a, const struct run_state *st, c
         double x0 = xpos(a, p->start_ms), x1 = xpos(a, e);
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"ph%d\"/>\n", x0, y0, x1 - x0 > 0 ? x1 - x0 : 0, h, i % 2);
         if (labels) {
-            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"phl\">", x0 + 4, y0 - 14);
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"phl\">", x0 + 4, y0 - 36);
             esc(f, p->name);
             fprintf(f, "</text>\n");
         }
@@ -211,7 +213,7 @@ static void shading(FILE *f, const struct axis *a, const struct run_state *st, c
         esc(f, w->fault);
         fprintf(f, " (%s)</title></rect>\n", w->type);
         if (labels) {
-            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"fwl\">", x0 + 4, y0 - 2 - 0 * row);
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"fwl\">", x0 + 4, y0 - 22 + 0 * row);
             esc(f, w->fault);
             fprintf(f, "</text>\n");
         }
@@ -242,8 +244,8 @@ static void proxy_chart(FILE *f, const struct axis *a, const struct run_state *s
     double y = TOP;
     double body = 4 * (PH + PG) - PG;
     shading(f, a, st, sc, se->proxy, y, body, 1);
-    panel(f, a, y + 0 * (PH + PG) + 0, se->http ? "in-flight requests (line: end of second, dashed: peak)"
-                                                : "concurrent connections (line: end of second, dashed: peak)", se, 0, "#1f5fbf");
+    panel(f, a, y + 0 * (PH + PG) + 0, se->http ? "in-flight requests (solid: end of each second, dashed: peak)"
+                                                : "concurrent connections (solid: end of each second, dashed: peak)", se, 0, "#1f5fbf");
     panel(f, a, y + 1 * (PH + PG), se->http ? "requests per second" : "new connections per second", se, 1, "#2a8a3a");
     panel(f, a, y + 2 * (PH + PG), "errors per second (5xx, resets, refused, failed upstream)", se, 2, "#c0392b");
     /* abandonment: one tick per client that gave up on a held call */
@@ -282,7 +284,7 @@ int run_write_html(const struct run_state *st, const struct run_scn *sc, const s
     for (int i = 0; i < st->nseries; i++)
         if (st->series[i].n && st->series[i].s[0].t_ms < a.t0 && st->series[i].s[0].t_ms > a.t0 - 5000)
             a.t0 = st->series[i].s[0].t_ms;
-    const char *overall = exit_code == 0 ? "PASS" : exit_code == 1 ? "FAIL" : exit_code == 3 ? "INCONCLUSIVE" : "ERROR";
+    const char *overall = (!rep || !rep->n) && exit_code == 0 ? "NO EXPECTATIONS" : exit_code == 0 ? "PASS" : exit_code == 1 ? "FAIL" : exit_code == 3 ? "INCONCLUSIVE" : "ERROR";
     char when[64] = "";
     time_t t = (time_t)(st->started_ms / 1000);
     struct tm tm;
@@ -309,7 +311,7 @@ int run_write_html(const struct run_state *st, const struct run_scn *sc, const s
                "</style></head><body>\n");
     fprintf(f, "<h1>");
     esc(f, sc->name);
-    fprintf(f, "<span class=\"badge %s\">%s</span>%s</h1>\n", overall, overall,
+    fprintf(f, "<span class=\"badge %s\">%s</span>%s</h1>\n", exit_code == 0 && rep && rep->n ? "PASS" : exit_code == 0 ? "ERROR" : overall, overall,
             st->aborted ? "<span class=\"badge ABORTED\">aborted</span>" : "");
     fprintf(f, "<div class=\"meta\">run <code>");
     esc(f, st->run_id);
