@@ -92,7 +92,8 @@ check r_phases_recorded [ "$n" = "6 baseline:start baseline:end inject:start inj
 # embedded redis: stopped, socket removed; the load's shell gone
 check embedded_redis_socket_removed [ ! -e "$OUT/redis.sock" ]
 check embedded_redis_stopped bash -c "! pgrep -f '[r]edis-server.*$OUT' >/dev/null"
-check load_gone bash -c "! kill -0 $(cat "$TT/load.pid") 2>/dev/null"
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' /proc/$1/stat 2>/dev/null)" = Z ]; }
+check load_gone wait_for 3 gone "$(cat "$TT/load.pid")"
 
 # junit is well-formed XML
 check junit_parses python3 -c "import xml.etree.ElementTree as E; E.parse('$OUT/junit.xml')"

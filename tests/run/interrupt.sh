@@ -52,8 +52,10 @@ wait "$RUN"; rc=$?
 t1=$(date +%s%3N)
 check stopped_within_6s within $((t1 - t0)) 0 6000
 check exit_not_pass [ "$rc" = 1 -o "$rc" = 3 ]
-check load_shell_gone bash -c "! kill -0 $(cat "$TT/sh.pid") 2>/dev/null"
-check load_child_gone bash -c "! kill -0 $(cat "$TT/sleep.pid") 2>/dev/null"
+# gone = no such process, or a zombie waiting for init to reap it
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' /proc/$1/stat 2>/dev/null)" = Z ]; }
+check load_shell_gone wait_for 3 gone "$(cat "$TT/sh.pid")"
+check load_child_gone wait_for 3 gone "$(cat "$TT/sleep.pid")"
 check embedded_redis_gone bash -c "! pgrep -f '[r]edis-server.*$OUT' >/dev/null && [ ! -e '$OUT/redis.sock' ]"
 for _ in $(seq 1 60); do kill -0 "$HELD" 2>/dev/null || break; sleep 0.05; done
 check held_call_released bash -c "! kill -0 $HELD 2>/dev/null"
