@@ -15,6 +15,7 @@
  *                     (the retry-storm bug)
  *
  *   service --listen 127.0.0.1:8080 --dep 127.0.0.1:9001 [--dep-path /pay] [switches]
+ *   service --payments --listen 127.0.0.1:9001     (plays the dependency: GET /pay -> 200 "paid")
  *
  * GET /healthz answers 200 "ok". GET /stats answers a line of counters. Single-threaded
  * libevent (evhttp server and client). The dependency is loopback only in the demo and tests.
@@ -36,9 +37,10 @@ struct cfg {
     int dep_port;
     char dep_path[256];
     int timeout_ms, pool, breaker, retries, backoff;
+    int payments;   /* play the dependency instead */
 };
 
-static struct cfg C = {"127.0.0.1", 8080, "127.0.0.1", 9001, "/pay", 0, 0, 0, 0, 0};
+static struct cfg C = {.listen_host = "127.0.0.1", .listen_port = 8080, .dep_host = "127.0.0.1", .dep_port = 9001, .dep_path = "/pay"};
 static struct event_base *base;
 
 /* pool of keep-alive connections (pool > 0) */
@@ -219,6 +221,8 @@ static void checkout_cb(struct evhttp_request *in, void *arg)
     start_attempt(cl);
 }
 
+static void pay_cb(struct evhttp_request *in, void *arg) { reply(in, 200, "OK", "paid"); }
+
 static void healthz_cb(struct evhttp_request *in, void *arg) { reply(in, 200, "OK", "ok"); }
 
 static void stats_cb(struct evhttp_request *in, void *arg)
@@ -245,7 +249,8 @@ static int onoff(const char *v) { return !strcmp(v, "on") || !strcmp(v, "yes") |
 static void usage(FILE *f)
 {
     fprintf(f, "usage: service --listen HOST:PORT --dep HOST:PORT [--dep-path /pay] [--timeout MS] [--pool N]\n"
-               "               [--breaker on|off] [--retries N] [--backoff on|off]\n");
+               "               [--breaker on|off] [--retries N] [--backoff on|off]\n"
+               "       service --payments --listen HOST:PORT     (the dependency: every path answers 200)\n");
 }
 
 int main(int argc, char **argv)
@@ -253,6 +258,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--payments")) { C.payments = 1; continue; }
         if (!v) { usage(stderr); return 2; }
         i++;
         if (!strcmp(a, "--listen")) { if (hostport(v, C.listen_host, sizeof(C.listen_host), &C.listen_port) < 0) return 2; }
@@ -269,7 +275,8 @@ int main(int argc, char **argv)
     base = event_base_new();
     if (C.pool > 0) pool = calloc((size_t)C.pool, sizeof(*pool));
     struct evhttp *h = evhttp_new(base);
-    evhttp_set_cb(h, "/checkout", checkout_cb, NULL);
+    if (C.payments) evhttp_set_gencb(h, pay_cb, NULL);   /* every path: 200 "paid" */
+    else evhttp_set_cb(h, "/checkout", checkout_cb, NULL);
     evhttp_set_cb(h, "/healthz", healthz_cb, NULL);
     evhttp_set_cb(h, "/stats", stats_cb, NULL);
     if (!evhttp_bind_socket_with_handle(h, C.listen_host, (unsigned short)C.listen_port)) {
