@@ -134,4 +134,21 @@ check truncate_bytes [ "$n" = 1000 ]
 check truncate_client_notices [ "$rc" = 18 ]
 curl -s -m 5 -o /dev/null $P/chunked/50000; rc=$?
 check truncate_chunked_noticed [ "$rc" = 18 ]
+
+# profile checks of the http keys
+bad_profile() {  # bad_profile NAME MODE FAULT-LINES... : faultline check must refuse it
+    local n=$1 mode=$2; shift 2
+    { printf '[faultline]\nadmin = off\n[proxy x]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = %s\n[fault f]\nproxy = x\n' "$mode"
+      printf '%s\n' "$@"; } >"$TT/bad.ini"
+    "$FL" check "$TT/bad.ini" >"$TT/bad.out" 2>&1
+    check "$n" [ $? = 2 ]
+}
+bad_profile check_http_error_on_tcp tcp 'type = http_error'
+bad_profile check_truncate_on_tcp tcp 'type = truncate'
+bad_profile check_slow_body_needs_rate http 'type = slow_body'
+bad_profile check_status_range http 'type = http_error' 'status = 700'
+bad_profile check_header_form http 'type = http_error' 'header = NoColon'
+bad_profile check_where http 'type = latency' 'delay = 1s' 'where = middle'
+bad_profile check_forward_bool http 'type = hang' 'forward = maybe'
+check check_message_names_key grep -q 'forward' "$TT/bad.out"
 done_tests
