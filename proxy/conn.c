@@ -359,7 +359,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
                  (what & BEV_EVENT_ERROR) && bufferevent_socket_get_dns_error(bev)
                      ? log_q(evutil_gai_strerror(bufferevent_socket_get_dns_error(bev)))
                      : log_q(evutil_socket_error_to_string(err)));
-        conn_close(c, CLOSER_PROXY, CLOSE_FIN);
+        if (c->proto) http_upstream_failed(c);   /* http: the client gets a 502 */
+        else conn_close(c, CLOSER_PROXY, CLOSE_FIN);
         goto out;
     }
     if (is_cli) on_client_gone(c);

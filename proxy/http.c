@@ -91,7 +91,7 @@ struct http_conn {
     enum rq_wait rq_wait;
     enum rs_wait rs_wait;
     int tunnel, rq_bad, rs_dead;
-    int cli_eof, up_eof, cli_eof_passed, up_eof_done;
+    int cli_eof, up_eof, cli_eof_passed, up_eof_done, up_failed;
     int in_paused[2];
     int running, again;
     struct event *rq_timer, *rs_timer;
@@ -470,8 +470,8 @@ static void forward_request(struct http_conn *hc, struct http_req *r, struct evb
 {
     struct conn *c = hc->c;
     if (hc->up_eof || !c->up) {
-        /* the upstream already went away: this request cannot be sent */
-        c->px->st.bad_responses++;
+        /* the upstream already went away (or never came): this request cannot be sent */
+        if (!hc->up_failed) c->px->st.bad_responses++;
         evbuffer_drain(head, evbuffer_get_length(head));
         req_answer_locally(hc, r, 502, NULL, NULL, 0, 1);
         return;
@@ -949,6 +949,14 @@ static int eof_process(struct http_conn *hc)
             return 1;
         }
         if (hc->q) return progress;   /* local answers or held requests first */
+        if (hc->up_failed) {
+            /* no upstream: wait for a request to answer 502, unless the client left */
+            if (hc->cli_eof) {
+                conn_close(c, CLOSER_CLIENT, CLOSE_FIN);
+                return 1;
+            }
+            return progress;
+        }
         hc->up_eof_done = 1;
         chain_eof(&c->p[1]);
         progress = 1;
@@ -1096,6 +1104,20 @@ void http_on_eof(struct conn *c, int dir)
     if (!hc) return;
     if (dir == 0) hc->cli_eof = 1;
     else hc->up_eof = 1;
+    http_run(hc);
+}
+
+void http_upstream_failed(struct conn *c)
+{
+    struct http_conn *hc = c->proto;
+    if (!hc || c->closing) return;
+    hc->up_failed = 1;
+    hc->up_eof = 1;
+    if (c->up) {
+        bufferevent_disable(c->up, EV_READ | EV_WRITE);
+        struct evbuffer *o = bufferevent_get_output(c->up);
+        evbuffer_drain(o, evbuffer_get_length(o));
+    }
     http_run(hc);
 }
 

@@ -25,6 +25,8 @@ void http_conn_free(struct conn *c);
 void http_on_data(struct conn *c, int dir);
 /* The direction's source reached EOF. */
 void http_on_eof(struct conn *c, int dir);
+/* The upstream connect failed: requests are answered 502 and the connection then closed. */
+void http_upstream_failed(struct conn *c);
 /* 1 if f acts per request on px (http proxy and a type with .http): no TCP stage for it. */
 int http_fault_per_request(const struct fl_proxy *px, const struct fault *f);
 

@@ -133,6 +133,18 @@ INI
 kill -HUP "$FL_PID"; wait_port "$LD" 5
 out=$("$TBIN/httpc" -t 5000 127.0.0.1:$LD "GET /a" "GET /b")
 check dribbled_chunked_responses [ "$(echo "$out" | sed -n 's/^resp .*status=\([0-9]*\) bytes=\([0-9]*\).*/\1:\2/p' | tr '\n' ' ')" = "200:8 200:8 " ]
+# upstream down (connect refused): 502 instead of a silent close; a client that leaves is let go
+LX=$(free_port); DEAD=$(free_port)
+cat >>"$TT/p.ini" <<INI
+[proxy down]
+listen = 127.0.0.1:$LX
+upstream = 127.0.0.1:$DEAD
+mode = http
+INI
+kill -HUP "$FL_PID"; wait_port "$LX" 5
+check upstream_down_502 [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:$LX/)" = 502 ]
+for i in 1 2 3; do (exec 3<>"/dev/tcp/127.0.0.1/$LX") 2>/dev/null; done
+check upstream_down_502_again [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -d x http://127.0.0.1:$LX/)" = 502 ]
 check still_serving [ "$(curl -s -m 5 http://$A/)" = hello ]
 check proxy_alive kill -0 "$FL_PID"
 done_tests
