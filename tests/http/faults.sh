@@ -104,12 +104,19 @@ t=$(ms_of curl -s -m 5 $P/latreq)
 check latency_request within "$t" 380 1500
 t=$(ms_of curl -s -m 5 $P/latresp)
 check latency_response within "$t" 380 1500
-t=$(ms_of curl -s -m 5 $P/other)
+t=$("$TBIN/httpc" -t 5000 127.0.0.1:$LP "GET /other" | sed -n 's/^resp .*ms=\([0-9.]*\).*/\1/p')
 check latency_not_matching within "$t" 0 300
 out=$("$TBIN/httpc" -t 5000 127.0.0.1:$LP "GET /a" "GET /latresp" "GET /b")
 ms=$(echo "$out" | sed -n 's/^resp .*ms=\([0-9.]*\).*/\1/p' | tr '\n' ' ')
 set -- $ms
 check latency_only_on_its_request bash -c "awk 'BEGIN{exit !($1 < 200 && $2 >= 380 && $3 < 200)}'"
+
+# a delayed request with a body: head and body go upstream after the delay, intact
+out=$("$TBIN/httpc" -t 5000 127.0.0.1:$LP "POST /latreq 100000" "POST /other 100000")
+f1=$(echo "$out" | sed -n '1s/.*fnv=\([0-9a-f]*\).*/\1/p'); f2=$(echo "$out" | sed -n '2s/.*fnv=\([0-9a-f]*\).*/\1/p')
+m1=$(echo "$out" | sed -n '1s/.*ms=\([0-9.]*\).*/\1/p')
+check latency_request_body_intact [ -n "$f1" ] && [ "$f1" = "$f2" ]
+check latency_request_body_delay within "$m1" 380 2000
 
 # hang: the client waits until its own timeout (curl -m 1: exit 28)
 curl -s -m 1 $P/hangfwd >/dev/null; rc=$?
