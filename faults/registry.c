@@ -5,6 +5,7 @@
 
 extern const struct fault_type fault_latency, fault_hang;
 extern const struct fault_type fault_http_error, fault_slow_body, fault_truncate;
+extern const struct fault_type fault_pg_error, fault_pg_latency, fault_pg_hang, fault_pg_drop;
 
 const struct fault_type *const fault_types[] = {
     &fault_latency,
@@ -12,6 +13,10 @@ const struct fault_type *const fault_types[] = {
     &fault_http_error,
     &fault_slow_body,
     &fault_truncate,
+    &fault_pg_error,
+    &fault_pg_latency,
+    &fault_pg_hang,
+    &fault_pg_drop,
     NULL,
 };
 

@@ -16,6 +16,8 @@
 #include "http.h"
 #include "log.h"
 #include "record.h"
+#include "pg.h"
+#include "redis_mode.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -130,7 +132,12 @@ static void conn_mark_dead(struct conn *c)
 void conn_free(struct conn *c)
 {
     struct fl_proxy *px = c->px;
-    if (c->proto) http_conn_free(c);
+    switch (px->spec.mode) {   /* protocol modes: their per-connection state (c->proto) */
+    case MODE_HTTP: if (c->proto) http_conn_free(c); break;
+    case MODE_POSTGRES: pg_conn_free(c); break;
+    case MODE_REDIS: resp_conn_free(c); break;
+    default: break;
+    }
     for (int d = 0; d < 2; d++) {
         for (int i = 0; i < c->p[d].nstages; i++) stage_free(c->p[d].stages[i]);
         free(c->p[d].stages);
@@ -282,10 +289,15 @@ static void on_read(struct bufferevent *bev, void *arg)
     if (p->dir == 0) { c->t_last_up = fl_now_us(); if (!c->t_first_up) c->t_first_up = c->t_last_up; }
     else if (!c->t_first_down) c->t_first_down = fl_now_us();
     if (c->proto) {
-        /* http mode: HTTP decides what enters the chain (proxy/http.c) */
+        /* protocol modes decide what enters the chain: http (proxy/http.c), postgres
+         * (proxy/pg.c), redis (proxy/redis_mode.c) */
         c->busy++;
-        http_on_data(c, p->dir);
-        pipe_after_io(p);
+        switch (c->px->spec.mode) {
+        case MODE_POSTGRES: pg_on_read(c, p, in); break;
+        case MODE_REDIS: resp_on_read(c, p, in); break;
+        default: http_on_data(c, p->dir); break;
+        }
+        if (!c->closing) pipe_after_io(p);
         if (--c->busy == 0 && c->dead) conn_free(c);
         return;
     }
@@ -374,8 +386,15 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         struct pipe *p = is_cli ? &c->p[0] : &c->p[1];
         if (!c->closed_by) c->closed_by = who;
         p->src_eof = 1;
-        if (c->proto) http_on_eof(c, p->dir);
-        else chain_eof(p);
+        if (c->proto) {
+            switch (c->px->spec.mode) {
+            case MODE_POSTGRES: if (!pg_on_eof(c, p)) chain_eof(p); break;
+            case MODE_REDIS: if (!resp_on_eof(c, p)) chain_eof(p); break;
+            default: http_on_eof(c, p->dir); break;
+            }
+        } else {
+            chain_eof(p);
+        }
         goto out;
     }
     /* error or timeout: the pair ends */
@@ -388,7 +407,7 @@ out:
 
 static int fault_covers(const struct fl_proxy *px, const struct fault *f, int dir)
 {
-    if (f->type->flags & FT_CONN_LEVEL) return 0;
+    if (f->type->flags & (FT_CONN_LEVEL | FT_PG_ONLY | FT_REDIS_ONLY)) return 0;
     if (http_fault_per_request(px, f)) return 0;   /* acts per request in proxy/http.c */
     return (f->dir & (dir == 0 ? FDIR_UP : FDIR_DOWN)) != 0;
 }
@@ -499,6 +518,8 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     c->p[0] = (struct pipe){.c = c, .dir = 0, .src = c->cli, .dst = c->up};
     c->p[1] = (struct pipe){.c = c, .dir = 1, .src = c->up, .dst = c->cli};
     if (px->spec.mode == MODE_HTTP) http_conn_new(c);
+    else if (px->spec.mode == MODE_POSTGRES) pg_conn_init(c);
+    else if (px->spec.mode == MODE_REDIS) resp_conn_init(c);
     bufferevent_setcb(c->cli, on_read, on_write, on_event, c);
     bufferevent_setcb(c->up, on_read, on_write, on_event, c);
     size_t half = s->g.buffer / 2;

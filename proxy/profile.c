@@ -107,6 +107,12 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
         return KEYERR(line, "enabled: %s", e);
     if ((v = inisec_get(s, "add_via", &line)) && parse_bool(v, &p->add_via, e, sizeof(e)) < 0)
         return KEYERR(line, "add_via: %s", e);
+    if ((v = inisec_get(s, "tls", &line))) {
+        if (strcasecmp(v, "passthrough") == 0) p->tls_passthrough = 1;
+        else if (strcasecmp(v, "refuse") == 0) p->tls_passthrough = 0;
+        else return KEYERR(line, "tls: '%s' is not refuse or passthrough", v);
+        if (p->mode != MODE_POSTGRES) return KEYERR(line, "tls: only postgres proxies negotiate TLS (mode = postgres)");
+    }
     if ((v = inisec_get(s, "role", &line))) {
         if (strcasecmp(v, "ingress") == 0) p->role = ROLE_INGRESS;
         else if (strcasecmp(v, "egress") == 0) p->role = ROLE_EGRESS;
@@ -149,6 +155,16 @@ static int load_fault(struct inidoc *d, struct inisec *s, struct profile *p, cha
                 fault_free(f);
                 return KEYERR(line, "[fault %s] type '%s' needs an http proxy; '%s' is mode %s", s->name,
                               s->keys[0].value, p->proxies[i].name, proxy_mode_str(p->proxies[i].mode));
+            }
+            if (((f->type->flags & FT_PG_ONLY) && p->proxies[i].mode != MODE_POSTGRES) ||
+                ((f->type->flags & FT_REDIS_ONLY) && p->proxies[i].mode != MODE_REDIS)) {
+                int line;
+                inisec_get(s, "type", &line);
+                const char *need = (f->type->flags & FT_PG_ONLY) ? "postgres" : "redis";
+                KEYERR(line, "[fault %s] type '%s' needs a %s proxy; '%s' is mode %s", s->name, f->type->name,
+                       need, p->proxies[i].name, proxy_mode_str(p->proxies[i].mode));
+                fault_free(f);
+                return -1;
             }
         }
     if (!found) {

@@ -26,6 +26,7 @@ struct proxy_spec {
     enum proxy_role role;
     int enabled;
     int add_via;                 /* http: add a Via header */
+    int tls_passthrough;         /* postgres: tls = passthrough (SSLRequest forwarded, then tcp) */
     int line;
 };
 

@@ -128,7 +128,8 @@ start_postgres() {
     bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
     PGDATA_DIR="$TT/pgdata"
     mkdir -p "$PGDATA_DIR" "$TT/pgsock"
-    chown postgres "$PGDATA_DIR" "$TT/pgsock"
+    touch "$TT/pg.log"
+    chown postgres "$PGDATA_DIR" "$TT/pgsock" "$TT/pg.log"
     runuser -u postgres -- "$bin/initdb" -D "$PGDATA_DIR" -A trust -U postgres >"$TT/initdb.log" 2>&1 || return 1
     PGPORT=$(free_port)
     runuser -u postgres -- "$bin/pg_ctl" -D "$PGDATA_DIR" -l "$TT/pg.log" -w -t 30 \

@@ -1,0 +1,989 @@
+/* pg.c -- mode = postgres: framing the frontend/backend protocol v3 while it streams.
+ *
+ * Why by hand: no maintained library in Debian frames the wire protocol for a proxy (libpq is a
+ * client; it parses only what a client receives and owns its socket). The framing itself is
+ * small: after the startup packet every message is a type byte and a big-endian int32 length
+ * that counts itself. So each direction runs one loop over its input buffer: read a 5-byte
+ * header, decide, then let the body stream through (`left` bytes) without looking at it.
+ * Only messages we must read to decide something are looked at whole, and only up to
+ * PG_INSPECT_MAX bytes: the startup packet, Query, Parse, Bind (client), ReadyForQuery and
+ * BackendKeyData (server). A result set is never buffered: DataRows are counted from their
+ * headers and forwarded in one evbuffer move per read, like the plain tcp path.
+ *
+ * Ordering: every client "cycle" (a simple Query, a function call, or an extended batch ended
+ * by Sync) gets exactly one ReadyForQuery back. A FIFO of cycles pairs them, which is what lets
+ * a fault answer a query itself (pg_error) even when the client pipelines: the local answer
+ * waits in the FIFO until every answer before it has passed. Per-query latency and hang close a
+ * gate on the client's input: the query and everything after it wait (in the socket's input
+ * buffer, bounded by the proxy's buffer through the read high-watermark) until the gate opens.
+ *
+ * What it does not do: TLS (SSLRequest is answered 'N', or with `tls = passthrough` the
+ * connection falls back to plain tcp forwarding, with no facts or faults), replication
+ * (CopyBoth) beyond forwarding, protocol 2. Garbage from either side closes the pair and is
+ * counted.
+ */
+#include "pg.h"
+#include "pg_fault.h"
+#include "proxy.h"
+#include "chain.h"
+#include "log.h"
+#include "record.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PG_STARTUP_MAX 10000u        /* the server's own limit (MAX_STARTUP_PACKET_LENGTH) */
+#define PG_MSG_MAX     (1u << 30)    /* the server's own limit on a message (1 GiB) */
+#define PG_INSPECT_MAX 65536u        /* bytes of a Query/Parse/Bind read to decide (prefix) */
+#define PG_FIFO_MAX    4096u         /* cycles outstanding before the client is not read */
+#define PG_STMTS       64            /* named statements remembered per session */
+#define PG_STMT_TEXT   4096u         /* bytes of a statement's text remembered */
+
+#define PG_CODE_SSL    80877103u
+#define PG_CODE_GSS    80877104u
+#define PG_CODE_CANCEL 80877102u
+
+enum pg_phase { PGP_STARTUP = 0, PGP_AUTH, PGP_READY, PGP_RAW, PGP_DEAD };
+
+struct pg_totals {
+    char name[128];
+    uint64_t conns, startups, queries, xacts, rows;
+    uint64_t cancel_requests, cancels_matched, cancels_while_held;
+    uint64_t errors_server, errors_injected, startup_errors;
+    uint64_t delayed, hung, dropped, abandoned_held, closed_in_tx, terminated;
+    uint64_t ssl_refused, ssl_passthrough, gss_refused;
+    uint64_t garbage_client, garbage_server;
+    uint64_t idle_tx_us;
+};
+
+struct pg_cycle {
+    uint8_t local;               /* answered by faultline: the server never saw it */
+    uint8_t err_before_rfq;      /* forwarded (a Sync), but an error goes out before its RFQ */
+    uint8_t fatal;
+    uint8_t drop, drop_rst;
+    uint64_t drop_after;
+    char sqlstate[6];
+    char *message;               /* owned */
+};
+
+struct pg_dir {
+    uint32_t left;               /* bytes of the current message still to pass or discard */
+    uint8_t discard;
+    uint8_t decided;             /* the message at the head already went through the faults */
+};
+
+struct pg_stmt { char *name, *text; };
+
+struct pg_sess {
+    struct conn *c;              /* NULL when detached (fuzzing) */
+    struct fl_proxy *px;
+    struct pg_totals *tot;
+    struct evbuffer *sink;       /* detached: injected bytes */
+    struct evbuffer *tmp;
+    enum pg_phase phase;
+    struct pg_dir d[2];
+    char txs;                    /* status of the last ReadyForQuery */
+    /* extended protocol */
+    int batch_fwd;               /* messages forwarded since the last Sync */
+    int batch_discard;           /* pg_error: discarding until Sync */
+    struct pg_cycle pend;        /* what the cycle ending at Sync carries */
+    struct pg_stmt stmts[PG_STMTS];
+    int stmt_next;
+    /* the FIFO of cycles */
+    struct pg_cycle *q;
+    size_t qhead, qn, qcap;
+    int fifo_full;
+    uint64_t rows_cycle;
+    /* gate (pg_latency, pg_hang) */
+    int64_t gate_until;          /* 0 = open, INT64_MAX = held until the fault ends */
+    struct event *gate_ev;
+    struct fault *hang_f;
+    int eof_pending;             /* client EOF to pass on once its bytes went through */
+    /* faults that acted on this session (conns_affected once each) */
+    const struct fault *applied[8];
+    int napplied;
+    /* facts */
+    char user[64], database[64], app[64];
+    uint32_t pid, key;
+    int have_key, is_cancel, terminated;
+    uint64_t queries, xacts, rows, cancels, errors_server, errors_injected;
+    int64_t idle_tx_since, idle_tx_us, idle_tx_max_us;
+};
+
+/* ---- per-proxy totals ---- */
+
+static struct pg_totals *totals;
+static int ntotals;
+
+static struct pg_totals *pg_totals_for(const char *name)
+{
+    /* a fixed table: pointers handed to sessions never move */
+    enum { PG_TOTALS_MAX = 256 };
+    for (int i = 0; i < ntotals; i++)
+        if (!strcmp(totals[i].name, name)) return &totals[i];
+    if (!totals) {
+        totals = calloc(PG_TOTALS_MAX, sizeof(*totals));
+        if (!totals) abort();
+    }
+    if (ntotals >= PG_TOTALS_MAX) return &totals[PG_TOTALS_MAX - 1];   /* shared overflow row */
+    struct pg_totals *t = &totals[ntotals++];
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    return t;
+}
+
+char *pg_stats_json(const struct fl_proxy *px)
+{
+    static struct pg_totals zero;
+    const struct pg_totals *t = &zero;
+    for (int i = 0; i < ntotals; i++)
+        if (!strcmp(totals[i].name, px->spec.name)) t = &totals[i];
+    uint64_t live = 0, in_tx = 0, held = 0;
+    for (const struct conn *c = px->conns; c; c = c->next) {
+        const struct pg_sess *s = c->proto;
+        if (!s || px->spec.mode != MODE_POSTGRES) continue;
+        live++;
+        if (s->txs == 'T' || s->txs == 'E') in_tx++;
+        if (s->gate_until == INT64_MAX) held++;
+    }
+    char *out = malloc(2048);
+    if (!out) abort();
+#define U(x) (unsigned long long)(x)
+    snprintf(out, 2048,
+             "{\"conns\":%llu,\"live\":%llu,\"live_in_tx\":%llu,\"held\":%llu,\"startups\":%llu,\"queries\":%llu,"
+             "\"xacts\":%llu,\"rows\":%llu,\"cancel_requests\":%llu,\"cancels_matched\":%llu,"
+             "\"cancels_while_held\":%llu,\"errors_server\":%llu,\"errors_injected\":%llu,"
+             "\"startup_errors\":%llu,\"delayed\":%llu,\"hung\":%llu,\"dropped\":%llu,\"abandoned_held\":%llu,"
+             "\"closed_in_tx\":%llu,\"terminated\":%llu,\"ssl_refused\":%llu,\"ssl_passthrough\":%llu,"
+             "\"gss_refused\":%llu,\"garbage_client\":%llu,\"garbage_server\":%llu,\"idle_in_tx_ms\":%.1f}",
+             U(t->conns), U(live), U(in_tx), U(held), U(t->startups), U(t->queries), U(t->xacts), U(t->rows),
+             U(t->cancel_requests), U(t->cancels_matched), U(t->cancels_while_held), U(t->errors_server),
+             U(t->errors_injected), U(t->startup_errors), U(t->delayed), U(t->hung), U(t->dropped),
+             U(t->abandoned_held), U(t->closed_in_tx), U(t->terminated), U(t->ssl_refused),
+             U(t->ssl_passthrough), U(t->gss_refused), U(t->garbage_client), U(t->garbage_server),
+             (double)t->idle_tx_us / 1000.0);
+#undef U
+    return out;
+}
+
+/* ---- bytes out ---- */
+
+static inline uint32_t be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Passes the first n bytes of in on towards dir's destination, through its fault chain. */
+static void pg_fwd(struct pg_sess *s, int dir, struct evbuffer *in, size_t n)
+{
+    if (!n) return;
+    struct conn *c = s->c;
+    if (!c || c->closing) { evbuffer_drain(in, n); return; }
+    struct pipe *p = &c->p[dir];
+    if (p->nlive == 0) { pipe_deliver(p, in, n); return; }
+    if (n == evbuffer_get_length(in)) { chain_input(p, in); return; }
+    evbuffer_remove_buffer(in, s->tmp, n);
+    chain_input(p, s->tmp);
+    size_t left = evbuffer_get_length(s->tmp);
+    if (left) evbuffer_drain(s->tmp, left);
+}
+
+/* Bytes of faultline's own towards the client (after everything already passed). */
+static void pg_inject(struct pg_sess *s, const void *data, size_t len)
+{
+    if (!s->c) {
+        if (s->sink) evbuffer_add(s->sink, data, len);
+        return;
+    }
+    if (s->c->closing) return;
+    evbuffer_add(s->tmp, data, len);
+    pg_fwd(s, 1, s->tmp, len);
+}
+
+static void pg_inject_error(struct pg_sess *s, const char *sev, const char *code, const char *msg)
+{
+    size_t ml = strlen(msg), sl = strlen(sev);
+    size_t body = 4 + (1 + sl + 1) * 2 + (1 + 5 + 1) + (1 + ml + 1) + 1;
+    uint8_t *b = malloc(body + 1);
+    if (!b) abort();
+    size_t o = 0;
+    b[o++] = 'E';
+    b[o++] = (uint8_t)(body >> 24); b[o++] = (uint8_t)(body >> 16); b[o++] = (uint8_t)(body >> 8); b[o++] = (uint8_t)body;
+    b[o++] = 'S'; memcpy(b + o, sev, sl + 1); o += sl + 1;
+    b[o++] = 'V'; memcpy(b + o, sev, sl + 1); o += sl + 1;
+    b[o++] = 'C'; memcpy(b + o, code, 6); o += 6;
+    b[o++] = 'M'; memcpy(b + o, msg, ml + 1); o += ml + 1;
+    b[o++] = 0;
+    pg_inject(s, b, o);
+    free(b);
+}
+
+static void pg_inject_rfq(struct pg_sess *s, char st)
+{
+    uint8_t z[6] = {'Z', 0, 0, 0, 5, (uint8_t)st};
+    pg_inject(s, z, sizeof(z));
+}
+
+static void pg_close(struct pg_sess *s, enum closer who, enum close_how how)
+{
+    s->phase = PGP_DEAD;
+    if (s->c) conn_close(s->c, who, how);
+}
+
+static int pg_garbage(struct pg_sess *s, int dir, const char *why)
+{
+    if (s->tot) {
+        if (dir == 0) s->tot->garbage_client++;
+        else s->tot->garbage_server++;
+    }
+    if (s->c)
+        log_info("pg_garbage", "id=%llu proxy=%s from=%s reason=%s action=close", (unsigned long long)s->c->id,
+                 log_q(s->px->spec.name), dir == 0 ? "client" : "server", log_q(why));
+    pg_close(s, CLOSER_PROXY, CLOSE_FIN);
+    return -1;
+}
+
+/* ---- the FIFO of cycles ---- */
+
+static void pg_push(struct pg_sess *s, const struct pg_cycle *cy)
+{
+    if (s->qn == s->qcap) {
+        size_t ncap = s->qcap ? s->qcap * 2 : 8;
+        struct pg_cycle *nq = malloc(ncap * sizeof(*nq));
+        if (!nq) abort();
+        for (size_t i = 0; i < s->qn; i++) nq[i] = s->q[(s->qhead + i) % s->qcap];
+        free(s->q);
+        s->q = nq;
+        s->qcap = ncap;
+        s->qhead = 0;
+    }
+    s->q[(s->qhead + s->qn) % s->qcap] = *cy;
+    s->qn++;
+}
+
+static struct pg_cycle *pg_head(struct pg_sess *s) { return s->qn ? &s->q[s->qhead] : NULL; }
+
+static void pg_pop(struct pg_sess *s)
+{
+    if (!s->qn) return;
+    free(s->q[s->qhead].message);
+    s->qhead = (s->qhead + 1) % s->qcap;
+    s->qn--;
+    s->rows_cycle = 0;
+}
+
+static void pg_idle_check(struct pg_sess *s)
+{
+    if (s->qn == 0 && (s->txs == 'T' || s->txs == 'E') && !s->idle_tx_since) s->idle_tx_since = fl_now_us();
+}
+
+/* Answers the local cycles at the head of the FIFO (their turn has come). */
+static void pg_flush_local(struct pg_sess *s)
+{
+    struct pg_cycle *h;
+    while (s->phase != PGP_DEAD && s->d[1].left == 0 && (h = pg_head(s)) && h->local) {
+        const char *msg = h->message ? h->message : pg_sqlstate_text(h->sqlstate);
+        pg_inject_error(s, h->fatal ? "FATAL" : "ERROR", h->sqlstate, msg);
+        s->errors_injected++;
+        if (s->tot) s->tot->errors_injected++;
+        if (h->fatal) {
+            pg_pop(s);
+            pg_close(s, CLOSER_FAULT, CLOSE_FIN);
+            return;
+        }
+        pg_inject_rfq(s, s->txs ? s->txs : 'I');
+        pg_pop(s);
+    }
+    pg_idle_check(s);
+}
+
+/* ---- faults ---- */
+
+static void pg_applied(struct pg_sess *s, struct fault *f)
+{
+    for (int i = 0; i < s->napplied; i++)
+        if (s->applied[i] == f) return;
+    if (s->napplied < 8) s->applied[s->napplied++] = f;
+    f->c.conns_affected++;
+    if (s->c) {
+        if (!s->c->fault_name[0]) {
+            snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
+            s->c->applied = f;
+        }
+        rec_fault_applied(f, s->c);
+    }
+}
+
+/* The first active pg fault whose matchers match and whose roll says yes. */
+static struct fault *pg_decide(struct pg_sess *s, const char *query, int startup)
+{
+    if (!s->px) return NULL;
+    struct fl_proxy *px = s->px;
+    for (int i = 0; i < px->nfaults; i++) {
+        struct fault *f = px->faults[i];
+        if (!(f->type->flags & FT_PG_ONLY) || !fault_is_active(f)) continue;
+        const struct pg_fcfg *fc = f->cfg;
+        int fc_startup = fc->act == PGA_ERROR && fc->at_startup;
+        if (startup != fc_startup) continue;
+        if (!pg_match_ok(&fc->m, query, s->user, s->app)) continue;
+        f->c.conns_seen++;
+        if (!(f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability))) continue;
+        f->c.requests_affected++;
+        pg_applied(s, f);
+        return f;
+    }
+    return NULL;
+}
+
+static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in);
+
+static void pg_gate_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct pg_sess *s = arg;
+    struct conn *c = s->c;
+    if (s->gate_until == INT64_MAX) return;
+    s->gate_until = 0;
+    if (!c || c->closing || !c->cli) return;
+    c->busy++;
+    struct evbuffer *in = bufferevent_get_input(c->cli);
+    pg_run(s, 0, in);
+    if (!c->closing && s->eof_pending && c->cli && evbuffer_get_length(in) == 0) {
+        s->eof_pending = 0;
+        chain_eof(&c->p[0]);
+    }
+    if (!c->closing) pipe_after_io(&c->p[0]);
+    if (--c->busy == 0 && c->dead) conn_free(c);
+}
+
+static void pg_gate(struct pg_sess *s, int64_t delay_us)
+{
+    if (delay_us < 0) delay_us = 0;
+    s->gate_until = fl_now_us() + delay_us;
+    if (!s->c) { s->gate_until = 0; return; }   /* detached: no time passes */
+    if (!s->gate_ev) s->gate_ev = evtimer_new(fl_srv->base, pg_gate_cb, s);
+    struct timeval tv = {(time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000)};
+    evtimer_add(s->gate_ev, &tv);
+}
+
+void pg_fault_ended(struct fault *f)
+{
+    struct fl_proxy *px = f->px;
+    if (!px || px->spec.mode != MODE_POSTGRES) return;
+    for (struct conn *c = px->conns, *next; c; c = next) {
+        next = c->next;
+        struct pg_sess *s = c->proto;
+        if (!s || s->hang_f != f || c->closing) continue;
+        const struct pg_fcfg *fc = f->cfg;
+        s->hang_f = NULL;
+        c->busy++;
+        if (fc->on_end == HANG_RELEASE) {
+            s->gate_until = 0;
+            c->t_hang = 0;
+            c->hang_fault = NULL;
+            if (c->cli) {
+                pg_run(s, 0, bufferevent_get_input(c->cli));
+                if (!c->closing) pipe_after_io(&c->p[0]);
+            }
+        } else if (fc->on_end == HANG_RESET) {
+            pg_close(s, CLOSER_FAULT, CLOSE_RST);
+        }
+        /* keep: the query stays held; the dependency is dead */
+        if (--c->busy == 0 && c->dead) conn_free(c);
+    }
+}
+
+/* ---- client messages ---- */
+
+/* A NUL-terminated copy of the string at p (at most avail bytes, truncated if no NUL). */
+static char *pg_strdup(const uint8_t *p, size_t avail, size_t *used)
+{
+    const uint8_t *z = memchr(p, 0, avail);
+    size_t n = z ? (size_t)(z - p) : avail;
+    if (used) *used = z ? n + 1 : avail;
+    char *r = malloc(n + 1);
+    if (!r) abort();
+    memcpy(r, p, n);
+    r[n] = 0;
+    return r;
+}
+
+static void pg_copy_field(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src);
+}
+
+static void pg_stmt_set(struct pg_sess *s, const char *name, const char *text)
+{
+    int slot = -1;
+    for (int i = 0; i < PG_STMTS; i++)
+        if (s->stmts[i].name && !strcmp(s->stmts[i].name, name)) slot = i;
+    if (slot < 0) {
+        slot = s->stmt_next;
+        s->stmt_next = (s->stmt_next + 1) % PG_STMTS;
+    }
+    free(s->stmts[slot].name);
+    free(s->stmts[slot].text);
+    s->stmts[slot].name = strdup(name);
+    size_t tl = strlen(text);
+    if (tl > PG_STMT_TEXT) tl = PG_STMT_TEXT;
+    s->stmts[slot].text = strndup(text, tl);
+    if (!s->stmts[slot].name || !s->stmts[slot].text) abort();
+}
+
+static const char *pg_stmt_get(struct pg_sess *s, const char *name)
+{
+    for (int i = 0; i < PG_STMTS; i++)
+        if (s->stmts[i].name && !strcmp(s->stmts[i].name, name)) return s->stmts[i].text;
+    return NULL;
+}
+
+static void pg_cycle_from_fault(struct pg_cycle *cy, const struct pg_fcfg *fc)
+{
+    memcpy(cy->sqlstate, fc->sqlstate, 6);
+    cy->fatal = (uint8_t)fc->fatal;
+    free(cy->message);
+    cy->message = fc->message ? strdup(fc->message) : NULL;
+}
+
+/* The startup packet (or SSLRequest, GSSENCRequest, CancelRequest). 1 = go on, 0 = need more,
+ * -1 = dead. */
+static int pg_startup(struct pg_sess *s, struct evbuffer *in)
+{
+    size_t avail = evbuffer_get_length(in);
+    if (avail < 8) return 0;
+    uint8_t h[8];
+    evbuffer_copyout(in, h, 8);
+    uint32_t len = be32(h), code = be32(h + 4);
+    if (len < 8 || len > PG_STARTUP_MAX) return pg_garbage(s, 0, "startup packet length out of range");
+    if (avail < len) return 0;
+    if (code == PG_CODE_SSL || code == PG_CODE_GSS) {
+        if (len != 8) return pg_garbage(s, 0, "bad SSLRequest/GSSENCRequest length");
+        if (code == PG_CODE_SSL && s->px && s->px->spec.tls_passthrough) {
+            /* the client speaks TLS to the server: nothing to frame from here on */
+            if (s->tot) s->tot->ssl_passthrough++;
+            s->phase = PGP_RAW;
+            pg_fwd(s, 0, in, 8);
+            return 1;
+        }
+        evbuffer_drain(in, 8);
+        if (s->tot) {
+            if (code == PG_CODE_SSL) s->tot->ssl_refused++;
+            else s->tot->gss_refused++;
+        }
+        pg_inject(s, "N", 1);
+        return 1;
+    }
+    if (code == PG_CODE_CANCEL) {
+        if (len != 16) return pg_garbage(s, 0, "bad CancelRequest length");
+        uint8_t b[16];
+        evbuffer_copyout(in, b, 16);
+        uint32_t pid = be32(b + 8), key = be32(b + 12);
+        s->is_cancel = 1;
+        if (s->tot) s->tot->cancel_requests++;
+        if (s->px) {
+            for (struct conn *c = s->px->conns; c; c = c->next) {
+                struct pg_sess *t = c->proto;
+                if (!t || t == s || !t->have_key || t->pid != pid || t->key != key) continue;
+                t->cancels++;
+                int held = t->gate_until != 0;
+                if (s->tot) {
+                    s->tot->cancels_matched++;
+                    if (held) s->tot->cancels_while_held++;
+                }
+                log_info("pg_cancel", "id=%llu proxy=%s target=%llu backend_pid=%u held=%s user=%s application=%s",
+                         (unsigned long long)s->c->id, log_q(s->px->spec.name), (unsigned long long)c->id, pid,
+                         held ? "yes" : "no", log_q(t->user), log_q(t->app));
+                break;
+            }
+        }
+        s->phase = PGP_RAW;
+        pg_fwd(s, 0, in, 16);
+        return 1;
+    }
+    if ((code >> 16) != 3) return pg_garbage(s, 0, "unsupported protocol version");
+    const uint8_t *m = evbuffer_pullup(in, len);
+    size_t o = 8;
+    while (o < len && m[o]) {
+        size_t ku, vu;
+        char *k = pg_strdup(m + o, len - o, &ku);
+        o += ku;
+        if (o >= len) { free(k); return pg_garbage(s, 0, "startup parameter without a value"); }
+        char *v = pg_strdup(m + o, len - o, &vu);
+        o += vu;
+        if (!strcmp(k, "user")) pg_copy_field(s->user, sizeof(s->user), v);
+        else if (!strcmp(k, "database")) pg_copy_field(s->database, sizeof(s->database), v);
+        else if (!strcmp(k, "application_name")) pg_copy_field(s->app, sizeof(s->app), v);
+        free(k);
+        free(v);
+    }
+    if (o >= len) return pg_garbage(s, 0, "startup packet not terminated");
+    if (s->tot) s->tot->startups++;
+    struct fault *f = pg_decide(s, NULL, 1);
+    if (f) {
+        const struct pg_fcfg *fc = f->cfg;
+        evbuffer_drain(in, len);
+        pg_inject_error(s, "FATAL", fc->sqlstate, fc->message ? fc->message : pg_sqlstate_text(fc->sqlstate));
+        s->errors_injected++;
+        if (s->tot) { s->tot->errors_injected++; s->tot->startup_errors++; }
+        pg_close(s, CLOSER_FAULT, CLOSE_FIN);
+        return -1;
+    }
+    s->phase = PGP_AUTH;
+    pg_fwd(s, 0, in, len);
+    return 1;
+}
+
+static void pg_idle_end(struct pg_sess *s)
+{
+    if (!s->idle_tx_since) return;
+    int64_t d = fl_now_us() - s->idle_tx_since;
+    s->idle_tx_since = 0;
+    s->idle_tx_us += d;
+    if (d > s->idle_tx_max_us) s->idle_tx_max_us = d;
+    if (s->tot) s->tot->idle_tx_us += (uint64_t)d;
+}
+
+/* Acts on a query (Q, or B of an extended batch) with fault f. Returns 1 = go on with the
+ * message as set up in *d, 0 = gated (the message stays at the head of the input). */
+static int pg_act(struct pg_sess *s, struct fault *f, int is_bind, uint32_t total, struct pg_cycle *cy)
+{
+    const struct pg_fcfg *fc = f->cfg;
+    struct pg_dir *d = &s->d[0];
+    switch (fc->act) {
+    case PGA_LATENCY: {
+        int64_t j = fc->jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)fc->jitter_us) : 0;
+        if (s->tot) s->tot->delayed++;
+        d->decided = 1;
+        pg_gate(s, fc->delay_us + j);
+        return s->gate_until ? 0 : 1;
+    }
+    case PGA_HANG:
+        if (s->tot) s->tot->hung++;
+        d->decided = 1;
+        if (!s->c) return 1;
+        s->gate_until = INT64_MAX;
+        s->hang_f = f;
+        if (!s->c->t_hang) {
+            s->c->t_hang = fl_now_us();
+            s->c->hang_fault = f;
+            snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
+        }
+        return 0;
+    case PGA_DROP:
+        cy->drop = 1;
+        cy->drop_after = fc->after_rows;
+        cy->drop_rst = (uint8_t)fc->rst;
+        return 1;
+    case PGA_ERROR:
+        pg_cycle_from_fault(cy, fc);
+        if (is_bind) s->batch_discard = 1;
+        d->left = total;
+        d->discard = 1;
+        return 1;
+    default:
+        return 1;
+    }
+}
+
+/* One whole-or-prefix client message at the head of in (off == 0). 1 = go on, 0 = wait,
+ * -1 = dead. Sets d->left/d->discard for the loop to pass or drop the message. */
+static int pg_client_msg(struct pg_sess *s, struct evbuffer *in, uint8_t type, uint32_t len, size_t need)
+{
+    struct pg_dir *d = &s->d[0];
+    uint32_t total = len + 1;
+    const uint8_t *m = evbuffer_pullup(in, (ssize_t)need);
+    if (!m) return 0;
+    if (s->batch_discard) {
+        d->left = total;
+        d->discard = 1;
+        return 1;
+    }
+    d->left = total;
+    d->discard = 0;
+    if (type == 'Q') {
+        struct pg_cycle cy = {0};
+        int decided = d->decided;
+        if (!decided) {
+            pg_idle_end(s);
+            s->queries++;
+            if (s->tot) s->tot->queries++;
+            if (s->px && s->px->nfaults) {
+                char *q = pg_strdup(m + 5, need - 5, NULL);
+                struct fault *f = pg_decide(s, q, 0);
+                free(q);
+                if (f && !pg_act(s, f, 0, total, &cy)) { d->left = 0; return 0; }
+            }
+        }
+        d->decided = 0;
+        if (d->discard) {
+            cy.local = 1;
+            pg_push(s, &cy);
+            pg_flush_local(s);
+            return s->phase == PGP_DEAD ? -1 : 1;
+        }
+        pg_push(s, &cy);
+        return 1;
+    }
+    if (type == 'P') {
+        size_t u1;
+        char *name = pg_strdup(m + 5, need - 5, &u1);
+        char *text = pg_strdup(m + 5 + u1, need - 5 - u1, NULL);
+        pg_stmt_set(s, name, text);
+        free(name);
+        free(text);
+        pg_idle_end(s);
+        s->batch_fwd++;
+        return 1;
+    }
+    /* 'B' */
+    if (!d->decided) {
+        pg_idle_end(s);
+        if (s->px && s->px->nfaults) {
+            size_t u1;
+            char *portal = pg_strdup(m + 5, need - 5, &u1);
+            char *stmt = pg_strdup(m + 5 + u1, need - 5 - u1, NULL);
+            const char *text = pg_stmt_get(s, stmt);
+            free(portal);
+            free(stmt);
+            struct fault *f = pg_decide(s, text ? text : "", 0);
+            if (f && !pg_act(s, f, 1, total, &s->pend)) { d->left = 0; return 0; }
+        }
+    }
+    d->decided = 0;
+    if (!d->discard) s->batch_fwd++;
+    return 1;
+}
+
+/* Sync: the end of an extended batch. The message is at the head (off == 0 when discarding). */
+static void pg_sync(struct pg_sess *s)
+{
+    struct pg_dir *d = &s->d[0];
+    struct pg_cycle cy = s->pend;
+    memset(&s->pend, 0, sizeof(s->pend));
+    d->left = 5;
+    d->discard = 0;
+    if (s->batch_discard) {
+        s->batch_discard = 0;
+        if (s->batch_fwd > 0) {
+            cy.err_before_rfq = 1;          /* the server ends the batch; the error goes first */
+            pg_push(s, &cy);
+        } else {
+            d->discard = 1;                 /* the server never hears of this batch */
+            cy.local = 1;
+            pg_push(s, &cy);
+        }
+    } else {
+        pg_push(s, &cy);
+    }
+    s->batch_fwd = 0;
+}
+
+/* ---- the loop ---- */
+
+static int pg_valid_client_type(uint8_t t)
+{
+    switch (t) {
+    case 'Q': case 'P': case 'B': case 'E': case 'D': case 'C': case 'H': case 'S': case 'X':
+    case 'F': case 'd': case 'c': case 'f': case 'p':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int pg_valid_server_type(uint8_t t)
+{
+    switch (t) {
+    case 'R': case 'K': case 'S': case 'Z': case 'E': case 'N': case 'C': case 'D': case 'T':
+    case '1': case '2': case '3': case 'n': case 't': case 's': case 'I': case 'G': case 'H':
+    case 'W': case 'd': case 'c': case 'A': case 'V': case 'v':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A drop fault on the cycle whose result is streaming now: closes when it is due. */
+static int pg_drop_due(struct pg_sess *s, uint8_t type)
+{
+    struct pg_cycle *h = pg_head(s);
+    if (!h || h->local || !h->drop) return 0;
+    if (type == 'D') return s->rows_cycle >= h->drop_after;
+    return type == 'C' || type == 'I' || type == 'E' || type == 'Z' || type == 's';
+}
+
+static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
+{
+    struct pg_dir *d = &s->d[dir];
+    size_t off = 0;   /* framed bytes at the front of in, still to forward */
+    size_t imax = PG_INSPECT_MAX;
+    if (s->c && s->c->px->srv->g.buffer / 2 < imax) imax = s->c->px->srv->g.buffer / 2;
+    int rerun_client = 0;
+#define FLUSH() do { pg_fwd(s, dir, in, off); off = 0; } while (0)
+    for (;;) {
+        if (s->phase == PGP_DEAD) return;
+        size_t avail = evbuffer_get_length(in) - off;
+        if (s->phase == PGP_RAW) { off += avail; break; }
+        if (d->left) {
+            size_t n = avail < d->left ? avail : d->left;
+            if (!n) break;
+            if (d->discard) {
+                FLUSH();
+                evbuffer_drain(in, n);
+            } else {
+                off += n;
+            }
+            d->left -= (uint32_t)n;
+            continue;
+        }
+        if (dir == 0) {
+            if (s->gate_until) break;
+            if (s->qn >= PG_FIFO_MAX) { s->fifo_full = 1; break; }
+            if (s->phase == PGP_STARTUP) {
+                FLUSH();
+                int rc = pg_startup(s, in);
+                if (rc < 0) return;
+                if (rc == 0) break;
+                continue;
+            }
+        }
+        if (avail < 5) break;
+        uint8_t h[5];
+        struct evbuffer_ptr ptr;
+        evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+        evbuffer_copyout_from(in, &ptr, h, 5);
+        uint8_t type = h[0];
+        uint32_t len = be32(h + 1);
+        if (len < 4 || len > PG_MSG_MAX) { FLUSH(); pg_garbage(s, dir, "message length out of range"); return; }
+        uint32_t total = len + 1;
+        if (dir == 0) {
+            if (!pg_valid_client_type(type)) { FLUSH(); pg_garbage(s, 0, "unknown frontend message type"); return; }
+            if (type == 'Q' || type == 'P' || type == 'B') {
+                size_t need = total < imax ? total : imax;
+                if (avail < need) break;
+                FLUSH();
+                int rc = pg_client_msg(s, in, type, len, need);
+                if (rc < 0) return;
+                if (rc == 0) break;
+                continue;
+            }
+            if (s->batch_discard && type != 'S') {
+                FLUSH();
+                d->left = total;
+                d->discard = 1;
+                continue;
+            }
+            pg_idle_end(s);
+            switch (type) {
+            case 'S':
+                if (s->batch_discard) FLUSH();
+                pg_sync(s);
+                if (d->discard) {
+                    evbuffer_drain(in, 5);
+                    d->left = 0;
+                    d->discard = 0;
+                    pg_flush_local(s);
+                    continue;
+                }
+                break;
+            case 'E':
+                s->queries++;
+                if (s->tot) s->tot->queries++;
+                s->batch_fwd++;
+                d->left = total;
+                break;
+            case 'F': {
+                struct pg_cycle cy = {0};
+                pg_push(s, &cy);
+                d->left = total;
+                break;
+            }
+            case 'X':
+                s->terminated = 1;
+                if (s->tot) s->tot->terminated++;
+                d->left = total;
+                break;
+            case 'D': case 'C': case 'H':
+                s->batch_fwd++;
+                d->left = total;
+                break;
+            default:
+                d->left = total;
+                break;
+            }
+            continue;
+        }
+        /* server -> client */
+        if (!pg_valid_server_type(type)) { FLUSH(); pg_garbage(s, 1, "unknown backend message type"); return; }
+        if (s->phase != PGP_AUTH && pg_drop_due(s, type)) {
+            struct pg_cycle *hc = pg_head(s);
+            FLUSH();
+            if (s->tot) s->tot->dropped++;
+            if (s->c)
+                log_info("pg_drop", "id=%llu proxy=%s rows=%llu close=%s", (unsigned long long)s->c->id,
+                         log_q(s->px->spec.name), (unsigned long long)s->rows_cycle, hc->drop_rst ? "rst" : "fin");
+            pg_close(s, CLOSER_FAULT, hc->drop_rst ? CLOSE_RST : CLOSE_FIN);
+            return;
+        }
+        if (type == 'D') {
+            s->rows++;
+            s->rows_cycle++;
+            if (s->tot) s->tot->rows++;
+        } else if (type == 'E') {
+            s->errors_server++;
+            if (s->tot) s->tot->errors_server++;
+        } else if (type == 'K' || type == 'Z') {
+            if ((type == 'K' && len != 12) || (type == 'Z' && len != 5)) {
+                FLUSH();
+                pg_garbage(s, 1, "bad BackendKeyData/ReadyForQuery length");
+                return;
+            }
+            if (avail < total) break;
+            uint8_t b[13];
+            evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+            evbuffer_copyout_from(in, &ptr, b, total);
+            if (type == 'K') {
+                s->pid = be32(b + 5);
+                s->key = be32(b + 9);
+                s->have_key = 1;
+            } else {
+                char st = (char)b[5];
+                if (st != 'I' && st != 'T' && st != 'E') { FLUSH(); pg_garbage(s, 1, "bad transaction status"); return; }
+                if (s->phase == PGP_AUTH) {
+                    s->phase = PGP_READY;
+                    s->txs = st;
+                    off += total;
+                    continue;
+                }
+                struct pg_cycle *hc = pg_head(s);
+                FLUSH();
+                if (hc && !hc->local && hc->err_before_rfq) {
+                    pg_inject_error(s, "ERROR", hc->sqlstate, hc->message ? hc->message : pg_sqlstate_text(hc->sqlstate));
+                    s->errors_injected++;
+                    if (s->tot) s->tot->errors_injected++;
+                }
+                if (s->txs == 'I' && st != 'I') {
+                    s->xacts++;
+                    if (s->tot) s->tot->xacts++;
+                }
+                s->txs = st;
+                pg_fwd(s, 1, in, total);
+                if (hc && !hc->local) pg_pop(s);
+                pg_flush_local(s);
+                if (s->fifo_full) { s->fifo_full = 0; rerun_client = 1; }
+                continue;
+            }
+        }
+        d->left = total;
+    }
+    FLUSH();
+#undef FLUSH
+    if (rerun_client && s->c && s->c->cli && !s->c->closing) pg_run(s, 0, bufferevent_get_input(s->c->cli));
+}
+
+/* ---- connection glue ---- */
+
+static struct pg_sess *pg_sess_alloc(void)
+{
+    struct pg_sess *s = calloc(1, sizeof(*s));
+    if (!s) abort();
+    s->tmp = evbuffer_new();
+    if (!s->tmp) abort();
+    return s;
+}
+
+void pg_conn_init(struct conn *c)
+{
+    struct pg_sess *s = pg_sess_alloc();
+    s->c = c;
+    s->px = c->px;
+    s->tot = pg_totals_for(c->px->spec.name);
+    s->tot->conns++;
+    c->proto = s;
+    /* incomplete or held messages wait in the input buffer: bound it like the output */
+    size_t hi = c->px->srv->g.buffer;
+    bufferevent_setwatermark(c->cli, EV_READ, 0, hi);
+    bufferevent_setwatermark(c->up, EV_READ, 0, hi);
+}
+
+void pg_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
+{
+    struct pg_sess *s = c->proto;
+    pg_run(s, p->dir, in);
+    if (p->dir == 0 && s->eof_pending && !c->closing && evbuffer_get_length(in) == 0) {
+        s->eof_pending = 0;
+        chain_eof(p);
+    }
+}
+
+int pg_on_eof(struct conn *c, struct pipe *p)
+{
+    struct pg_sess *s = c->proto;
+    if (p->dir != 0 || s->phase == PGP_DEAD) return 0;
+    struct evbuffer *in = bufferevent_get_input(p->src);
+    if (evbuffer_get_length(in) == 0) return 0;
+    s->eof_pending = 1;
+    return 1;
+}
+
+static void pg_sess_release(struct pg_sess *s)
+{
+    if (s->gate_ev) event_free(s->gate_ev);
+    for (size_t i = 0; i < s->qn; i++) free(s->q[(s->qhead + i) % s->qcap].message);
+    free(s->q);
+    free(s->pend.message);
+    for (int i = 0; i < PG_STMTS; i++) {
+        free(s->stmts[i].name);
+        free(s->stmts[i].text);
+    }
+    evbuffer_free(s->tmp);
+    free(s);
+}
+
+void pg_conn_free(struct conn *c)
+{
+    struct pg_sess *s = c->proto;
+    if (!s) return;
+    c->proto = NULL;
+    int in_tx = s->txs == 'T' || s->txs == 'E';
+    if (s->idle_tx_since) {
+        int64_t end = c->t_close ? c->t_close : fl_now_us();
+        int64_t dd = end - s->idle_tx_since;
+        s->idle_tx_us += dd;
+        if (dd > s->idle_tx_max_us) s->idle_tx_max_us = dd;
+        if (s->tot) s->tot->idle_tx_us += (uint64_t)dd;
+    }
+    if (in_tx && s->tot) s->tot->closed_in_tx++;
+    if (s->gate_until == INT64_MAX && c->closed_by == CLOSER_CLIENT && s->tot) s->tot->abandoned_held++;
+    log_info("pg_session",
+             "id=%llu proxy=%s user=%s database=%s application=%s cancel_request=%s queries=%llu xacts=%llu "
+             "rows=%llu idle_in_tx_ms=%.1f idle_in_tx_max_ms=%.1f in_tx_at_close=%s cancels_received=%llu "
+             "errors_server=%llu errors_injected=%llu held_at_close=%s terminate=%s closed_by=%s",
+             (unsigned long long)c->id, log_q(c->px->spec.name), log_q(s->user), log_q(s->database), log_q(s->app),
+             s->is_cancel ? "yes" : "no", (unsigned long long)s->queries, (unsigned long long)s->xacts,
+             (unsigned long long)s->rows, (double)s->idle_tx_us / 1000.0, (double)s->idle_tx_max_us / 1000.0,
+             in_tx ? "yes" : "no", (unsigned long long)s->cancels, (unsigned long long)s->errors_server,
+             (unsigned long long)s->errors_injected, s->gate_until == INT64_MAX ? "yes" : "no",
+             s->terminated ? "yes" : "no", closer_str(c->closed_by));
+    pg_sess_release(s);
+}
+
+/* ---- detached (fuzzing) ---- */
+
+struct pg_sess *pg_sess_new_detached(struct evbuffer *sink)
+{
+    struct pg_sess *s = pg_sess_alloc();
+    s->sink = sink;
+    return s;
+}
+
+int pg_feed(struct pg_sess *s, int dir, struct evbuffer *in)
+{
+    if (s->phase != PGP_DEAD) pg_run(s, dir & 1, in);
+    return s->phase == PGP_DEAD ? -1 : 0;
+}
+
+void pg_sess_free(struct pg_sess *s)
+{
+    if (s) pg_sess_release(s);
+}
