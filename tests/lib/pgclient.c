@@ -6,6 +6,8 @@
  *   step=N kind=K status=PGRES_… sqlstate=XXXXX|- rows=R [bytes=B] ms=T
  * Steps:
  *   q:SQL            simple query (PQexec)
+ *   qa:SQL           simple query sent with PQsendQuery; reports the first error's sqlstate
+ *                    (a FATAL followed by a close keeps its code this way)
  *   x:SQL            extended protocol, unnamed statement (PQexecParams, no parameters)
  *   x1:SQL:VALUE     extended protocol with one text parameter $1
  *   prep:NAME:SQL    PQprepare (Parse + Sync)
@@ -58,18 +60,21 @@ static int wait_input(PGconn *c, int ms)
     return 0;
 }
 
-/* Drains the results of one command; reports the last non-null one. */
+/* Drains the results of one command; reports the first error, else the last result. */
 static void finish(PGconn *c, int n, const char *kind, double t0)
 {
     PGresult *last = NULL, *r;
     long rows = 0;
+    int have_err = 0;
     for (;;) {
         if (wait_input(c, 30000) < 0) break;
         r = PQgetResult(c);
         if (!r) break;
         rows += PQntuples(r);
+        if (have_err) { PQclear(r); continue; }
         if (last) PQclear(last);
         last = r;
+        if (PQresultErrorField(r, PG_DIAG_SQLSTATE)) have_err = 1;
     }
     report(n, kind, last, last ? rows : 0, -1, t0);
     if (last) PQclear(last);
@@ -109,6 +114,9 @@ int main(int argc, char **argv)
             PGresult *r = PQexec(c, rest);
             report(n, kind, r, -1, -1, t0);
             PQclear(r);
+        } else if (!strcmp(kind, "qa")) {
+            if (!PQsendQuery(c, rest)) report(n, kind, NULL, 0, -1, t0);
+            else finish(c, n, kind, t0);
         } else if (!strcmp(kind, "x")) {
             PGresult *r = PQexecParams(c, rest, 0, NULL, NULL, NULL, NULL, 0);
             report(n, kind, r, -1, -1, t0);
