@@ -6,6 +6,7 @@
 extern const struct fault_type fault_latency, fault_hang;
 extern const struct fault_type fault_http_error, fault_slow_body, fault_truncate;
 extern const struct fault_type fault_pg_error, fault_pg_latency, fault_pg_hang, fault_pg_drop;
+extern const struct fault_type fault_redis_error, fault_redis_latency, fault_redis_hang;
 
 const struct fault_type *const fault_types[] = {
     &fault_latency,
@@ -17,6 +18,9 @@ const struct fault_type *const fault_types[] = {
     &fault_pg_latency,
     &fault_pg_hang,
     &fault_pg_drop,
+    &fault_redis_error,
+    &fault_redis_latency,
+    &fault_redis_hang,
     NULL,
 };
 

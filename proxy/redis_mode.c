@@ -1,10 +1,848 @@
-/* redis_mode.c -- placeholder while the RESP engine is written: redis proxies forward as tcp. */
+/* redis_mode.c -- mode = redis: framing RESP2 and RESP3 while it streams.
+ *
+ * Why by hand: hiredis parses replies for a client into objects (it copies every bulk string
+ * and has no notion of commands or of a stream passing through); a proxy needs to know only
+ * where each command and each reply ends, without holding them. RESP is line-framed: a type
+ * byte, a line, and for bulk types a counted body. Each direction runs one loop over its input
+ * buffer: read a line, and for bulk strings let the body stream through (`bulk_left` bytes)
+ * untouched. Aggregates (arrays, maps, sets, pushes, attributes) are a stack of "elements
+ * left" counters, so a reply of any depth is tracked in constant memory per level.
+ *
+ * Commands are looked at only at their start: the first PEEK bytes (name and first key) are
+ * copied to decide which fault applies; the rest streams. Every command that gets a reply is
+ * one entry of a FIFO; each complete top-level reply (pushes excepted) pops one. That pairing
+ * is what makes pipelining, MULTI/EXEC (one reply per command, QUEUED included) and blocking
+ * commands (BLPOP just takes long) work without special cases, and what lets redis_error
+ * answer a command itself in the right place: the local answer waits in the FIFO until every
+ * reply before it has passed. Latency and hang close a gate on the client's input: the
+ * command and everything after it wait in the socket's input buffer (bounded by the proxy's
+ * buffer through the read high-watermark) until the gate opens.
+ *
+ * Pub/sub and MONITOR connections pass through: after SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE,
+ * MONITOR or CLIENT REPLY OFF|SKIP the connection is forwarded as plain tcp (no framing, no
+ * faults) for the rest of its life. RESP3 streamed strings and aggregates (`$?`, `*?`), which
+ * Redis never sends, are refused as garbage. Garbage from either side closes the pair and is
+ * counted.
+ */
 #include "redis_mode.h"
+#include "redis_fault.h"
 #include "proxy.h"
+#include "chain.h"
+#include "log.h"
+#include "record.h"
+
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-void resp_conn_init(struct conn *c) { (void)c; }
-void resp_on_read(struct conn *c, struct pipe *p, struct evbuffer *in) { (void)c; (void)p; (void)in; }
-int resp_on_eof(struct conn *c, struct pipe *p) { (void)c; (void)p; return 0; }
-void resp_conn_free(struct conn *c) { (void)c; }
-char *resp_stats_json(const struct fl_proxy *px) { (void)px; return strdup("{}"); }
+
+#define RESP_LINE_MAX   65536u          /* a status/error line or an inline command (Redis: 64 KiB) */
+#define RESP_BULK_MAX   (1ull << 32)    /* a bulk string's length */
+#define RESP_AGG_MAX    (1ll << 31)     /* an aggregate's element count */
+#define RESP_DEPTH_MAX  64              /* nesting of aggregates */
+#define RESP_PEEK_MAX   8192u           /* bytes of a command read to find its name and key */
+#define RESP_NAME_MAX   32              /* bytes of a command name kept */
+#define RESP_KEY_MAX    1024u           /* bytes of the first key kept for match_key */
+#define RESP_FIFO_MAX   65536u          /* commands outstanding before the client is not read */
+#define RESP_NAMES_MAX  128             /* command names counted per proxy (then "other") */
+
+struct resp_agg { int64_t left; uint8_t attr; };
+
+struct resp_dir {
+    struct resp_agg stack[RESP_DEPTH_MAX];
+    int depth;
+    uint64_t bulk_left;          /* body bytes (with CRLF) of a bulk still to pass */
+    uint8_t top;                 /* type of the current top-level value, 0 = between values */
+    uint8_t in_cmd;              /* (client) a multibulk command has started */
+    uint8_t discard;             /* (client) the current command is dropped (answered locally) */
+    uint8_t decided;             /* (client) the command at the head went through the faults */
+};
+
+struct resp_entry { uint8_t local; uint16_t name; char *error; };
+
+struct resp_name_stat { char name[RESP_NAME_MAX]; uint64_t calls, errors, injected; };
+
+struct resp_totals {
+    char name[128];
+    uint64_t conns, commands, replies, errors_server, errors_injected, delayed, hung;
+    uint64_t abandoned_inflight, abandoned_held, garbage_client, garbage_server;
+    uint64_t passthrough, pushes, unsolicited, peak_inflight;
+    struct resp_name_stat names[RESP_NAMES_MAX];
+    int nnames;
+};
+
+struct resp_sess {
+    struct conn *c;
+    struct fl_proxy *px;
+    struct resp_totals *tot;
+    struct evbuffer *sink, *tmp;
+    int dead, raw, raw_after;
+    struct resp_dir d[2];
+    struct resp_entry *q;
+    size_t qhead, qn, qcap;
+    int fifo_full;
+    int in_multi;
+    int64_t gate_until;          /* 0 = open, INT64_MAX = held until the fault ends */
+    struct event *gate_ev;
+    struct fault *hang_f;
+    int eof_pending;
+    const struct fault *applied[8];
+    int napplied;
+    /* facts */
+    uint64_t commands, replies, errors_server, errors_injected, pushes;
+    uint64_t peak_inflight;
+    struct { uint16_t idx; uint32_t calls, errors; } by[16];   /* per command name, first 16 */
+    int nby;
+};
+
+static void resp_sess_count(struct resp_sess *s, uint16_t idx, int call, int err)
+{
+    int i;
+    for (i = 0; i < s->nby && s->by[i].idx != idx; i++) {}
+    if (i == s->nby) {
+        if (s->nby == 16) return;
+        s->by[s->nby].idx = idx;
+        s->by[s->nby].calls = s->by[s->nby].errors = 0;
+        s->nby++;
+    }
+    s->by[i].calls += (uint32_t)call;
+    s->by[i].errors += (uint32_t)err;
+}
+
+/* ---- per-proxy totals ---- */
+
+static struct resp_totals *totals;
+static int ntotals;
+enum { RESP_TOTALS_MAX = 128 };
+
+static struct resp_totals *resp_totals_for(const char *name)
+{
+    for (int i = 0; i < ntotals; i++)
+        if (!strcmp(totals[i].name, name)) return &totals[i];
+    if (!totals) {
+        totals = calloc(RESP_TOTALS_MAX, sizeof(*totals));
+        if (!totals) abort();
+    }
+    if (ntotals >= RESP_TOTALS_MAX) return &totals[RESP_TOTALS_MAX - 1];
+    struct resp_totals *t = &totals[ntotals++];
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    return t;
+}
+
+static uint16_t resp_name_idx(struct resp_totals *t, const char *name)
+{
+    if (!t) return 0;
+    for (int i = 0; i < t->nnames; i++)
+        if (!strcmp(t->names[i].name, name)) return (uint16_t)i;
+    if (t->nnames < RESP_NAMES_MAX - 1) {
+        snprintf(t->names[t->nnames].name, RESP_NAME_MAX, "%s", name);
+        return (uint16_t)t->nnames++;
+    }
+    snprintf(t->names[RESP_NAMES_MAX - 1].name, RESP_NAME_MAX, "(other)");
+    t->nnames = RESP_NAMES_MAX;
+    return RESP_NAMES_MAX - 1;
+}
+
+char *resp_stats_json(const struct fl_proxy *px)
+{
+    static struct resp_totals zero;
+    const struct resp_totals *t = &zero;
+    for (int i = 0; i < ntotals; i++)
+        if (!strcmp(totals[i].name, px->spec.name)) t = &totals[i];
+    uint64_t live = 0, inflight = 0, held = 0;
+    for (const struct conn *c = px->conns; c; c = c->next) {
+        const struct resp_sess *s = c->proto;
+        if (!s || px->spec.mode != MODE_REDIS) continue;
+        live++;
+        inflight += s->qn;
+        if (s->gate_until == INT64_MAX) held++;
+    }
+    size_t cap = 1024 + (size_t)t->nnames * 120, o = 0;
+    char *out = malloc(cap);
+    if (!out) abort();
+#define U(x) (unsigned long long)(x)
+    o += (size_t)snprintf(out + o, cap - o,
+                          "{\"conns\":%llu,\"live\":%llu,\"inflight\":%llu,\"held\":%llu,\"peak_inflight\":%llu,"
+                          "\"commands\":%llu,\"replies\":%llu,\"errors_server\":%llu,\"errors_injected\":%llu,"
+                          "\"delayed\":%llu,\"hung\":%llu,\"abandoned_inflight\":%llu,\"abandoned_held\":%llu,"
+                          "\"garbage_client\":%llu,\"garbage_server\":%llu,\"passthrough\":%llu,\"pushes\":%llu,"
+                          "\"unsolicited\":%llu,\"by_command\":{",
+                          U(t->conns), U(live), U(inflight), U(held), U(t->peak_inflight), U(t->commands), U(t->replies),
+                          U(t->errors_server), U(t->errors_injected), U(t->delayed), U(t->hung),
+                          U(t->abandoned_inflight), U(t->abandoned_held), U(t->garbage_client), U(t->garbage_server),
+                          U(t->passthrough), U(t->pushes), U(t->unsolicited));
+    for (int i = 0; i < t->nnames && o < cap; i++) {
+        /* names are upper-cased letters/digits from the wire; anything else was replaced */
+        o += (size_t)snprintf(out + o, cap - o, "%s\"%s\":{\"calls\":%llu,\"errors\":%llu,\"injected\":%llu}",
+                              i ? "," : "", t->names[i].name, U(t->names[i].calls), U(t->names[i].errors),
+                              U(t->names[i].injected));
+    }
+    if (o < cap) snprintf(out + o, cap - o, "}}");
+#undef U
+    return out;
+}
+
+/* ---- bytes out ---- */
+
+static void resp_fwd(struct resp_sess *s, int dir, struct evbuffer *in, size_t n)
+{
+    if (!n) return;
+    struct conn *c = s->c;
+    if (!c || c->closing) { evbuffer_drain(in, n); return; }
+    struct pipe *p = &c->p[dir];
+    if (p->nlive == 0) { pipe_deliver(p, in, n); return; }
+    if (n == evbuffer_get_length(in)) { chain_input(p, in); return; }
+    evbuffer_remove_buffer(in, s->tmp, n);
+    chain_input(p, s->tmp);
+    size_t left = evbuffer_get_length(s->tmp);
+    if (left) evbuffer_drain(s->tmp, left);
+}
+
+static void resp_inject(struct resp_sess *s, const char *data, size_t len)
+{
+    if (!s->c) {
+        if (s->sink) evbuffer_add(s->sink, data, len);
+        return;
+    }
+    if (s->c->closing) return;
+    evbuffer_add(s->tmp, data, len);
+    resp_fwd(s, 1, s->tmp, len);
+}
+
+static void resp_close(struct resp_sess *s, enum closer who, enum close_how how)
+{
+    s->dead = 1;
+    if (s->c) conn_close(s->c, who, how);
+}
+
+static int resp_garbage(struct resp_sess *s, int dir, const char *why)
+{
+    if (s->tot) {
+        if (dir == 0) s->tot->garbage_client++;
+        else s->tot->garbage_server++;
+    }
+    if (s->c)
+        log_info("redis_garbage", "id=%llu proxy=%s from=%s reason=%s action=close", (unsigned long long)s->c->id,
+                 log_q(s->px->spec.name), dir == 0 ? "client" : "server", log_q(why));
+    resp_close(s, CLOSER_PROXY, CLOSE_FIN);
+    return -1;
+}
+
+/* ---- the FIFO ---- */
+
+static void resp_push(struct resp_sess *s, uint8_t local, uint16_t name, char *error)
+{
+    if (s->qn == s->qcap) {
+        size_t ncap = s->qcap ? s->qcap * 2 : 16;
+        struct resp_entry *nq = malloc(ncap * sizeof(*nq));
+        if (!nq) abort();
+        for (size_t i = 0; i < s->qn; i++) nq[i] = s->q[(s->qhead + i) % s->qcap];
+        free(s->q);
+        s->q = nq;
+        s->qcap = ncap;
+        s->qhead = 0;
+    }
+    s->q[(s->qhead + s->qn) % s->qcap] = (struct resp_entry){local, name, error};
+    s->qn++;
+    if (s->qn > s->peak_inflight) s->peak_inflight = s->qn;
+    if (s->tot && s->qn > s->tot->peak_inflight) s->tot->peak_inflight = s->qn;
+}
+
+static struct resp_entry *resp_head(struct resp_sess *s) { return s->qn ? &s->q[s->qhead] : NULL; }
+
+static void resp_pop(struct resp_sess *s)
+{
+    if (!s->qn) return;
+    free(s->q[s->qhead].error);
+    s->qhead = (s->qhead + 1) % s->qcap;
+    s->qn--;
+}
+
+static int resp_down_between(const struct resp_sess *s)
+{
+    const struct resp_dir *d = &s->d[1];
+    return d->depth == 0 && d->bulk_left == 0 && d->top == 0;
+}
+
+/* Answers the local entries at the head of the FIFO (their turn has come). */
+static void resp_flush_local(struct resp_sess *s)
+{
+    struct resp_entry *h;
+    while (!s->dead && resp_down_between(s) && (h = resp_head(s)) && h->local) {
+        char line[1100];
+        int n = snprintf(line, sizeof(line), "-%s\r\n", h->error ? h->error : "ERR injected by faultline");
+        if (n > (int)sizeof(line) - 1) n = (int)sizeof(line) - 1;
+        resp_inject(s, line, (size_t)n);
+        s->errors_injected++;
+        if (s->tot) {
+            s->tot->errors_injected++;
+            s->tot->names[h->name].injected++;
+        }
+        resp_pop(s);
+    }
+}
+
+/* ---- faults ---- */
+
+static void resp_applied(struct resp_sess *s, struct fault *f)
+{
+    for (int i = 0; i < s->napplied; i++)
+        if (s->applied[i] == f) return;
+    if (s->napplied < 8) s->applied[s->napplied++] = f;
+    f->c.conns_affected++;
+    if (s->c) {
+        if (!s->c->fault_name[0]) {
+            snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
+            s->c->applied = f;
+        }
+        rec_fault_applied(f, s->c);
+    }
+}
+
+static struct fault *resp_decide(struct resp_sess *s, const char *name, const char *key)
+{
+    if (!s->px) return NULL;
+    struct fl_proxy *px = s->px;
+    for (int i = 0; i < px->nfaults; i++) {
+        struct fault *f = px->faults[i];
+        if (!(f->type->flags & FT_REDIS_ONLY) || !fault_is_active(f)) continue;
+        if (!resp_match_ok(f->cfg, name, key)) continue;
+        f->c.conns_seen++;
+        if (!(f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability))) continue;
+        f->c.requests_affected++;
+        resp_applied(s, f);
+        return f;
+    }
+    return NULL;
+}
+
+static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in);
+
+static void resp_gate_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct resp_sess *s = arg;
+    struct conn *c = s->c;
+    if (s->gate_until == INT64_MAX) return;
+    s->gate_until = 0;
+    if (!c || c->closing || !c->cli) return;
+    c->busy++;
+    struct evbuffer *in = bufferevent_get_input(c->cli);
+    resp_run(s, 0, in);
+    if (!c->closing && s->eof_pending && c->cli && evbuffer_get_length(in) == 0) {
+        s->eof_pending = 0;
+        chain_eof(&c->p[0]);
+    }
+    if (!c->closing) pipe_after_io(&c->p[0]);
+    if (--c->busy == 0 && c->dead) conn_free(c);
+}
+
+static void resp_gate(struct resp_sess *s, int64_t delay_us)
+{
+    if (delay_us < 0) delay_us = 0;
+    if (!s->c) return;   /* detached: no time passes */
+    s->gate_until = fl_now_us() + delay_us;
+    if (!s->gate_ev) s->gate_ev = evtimer_new(fl_srv->base, resp_gate_cb, s);
+    struct timeval tv = {(time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000)};
+    evtimer_add(s->gate_ev, &tv);
+}
+
+void resp_fault_ended(struct fault *f)
+{
+    struct fl_proxy *px = f->px;
+    if (!px || px->spec.mode != MODE_REDIS) return;
+    for (struct conn *c = px->conns, *next; c; c = next) {
+        next = c->next;
+        struct resp_sess *s = c->proto;
+        if (!s || s->hang_f != f || c->closing) continue;
+        const struct resp_fcfg *fc = f->cfg;
+        s->hang_f = NULL;
+        c->busy++;
+        if (fc->on_end == HANG_RELEASE) {
+            s->gate_until = 0;
+            c->t_hang = 0;
+            c->hang_fault = NULL;
+            if (c->cli) {
+                resp_run(s, 0, bufferevent_get_input(c->cli));
+                if (!c->closing) pipe_after_io(&c->p[0]);
+            }
+        } else if (fc->on_end == HANG_RESET) {
+            resp_close(s, CLOSER_FAULT, CLOSE_RST);
+        }
+        if (--c->busy == 0 && c->dead) conn_free(c);
+    }
+}
+
+/* ---- parsing helpers ---- */
+
+/* The integer after the type byte of a line (b is NUL-terminated). 0 or -1. */
+static int resp_int(const char *b, int64_t *out)
+{
+    const char *p = b;
+    int neg = 0;
+    if (*p == '-') { neg = 1; p++; }
+    if (!*p) return -1;
+    int64_t v = 0;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        if (v > (INT64_MAX - 9) / 10) return -1;
+        v = v * 10 + (*p - '0');
+    }
+    *out = neg ? -v : v;
+    return 0;
+}
+
+/* One bulk string "$len\r\n<body>\r\n" at b[o..n). Sets body and blen (blen cut at n).
+ * Returns the offset after it, 0 = need more bytes, -1 = not a bulk string. */
+static long resp_peek_bulk(const char *b, size_t n, size_t o, const char **body, size_t *blen, size_t *full)
+{
+    if (o >= n) return 0;
+    if (b[o] != '$') return -1;
+    const char *e = memchr(b + o, '\r', n - o);
+    if (!e) return n - o > 32 ? -1 : 0;
+    if ((size_t)(e - b) + 1 >= n) return 0;
+    if (e[1] != '\n' || e - (b + o) > 20) return -1;
+    char num[24];
+    size_t nl = (size_t)(e - (b + o)) - 1;
+    memcpy(num, b + o + 1, nl);
+    num[nl] = 0;
+    int64_t len;
+    if (resp_int(num, &len) < 0 || len < 0 || (uint64_t)len > RESP_BULK_MAX) return -1;
+    size_t start = (size_t)(e - b) + 2;
+    *body = b + start;
+    *full = (size_t)len;
+    *blen = start + (size_t)len <= n ? (size_t)len : n - start;
+    if (start + (size_t)len + 2 > n) return 0;
+    return (long)(start + (size_t)len + 2);
+}
+
+static int resp_is_cmd(const char *name, const char *want) { return strcmp(name, want) == 0; }
+
+/* The start of a command at off (between commands, not gated). Decides its fault and sets the
+ * framing up. 1 = go on, 0 = wait (more bytes, or gated), -1 = dead. For inline commands the
+ * whole line is consumed here (*linelen set); multibulk commands are framed by the loop. */
+static int resp_cmd_start(struct resp_sess *s, struct evbuffer *in, size_t off, size_t *inline_len)
+{
+    struct resp_dir *d = &s->d[0];
+    size_t avail = evbuffer_get_length(in) - off;
+    size_t n = avail < RESP_PEEK_MAX ? avail : RESP_PEEK_MAX;
+    char b[RESP_PEEK_MAX];
+    struct evbuffer_ptr ptr;
+    evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+    evbuffer_copyout_from(in, &ptr, b, n);
+    int complete_peek = n == RESP_PEEK_MAX;   /* as much as we will ever look at */
+    char name[RESP_NAME_MAX] = "", key[RESP_KEY_MAX + 1] = "", arg2[16] = "";
+    int has_key = 0, replies = 1;
+    *inline_len = 0;
+    if (b[0] == '*') {
+        const char *e = memchr(b, '\r', n);
+        if (!e || (size_t)(e - b) + 1 >= n) return n > 32 ? resp_garbage(s, 0, "multibulk header too long") : 0;
+        if (e[1] != '\n') return resp_garbage(s, 0, "multibulk header without CRLF");
+        char num[24];
+        size_t nl = (size_t)(e - b) - 1;
+        if (nl > 20) return resp_garbage(s, 0, "multibulk count too long");
+        memcpy(num, b + 1, nl);
+        num[nl] = 0;
+        int64_t cnt;
+        if (resp_int(num, &cnt) < 0 || cnt > 1024 * 1024 || cnt < -1)
+            return resp_garbage(s, 0, "bad multibulk count");
+        if (cnt <= 0) replies = 0;       /* Redis answers nothing to *0 / *-1 */
+        size_t o = (size_t)(e - b) + 2;
+        const char *body;
+        size_t blen, full;
+        if (cnt >= 1) {
+            long r = resp_peek_bulk(b, n, o, &body, &blen, &full);
+            if (r < 0) return resp_garbage(s, 0, "command element is not a bulk string");
+            if (r == 0 && !(complete_peek && blen > 0)) return complete_peek ? resp_garbage(s, 0, "command name too long") : 0;
+            size_t k = blen < RESP_NAME_MAX - 1 ? blen : RESP_NAME_MAX - 1;
+            for (size_t i = 0; i < k; i++) {
+                unsigned char ch = (unsigned char)body[i];
+                name[i] = (char)(isalnum(ch) || ch == '_' || ch == '|' || ch == '-' || ch == '.' ? toupper(ch) : '?');
+            }
+            name[k] = 0;
+            if (r > 0 && cnt >= 2) {
+                const char *kb;
+                size_t kl, kfull;
+                long r2 = resp_peek_bulk(b, n, (size_t)r, &kb, &kl, &kfull);
+                if (r2 < 0) return resp_garbage(s, 0, "command element is not a bulk string");
+                if (r2 == 0 && !complete_peek && kl < RESP_KEY_MAX) return 0;
+                size_t kk = kl < RESP_KEY_MAX ? kl : RESP_KEY_MAX;
+                memcpy(key, kb, kk);
+                key[kk] = 0;
+                has_key = 1;
+                for (size_t i = 0; i < kk && i < sizeof(arg2) - 1; i++) arg2[i] = (char)toupper((unsigned char)kb[i]);
+                arg2[kk < sizeof(arg2) - 1 ? kk : sizeof(arg2) - 1] = 0;
+            }
+        }
+        d->in_cmd = 1;
+    } else {
+        /* inline command: one line ending in \n (\r\n tolerated) */
+        const char *nlp = memchr(b, '\n', n);
+        if (!nlp) {
+            struct evbuffer_ptr e = evbuffer_search_eol(in, &ptr, NULL, EVBUFFER_EOL_LF);
+            if (e.pos < 0) return avail > RESP_LINE_MAX ? resp_garbage(s, 0, "inline command too long") : 0;
+            if ((size_t)e.pos - off > RESP_LINE_MAX) return resp_garbage(s, 0, "inline command too long");
+            *inline_len = (size_t)e.pos - off + 1;
+        } else {
+            *inline_len = (size_t)(nlp - b) + 1;
+        }
+        size_t ll = nlp ? (size_t)(nlp - b) : n;
+        size_t i = 0;
+        while (i < ll && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r')) i++;
+        size_t k = 0;
+        while (i < ll && b[i] != ' ' && b[i] != '\t' && b[i] != '\r') {
+            unsigned char ch = (unsigned char)b[i++];
+            if (k < RESP_NAME_MAX - 1) name[k++] = (char)(isalnum(ch) || ch == '_' || ch == '-' ? toupper(ch) : '?');
+        }
+        name[k] = 0;
+        if (!k) replies = 0;             /* an empty line: Redis answers nothing */
+        while (i < ll && (b[i] == ' ' || b[i] == '\t')) i++;
+        k = 0;
+        while (i < ll && b[i] != ' ' && b[i] != '\t' && b[i] != '\r' && k < RESP_KEY_MAX) key[k++] = b[i++];
+        key[k] = 0;
+        has_key = k > 0;
+        for (size_t j = 0; j < k && j < sizeof(arg2) - 1; j++) arg2[j] = (char)toupper((unsigned char)key[j]);
+        arg2[k < sizeof(arg2) - 1 ? k : sizeof(arg2) - 1] = 0;
+    }
+    if (!replies) {
+        d->decided = 0;
+        return 1;
+    }
+    uint16_t idx = resp_name_idx(s->tot, name);
+    if (!d->decided) {
+        s->commands++;
+        resp_sess_count(s, idx, 1, 0);
+        if (s->tot) {
+            s->tot->commands++;
+            s->tot->names[idx].calls++;
+        }
+        int faults_apply = !s->in_multi || resp_is_cmd(name, "EXEC") || resp_is_cmd(name, "DISCARD") ||
+                           resp_is_cmd(name, "MULTI");
+        struct fault *f = faults_apply && s->px && s->px->nfaults ? resp_decide(s, name, has_key ? key : NULL) : NULL;
+        if (f) {
+            const struct resp_fcfg *fc = f->cfg;
+            if (fc->act == RESPA_LATENCY && s->c) {
+                int64_t j = fc->jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)fc->jitter_us) : 0;
+                if (s->tot) s->tot->delayed++;
+                d->decided = 1;
+                d->in_cmd = 0;
+                resp_gate(s, fc->delay_us + j);
+                return 0;
+            }
+            if (fc->act == RESPA_HANG && s->c) {
+                if (s->tot) s->tot->hung++;
+                d->decided = 1;
+                d->in_cmd = 0;
+                s->gate_until = INT64_MAX;
+                s->hang_f = f;
+                if (!s->c->t_hang) {
+                    s->c->t_hang = fl_now_us();
+                    s->c->hang_fault = f;
+                    snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
+                }
+                return 0;
+            }
+            if (fc->act == RESPA_ERROR) {
+                char *line;
+                if (fc->moved) {
+                    line = malloc(400);
+                    if (!line) abort();
+                    snprintf(line, 400, "%s %u %s", fc->error, resp_key_slot(key, strlen(key)),
+                             fc->moved_to ? fc->moved_to : "127.0.0.1:7000");
+                } else {
+                    line = strdup(fc->error ? fc->error : "ERR injected by faultline");
+                    if (!line) abort();
+                }
+                d->decided = 0;
+                d->discard = 1;
+                resp_push(s, 1, idx, line);
+                resp_flush_local(s);
+                return s->dead ? -1 : 1;
+            }
+        }
+    }
+    d->decided = 0;
+    resp_push(s, 0, idx, NULL);
+    /* state the rest of the stream depends on */
+    if (resp_is_cmd(name, "MULTI")) s->in_multi = 1;
+    else if (resp_is_cmd(name, "EXEC") || resp_is_cmd(name, "DISCARD")) s->in_multi = 0;
+    else if (resp_is_cmd(name, "SUBSCRIBE") || resp_is_cmd(name, "PSUBSCRIBE") || resp_is_cmd(name, "SSUBSCRIBE") ||
+             resp_is_cmd(name, "MONITOR") ||
+             (resp_is_cmd(name, "CLIENT") && (!strncmp(arg2, "REPLY", 6))))
+        s->raw_after = 1;
+    return 1;
+}
+
+/* ---- the loop ---- */
+
+/* A token finished an element: pops finished aggregates. 1 if a top-level value is complete. */
+static int resp_elem_done(struct resp_dir *d)
+{
+    while (d->depth > 0) {
+        struct resp_agg *a = &d->stack[d->depth - 1];
+        if (--a->left > 0) return 0;
+        int attr = a->attr;
+        d->depth--;
+        if (attr) return 0;          /* an attribute annotates the value that follows */
+    }
+    return 1;
+}
+
+/* A complete top-level value passed (its bytes are forwarded or discarded). */
+static void resp_value_done(struct resp_sess *s, int dir)
+{
+    struct resp_dir *d = &s->d[dir];
+    uint8_t top = d->top;
+    d->top = 0;
+    if (dir == 0) {
+        d->in_cmd = 0;
+        d->discard = 0;
+        if (s->raw_after) s->raw = 1;
+        return;
+    }
+    if (top == '>') {
+        s->pushes++;
+        if (s->tot) s->tot->pushes++;
+        return;
+    }
+    struct resp_entry *h = resp_head(s);
+    int err = top == '-' || top == '!';
+    if (!h || h->local) {
+        if (s->tot) s->tot->unsolicited++;
+        return;
+    }
+    s->replies++;
+    if (s->tot) {
+        s->tot->replies++;
+        if (err) {
+            s->tot->errors_server++;
+            s->tot->names[h->name].errors++;
+        }
+    }
+    if (err) {
+        s->errors_server++;
+        resp_sess_count(s, h->name, 0, 1);
+    }
+    resp_pop(s);
+}
+
+static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in)
+{
+    struct resp_dir *d = &s->d[dir];
+    size_t off = 0;
+    int rerun_client = 0;
+#define FLUSH() do { resp_fwd(s, dir, in, off); off = 0; } while (0)
+#define CONSUME(n) do { if (d->discard) { FLUSH(); evbuffer_drain(in, (n)); } else off += (n); } while (0)
+    for (;;) {
+        if (s->dead) return;
+        size_t avail = evbuffer_get_length(in) - off;
+        if (s->raw) { off += avail; break; }
+        if (d->bulk_left) {
+            size_t n = avail < d->bulk_left ? avail : (size_t)d->bulk_left;
+            if (!n) break;
+            CONSUME(n);
+            d->bulk_left -= n;
+            if (d->bulk_left == 0 && resp_elem_done(d)) goto value_done;
+            continue;
+        }
+        if (!avail) break;
+        if (dir == 0 && d->depth == 0 && !d->in_cmd) {
+            if (s->gate_until) break;
+            if (s->qn >= RESP_FIFO_MAX) { s->fifo_full = 1; break; }
+            size_t inl;
+            int rc = resp_cmd_start(s, in, off, &inl);
+            if (rc < 0) return;
+            if (rc == 0) break;
+            if (!d->in_cmd) {       /* inline (or an empty command): the whole line goes now */
+                if (!inl) continue;
+                CONSUME(inl);
+                resp_value_done(s, 0);
+                continue;
+            }
+        }
+        /* a line: type byte, payload, CRLF */
+        struct evbuffer_ptr ptr, e;
+        size_t eol;
+        evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+        char t0;
+        evbuffer_copyout_from(in, &ptr, &t0, 1);
+        if (!strchr("+-:_,#($!=*~>%|", t0) || !t0) {   /* say so now, not after a line that never ends */
+            FLUSH();
+            resp_garbage(s, dir, "unknown RESP type");
+            return;
+        }
+        e = evbuffer_search_eol(in, &ptr, &eol, EVBUFFER_EOL_CRLF_STRICT);
+        if (e.pos < 0) {
+            if (avail > RESP_LINE_MAX) { FLUSH(); resp_garbage(s, dir, "line too long"); return; }
+            break;
+        }
+        size_t ll = (size_t)e.pos - off;
+        if (ll == 0) { FLUSH(); resp_garbage(s, dir, "empty line"); return; }
+        if (ll > RESP_LINE_MAX) { FLUSH(); resp_garbage(s, dir, "line too long"); return; }
+        char b[40];
+        size_t cl = ll < sizeof(b) - 1 ? ll : sizeof(b) - 1;
+        evbuffer_copyout_from(in, &ptr, b, cl);
+        b[cl] = 0;
+        uint8_t t = (uint8_t)b[0];
+        if (d->depth == 0 && t != '|') d->top = t;
+        int64_t num = 0;
+        int done = 0;
+        switch (t) {
+        case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+            if (dir == 0) { FLUSH(); resp_garbage(s, 0, "command element is not a bulk string"); return; }
+            CONSUME(ll + 2);
+            done = resp_elem_done(d);
+            break;
+        case '$': case '!': case '=':
+            if ((dir == 0 && (t != '$' || d->depth == 0)) || ll > 21 || resp_int(b + 1, &num) < 0 ||
+                (num < 0 && (num != -1 || t != '$')) || (num > 0 && (uint64_t)num > RESP_BULK_MAX)) {
+                FLUSH();
+                resp_garbage(s, dir, dir == 0 ? "bad bulk string in command" : "bad bulk length");
+                return;
+            }
+            CONSUME(ll + 2);
+            if (num < 0) done = resp_elem_done(d);
+            else d->bulk_left = (uint64_t)num + 2;
+            break;
+        case '*': case '~': case '>': case '%': case '|':
+            if ((dir == 0 && (t != '*' || d->depth > 0)) || ll > 21 || resp_int(b + 1, &num) < 0 ||
+                (num < 0 && (num != -1 || t != '*')) || num > RESP_AGG_MAX) {
+                FLUSH();
+                resp_garbage(s, dir, dir == 0 ? "bad multibulk header" : "bad aggregate header");
+                return;
+            }
+            CONSUME(ll + 2);
+            if (num <= 0) {
+                if (t != '|') done = resp_elem_done(d);   /* empty / null aggregate is a value */
+            } else {
+                if (d->depth >= RESP_DEPTH_MAX) { FLUSH(); resp_garbage(s, dir, "aggregates nested too deep"); return; }
+                int64_t n2 = (t == '%' || t == '|') ? num * 2 : num;
+                d->stack[d->depth++] = (struct resp_agg){n2, (uint8_t)(t == '|')};
+            }
+            break;
+        default:
+            FLUSH();
+            resp_garbage(s, dir, "unknown RESP type");
+            return;
+        }
+        if (!done) continue;
+    value_done:
+        if (dir == 1) {
+            resp_value_done(s, 1);
+            struct resp_entry *h = resp_head(s);
+            if (h && h->local) {
+                FLUSH();
+                resp_flush_local(s);
+            }
+            if (s->fifo_full) { s->fifo_full = 0; rerun_client = 1; }
+        } else {
+            resp_value_done(s, 0);
+        }
+    }
+    FLUSH();
+#undef CONSUME
+#undef FLUSH
+    if (rerun_client && s->c && s->c->cli && !s->c->closing) resp_run(s, 0, bufferevent_get_input(s->c->cli));
+}
+
+/* ---- connection glue ---- */
+
+static struct resp_sess *resp_sess_alloc(void)
+{
+    struct resp_sess *s = calloc(1, sizeof(*s));
+    if (!s) abort();
+    s->tmp = evbuffer_new();
+    if (!s->tmp) abort();
+    return s;
+}
+
+void resp_conn_init(struct conn *c)
+{
+    struct resp_sess *s = resp_sess_alloc();
+    s->c = c;
+    s->px = c->px;
+    s->tot = resp_totals_for(c->px->spec.name);
+    s->tot->conns++;
+    c->proto = s;
+    size_t hi = c->px->srv->g.buffer;
+    bufferevent_setwatermark(c->cli, EV_READ, 0, hi);
+    bufferevent_setwatermark(c->up, EV_READ, 0, hi);
+}
+
+void resp_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
+{
+    struct resp_sess *s = c->proto;
+    int was_raw = s->raw;
+    resp_run(s, p->dir, in);
+    if (!was_raw && s->raw && s->tot) s->tot->passthrough++;
+    if (p->dir == 0 && s->eof_pending && !c->closing && evbuffer_get_length(in) == 0) {
+        s->eof_pending = 0;
+        chain_eof(p);
+    }
+}
+
+int resp_on_eof(struct conn *c, struct pipe *p)
+{
+    struct resp_sess *s = c->proto;
+    if (p->dir != 0 || s->dead) return 0;
+    if (evbuffer_get_length(bufferevent_get_input(p->src)) == 0) return 0;
+    s->eof_pending = 1;
+    return 1;
+}
+
+static void resp_sess_release(struct resp_sess *s)
+{
+    if (s->gate_ev) event_free(s->gate_ev);
+    for (size_t i = 0; i < s->qn; i++) free(s->q[(s->qhead + i) % s->qcap].error);
+    free(s->q);
+    evbuffer_free(s->tmp);
+    free(s);
+}
+
+void resp_conn_free(struct conn *c)
+{
+    struct resp_sess *s = c->proto;
+    if (!s) return;
+    c->proto = NULL;
+    uint64_t inflight = 0;
+    for (size_t i = 0; i < s->qn; i++)
+        if (!s->q[(s->qhead + i) % s->qcap].local) inflight++;
+    int held = s->gate_until == INT64_MAX;
+    if (c->closed_by == CLOSER_CLIENT && s->tot) {
+        s->tot->abandoned_inflight += inflight;
+        if (held) s->tot->abandoned_held++;
+    }
+    char by[16 * 48] = "";
+    size_t o = 0;
+    for (int i = 0; i < s->nby && s->tot && o < sizeof(by); i++)
+        o += (size_t)snprintf(by + o, sizeof(by) - o, "%s%s:%u/%u", i ? "," : "", s->tot->names[s->by[i].idx].name,
+                              s->by[i].calls, s->by[i].errors);
+    log_info("redis_session",
+             "id=%llu proxy=%s commands=%llu replies=%llu errors_server=%llu errors_injected=%llu pushes=%llu "
+             "peak_inflight=%llu inflight_at_close=%llu held_at_close=%s passthrough=%s closed_by=%s by_command=%s",
+             (unsigned long long)c->id, log_q(c->px->spec.name), (unsigned long long)s->commands,
+             (unsigned long long)s->replies, (unsigned long long)s->errors_server,
+             (unsigned long long)s->errors_injected, (unsigned long long)s->pushes,
+             (unsigned long long)s->peak_inflight, (unsigned long long)inflight, held ? "yes" : "no",
+             s->raw ? "yes" : "no", closer_str(c->closed_by), by[0] ? by : "-");
+    resp_sess_release(s);
+}
+
+/* ---- detached (fuzzing) ---- */
+
+struct resp_sess *resp_sess_new_detached(struct evbuffer *sink)
+{
+    struct resp_sess *s = resp_sess_alloc();
+    s->sink = sink;
+    return s;
+}
+
+int resp_feed(struct resp_sess *s, int dir, struct evbuffer *in)
+{
+    if (!s->dead) resp_run(s, dir & 1, in);
+    return s->dead ? -1 : 0;
+}
+
+void resp_sess_free(struct resp_sess *s)
+{
+    if (s) resp_sess_release(s);
+}
