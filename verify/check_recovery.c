@@ -1,0 +1,108 @@
+/* check_recovery.c -- `check = recovery`: after the fault, concurrency is back to baseline.
+ *
+ * A client that leaks connections (a Go response body never closed, a pg client never
+ * released to its pool, a socket kept after a timeout without being closed) leaves them open
+ * after the dependency is healthy again; a good pool closes broken connections and converges
+ * on its usual size (Go's idle pool, HikariCP's minimumIdle, pg-pool's idle clients). The
+ * check takes the baseline as the highest concurrent-connection count (`cur`, end of each
+ * second) before the first fault, and asks that after each fault window ends, `cur` comes back
+ * to baseline + `slack` within `within`. It also asks that no connection the fault held stays
+ * open past `within` (a held call with on_end = keep never gets an answer: whoever still holds
+ * it leaked it).
+ */
+#include "vcheck.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
+{
+    double within, slack, minb;
+    if (vexp_dur(e, "within", VREQ, &within) < 0) return -1;
+    if (vexp_num(e, "slack", 0, 0, 1e9, &slack) < 0) return -1;
+    if (vexp_num(e, "min_baseline", 2, 1, 1e6, &minb) < 0) return -1;
+    if (!cx) return 0;
+
+    char b1[32], b2[32];
+    struct vwins w;
+    vctx_windows(cx, e, e->proxy, &w);
+    if (vctx_need_fault(cx, e, &w, r)) { vwins_free(&w); return 0; }
+    struct vpx *p = vrec_proxy(cx->rec, e->proxy, 1, e->err, e->errlen);
+    if (!p) { vwins_free(&w); return -1; }
+    double a, b;
+    if (vctx_baseline(cx, e, &w, &a, &b, r) < 0) { vwins_free(&w); return 0; }
+    int i0, i1;
+    int nb = vpx_range(p, a, b, &i0, &i1);
+    if (nb < minb) {
+        vres(r, V_INCONCLUSIVE, "%d second%s of baseline before the fault (needs %g)", nb, nb == 1 ? "" : "s", minb);
+        vwins_free(&w);
+        return 0;
+    }
+    double base = 0;
+    for (int i = i0; i < i1; i++) if (p->ts[i].cur > base) base = p->ts[i].cur;
+    double bound = base + slack;
+    vres_bound(r, "cur <= %g within %s, no held conn left", bound, vfmt_ms(within, b1, sizeof(b1)));
+    double dend = vpx_data_end(p);
+    double worst_after = 0, worst_cur = 0;
+    int verdict = V_PASS, leaked = 0;
+    char why[300] = "";
+    for (int k = 0; k < w.n; k++) {
+        struct vwin *win = &w.w[k];
+        if (isinf(win->end)) {
+            if (verdict == V_PASS) { verdict = V_INCONCLUSIVE; snprintf(why, sizeof(why), "the fault was still active when the record ends"); }
+            continue;
+        }
+        double obs_end = k + 1 < w.n && w.w[k + 1].start < dend ? w.w[k + 1].start : dend;
+        double rec_at = NAN, last_cur = NAN;
+        for (int i = 0; i < p->nts; i++) {
+            double t1 = ((double)p->ts[i].sec + p->interval_s) * 1000;
+            if (t1 < win->end || t1 > obs_end + 1) continue;
+            last_cur = p->ts[i].cur;
+            if (p->ts[i].cur <= bound) { rec_at = t1; break; }
+            if (t1 > win->end + within) break;
+        }
+        if (!isnan(rec_at) && rec_at - win->end <= within + 1000 * p->interval_s) {
+            double after = rec_at - win->end < 0 ? 0 : rec_at - win->end;
+            if (after > worst_after) worst_after = after;
+        } else if (obs_end >= win->end + within) {
+            verdict = V_FAIL;
+            worst_cur = last_cur;
+            snprintf(why, sizeof(why), "%g connections still open %s after the fault (baseline %g): leaked?",
+                     isnan(last_cur) ? 0 : last_cur, vfmt_ms(within, b1, sizeof(b1)), base);
+        } else if (verdict == V_PASS) {
+            verdict = V_INCONCLUSIVE;
+            snprintf(why, sizeof(why), "the record ends %s after the fault, before 'within' (%s) ran out",
+                     vfmt_ms(obs_end - win->end, b1, sizeof(b1)), vfmt_ms(within, b2, sizeof(b2)));
+        }
+        /* held connections left open */
+        for (int i = 0; i < p->nev; i++) {
+            struct vev *ev = &p->ev[i];
+            double held_at = ev->kind == VEV_CONN ? ev->hang_ms : ev->req_ms;
+            if (isnan(held_at) || held_at < win->start - 1 || held_at > win->end) continue;
+            if (ev->kind == VEV_REQUEST && !ev->held_at_end) continue;
+            struct vfault *f = vrec_fault(cx->rec, ev->fault);
+            if (f && strcmp(f->on_end, "keep")) continue;       /* released or reset at the end */
+            double gone = !isnan(ev->gave_up_ms) ? ev->gave_up_ms : ev->held_at_end ? INFINITY : ev->close_ms;
+            if (isnan(gone)) continue;
+            /* closed at the run's end before 'within' ran out: the client might still have let go */
+            if (ev->held_at_end && !isnan(ev->close_ms) && ev->close_ms < win->end + within) continue;
+            if (gone > win->end + within) leaked++;
+        }
+    }
+    if (leaked && verdict != V_FAIL) {
+        verdict = V_FAIL;
+        snprintf(why, sizeof(why), "%d held connection%s still open %s after the fault ended", leaked,
+                 leaked == 1 ? "" : "s", vfmt_ms(within, b1, sizeof(b1)));
+    }
+    if (verdict == V_FAIL && !isnan(worst_cur) && worst_cur > 0)
+        vres_measured(r, "baseline %g, still %g after %s; %d held left open", base, worst_cur,
+                      vfmt_ms(within, b1, sizeof(b1)), leaked);
+    else
+        vres_measured(r, "baseline %g, back after %s; %d held left open", base, vfmt_ms(worst_after, b1, sizeof(b1)), leaked);
+    if (verdict == V_PASS) snprintf(why, sizeof(why), "connections back to baseline after every fault window");
+    vres(r, (enum verdict)verdict, "%s", why);
+    vwins_free(&w);
+    return 0;
+}
+
+const struct vcheck vcheck_recovery = {"recovery", 1, judge};

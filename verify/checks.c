@@ -1,0 +1,22 @@
+/* checks.c -- every check, by name. Adding a check: one file verify/check_NAME.c exposing
+ * `const struct vcheck vcheck_NAME`, one extern and one line below, and its section in
+ * docs/verify.md. */
+#include "vcheck.h"
+
+#include <string.h>
+
+extern const struct vcheck vcheck_timeout, vcheck_pool, vcheck_recovery, vcheck_breaker, vcheck_retries,
+    vcheck_bulkhead, vcheck_postgres, vcheck_probe;
+
+const struct vcheck *const vchecks[] = {
+    &vcheck_timeout, &vcheck_pool, &vcheck_recovery, &vcheck_breaker,
+    &vcheck_retries, &vcheck_bulkhead, &vcheck_postgres, &vcheck_probe,
+    NULL,
+};
+
+const struct vcheck *vcheck_find(const char *name)
+{
+    for (int i = 0; vchecks[i]; i++)
+        if (!strcmp(vchecks[i]->name, name)) return vchecks[i];
+    return NULL;
+}

@@ -1,0 +1,144 @@
+/* report.c -- the verdicts written out: a table for people, JUnit XML for CI systems, JSON for
+ * tools. None of these decide anything; they only present struct verify_report.
+ */
+#include "verify.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *verdict_str(enum verdict v)
+{
+    return v == V_PASS ? "PASS" : v == V_FAIL ? "FAIL" : "INCONCLUSIVE";
+}
+
+int verify_exit_code(const struct verify_report *rep)
+{
+    int fail = 0, inc = 0;
+    for (int i = 0; i < rep->n; i++) {
+        if (rep->r[i].v == V_FAIL) fail++;
+        else if (rep->r[i].v == V_INCONCLUSIVE) inc++;
+    }
+    return fail ? 1 : inc ? 3 : 0;
+}
+
+void verify_print_table(const struct verify_report *rep, FILE *out)
+{
+    static const char *hdr[] = {"EXPECTATION", "CHECK", "MEASURED", "BOUND", "VERDICT"};
+    size_t w[5];
+    for (int c = 0; c < 5; c++) w[c] = strlen(hdr[c]);
+    for (int i = 0; i < rep->n; i++) {
+        const struct verify_result *r = &rep->r[i];
+        const char *col[] = {r->name, r->check, r->measured, r->bound, verdict_str(r->v)};
+        for (int c = 0; c < 5; c++) if (strlen(col[c]) > w[c]) w[c] = strlen(col[c]);
+    }
+    fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], hdr[0], (int)w[1], hdr[1], (int)w[2], hdr[2],
+            (int)w[3], hdr[3], hdr[4]);
+    int np = 0, nf = 0, ni = 0;
+    for (int i = 0; i < rep->n; i++) {
+        const struct verify_result *r = &rep->r[i];
+        fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], r->name, (int)w[1], r->check, (int)w[2], r->measured,
+                (int)w[3], r->bound, verdict_str(r->v));
+        if (r->v == V_PASS) np++;
+        else if (r->v == V_FAIL) nf++;
+        else ni++;
+    }
+    for (int i = 0; i < rep->n; i++)
+        if (rep->r[i].v != V_PASS) fprintf(out, "%s %s: %s\n", verdict_str(rep->r[i].v), rep->r[i].name, rep->r[i].why);
+    fprintf(out, "run %s: %d passed, %d failed, %d inconclusive\n", rep->run, np, nf, ni);
+}
+
+/* XML text: the five entities, and control characters (not allowed in XML 1.0) as '?' */
+static void xml_put(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        switch (c) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&apos;", f); break;
+        default:
+            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') fputc('?', f);
+            else fputc(c, f);
+        }
+    }
+}
+
+int verify_write_junit(const struct verify_report *rep, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) { snprintf(err, errlen, "%s: cannot write", path); return -1; }
+    int nf = 0, ni = 0;
+    double t = 0;
+    for (int i = 0; i < rep->n; i++) {
+        if (rep->r[i].v == V_FAIL) nf++;
+        if (rep->r[i].v == V_INCONCLUSIVE) ni++;
+        t += rep->r[i].seconds;
+    }
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"faultline verify\" tests=\"%d\" "
+               "failures=\"%d\" skipped=\"%d\" time=\"%.3f\">\n  <testsuite name=\"",
+            rep->n, nf, ni, t);
+    xml_put(f, rep->run);
+    fprintf(f, "\" tests=\"%d\" failures=\"%d\" errors=\"0\" skipped=\"%d\" time=\"%.3f\">\n", rep->n, nf, ni, t);
+    for (int i = 0; i < rep->n; i++) {
+        const struct verify_result *r = &rep->r[i];
+        fputs("    <testcase classname=\"faultline.", f);
+        xml_put(f, r->check);
+        fputs("\" name=\"", f);
+        xml_put(f, r->name);
+        fprintf(f, "\" time=\"%.3f\">\n", r->seconds);
+        if (r->v != V_PASS) {
+            fputs(r->v == V_FAIL ? "      <failure type=\"FAIL\" message=\"" : "      <skipped message=\"INCONCLUSIVE: ", f);
+            xml_put(f, r->why);
+            fputs("\">", f);
+            fputs("measured: ", f);
+            xml_put(f, r->measured);
+            fputs("; bound: ", f);
+            xml_put(f, r->bound);
+            fputs(r->v == V_FAIL ? "</failure>\n" : "</skipped>\n", f);
+        }
+        fputs("      <system-out>", f);
+        xml_put(f, r->measured);
+        fputs(" | ", f);
+        xml_put(f, r->bound);
+        fputs(" | ", f);
+        xml_put(f, r->why);
+        fputs("</system-out>\n    </testcase>\n", f);
+    }
+    fputs("  </testsuite>\n</testsuites>\n", f);
+    if (fclose(f) != 0) { snprintf(err, errlen, "%s: write failed", path); return -1; }
+    return 0;
+}
+
+int verify_write_json(const struct verify_report *rep, const char *path, char *err, size_t errlen)
+{
+    json_t *root = json_object(), *arr = json_array();
+    int c[3] = {0, 0, 0};
+    for (int i = 0; i < rep->n; i++) {
+        const struct verify_result *r = &rep->r[i];
+        c[r->v]++;
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f}", "name", r->name, "check",
+                                             r->check, "proxy", r->proxy, "verdict", verdict_str(r->v), "measured",
+                                             r->measured, "bound", r->bound, "why", r->why, "seconds", r->seconds));
+    }
+    json_object_set_new(root, "run", json_string(rep->run));
+    json_object_set_new(root, "exit", json_integer(verify_exit_code(rep)));
+    json_object_set_new(root, "summary", json_pack("{s:i, s:i, s:i}", "pass", c[V_PASS], "fail", c[V_FAIL],
+                                                   "inconclusive", c[V_INCONCLUSIVE]));
+    json_object_set_new(root, "results", arr);
+    int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    json_decref(root);
+    if (rc < 0) { snprintf(err, errlen, "%s: cannot write", path); return -1; }
+    return 0;
+}
+
+void verify_report_free(struct verify_report *rep)
+{
+    if (!rep) return;
+    free(rep->r);
+    rep->r = NULL;
+    rep->n = 0;
+}
