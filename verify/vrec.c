@@ -226,6 +226,9 @@ static void win_entry(void *ud, const char **f, const char **val, int n)
     if (!fault || !ev || isnan(at)) return;
     if (!inst) inst = "";
     if (!strcmp(ev, "start")) {
+        /* a start written twice (resent after a reconnect) opens nothing new */
+        for (int i = a->n - 1; i >= 0; i--)
+            if (!strcmp(a->w[i].fault, fault) && !strcmp(a->w[i].inst, inst) && isinf(a->w[i].end)) return;
         a->w = xrealloc(a->w, sizeof(*a->w) * (size_t)(a->n + 1));
         struct rawwin *w = &a->w[a->n++];
         memset(w, 0, sizeof(*w));
