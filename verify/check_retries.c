@@ -4,13 +4,13 @@
  * Retry libraries (hashicorp/go-retryablehttp, axios-retry, resilience4j Retry, pgx's
  * reconnects, gRPC retry policy) send the same call again after a failure; without a bound or a
  * backoff a whole fleet multiplies the dependency's load exactly when it is weakest (a retry
- * storm). From the dependency side an attempt is an http request event; attempts of one logical
- * call share a request id (`id = request_id`: the X-Request-Id header, or the proxy's
- * id_header, recorded as `request_id`), or, without ids, a fingerprint (method + host + path;
- * the record carries no body hash): a request joins the call of the previous request with the
- * same fingerprint when that one failed (5xx, no response, abandoned) and it starts within
- * `window` of its end. Fingerprints under a steady load of identical requests over-count; use
- * request ids where you can.
+ * storm). From the dependency side an attempt is an http request event. With request ids
+ * (`id = request_id`: the X-Request-Id header, or the proxy's id_header, recorded as
+ * `request_id`), attempts of one logical call share the id and are counted exactly. Without
+ * ids (`id = fingerprint`), the record cannot tell a retry from the next user's identical
+ * request, so attempts per call are estimated per fingerprint (method + host + path; the record
+ * carries no body hash) as the request rate in each `window` of the fault over the baseline
+ * rate: for a steady caller, that ratio is the attempts each call makes.
  *
  * Backoff: the pause before each retry (start of the attempt - end of the previous one) is
  * >= `min_backoff`, and for calls with 3 or more attempts the last pause is longer than the
@@ -52,6 +52,60 @@ static int cmp_att(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* Without request ids, attempts per call are estimated per fingerprint (method + host + path)
+ * as the request rate in each `window` of the fault over the baseline rate: with a steady
+ * caller (open loop) that ratio is the number of attempts each logical call makes. */
+static int judge_fingerprint(struct vctx *cx, struct vexp *e, struct verify_result *r, struct vpx *p,
+                             struct att *at, int n, double maxa, double window, int backoff)
+{
+    char b1[32];
+    struct vwins w;
+    vctx_windows(cx, e, e->proxy, &w);
+    double a, b;
+    if (vctx_baseline(cx, e, &w, &a, &b, r) < 0) { vwins_free(&w); return 0; }
+    g_idmode = 0;
+    qsort(at, (size_t)n, sizeof(*at), cmp_key);
+    double best = 0, best_n = 0, best_base = 0;
+    int best_i = -1, groups = 0;
+    double dend = vpx_data_end(p);
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j < n && cmp_keyonly(&at[i], &at[j]) == 0) j++;
+        int nb = 0;
+        for (int k = i; k < j; k++) if (at[k].start >= a && at[k].start < b) nb++;
+        if (nb >= 5) {
+            groups++;
+            double base = nb / (b - a);            /* per ms */
+            for (int k = 0; k < w.n; k++) {
+                double ws = w.w[k].start, we = isinf(w.w[k].end) ? dend : w.w[k].end;
+                for (double t = ws; t < we; t += window) {
+                    double te = t + window < we ? t + window : we;
+                    if (te - t < window / 2 && t > ws) break;
+                    int c = 0;
+                    for (int q = i; q < j; q++) if (at[q].start >= t && at[q].start < te) c++;
+                    double amp = c / (base * (te - t));
+                    if (amp > best) { best = amp; best_i = i; best_n = c; best_base = base * 1000; }
+                }
+            }
+        }
+        i = j;
+    }
+    vwins_free(&w);
+    if (best_i < 0) {
+        vres_measured(r, "%d requests, no fingerprint with 5 in the baseline", n);
+        vres(r, V_INCONCLUSIVE, "no request fingerprint (method + host + path) seen at least 5 times in the baseline");
+        return 0;
+    }
+    const struct vev *wv = at[best_i].ev;
+    vres_measured(r, "~%.1f attempts per call (%s %s: %g requests in %s, baseline %.3g/s; by fingerprint)", best,
+                  wv->method, wv->path, best_n, vfmt_ms(window, b1, sizeof(b1)), best_base);
+    if (best > maxa) vres(r, V_FAIL, "the request rate rose %.1fx during the fault (at most %g attempts per call): retry storm",
+                          best, maxa);
+    else if (backoff) vres(r, V_INCONCLUSIVE, "attempts within bounds; backoff needs request ids (id = request_id) to be judged");
+    else vres(r, V_PASS, "the request rate stayed within %g attempts per call (%d fingerprints)", maxa, groups);
+    return 0;
+}
+
 static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
 {
     double maxa, window, minbo, minc;
@@ -59,7 +113,8 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     if (vexp_num(e, "max_attempts", NAN, 1, 1e6, &maxa) < 0) return -1;
     if (vexp_enum(e, "id", id_names, 0, &idm) < 0) return -1;
     if (vexp_str(e, "id_header") && idm == 0) idm = 1;
-    if (vexp_dur(e, "window", 10000, &window) < 0) return -1;
+    if (vexp_dur(e, "window", 5000, &window) < 0) return -1;
+    if (window <= 0) return vexp_fail(e, "window", "must be above 0");
     if (vexp_bool(e, "backoff", 0, &backoff) < 0) return -1;
     if (vexp_dur(e, "min_backoff", 0, &minbo) < 0) return -1;
     if (vexp_num(e, "min_calls", 1, 1, 1e9, &minc) < 0) return -1;
@@ -94,14 +149,18 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     }
     if (idm == 0) idm = with_id ? 1 : 2;
     const char *mode = idm == 1 ? "request id" : "fingerprint";
+    if (idm == 2) {
+        int rc = judge_fingerprint(cx, e, r, p, at, n, maxa, window, backoff);
+        free(at);
+        return rc;
+    }
     /* assign calls: sort by (id or fingerprint, start), then chain neighbours */
     g_idmode = idm == 1;
     qsort(at, (size_t)n, sizeof(*at), cmp_key);
     int ncalls = 0;
     for (int i = 0; i < n; i++) {
         int same = i > 0 && cmp_keyonly(&at[i - 1], &at[i]) == 0;
-        if (idm == 1) same = same && at[i].ev->request_id[0];
-        else same = same && at[i - 1].failed && at[i].start - at[i - 1].end <= window;
+        same = same && at[i].ev->request_id[0];
         at[i].call = same ? at[i - 1].call : ncalls++;
     }
     qsort(at, (size_t)n, sizeof(*at), cmp_att);
