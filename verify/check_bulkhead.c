@@ -5,7 +5,8 @@
  * one shared http.Transport or HikariCP pool, Node's libuv threadpool for dns/fs) and the calls
  * to healthy dependencies stop too. resilience4j Bulkhead, separate pools per dependency, or
  * per-dependency concurrency limits keep the others going. From the dependency side: the rate
- * of calls through `other` during A's fault windows, against its rate before the first one.
+ * of calls through `other` during A's fault windows, against its rate before the first one:
+ * requests/s for http, bytes/s for tcp (a pooled client calls without opening connections).
  */
 #include "vcheck.h"
 
@@ -29,7 +30,8 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     if (vctx_need_fault(cx, e, &w, r)) { vwins_free(&w); return 0; }
     struct vpx *p = vrec_proxy(cx->rec, other, 0, e->err, e->errlen);
     if (!p) { vwins_free(&w); return -1; }
-    enum vmeasure m = vmeasure_resolve((enum vmeasure)meas, p);
+    /* tcp: bytes, since a pooled keep-alive client makes its calls without new connections */
+    enum vmeasure m = meas == VM_AUTO && !p->http ? VM_BYTES : vmeasure_resolve((enum vmeasure)meas, p);
     const char *u = vmeasure_unit(m);
     double a, b;
     if (vctx_baseline(cx, e, &w, &a, &b, r) < 0) { vwins_free(&w); return 0; }
