@@ -1,0 +1,64 @@
+/* test_verify.c -- the verifier's pure parts: series values, probe extraction (JSON paths,
+ * Prometheus text), verdict strings and exit codes. */
+#include "unit.h"
+#include "verify.h"
+#include "vrec.h"
+#include "vsample.h"
+
+UNIT(verify_ts_parse)
+{
+    struct vts t = {0};
+    vrec_parse_ts("new=3 peak=7 cur=2 req=10 err=1 inflight=4 faults=5 up=100 down=2000", &t);
+    EXPECT(t.nnew == 3 && t.peak == 7 && t.cur == 2 && t.req == 10 && t.err == 1);
+    EXPECT(t.inflight == 4 && t.faults == 5 && t.up == 100 && t.down == 2000);
+    struct vts u = {0};
+    vrec_parse_ts("cur=9 future=1 peak=2", &u);   /* unknown fields are skipped */
+    EXPECT(u.cur == 9 && u.peak == 2);
+}
+
+UNIT(verify_probe_json)
+{
+    double v = 0;
+    char err[256];
+    EXPECT_EQ_INT(vprobe_json("{\"a\": {\"b\": [1, {\"c\": 42.5}]}}", "a.b[1].c", &v, err, sizeof(err)), 0);
+    EXPECT(v == 42.5);
+    EXPECT_EQ_INT(vprobe_json("{\"runtime\": {\"goroutines\": 12}}", "$.runtime.goroutines", &v, err, sizeof(err)), 0);
+    EXPECT(v == 12);
+    EXPECT_EQ_INT(vprobe_json("{\"x\": \"17\"}", "x", &v, err, sizeof(err)), 0);
+    EXPECT(v == 17);
+    EXPECT_EQ_INT(vprobe_json("{\"x\": true}", "x", &v, err, sizeof(err)), 0);
+    EXPECT(v == 1);
+    EXPECT_EQ_INT(vprobe_json("{\"x\": 1}", "y", &v, err, sizeof(err)), -1);
+    EXPECT_CONTAINS(err, "not found");
+    EXPECT_EQ_INT(vprobe_json("{\"x\": [1]}", "x", &v, err, sizeof(err)), -1);
+    EXPECT_EQ_INT(vprobe_json("not json", "x", &v, err, sizeof(err)), -1);
+}
+
+UNIT(verify_probe_prom)
+{
+    const char *t = "# HELP go_goroutines x\n# TYPE go_goroutines gauge\ngo_goroutines 23\n"
+                    "http_requests_total{code=\"200\",method=\"get\"} 10\n"
+                    "http_requests_total{code=\"500\",method=\"get\"} 3 1700000000000\n"
+                    "go_goroutines_extra 99\n";
+    double v = 0;
+    char err[256];
+    EXPECT_EQ_INT(vprobe_prom(t, "go_goroutines", &v, err, sizeof(err)), 0);
+    EXPECT(v == 23);
+    EXPECT_EQ_INT(vprobe_prom(t, "http_requests_total", &v, err, sizeof(err)), 0);
+    EXPECT(v == 13);
+    EXPECT_EQ_INT(vprobe_prom(t, "http_requests_total{code=\"500\"}", &v, err, sizeof(err)), 0);
+    EXPECT(v == 3);
+    EXPECT_EQ_INT(vprobe_prom(t, "nope", &v, err, sizeof(err)), -1);
+}
+
+UNIT(verify_exit_codes)
+{
+    struct verify_result r[3] = {{.v = V_PASS}, {.v = V_INCONCLUSIVE}, {.v = V_FAIL}};
+    struct verify_report rep = {.r = r, .n = 1};
+    EXPECT_EQ_INT(verify_exit_code(&rep), 0);
+    rep.n = 2;
+    EXPECT_EQ_INT(verify_exit_code(&rep), 3);
+    rep.n = 3;
+    EXPECT_EQ_INT(verify_exit_code(&rep), 1);
+    EXPECT_STR(verdict_str(V_INCONCLUSIVE), "INCONCLUSIVE");
+}
