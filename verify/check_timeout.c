@@ -50,7 +50,14 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
 {
     double within, q, minc;
     if (vexp_dur(e, "within", VREQ, &within) < 0) return -1;
-    if (vexp_ratio(e, "quantile", 1.0, 1.0, &q) < 0) return -1;
+    const char *qs0 = vexp_str(e, "quantile");
+    if (qs0 && (qs0[0] == 'p' || qs0[0] == 'P')) {          /* p99, p99.9 */
+        char *end;
+        q = strtod(qs0 + 1, &end) / 100;
+        if (end == qs0 + 1 || *end || q <= 0 || q > 1) return vexp_fail(e, "quantile", "'%s' is not p50..p100 or a ratio", qs0);
+    } else if (vexp_ratio(e, "quantile", 1.0, 1.0, &q) < 0) {
+        return -1;
+    }
     if (q <= 0) return vexp_fail(e, "quantile", "must be above 0");
     double defmin = q >= 1 ? 1 : ceil(1 / (1 - q) - 1e-9);
     if (vexp_num(e, "min_calls", defmin, 1, 1e9, &minc) < 0) return -1;

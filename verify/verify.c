@@ -173,6 +173,11 @@ static int run_sampler(struct inidoc *doc, const struct verify_opts *o, double f
     char err[1024];
     struct verify_sampler *vs = verify_sampler_new(doc, o, err, sizeof(err));
     if (!vs) { fprintf(stderr, "faultline verify: %s\n", err); return 2; }
+    if (verify_sampler_count(vs) == 0) {
+        fprintf(stderr, "faultline verify: no postgres or probe expectation: nothing to sample\n");
+        verify_sampler_free(vs);
+        return 0;
+    }
     fprintf(stderr, "faultline verify: sampling %d expectation%s for run %s\n", verify_sampler_count(vs),
             verify_sampler_count(vs) == 1 ? "" : "s", o->run);
     struct sigaction sa;

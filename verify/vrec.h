@@ -25,11 +25,11 @@ enum vev_kind { VEV_CONN = 1, VEV_REQUEST };
 
 struct vev {                  /* one entry of R:events:<proxy> */
     enum vev_kind kind;
-    char inst[96];
+    char inst[64];
     uint64_t id;              /* conn: id; request: conn */
     char closed_by[12];
-    char fault[128];
-    char method[16], path[256], host[128], request_id[128];
+    char fault[96];
+    char method[16], path[192], host[96], request_id[96];   /* longer values are cut */
     int status, held_at_end, upstream_failed;
     double open_ms, connected_ms, first_up_ms, first_down_ms, last_up_ms, hang_ms, gave_up_ms,
         waited_ms, close_ms, bytes_up, bytes_down;

@@ -66,7 +66,7 @@ quantile = 50%
 check = timeout
 proxy = dep
 within = 1s
-quantile = 0.99
+quantile = p99
 INI
 vverify "$TT/t.ini" t2
 expect_verdict all FAIL slow_timeout
