@@ -499,11 +499,12 @@ struct vpx *vrec_proxy(struct vrec *v, const char *proxy, int want_events, char 
 {
     struct vpx *p = NULL;
     for (int i = 0; i < v->npx; i++)
-        if (!strcmp(v->px[i].name, proxy)) p = &v->px[i];
+        if (!strcmp(v->px[i]->name, proxy)) p = v->px[i];
     if (!p) {
         v->px = xrealloc(v->px, sizeof(*v->px) * (size_t)(v->npx + 1));
-        p = &v->px[v->npx++];
-        memset(p, 0, sizeof(*p));
+        p = calloc(1, sizeof(*p));
+        if (!p) abort();
+        v->px[v->npx++] = p;
         snprintf(p->name, sizeof(p->name), "%s", proxy);
     }
     if (!p->ts_loaded && load_ts(v, p, err, errlen) < 0) return NULL;
@@ -525,7 +526,7 @@ void vrec_free(struct vrec *v)
     for (int i = 0; i < v->nfaults; i++) free(v->faults[i].w);
     free(v->faults);
     free(v->ph);
-    for (int i = 0; i < v->npx; i++) { free(v->px[i].ts); free(v->px[i].ev); }
+    for (int i = 0; i < v->npx; i++) { free(v->px[i]->ts); free(v->px[i]->ev); free(v->px[i]); }
     free(v->px);
     memset(v, 0, sizeof(*v));
 }

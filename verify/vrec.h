@@ -72,7 +72,7 @@ struct vrec {
     int nfaults;
     struct vphase *ph;
     int nph;
-    struct vpx *px;
+    struct vpx **px;          /* entries never move: vrec_proxy's pointers stay valid */
     int npx;
     long long ttl_s;          /* TTL to give keys the verifier writes (samples) */
 };
