@@ -17,8 +17,18 @@ BUILD=${BUILD:-build}
 FL=$ROOT/$BUILD/faultline
 SVC=$ROOT/$BUILD/examples/service
 SCENARIOS=${DEMO_SCENARIOS:-hung-dependency pool-exhaustion}
-GOOD="--timeout 500 --pool 8 --breaker on"
-BUGGY="--timeout 0 --pool 0 --breaker off"
+# the service's switches per scenario and configuration
+PGDSN="host=127.0.0.1 port=15433 user=postgres dbname=postgres application_name=checkout"
+flags_for() {  # SCENARIO good|buggy
+    case "$1:$2" in
+    pg-pool-exhaustion:good)   echo "--dep off --pg-pool 5 --timeout 1000" ;;
+    pg-pool-exhaustion:buggy)  echo "--dep off --pg-pool 0 --timeout 0" ;;
+    idle-in-transaction:good)  echo "--dep off --pg-pool 5 --pg-tx on --timeout 1000 --pg-leak off" ;;
+    idle-in-transaction:buggy) echo "--dep off --pg-pool 5 --pg-tx on --timeout 1000 --pg-leak on" ;;
+    *:good)  echo "--timeout 500 --pool 8 --breaker on" ;;
+    *:buggy) echo "--timeout 0 --pool 0 --breaker off" ;;
+    esac
+}
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUTROOT=$ROOT/runs/demo-$STAMP
 WORK=$(mktemp -d /tmp/fldemo.XXXXXX)
@@ -57,6 +67,7 @@ done
 for s in $SCENARIOS; do
     if grep -q '^postgres *=' "profiles/$s.ini" && [ -z "$PGDATA_DIR" ]; then
         say "throwaway Postgres on 127.0.0.1:5432"
+        port_busy 5432 && { echo "demo: 127.0.0.1:5432 is in use (a packaged Postgres? systemctl stop postgresql)" >&2; exit 1; }
         PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
         PGDATA_DIR=$WORK/pg
         mkdir -p "$PGDATA_DIR" && chown postgres "$PGDATA_DIR" "$WORK"
@@ -76,13 +87,14 @@ mkdir -p "$OUTROOT"
 results=()
 all_ok=1
 for cfg in good buggy; do
-    flags=$GOOD; [ $cfg = buggy ] && flags=$BUGGY
-    say "checkout service, $cfg: service $flags"
-    "$SVC" --listen 127.0.0.1:14080 --dep 127.0.0.1:14001 $flags 2>"$WORK/service-$cfg.log" &
-    SP=$!
-    PIDS+=($SP)
-    wait_http http://127.0.0.1:14080/healthz 10 || { echo "demo: the service did not start" >&2; exit 1; }
     for s in $SCENARIOS; do
+        flags=$(flags_for "$s" $cfg)
+        pg=(); case "$flags" in *--pg-pool*) pg=(--pg "$PGDSN") ;; esac
+        say "checkout service, $cfg: service $flags"
+        "$SVC" --listen 127.0.0.1:14080 --dep 127.0.0.1:14001 $flags "${pg[@]}" 2>"$WORK/service-$cfg.log" &
+        SP=$!
+        PIDS+=($SP)
+        wait_http http://127.0.0.1:14080/healthz 10 || { echo "demo: the service did not start" >&2; exit 1; }
         out=$OUTROOT/$s-$cfg
         say "faultline run profiles/$s.ini  (service: $cfg)"
         "$FL" run "profiles/$s.ini" --out "$out" </dev/null
@@ -91,9 +103,9 @@ for cfg in good buggy; do
         ok=yes; [ $rc = $expect ] || { ok=NO; all_ok=0; }
         why=$(sed -n 's/^ *"why": "\(.\+\)",\?$/\1/p' "$out/journal.json" 2>/dev/null | head -n1)
         results+=("$s|$cfg|$rc|$expect|$ok|$out/report.html|$why")
+        kill -TERM $SP 2>/dev/null; wait $SP 2>/dev/null
+        sleep 0.3
     done
-    kill -TERM $SP 2>/dev/null; wait $SP 2>/dev/null
-    sleep 0.3
 done
 
 echo

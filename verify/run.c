@@ -133,6 +133,7 @@ struct runner {
     int64_t last_line_us;
     struct pxprev *prev;
     int nprev;
+    int sampler_pid;          /* child running the verifier's samplers, 0 = none */
     double rate_req, rate_err;   /* last second, all proxies */
     int conns;
 };
@@ -314,6 +315,67 @@ static void load_stop(struct runner *r)
     if (r->st.load_status == -1) load_reap(r, 2000000);
 }
 
+/* --- the verifier's samplers (postgres, probe): blocking calls, so in a child process --- */
+
+static void sampler_start(struct runner *r)
+{
+    int need = 0;
+    for (int i = 0; i < r->prof->doc->nsecs; i++) {
+        struct inisec *s = &r->prof->doc->secs[i];
+        if (strcmp(s->type, "expect")) continue;
+        for (int k = 0; k < s->nkeys; k++)
+            if (!strcmp(s->keys[k].key, "check") && (!strcmp(s->keys[k].value, "postgres") || !strcmp(s->keys[k].value, "probe")))
+                need = 1;
+    }
+    if (!need) return;
+    fflush(NULL);
+    pid_t p = fork();
+    if (p < 0) { say(r, "warning: no sampler (fork: %s)", strerror(errno)); return; }
+    if (p == 0) {
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        close_range(3, ~0U, 0);          /* not the proxies' sockets, not the loop's */
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_IGN);
+        char err[600];
+        struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL};
+        struct verify_sampler *vs = verify_sampler_new(r->prof->doc, &vo, err, sizeof(err));
+        if (!vs) {
+            fprintf(stderr, "faultline run: sampler: %s\n", err);
+            _exit(1);
+        }
+        if (verify_sampler_count(vs) == 0) _exit(0);
+        for (;;) {   /* until the runner stops us (SIGTERM) or dies (PDEATHSIG) */
+            int ms = verify_sampler_tick(vs, err, sizeof(err));
+            if (ms < 0) {
+                fprintf(stderr, "faultline run: sampler: %s\n", err);
+                ms = 1000;
+            }
+            if (ms < 20) ms = 20;
+            if (ms > 1000) ms = 1000;
+            struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    setpgid(p, p);
+    r->sampler_pid = (int)p;
+}
+
+static void sampler_stop(struct runner *r)
+{
+    if (r->sampler_pid <= 0) return;
+    kill(r->sampler_pid, SIGTERM);
+    int st;
+    for (int i = 0; i < 150; i++) {
+        if (waitpid(r->sampler_pid, &st, WNOHANG) == r->sampler_pid) { r->sampler_pid = 0; return; }
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(r->sampler_pid, SIGKILL);
+    waitpid(r->sampler_pid, &st, 0);
+    r->sampler_pid = 0;
+}
+
 /* --- sampling and progress --- */
 
 static void sample(struct runner *r)
@@ -411,6 +473,7 @@ static void finish(struct runner *r, const char *why)
         say(r, "aborting (%s): stopping the load and removing every fault", why);
     }
     load_stop(r);
+    sampler_stop(r);
     int last = r->cur;
     if (last >= 0 && last < r->sc.nph) phase_switch(r, last, r->sc.nph);
     /* every fault goes, phased or not: nothing keeps acting after the run */
@@ -680,6 +743,7 @@ int cli_run(int argc, char **argv)
     if (!r->phase_end_us) abort();
     int64_t acc = r->t0_us;
     for (int i = 0; i < r->sc.nph; i++) r->phase_end_us[i] = acc += r->sc.ph[i].dur_us;
+    sampler_start(r);
     load_start(r);
     phase_switch(r, -1, 0);
     arm_phase(r);
@@ -754,6 +818,7 @@ out_redis:
     if (redis_pid) run_redis_stop(redis_pid, r->st.out_dir);
     if (r->srv) server_free(r->srv);
     load_stop(r);
+    sampler_stop(r);
 out_free:
     if (have_rep) verify_report_free(&rep);
     free(r->phase_end_us);

@@ -114,6 +114,14 @@ void run_window_open(struct run_state *st, const char *fault, const char *proxy,
 void run_window_close(struct run_state *st, const char *fault, double t_ms);
 void run_state_free(struct run_state *st);
 
+/* ---- the verifier's samplers (declared in verify/verify.h once the verifier lands; weak
+ * stand-ins in run_weak.c until then). The runner runs them in a child process. ---- */
+struct verify_sampler;
+struct verify_sampler *verify_sampler_new(struct inidoc *doc, const struct verify_opts *o, char *err, size_t errlen);
+int verify_sampler_count(const struct verify_sampler *s);
+int verify_sampler_tick(struct verify_sampler *s, char *err, size_t errlen);
+void verify_sampler_free(struct verify_sampler *s);
+
 /* ---- run_redis.c ---- */
 /* Starts redis-server on OUT/redis.sock; fills url ("unix:/…/redis.sock") and *pid. */
 int run_redis_start(const char *dir, char *url, size_t urllen, int *pid, char *err, size_t errlen);

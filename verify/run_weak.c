@@ -6,6 +6,7 @@
  * are strong symbols and replace these at link time without any change here.
  */
 #include "verify.h"
+#include "run.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,3 +132,24 @@ __attribute__((weak)) void verify_report_free(struct verify_report *rep)
     rep->r = NULL;
     rep->n = 0;
 }
+
+/* The samplers (postgres and probe expectations): none without the verifier. */
+__attribute__((weak)) struct verify_sampler *verify_sampler_new(struct inidoc *doc, const struct verify_opts *o,
+                                                               char *err, size_t errlen)
+{
+    (void)doc;
+    (void)o;
+    snprintf(err, errlen, "the verifier is not built into this binary");
+    return NULL;
+}
+
+__attribute__((weak)) int verify_sampler_count(const struct verify_sampler *s) { (void)s; return 0; }
+
+__attribute__((weak)) int verify_sampler_tick(struct verify_sampler *s, char *err, size_t errlen)
+{
+    (void)s;
+    snprintf(err, errlen, "the verifier is not built into this binary");
+    return -1;
+}
+
+__attribute__((weak)) void verify_sampler_free(struct verify_sampler *s) { (void)s; }

@@ -13,6 +13,13 @@
  *   --retries N       retry a failed call up to N times ...
  *   --backoff on|off  ... with exponential backoff and jitter (50 ms doubling), or at once
  *                     (the retry-storm bug)
+ *   --pg DSN          before calling payments, run one query on Postgres (libpq, async) ...
+ *   --pg-pool N       ... on a pool of at most N connections (extra requests: 503); 0 = a new
+ *                     connection per request (the database pool-exhaustion bug)
+ *   --pg-tx on|off    ... inside BEGIN ... COMMIT
+ *   --pg-leak on|off  on a timeout, leave the connection (and its open transaction) behind
+ *                     instead of closing it (the idle-in-transaction / connection-leak bug)
+ *   --timeout also bounds the Postgres step; --dep off skips the payments call.
  *
  *   service --listen 127.0.0.1:8080 --dep 127.0.0.1:9001 [--dep-path /pay] [switches]
  *   service --payments --listen 127.0.0.1:9001     (plays the dependency: GET /pay -> 200 "paid")
@@ -24,6 +31,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +46,8 @@ struct cfg {
     char dep_path[256];
     int timeout_ms, pool, breaker, retries, backoff;
     int payments;   /* play the dependency instead */
+    char pg_dsn[512];
+    int pg_pool, pg_tx, pg_leak;
 };
 
 static struct cfg C = {.listen_host = "127.0.0.1", .listen_port = 8080, .dep_host = "127.0.0.1", .dep_port = 9001, .dep_path = "/pay"};
@@ -203,6 +213,161 @@ static void start_attempt(struct call *cl)
     }
 }
 
+
+/* ---- the optional Postgres step (libpq, non-blocking, on the same loop) ---- */
+struct pgconn {
+    PGconn *c;
+    struct event *ev, *tmo;
+    struct call *cl;
+    int slot;            /* pool slot, -1 = own connection */
+    int connecting, stage, leaked;
+};
+static struct pgconn **pgpool;
+static unsigned long stat_pg_ok, stat_pg_fail, stat_pg_leaked;
+
+static void pg_io(evutil_socket_t fd, short what, void *arg);
+
+static void pg_wait(struct pgconn *pc, short what)
+{
+    if (pc->ev) event_free(pc->ev);
+    pc->ev = event_new(base, PQsocket(pc->c), what, pg_io, pc);
+    event_add(pc->ev, NULL);
+}
+
+static void pg_release(struct pgconn *pc, int keep)
+{
+    if (pc->ev) { event_free(pc->ev); pc->ev = NULL; }
+    if (pc->tmo) { event_free(pc->tmo); pc->tmo = NULL; }
+    pc->cl = NULL;
+    if (keep && pc->slot >= 0) return;             /* idle in the pool */
+    if (pc->slot >= 0) pgpool[pc->slot] = NULL;
+    PQfinish(pc->c);
+    free(pc);
+}
+
+static void pg_done(struct pgconn *pc, int ok, const char *why)
+{
+    struct call *cl = pc->cl;
+    pg_release(pc, ok);
+    if (!ok) {
+        stat_pg_fail++;
+        reply(cl->in, 502, "Bad Gateway", why);
+        free(cl);
+        return;
+    }
+    stat_pg_ok++;
+    if (!C.dep_port) {
+        stat_ok++;
+        reply(cl->in, 200, "OK", "checkout ok");
+        free(cl);
+        return;
+    }
+    start_attempt(cl);
+}
+
+static void pg_send(struct pgconn *pc)
+{
+    const char *q = !C.pg_tx ? "SELECT 1" : pc->stage == 0 ? "BEGIN; SELECT 1" : "COMMIT";
+    if (!PQsendQuery(pc->c, q)) { pg_done(pc, 0, "postgres: cannot send"); return; }
+    pg_wait(pc, PQflush(pc->c) == 1 ? EV_WRITE : EV_READ);
+}
+
+static void pg_io(evutil_socket_t fd, short what, void *arg)
+{
+    struct pgconn *pc = arg;
+    if (pc->connecting) {
+        PostgresPollingStatusType st = PQconnectPoll(pc->c);
+        if (st == PGRES_POLLING_FAILED) { pg_done(pc, 0, "postgres: connect failed"); return; }
+        if (st == PGRES_POLLING_OK) { pc->connecting = 0; PQsetnonblocking(pc->c, 1); pg_send(pc); return; }
+        pg_wait(pc, st == PGRES_POLLING_WRITING ? EV_WRITE : EV_READ);
+        return;
+    }
+    if (what & EV_WRITE) {
+        int f = PQflush(pc->c);
+        if (f < 0) { pg_done(pc, 0, "postgres: write failed"); return; }
+        pg_wait(pc, f == 1 ? EV_WRITE : EV_READ);
+        return;
+    }
+    if (!PQconsumeInput(pc->c)) { pg_done(pc, 0, "postgres: connection lost"); return; }
+    int bad = 0;
+    while (!PQisBusy(pc->c)) {
+        PGresult *r = PQgetResult(pc->c);
+        if (!r) {   /* this query is complete */
+            if (bad) { pg_done(pc, 0, "postgres: query failed"); return; }
+            if (C.pg_tx && pc->stage == 0) { pc->stage = 1; pg_send(pc); return; }
+            pg_done(pc, 1, NULL);
+            return;
+        }
+        ExecStatusType es = PQresultStatus(r);
+        if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) bad = 1;
+        PQclear(r);
+    }
+    pg_wait(pc, EV_READ);
+}
+
+static void pg_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct pgconn *pc = arg;
+    struct call *cl = pc->cl;
+    event_free(pc->tmo);
+    pc->tmo = NULL;
+    if (C.pg_leak) {
+        /* the bug: walk away from the connection, transaction and all; nobody closes it */
+        if (pc->ev) { event_free(pc->ev); pc->ev = NULL; }
+        pc->leaked = 1;
+        pc->cl = NULL;
+        if (pc->slot >= 0) pgpool[pc->slot] = NULL;   /* the pool forgets it, the socket stays */
+        stat_pg_leaked++;
+    } else {
+        pc->cl = NULL;
+        pg_release(pc, 0);    /* closing the connection ends its transaction on the server */
+    }
+    stat_pg_fail++;
+    reply(cl->in, 504, "Gateway Timeout", "postgres did not answer");
+    free(cl);
+}
+
+static void pg_start(struct call *cl)
+{
+    struct pgconn *pc = NULL;
+    int slot = -1;
+    if (C.pg_pool > 0) {
+        for (int i = 0; i < C.pg_pool && !pc; i++)
+            if (pgpool[i] && !pgpool[i]->cl && PQstatus(pgpool[i]->c) == CONNECTION_OK) { pc = pgpool[i]; slot = i; }
+        for (int i = 0; i < C.pg_pool && !pc && slot < 0; i++)
+            if (!pgpool[i]) slot = i;
+        if (!pc && slot < 0) {
+            stat_rejected++;
+            reply(cl->in, 503, "Service Unavailable", "db pool exhausted");
+            free(cl);
+            return;
+        }
+    }
+    if (!pc) {
+        pc = calloc(1, sizeof(*pc));
+        pc->slot = slot;
+        pc->c = PQconnectStart(C.pg_dsn);
+        if (!pc->c || PQstatus(pc->c) == CONNECTION_BAD) {
+            if (pc->c) PQfinish(pc->c);
+            free(pc);
+            reply(cl->in, 502, "Bad Gateway", "postgres: bad DSN or no connection");
+            free(cl);
+            return;
+        }
+        pc->connecting = 1;
+        if (slot >= 0) pgpool[slot] = pc;
+    }
+    pc->cl = cl;
+    pc->stage = 0;
+    if (C.timeout_ms > 0) {
+        struct timeval tv = {C.timeout_ms / 1000, (C.timeout_ms % 1000) * 1000};
+        pc->tmo = evtimer_new(base, pg_timeout, pc);
+        evtimer_add(pc->tmo, &tv);
+    }
+    if (pc->connecting) pg_wait(pc, EV_WRITE);
+    else pg_send(pc);
+}
+
 static void checkout_cb(struct evhttp_request *in, void *arg)
 {
     if (C.breaker && breaker_open) {
@@ -218,7 +383,9 @@ static void checkout_cb(struct evhttp_request *in, void *arg)
     cl->in = in;
     cl->slot = -1;
     cl->probe = C.breaker && breaker_open;
-    start_attempt(cl);
+    if (C.pg_dsn[0]) pg_start(cl);
+    else if (!C.dep_port) { reply(in, 200, "OK", "checkout ok"); free(cl); }
+    else start_attempt(cl);
 }
 
 static void pay_cb(struct evhttp_request *in, void *arg) { reply(in, 200, "OK", "paid"); }
@@ -227,9 +394,10 @@ static void healthz_cb(struct evhttp_request *in, void *arg) { reply(in, 200, "O
 
 static void stats_cb(struct evhttp_request *in, void *arg)
 {
-    char b[256];
-    snprintf(b, sizeof(b), "ok=%lu fail=%lu rejected=%lu calls=%lu inflight=%d breaker=%s", stat_ok, stat_fail,
-             stat_rejected, stat_calls, inflight, breaker_open ? "open" : "closed");
+    char b[400];
+    snprintf(b, sizeof(b), "ok=%lu fail=%lu rejected=%lu calls=%lu inflight=%d breaker=%s pg_ok=%lu pg_fail=%lu pg_leaked=%lu",
+             stat_ok, stat_fail, stat_rejected, stat_calls, inflight, breaker_open ? "open" : "closed", stat_pg_ok,
+             stat_pg_fail, stat_pg_leaked);
     reply(in, 200, "OK", b);
 }
 
@@ -250,6 +418,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: service --listen HOST:PORT --dep HOST:PORT [--dep-path /pay] [--timeout MS] [--pool N]\n"
                "               [--breaker on|off] [--retries N] [--backoff on|off]\n"
+               "               [--pg DSN [--pg-pool N] [--pg-tx on|off] [--pg-leak on|off]]   (--dep off: no payments call)\n"
                "       service --payments --listen HOST:PORT     (the dependency: every path answers 200)\n");
 }
 
@@ -262,7 +431,14 @@ int main(int argc, char **argv)
         if (!v) { usage(stderr); return 2; }
         i++;
         if (!strcmp(a, "--listen")) { if (hostport(v, C.listen_host, sizeof(C.listen_host), &C.listen_port) < 0) return 2; }
-        else if (!strcmp(a, "--dep")) { if (hostport(v, C.dep_host, sizeof(C.dep_host), &C.dep_port) < 0) return 2; }
+        else if (!strcmp(a, "--dep")) {
+            if (!strcmp(v, "off")) C.dep_port = 0;
+            else if (hostport(v, C.dep_host, sizeof(C.dep_host), &C.dep_port) < 0) return 2;
+        }
+        else if (!strcmp(a, "--pg")) snprintf(C.pg_dsn, sizeof(C.pg_dsn), "%s", v);
+        else if (!strcmp(a, "--pg-pool")) C.pg_pool = atoi(v);
+        else if (!strcmp(a, "--pg-tx")) C.pg_tx = onoff(v);
+        else if (!strcmp(a, "--pg-leak")) C.pg_leak = onoff(v);
         else if (!strcmp(a, "--dep-path")) snprintf(C.dep_path, sizeof(C.dep_path), "%s", v);
         else if (!strcmp(a, "--timeout")) C.timeout_ms = atoi(v);
         else if (!strcmp(a, "--pool")) C.pool = atoi(v);
@@ -274,6 +450,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     base = event_base_new();
     if (C.pool > 0) pool = calloc((size_t)C.pool, sizeof(*pool));
+    if (C.pg_pool > 0) pgpool = calloc((size_t)C.pg_pool, sizeof(*pgpool));
     struct evhttp *h = evhttp_new(base);
     if (C.payments) evhttp_set_gencb(h, pay_cb, NULL);   /* every path: 200 "paid" */
     else evhttp_set_cb(h, "/checkout", checkout_cb, NULL);
