@@ -371,7 +371,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
                  (what & BEV_EVENT_ERROR) && bufferevent_socket_get_dns_error(bev)
                      ? log_q(evutil_gai_strerror(bufferevent_socket_get_dns_error(bev)))
                      : log_q(evutil_socket_error_to_string(err)));
-        if (c->proto) http_upstream_failed(c);   /* http: the client gets a 502 */
+        if (c->proto && c->px->spec.mode == MODE_HTTP) http_upstream_failed(c);   /* http: a 502 */
         else conn_close(c, CLOSER_PROXY, CLOSE_FIN);
         goto out;
     }
