@@ -30,6 +30,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent_struct.h>   /* ev_write: see conn_accept (libevent 2.1) */
 
 static const char *closer_names[] = {"none", "client", "upstream", "proxy", "fault"};
 const char *closer_str(enum closer c) { return closer_names[c]; }
@@ -80,8 +81,11 @@ static void pipe_shut(struct pipe *p)
 {
     if (p->shut || !p->dst) return;
     p->shut = 1;
+    /* When the other direction is already shut and dst has sent its EOF, the pair closes right
+     * now, and close() sends the same FIN (nothing is unread after dst's EOF): save the call. */
+    struct pipe *o = &p->c->p[!p->dir];
     evutil_socket_t fd = bufferevent_getfd(p->dst);
-    if (fd >= 0) shutdown(fd, SHUT_WR);
+    if (fd >= 0 && !(o->shut && o->src_eof)) shutdown(fd, SHUT_WR);
     bufferevent_disable(p->dst, EV_WRITE);
 }
 
@@ -181,7 +185,9 @@ static void close_side(struct conn *c, struct bufferevent **bevp)
     if (!bev) return;
     bufferevent_disable(bev, EV_READ);
     if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 || (bev == c->up && !c->up_connected)) {
-        if (bev == c->cli || c->up_connected) drop_unread(bev);
+        /* (a side whose EOF was read has nothing unread: skip the syscall) */
+        if ((bev == c->cli && !c->p[0].src_eof) || (bev == c->up && c->up_connected && !c->p[1].src_eof))
+            drop_unread(bev);
         bufferevent_free(bev);
         *bevp = NULL;
         return;
@@ -548,6 +554,11 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
         }
     } else if (!c->closing) {
         bufferevent_enable(c->cli, EV_READ | EV_WRITE);
+        /* Enabling EV_WRITE arms the write event even with nothing to write; on a fresh socket it
+         * would fire at once only to be removed again (an epoll_ctl and a wakeup per connection).
+         * Unarm it before the loop applies the change: EV_WRITE stays enabled, and libevent arms
+         * the event again as soon as bytes are queued for the client. */
+        event_del(&c->cli->ev_write);
         bufferevent_enable(c->up, EV_READ | EV_WRITE);
         if (px->nfaults) conn_sync_stages(c);
     }

@@ -18,16 +18,16 @@ INI
 for LIM in 63 64; do
     N=150
     # soft and hard limit $LIM: serve's raise to the hard limit changes nothing
-    ( ulimit -n $LIM; exec "$FL" serve "$TT/p.ini" ) 2>"$TT/fl.log" &
-    FL_PID=$!; _PIDS+=($FL_PID); FL_LOG=$TT/fl.log
+    ( ulimit -n $LIM; exec "$FL" serve "$TT/p.ini" ) 2>"$TT/fl.$LIM.log" &
+    FL_PID=$!; _PIDS+=($FL_PID); FL_LOG=$TT/fl.$LIM.log
     wait_port "$LP" 10 || { fail start_$LIM "faultline did not start: $(cat "$FL_LOG")"; exit 1; }
     check limit_applied_$LIM grep -q "Max open files *$LIM *$LIM " "/proc/$FL_PID/limits"
 
     # $N clients hold their connections for 6 s; about 28 pairs fit in 63 or 64 descriptors
-    "$TBIN/idleconns" "127.0.0.1:$LP" $N 6 'x' 3 >"$TT/idle.out" 2>&1 &
+    "$TBIN/idleconns" "127.0.0.1:$LP" $N 6 'x' 3 >"$TT/idle.$LIM.out" 2>&1 &
     IDLE=$!; _PIDS+=($IDLE)
-    wait_for 10 grep -q '^open=' "$TT/idle.out"
-    line=$(grep '^open=' "$TT/idle.out")
+    wait_for 10 grep -q '^open=' "$TT/idle.$LIM.out"
+    line=$(grep '^open=' "$TT/idle.$LIM.out")
     echo "# clients: $line"
     a=$(kv "$line" answered)
     check some_served_$LIM within "$a" 10 60

@@ -86,6 +86,15 @@ wait_for 5 sh -c "! kill -0 $FL_PID 2>/dev/null"
 wait "$FL_PID"; rc=$?
 check sigint_exit_0 [ $rc = 0 ]
 
+# ---- serve raises its descriptor soft limit to the hard limit
+( ulimit -Sn 100; exec "$FL" serve "$TT/p.ini" ) 2>"$TT/nofile.log" &
+NF=$!; _PIDS+=($NF)
+wait_port "$LP" 10
+hard=$(awk '/^Max open files/ {print $5}' "/proc/$NF/limits")
+soft=$(awk '/^Max open files/ {print $4}' "/proc/$NF/limits")
+check nofile_soft_raised_to_hard [ "$soft" = "$hard" -a "$soft" != 100 ]
+stop_pid "$NF"
+
 # ---- --help and version
 for c in "" serve check version; do
     out=$("$FL" $c --help 2>&1); rc=$?
