@@ -7,8 +7,9 @@
  * never comes down); a Node service leaks sockets/promises the same way. The sampler reads the
  * service's endpoint (`url`, JSON with `json_path` or Prometheus text with `metric`) every
  * `interval` into R:probe:<expect name>; the check compares the samples after each fault
- * window with the mean of the baseline samples. `tolerance` is relative ("20%") or absolute
- * ("5"): a goroutine count of 12 +/- 5 after the fault is back; 300 is a leak.
+ * window with the mean of the baseline samples. `tolerance` is relative ("20%" or 0.2, like
+ * every ratio), `tolerance_abs` absolute ("5"): 12 +/- 5 goroutines after the fault is back;
+ * 300 is a leak.
  */
 #include "vcheck.h"
 
@@ -40,7 +41,6 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
 {
     double within, interval, tmo, minb;
     const char *url = vexp_str(e, "url"), *jp = vexp_str(e, "json_path"), *metric = vexp_str(e, "metric");
-    const char *tol = vexp_str(e, "tolerance");
     if (!url) return vexp_fail(e, NULL, "needs 'url' (http://HOST:PORT/path)");
     if (strncmp(url, "http://", 7)) return vexp_fail(e, "url", "'%s': only http:// URLs", url);
     if (!jp == !metric) return vexp_fail(e, NULL, "needs exactly one of json_path, metric");
@@ -48,19 +48,17 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     if (vexp_dur(e, "interval", 1000, &interval) < 0) return -1;
     if (vexp_dur(e, "timeout", 1000, &tmo) < 0) return -1;
     if (vexp_num(e, "min_baseline", 2, 1, 1e6, &minb) < 0) return -1;
-    double tv = 0.1;
-    int rel = 1;
-    if (tol) {
-        char *end;
-        tv = strtod(tol, &end);
-        rel = *end == '%';
-        if (end == tol || (*end && strcmp(end, "%")) || tv < 0) return vexp_fail(e, "tolerance", "'%s' is not 10%% or a number", tol);
-        if (rel) tv /= 100;
-    }
+    double tv, tabs;
+    if (vexp_ratio(e, "tolerance", 0.1, 100, &tv) < 0) return -1;
+    if (vexp_num(e, "tolerance_abs", -1, 0, 1e18, &tabs) < 0) return -1;
+    if (tabs >= 0 && vexp_str(e, "tolerance")) return vexp_fail(e, "tolerance_abs", "give tolerance or tolerance_abs, not both");
+    int rel = tabs < 0;
+    if (!rel) tv = tabs;
     if (!cx) return 0;
 
     char b1[32], b2[32];
-    vres_bound(r, "within %s%s of baseline after %s", tol ? tol : "10", tol ? "" : "%", vfmt_ms(within, b1, sizeof(b1)));
+    if (rel) vres_bound(r, "within %g%% of baseline after %s", tv * 100, vfmt_ms(within, b1, sizeof(b1)));
+    else vres_bound(r, "within +/-%g of baseline after %s", tv, vfmt_ms(within, b1, sizeof(b1)));
     struct psacc a = {NULL, 0, 0};
     char sfx[200];
     snprintf(sfx, sizeof(sfx), "probe:%s", e->name);

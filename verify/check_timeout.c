@@ -9,6 +9,10 @@
  * A call counts when the fault held it: a connection with hang_ms on which the client sent
  * something (a pooled connection idling in the pool is not a call), or an http request to which
  * a holding fault (hang, timeout, blackhole, latency, slow_body, bandwidth) was applied. Each
+ * For tcp faults that slow rather than hold (bandwidth, latency, slow), a connection whose
+ * client sent its last bytes while the fault acted counts as a call lasting from those bytes to
+ * the connection's end (this assumes a connection per call; an idle keep-alive connection
+ * closed long after its last call reads as a long wait). Each
  * counted call either was abandoned (waited = how long the client waited) or was still held
  * for longer than `within` without the client giving up (a client with no timeout: it fails).
  * A call held for less than `within` that the fault itself released proves nothing and is not
@@ -81,6 +85,21 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
         struct vev *ev = &p->ev[i];
         if (e->fault && strcmp(ev->fault, e->fault)) continue;
         double start, gave = NAN, end_hold, closed;
+        if (!http && ev->kind == VEV_CONN && isnan(ev->hang_ms) && ev->fault[0] && !isnan(ev->last_up_ms)) {
+            /* a slowing fault (bandwidth, latency...) marks no hold: the call is the time from the
+             * client's last bytes to the connection's end, if it began while the fault acted */
+            struct vfault *f = vrec_fault(cx->rec, ev->fault);
+            if (!f || !is_holding(f->type) || !strcmp(f->type, "hang")) continue;
+            int inwin = 0;
+            for (int k = 0; k < f->nw; k++) if (ev->last_up_ms >= f->w[k].start && ev->last_up_ms <= f->w[k].end) inwin = 1;
+            double end = !isnan(ev->gave_up_ms) ? ev->gave_up_ms : ev->close_ms;
+            if (!inwin || isnan(end)) continue;
+            double waited = end - ev->last_up_ms;
+            if (!strcmp(ev->closed_by, "client")) { wt[n++] = waited; abandoned++; }
+            else if (waited > within) { wt[n++] = waited; stuck++; }
+            else skipped++;
+            continue;
+        }
         if (!http) {
             if (ev->kind != VEV_CONN || isnan(ev->hang_ms) || isnan(ev->last_up_ms)) continue;
             /* a request answered before the hold began is not a held call */

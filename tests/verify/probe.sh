@@ -52,7 +52,7 @@ check = probe
 proxy = api
 url = http://127.0.0.1:$MG/metrics
 metric = go_goroutines
-tolerance = 20%
+tolerance = 0.2
 within = 2s
 interval = 250ms
 [expect leak-json]
@@ -60,7 +60,7 @@ check = probe
 proxy = api
 url = http://127.0.0.1:$ML/vars
 json_path = \$.runtime.goroutines
-tolerance = 5
+tolerance_abs = 5
 within = 2s
 interval = 250ms
 [expect good-labels]
