@@ -2,7 +2,7 @@
 # breaker and retries judged from a real record of http proxies: an http_error (503) fault from
 # 3s to 7s; real clients: one with a circuit breaker (opens after 5 failures for 2s, one probe
 # when half-open) and one without; one retrying 5 times at once (a storm), one retrying twice
-# with exponential backoff (100ms, 200ms), one retrying twice without backoff. A proxy with
+# with exponential backoff (300ms, 600ms), one retrying twice without backoff. A proxy with
 # traffic whose fault never applies (probability 0) and a faulted one with no traffic are
 # INCONCLUSIVE.
 . "$(dirname "$0")/../lib.sh"
@@ -53,7 +53,7 @@ $C --addr "127.0.0.1:${P[brknone]}" --rate 40 >"$TT/c.brknone" &
 b=$!
 $C --addr "127.0.0.1:${P[storm]}" --rate 10 --retries 5,0 >"$TT/c.storm" &
 c=$!
-$C --addr "127.0.0.1:${P[backoff]}" --rate 10 --retries 2,100 >"$TT/c.backoff" &
+$C --addr "127.0.0.1:${P[backoff]}" --rate 10 --retries 2,300 >"$TT/c.backoff" &
 d=$!
 $C --addr "127.0.0.1:${P[flat]}" --rate 10 --retries 2,0 >"$TT/c.flat" &
 e=$!
