@@ -180,7 +180,22 @@ static void pg_fwd(struct pg_sess *s, int dir, struct evbuffer *in, size_t n)
     struct conn *c = s->c;
     if (!c || c->closing) { evbuffer_drain(in, n); return; }
     struct pipe *p = &c->p[dir];
-    if (p->nlive == 0) { pipe_deliver(p, in, n); return; }
+    if (p->nlive == 0) {
+        /* like tcp mode's fast path: nothing queued for dst, so write straight away and queue
+         * only what the socket did not take (saves an event round trip per message) */
+        if (p->dst && !p->shut && evbuffer_get_length(bufferevent_get_output(p->dst)) == 0 &&
+            (dir == 1 || c->up_connected)) {
+            int w = evbuffer_write_atmost(in, bufferevent_getfd(p->dst), (ev_ssize_t)n);
+            if (w > 0) {
+                n -= (size_t)w;
+                p->bytes += (uint64_t)w;
+                if (dir == 0) c->px->st.bytes_up += (uint64_t)w;
+                else c->px->st.bytes_down += (uint64_t)w;
+            }
+        }
+        pipe_deliver(p, in, n);
+        return;
+    }
     if (n == evbuffer_get_length(in)) { chain_input(p, in); return; }
     evbuffer_remove_buffer(in, s->tmp, n);
     chain_input(p, s->tmp);
@@ -856,8 +871,8 @@ static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
                     continue;
                 }
                 struct pg_cycle *hc = pg_head(s);
-                FLUSH();
                 if (hc && !hc->local && hc->err_before_rfq) {
+                    FLUSH();
                     pg_inject_error(s, "ERROR", hc->sqlstate, hc->message ? hc->message : pg_sqlstate_text(hc->sqlstate));
                     s->errors_injected++;
                     if (s->tot) s->tot->errors_injected++;
@@ -867,9 +882,15 @@ static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
                     if (s->tot) s->tot->xacts++;
                 }
                 s->txs = st;
-                pg_fwd(s, 1, in, total);
+                off += total;                       /* forwarded with the rest of the read */
                 if (hc && !hc->local) pg_pop(s);
-                pg_flush_local(s);
+                struct pg_cycle *nh = pg_head(s);
+                if (nh && nh->local) {
+                    FLUSH();                        /* local answers go after this RFQ */
+                    pg_flush_local(s);
+                } else {
+                    pg_idle_check(s);
+                }
                 if (s->fifo_full) { s->fifo_full = 0; rerun_client = 1; }
                 continue;
             }

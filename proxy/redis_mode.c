@@ -190,7 +190,22 @@ static void resp_fwd(struct resp_sess *s, int dir, struct evbuffer *in, size_t n
     struct conn *c = s->c;
     if (!c || c->closing) { evbuffer_drain(in, n); return; }
     struct pipe *p = &c->p[dir];
-    if (p->nlive == 0) { pipe_deliver(p, in, n); return; }
+    if (p->nlive == 0) {
+        /* like tcp mode's fast path: nothing queued for dst, so write straight away and queue
+         * only what the socket did not take (saves an event round trip per message) */
+        if (p->dst && !p->shut && evbuffer_get_length(bufferevent_get_output(p->dst)) == 0 &&
+            (dir == 1 || c->up_connected)) {
+            int w = evbuffer_write_atmost(in, bufferevent_getfd(p->dst), (ev_ssize_t)n);
+            if (w > 0) {
+                n -= (size_t)w;
+                p->bytes += (uint64_t)w;
+                if (dir == 0) c->px->st.bytes_up += (uint64_t)w;
+                else c->px->st.bytes_down += (uint64_t)w;
+            }
+        }
+        pipe_deliver(p, in, n);
+        return;
+    }
     if (n == evbuffer_get_length(in)) { chain_input(p, in); return; }
     evbuffer_remove_buffer(in, s->tmp, n);
     chain_input(p, s->tmp);
