@@ -410,6 +410,9 @@ static int resp_int(const char *b, int64_t *out)
  * Returns the offset after it, 0 = need more bytes, -1 = not a bulk string. */
 static long resp_peek_bulk(const char *b, size_t n, size_t o, const char **body, size_t *blen, size_t *full)
 {
+    *body = b + n;     /* nothing of the body seen yet */
+    *blen = 0;
+    *full = 0;
     if (o >= n) return 0;
     if (b[o] != '$') return -1;
     const char *e = memchr(b + o, '\r', n - o);
@@ -435,11 +438,12 @@ static int resp_is_cmd(const char *name, const char *want) { return strcmp(name,
 /* The start of a command at off (between commands, not gated). Decides its fault and sets the
  * framing up. 1 = go on, 0 = wait (more bytes, or gated), -1 = dead. For inline commands the
  * whole line is consumed here (*linelen set); multibulk commands are framed by the loop. */
-static int resp_cmd_start(struct resp_sess *s, struct evbuffer *in, size_t off, size_t *inline_len)
+#define RESP_MORE 2   /* resp_cmd_head: the peek needs more bytes */
+static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, size_t off, size_t *inline_len, size_t want)
 {
     struct resp_dir *d = &s->d[0];
     size_t avail = evbuffer_get_length(in) - off;
-    size_t n = avail < RESP_PEEK_MAX ? avail : RESP_PEEK_MAX;
+    size_t n = avail < want ? avail : want;
     char b[RESP_PEEK_MAX];
     struct evbuffer_ptr ptr;
     evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
@@ -450,7 +454,7 @@ static int resp_cmd_start(struct resp_sess *s, struct evbuffer *in, size_t off, 
     *inline_len = 0;
     if (b[0] == '*') {
         const char *e = memchr(b, '\r', n);
-        if (!e || (size_t)(e - b) + 1 >= n) return n > 32 ? resp_garbage(s, 0, "multibulk header too long") : 0;
+        if (!e || (size_t)(e - b) + 1 >= n) return n > 32 ? resp_garbage(s, 0, "multibulk header too long") : RESP_MORE;
         if (e[1] != '\n') return resp_garbage(s, 0, "multibulk header without CRLF");
         char num[24];
         size_t nl = (size_t)(e - b) - 1;
@@ -467,7 +471,7 @@ static int resp_cmd_start(struct resp_sess *s, struct evbuffer *in, size_t off, 
         if (cnt >= 1) {
             long r = resp_peek_bulk(b, n, o, &body, &blen, &full);
             if (r < 0) return resp_garbage(s, 0, "command element is not a bulk string");
-            if (r == 0 && !(complete_peek && blen > 0)) return complete_peek ? resp_garbage(s, 0, "command name too long") : 0;
+            if (r == 0 && !(complete_peek && blen > 0)) return complete_peek ? resp_garbage(s, 0, "command name too long") : RESP_MORE;
             size_t k = blen < RESP_NAME_MAX - 1 ? blen : RESP_NAME_MAX - 1;
             for (size_t i = 0; i < k; i++) {
                 unsigned char ch = (unsigned char)body[i];
@@ -479,7 +483,7 @@ static int resp_cmd_start(struct resp_sess *s, struct evbuffer *in, size_t off, 
                 size_t kl, kfull;
                 long r2 = resp_peek_bulk(b, n, (size_t)r, &kb, &kl, &kfull);
                 if (r2 < 0) return resp_garbage(s, 0, "command element is not a bulk string");
-                if (r2 == 0 && !complete_peek && kl < RESP_KEY_MAX) return 0;
+                if (r2 == 0 && !complete_peek && kl < RESP_KEY_MAX) return RESP_MORE;
                 size_t kk = kl < RESP_KEY_MAX ? kl : RESP_KEY_MAX;
                 memcpy(key, kb, kk);
                 key[kk] = 0;
@@ -492,6 +496,7 @@ static int resp_cmd_start(struct resp_sess *s, struct evbuffer *in, size_t off, 
     } else {
         /* inline command: one line ending in \n (\r\n tolerated) */
         const char *nlp = memchr(b, '\n', n);
+        if (!nlp && n < avail && n < RESP_PEEK_MAX) return RESP_MORE;
         if (!nlp) {
             struct evbuffer_ptr e = evbuffer_search_eol(in, &ptr, NULL, EVBUFFER_EOL_LF);
             if (e.pos < 0) return avail > RESP_LINE_MAX ? resp_garbage(s, 0, "inline command too long") : 0;
@@ -585,6 +590,15 @@ static int resp_cmd_start(struct resp_sess *s, struct evbuffer *in, size_t off, 
              (resp_is_cmd(name, "CLIENT") && (!strncmp(arg2, "REPLY", 6))))
         s->raw_after = 1;
     return 1;
+}
+
+/* Most commands are short: look at 256 bytes first, at up to RESP_PEEK_MAX only if needed (a
+ * pipelining client has many commands buffered; copying 8 KiB per command would dominate). */
+static int resp_cmd_start(struct resp_sess *s, struct evbuffer *in, size_t off, size_t *inline_len)
+{
+    int rc = resp_cmd_head(s, in, off, inline_len, 256);
+    if (rc == RESP_MORE) rc = resp_cmd_head(s, in, off, inline_len, RESP_PEEK_MAX);
+    return rc == RESP_MORE ? 0 : rc;
 }
 
 /* ---- the loop ---- */
