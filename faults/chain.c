@@ -223,6 +223,12 @@ void stage_end(struct stage *st)
     st->acting = 0;
     stage_pipe(st)->nlive--;
     stage_timer(st, -1);
+    /* the call this stage held flows again: a later client close is no longer a give-up */
+    struct conn *c = st->conn;
+    if (c->hang_fault == st->f && c->t_hang && !c->t_gave_up) {
+        c->t_hang = 0;
+        c->hang_fault = NULL;
+    }
     stage_release(st, (size_t)-1);
     if (st->eof_in && !st->eof_out) stage_eof(st);
 }

@@ -100,6 +100,7 @@ static int hang_end(struct stage *st)
 {
     const struct hang_cfg *c = st->cfg;
     struct hang_state *s = st->state;
+    if (!s->hung) return 0;   /* never hung (after_bytes not reached): nothing to keep or reset */
     switch (c->on_end) {
     case HANG_RELEASE:
         return 0;
@@ -108,7 +109,6 @@ static int hang_end(struct stage *st)
         return 0;
     case HANG_KEEP:
     default:
-        if (!s->hung) return 0; /* never hung: nothing to keep */
         s->dead = 1;
         if (st->held) stage_discard(st, st->held, (size_t)-1);
         return 1;

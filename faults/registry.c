@@ -3,10 +3,11 @@
 
 #include <string.h>
 
-extern const struct fault_type fault_latency, fault_hang;
 extern const struct fault_type fault_http_error, fault_slow_body, fault_truncate;
 extern const struct fault_type fault_pg_error, fault_pg_latency, fault_pg_hang, fault_pg_drop;
 extern const struct fault_type fault_redis_error, fault_redis_latency, fault_redis_hang;
+extern const struct fault_type fault_latency, fault_hang, fault_bandwidth, fault_slicer, fault_timeout, fault_drop,
+    fault_reset, fault_refuse, fault_blackhole, fault_slow_close, fault_limit_data;
 
 const struct fault_type *const fault_types[] = {
     &fault_latency,
@@ -21,6 +22,15 @@ const struct fault_type *const fault_types[] = {
     &fault_redis_error,
     &fault_redis_latency,
     &fault_redis_hang,
+    &fault_bandwidth,
+    &fault_slicer,
+    &fault_timeout,
+    &fault_drop,
+    &fault_reset,
+    &fault_refuse,
+    &fault_blackhole,
+    &fault_slow_close,
+    &fault_limit_data,
     NULL,
 };
 

@@ -427,9 +427,15 @@ void conn_sync_stages(struct conn *c)
         struct stage **ns = calloc((size_t)cap + 1, sizeof(*ns));
         if (!ns) abort();
         int n = 0;
-        /* orphans (hangs whose fault was removed) stay first: they swallow everything */
+        /* orphans (hangs whose fault was removed) go first: they swallow everything. Bytes held
+         * by stages that were before an orphan were on their way into it: they are dropped,
+         * not let past the hang by the move. */
+        int last_orphan = -1;
         for (int i = 0; i < p->nstages; i++)
-            if (p->stages[i]->orphan) ns[n++] = p->stages[i];
+            if (p->stages[i]->orphan) { ns[n++] = p->stages[i]; last_orphan = i; }
+        for (int i = 0; i < last_orphan; i++)
+            if (!p->stages[i]->orphan && stage_held(p->stages[i]))
+                stage_discard(p->stages[i], p->stages[i]->held, (size_t)-1);
         for (int j = 0; j < px->nfaults; j++) {
             struct fault *f = px->faults[j];
             if (!fault_covers(px, f, d)) continue;

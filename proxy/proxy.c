@@ -180,6 +180,14 @@ static int64_t fault_end_at(const struct fault *f)
     return end;
 }
 
+/* A pending fault waits for its start, or for its ttl when that comes first. */
+static int64_t fault_pending_until(const struct fault *f)
+{
+    int64_t at = f->loaded_us + f->start_us;
+    if (f->ttl_us && f->loaded_us + f->ttl_us < at) at = f->loaded_us + f->ttl_us;
+    return at;
+}
+
 static void fault_arm(struct fault *f, int64_t at)
 {
     if (!f->timer) f->timer = evtimer_new(fl_srv->base, fault_timer_cb, f);
@@ -209,18 +217,11 @@ static void fault_activate(struct fault *f)
     if (end != INT64_MAX) fault_arm(f, end);
 }
 
-/* Ends the window: every stage of f runs on_end. */
-static void fault_deactivate(struct fault *f, const char *why)
+/* Runs on_end on every stage of f (stages already ended ignore it; a stage that kept acting
+ * past its fault's end, like hang with on_end = keep, becomes an orphan when f is removing). */
+static void fault_end_stages(struct fault *f)
 {
     struct fl_proxy *px = f->px;
-    int was_active = f->phase == FAULT_ACTIVE;
-    f->phase = FAULT_ENDED;
-    f->ended_us = fl_now_us();
-    if (f->timer) evtimer_del(f->timer);
-    if (!was_active) return;
-    log_info("fault_end", "fault=%s proxy=%s reason=%s", log_q(f->name), log_q(px->spec.name), why);
-    rec_fault_window(f, 0);
-    if (f->type->on_deactivate) f->type->on_deactivate(f);
     for (struct conn *c = px->conns, *next; c; c = next) {
         c->busy++;
         for (int d = 0; d < 2; d++)
@@ -232,13 +233,49 @@ static void fault_deactivate(struct fault *f, const char *why)
     }
 }
 
+/* One line with the fault's counters (the observable for tests and operators). */
+static void fault_log_counters(const struct fault *f, const char *event, const char *why)
+{
+    const struct fault_counters *k = &f->c;
+    log_info(event,
+             "fault=%s proxy=%s type=%s reason=%s conns_seen=%llu conns_affected=%llu bytes_delayed=%llu "
+             "bytes_held=%llu bytes_dropped=%llu closes=%llu resets=%llu abandoned=%llu",
+             log_q(f->name), f->px ? log_q(f->px->spec.name) : "-", f->type->name, why,
+             (unsigned long long)k->conns_seen, (unsigned long long)k->conns_affected,
+             (unsigned long long)k->bytes_delayed, (unsigned long long)k->bytes_held,
+             (unsigned long long)k->bytes_dropped, (unsigned long long)k->closes, (unsigned long long)k->resets,
+             (unsigned long long)k->abandoned);
+}
+
+/* Ends the window: every stage of f runs on_end. */
+static void fault_deactivate(struct fault *f, const char *why)
+{
+    int was_active = f->phase == FAULT_ACTIVE;
+    f->phase = FAULT_ENDED;
+    f->ended_us = fl_now_us();
+    if (f->timer) evtimer_del(f->timer);
+    if (!was_active) {
+        /* ended earlier (duration, kill): stages it kept hung now outlive it as orphans */
+        if (f->removing) fault_end_stages(f);
+        return;
+    }
+    fault_log_counters(f, "fault_end", why);
+    rec_fault_window(f, 0);
+    if (f->type->on_deactivate) f->type->on_deactivate(f);
+    fault_end_stages(f);
+}
+
 static void fault_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct fault *f = arg;
     int64_t now = fl_now_us();
     if (f->phase == FAULT_PENDING) {
-        if (now >= f->loaded_us + f->start_us) fault_activate(f);
-        else fault_arm(f, f->loaded_us + f->start_us);
+        if (f->ttl_us && now >= f->loaded_us + f->ttl_us && f->ttl_us <= f->start_us) {
+            log_warn("fault_expired", "fault=%s proxy=%s reason=ttl action=removed", log_q(f->name),
+                     log_q(f->px->spec.name));
+            proxy_fault_remove(f->px, f);
+        } else if (now >= f->loaded_us + f->start_us) fault_activate(f);
+        else fault_arm(f, fault_pending_until(f));
         return;
     }
     if (f->phase == FAULT_ACTIVE && now >= fault_end_at(f)) {
@@ -265,7 +302,7 @@ void fault_schedule(struct fault *f)
     f->phase = FAULT_PENDING;
     if (!f->enabled || f->killed) return;
     if (f->start_us == 0) fault_activate(f);
-    else fault_arm(f, f->loaded_us + f->start_us);
+    else fault_arm(f, fault_pending_until(f));
 }
 
 void fault_end_now(struct fault *f, const char *why)
@@ -296,6 +333,7 @@ void proxy_fault_remove(struct fl_proxy *px, struct fault *f)
         if (px->faults[i] != f) px->faults[j++] = px->faults[i];
     px->nfaults = j;
     proxy_faults_changed(px);
+    fault_log_counters(f, "fault_removed", "removed");
     f->px = NULL;
     fault_free(f);
 }
@@ -315,6 +353,7 @@ void proxy_fault_replace(struct fl_proxy *px, struct fault *old, struct fault *n
     nf->px = px;
     nf->from_api = old->from_api;
     proxy_faults_changed(px);
+    fault_log_counters(old, "fault_removed", "changed");
     old->px = NULL;
     fault_free(old);
     fault_schedule(nf);

@@ -1,0 +1,43 @@
+/* drop.c -- the connection is closed cleanly (FIN both sides): at connect, after exactly
+ * `after_bytes` have passed in the fault's direction, or `after` time, whichever comes first.
+ *
+ * Exposes: readers that trust a stream to finish (a response cut short looks like a complete
+ * one to a client that does not check lengths), pools that hand out connections the server
+ * already closed, and retry loops with no backoff (every attempt is dropped at once).
+ *
+ * Keys: after_bytes (size, default 0 = not by bytes), after (duration, default 0 = not by time).
+ * With both 0 the connection is closed as soon as it is accepted.
+ */
+#include "cut.h"
+
+#include <string.h>
+
+static int drop_set(void *cfg, const char *k, const char *v, char *err, size_t errlen)
+{
+    struct cut_cfg *c = cfg;
+    if (!strcmp(k, "after_bytes")) {
+        int rc = fkey_size(v, &c->after_bytes, err, errlen);
+        c->have_bytes = c->after_bytes > 0;
+        return rc;
+    }
+    if (!strcmp(k, "after")) return fkey_duration(v, &c->after_us, err, errlen);
+    return FKEY_UNKNOWN;
+}
+
+static void drop_attrs(const void *cfg, fault_attr_fn emit, void *ud) { cut_attrs(cfg, "after_bytes", 1, emit, ud); }
+static void drop_start(struct stage *st) { cut_start(st, CLOSE_FIN); }
+static void drop_data(struct stage *st, struct evbuffer *in) { cut_data(st, in, CLOSE_FIN); }
+static void drop_timer(struct stage *st) { cut_timer(st, CLOSE_FIN); }
+
+const struct fault_type fault_drop = {
+    .name = "drop",
+    .summary = "close both sides cleanly (FIN) at connect, after after_bytes or after a time",
+    .default_dir = FDIR_DOWN,
+    .cfg_size = sizeof(struct cut_cfg),
+    .state_size = sizeof(struct cut_state),
+    .set = drop_set,
+    .attrs = drop_attrs,
+    .on_start = drop_start,
+    .on_data = drop_data,
+    .on_timer = drop_timer,
+};

@@ -1,0 +1,43 @@
+/* reset.c -- like drop, but the connection is aborted with a TCP RST (SO_LINGER 0) on both
+ * sides: the client's next read or write fails with ECONNRESET. Bytes not yet written to the
+ * client when the RST goes out are lost, as they are when a real peer crashes.
+ *
+ * Exposes: error handling that only knows "clean EOF" (a reset surfaces as an exception or an
+ * error class nobody catches), retries of non-idempotent calls that may have been applied, and
+ * pools that keep a reset connection.
+ *
+ * Keys: after_bytes (size, default 0), after (duration, default 0); both 0 = reset at connect.
+ */
+#include "cut.h"
+
+#include <string.h>
+
+static int reset_set(void *cfg, const char *k, const char *v, char *err, size_t errlen)
+{
+    struct cut_cfg *c = cfg;
+    if (!strcmp(k, "after_bytes")) {
+        int rc = fkey_size(v, &c->after_bytes, err, errlen);
+        c->have_bytes = c->after_bytes > 0;
+        return rc;
+    }
+    if (!strcmp(k, "after")) return fkey_duration(v, &c->after_us, err, errlen);
+    return FKEY_UNKNOWN;
+}
+
+static void reset_attrs(const void *cfg, fault_attr_fn emit, void *ud) { cut_attrs(cfg, "after_bytes", 1, emit, ud); }
+static void reset_start(struct stage *st) { cut_start(st, CLOSE_RST); }
+static void reset_data(struct stage *st, struct evbuffer *in) { cut_data(st, in, CLOSE_RST); }
+static void reset_timer(struct stage *st) { cut_timer(st, CLOSE_RST); }
+
+const struct fault_type fault_reset = {
+    .name = "reset",
+    .summary = "abort both sides with a TCP RST at connect, after after_bytes or after a time",
+    .default_dir = FDIR_DOWN,
+    .cfg_size = sizeof(struct cut_cfg),
+    .state_size = sizeof(struct cut_state),
+    .set = reset_set,
+    .attrs = reset_attrs,
+    .on_start = reset_start,
+    .on_data = reset_data,
+    .on_timer = reset_timer,
+};

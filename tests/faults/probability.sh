@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# probability: a share of connections, decided once per connection (both directions agree).
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/common.inc"
+
+start_peer ECHO 127.0.0.1:0 echo
+LP=$(free_port)
+fprofile "$TT/p.ini" "$ECHO" "$LP" '[fault half]' 'proxy = p' 'type = drop' 'probability = 0.5'
+start_fl "$TT/p.ini" || { fail start "faultline did not start"; exit 1; }
+out=$("$TBIN/faultc" calls "127.0.0.1:$LP" 400 2000)
+echo "# p=0.5 x400: $out"
+affected=$(( $(kv "$out" eof) + $(kv "$out" reset) + $(kv "$out" error) ))
+# binomial(400, 0.5): mean 200, sd 10; 150..250 is 5 sd
+check probability_half_within_binomial within "$(kv "$out" data)" 150 250
+check probability_rest_dropped [ $((affected + $(kv "$out" data))) = 400 ]
+
+fprofile "$TT/p.ini" "$ECHO" "$LP" '[fault half]' 'proxy = p' 'type = drop' 'probability = 0'
+reload || fail reload "no reload"
+line=$(fault_line fault_removed half)
+echo "# $line"
+check probability_counters_seen_vs_affected within "$(num "$line" conns_seen)" 400 402
+check probability_counters_affected within "$(num "$line" conns_affected)" 150 252
+out=$("$TBIN/faultc" calls "127.0.0.1:$LP" 50 2000)
+check probability_zero_never [ "$(kv "$out" data)" = 50 ]
+out=$("$TBIN/faultc" calls "127.0.0.1:$LP" 1 2000)
+
+# once per connection: latency 40ms on both directions, p=0.5: each connection's round trips
+# are all ~80 ms or all fast
+fprofile "$TT/p.ini" "$ECHO" "$LP" '[fault half]' 'proxy = p' 'type = latency' 'delay = 40ms' 'direction = both' 'probability = 0.5'
+reload || fail reload "no reload"
+slow=0 fast=0 mixed=0
+for i in $(seq 1 16); do
+    out=$("$TBIN/faultc" rtt "127.0.0.1:$LP" 3)
+    mn=$(num "$out" min_ms); mx=$(num "$out" max_ms)
+    if within "$mn" 70 400 && within "$mx" 70 400; then slow=$((slow + 1))
+    elif within "$mx" 0 30; then fast=$((fast + 1))
+    else mixed=$((mixed + 1)); echo "# mixed: $out"; fi
+done
+echo "# per connection: slow=$slow fast=$fast mixed=$mixed"
+check probability_once_per_connection [ "$mixed" = 0 ]
+check probability_both_kinds_seen [ "$slow" -ge 1 ] && [ "$fast" -ge 1 ]
+done_tests
