@@ -217,6 +217,7 @@ m_held() {
     [ "${ans:-0}" = "$HELD" ] || echo "  ($t held: $line)"
 }
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 targets=(direct faultline haproxy)
 for r in $(seq 1 "$ROUNDS"); do
     # alternate the order from round to round
@@ -245,6 +246,7 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
     echo "faultline $("$FL" version | head -n1 | cut -d' ' -f2) ($(git rev-parse --short HEAD 2>/dev/null || echo '?')), $(haproxy -v | head -n1 | cut -d' ' -f1-3), $(nginx -v 2>&1 | cut -d' ' -f3), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2), $(iperf3 -v | head -n1 | cut -d' ' -f1-2)."
     echo "Medians of $ROUNDS alternating rounds; wrk -t2 -c50 -d${DUR}s, iperf3 -t $DUR, all on 127.0.0.1; one nginx worker,"
     echo "haproxy nbthread 1, faultline one event loop; ratios are to direct."
+    echo "Load average (1/5/15 min) at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
     [ -n "$NOTE" ] && { echo; echo "**$NOTE**"; }
     [ -n "$HELD_NOTE" ] && { echo; echo "Held connections: $HELD_NOTE."; }
     echo
