@@ -246,6 +246,8 @@ static int c_rtt(int count, double target)
     if (target > 0) printf(" err_p50_ms=%.3f err_p99_ms=%.3f", pct(e, ok, 0.5), pct(e, ok, 0.99));
     printf("\n");
     close(fd);
+    free(v);
+    free(e);
     return 0;
 }
 
@@ -309,6 +311,7 @@ static int c_hold(int n, double secs)
     }
     printf("opened=%d answered=%d closed=%d\n", opened, answered, closed);
     for (int i = 0; i < n; i++) if (pf[i].fd >= 0) close(pf[i].fd);
+    free(pf);
     return 0;
 }
 
