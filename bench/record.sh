@@ -5,6 +5,7 @@
 #   keepalive: wrk -c 32, HTTP/1.1 keep-alive: many requests per connection (the recorder's work
 #              is per connection, so this is the data path plus the t_last_up clock read)
 #   close:     wrk -c 32 with "Connection: close": one connection (one recorded event) per request
+#   http:      as keepalive, through an http-mode proxy: one recorded request event per request
 #
 # Also reports Redis commands per proxied request (INFO commandstats before/after) and Redis
 # memory per 1,000 recorded connections (INFO memory used_memory over the events added).
@@ -23,6 +24,7 @@ chmod 755 "$D"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$D"; }
 trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap "for p in \"\${PIDS[@]}\"; do kill \$p 2>/dev/null; done" EXIT
 
 port() { echo $((20000 + RANDOM % 30000)); }
 NGX=$(port); LP=$(port)
@@ -54,20 +56,23 @@ for _ in $(seq 1 100); do
 done
 R() { redis-cli -s "$D/redis.sock" "$@"; }
 
-profile() {  # profile on|off
+profile() {  # profile on|off tcp|http
     { printf '[faultline]\nadmin = off\nlog = warn\n'
       [ "$1" = on ] && printf 'redis = unix:%s\nrun = bench\ninstance = b1\n' "$D/redis.sock"
-      printf '[proxy web]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\n' "$LP" "$NGX"; } >"$D/$1.ini"
+      printf '[proxy web]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\nmode = %s\n' "$LP" "$NGX" "$2"
+    } >"$D/$1-$2.ini"
 }
-profile on; profile off
+for m in on off; do profile $m tcp; profile $m http; done
 
 calls() { R info commandstats | awk -F'[=,:]' '/^cmdstat_/ { s += $3 } END { print s + 0 }'; }
 rcpu() { R info cpu | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.6f", s }'; }
 mem() { R info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
 
-# run MODE(on|off) KIND(keepalive|close) -> prints "rps cmds_per_req bytes_per_1000_events events"
+# run MODE(on|off) KIND(keepalive|close|http) -> "rps cmds/req bytes/1000-events events cpu-us/req redis-cpu-us/req"
 run() {
-    "$FL" serve "$D/$1.ini" 2>>"$D/fl.log" &
+    local mode=tcp
+    [ "$2" = http ] && mode=http
+    "$FL" serve "$D/$1-$mode.ini" 2>>"$D/fl.log" &
     local fl=$!
     for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$LP") 2>/dev/null && break; sleep 0.05; done
     sleep 1.2                                  # the probe recorded, one flush done
@@ -100,9 +105,9 @@ run() {
 
 echo "# bench/record.sh: ${SECS}s per run, $REPS alternated runs per case, $(nproc) cores (shared: noisy)"
 echo
-echo "| case | recording | req/s (median of $REPS) | runs | faultline CPU µs / request | Redis CPU µs / request | Redis cmds / request | Redis bytes / 1,000 recorded conns |"
+echo "| case | recording | req/s (median of $REPS) | runs | faultline CPU µs / request | Redis CPU µs / request | Redis cmds / request | Redis bytes / 1,000 recorded events |"
 echo "|---|---|---|---|---|---|---|---|"
-for kind in keepalive close; do
+for kind in ${KINDS:-keepalive close http}; do
     offs=(); ons=(); cpr=0; mpk=0; cpu_off=(); cpu_on=(); rc_on=()
     for i in $(seq 1 "$REPS"); do
         # off/on, then on/off: neither always runs second (TIME_WAIT build-up, warm caches)
@@ -126,24 +131,30 @@ done
 # Where faultline's CPU goes with recording on, one connection per request (the recorder's worst
 # case): perf samples with DWARF call graphs, the recorder's entry points summed (children %).
 # Unlike req/s this barely depends on what else the shared machine is doing.
-if command -v perf >/dev/null && [ "${PERF:-1}" = 1 ]; then
+perf_share() {  # perf_share tcp|http: the recorder's share of faultline CPU, in %
+    local prof=on-tcp hdr=(-H "Connection: close")
+    [ "$1" = http ] && prof=on-http hdr=()
     R flushall >/dev/null
-    "$FL" serve "$D/on.ini" 2>>"$D/fl.log" &
-    fl=$!
+    "$FL" serve "$D/$prof.ini" 2>>"$D/fl.log" &
+    local fl=$!
     for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$LP") 2>/dev/null && break; sleep 0.05; done
-    wrk -t1 -c32 -d6s -H "Connection: close" "http://127.0.0.1:$LP/" >"$D/wrk.out" 2>&1 &
-    wp=$!
+    wrk -t1 -c32 -d6s "${hdr[@]}" "http://127.0.0.1:$LP/" >"$D/wrk.out" 2>&1 &
+    local wp=$!
     sleep 1
     perf record -q -F 2000 --call-graph dwarf,16384 -p "$fl" -o "$D/perf.data" -- sleep 3 >/dev/null 2>&1
     wait "$wp"
     kill "$fl"; wait "$fl" 2>/dev/null
-    share=$(perf report -i "$D/perf.data" --children --sort sym 2>/dev/null |
-        awk '/^ +[0-9.]+%/ && ($NF == "rec_conn_close" || $NF == "rec_conn_open" || $NF == "batch_flush" ||
-             $NF == "redisAsyncHandleWrite" || $NF == "redisAsyncHandleRead" || $NF == "flush_cb" || $NF == "rec_tick") {
-             sub("%", "", $1); s += $1 } END { printf "%.1f", s }')
+    perf report -i "$D/perf.data" --children --sort sym 2>/dev/null |
+        awk '/^ +[0-9.]+%/ && ($NF == "rec_conn_close" || $NF == "rec_conn_open" || $NF == "rec_request" || $NF == "rec_request_start" ||
+             $NF == "batch_flush" || $NF == "redisAsyncHandleWrite" || $NF == "redisAsyncHandleRead" || $NF == "flush_cb" || $NF == "rec_tick") {
+             sub("%", "", $1); s += $1 } END { printf "%.1f", s }'
+}
+if command -v perf >/dev/null && [ "${PERF:-1}" = 1 ]; then
     echo
-    echo "recorder share of faultline CPU (close case, perf, children of rec_conn_close, rec_conn_open, batch_flush,"
-    echo "redisAsyncHandleWrite/Read, flush_cb, rec_tick): **${share}%** => recording costs the data path about that much"
+    echo "Recorder's share of faultline's CPU (perf, DWARF call graphs; children of rec_conn_close/open,"
+    echo "rec_request(_start), batch_flush, redisAsyncHandleWrite/Read, flush_cb, rec_tick):"
+    echo "- close (one recorded connection per request): **$(perf_share tcp)%**"
+    echo "- http (one recorded request event per request): **$(perf_share http)%**"
 fi
 grep -q 'record_dropped' "$D/fl.log" && echo && echo "note: the recorder dropped records during the runs: $(grep -c record_dropped "$D/fl.log") log lines"
 exit 0

@@ -119,17 +119,19 @@ static void rb_fmt(struct rbuf *b, const char *fmt, ...)
 }
 
 /* wall-clock microseconds as milliseconds with microsecond decimals */
-static void rb_ms(struct rbuf *b, int64_t wall_us)
+/* microseconds as milliseconds with three decimals ("-" for negative durations) */
+static void rb_ms(struct rbuf *b, int64_t us)
 {
     char t[32];
     char *e = t + sizeof(t);
-    uint64_t v = wall_us < 0 ? 0 : (uint64_t)wall_us;
+    uint64_t v = us < 0 ? (uint64_t)(-us) : (uint64_t)us;
     uint64_t frac = v % 1000;
     *--e = (char)('0' + frac % 10);
     *--e = (char)('0' + frac / 10 % 10);
     *--e = (char)('0' + frac / 100);
     *--e = '.';
     char *d = u64_digits(e, v / 1000);
+    if (us < 0) *--d = '-';
     rb_arg(b, d, (size_t)(t + sizeof(t) - d));
 }
 
@@ -1158,8 +1160,7 @@ static void rb_time(struct rbuf *b, const char *k, int64_t mono, int64_t off)
 static void rb_dur(struct rbuf *b, const char *k, int64_t us)
 {
     rb_str(b, k);
-    if (us < 0) rb_fmt(b, "-%lld.%03lld", (long long)(-us / 1000), (long long)(-us % 1000));
-    else rb_fmt(b, "%lld.%03lld", (long long)(us / 1000), (long long)(us % 1000));
+    rb_ms(b, us);
 }
 
 static void events_expire(struct rec_px *rp)
@@ -1246,8 +1247,7 @@ void rec_request(struct conn *c, const struct rec_request *q)
     if (q->method && *q->method) rb_kv_str(b, "method", q->method);
     if (q->path && *q->path) rb_kv_str(b, "path", q->path);
     if (q->host && *q->host) rb_kv_str(b, "host", q->host);
-    rb_str(b, "status");
-    rb_fmt(b, "%d", q->status);
+    rb_kv_u64(b, "status", q->status > 0 ? (uint64_t)q->status : 0);
     rb_time(b, "req_ms", q->t_req, off);
     if (q->t_forwarded && q->t_resp_head) rb_dur(b, "upstream_ms", q->t_resp_head - q->t_forwarded);
     int64_t end = q->t_done ? q->t_done : q->t_abandoned;
