@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# bench/record.sh [SECONDS_PER_RUN] -- the recorder's cost (issue 6): small HTTP requests through
-# a faultline TCP pass-through to a private nginx, with recording off and on, alternated.
+# bench/record.sh [SECONDS_PER_ROUND] -- the recorder's cost (issue 6): small HTTP requests
+# through faultline to a private nginx, recording off vs on.
 #
-#   keepalive: wrk -c 32, HTTP/1.1 keep-alive: many requests per connection (the recorder's work
-#              is per connection, so this is the data path plus the t_last_up clock read)
-#   close:     wrk -c 32 with "Connection: close": one connection (one recorded event) per request
-#   http:      as keepalive, through an http-mode proxy: one recorded request event per request
+# The machine is shared, so "off" and "on" never run one after the other: each round starts two
+# faultlines side by side (one without, one with recording into a private Redis) and drives both
+# at the same time with two wrk processes (-c 16 each). Both see the same load from everything
+# else; the ratio of their request rates in a round is the recorder's cost, Redis's own CPU
+# included (it shares the 2 cores). The table gives the median over rounds.
 #
-# Also reports Redis commands per proxied request (INFO commandstats before/after) and Redis
-# memory per 1,000 recorded connections (INFO memory used_memory over the events added).
-# Loopback only; every process is private and killed at exit. Prints a markdown table.
+#   keepalive: HTTP/1.1 keep-alive through a tcp proxy (many requests per recorded connection)
+#   close:     "Connection: close" through a tcp proxy: one recorded connection per request
+#   http:      keep-alive through an http-mode proxy: one recorded request event per request
+#   control:   as http but neither records: the noise floor of the side-by-side comparison
+#
+# Also: Redis commands per proxied request (INFO commandstats), Redis memory per 1,000 recorded
+# events (INFO memory), CPU per request of each faultline and of Redis, and (with perf) the
+# recorder's share of faultline's CPU from sampled call graphs. Loopback only; every process is
+# private and killed at exit. Prints markdown.
 set -u
-SECS=${1:-8}
-REPS=${REPS:-3}
+SECS=${1:-6}
+REPS=${REPS:-5}
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 FL=$BUILD/faultline
@@ -24,10 +31,16 @@ chmod 755 "$D"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$D"; }
 trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap "for p in \"\${PIDS[@]}\"; do kill \$p 2>/dev/null; done" EXIT
 
-port() { echo $((20000 + RANDOM % 30000)); }
-NGX=$(port); LP=$(port)
+free_port() {
+    local p
+    for _ in $(seq 1 100); do
+        p=$((20000 + RANDOM % 30000))
+        grep -qi "$(printf ':%04X ' "$p")" /proc/net/tcp /proc/net/tcp6 2>/dev/null || { echo "$p"; return; }
+    done
+}
+wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+NGX=$(free_port); LPA=$(free_port); LPB=$(free_port)
 
 mkdir -p "$D/ngx/logs"
 cat >"$D/ngx/nginx.conf" <<NGX
@@ -40,7 +53,7 @@ http {
     access_log off;
     keepalive_requests 1000000;
     server {
-        listen 127.0.0.1:$NGX reuseport;
+        listen 127.0.0.1:$NGX;
         location / { return 200 "hello\n"; }
     }
 }
@@ -50,95 +63,91 @@ PIDS+=($!)
 redis-server --port 0 --unixsocket "$D/redis.sock" --save '' --appendonly no --dir "$D" \
     --daemonize no --loglevel warning >/dev/null 2>&1 &
 PIDS+=($!)
-for _ in $(seq 1 100); do
-    redis-cli -s "$D/redis.sock" ping >/dev/null 2>&1 && (exec 3<>"/dev/tcp/127.0.0.1/$NGX") 2>/dev/null && break
-    sleep 0.05
-done
+for _ in $(seq 1 100); do redis-cli -s "$D/redis.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done
+wait_port "$NGX" || { echo "nginx did not start"; exit 1; }
 R() { redis-cli -s "$D/redis.sock" "$@"; }
+calls() { R info commandstats | awk -F'[=,:]' '/^cmdstat_/ { s += $3 } END { print s + 0 }'; }
+mem() { R info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
+rcpu() { R info cpu | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.6f", s }'; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+HZ=$(getconf CLK_TCK)
 
-profile() {  # profile on|off tcp|http
+profile() {  # profile on|off tcp|http PORT
     { printf '[faultline]\nadmin = off\nlog = warn\n'
       [ "$1" = on ] && printf 'redis = unix:%s\nrun = bench\ninstance = b1\n' "$D/redis.sock"
-      printf '[proxy web]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\nmode = %s\n' "$LP" "$NGX" "$2"
+      printf '[proxy web]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\nmode = %s\n' "$3" "$NGX" "$2"
     } >"$D/$1-$2.ini"
 }
-for m in on off; do profile $m tcp; profile $m http; done
+for m in tcp http; do profile off $m "$LPA"; profile on $m "$LPB"; profile ctl $m "$LPB"; done
+EV=fl:run:bench:events:web
 
-calls() { R info commandstats | awk -F'[=,:]' '/^cmdstat_/ { s += $3 } END { print s + 0 }'; }
-rcpu() { R info cpu | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.6f", s }'; }
-mem() { R info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
-
-# run MODE(on|off) KIND(keepalive|close|http) -> "rps cmds/req bytes/1000-events events cpu-us/req redis-cpu-us/req"
-run() {
-    local mode=tcp
-    [ "$2" = http ] && mode=http
-    "$FL" serve "$D/$1-$mode.ini" 2>>"$D/fl.log" &
-    local fl=$!
-    for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$LP") 2>/dev/null && break; sleep 0.05; done
-    sleep 1.2                                  # the probe recorded, one flush done
-    local hdr=()
-    [ "$2" = close ] && hdr=(-H "Connection: close")
-    local c0 m0 e0
-    c0=$(calls); m0=$(mem); e0=$(R xlen fl:run:bench:events:web)
-    local t0 r0
-    t0=$(awk '{print $14 + $15}' "/proc/$fl/stat"); r0=$(rcpu)
-    wrk -t1 -c32 -d"${SECS}s" "${hdr[@]}" "http://127.0.0.1:$LP/" >"$D/wrk.out" 2>&1
-    grep -q "requests in" "$D/wrk.out" || { echo "wrk failed: $(head -c 300 "$D/wrk.out")" >&2; }
-    local t1 r1
-    t1=$(awk '{print $14 + $15}' "/proc/$fl/stat"); r1=$(rcpu)
-    sleep 1.3                                  # the last events and one more flush
+# round KIND [B] -> "rps_off rps_on cpu_off cpu_on redis_cpu cmds_per_req bytes_per_1000_events"
+round() {
+    local mode=tcp hdr=()
+    [ "$1" = http ] && mode=http
+    [ "$1" = close ] && hdr=(-H "Connection: close")
+    R flushall >/dev/null
+    "$FL" serve "$D/off-$mode.ini" 2>>"$D/fl.log" & local fa=$!
+    "$FL" serve "$D/${2:-on}-$mode.ini" 2>>"$D/fl.log" & local fb=$!
+    wait_port "$LPA"; wait_port "$LPB"
+    sleep 1.2                                 # the readiness probes recorded, one flush done
+    local c0 m0 e0 r0 a0 b0
+    c0=$(calls); m0=$(mem); e0=$(R xlen $EV); r0=$(rcpu); a0=$(ticks $fa); b0=$(ticks $fb)
+    wrk -t1 -c16 -d"${SECS}s" "${hdr[@]}" "http://127.0.0.1:$LPA/" >"$D/wa.out" 2>&1 &
+    local wa=$!
+    wrk -t1 -c16 -d"${SECS}s" "${hdr[@]}" "http://127.0.0.1:$LPB/" >"$D/wb.out" 2>&1
+    wait "$wa"
+    local r1 a1 b1
+    r1=$(rcpu); a1=$(ticks $fa); b1=$(ticks $fb)
+    sleep 1.3                                 # the last events written, one more flush
     local c1 m1 e1
-    c1=$(calls); m1=$(mem); e1=$(R xlen fl:run:bench:events:web)
-    kill "$fl"; wait "$fl" 2>/dev/null
-    local reqs rps
-    reqs=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$D/wrk.out")
-    rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$D/wrk.out")
-    local ev=$((e1 - e0))
-    awk -v rps="$rps" -v reqs="$reqs" -v dc=$((c1 - c0)) -v dm=$((m1 - m0)) -v ev="$ev" -v on="$1" \
-        -v dt=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v r0="$r0" -v r1="$r1" 'BEGIN {
-        cpr = (on == "on" && reqs > 0) ? dc / reqs : 0
-        mpk = (on == "on" && ev > 0) ? dm / ev * 1000 : 0
-        fcpu = reqs > 0 ? dt / hz * 1e6 / reqs : 0
-        rcpu = reqs > 0 ? (r1 - r0) * 1e6 / reqs : 0
-        printf "%.0f %.4f %.0f %d %.2f %.2f\n", rps, cpr, mpk, ev, fcpu, rcpu }'
+    c1=$(calls); m1=$(mem); e1=$(R xlen $EV)
+    kill "$fa" "$fb"; wait "$fa" "$fb" 2>/dev/null
+    local na nb
+    na=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$D/wa.out")
+    nb=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$D/wb.out")
+    [ -n "$na" ] && [ -n "$nb" ] || { echo "wrk failed: $(head -c 300 "$D/wa.out") $(head -c 300 "$D/wb.out")" >&2; echo "0 0 0 0 0 0 0"; return; }
+    awk -v na="$na" -v nb="$nb" -v s="$SECS" -v da=$((a1 - a0)) -v db=$((b1 - b0)) -v hz="$HZ" \
+        -v r0="$r0" -v r1="$r1" -v dc=$((c1 - c0)) -v dm=$((m1 - m0)) -v ev=$((e1 - e0)) 'BEGIN {
+        ca = na > 0 ? da / hz * 1e6 / na : 0
+        cb = nb > 0 ? db / hz * 1e6 / nb : 0
+        rc = nb > 0 ? (r1 - r0) * 1e6 / nb : 0
+        cpr = nb > 0 ? dc / nb : 0
+        mpk = ev > 0 ? dm / ev * 1000 : 0
+        printf "%.0f %.0f %.1f %.1f %.1f %.4f %.0f\n", na / s, nb / s, ca, cb, rc, cpr, mpk }'
 }
+med() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "# bench/record.sh: ${SECS}s per run, $REPS alternated runs per case, $(nproc) cores (shared: noisy)"
+echo "bench/record.sh: ${SECS}s rounds, $REPS rounds per case, off and on side by side in each round;"
+echo "$(nproc) cores shared with other work (load average at start: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
-echo "| case | recording | req/s (median of $REPS) | runs | faultline CPU µs / request | Redis CPU µs / request | Redis cmds / request | Redis bytes / 1,000 recorded events |"
-echo "|---|---|---|---|---|---|---|---|"
-for kind in ${KINDS:-keepalive close http}; do
-    offs=(); ons=(); cpr=0; mpk=0; cpu_off=(); cpu_on=(); rc_on=()
+echo "| case | req/s off | req/s on | on / off (median of rounds) | rounds (on/off %) | faultline CPU µs/req off → on | Redis CPU µs/req | Redis cmds/req | Redis bytes / 1,000 events |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for kind in ${KINDS:-keepalive close http control}; do
+    ro=(); rn=(); ratios=(); co=(); cn=(); rcs=(); cpr=0; mpk=0
     for i in $(seq 1 "$REPS"); do
-        # off/on, then on/off: neither always runs second (TIME_WAIT build-up, warm caches)
-        order="off on"; [ $((i % 2)) -eq 0 ] && order="on off"
-        for mode in $order; do
-            R flushall >/dev/null
-            if [ "$mode" = off ]; then
-                read -r a _ _ _ u _ < <(run off "$kind"); offs+=("$a"); cpu_off+=("$u")
-            else
-                read -r b c m _ u rc < <(run on "$kind"); ons+=("$b"); cpr=$c; mpk=$m; cpu_on+=("$u"); rc_on+=("$rc")
-            fi
-        done
+        if [ "$kind" = control ]; then
+            read -r a b x y rc c m < <(round http ctl)
+        else
+            read -r a b x y rc c m < <(round "$kind")
+        fi
+        ro+=("$a"); rn+=("$b"); co+=("$x"); cn+=("$y"); rcs+=("$rc"); cpr=$c; mpk=$m
+        ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { r = a > 0 ? 100 * b / a : 0; printf "%.1f", r }')")
     done
-    med() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-    mo=$(med "${offs[@]}"); mn=$(med "${ons[@]}")
-    [ "$kind" = keepalive ] && mpk="– (few connections)"
-    echo "| $kind | off | $mo | ${offs[*]} | $(med "${cpu_off[@]}") | – | – | – |"
-    echo "| $kind | on | $mn | ${ons[*]} | $(med "${cpu_on[@]}") | $(med "${rc_on[@]}") | $cpr | $mpk |"
-    awk -v a="$mo" -v b="$mn" -v k="$kind" 'BEGIN { r = a > 0 ? 100 * b / a : 0; printf "| %s | on / off | **%.1f%%** | | | | | |\n", k, r }'
+    [ "$kind" = keepalive ] && mpk="– (few events)"
+    [ "$kind" = control ] && { kind="control: http, both off"; cpr="–"; mpk="–"; }
+    echo "| $kind | $(med "${ro[@]}") | $(med "${rn[@]}") | **$(med "${ratios[@]}")%** | ${ratios[*]} |" \
+         "$(med "${co[@]}") → $(med "${cn[@]}") | $(med "${rcs[@]}") | $cpr | $mpk |"
 done
-# Where faultline's CPU goes with recording on, one connection per request (the recorder's worst
-# case): perf samples with DWARF call graphs, the recorder's entry points summed (children %).
-# Unlike req/s this barely depends on what else the shared machine is doing.
+
 perf_share() {  # perf_share tcp|http: the recorder's share of faultline CPU, in %
     local prof=on-tcp hdr=(-H "Connection: close")
     [ "$1" = http ] && prof=on-http hdr=()
     R flushall >/dev/null
     "$FL" serve "$D/$prof.ini" 2>>"$D/fl.log" &
     local fl=$!
-    for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$LP") 2>/dev/null && break; sleep 0.05; done
-    wrk -t1 -c32 -d6s "${hdr[@]}" "http://127.0.0.1:$LP/" >"$D/wrk.out" 2>&1 &
+    wait_port "$LPB"
+    wrk -t1 -c32 -d6s "${hdr[@]}" "http://127.0.0.1:$LPB/" >"$D/wrk.out" 2>&1 &
     local wp=$!
     sleep 1
     perf record -q -F 2000 --call-graph dwarf,16384 -p "$fl" -o "$D/perf.data" -- sleep 3 >/dev/null 2>&1
@@ -151,10 +160,13 @@ perf_share() {  # perf_share tcp|http: the recorder's share of faultline CPU, in
 }
 if command -v perf >/dev/null && [ "${PERF:-1}" = 1 ]; then
     echo
-    echo "Recorder's share of faultline's CPU (perf, DWARF call graphs; children of rec_conn_close/open,"
-    echo "rec_request(_start), batch_flush, redisAsyncHandleWrite/Read, flush_cb, rec_tick):"
+    echo "Recorder's share of faultline's own CPU (perf, DWARF call graphs; children of rec_conn_close/open,"
+    echo "rec_request(_start), batch_flush, redisAsyncHandleWrite/Read, flush_cb, rec_tick), one faultline alone:"
     echo "- close (one recorded connection per request): **$(perf_share tcp)%**"
     echo "- http (one recorded request event per request): **$(perf_share http)%**"
 fi
-grep -q 'record_dropped' "$D/fl.log" && echo && echo "note: the recorder dropped records during the runs: $(grep -c record_dropped "$D/fl.log") log lines"
+if grep -q 'record_dropped' "$D/fl.log"; then
+    echo
+    echo "note: the recorder dropped records during the runs ($(grep -c record_dropped "$D/fl.log") log lines)"
+fi
 exit 0
