@@ -512,11 +512,14 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *priv)
     if (r->inflight) r->inflight--;
     r->pending = r->pending >= bytes ? r->pending - bytes : 0;
     if (rr) r->last_progress_us = fl_now_us();
+    /* the backoff starts over only once Redis accepts commands (not on a bare connect: a wrong
+     * password must not turn into a reconnect storm) */
+    if (rr && rr->type != REDIS_REPLY_ERROR) r->backoff_us = 0;
     if (rr && rr->type == REDIS_REPLY_ERROR)
         log_reply_error(cb && cb->kind == CB_SETUP ? cb->what : "write", rr->str ? rr->str : "?");
     if (!cb) {
-        /* an event that was on its way when the connection died: it may be lost */
-        if (!rr && counted) rec_drop(rp, 1);
+        /* an event refused by Redis, or on its way when the connection died (it may be lost) */
+        if ((!rr || rr->type == REDIS_REPLY_ERROR) && counted) rec_drop(rp, 1);
         return;
     }
     switch (cb->kind) {
@@ -866,7 +869,6 @@ static void on_connect(const redisAsyncContext *ac, int status)
     }
     R->up = 1;
     R->was_up = 1;
-    R->backoff_us = 0;
     log_info("record_connected", "redis=%s run=%s instance=%s", log_q(R->url_text), log_q(R->run), log_q(R->inst));
     faultq_drain();
 }
