@@ -32,10 +32,10 @@ R=fl:run:shared-run
 wait_for 10 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK xlen $R:events:db)\" = 2 ]"
 ta=0; tb=0
 for i in $(seq 1 10); do
-    "$TBIN/flpeer" echo "127.0.0.1:$LP_a" $((i * 100)) >/dev/null && ta=$((ta + i * 100))
+    "$TBIN/flpeer" echo "127.0.0.1:$LP_a" $((i * 100)) | grep -q match=yes && ta=$((ta + i * 100))
 done
 for i in $(seq 1 7); do
-    "$TBIN/flpeer" echo "127.0.0.1:$LP_b" $((i * 1000)) >/dev/null && tb=$((tb + i * 1000))
+    "$TBIN/flpeer" echo "127.0.0.1:$LP_b" $((i * 1000)) | grep -q match=yes && tb=$((tb + i * 1000))
 done
 ready() { [ "$(hget $R:counters:db:inst-a accepted)" = 11 ] && [ "$(hget $R:counters:db:inst-b accepted)" = 8 ] &&
           [ "$(ts_sum $R:ts:db:inst-a new)" = 11 ] && [ "$(ts_sum $R:ts:db:inst-b new)" = 8 ]; }
