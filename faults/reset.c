@@ -9,6 +9,7 @@
  * Keys: after_bytes (size, default 0), after (duration, default 0); both 0 = reset at connect.
  */
 #include "cut.h"
+#include "http_fault.h"
 
 #include <string.h>
 
@@ -40,4 +41,6 @@ const struct fault_type fault_reset = {
     .on_start = reset_start,
     .on_data = reset_data,
     .on_timer = reset_timer,
+    .on_deactivate = http_fault_ended,   /* http proxies: per request (faults/http_reset.c) */
+    .http = &http_reset_ops,
 };
