@@ -82,7 +82,7 @@ check fault_requests_affected [ "$(hget $R:fault:err:h1 requests_affected)" = 1 
 curl -s -m 20 -H 'X-Request-Id: held-1' $P/stuck >/dev/null 2>&1 &
 HELD=$!
 _PIDS+=($HELD)
-wait_for 5 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK --raw hvals $R:ts:web:h1 | grep -c 'inflight=1')\" -ge 1 ]"
+wait_for 10 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK --raw hget $R:fault:stuck:h1 requests_affected)\" -ge 2 ]"
 stop_pid "$FL_PID"
 e=$(events "$R:events:web" | grep 'request_id=held-1')
 check held_at_end_recorded [ "$(kv "$e" held_at_end)" = 1 ]
