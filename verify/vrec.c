@@ -443,7 +443,7 @@ static int load_ts(struct vrec *v, struct vpx *p, char *err, size_t errlen)
         }
         freeReplyObject(r);
     }
-    qsort(p->ts, (size_t)p->nts, sizeof(*p->ts), cmp_ts);
+    if (p->nts > 1) qsort(p->ts, (size_t)p->nts, sizeof(*p->ts), cmp_ts);
     p->interval_s = 1;
     int64_t mind = 0;
     for (int i = 1; i < p->nts; i++) {
