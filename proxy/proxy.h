@@ -88,6 +88,7 @@ struct fl_proxy {
     int retired;                  /* removed by reload: no listener, freed with its last conn */
     struct fl_proxy *next_retired;
     void *rec;                    /* recorder's per-proxy data */
+    int from_api;                 /* created through the admin API: a reload keeps it */
 };
 
 struct fl_server {

@@ -105,12 +105,15 @@ int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t er
     /* 2. commit: remove proxies that are gone (or replaced) */
     for (int i = s->nproxies - 1; i >= 0; i--) {
         struct fl_proxy *px = s->proxies[i];
-        int keep = 0;
+        int keep = 0, named = 0;
         for (int k = 0; k < n; k++)
-            if (strcmp(prof->proxies[k].name, px->spec.name) == 0 && !fresh[k]) {
+            if (strcmp(prof->proxies[k].name, px->spec.name) == 0) {
+                named = 1;
+                if (fresh[k]) continue;
                 keep = 1;
                 if (!spec_same_listener(&px->spec, &prof->proxies[k])) keep = 0;
             }
+        if (!named && px->from_api) keep = 1;   /* created through the API: not the profile's */
         if (!keep) server_remove_proxy(s, px);
     }
     for (int k = 0; k < n; k++) {
