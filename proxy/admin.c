@@ -99,7 +99,9 @@ void adm_error(struct adm_req *r, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    adm_json(r, code, json_pack("{s:s, s:i}", "error", msg, "status", code));
+    json_t *j = json_pack("{s:s, s:i}", "error", msg, "status", code);
+    if (r->err_proxies) json_object_set_new(j, "proxies", json_array());
+    adm_json(r, code, j);
 }
 
 void adm_method_not_allowed(struct adm_req *r, const char *allow)

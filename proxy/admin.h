@@ -36,6 +36,7 @@ struct adm_req {
     char *body;                             /* NUL-terminated copy of the body (may be "") */
     size_t blen;
     int replied;
+    int err_proxies;                        /* errors carry "proxies": [] (POST /populate) */
 };
 
 /* Replies: adm_json takes ownership of j; adm_error formats {"error": msg, "status": code}. */

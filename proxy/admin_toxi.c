@@ -296,12 +296,12 @@ enum pop_plan { POP_KEEP, POP_INPLACE, POP_NEW };
 
 static void populate(struct adm_req *r)
 {
+    r->err_proxies = 1;
     json_t *j = adm_body_json(r);
     if (!j) return;
     if (!json_is_array(j)) {
         json_decref(j);
-        adm_json(r, 400, json_pack("{s:s, s:i, s:[]}", "error", "bad request body: expected a JSON array of proxies",
-                                   "status", 400, "proxies"));
+        adm_error(r, 400, "bad request body: expected a JSON array of proxies");
         return;
     }
     size_t n = json_array_size(j);
@@ -333,7 +333,7 @@ static void populate(struct adm_req *r)
         if (!fresh[i]) {
             for (size_t k = 0; k < i; k++) proxy_free(fresh[k]);
             memset(fresh, 0, sizeof(*fresh) * n);
-            adm_json(r, 500, json_pack("{s:s, s:i, s:[]}", "error", err, "status", 500, "proxies"));
+            adm_error(r, 500, "%s", err);
             goto out;
         }
     }
