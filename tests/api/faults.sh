@@ -81,7 +81,7 @@ expect fault_delete_404 404
 # --- ttl, kill
 req POST /faults '{"name":"brief","type":"latency","proxy":"db","delay":"300ms","ttl":"1s"}'
 expect ttl_fault_created 201 '.attributes.ttl == "1s"'
-wait_for 5 grep -q 'event=fault_expired fault=brief .*reason=ttl' "$FL_LOG"
+wait_for 5 grep -q 'event=fault_expired fault=brief .*reason=ttl' "$FL_LOG" || grep -E 'brief|api' "$FL_LOG" | sed 's/^/# /'
 req GET /faults/brief
 expect ttl_fault_removed 404
 exchange $H afterttl
@@ -165,7 +165,7 @@ expect api_fault_survives_sighup 200 '.source == "api"'
 head -c $((1024 * 1024 + 10)) /dev/zero | tr '\0' 'a' >"$TT/big"
 CODE=$(curl -s -m 10 -o "$TT/resp" -w '%{http_code}' -X POST --data-binary @"$TT/big" "$A/faults")
 check body_over_1MiB_413 [ "$CODE" = 413 ]
-check body_413_json jq -e '.status == 413' "$TT/resp" >/dev/null
+check body_413_json jqf ".status == 413" "$TT/resp"
 head -c $((5 * 1024 * 1024)) /dev/zero | tr '\0' 'a' >"$TT/huge"
 CODE=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST --data-binary @"$TT/huge" "$A/faults")
 check body_over_4MiB_413 [ "$CODE" = 413 ]

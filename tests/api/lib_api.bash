@@ -53,3 +53,6 @@ exchange() {
     EX_MS=$(( $(now_ms) - t0 ))
     [ "$line" = "$w" ]
 }
+
+# jqf FILTER FILE: the jq test holds for the file (quiet)
+jqf() { jq -e "$1" "$2" >/dev/null 2>&1; }

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# faultline ctl: every command against a running daemon, tables and --json, and the exit
+# status contract (0 success, 1 server error with its message, 2 usage / no connection).
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib_api.bash"
+
+start_peer ECHO 127.0.0.1:0 echo
+LP=$(free_port)
+api_profile "$TT/p.ini" "admin_token = t0k" "[proxy db]" "listen = 127.0.0.1:$LP" "upstream = 127.0.0.1:$ECHO"
+start_api "$TT/p.ini" || { fail start "faultline did not start"; exit 1; }
+ctl() { "$FL" ctl --admin "127.0.0.1:$ADMIN_PORT" --token t0k "$@"; }
+
+"$FL" ctl --help >"$TT/help" 2>&1
+check help_exit_0 [ $? = 0 ]
+check help_lists_commands grep -q 'add NAME key=value' "$TT/help"
+"$FL" ctl >/dev/null 2>&1
+check no_command_exit_2 [ $? = 2 ]
+ctl frobnicate >/dev/null 2>&1
+check unknown_command_exit_2 [ $? = 2 ]
+ctl show >/dev/null 2>&1
+check missing_argument_exit_2 [ $? = 2 ]
+"$FL" ctl --admin "127.0.0.1:$(free_port)" list >/dev/null 2>"$TT/err"
+check no_daemon_exit_2 [ $? = 2 ]
+check no_daemon_says_why grep -q 'cannot reach the admin API' "$TT/err"
+"$FL" ctl --admin "127.0.0.1:$ADMIN_PORT" list >/dev/null 2>"$TT/err"
+check no_token_exit_1 [ $? = 1 ]
+check no_token_prints_server_error grep -q 'unauthorized.*HTTP 401' "$TT/err"
+FAULTLINE_ADMIN="http://localhost:$ADMIN_PORT/" FAULTLINE_TOKEN=t0k "$FL" ctl list >/dev/null 2>&1
+check env_admin_and_token [ $? = 0 ]
+
+ctl add slow type=latency proxy=db delay=500ms ttl=1h >"$TT/out" 2>&1
+check add_exit_0 [ $? = 0 ]
+check add_says_added grep -q 'added fault slow (latency on proxy db, active)' "$TT/out"
+out=$("$TBIN/flpeer" echo "127.0.0.1:$LP" 100)
+check added_fault_acts within "$(kv "$out" ms)" 480 4000
+ctl add slow type=latency proxy=db delay=5ms >/dev/null 2>"$TT/err"
+check add_duplicate_exit_1 [ $? = 1 ]
+check add_duplicate_message grep -q 'fault already exists: slow (HTTP 409)' "$TT/err"
+ctl add f2 type=latency proxy=db delay=soon >/dev/null 2>"$TT/err"
+check add_bad_value_exit_1 [ $? = 1 ]
+check add_bad_value_names_key grep -q '^faultline ctl: delay: ' "$TT/err"
+ctl add f3 type=latency proxy=db delay >/dev/null 2>&1
+check add_not_key_value_exit_2 [ $? = 2 ]
+
+ctl list >"$TT/out" 2>&1
+check list_exit_0 [ $? = 0 ]
+check list_shows_proxy grep -qE "^db +127.0.0.1:$LP +127.0.0.1:$ECHO +tcp +yes" "$TT/out"
+check list_shows_fault grep -qE '^slow +db +latency +downstream +1 +active +api +[0-9]+ +delay=500ms ttl=1h' "$TT/out"
+ctl --json list >"$TT/out" 2>&1
+check list_json jqf '(.faults | length) == 1 and .proxies.db.mode == "tcp"' "$TT/out"
+ctl show slow >"$TT/out" 2>&1
+check show_exit_0 [ $? = 0 ]
+check show_attributes grep -q '  delay = 500ms' "$TT/out"
+ctl --json show slow >"$TT/out" 2>&1
+check show_json jqf '.attributes.ttl == "1h"' "$TT/out"
+ctl show nope >/dev/null 2>"$TT/err"
+check show_unknown_exit_1 [ $? = 1 ]
+check show_unknown_404 grep -q 'HTTP 404' "$TT/err"
+ctl stats >"$TT/out" 2>&1
+check stats_exit_0 [ $? = 0 ]
+check stats_table grep -qE '^db +[0-9]+ +[1-9][0-9]* ' "$TT/out"
+check stats_faults grep -qE '^slow +db +latency +active ' "$TT/out"
+ctl --json stats >"$TT/out" 2>&1
+check stats_json jqf '.proxies.db.accepted >= 1' "$TT/out"
+
+ctl kill >"$TT/out" 2>&1
+check kill_exit_0 [ $? = 0 ]
+check kill_says grep -q 'stopped 1 active fault' "$TT/out"
+out=$("$TBIN/flpeer" echo "127.0.0.1:$LP" 100)
+check killed_fault_stops within "$(kv "$out" ms)" 0 400
+ctl rm slow >"$TT/out" 2>&1
+check rm_exit_0 [ $? = 0 ]
+ctl rm slow >/dev/null 2>&1
+check rm_unknown_exit_1 [ $? = 1 ]
+
+cat >"$TT/load.ini" <<INI
+[proxy db]
+listen = 127.0.0.1:$LP
+upstream = 127.0.0.1:$ECHO
+[fault loaded]
+type = latency
+proxy = db
+delay = 450ms
+INI
+ctl load "$TT/load.ini" >"$TT/out" 2>&1
+check load_exit_0 [ $? = 0 ]
+check load_says grep -q 'proxies and 1 faults in force' "$TT/out"
+out=$("$TBIN/flpeer" echo "127.0.0.1:$LP" 100)
+check loaded_fault_acts within "$(kv "$out" ms)" 430 4000
+printf '[fault x]\ntype = latency\n' >"$TT/bad.ini"
+ctl load "$TT/bad.ini" >/dev/null 2>"$TT/err"
+check load_bad_exit_1 [ $? = 1 ]
+check load_bad_has_line grep -q 'POST /profile:1: \[fault x\] .proxy. is required' "$TT/err"
+ctl load "$TT/missing.ini" >/dev/null 2>&1
+check load_missing_file_exit_2 [ $? = 2 ]
+done_tests
