@@ -17,9 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Present once the recorder exports it; weak so /stats works with or without it. */
-uint64_t rec_dropped(void) __attribute__((weak));
-
 static const char *fault_state(const struct fault *f)
 {
     if (f->killed) return "killed";
@@ -71,7 +68,7 @@ static void stats(struct adm_req *r)
     json_t *o = json_pack("{s:s, s:f, s:I, s:I, s:s, s:o}", "version", FAULTLINE_VERSION, "uptime_s",
                           (double)(fl_now_us() - s->started_us) / 1e6, "reloads", (json_int_t)s->reloads,
                           "reload_failures", (json_int_t)s->reload_failures, "run", rec_run_id(), "proxies", px);
-    if (rec_dropped) json_object_set_new(o, "record_dropped", json_integer((json_int_t)rec_dropped()));
+    json_object_set_new(o, "record_dropped", json_integer((json_int_t)rec_dropped()));
     adm_json(r, 200, o);
 }
 
@@ -174,10 +171,8 @@ static void metrics(struct adm_req *r)
     outf(&o, "faultline_reloads_total %llu\n", (unsigned long long)s->reloads);
     head(&o, "faultline_reload_failures_total", "counter", "Profile reloads refused (the running profile was kept).");
     outf(&o, "faultline_reload_failures_total %llu\n", (unsigned long long)s->reload_failures);
-    if (rec_dropped) {
-        head(&o, "faultline_record_dropped_total", "counter", "Records the recorder could not write to Redis.");
-        outf(&o, "faultline_record_dropped_total %llu\n", (unsigned long long)rec_dropped());
-    }
+    head(&o, "faultline_record_dropped_total", "counter", "Records the recorder could not write to Redis.");
+    outf(&o, "faultline_record_dropped_total %llu\n", (unsigned long long)rec_dropped());
     per_proxy(&o, s, "faultline_proxy_enabled", "gauge", "1 while the proxy is enabled.", p_enabled);
     per_proxy(&o, s, "faultline_connections_total", "counter", "Client connections accepted.", p_acc);
     per_proxy(&o, s, "faultline_connections_active", "gauge", "Client connections open now.", p_act);
