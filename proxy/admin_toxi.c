@@ -479,7 +479,8 @@ static void toxic_create(struct adm_req *r, struct fl_proxy *px)
     snprintf(name, sizeof(name), "%s", jn && *json_string_value(jn) ? json_string_value(jn) : "");
     if (!name[0]) snprintf(name, sizeof(name), "%s_%s", type, stream);
     const struct toxmap *m = map_by_toxi(type);
-    if (!m && !fault_type_find(type)) { adm_error(r, 400, "invalid toxic type"); goto out; }
+    /* a mapped type whose faultline fault is not built is as unknown as any other */
+    if (m ? !fault_type_find(m->fl) : !fault_type_find(type)) { adm_error(r, 400, "invalid toxic type"); goto out; }
     if (find_toxic(px, name)) { adm_error(r, 409, "toxic already exists"); goto out; }
     snprintf(tox, sizeof(tox), "%s", m ? m->fl : type);
     tkv_set(&l, "type", tox);
