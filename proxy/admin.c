@@ -135,7 +135,7 @@ int adm_scalar_str(json_t *v, char *buf, size_t len)
 
 /* ---- faults as JSON ---- */
 
-static const char *phase_str(const struct fault *f)
+const char *adm_fault_state(const struct fault *f)
 {
     if (f->killed) return "killed";
     return f->phase == FAULT_PENDING ? (f->enabled ? "pending" : "disabled")
@@ -157,7 +157,7 @@ json_t *adm_fault_json(const struct fault *f)
                             "resets", (json_int_t)c->resets, "abandoned", (json_int_t)c->abandoned,
                             "refused", (json_int_t)c->refused, "requests_affected", (json_int_t)c->requests_affected);
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "name", f->name, "proxy", f->proxy, "type",
-                     f->type->name, "state", phase_str(f), "source", f->from_api ? "api" : "profile", "spec", spec,
+                     f->type->name, "state", adm_fault_state(f), "source", f->from_api ? "api" : "profile", "spec", spec,
                      "attributes", attrs, "counters", cnt);
 }
 

@@ -53,6 +53,8 @@ int adm_scalar_str(json_t *v, char *buf, size_t len);
 /* Route handlers: return 1 if the path is theirs (a reply was sent), 0 otherwise. */
 int adm_toxi_route(struct adm_req *r);
 int adm_metrics_route(struct adm_req *r);
+/* pending, active, ended, disabled (enabled = no) or killed. */
+const char *adm_fault_state(const struct fault *f);
 /* The fault as faultline JSON (GET /faults/NAME). */
 json_t *adm_fault_json(const struct fault *f);
 #endif

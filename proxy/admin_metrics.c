@@ -17,17 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *fault_state(const struct fault *f)
-{
-    if (f->killed) return "killed";
-    return f->phase == FAULT_PENDING ? "pending" : f->phase == FAULT_ACTIVE ? "active" : "ended";
-}
-
 static json_t *fault_counters_json(const struct fault *f)
 {
     const struct fault_counters *c = &f->c;
     return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "type", f->type->name, "state",
-                     fault_state(f), "conns_seen", (json_int_t)c->conns_seen, "conns_affected",
+                     adm_fault_state(f), "conns_seen", (json_int_t)c->conns_seen, "conns_affected",
                      (json_int_t)c->conns_affected, "bytes_delayed", (json_int_t)c->bytes_delayed, "bytes_held",
                      (json_int_t)c->bytes_held, "bytes_dropped", (json_int_t)c->bytes_dropped, "closes",
                      (json_int_t)c->closes, "resets", (json_int_t)c->resets, "abandoned", (json_int_t)c->abandoned,
