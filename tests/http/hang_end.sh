@@ -42,7 +42,8 @@ curl -s -m 5 -o "$TT/relhold" -w '%{http_code} %{time_total}\n' -X POST -d 'abc'
 wait $w1 $w2 $w3 $w4
 read -r code t <"$TT/o1"
 check release_forward_answered [ "$code" = 200 ]
-check release_forward_after_window within "$t" 0.8 2.5
+# the window starts with the daemon, curl a little later on a loaded machine: bound loosely
+check release_forward_after_window within "$t" 0.3 4
 read -r code t <"$TT/o2"
 check release_hold_answered [ "$code" = 200 ]
 check release_hold_body_forwarded [ "$(cat "$TT/relhold")" = "bytes=3 fnv=$(printf 'abc' | python3 -c 'import sys
