@@ -14,7 +14,7 @@ check blackhole_no_answer [ "$(kv "$out" result)" = timeout ]
 wait_for 3 grep -q 'event=close .*closed_by=client fault=bh' "$FL_LOG"
 line=$(grep 'event=close .*fault=bh' "$FL_LOG" | tail -n1)
 echo "# $line"
-check blackhole_nothing_reached_upstream [ "$(kv "$line" bytes_up)" = 0 ] && [ "$(kv "$line" bytes_down)" = 0 ]
+check blackhole_nothing_reached_upstream eval '[ "$(kv "$line" bytes_up)" = 0 ] && [ "$(kv "$line" bytes_down)" = 0 ]'
 check blackhole_give_up_recorded [ "$(kv "$line" closed_by)" = client ]
 # a client that sends everything and half-closes gets nothing back either
 out=$("$TBIN/flpeer" echo "127.0.0.1:$LP" 100000 2>&1 | head -n1)

@@ -19,7 +19,7 @@ start_fl "$TT/p.ini" || { fail start "faultline did not start"; exit 1; }
 
 out=$("$TBIN/faultc" reads "127.0.0.1:$LP" 3000)
 echo "# at connect: $out"
-check drop_at_connect_eof [ "$(kv "$out" result)" = eof ] && [ "$(kv "$out" bytes)" = 0 ]
+check drop_at_connect_eof eval '[ "$(kv "$out" result)" = eof ] && [ "$(kv "$out" bytes)" = 0 ]'
 
 prof '[fault d]' 'proxy = p' 'type = drop' 'after_bytes = 12345'
 reload || fail reload "no reload"
@@ -41,5 +41,5 @@ prof
 reload || fail reload "no reload"
 line=$(fault_line fault_removed d)
 echo "# $line"
-check drop_counted_close [ "$(kv "$line" closes)" = 1 ] && [ "$(kv "$line" conns_affected)" = 1 ]
+check drop_counted_close eval '[ "$(kv "$line" closes)" = 1 ] && [ "$(kv "$line" conns_affected)" = 1 ]'
 done_tests

@@ -32,7 +32,7 @@ check hang_counted_abandoned within "$(num "$line" abandoned)" 1 2
 check hang_counted_held [ "$(kv "$line" bytes_held)" = 5 ]
 out=$("$TBIN/faultc" reads "127.0.0.1:$LP" 800)
 echo "# after_bytes: $out"
-check hang_after_bytes_exact [ "$(kv "$out" bytes)" = 5000 ] && [ "$(kv "$out" prefix)" = yes ] && [ "$(kv "$out" result)" = timeout ]
+check hang_after_bytes_exact eval '[ "$(kv "$out" bytes)" = 5000 ] && [ "$(kv "$out" prefix)" = yes ] && [ "$(kv "$out" result)" = timeout ]'
 
 # 3. on_end = keep (default): stays hung after the fault ends; new connections flow
 fprofile "$TT/p.ini" "$ECHO" "$LP" '[fault h]' 'proxy = p' 'type = hang' 'duration = 1s'

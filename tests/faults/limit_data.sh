@@ -16,7 +16,7 @@ done
 fprofile "$TT/p.ini" "$SRC" "$LP" '[fault lim]' 'proxy = p' 'type = limit_data' 'bytes = 1'
 reload || fail reload "no reload"
 out=$("$TBIN/faultc" reads "127.0.0.1:$LP" 3000)
-check limit_data_one_byte [ "$(kv "$out" bytes)" = 1 ] && [ "$(kv "$out" result)" = eof ]
+check limit_data_one_byte eval '[ "$(kv "$out" bytes)" = 1 ] && [ "$(kv "$out" result)" = eof ]'
 
 # upstream direction through an echo: the echo of exactly 1000 bytes (of 5000 sent) comes back
 # only if the close waits for nothing; what is checked is that no more than 1000 come back

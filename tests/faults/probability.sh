@@ -40,5 +40,5 @@ for i in $(seq 1 16); do
 done
 echo "# per connection: slow=$slow fast=$fast mixed=$mixed"
 check probability_once_per_connection [ "$mixed" = 0 ]
-check probability_both_kinds_seen [ "$slow" -ge 1 ] && [ "$fast" -ge 1 ]
+check probability_both_kinds_seen eval '[ "$slow" -ge 1 ] && [ "$fast" -ge 1 ]'
 done_tests

@@ -9,7 +9,7 @@ fprofile "$TT/p.ini" "$SRC" "$LP" '[fault sc]' 'proxy = p' 'type = slow_close' '
 start_fl "$TT/p.ini" || { fail start "faultline did not start"; exit 1; }
 out=$("$TBIN/faultc" reads "127.0.0.1:$LP" 3000)
 echo "# slow_close 600ms: $out"
-check slow_close_all_bytes [ "$(kv "$out" bytes)" = 100000 ] && [ "$(kv "$out" prefix)" = yes ]
+check slow_close_all_bytes eval '[ "$(kv "$out" bytes)" = 100000 ] && [ "$(kv "$out" prefix)" = yes ]'
 check slow_close_data_fast within "$(num "$out" last_ms)" 0 200
 check slow_close_eof_late within "$(num "$out" end_ms)" 580 1400
 check slow_close_eof_clean [ "$(kv "$out" result)" = eof ]

@@ -45,7 +45,7 @@ sleep 0.3
 kill -KILL "$SRC_PID"
 wait $RP
 res=$(kv "$(cat "$TT/src.out")" result)
-check killed_upstream_client_sees_end [ "$res" = eof ] || [ "$res" = reset ]
+check killed_upstream_client_sees_end eval '[ "$res" = eof ] || [ "$res" = reset ]'
 out=$("$TBIN/probe" "127.0.0.1:$P_ECHO" 20 10)
 check killed_upstream_probe_p50_under_10ms within "$(kv "$out" p50_ms)" 0 10
 check killed_upstream_proxy_alive kill -0 "$FL_PID"
@@ -80,7 +80,7 @@ for i in $(seq 1 100); do wait_for 15 grep -q 'match=\|result=' "$TT/drain.$i"; 
 complete=$(cat "$TT"/drain.* | grep -c 'match=yes')
 broken=$(cat "$TT"/drain.* | grep -c 'match=no')
 echo "# drain: complete=$complete short=$broken"
-check drain_no_corrupt_transfer [ "$broken" -eq 0 ] || [ "$(cat "$TT"/drain.* | grep 'match=no' | grep -vc 'recv=0')" -eq 0 ]
+check drain_no_corrupt_transfer eval '[ "$broken" -eq 0 ] || [ "$(cat "$TT"/drain.* | grep "match=no" | grep -vc "recv=0")" -eq 0 ]'
 check drain_most_complete [ "$complete" -ge 90 ]
 check drain_exit_0 stop_pid "$FL_PID"
 done_tests

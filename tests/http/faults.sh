@@ -115,7 +115,7 @@ check latency_only_on_its_request bash -c "awk 'BEGIN{exit !($1 < 200 && $2 >= 3
 out=$("$TBIN/httpc" -t 5000 127.0.0.1:$LP "POST /latreq 100000" "POST /other 100000")
 f1=$(echo "$out" | sed -n '1s/.*fnv=\([0-9a-f]*\).*/\1/p'); f2=$(echo "$out" | sed -n '2s/.*fnv=\([0-9a-f]*\).*/\1/p')
 m1=$(echo "$out" | sed -n '1s/.*ms=\([0-9.]*\).*/\1/p')
-check latency_request_body_intact [ -n "$f1" ] && [ "$f1" = "$f2" ]
+check latency_request_body_intact eval '[ -n "$f1" ] && [ "$f1" = "$f2" ]'
 check latency_request_body_delay within "$m1" 380 2000
 
 # hang: the client waits until its own timeout (curl -m 1: exit 28)

@@ -51,7 +51,7 @@ check eof_delimited_body_unchanged [ "$a" = "$b" ]
 head -c 104857600 /dev/urandom >"$TT/up.bin"
 a=$(curl -s -m 60 -H 'Expect:' --data-binary @"$TT/up.bin" $P/up)
 b=$(curl -s -m 60 -H 'Expect:' --data-binary @"$TT/up.bin" $D/up)
-check upload_100MiB_content_length [ -n "$a" ] && [ "$a" = "$b" ]
+check upload_100MiB_content_length eval '[ -n "$a" ] && [ "$a" = "$b" ]'
 a=$(curl -s -m 60 -H 'Expect:' -H 'Transfer-Encoding: chunked' --data-binary @"$TT/up.bin" $P/up)
 check upload_100MiB_chunked [ "$a" = "$b" ]
 rm -f "$TT/up.bin"

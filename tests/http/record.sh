@@ -50,14 +50,14 @@ wait_for 10 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK --raw xrange $R:events:web 
 events "$R:events:web" | grep 'kind=request' >"$TT/ev"
 check seven_request_events [ "$(wc -l <"$TT/ev")" -ge 7 ]
 e=$(grep 'path=/hello' "$TT/ev")
-check ok_fields [ "$(kv "$e" method)" = GET ] && [ "$(kv "$e" status)" = 200 ]
+check ok_fields eval '[ "$(kv "$e" method)" = GET ] && [ "$(kv "$e" status)" = 200 ]'
 check ok_path_without_query [ "$(kv "$e" path)" = /hello ]
 check ok_host [ "$(kv "$e" host)" = api.internal ]
 check ok_request_id [ "$(kv "$e" request_id)" = rid-42 ]
 check ok_bytes_resp [ "$(kv "$e" bytes_resp)" = 6 ]
 check ok_upstream_ms [ -n "$(kv "$e" upstream_ms)" ]
 e=$(grep 'path=/err' "$TT/ev")
-check err_status_fault [ "$(kv "$e" status)" = 429 ] && [ "$(kv "$e" fault)" = err ]
+check err_status_fault eval '[ "$(kv "$e" status)" = 429 ] && [ "$(kv "$e" fault)" = err ]'
 check err_not_forwarded [ -z "$(kv "$e" upstream_ms)" ]
 e=$(grep 'path=/stuck' "$TT/ev")
 check stuck_fault [ "$(kv "$e" fault)" = stuck ]
