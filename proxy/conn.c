@@ -403,6 +403,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         }
         goto out;
     }
+    if (!is_cli && (what & BEV_EVENT_ERROR) && c->proto && c->px->spec.mode == MODE_HTTP) {
+        /* an upstream reset (a server closing with unread requests sends RST, not FIN): in
+         * http mode the requests it left unanswered get a 502, as after an early EOF */
+        if (!c->closed_by) c->closed_by = who;
+        c->p[1].src_eof = 1;
+        http_upstream_reset(c);
+        goto out;
+    }
     /* error or timeout: the pair ends */
     conn_close(c, who, CLOSE_FIN);
 out:

@@ -1107,6 +1107,20 @@ void http_on_eof(struct conn *c, int dir)
     http_run(hc);
 }
 
+void http_upstream_reset(struct conn *c)
+{
+    struct http_conn *hc = c->proto;
+    if (!hc || c->closing) return;
+    hc->up_eof = 1;
+    if (c->up) {
+        /* nothing more can be written to or read from a reset socket */
+        bufferevent_disable(c->up, EV_READ | EV_WRITE);
+        struct evbuffer *o = bufferevent_get_output(c->up);
+        evbuffer_drain(o, evbuffer_get_length(o));
+    }
+    http_run(hc);
+}
+
 void http_upstream_failed(struct conn *c)
 {
     struct http_conn *hc = c->proto;

@@ -27,6 +27,9 @@ void http_on_data(struct conn *c, int dir);
 void http_on_eof(struct conn *c, int dir);
 /* The upstream connect failed: requests are answered 502 and the connection then closed. */
 void http_upstream_failed(struct conn *c);
+/* The upstream reset the connection after it was up: unanswered requests get a 502 (as after
+ * an early EOF), bytes still queued toward it are dropped. */
+void http_upstream_reset(struct conn *c);
 /* 1 if f acts per request on px (http proxy and a type with .http): no TCP stage for it. */
 int http_fault_per_request(const struct fl_proxy *px, const struct fault *f);
 

@@ -58,6 +58,11 @@ check early_bytes_passed [ "$(wc -c <"$TT/early")" = 5000 ]
 # pipelined behind an upstream failure: the failing one gets 502, the connection ends
 out=$("$TBIN/httpc" -p -t 3000 $A 'GET /' 'GET /closenow' 'GET /')
 check pipelined_502 [ "$(echo "$out" | sed -n 's/^resp .*status=\([0-9]*\).*/\1/p' | tr '\n' ' ')" = "200 502 " ]
+# an upstream that resets (RST, as a server closing with unread requests does) is the same
+# as one that closes early: 502 for the unanswered request, alone or pipelined
+check upstream_reset_502 [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' http://$A/resetnow)" = 502 ]
+out=$("$TBIN/httpc" -p -t 3000 $A 'GET /' 'GET /resetnow' 'GET /')
+check pipelined_reset_502 [ "$(echo "$out" | sed -n 's/^resp .*status=\([0-9]*\).*/\1/p' | tr '\n' ' ')" = "200 502 " ]
 # upstream down entirely: the TCP layer closes (connect failure)
 # requests dribbled one byte per write (heads and chunked bodies split everywhere), pipelined
 out=$(python3 - "$LP" <<'PY'

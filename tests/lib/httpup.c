@@ -13,6 +13,7 @@
  *   /garbage          answers bytes that are not HTTP
  *   /early/N          Content-Length 2N, sends N bytes of body, then closes
  *   /closenow         closes without answering
+ *   /resetnow         resets the connection (RST: SO_LINGER 0) without answering
  *   /hdr/NAME         200, body = the request's NAME header value or "-"
  *   /ws               with "Upgrade: websocket": 101, then echoes raw bytes (a tunnel)
  *   CONNECT x:y       200, then echoes raw bytes (a tunnel)
@@ -36,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 static struct event_base *base;
 
@@ -58,6 +60,7 @@ struct uc {
     struct event *timer;
     int tunnel;
     int close_after;
+    int rst;                        /* close with an RST (SO_LINGER 0) */
 };
 
 static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
@@ -76,6 +79,10 @@ static void rng_fill(uint64_t *s, unsigned char *b, size_t n)
 
 static void uc_free(struct uc *u)
 {
+    if (u->rst) {
+        struct linger lg = {1, 0};
+        setsockopt(bufferevent_getfd(u->bev), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
     if (u->timer) event_free(u->timer);
     bufferevent_free(u->bev);
     free(u);
@@ -180,6 +187,7 @@ static void answer(struct uc *u)
         return;
     }
     if (!strcmp(path, "/closenow")) { u->close_after = 1; return; }   /* after what is queued */
+    if (!strcmp(path, "/resetnow")) { u->close_after = 1; u->rst = 1; return; }
     if (!strncmp(path, "/hdr/", 5)) {
         const char *v = u->got_hdr[0] ? u->got_hdr : "-";
         head_out(u, 200, "", (long long)strlen(v) + 1);
