@@ -117,6 +117,9 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
         if (strcasecmp(v, "ingress") == 0) p->role = ROLE_INGRESS;
         else if (strcasecmp(v, "egress") == 0) p->role = ROLE_EGRESS;
         else return KEYERR(line, "role: '%s' is not egress or ingress", v);
+        /* the ingress view is the service's own answers: only an http proxy sees them */
+        if (p->role == ROLE_INGRESS && p->mode != MODE_HTTP)
+            return KEYERR(line, "role: ingress needs an http proxy (mode = http): the verifier judges the service's responses");
     }
     if (inisec_check_unused(d, s, err, errlen) < 0) return -1;
     if (!lv) return KEYERR(s->line, "[proxy %s] is missing 'listen'", s->name);

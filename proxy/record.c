@@ -586,6 +586,11 @@ static void write_meta(int ended)
         o += (size_t)snprintf(plist + o, sizeof(plist) - o, "%s%s", i ? "," : "", s->proxies[i]->spec.name);
     if (o >= sizeof(plist)) o = sizeof(plist) - 1;
     rb_kv_str(b, "proxies", plist);
+    for (int i = 0; i < s->nproxies; i++) {    /* role:<proxy> = ingress|egress (docs/metrics.md) */
+        char k[160];
+        snprintf(k, sizeof(k), "role:%s", s->proxies[i]->spec.name);
+        rb_kv_str(b, k, s->proxies[i]->spec.role == ROLE_INGRESS ? "ingress" : "egress");
+    }
     rb_kv_u64(b, "record_dropped", R->dropped);
     if (ended) {
         rb_str(b, "ended_ms");
@@ -1225,6 +1230,18 @@ void rec_request_start(struct conn *c)
     if (c->px->st.inflight > rp->a_inflight) rp->a_inflight = c->px->st.inflight;
 }
 
+/* How a request ended, for the service's own view (ingress proxies, docs/metrics.md): done (a
+ * whole response), aborted (the client left first), inflight (still open when the proxy closed
+ * the connection: the run or the daemon stopped), reset (no whole response: the upstream closed
+ * or reset mid-way, or a reset fault). */
+static const char *req_end(const struct conn *c, const struct rec_request *q)
+{
+    if (q->t_abandoned) return "aborted";
+    if (q->t_done) return q->status > 0 ? "done" : "reset";
+    if (q->held_at_end || c->closed_by == CLOSER_PROXY) return "inflight";
+    return "reset";
+}
+
 void rec_request(struct conn *c, const struct rec_request *q)
 {
     if (!R || R->stopping > 1) return;
@@ -1257,6 +1274,8 @@ void rec_request(struct conn *c, const struct rec_request *q)
     if (q->fault && *q->fault) rb_kv_str(b, "fault", q->fault);
     if (q->t_abandoned && q->t_req) rb_dur(b, "abandoned_ms", q->t_abandoned - q->t_req);
     if (q->held_at_end) rb_kv_str(b, "held_at_end", "1");
+    rb_kv_str(b, "end", req_end(c, q));
+    if (!c->t_connected) rb_kv_str(b, "upstream_failed", "1");
     rb_kv_u64(b, "bytes_req", q->bytes_req);
     rb_kv_u64(b, "bytes_resp", q->bytes_resp);
     if (q->request_id && *q->request_id) rb_kv_str(b, "request_id", q->request_id);

@@ -6,11 +6,12 @@
 #include <string.h>
 
 extern const struct vcheck vcheck_timeout, vcheck_pool, vcheck_recovery, vcheck_breaker, vcheck_retries,
-    vcheck_bulkhead, vcheck_postgres, vcheck_probe;
+    vcheck_bulkhead, vcheck_postgres, vcheck_probe, vcheck_slo, vcheck_graceful;
 
 const struct vcheck *const vchecks[] = {
     &vcheck_timeout, &vcheck_pool, &vcheck_recovery, &vcheck_breaker,
     &vcheck_retries, &vcheck_bulkhead, &vcheck_postgres, &vcheck_probe,
+    &vcheck_slo, &vcheck_graceful,
     NULL,
 };
 

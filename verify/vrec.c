@@ -490,6 +490,7 @@ static void ev_entry(void *ud, const char **f, const char **val, int n)
     e.held_at_end = s && !strcmp(s, "1");
     s = field(f, val, n, "upstream_failed");
     e.upstream_failed = s && !strcmp(s, "1");
+    cpy(e.end, sizeof(e.end), field(f, val, n, "end"));
     if (e.kind == VEV_REQUEST) p->http = 1;
     p->ev = xrealloc(p->ev, sizeof(*p->ev) * (size_t)(p->nev + 1));
     p->ev[p->nev++] = e;
@@ -506,6 +507,12 @@ struct vpx *vrec_proxy(struct vrec *v, const char *proxy, int want_events, char 
         if (!p) abort();
         v->px[v->npx++] = p;
         snprintf(p->name, sizeof(p->name), "%s", proxy);
+        for (int i = 0; i < v->ninst; i++) {     /* the proxy's role (meta role:<proxy>) */
+            redisReply *r = vrec_cmd(v, err, errlen, "HGET %s:meta:%s role:%s", v->key, v->inst[i], proxy);
+            if (!r) return NULL;
+            if (r->type == REDIS_REPLY_STRING && !strcmp(r->str, "ingress")) p->ingress = 1;
+            freeReplyObject(r);
+        }
     }
     if (!p->ts_loaded && load_ts(v, p, err, errlen) < 0) return NULL;
     if (want_events && !p->ev_loaded) {

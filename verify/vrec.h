@@ -31,6 +31,7 @@ struct vev {                  /* one entry of R:events:<proxy> */
     char fault[96];
     char method[16], path[192], host[96], request_id[96];   /* longer values are cut */
     int status, held_at_end, upstream_failed;
+    char end[12];             /* request: done|aborted|reset|inflight ("" in older records) */
     double open_ms, connected_ms, first_up_ms, first_down_ms, last_up_ms, hang_ms, gave_up_ms,
         waited_ms, close_ms, bytes_up, bytes_down;
     double req_ms, upstream_ms, total_ms, abandoned_ms;
@@ -57,6 +58,7 @@ struct vpx {                  /* per-proxy cache */
     struct vev *ev;
     int nev, ev_loaded, ts_loaded;
     int http;                 /* saw request events or requests in the series */
+    int ingress;              /* some instance recorded role:<proxy> = ingress in its meta */
 };
 
 struct vrec {

@@ -20,6 +20,11 @@
  *   --pg-leak on|off  on a timeout, leave the connection (and its open transaction) behind
  *                     instead of closing it (the idle-in-transaction / connection-leak bug)
  *   --timeout also bounds the Postgres step; --dep off skips the payments call.
+ *   --fallback on|off when the dependency fails, answer /checkout 200 "accepted, payment
+ *                     pending" instead of 502/503/504 (degrading instead of failing along)
+ *   --graceful on|off on SIGTERM stop accepting, finish the requests in flight (at most
+ *                     --grace MS, default 10000) and exit; off = exit at once, dropping them
+ *                     (the no-graceful-shutdown bug)
  *
  *   service --listen 127.0.0.1:8080 --dep 127.0.0.1:9001 [--dep-path /pay] [switches]
  *   service --payments --listen 127.0.0.1:9001     (plays the dependency: GET /pay -> 200 "paid")
@@ -48,9 +53,10 @@ struct cfg {
     int payments;   /* play the dependency instead */
     char pg_dsn[512];
     int pg_pool, pg_tx, pg_leak;
+    int fallback, graceful, grace_ms;
 };
 
-static struct cfg C = {.listen_host = "127.0.0.1", .listen_port = 8080, .dep_host = "127.0.0.1", .dep_port = 9001, .dep_path = "/pay"};
+static struct cfg C = {.listen_host = "127.0.0.1", .listen_port = 8080, .dep_host = "127.0.0.1", .dep_port = 9001, .dep_path = "/pay", .grace_ms = 10000};
 static struct event_base *base;
 
 /* pool of keep-alive connections (pool > 0) */
@@ -81,8 +87,22 @@ struct call {
     struct event *retry_ev;
 };
 
+static int active;           /* /checkout requests not answered yet */
+static int draining;         /* SIGTERM received with --graceful on */
+static unsigned long stat_fallback;
+
 static void reply(struct evhttp_request *in, int code, const char *reason, const char *body)
 {
+    const char *uri = evhttp_request_get_uri(in);
+    int checkout = uri && !strncmp(uri, "/checkout", 9);
+    if (checkout) active--;
+    if (checkout && C.fallback && code >= 500) {   /* degrade: the order is taken, paid later */
+        stat_fallback++;
+        code = 200;
+        reason = "OK";
+        body = "checkout accepted (payment pending)";
+    }
+    if (draining) evhttp_add_header(evhttp_request_get_output_headers(in), "Connection", "close");
     struct evbuffer *b = evbuffer_new();
     evbuffer_add_printf(b, "%s\n", body);
     evhttp_add_header(evhttp_request_get_output_headers(in), "Content-Type", "text/plain");
@@ -370,6 +390,7 @@ static void pg_start(struct call *cl)
 
 static void checkout_cb(struct evhttp_request *in, void *arg)
 {
+    active++;
     if (C.breaker && breaker_open) {
         if (now_ms() < open_until_ms || probe_in_flight) {
             stat_rejected++;
@@ -395,13 +416,43 @@ static void healthz_cb(struct evhttp_request *in, void *arg) { reply(in, 200, "O
 static void stats_cb(struct evhttp_request *in, void *arg)
 {
     char b[400];
-    snprintf(b, sizeof(b), "ok=%lu fail=%lu rejected=%lu calls=%lu inflight=%d breaker=%s pg_ok=%lu pg_fail=%lu pg_leaked=%lu",
+    snprintf(b, sizeof(b), "ok=%lu fail=%lu rejected=%lu calls=%lu inflight=%d breaker=%s pg_ok=%lu pg_fail=%lu pg_leaked=%lu fallback=%lu",
              stat_ok, stat_fail, stat_rejected, stat_calls, inflight, breaker_open ? "open" : "closed", stat_pg_ok,
-             stat_pg_fail, stat_pg_leaked);
+             stat_pg_fail, stat_pg_leaked, stat_fallback);
     reply(in, 200, "OK", b);
 }
 
-static void sig_cb(evutil_socket_t s, short w, void *arg) { event_base_loopexit(base, NULL); }
+static struct evhttp *http;
+static struct evhttp_bound_socket *bound;
+static double drain_deadline_ms;
+static struct event *drain_ev;
+
+/* --graceful on: poll until every /checkout request was answered (or the grace ran out) */
+static void drain_cb(evutil_socket_t fd, short w, void *arg)
+{
+    if (active <= 0 || now_ms() >= drain_deadline_ms) {
+        fprintf(stderr, "service: drained (%d unanswered), exiting\n", active > 0 ? active : 0);
+        event_base_loopexit(base, NULL);
+        return;
+    }
+    struct timeval tv = {0, 20000};
+    event_add((struct event *)arg, &tv);
+}
+
+static void sig_cb(evutil_socket_t s, short w, void *arg)
+{
+    if (!C.graceful || s != SIGTERM || draining) {   /* SIGINT, a second SIGTERM, or no graceful shutdown */
+        event_base_loopexit(base, NULL);
+        return;
+    }
+    draining = 1;
+    if (bound) evhttp_del_accept_socket(http, bound);   /* stop accepting: new connections are refused */
+    bound = NULL;
+    drain_deadline_ms = now_ms() + C.grace_ms;
+    fprintf(stderr, "service: SIGTERM, draining %d request(s)\n", active);
+    drain_ev = event_new(base, -1, 0, drain_cb, event_self_cbarg());
+    drain_cb(-1, 0, drain_ev);
+}
 
 static int hostport(const char *s, char *host, size_t hl, int *port)
 {
@@ -417,7 +468,8 @@ static int onoff(const char *v) { return !strcmp(v, "on") || !strcmp(v, "yes") |
 static void usage(FILE *f)
 {
     fprintf(f, "usage: service --listen HOST:PORT --dep HOST:PORT [--dep-path /pay] [--timeout MS] [--pool N]\n"
-               "               [--breaker on|off] [--retries N] [--backoff on|off]\n"
+               "               [--breaker on|off] [--retries N] [--backoff on|off] [--fallback on|off]\n"
+               "               [--graceful on|off [--grace MS]]\n"
                "               [--pg DSN [--pg-pool N] [--pg-tx on|off] [--pg-leak on|off]]   (--dep off: no payments call)\n"
                "       service --payments --listen HOST:PORT     (the dependency: every path answers 200)\n");
 }
@@ -445,30 +497,35 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--breaker")) C.breaker = onoff(v);
         else if (!strcmp(a, "--retries")) C.retries = atoi(v);
         else if (!strcmp(a, "--backoff")) C.backoff = onoff(v);
+        else if (!strcmp(a, "--fallback")) C.fallback = onoff(v);
+        else if (!strcmp(a, "--graceful")) C.graceful = onoff(v);
+        else if (!strcmp(a, "--grace")) C.grace_ms = atoi(v);
         else { usage(stderr); return 2; }
     }
     signal(SIGPIPE, SIG_IGN);
     base = event_base_new();
     if (C.pool > 0) pool = calloc((size_t)C.pool, sizeof(*pool));
     if (C.pg_pool > 0) pgpool = calloc((size_t)C.pg_pool, sizeof(*pgpool));
-    struct evhttp *h = evhttp_new(base);
+    struct evhttp *h = http = evhttp_new(base);
     if (C.payments) evhttp_set_gencb(h, pay_cb, NULL);   /* every path: 200 "paid" */
     else evhttp_set_cb(h, "/checkout", checkout_cb, NULL);
     evhttp_set_cb(h, "/healthz", healthz_cb, NULL);
     evhttp_set_cb(h, "/stats", stats_cb, NULL);
-    if (!evhttp_bind_socket_with_handle(h, C.listen_host, (unsigned short)C.listen_port)) {
+    if (!(bound = evhttp_bind_socket_with_handle(h, C.listen_host, (unsigned short)C.listen_port))) {
         fprintf(stderr, "service: cannot listen on %s:%d: %s\n", C.listen_host, C.listen_port, strerror(errno));
         return 1;
     }
     struct event *si = evsignal_new(base, SIGINT, sig_cb, NULL), *st = evsignal_new(base, SIGTERM, sig_cb, NULL);
     event_add(si, NULL);
     event_add(st, NULL);
-    fprintf(stderr, "service listening on %s:%d dep %s:%d%s timeout=%dms pool=%d breaker=%s retries=%d backoff=%s\n",
+    fprintf(stderr, "service listening on %s:%d dep %s:%d%s timeout=%dms pool=%d breaker=%s retries=%d backoff=%s fallback=%s graceful=%s\n",
             C.listen_host, C.listen_port, C.dep_host, C.dep_port, C.dep_path, C.timeout_ms, C.pool,
-            C.breaker ? "on" : "off", C.retries, C.backoff ? "on" : "off");
+            C.breaker ? "on" : "off", C.retries, C.backoff ? "on" : "off", C.fallback ? "on" : "off",
+            C.graceful ? "on" : "off");
     event_base_dispatch(base);
     event_free(si);
     event_free(st);
+    if (drain_ev) event_free(drain_ev);
     evhttp_free(h);
     for (int i = 0; i < C.pool; i++) if (pool[i].c) evhttp_connection_free(pool[i].c);
     free(pool);
