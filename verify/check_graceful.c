@@ -80,6 +80,8 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     int rc = vreq_proxy(cx, e, &p, r);
     if (rc) return rc < 0 ? -1 : 0;
 
+    char first[320] = "";
+    int first_bad = 0;
     int cnt[VRQ_NKINDS] = {0}, n = 0, refused = 0, refused_failed = 0, at_start = 0, at_start_ok = 0;
     for (int i = 0; i < p->nev; i++) {
         const struct vev *ev = &p->ev[i];
@@ -93,6 +95,12 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
         if (rq.refused) refused_failed++;
         n++;
         cnt[rq.kind]++;
+        if (rq.kind != VRQ_OK && !first_bad) {
+            first_bad = 1;
+            snprintf(first, sizeof(first), "; first: %.15s %.60s at %+.0fms from the action's start, status %d, %s%s",
+                     ev->method, ev->path, rq.start_ms - w0, ev->status, ev->end[0] ? ev->end : "?",
+                     rq.refused ? ", nothing listening" : "");
+        }
         if (rq.start_ms < w0) {
             at_start++;
             at_start_ok += rq.kind == VRQ_OK;
@@ -113,12 +121,12 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
                   vfmt_ms(settle, b2, sizeof(b2)));
     if (failed) {
         vreq_fail_text(cnt, b3, sizeof(b3));
-        vres(r, V_FAIL, "%d request%s failed across action %s (%s)%s%s: no graceful shutdown (in-flight requests "
-             "dropped, or answered 5xx)", failed, failed == 1 ? "" : "s", action, b3,
-             at_start > at_start_ok ? "" : "", reftxt);
+        vres(r, V_FAIL, "%d request%s failed across action %s (%s)%s: no graceful shutdown (in-flight requests "
+             "dropped, or answered 5xx)", failed, failed == 1 ? "" : "s", action, b3, reftxt);
         if (at_start > at_start_ok)
             snprintf(r->why + strlen(r->why), sizeof(r->why) - strlen(r->why), "; %d of %d in flight at its start did not complete",
                      at_start - at_start_ok, at_start);
+        snprintf(r->why + strlen(r->why), sizeof(r->why) - strlen(r->why), "%s", first);
     } else {
         vres(r, V_PASS, "every request across action %s was answered (%d in flight at its start completed)%s", action,
              at_start, reftxt);

@@ -463,6 +463,8 @@ static void progress(struct runner *r)
         ph ? (double)ph->dur_us / 1e6 : 0, faults[0] ? faults : "none", r->conns, r->rate_req, r->rate_err);
 }
 
+static void act_say(void *ud, const char *m) { say(ud, "%s", m); }
+
 static void finish(struct runner *r, const char *why)
 {
     if (r->finishing) return;
@@ -472,6 +474,7 @@ static void finish(struct runner *r, const char *why)
         run_copy(r->st.abort_reason, sizeof(r->st.abort_reason), why);
         say(r, "aborting (%s): stopping the load and removing every fault", why);
     }
+    run_actions_stop(&r->sc, why ? why : "the run ended");   /* no action child is left behind */
     load_stop(r);
     sampler_stop(r);
     int last = r->cur;
@@ -747,6 +750,7 @@ int cli_run(int argc, char **argv)
     load_start(r);
     phase_switch(r, -1, 0);
     arm_phase(r);
+    run_actions_start(&r->sc, r->base, r->t0_us, r->rctx, r->st.run_id, r->st.out_dir, act_say, r);
     struct timeval one = {1, 0};
     event_add(r->tick_ev, &one);
     event_base_dispatch(r->base);

@@ -18,6 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "profile.h"
+
+struct event;
+struct event_base;
 #include "verify.h"
 
 #include <string.h>
@@ -40,6 +43,28 @@ struct run_phase {
     double start_ms, end_ms; /* wall clock, 0 until started / ended */
 };
 
+/* [action NAME]: a command run at a moment of the run (run_action.c). Parsed by run_scn_parse;
+ * the fields below `line` are what happened, filled while the run goes on. */
+struct run_action {
+    char name[128];
+    char at[200];            /* as written: PHASE, PHASE+5s, PHASE-500ms */
+    int phase;               /* index into run_scn.ph */
+    int64_t off_us;          /* offset from that phase's (planned) start */
+    int64_t due_us;          /* planned start, from the run's start */
+    char cmd[4096];          /* /bin/sh -c */
+    int64_t timeout_us;
+    int line;
+    int pid, fd;             /* running: child (its own process group) and its output pipe */
+    struct event *ev_start, *ev_read, *ev_timeout;
+    char *out;               /* stdout+stderr, the first RUN_ACTION_OUT_MAX bytes */
+    size_t outlen, out_total;
+    double start_ms, end_ms; /* wall clock, 0 = not started / not ended */
+    int status;              /* waitpid status, -1 = none */
+    int timed_out;           /* killed after `timeout` */
+    char stopped[96];        /* killed or cancelled because the run ended / was aborted: why */
+};
+#define RUN_ACTION_OUT_MAX 65536
+
 struct run_scn {
     char name[256];
     char load[4096];         /* shell command, "" = none */
@@ -49,6 +74,8 @@ struct run_scn {
     struct run_phase *ph;
     int nph;
     int nexpect;
+    struct run_action *act;  /* [action] sections, file order */
+    int nact;
 };
 
 /* Validates [scenario], [phase] and [expect] sections of p (already loaded with
@@ -147,6 +174,19 @@ int run_write_journal(const struct run_state *st, const struct run_scn *sc, cons
                       int exit_code, const char *path, char *err, size_t errlen);
 int run_write_html(const struct run_state *st, const struct run_scn *sc, const struct verify_report *rep,
                    int exit_code, const char *path, char *err, size_t errlen);
+
+/* ---- run_action.c: [action NAME] ---- */
+/* Validates one [action] section against the parsed phases. 0 or -1 with "PATH:LINE: reason". */
+int run_action_parse(struct profile *p, struct inisec *s, const struct run_scn *sc, struct run_action *a,
+                     char *err, size_t errlen);
+/* Schedules every action on base, relative to t0_us (monotonic start of the first phase). Start
+ * and end go to R:actions through rctx (redisContext*, may be NULL); say() reports progress. */
+void run_actions_start(struct run_scn *sc, struct event_base *base, int64_t t0_us, void *rctx, const char *run_id,
+                       const char *out_dir, void (*say)(void *ud, const char *msg), void *ud);
+/* Ends the actions: pending ones are cancelled, running ones have their process group killed
+ * (TERM, then KILL after 1 s) and are reaped. Blocking, bounded (about 3 s). */
+void run_actions_stop(struct run_scn *sc, const char *why);
+void run_actions_free(struct run_scn *sc);
 
 /* ---- run_admin.c: driving an already-running faultline ---- */
 /* POST /faults with the [fault] section's keys as a JSON object. 0 or -1 with err. */

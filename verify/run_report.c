@@ -73,6 +73,26 @@ int run_write_journal(const struct run_state *st, const struct run_scn *sc, cons
         json_array_append_new(ws, j);
     }
     json_object_set_new(o, "faults", ws);
+    json_t *as = json_array();
+    for (int i = 0; i < sc->nact; i++) {   /* [action] sections (run_action.c) */
+        const struct run_action *a = &sc->act[i];
+        json_t *j = json_object();
+        json_object_set_new(j, "name", json_string(a->name));
+        json_object_set_new(j, "at", json_string(a->at));
+        json_object_set_new(j, "command", json_string(a->cmd));
+        json_object_set_new(j, "planned_s", json_real((double)a->due_us / 1e6));
+        json_object_set_new(j, "start_ms", jtime(a->start_ms));
+        json_object_set_new(j, "end_ms", jtime(a->end_ms));
+        if (a->status != -1 && WIFEXITED(a->status)) json_object_set_new(j, "exit_status", json_integer(WEXITSTATUS(a->status)));
+        else if (a->status != -1 && WIFSIGNALED(a->status)) json_object_set_new(j, "signal", json_integer(WTERMSIG(a->status)));
+        json_object_set_new(j, "timed_out", json_boolean(a->timed_out));
+        if (a->stopped[0]) json_object_set_new(j, "stopped", json_string(a->stopped));
+        json_object_set_new(j, "output", json_stringn_nocheck(a->out ? a->out : "", a->outlen));
+        json_object_set_new(j, "output_bytes", json_integer((json_int_t)a->out_total));
+        json_object_set_new(j, "output_truncated", json_boolean(a->out_total > a->outlen));
+        json_array_append_new(as, j);
+    }
+    json_object_set_new(o, "actions", as);
     json_t *vs = json_array();
     if (rep)
         for (int i = 0; i < rep->n; i++) {
@@ -219,6 +239,21 @@ static void shading(FILE *f, const struct axis *a, const struct run_state *st, c
         }
         row++;
     }
+    for (int i = 0; i < sc->nact; i++) {   /* actions: a band while running, a line at the start */
+        const struct run_action *ac = &sc->act[i];
+        if (ac->start_ms <= 0) continue;
+        double x0 = xpos(a, ac->start_ms), x1 = xpos(a, ac->end_ms > 0 ? ac->end_ms : st->ended_ms);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"acw\"/>", x0, y0,
+                x1 - x0 > 1 ? x1 - x0 : 1, h);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"ac\"><title>action ", x0, y0 - 12, x0, y0 + h);
+        esc(f, ac->name);
+        fprintf(f, "</title></line>\n");
+        if (labels) {
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"acl\">", x0 + 3, y0 - 4);
+            esc(f, ac->name);
+            fprintf(f, "</text>\n");
+        }
+    }
 }
 
 static void time_axis(FILE *f, const struct axis *a, double y)
@@ -307,6 +342,7 @@ int run_write_html(const struct run_state *st, const struct run_scn *sc, const s
                ".xl{text-anchor:middle;fill:#666} .phl{font-weight:600;fill:#445} .fwl{fill:#a11;font-weight:600}\n"
                ".frame{fill:none;stroke:#bbb} .grid{stroke:#eee} .tick{stroke:#999} .ph0{fill:#f3f5f9} .ph1{fill:#e6eaf2}\n"
                ".fw{fill:#e74c3c;fill-opacity:.13;stroke:#e74c3c;stroke-opacity:.5;stroke-dasharray:4,3} .ab{fill:#8e44ad;fill-opacity:.75}\n"
+               ".ac{stroke:#0b7285;stroke-width:2} .acw{fill:#0b7285;fill-opacity:.10} .acl{fill:#0b7285;font-weight:600}\n"
                ".nodata{text-anchor:middle;fill:#999} .legend span{display:inline-block;width:14px;height:10px;margin:0 4px 0 14px;vertical-align:middle}\n"
                "</style></head><body>\n");
     fprintf(f, "<h1>");
@@ -376,9 +412,34 @@ int run_write_html(const struct run_state *st, const struct run_scn *sc, const s
         fprintf(f, "</td></tr>\n");
     }
     fprintf(f, "</table>\n");
+    if (sc->nact) {
+        fprintf(f, "<h2>Actions</h2>\n<table><tr><th>action</th><th>at</th><th>from</th><th>to</th><th>result</th><th>command</th></tr>\n");
+        for (int i = 0; i < sc->nact; i++) {
+            const struct run_action *ac = &sc->act[i];
+            fprintf(f, "<tr><td>");
+            esc(f, ac->name);
+            fprintf(f, "</td><td>");
+            esc(f, ac->at);
+            fprintf(f, "</td><td>");
+            if (ac->start_ms > 0) fprintf(f, "+%.1fs", (ac->start_ms - st->started_ms) / 1000.0);
+            else fprintf(f, "not run");
+            fprintf(f, "</td><td>");
+            if (ac->end_ms > 0) fprintf(f, "+%.1fs", (ac->end_ms - st->started_ms) / 1000.0);
+            fprintf(f, "</td><td>");
+            if (ac->stopped[0]) { fprintf(f, "stopped: "); esc(f, ac->stopped); }
+            else if (ac->timed_out) fprintf(f, "timed out");
+            else if (ac->status != -1 && WIFEXITED(ac->status)) fprintf(f, "exit %d", WEXITSTATUS(ac->status));
+            else if (ac->status != -1 && WIFSIGNALED(ac->status)) fprintf(f, "signal %d", WTERMSIG(ac->status));
+            fprintf(f, "</td><td><code>");
+            esc(f, ac->cmd);
+            fprintf(f, "</code></td></tr>\n");
+        }
+        fprintf(f, "</table>\n");
+    }
     fprintf(f, "<h2>Timelines</h2>\n<div class=\"legend meta\"><span style=\"background:#f3f5f9;border:1px solid #ccd\"></span>phase"
                "<span style=\"background:#fbe0dd;border:1px dashed #e74c3c\"></span>fault window"
-               "<span style=\"background:#8e44ad;border-radius:6px;width:10px\"></span>a client gave up on a held call</div>\n");
+               "<span style=\"background:#8e44ad;border-radius:6px;width:10px\"></span>a client gave up on a held call"
+               "<span style=\"background:#0b7285;width:3px\"></span>action</div>\n");
     if (!st->nseries) fprintf(f, "<p>No samples were taken.</p>\n");
     for (int i = 0; i < st->nseries; i++) proxy_chart(f, &a, st, sc, &st->series[i]);
     fprintf(f, "<p class=\"meta\">Generated by faultline. The record of this run is in record.json beside this file.</p>\n</body></html>\n");

@@ -138,9 +138,25 @@ int run_scn_parse(struct profile *p, struct run_scn *out, char *err, size_t errl
             sc.nph++;
         } else if (!strcmp(s->type, "expect")) {
             sc.nexpect++;
-        } else if (!strcmp(s->type, "action") || !strcmp(s->type, "probe")) {
-            /* [action] and [probe] belong to the ingress/probe issue: accepted, not run here */
+        } else if (!strcmp(s->type, "probe")) {
+            /* [probe] belongs to the probe issue: accepted, not run here */
         }
+    }
+    /* [action] sections need every phase: they name one */
+    for (int i = 0; i < d->nsecs; i++) {
+        struct inisec *s = &d->secs[i];
+        if (strcmp(s->type, "action")) continue;
+        if (!sc.nph) { SERR(s->line, "[action %s] needs a scenario with [phase] sections", s->name); goto fail; }
+        for (int k = 0; k < sc.nact; k++)
+            if (!strcmp(sc.act[k].name, s->name)) {
+                SERR(s->line, "[action %s] is defined twice (first at line %d)", s->name, sc.act[k].line);
+                goto fail;
+            }
+        struct run_action *na = realloc(sc.act, sizeof(*na) * (size_t)(sc.nact + 1));
+        if (!na) abort();
+        sc.act = na;
+        if (run_action_parse(p, s, &sc, &sc.act[sc.nact], err, errlen) < 0) goto fail;
+        sc.nact++;
     }
     if (seen || sc.nph) {
         if (!sc.nph) { SERR(1, "a scenario needs at least one [phase NAME] with a duration"); goto fail; }
@@ -169,6 +185,7 @@ void run_scn_free(struct run_scn *s)
     free(s->ph);
     s->ph = NULL;
     s->nph = 0;
+    run_actions_free(s);
 }
 
 /* The hook of `faultline check` (strong definition; see proxy/check.c). */

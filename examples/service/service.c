@@ -36,7 +36,9 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +89,7 @@ struct call {
     struct event *retry_ev;
 };
 
-static int active;           /* /checkout requests not answered yet */
+static int active;           /* /checkout requests whose response has not been written out */
 static int draining;         /* SIGTERM received with --graceful on */
 static unsigned long stat_fallback;
 
@@ -95,7 +97,6 @@ static void reply(struct evhttp_request *in, int code, const char *reason, const
 {
     const char *uri = evhttp_request_get_uri(in);
     int checkout = uri && !strncmp(uri, "/checkout", 9);
-    if (checkout) active--;
     if (checkout && C.fallback && code >= 500) {   /* degrade: the order is taken, paid later */
         stat_fallback++;
         code = 200;
@@ -388,9 +389,13 @@ static void pg_start(struct call *cl)
     else pg_send(pc);
 }
 
+/* the response left (written out in full): only then is the request done for the drain */
+static void checkout_sent(struct evhttp_request *in, void *arg) { active--; }
+
 static void checkout_cb(struct evhttp_request *in, void *arg)
 {
     active++;
+    evhttp_request_set_on_complete_cb(in, checkout_sent, NULL);
     if (C.breaker && breaker_open) {
         if (now_ms() < open_until_ms || probe_in_flight) {
             stat_rejected++;
@@ -426,11 +431,29 @@ static struct evhttp *http;
 static struct evhttp_bound_socket *bound;
 static double drain_deadline_ms;
 static struct event *drain_ev;
+static double closed_ms;
 
 /* --graceful on: poll until every /checkout request was answered (or the grace ran out) */
 static void drain_cb(evutil_socket_t fd, short w, void *arg)
 {
-    if (active <= 0 || now_ms() >= drain_deadline_ms) {
+    if (bound) {
+        /* stop accepting only once the listen backlog is empty: a connection the kernel already
+         * accepted would be reset by the close (the race every "close the listener" has) */
+        struct pollfd pf = {evconnlistener_get_fd(evhttp_bound_socket_get_listener(bound)), POLLIN, 0};
+        if (poll(&pf, 1, 0) == 0 || now_ms() >= drain_deadline_ms) {
+            evhttp_del_accept_socket(http, bound);   /* new connections are refused from now on */
+            bound = NULL;
+            closed_ms = now_ms();
+        }
+    }
+    if (bound) {
+        struct timeval tv = {0, 2000};
+        event_add((struct event *)arg, &tv);
+        return;
+    }
+    /* a connection accepted just before the close may not have sent its request yet: like Go's
+     * Shutdown waiting for new connections, give it 200 ms before calling it idle */
+    if ((active <= 0 && now_ms() >= closed_ms + 200) || now_ms() >= drain_deadline_ms) {
         fprintf(stderr, "service: drained (%d unanswered), exiting\n", active > 0 ? active : 0);
         event_base_loopexit(base, NULL);
         return;
@@ -446,8 +469,6 @@ static void sig_cb(evutil_socket_t s, short w, void *arg)
         return;
     }
     draining = 1;
-    if (bound) evhttp_del_accept_socket(http, bound);   /* stop accepting: new connections are refused */
-    bound = NULL;
     drain_deadline_ms = now_ms() + C.grace_ms;
     fprintf(stderr, "service: SIGTERM, draining %d request(s)\n", active);
     drain_ev = event_new(base, -1, 0, drain_cb, event_self_cbarg());
