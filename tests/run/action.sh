@@ -59,11 +59,11 @@ proxy = pay
 type = latency
 delay = 400ms
 [phase baseline]
-duration = 1500ms
+duration = 1s
 [phase deploy]
 duration = 3s
 [phase after]
-duration = 2s
+duration = 1500ms
 [action restart]
 at = deploy+500ms
 run = bash $TT/restart.sh $TT/svc.pid $SVC $SVCBIN --listen 127.0.0.1:$SVC --dep 127.0.0.1:$PP --timeout 2000 --graceful $2
