@@ -6,6 +6,12 @@
  * With no fault acting on a direction that is all that happens (the fast path). Otherwise the
  * bytes go through the direction's stage chain (faults/chain.c) and come out in pipe_deliver().
  *
+ * Reading: in tcp mode conn.c reads both sockets itself (conn_readable) and the bufferevents only
+ * write; libevent 2.1's own reading costs an ioctl(FIONREAD) per read and stops at 4 KiB. On the
+ * fast path, with nothing queued for the destination, one recv() and one send() move a message:
+ * only what the destination's socket did not take is queued in its output. The protocol modes
+ * (http, postgres, redis) keep the bufferevents' reading (on_read).
+ *
  * Closing: EOF on one side is passed on as a shutdown(SHUT_WR) of the other once everything
  * before it was written (half-close); the pair ends when both directions are shut, or on an
  * error, or when a fault or the proxy closes it. A close never frees the connection under a
@@ -25,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -36,6 +41,21 @@ static const char *closer_names[] = {"none", "client", "upstream", "proxy", "fau
 const char *closer_str(enum closer c) { return closer_names[c]; }
 
 static void conn_try_finish(struct conn *c);
+
+/* Starts or stops reading one side. In tcp mode the side's ev_read is conn.c's own read event
+ * (conn_readable, assigned in conn_accept and on connect; its argument stays the bufferevent,
+ * which libevent's deferred free of the bufferevent relies on); until the upstream is connected
+ * its ev_read is still libevent's, and the connect handler arms ours. */
+static void side_read(struct conn *c, struct bufferevent *bev, int on)
+{
+    if (!c->own_read) {
+        if (on) bufferevent_enable(bev, EV_READ);
+        else bufferevent_disable(bev, EV_READ);
+    } else if (bev == c->cli || c->up_connected) {
+        if (on) event_add(&bev->ev_read, NULL);
+        else event_del(&bev->ev_read);
+    }
+}
 
 static size_t pipe_pending(struct pipe *p)
 {
@@ -51,11 +71,11 @@ void pipe_after_io(struct pipe *p)
     size_t hiwat = c->px->srv->g.buffer;
     size_t pend = pipe_pending(p);
     if (!p->read_paused && pend >= hiwat) {
-        bufferevent_disable(p->src, EV_READ);
+        side_read(c, p->src, 0);
         p->read_paused = 1;
     } else if (p->read_paused && pend <= hiwat / 2 && !p->src_eof) {
         p->read_paused = 0;
-        bufferevent_enable(p->src, EV_READ);
+        side_read(c, p->src, 1);
     }
 }
 
@@ -183,7 +203,7 @@ static void close_side(struct conn *c, struct bufferevent **bevp)
 {
     struct bufferevent *bev = *bevp;
     if (!bev) return;
-    bufferevent_disable(bev, EV_READ);
+    side_read(c, bev, 0);
     if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 || (bev == c->up && !c->up_connected)) {
         /* (a side whose EOF was read has nothing unread: skip the syscall) */
         if ((bev == c->cli && !c->p[0].src_eof) || (bev == c->up && c->up_connected && !c->p[1].src_eof))
@@ -253,40 +273,8 @@ static void conn_try_finish(struct conn *c)
 
 /* ---- bufferevent callbacks ---- */
 
-/* libevent 2.1 reads at most 4 KiB per wakeup (EVBUFFER_MAX_READ; 2.2 made it settable). When a
- * read came back full, take what else the socket holds now, up to the direction's bound, in one
- * readv straight into the destination's output: one wakeup then moves up to `buffer` bytes.
- * Only bytes FIONREAD reports are read, so EOF and errors are left for libevent to see. */
-#define LIBEVENT_READ_CAP 4096
-
-static size_t read_more(struct bufferevent *bev, struct evbuffer *out, size_t bound)
-{
-    size_t have = evbuffer_get_length(out);
-    int avail = 0;
-    evutil_socket_t fd = bufferevent_getfd(bev);
-    if (have >= bound || ioctl(fd, FIONREAD, &avail) < 0 || avail <= 0) return 0;
-    size_t want = (size_t)avail < bound - have ? (size_t)avail : bound - have;
-    struct evbuffer_iovec v[2];
-    int nv = evbuffer_reserve_space(out, (ev_ssize_t)want, v, 2);
-    if (nv <= 0) return 0;
-    struct iovec iov[2];
-    size_t room = 0;
-    for (int i = 0; i < nv; i++) {
-        iov[i].iov_base = v[i].iov_base;
-        iov[i].iov_len = v[i].iov_len < want - room ? v[i].iov_len : want - room;
-        room += iov[i].iov_len;
-    }
-    ssize_t r = readv(fd, iov, nv);
-    size_t left = r > 0 ? (size_t)r : 0;
-    int used = 0;
-    for (int i = 0; i < nv && left; i++, used++) {
-        v[i].iov_len = left < iov[i].iov_len ? left : iov[i].iov_len;
-        left -= v[i].iov_len;
-    }
-    evbuffer_commit_space(out, v, used);
-    return r > 0 ? (size_t)r : 0;
-}
-
+/* protocol modes (and anything else that lets the bufferevents read): libevent read into the
+ * source's input; the mode decides what enters the chain */
 static void on_read(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
@@ -294,41 +282,129 @@ static void on_read(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     if (p->dir == 0) { c->t_last_up = fl_now_us(); if (!c->t_first_up) c->t_first_up = c->t_last_up; }
     else if (!c->t_first_down) c->t_first_down = fl_now_us();
+    c->busy++;
     if (c->proto) {
         /* protocol modes decide what enters the chain: http (proxy/http.c), postgres
          * (proxy/pg.c), redis (proxy/redis_mode.c) */
-        c->busy++;
         switch (c->px->spec.mode) {
         case MODE_POSTGRES: pg_on_read(c, p, in); break;
         case MODE_REDIS: resp_on_read(c, p, in); break;
         default: http_on_data(c, p->dir); break;
         }
-        if (!c->closing) pipe_after_io(p);
-        if (--c->busy == 0 && c->dead) conn_free(c);
-        return;
+    } else {
+        chain_input(p, in);
     }
+    if (!c->closing) pipe_after_io(p);
+    if (--c->busy == 0 && c->dead) conn_free(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+/* ---- tcp mode reading ---- */
+
+/* One read asks for at most this much: a 64 KiB evbuffer chain with its header. */
+#define READ_CHUNK (64 * 1024 - 256)
+static char conn_rbuf[READ_CHUNK];   /* one event loop per process: one scratch buffer */
+
+/* Reads at most want bytes from fd at the end of buf. Returns the count, 0 at EOF, -1 on error
+ * (errno set; EAGAIN when nothing was there). */
+static ssize_t read_into(evutil_socket_t fd, struct evbuffer *buf, size_t want)
+{
+    struct evbuffer_iovec v[2];
+    int nv = evbuffer_reserve_space(buf, (ev_ssize_t)want, v, 2);
+    if (nv <= 0) { errno = ENOMEM; return -1; }
+    struct iovec iov[2];
+    size_t room = 0;
+    for (int i = 0; i < nv; i++) {
+        iov[i].iov_base = v[i].iov_base;
+        iov[i].iov_len = v[i].iov_len < want - room ? v[i].iov_len : want - room;
+        room += iov[i].iov_len;
+    }
+    ssize_t r = nv == 1 ? recv(fd, iov[0].iov_base, iov[0].iov_len, 0) : readv(fd, iov, nv);
+    if (r <= 0) return r;
+    size_t left = (size_t)r;
+    int used = 0;
+    for (int i = 0; i < nv && left; i++, used++) {
+        v[i].iov_len = left < iov[i].iov_len ? left : iov[i].iov_len;
+        left -= v[i].iov_len;
+    }
+    evbuffer_commit_space(buf, v, used);
+    return r;
+}
+
+/* A tcp-mode socket is readable. Fast path (no fault acts on the direction): read into the
+ * destination directly -- with nothing queued for it, recv() into a scratch buffer and send()
+ * at once, queueing only what the socket did not take; else append to its output. A read that
+ * fills what it asked for is followed by another, up to the direction's bound per wakeup (the
+ * socket may hold more: one wakeup, not one per 4 KiB). Otherwise one read into the source's
+ * input, which enters the chain. EOF and errors go to on_event as libevent would report them. */
+static void conn_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct bufferevent *bev = arg;
+    struct conn *c = bev->cbarg;
+    if (c->closing) return;
+    struct pipe *p = &c->p[bev == c->cli ? 0 : 1];
+    size_t bound = c->px->srv->g.buffer, total = 0;
+    ssize_t r = 0;
     if (p->nlive == 0 && p->dst) {
-        /* fast path: no fault acts on this direction */
         struct evbuffer *out = bufferevent_get_output(p->dst);
-        size_t n = evbuffer_get_length(in), bound = c->px->srv->g.buffer;
-        /* nothing queued for dst: write straight away, and queue (arming the write event)
-         * only what the socket did not take; saves an event round trip per message */
-        if (evbuffer_get_length(out) == 0 && (p->dir == 1 || c->up_connected) && !p->shut)
-            evbuffer_write(in, bufferevent_getfd(p->dst));
-        evbuffer_add_buffer(out, in);
-        if (n >= LIBEVENT_READ_CAP) n += read_more(bev, out, bound);
-        p->bytes += n;
-        if (p->dir == 0) c->px->st.bytes_up += n;
-        else c->px->st.bytes_down += n;
+        int direct = (p->dir == 1 || c->up_connected) && !p->shut;
+        evutil_socket_t dfd = event_get_fd(&p->dst->ev_write);
+        for (;;) {
+            size_t have = evbuffer_get_length(out), want = bound > have ? bound - have : 0;
+            if (want > READ_CHUNK) want = READ_CHUNK;
+            if (want == 0) break;
+            if (have == 0 && direct) {
+                r = recv(fd, conn_rbuf, want, 0);
+                if (r > 0) {
+                    ssize_t w = send(dfd, conn_rbuf, (size_t)r, MSG_NOSIGNAL);
+                    /* not all taken (or an error, which the output's write will report) */
+                    if (w < r) evbuffer_add(out, conn_rbuf + (w > 0 ? w : 0), (size_t)(r - (w > 0 ? w : 0)));
+                }
+            } else {
+                r = read_into(fd, out, want);
+            }
+            if (r <= 0) break;
+            total += (size_t)r;
+            if ((size_t)r < want || total >= bound) break;
+        }
         if (evbuffer_get_length(out) >= bound) {
-            bufferevent_disable(bev, EV_READ);
+            event_del(&bev->ev_read);
             p->read_paused = 1;
         }
-        return;
+    } else {
+        struct evbuffer *in = bufferevent_get_input(bev);
+        size_t pend = pipe_pending(p), want = bound > pend ? bound - pend : 0;
+        if (want > READ_CHUNK) want = READ_CHUNK;
+        if (want == 0) want = 1;   /* pipe_after_io pauses after this read */
+        evbuffer_unfreeze(in, 0);   /* a bufferevent's input takes bytes only from its reader */
+        r = read_into(fd, in, want);
+        evbuffer_freeze(in, 0);
+        if (r > 0) total = (size_t)r;
     }
+    int err = errno;
     c->busy++;
-    chain_input(p, in);
-    pipe_after_io(p);
+    if (total) {
+        if (p->dir == 0) { c->t_last_up = fl_now_us(); if (!c->t_first_up) c->t_first_up = c->t_last_up; }
+        else if (!c->t_first_down) c->t_first_down = fl_now_us();
+        if (p->nlive == 0 && p->dst) {
+            p->bytes += total;
+            if (p->dir == 0) c->px->st.bytes_up += total;
+            else c->px->st.bytes_down += total;
+        } else {
+            chain_input(p, bufferevent_get_input(bev));
+            pipe_after_io(p);
+        }
+    }
+    if (r == 0 && !c->closing) {
+        event_del(&bev->ev_read);
+        on_event(bev, BEV_EVENT_READING | BEV_EVENT_EOF, c);
+    } else if (r < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR && !c->closing) {
+        event_del(&bev->ev_read);
+        EVUTIL_SET_SOCKET_ERROR(err);
+        on_event(bev, BEV_EVENT_READING | BEV_EVENT_ERROR, c);
+    }
     if (--c->busy == 0 && c->dead) conn_free(c);
 }
 
@@ -364,6 +440,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         c->up_connected = 1;
         c->t_connected = fl_now_us();
         c->px->st.upstream_ok++;
+        if (c->own_read) {
+            /* libevent's connect handling is done with ev_read: it becomes conn_readable */
+            event_assign(&c->up->ev_read, c->px->srv->base, bufferevent_getfd(c->up), EV_READ | EV_PERSIST | EV_FINALIZE,
+                         conn_readable, c->up);
+            if (!c->p[1].read_paused && !c->p[1].src_eof) event_add(&c->up->ev_read, NULL);
+        }
         /* an EOF that came out of the chain before the connect completed */
         if (c->p[0].eof_at_sink) pipe_eof_out(&c->p[0]);
         goto out;
@@ -537,6 +619,7 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     }
     c->p[0] = (struct pipe){.c = c, .dir = 0, .src = c->cli, .dst = c->up};
     c->p[1] = (struct pipe){.c = c, .dir = 1, .src = c->up, .dst = c->cli};
+    c->own_read = px->spec.mode == MODE_TCP;
     if (px->spec.mode == MODE_HTTP) http_conn_new(c);
     else if (px->spec.mode == MODE_POSTGRES) pg_conn_init(c);
     else if (px->spec.mode == MODE_REDIS) resp_conn_init(c);
@@ -566,6 +649,13 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
             px->st.upstream_failed++;
             conn_close(c, CLOSER_PROXY, CLOSE_FIN);
         }
+    } else if (!c->closing && c->own_read) {
+        bufferevent_enable(c->cli, EV_WRITE);
+        event_del(&c->cli->ev_write);   /* (see below) */
+        event_assign(&c->cli->ev_read, s->base, fd, EV_READ | EV_PERSIST | EV_FINALIZE, conn_readable, c->cli);
+        event_add(&c->cli->ev_read, NULL);
+        bufferevent_enable(c->up, EV_WRITE);
+        if (px->nfaults) conn_sync_stages(c);
     } else if (!c->closing) {
         bufferevent_enable(c->cli, EV_READ | EV_WRITE);
         /* Enabling EV_WRITE arms the write event even with nothing to write; on a fresh socket it
