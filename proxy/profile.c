@@ -155,9 +155,10 @@ static int load_fault(struct inidoc *d, struct inisec *s, struct profile *p, cha
             if (p->proxies[i].mode != MODE_HTTP && (f->type->flags & FT_HTTP_ONLY)) {
                 int line;
                 inisec_get(s, "type", &line);
+                KEYERR(line, "[fault %s] type '%s' needs an http proxy; '%s' is mode %s", s->name, f->type->name,
+                       p->proxies[i].name, proxy_mode_str(p->proxies[i].mode));
                 fault_free(f);
-                return KEYERR(line, "[fault %s] type '%s' needs an http proxy; '%s' is mode %s", s->name,
-                              s->keys[0].value, p->proxies[i].name, proxy_mode_str(p->proxies[i].mode));
+                return -1;
             }
             if (((f->type->flags & FT_PG_ONLY) && p->proxies[i].mode != MODE_POSTGRES) ||
                 ((f->type->flags & FT_REDIS_ONLY) && p->proxies[i].mode != MODE_REDIS)) {

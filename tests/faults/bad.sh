@@ -36,6 +36,10 @@ bad bandwidth_zero 7 "rate" '[fault x]' 'proxy = p' 'type = bandwidth' 'rate = 0
 bad slow_close_delay 10 "delay" '[fault x]' 'proxy = p' 'type = slow_close' 'delay = later'
 bad blackhole_key 10 "size" '[fault x]' 'proxy = p' 'type = blackhole' 'size = 1'
 bad refuse_key 10 "after" '[fault x]' 'proxy = p' 'type = refuse' 'after = 1s'
+# a type that needs another mode names the type and the proxy's mode (the key order must not matter)
+bad http_type_on_tcp 9 "type 'http_error' needs an http proxy; 'p' is mode tcp" '[fault x]' 'proxy = p' 'type = http_error'
+bad http_type_first 8 "type 'http_error' needs an http proxy; 'p' is mode tcp" '[fault x]' 'type = http_error' 'proxy = p'
+bad pg_type_on_tcp 9 "type 'pg_error' needs a postgres proxy; 'p' is mode tcp" '[fault x]' 'proxy = p' 'type = pg_error' 'sqlstate = 40001'
 bad timeout_on_end 11 "on_end" '[fault x]' 'proxy = p' 'type = timeout' 'timeout = 1s' 'on_end = maybe'
 
 # serve refuses a bad profile with exit 2 too
