@@ -239,12 +239,12 @@ static void fault_log_counters(const struct fault *f, const char *event, const c
     const struct fault_counters *k = &f->c;
     log_info(event,
              "fault=%s proxy=%s type=%s reason=%s conns_seen=%llu conns_affected=%llu bytes_delayed=%llu "
-             "bytes_held=%llu bytes_dropped=%llu closes=%llu resets=%llu abandoned=%llu",
+             "bytes_held=%llu bytes_dropped=%llu closes=%llu resets=%llu abandoned=%llu refused=%llu",
              log_q(f->name), f->px ? log_q(f->px->spec.name) : "-", f->type->name, why,
              (unsigned long long)k->conns_seen, (unsigned long long)k->conns_affected,
              (unsigned long long)k->bytes_delayed, (unsigned long long)k->bytes_held,
              (unsigned long long)k->bytes_dropped, (unsigned long long)k->closes, (unsigned long long)k->resets,
-             (unsigned long long)k->abandoned);
+             (unsigned long long)k->abandoned, (unsigned long long)k->refused);
 }
 
 /* Ends the window: every stage of f runs on_end. */

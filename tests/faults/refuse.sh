@@ -19,6 +19,9 @@ out=$("$TBIN/faultc" calls "127.0.0.1:$LP" 3 500)
 echo "# during: $out"
 check refuse_econnrefused [ "$(kv "$out" refused)" = 3 ]
 wait_for 5 grep -q 'event=fault_end fault=no ' "$FL_LOG"
+# the fault counts the connections it refused (a packet socket sees their SYNs: root here)
+echo "# $(fault_line fault_end no)"
+check refuse_counted [ "$(kv "$(fault_line fault_end no)" refused)" = 3 ]
 out=$("$TBIN/faultc" calls "127.0.0.1:$LP" 3 1000)
 echo "# after: $out"
 check refuse_recovers_after_duration [ "$(kv "$out" data)" = 3 ]
