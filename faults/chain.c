@@ -150,8 +150,9 @@ void stage_applied(struct stage *st)
 void stage_mark_hanging(struct stage *st)
 {
     struct conn *c = st->conn;
-    if (!c->t_hang) {
+    if (!c->t_hang || c->t_hang_end) {   /* (a new hold after one that was released) */
         c->t_hang = fl_now_us();
+        c->t_hang_end = 0;
         c->hang_fault = st->f;
         if (st->f) snprintf(c->fault_name, sizeof(c->fault_name), "%s", st->f->name);
     }
@@ -223,10 +224,11 @@ void stage_end(struct stage *st)
     st->acting = 0;
     stage_pipe(st)->nlive--;
     stage_timer(st, -1);
-    /* the call this stage held flows again: a later client close is no longer a give-up */
+    /* the call this stage held flows again: a later client close is no longer a give-up. When
+     * the hold began stays recorded (hang_ms): the verifier measures how long it lasted. */
     struct conn *c = st->conn;
-    if (c->hang_fault == st->f && c->t_hang && !c->t_gave_up) {
-        c->t_hang = 0;
+    if (c->hang_fault == st->f && c->t_hang && !c->t_hang_end && !c->t_gave_up) {
+        c->t_hang_end = fl_now_us();
         c->hang_fault = NULL;
     }
     stage_release(st, (size_t)-1);

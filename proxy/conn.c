@@ -137,7 +137,7 @@ static void conn_mark_dead(struct conn *c)
     c->dead = 1;
     struct fl_proxy *px = c->px;
     c->t_close = fl_now_us();
-    if (c->t_hang && !c->t_gave_up && c->closed_by != CLOSER_CLIENT) c->held_at_end = 1;
+    if (c->t_hang && !c->t_hang_end && !c->t_gave_up && c->closed_by != CLOSER_CLIENT) c->held_at_end = 1;
     px->st.active--;
     px->st.closed_by[c->closed_by]++;
     if (log_min_level <= LOG_DEBUG) {
@@ -425,7 +425,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_client_gone(struct conn *c)
 {
     /* the client hung up while a fault held its call: that moment is its effective timeout */
-    if (c->t_hang && !c->t_gave_up) {
+    if (c->t_hang && !c->t_hang_end && !c->t_gave_up) {
         c->t_gave_up = fl_now_us();
         if (c->hang_fault) ((struct fault *)c->hang_fault)->c.abandoned++;
     }
@@ -467,7 +467,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     enum closer who = is_cli ? CLOSER_CLIENT : CLOSER_UPSTREAM;
     if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
         /* a client that hangs up on a held call has given up: end the pair */
-        if (is_cli && c->t_hang) {
+        if (is_cli && c->t_hang && !c->t_hang_end) {
             conn_close(c, CLOSER_CLIENT, CLOSE_FIN);
             goto out;
         }

@@ -57,6 +57,7 @@ struct conn {
     enum closer closed_by;
     int64_t t_open, t_connected, t_first_up, t_first_down, t_hang, t_gave_up, t_close;
     int64_t t_last_up;               /* last read from the client (the record's last_up_ms) */
+    int64_t t_hang_end;              /* the fault let the held call flow again (0 = still held) */
     const struct fault *hang_fault;  /* the fault holding this call, if any */
     const struct fault *applied;     /* first fault applied (for the record) */
     int held_at_end;                 /* still held when closed by shutdown/fault end */

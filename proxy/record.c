@@ -1208,6 +1208,7 @@ void rec_conn_close(struct conn *c)
     rb_time(b, "first_down_ms", c->t_first_down, off);
     rb_time(b, "last_up_ms", c->t_last_up, off);
     rb_time(b, "hang_ms", c->t_hang, off);
+    rb_time(b, "hang_end_ms", c->t_hang_end, off);
     if (c->t_gave_up) {
         rb_time(b, "gave_up_ms", c->t_gave_up, off);
         int64_t from = c->t_hang > c->t_last_up ? c->t_hang : c->t_last_up;
