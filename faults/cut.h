@@ -15,6 +15,7 @@
 #include "parse.h"
 
 #include <stdio.h>
+#include <string.h>
 
 struct cut_cfg {
     uint64_t after_bytes;
@@ -31,6 +32,20 @@ static inline void cut_attrs(const struct cut_cfg *c, const char *bytes_key, int
     emit(ud, bytes_key, b);
     if (with_after) emit(ud, "after", duration_str(c->after_us, b, sizeof(b)));
 }
+
+/* drop and reset take the same keys: after_bytes (size), after (duration) */
+static inline int cut_set_after(void *cfg, const char *k, const char *v, char *err, size_t errlen)
+{
+    struct cut_cfg *c = cfg;
+    if (!strcmp(k, "after_bytes")) {
+        int rc = fkey_size(v, &c->after_bytes, err, errlen);
+        c->have_bytes = c->after_bytes > 0;
+        return rc;
+    }
+    if (!strcmp(k, "after")) return fkey_duration(v, &c->after_us, err, errlen);
+    return FKEY_UNKNOWN;
+}
+static inline void cut_attrs_after(const void *cfg, fault_attr_fn emit, void *ud) { cut_attrs(cfg, "after_bytes", 1, emit, ud); }
 
 static inline void cut_now(struct stage *st, enum close_how how)
 {

@@ -10,21 +10,6 @@
  */
 #include "cut.h"
 
-#include <string.h>
-
-static int drop_set(void *cfg, const char *k, const char *v, char *err, size_t errlen)
-{
-    struct cut_cfg *c = cfg;
-    if (!strcmp(k, "after_bytes")) {
-        int rc = fkey_size(v, &c->after_bytes, err, errlen);
-        c->have_bytes = c->after_bytes > 0;
-        return rc;
-    }
-    if (!strcmp(k, "after")) return fkey_duration(v, &c->after_us, err, errlen);
-    return FKEY_UNKNOWN;
-}
-
-static void drop_attrs(const void *cfg, fault_attr_fn emit, void *ud) { cut_attrs(cfg, "after_bytes", 1, emit, ud); }
 static void drop_start(struct stage *st) { cut_start(st, CLOSE_FIN); }
 static void drop_data(struct stage *st, struct evbuffer *in) { cut_data(st, in, CLOSE_FIN); }
 static void drop_timer(struct stage *st) { cut_timer(st, CLOSE_FIN); }
@@ -35,8 +20,8 @@ const struct fault_type fault_drop = {
     .default_dir = FDIR_DOWN,
     .cfg_size = sizeof(struct cut_cfg),
     .state_size = sizeof(struct cut_state),
-    .set = drop_set,
-    .attrs = drop_attrs,
+    .set = cut_set_after,
+    .attrs = cut_attrs_after,
     .on_start = drop_start,
     .on_data = drop_data,
     .on_timer = drop_timer,

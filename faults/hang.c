@@ -13,6 +13,7 @@
  * resumes) or reset (RST both sides).
  */
 #include "fault.h"
+#include "hold.h"
 #include "http_fault.h"
 #include "parse.h"
 
@@ -101,18 +102,7 @@ static int hang_end(struct stage *st)
     const struct hang_cfg *c = st->cfg;
     struct hang_state *s = st->state;
     if (!s->hung) return 0;   /* never hung (after_bytes not reached): nothing to keep or reset */
-    switch (c->on_end) {
-    case HANG_RELEASE:
-        return 0;
-    case HANG_RESET:
-        stage_close(st, CLOSE_RST);
-        return 0;
-    case HANG_KEEP:
-    default:
-        s->dead = 1;
-        if (st->held) stage_discard(st, st->held, (size_t)-1);
-        return 1;
-    }
+    return hold_on_end(st, c->on_end, &s->dead);
 }
 
 const struct fault_type fault_hang = {

@@ -11,21 +11,7 @@
 #include "cut.h"
 #include "http_fault.h"
 
-#include <string.h>
 
-static int reset_set(void *cfg, const char *k, const char *v, char *err, size_t errlen)
-{
-    struct cut_cfg *c = cfg;
-    if (!strcmp(k, "after_bytes")) {
-        int rc = fkey_size(v, &c->after_bytes, err, errlen);
-        c->have_bytes = c->after_bytes > 0;
-        return rc;
-    }
-    if (!strcmp(k, "after")) return fkey_duration(v, &c->after_us, err, errlen);
-    return FKEY_UNKNOWN;
-}
-
-static void reset_attrs(const void *cfg, fault_attr_fn emit, void *ud) { cut_attrs(cfg, "after_bytes", 1, emit, ud); }
 static void reset_start(struct stage *st) { cut_start(st, CLOSE_RST); }
 static void reset_data(struct stage *st, struct evbuffer *in) { cut_data(st, in, CLOSE_RST); }
 static void reset_timer(struct stage *st) { cut_timer(st, CLOSE_RST); }
@@ -36,8 +22,8 @@ const struct fault_type fault_reset = {
     .default_dir = FDIR_DOWN,
     .cfg_size = sizeof(struct cut_cfg),
     .state_size = sizeof(struct cut_state),
-    .set = reset_set,
-    .attrs = reset_attrs,
+    .set = cut_set_after,
+    .attrs = cut_attrs_after,
     .on_start = reset_start,
     .on_data = reset_data,
     .on_timer = reset_timer,

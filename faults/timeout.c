@@ -10,6 +10,7 @@
  * at `timeout` (the fault that would have closed it has ended).
  */
 #include "fault.h"
+#include "hold.h"
 #include "parse.h"
 
 #include <stdio.h>
@@ -60,19 +61,8 @@ static int timeout_end(struct stage *st)
 {
     const struct timeout_cfg *c = st->cfg;
     struct timeout_state *s = st->state;
-    stage_timer(st, -1);
-    switch (c->on_end) {
-    case HANG_RELEASE:
-        return 0;
-    case HANG_RESET:
-        stage_close(st, CLOSE_RST);
-        return 0;
-    case HANG_KEEP:
-    default:
-        s->dead = 1;
-        if (st->held) stage_discard(st, st->held, (size_t)-1);
-        return 1;
-    }
+    stage_timer(st, -1);   /* with keep it is no longer closed at `timeout` either */
+    return hold_on_end(st, c->on_end, &s->dead);
 }
 
 const struct fault_type fault_timeout = {
