@@ -98,7 +98,11 @@ void stage_timer(struct stage *st, int64_t delay_us)
         if (st->timer) evtimer_del(st->timer);
         return;
     }
-    if (!st->timer) st->timer = evtimer_new(fl_srv->base, stage_timer_cb, st);
+    if (!st->timer) {
+        st->timer = evtimer_new(fl_srv->base, stage_timer_cb, st);
+        /* a release that is due goes before the loop turn's I/O: its lateness is the fault's error */
+        event_priority_set(st->timer, 0);
+    }
     struct timeval tv = {(time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000)};
     evtimer_add(st->timer, &tv);
 }

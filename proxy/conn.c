@@ -90,8 +90,15 @@ void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n)
         return;
     }
     struct evbuffer *out = bufferevent_get_output(p->dst);
-    if (n == len) evbuffer_add_buffer(out, buf);
-    else evbuffer_remove_buffer(buf, out, n);
+    size_t left = n;
+    if (evbuffer_get_length(out) == 0 && (p->dir == 1 || c->up_connected)) {
+        /* nothing queued: write now rather than arm the write event for the next loop turn
+         * (what a fault releases leaves when it is due; an error is left for the write event) */
+        int w = evbuffer_write_atmost(buf, bufferevent_getfd(p->dst), (ev_ssize_t)n);
+        if (w > 0) left -= (size_t)w;
+    }
+    if (left == evbuffer_get_length(buf)) evbuffer_add_buffer(out, buf);
+    else if (left) evbuffer_remove_buffer(buf, out, left);
     p->bytes += n;
     if (p->dir == 0) c->px->st.bytes_up += n;
     else c->px->st.bytes_down += n;

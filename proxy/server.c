@@ -298,6 +298,9 @@ struct fl_server *server_new(struct profile *prof, char *err, size_t errlen)
     s->base = event_base_new_with_config(cfg);
     event_config_free(cfg);
     if (!s->base) { snprintf(err, errlen, "cannot create event base"); free(s); fl_srv = NULL; return NULL; }
+    /* two priorities: fault timers (latency, slicer, bandwidth... see faults/chain.c) run at 0,
+     * before the I/O callbacks of the same loop turn; everything else gets the default, 1 */
+    event_base_priority_init(s->base, 2);
     s->dns = evdns_base_new(s->base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (!s->dns) s->dns = evdns_base_new(s->base, 0);
     s->g = prof->g;
