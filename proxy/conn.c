@@ -339,12 +339,14 @@ static ssize_t read_into(evutil_socket_t fd, struct evbuffer *buf, size_t want)
     return r;
 }
 
-/* A tcp-mode socket is readable. Fast path (no fault acts on the direction): read into the
- * destination directly -- with nothing queued for it, recv() into a scratch buffer and send()
- * at once, queueing only what the socket did not take; else append to its output. A read that
- * fills what it asked for is followed by another, up to the direction's bound per wakeup (the
- * socket may hold more: one wakeup, not one per 4 KiB). Otherwise one read into the source's
- * input, which enters the chain. EOF and errors go to on_event as libevent would report them. */
+/* A tcp-mode socket is readable. Fast path (no fault acts on the direction): with nothing
+ * queued for the destination, recv() into a scratch buffer and send() at once, queueing only
+ * what the socket did not take; else append to its output. A read that fills what it asked for
+ * is followed by another, up to the direction's bound per wakeup (the socket may hold more: one
+ * wakeup, not one per 4 KiB); only those follow-up reads go straight into the output's memory,
+ * since they are likely to fill what they reserve. Otherwise one read into the source's input,
+ * which enters the chain. Memory follows the bytes read: no 64 KiB chain for a 5-byte read (a
+ * hung connection keeps what it holds). EOF and errors go to on_event as libevent would. */
 static void conn_readable(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
@@ -358,7 +360,7 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
         struct evbuffer *out = bufferevent_get_output(p->dst);
         int direct = (p->dir == 1 || c->up_connected) && !p->shut;
         evutil_socket_t dfd = event_get_fd(&p->dst->ev_write);
-        for (;;) {
+        for (int i = 0;; i++) {
             size_t have = evbuffer_get_length(out), want = bound > have ? bound - have : 0;
             if (want > READ_CHUNK) want = READ_CHUNK;
             if (want == 0) break;
@@ -369,7 +371,12 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
                     /* not all taken (or an error, which the output's write will report) */
                     if (w < r) evbuffer_add(out, conn_rbuf + (w > 0 ? w : 0), (size_t)(r - (w > 0 ? w : 0)));
                 }
+            } else if (i == 0) {
+                /* copied in: a reservation of `want` would allocate a 64 KiB chain for a few bytes */
+                r = recv(fd, conn_rbuf, want, 0);
+                if (r > 0) evbuffer_add(out, conn_rbuf, (size_t)r);
             } else {
+                /* the last read came back full: a stream, read in place */
                 r = read_into(fd, out, want);
             }
             if (r <= 0) break;
@@ -385,10 +392,13 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
         size_t pend = pipe_pending(p), want = bound > pend ? bound - pend : 0;
         if (want > READ_CHUNK) want = READ_CHUNK;
         if (want == 0) want = 1;   /* pipe_after_io pauses after this read */
-        evbuffer_unfreeze(in, 0);   /* a bufferevent's input takes bytes only from its reader */
-        r = read_into(fd, in, want);
-        evbuffer_freeze(in, 0);
-        if (r > 0) total = (size_t)r;
+        r = recv(fd, conn_rbuf, want, 0);
+        if (r > 0) {
+            total = (size_t)r;
+            evbuffer_unfreeze(in, 0);   /* a bufferevent's input takes bytes only from its reader */
+            evbuffer_add(in, conn_rbuf, total);
+            evbuffer_freeze(in, 0);
+        }
     }
     int err = errno;
     c->busy++;
