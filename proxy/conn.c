@@ -9,8 +9,9 @@
  * Reading: in tcp mode conn.c reads both sockets itself (conn_readable) and the bufferevents only
  * write; libevent 2.1's own reading costs an ioctl(FIONREAD) per read and stops at 4 KiB. On the
  * fast path, with nothing queued for the destination, one recv() and one send() move a message:
- * only what the destination's socket did not take is queued in its output. The protocol modes
- * (http, postgres, redis) keep the bufferevents' reading (on_read).
+ * only what the destination's socket did not take is queued in its output. http mode reads the
+ * same way into the bufferevent's input and hands it to its parser (on_read); postgres and redis
+ * modes (read watermarks, their own writes) keep the bufferevents' reading.
  *
  * Closing: EOF on one side is passed on as a shutdown(SHUT_WR) of the other once everything
  * before it was written (half-close); the pair ends when both directions are shut, or on an
@@ -42,7 +43,7 @@ const char *closer_str(enum closer c) { return closer_names[c]; }
 
 static void conn_try_finish(struct conn *c);
 
-/* Starts or stops reading one side. In tcp mode the side's ev_read is conn.c's own read event
+/* Starts or stops reading one side. In tcp and http mode the side's ev_read is conn.c's own read event
  * (conn_readable, assigned in conn_accept and on connect; its argument stays the bufferevent,
  * which libevent's deferred free of the bufferevent relies on); until the upstream is connected
  * its ev_read is still libevent's, and the connect handler arms ours. */
@@ -79,6 +80,36 @@ void pipe_after_io(struct pipe *p)
     }
 }
 
+/* http mode delivers a response head and its body (or several pipelined answers) in separate
+ * calls while it handles one read. During that read the bytes bound for an idle destination
+ * are gathered here ("corked") and leave in one write when the read's handling ends, instead of
+ * one write each. Only the connection whose read is being handled corks; anything that looks
+ * at or closes its destinations first uncorks (pipe_eof_out, conn_close). */
+static struct evbuffer *cork_buf[2];
+static struct conn *cork_conn;
+
+static void pipe_uncork(struct pipe *p)
+{
+    struct evbuffer *b = cork_buf[p->dir];
+    if (!b || !evbuffer_get_length(b)) return;
+    struct conn *c = p->c;
+    if (c->closing || !p->dst || p->shut) {
+        evbuffer_drain(b, evbuffer_get_length(b));
+        return;
+    }
+    struct evbuffer *out = bufferevent_get_output(p->dst);
+    if (evbuffer_get_length(out) == 0) evbuffer_write(b, bufferevent_getfd(p->dst));
+    if (evbuffer_get_length(b)) evbuffer_add_buffer(out, b);
+}
+
+static void conn_uncork(struct conn *c)
+{
+    if (cork_conn != c) return;
+    cork_conn = NULL;
+    pipe_uncork(&c->p[0]);
+    pipe_uncork(&c->p[1]);
+}
+
 void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n)
 {
     size_t len = evbuffer_get_length(buf);
@@ -91,7 +122,13 @@ void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n)
     }
     struct evbuffer *out = bufferevent_get_output(p->dst);
     size_t left = n;
-    if (evbuffer_get_length(out) == 0 && (p->dir == 1 || c->up_connected)) {
+    if (cork_conn == c && evbuffer_get_length(out) == 0 && (p->dir == 1 || c->up_connected)) {
+        struct evbuffer *b = cork_buf[p->dir];
+        if (!b && !(b = cork_buf[p->dir] = evbuffer_new())) abort();
+        if (n == len) evbuffer_add_buffer(b, buf);
+        else evbuffer_remove_buffer(buf, b, n);
+        left = 0;
+    } else if (evbuffer_get_length(out) == 0 && (p->dir == 1 || c->up_connected)) {
         /* nothing queued: write now rather than arm the write event for the next loop turn
          * (what a fault releases leaves when it is due; an error is left for the write event) */
         int w = evbuffer_write_atmost(buf, bufferevent_getfd(p->dst), (ev_ssize_t)n);
@@ -119,6 +156,7 @@ static void pipe_shut(struct pipe *p)
 void pipe_eof_out(struct pipe *p)
 {
     p->eof_at_sink = 1;
+    if (cork_conn == p->c) pipe_uncork(p);   /* the EOF goes after what was corked */
     if (p->c->closing || !p->dst) return;
     if (p->dir == 0 && !p->c->up_connected) return;     /* shut after connect */
     if (evbuffer_get_length(bufferevent_get_output(p->dst)) == 0) {
@@ -256,6 +294,7 @@ static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
 void conn_close(struct conn *c, enum closer who, enum close_how how)
 {
     if (c->closing) return;
+    conn_uncork(c);   /* a FIN close flushes what was delivered before it */
     c->closing = 1;
     if (c->closed_by == CLOSER_NONE) c->closed_by = who;
     for (int d = 0; d < 2; d++)
@@ -296,7 +335,11 @@ static void on_read(struct bufferevent *bev, void *arg)
         switch (c->px->spec.mode) {
         case MODE_POSTGRES: pg_on_read(c, p, in); break;
         case MODE_REDIS: resp_on_read(c, p, in); break;
-        default: http_on_data(c, p->dir); break;
+        default:
+            cork_conn = c;
+            http_on_data(c, p->dir);
+            conn_uncork(c);
+            break;
         }
     } else {
         chain_input(p, in);
@@ -307,7 +350,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 
 static void on_event(struct bufferevent *bev, short what, void *arg);
 
-/* ---- tcp mode reading ---- */
+/* ---- tcp and http mode reading ---- */
 
 /* One read asks for at most this much: a 64 KiB evbuffer chain with its header. */
 #define READ_CHUNK (64 * 1024 - 256)
@@ -356,7 +399,8 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
     struct pipe *p = &c->p[bev == c->cli ? 0 : 1];
     size_t bound = c->px->srv->g.buffer, total = 0;
     ssize_t r = 0;
-    if (p->nlive == 0 && p->dst) {
+    int fast = !c->proto && p->nlive == 0 && p->dst;
+    if (fast) {
         struct evbuffer *out = bufferevent_get_output(p->dst);
         int direct = (p->dir == 1 || c->up_connected) && !p->shut;
         evutil_socket_t dfd = event_get_fd(&p->dst->ev_write);
@@ -402,17 +446,14 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
     }
     int err = errno;
     c->busy++;
-    if (total) {
+    if (total && fast) {
         if (p->dir == 0) { c->t_last_up = fl_now_us(); if (!c->t_first_up) c->t_first_up = c->t_last_up; }
         else if (!c->t_first_down) c->t_first_down = fl_now_us();
-        if (p->nlive == 0 && p->dst) {
-            p->bytes += total;
-            if (p->dir == 0) c->px->st.bytes_up += total;
-            else c->px->st.bytes_down += total;
-        } else {
-            chain_input(p, bufferevent_get_input(bev));
-            pipe_after_io(p);
-        }
+        p->bytes += total;
+        if (p->dir == 0) c->px->st.bytes_up += total;
+        else c->px->st.bytes_down += total;
+    } else if (total) {
+        on_read(bev, c);   /* the chain, or http mode's parser: as after libevent's own read */
     }
     if (r == 0 && !c->closing) {
         event_del(&bev->ev_read);
@@ -459,6 +500,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         c->px->st.upstream_ok++;
         if (c->own_read) {
             /* libevent's connect handling is done with ev_read: it becomes conn_readable */
+            event_del(&c->up->ev_read);
             event_assign(&c->up->ev_read, c->px->srv->base, bufferevent_getfd(c->up), EV_READ | EV_PERSIST | EV_FINALIZE,
                          conn_readable, c->up);
             if (!c->p[1].read_paused && !c->p[1].src_eof) event_add(&c->up->ev_read, NULL);
@@ -636,7 +678,7 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     }
     c->p[0] = (struct pipe){.c = c, .dir = 0, .src = c->cli, .dst = c->up};
     c->p[1] = (struct pipe){.c = c, .dir = 1, .src = c->up, .dst = c->cli};
-    c->own_read = px->spec.mode == MODE_TCP;
+    c->own_read = px->spec.mode == MODE_TCP || px->spec.mode == MODE_HTTP;
     if (px->spec.mode == MODE_HTTP) http_conn_new(c);
     else if (px->spec.mode == MODE_POSTGRES) pg_conn_init(c);
     else if (px->spec.mode == MODE_REDIS) resp_conn_init(c);
