@@ -76,7 +76,7 @@ run() {
     p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
     p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
     to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print -1 }'; }
-    echo "$1 $rps $(to_us "$p50") $(to_us "$p99") $( [ -n "$pid" ] && awk -v t=$((t1 - t0)) -v hz="$HZ" -v r="${req:-0}" 'BEGIN { printf "%.1f", r > 0 ? t * 1e6 / hz / r : -1 }' || echo -1)"
+    echo "$1 $rps $(to_us "$p50") $(to_us "$p99") $( [ -n "$pid" ] && awk -v t=$((t1 - t0)) -v hz="$HZ" -v r="${req:-0}" 'BEGIN { printf "%.1f", (r > 0 ? t * 1e6 / hz / r : -1) }' || echo -1)"
 }
 HAVE_HAPROXY=0
 command -v haproxy >/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$PX") 2>/dev/null && HAVE_HAPROXY=1
@@ -92,7 +92,7 @@ for c in "$CONNS" 1; do
     printf '%-8s %12s %10s %10s %12s\n' target req/s p50_us p99_us cpu_us/req
     awk '{printf "%-8s %12.0f %10.0f %10.0f %12s\n", $1, $2, $3, $4, ($5 < 0 ? "-" : $5)}' "$D/res.$c"
 done
-cat "$D/res.$CONNS" >"$D/res"
+cat "$D/res.$CONNS" >"$D/res"; [ -n "${DEBUG:-}" ] && cat "$D/res.$CONNS" "$D/res.1"
 awk '{print "one_" $0}' "$D/res.1" >>"$D/res"
 awk '
     {rps[$1] = $2; p99[$1] = $4; cpu[$1] = $5}
