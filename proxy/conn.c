@@ -74,7 +74,7 @@ void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n)
     else evbuffer_remove_buffer(buf, out, n);
     p->bytes += n;
     if (p->dir == 0) c->px->st.bytes_up += n;
-    else c->px->st.bytes_down += n;
+    else { c->px->st.bytes_down += n; c->t_last_down = fl_now_us(); }
 }
 
 static void pipe_shut(struct pipe *p)
@@ -287,14 +287,26 @@ static size_t read_more(struct bufferevent *bev, struct evbuffer *out, size_t bo
     return r > 0 ? (size_t)r : 0;
 }
 
+/* The client speaks: the turn before it ended with the last bytes it was sent (if any were). */
+static void turn_up(struct conn *c)
+{
+    if (c->t_turn && c->t_last_down > c->t_turn) {
+        int64_t d = c->t_last_down - c->t_turn;
+        if (d > c->turn_max_us) { c->turn_max_us = d; c->t_turn_max = c->t_turn; }
+        c->t_turn = 0;
+    }
+    if (!c->t_turn) c->t_turn = c->t_last_up;
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
     struct pipe *p = (bev == c->cli) ? &c->p[0] : &c->p[1];
     struct evbuffer *in = bufferevent_get_input(bev);
-    if (p->dir == 0) { c->t_last_up = fl_now_us(); if (!c->t_first_up) c->t_first_up = c->t_last_up; }
+    if (p->dir == 0) { c->t_last_up = fl_now_us(); if (!c->t_first_up) c->t_first_up = c->t_last_up; turn_up(c); }
     else if (!c->t_first_down) c->t_first_down = fl_now_us();
     if (c->proto) {
+        uint64_t down0 = c->p[1].bytes;
         /* protocol modes decide what enters the chain: http (proxy/http.c), postgres
          * (proxy/pg.c), redis (proxy/redis_mode.c) */
         c->busy++;
@@ -303,6 +315,7 @@ static void on_read(struct bufferevent *bev, void *arg)
         case MODE_REDIS: resp_on_read(c, p, in); break;
         default: http_on_data(c, p->dir); break;
         }
+        if (c->p[1].bytes != down0) c->t_last_down = fl_now_us();   /* written straight to the client */
         if (!c->closing) pipe_after_io(p);
         if (--c->busy == 0 && c->dead) conn_free(c);
         return;
@@ -318,8 +331,9 @@ static void on_read(struct bufferevent *bev, void *arg)
         evbuffer_add_buffer(out, in);
         if (n >= LIBEVENT_READ_CAP) n += read_more(bev, out, bound);
         p->bytes += n;
+        p->bytes_in += n;
         if (p->dir == 0) c->px->st.bytes_up += n;
-        else c->px->st.bytes_down += n;
+        else { c->px->st.bytes_down += n; if (n) c->t_last_down = fl_now_us(); }
         if (evbuffer_get_length(out) >= bound) {
             bufferevent_disable(bev, EV_READ);
             p->read_paused = 1;
@@ -327,6 +341,7 @@ static void on_read(struct bufferevent *bev, void *arg)
         return;
     }
     c->busy++;
+    p->bytes_in += evbuffer_get_length(in);
     chain_input(p, in);
     pipe_after_io(p);
     if (--c->busy == 0 && c->dead) conn_free(c);
