@@ -74,7 +74,7 @@ void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n)
     else evbuffer_remove_buffer(buf, out, n);
     p->bytes += n;
     if (p->dir == 0) c->px->st.bytes_up += n;
-    else { c->px->st.bytes_down += n; c->t_last_down = fl_now_us(); }
+    else { c->px->st.bytes_down += n; if (!c->t_cli_eof) c->t_last_down = fl_now_us(); }
 }
 
 static void pipe_shut(struct pipe *p)
@@ -315,7 +315,7 @@ static void on_read(struct bufferevent *bev, void *arg)
         case MODE_REDIS: resp_on_read(c, p, in); break;
         default: http_on_data(c, p->dir); break;
         }
-        if (c->p[1].bytes != down0) c->t_last_down = fl_now_us();   /* written straight to the client */
+        if (c->p[1].bytes != down0 && !c->t_cli_eof) c->t_last_down = fl_now_us();   /* written straight to the client */
         if (!c->closing) pipe_after_io(p);
         if (--c->busy == 0 && c->dead) conn_free(c);
         return;
@@ -333,7 +333,7 @@ static void on_read(struct bufferevent *bev, void *arg)
         p->bytes += n;
         p->bytes_in += n;
         if (p->dir == 0) c->px->st.bytes_up += n;
-        else { c->px->st.bytes_down += n; if (n) c->t_last_down = fl_now_us(); }
+        else { c->px->st.bytes_down += n; if (n && !c->t_cli_eof) c->t_last_down = fl_now_us(); }
         if (evbuffer_get_length(out) >= bound) {
             bufferevent_disable(bev, EV_READ);
             p->read_paused = 1;
@@ -363,6 +363,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 
 static void on_client_gone(struct conn *c)
 {
+    /* what reaches the client after this answers nothing: it hung up (turns, docs/metrics.md) */
+    if (!c->t_cli_eof) c->t_cli_eof = fl_now_us();
     /* the client hung up while a fault held its call: that moment is its effective timeout */
     if (c->t_hang && !c->t_gave_up) {
         c->t_gave_up = fl_now_us();

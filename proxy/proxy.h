@@ -60,7 +60,8 @@ struct conn {
     int64_t t_last_up;               /* last read from the client (the record's last_up_ms) */
     /* calls as turns (docs/metrics.md, call_*): a turn starts with the client's bytes and lasts
      * until the last bytes delivered to the client before the client speaks again */
-    int64_t t_last_down;             /* last bytes delivered towards the client */
+    int64_t t_last_down;             /* last bytes delivered towards the client before its EOF */
+    int64_t t_cli_eof;               /* the client closed (EOF or error): the record's client_eof_ms */
     int64_t t_turn;                  /* start of the current turn (0 = none) */
     int64_t turn_max_us, t_turn_max; /* longest finished turn, and when it started */
     const struct fault *hang_fault;  /* the fault holding this call, if any */

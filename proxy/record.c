@@ -1233,6 +1233,7 @@ void rec_conn_close(struct conn *c)
         }
         rb_time(b, "call_open_ms", open, off);
         if (pend) rb_kv_u64(b, "pending_down", pend);
+        rb_time(b, "client_eof_ms", c->t_cli_eof, off);
     }
     rb_time(b, "close_ms", c->t_close ? c->t_close : fl_now_us(), off);
     rb_kv_str(b, "closed_by", closer_str(c->closed_by));

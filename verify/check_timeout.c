@@ -116,10 +116,16 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
             /* the call still open at the close (no answer since the client spoke, or bytes
              * still held towards it): abandoned when the client closed, else held to the end */
             if (!isnan(ev->call_open_ms) && in_windows(f, ev->call_open_ms, cl)) {
-                double waited = cl - ev->call_open_ms;
-                if (!strcmp(ev->closed_by, "client")) { wt[n++] = waited; abandoned++; }
-                else if (waited > within) { wt[n++] = waited; stuck++; }
-                else skipped++;
+                if (!isnan(ev->client_eof_ms) || !strcmp(ev->closed_by, "client")) {
+                    /* the client hung up on it */
+                    wt[n++] = (!isnan(ev->client_eof_ms) ? ev->client_eof_ms : cl) - ev->call_open_ms;
+                    abandoned++;
+                } else if (cl - ev->call_open_ms > within) {
+                    wt[n++] = cl - ev->call_open_ms;
+                    stuck++;
+                } else {
+                    skipped++;
+                }
             }
             /* the longest answered call: the client waited it out */
             if (!isnan(ev->call_max_ms) && !isnan(ev->call_max_at_ms) &&

@@ -489,12 +489,12 @@ static void ev_entry(void *ud, const char **f, const char **val, int n)
     double *nums[] = {&e.open_ms, &e.connected_ms, &e.first_up_ms, &e.first_down_ms, &e.last_up_ms, &e.hang_ms,
                       &e.gave_up_ms, &e.waited_ms, &e.close_ms, &e.bytes_up, &e.bytes_down, &e.req_ms,
                       &e.upstream_ms, &e.total_ms, &e.abandoned_ms, &e.call_max_ms, &e.call_max_at_ms,
-                      &e.call_open_ms, &e.pending_down};
+                      &e.call_open_ms, &e.pending_down, &e.client_eof_ms};
     static const char *names[] = {"open_ms", "connected_ms", "first_up_ms", "first_down_ms", "last_up_ms",
                                   "hang_ms", "gave_up_ms", "waited_ms", "close_ms", "bytes_up", "bytes_down",
                                   "req_ms", "upstream_ms", "total_ms", "abandoned_ms", "call_max_ms",
-                                  "call_max_at_ms", "call_open_ms", "pending_down"};
-    for (int i = 0; i < 19; i++) *nums[i] = num(field(f, val, n, names[i]));
+                                  "call_max_at_ms", "call_open_ms", "pending_down", "client_eof_ms"};
+    for (int i = 0; i < 20; i++) *nums[i] = num(field(f, val, n, names[i]));
     cpy(e.body_hash, sizeof(e.body_hash), field(f, val, n, "body_hash"));
     cpy(e.inst, sizeof(e.inst), field(f, val, n, "inst"));
     const char *id = field(f, val, n, e.kind == VEV_CONN ? "id" : "conn");

@@ -37,7 +37,7 @@ struct vev {                  /* one entry of R:events:<proxy> */
         waited_ms, close_ms, bytes_up, bytes_down;
     double req_ms, upstream_ms, total_ms, abandoned_ms;
     /* conn: calls as turns (docs/metrics.md) */
-    double call_max_ms, call_max_at_ms, call_open_ms, pending_down;
+    double call_max_ms, call_max_at_ms, call_open_ms, pending_down, client_eof_ms;
 };
 
 struct vwin { double start, end; };       /* end = INFINITY: still open when the record ends */
