@@ -12,6 +12,9 @@
  *      `recover_within` (a breaker that never closes again fails here).
  * The rate is requests/s for http proxies and new connections/s for tcp (`measure`).
  *
+ * Every fault window is judged on its own (against the one baseline) and must pass; the
+ * measured text lists each window (w1, w2...).
+ *
  * A client stuck on a hung fault also stops calling, without any breaker. So when calls held
  * by the fault are still open in the middle of the open period, the drop is blamed on stuck
  * calls and the check fails: use a fail-fast fault (reset, refuse, http_error) for breakers,
