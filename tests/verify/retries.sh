@@ -14,7 +14,11 @@
 . "$(dirname "$0")/common.bash"
 . "$(dirname "$0")/../http/http_lib.bash"
 
-python3 -c 'import urllib3' 2>/dev/null || { fail urllib3 "python3 urllib3 missing"; done_tests; exit; }
+# urllib3: Debian's python3-urllib3 (scripts/install-deps.sh) for /usr/bin/python3, or the
+# python3 first in PATH when it has its own
+PYU=""
+for py in python3 /usr/bin/python3; do "$py" -c 'import urllib3' 2>/dev/null && { PYU=$py; break; }; done
+[ -n "$PYU" ] || { fail urllib3 "no python3 with urllib3 (apt-get install python3-urllib3)"; done_tests; exit; }
 start_redis || { fail redis_start "redis-server did not start"; exit 1; }
 start_httpup UP || { fail start "httpup"; exit 1; }
 PXS="storm flat backoff bodies corr calm idle"
@@ -55,7 +59,7 @@ proxy = corr
 id_header = X-Request-Id
 max_attempts = 2
 INI
-RC="python3 $(dirname "$0")/retry_client.py --duration 9 --rate 8 --go $TT/go"
+RC="$PYU $(dirname "$0")/retry_client.py --duration 9 --rate 8 --go $TT/go"
 $RC --url "http://127.0.0.1:${P[storm]}/orders" --retries 5 >"$TT/c.storm" 2>&1 &
 a=$!
 $RC --url "http://127.0.0.1:${P[flat]}/orders" --retries 2 >"$TT/c.flat" 2>&1 &
