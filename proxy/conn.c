@@ -138,7 +138,7 @@ void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n)
     else if (left) evbuffer_remove_buffer(buf, out, left);
     p->bytes += n;
     if (p->dir == 0) c->px->st.bytes_up += n;
-    else c->px->st.bytes_down += n;
+    else { c->px->st.bytes_down += n; if (!c->t_cli_eof) c->t_last_down = fl_now_us(); }
 }
 
 static void pipe_shut(struct pipe *p)
@@ -319,6 +319,17 @@ static void conn_try_finish(struct conn *c)
 
 /* ---- bufferevent callbacks ---- */
 
+/* The client speaks: the turn before it ended with the last bytes it was sent (if any were). */
+static void turn_up(struct conn *c)
+{
+    if (c->t_turn && c->t_last_down > c->t_turn) {
+        int64_t d = c->t_last_down - c->t_turn;
+        if (d > c->turn_max_us) { c->turn_max_us = d; c->t_turn_max = c->t_turn; }
+        c->t_turn = 0;
+    }
+    if (!c->t_turn) c->t_turn = c->t_last_up;
+}
+
 /* protocol modes (and anything else that lets the bufferevents read): libevent read into the
  * source's input; the mode decides what enters the chain */
 static void on_read(struct bufferevent *bev, void *arg)
@@ -326,10 +337,11 @@ static void on_read(struct bufferevent *bev, void *arg)
     struct conn *c = arg;
     struct pipe *p = (bev == c->cli) ? &c->p[0] : &c->p[1];
     struct evbuffer *in = bufferevent_get_input(bev);
-    if (p->dir == 0) { c->t_last_up = fl_now_us(); if (!c->t_first_up) c->t_first_up = c->t_last_up; }
+    if (p->dir == 0) { c->t_last_up = fl_now_us(); if (!c->t_first_up) c->t_first_up = c->t_last_up; turn_up(c); }
     else if (!c->t_first_down) c->t_first_down = fl_now_us();
     c->busy++;
     if (c->proto) {
+        uint64_t down0 = c->p[1].bytes;
         /* protocol modes decide what enters the chain: http (proxy/http.c), postgres
          * (proxy/pg.c), redis (proxy/redis_mode.c) */
         switch (c->px->spec.mode) {
@@ -341,7 +353,9 @@ static void on_read(struct bufferevent *bev, void *arg)
             conn_uncork(c);
             break;
         }
+        if (c->p[1].bytes != down0 && !c->t_cli_eof) c->t_last_down = fl_now_us();   /* written straight to the client */
     } else {
+        p->bytes_in += evbuffer_get_length(in);
         chain_input(p, in);
     }
     if (!c->closing) pipe_after_io(p);
@@ -447,11 +461,12 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
     int err = errno;
     c->busy++;
     if (total && fast) {
-        if (p->dir == 0) { c->t_last_up = fl_now_us(); if (!c->t_first_up) c->t_first_up = c->t_last_up; }
+        if (p->dir == 0) { c->t_last_up = fl_now_us(); if (!c->t_first_up) c->t_first_up = c->t_last_up; turn_up(c); }
         else if (!c->t_first_down) c->t_first_down = fl_now_us();
         p->bytes += total;
+        p->bytes_in += total;
         if (p->dir == 0) c->px->st.bytes_up += total;
-        else c->px->st.bytes_down += total;
+        else { c->px->st.bytes_down += total; if (!c->t_cli_eof) c->t_last_down = fl_now_us(); }
     } else if (total) {
         on_read(bev, c);   /* the chain, or http mode's parser: as after libevent's own read */
     }
@@ -482,6 +497,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 
 static void on_client_gone(struct conn *c)
 {
+    /* what reaches the client after this answers nothing: it hung up (turns, docs/metrics.md) */
+    if (!c->t_cli_eof) c->t_cli_eof = fl_now_us();
     /* the client hung up while a fault held its call: that moment is its effective timeout */
     if (c->t_hang && !c->t_hang_end && !c->t_gave_up) {
         c->t_gave_up = fl_now_us();

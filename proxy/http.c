@@ -67,6 +67,8 @@ struct http_req {
     int status;
     int64_t t_req, t_fwd, t_resp_head, t_done, t_abandoned;
     uint64_t bytes_req, bytes_resp, body_wire;
+    uint64_t body_hash;              /* FNV-1a 64 of the body bytes (de-chunked) seen so far */
+    int body_whole;                  /* the whole body was read (body_hash is final) */
 };
 
 struct hdr { uint32_t n_off, n_len, v_off, v_len; };
@@ -84,6 +86,9 @@ struct http_conn {
     int ev_hc, ev_mc;                /* parser events of the last execute() */
     int rq_in_body, rs_in_body;
     struct http_req *rq_cur;         /* request whose body is being read (NULL once answered) */
+    struct http_req *rq_hash;        /* request whose body is being read, answered or not: hashed */
+    struct http_req *rq_linger;      /* answered before its body was read whole: recorded (and
+                                      * freed) once the body ends or the connection closes */
     int rq_body_fwd;                 /* the body being read goes upstream (else dropped) */
     struct http_req *q, *q_tail;     /* FIFO */
     int nq;                          /* its length (bounded by HTTP_PIPELINE_MAX) */
@@ -217,6 +222,8 @@ static void req_record(struct http_conn *hc, struct http_req *r)
         .held_at_end = r->held_at_end,
         .bytes_req = r->bytes_req,
         .bytes_resp = r->bytes_resp,
+        .body_hash = r->body_hash,
+        .body_whole = r->body_whole,
     };
     rec_request(hc->c, &rr);
 }
@@ -255,6 +262,10 @@ static void q_finish_head(struct http_conn *hc)
     int cls = r->status / 100;
     px->st.status_class[cls >= 1 && cls <= 5 ? cls : 0]++;
     if (px->st.inflight) px->st.inflight--;
+    if (r == hc->rq_hash) {
+        hc->rq_linger = r;    /* its body still arrives: recorded with the whole body's hash */
+        return;
+    }
     req_record(hc, r);
     req_free(r);
 }
@@ -351,10 +362,17 @@ static int rq_headers_complete(http_parser *p)
     return 0;
 }
 
+/* Body bytes (chunk framing removed by the parser): counted and hashed as they pass, also
+ * after the request was answered (a retry is recognised by the same body: docs/metrics.md). */
 static int rq_body(http_parser *p, const char *at, size_t len)
 {
     struct http_conn *hc = p->data;
-    if (hc->rq_cur) hc->rq_cur->bytes_req += len;
+    struct http_req *r = hc->rq_hash;
+    if (!r) return 0;
+    r->bytes_req += len;
+    uint64_t h = r->body_hash;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)at[i]) * 0x100000001b3ULL;
+    r->body_hash = h;
     return 0;
 }
 
@@ -533,7 +551,9 @@ static void request_head(struct http_conn *hc)
         r->path = dupn(url, hc->url_len);
     char v[1024];
     if (hdr_get(hc, "Host", v, sizeof(v), 0)) r->host = strdup(v);
-    if (hdr_get(hc, "X-Request-Id", v, sizeof(v), 0)) r->reqid = strdup(v);
+    if (hdr_get(hc, px->spec.id_header[0] ? px->spec.id_header : "X-Request-Id", v, sizeof(v), 0))
+        r->reqid = strdup(v);
+    r->body_hash = 0xcbf29ce484222325ULL;  /* FNV-1a 64 offset basis */
     r->t_req = fl_now_us();
     px->st.requests++;
     px->st.inflight++;
@@ -541,6 +561,7 @@ static void request_head(struct http_conn *hc)
     rec_request_start(c);
     q_push(hc, r);
     hc->rq_cur = r;
+    hc->rq_hash = r;
     hc->rq_body_fwd = 0;
     choose_fault(hc, r);
 
@@ -588,6 +609,15 @@ static void request_done(struct http_conn *hc)
     if (hc->rq_cur) hc->rq_cur->req_done = 1;
     hc->rq_cur = NULL;
     hc->rq_in_body = 0;
+    if (hc->rq_hash) {
+        hc->rq_hash->body_whole = 1;
+        if (hc->rq_hash == hc->rq_linger) {
+            req_record(hc, hc->rq_linger);
+            req_free(hc->rq_linger);
+            hc->rq_linger = NULL;
+        }
+        hc->rq_hash = NULL;
+    }
 }
 
 static int client_process(struct http_conn *hc)
@@ -1073,6 +1103,11 @@ void http_conn_free(struct conn *c)
     struct http_conn *hc = c->proto;
     if (!hc) return;
     int64_t gone = c->t_gave_up ? c->t_gave_up : (c->closed_by == CLOSER_CLIENT ? c->t_close : 0);
+    if (hc->rq_linger) {
+        req_record(hc, hc->rq_linger);
+        req_free(hc->rq_linger);
+        hc->rq_linger = hc->rq_hash = NULL;
+    }
     while (hc->q) {
         struct http_req *r = hc->q;
         hc->q = r->next;

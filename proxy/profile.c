@@ -107,6 +107,12 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
         return KEYERR(line, "enabled: %s", e);
     if ((v = inisec_get(s, "add_via", &line)) && parse_bool(v, &p->add_via, e, sizeof(e)) < 0)
         return KEYERR(line, "add_via: %s", e);
+    if ((v = inisec_get(s, "id_header", &line))) {
+        size_t n = strlen(v);
+        if (!n || n >= sizeof(p->id_header) || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != n)
+            return KEYERR(line, "id_header: '%s' is not a header name", v);
+        snprintf(p->id_header, sizeof(p->id_header), "%s", v);
+    }
     if ((v = inisec_get(s, "tls", &line))) {
         if (strcasecmp(v, "passthrough") == 0) p->tls_passthrough = 1;
         else if (strcasecmp(v, "refuse") == 0) p->tls_passthrough = 0;

@@ -26,6 +26,7 @@ struct proxy_spec {
     enum proxy_role role;
     int enabled;
     int add_via;                 /* http: add a Via header */
+    char id_header[128];         /* http: header recorded as request_id ("" = X-Request-Id) */
     int tls_passthrough;         /* postgres: tls = passthrough (SSLRequest forwarded, then tcp) */
     int line;
 };

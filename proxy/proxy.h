@@ -45,6 +45,7 @@ struct pipe {
     int shut;                     /* dst write side shut down */
     int read_paused;              /* we disabled src reading for backpressure */
     uint64_t bytes;               /* bytes written towards dst */
+    uint64_t bytes_in;            /* tcp mode: bytes read from src (bytes_in - bytes = held by faults) */
 };
 
 struct conn {
@@ -58,6 +59,12 @@ struct conn {
     int64_t t_open, t_connected, t_first_up, t_first_down, t_hang, t_gave_up, t_close;
     int64_t t_last_up;               /* last read from the client (the record's last_up_ms) */
     int64_t t_hang_end;              /* the fault let the held call flow again (0 = still held) */
+    /* calls as turns (docs/metrics.md, call_*): a turn starts with the client's bytes and lasts
+     * until the last bytes delivered to the client before the client speaks again */
+    int64_t t_last_down;             /* last bytes delivered towards the client before its EOF */
+    int64_t t_cli_eof;               /* the client closed (EOF or error): the record's client_eof_ms */
+    int64_t t_turn;                  /* start of the current turn (0 = none) */
+    int64_t turn_max_us, t_turn_max; /* longest finished turn, and when it started */
     const struct fault *hang_fault;  /* the fault holding this call, if any */
     const struct fault *applied;     /* first fault applied (for the record) */
     int held_at_end;                 /* still held when closed by shutdown/fault end */

@@ -1215,6 +1215,27 @@ void rec_conn_close(struct conn *c)
         if (from) rb_dur(b, "waited_ms", c->t_gave_up - from);
     }
     if (c->held_at_end) rb_kv_str(b, "held_at_end", "1");
+    /* calls as turns: the longest answered one, and the one still open at the close (no bytes
+     * delivered since the client spoke, or bytes still held by a fault towards the client) */
+    {
+        int64_t tmax = c->turn_max_us, tmax_at = c->t_turn_max, open = 0;
+        uint64_t pend = 0;
+        if (!c->proto && c->p[1].bytes_in > c->p[1].bytes) pend = c->p[1].bytes_in - c->p[1].bytes;
+        if (c->t_turn) {
+            if (c->t_last_down > c->t_turn && !pend) {
+                if (c->t_last_down - c->t_turn > tmax) { tmax = c->t_last_down - c->t_turn; tmax_at = c->t_turn; }
+            } else {
+                open = c->t_turn;
+            }
+        }
+        if (tmax_at) {
+            rb_dur(b, "call_max_ms", tmax);
+            rb_time(b, "call_max_at_ms", tmax_at, off);
+        }
+        rb_time(b, "call_open_ms", open, off);
+        if (pend) rb_kv_u64(b, "pending_down", pend);
+        rb_time(b, "client_eof_ms", c->t_cli_eof, off);
+    }
     rb_time(b, "close_ms", c->t_close ? c->t_close : fl_now_us(), off);
     rb_kv_str(b, "closed_by", closer_str(c->closed_by));
     if (c->fault_name[0]) rb_kv_str(b, "fault", c->fault_name);
@@ -1280,6 +1301,13 @@ void rec_request(struct conn *c, const struct rec_request *q)
     rb_kv_u64(b, "bytes_req", q->bytes_req);
     rb_kv_u64(b, "bytes_resp", q->bytes_resp);
     if (q->request_id && *q->request_id) rb_kv_str(b, "request_id", q->request_id);
+    if (q->body_whole) {
+        char hx[17];
+        static const char dig[] = "0123456789abcdef";
+        for (int i = 0; i < 16; i++) hx[i] = dig[(q->body_hash >> (60 - 4 * i)) & 15];
+        hx[16] = 0;
+        rb_kv_str(b, "body_hash", hx);
+    }
     if (queue_plain(rp, 1) == 0) events_expire(rp);
 }
 

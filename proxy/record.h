@@ -45,6 +45,8 @@ struct rec_request {
     int64_t t_abandoned;         /* the client closed before the response completed */
     int held_at_end;             /* still held when the run / the fault (keep) ended */
     uint64_t bytes_req, bytes_resp;  /* body bytes */
+    uint64_t body_hash;          /* FNV-1a 64 of the request body (de-chunked) */
+    int body_whole;              /* body_hash covers the whole body (else it is not recorded) */
 };
 /* A request head arrived (call after px->st.inflight++): per-second in-flight peak. */
 void rec_request_start(struct conn *c);

@@ -130,6 +130,7 @@ int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t er
         px->spec.upstream = prof->proxies[k].upstream;
         snprintf(px->spec.upstream_text, sizeof(px->spec.upstream_text), "%s", prof->proxies[k].upstream_text);
         px->spec.add_via = prof->proxies[k].add_via;
+        snprintf(px->spec.id_header, sizeof(px->spec.id_header), "%s", prof->proxies[k].id_header);
         px->spec.role = prof->proxies[k].role;
         char e[300];
         if (proxy_set_enabled(px, en, e, sizeof(e)) < 0) log_error("reload_enable_failed", "error=%s", log_q(e));

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config clang libevent-dev libhiredis-dev libinih-dev libpq-dev
 libhttp-parser-dev libjansson-dev redis-server redis-tools postgresql postgresql-client curl jq
-procps iproute2 ca-certificates"
+procps iproute2 ca-certificates python3 python3-urllib3"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

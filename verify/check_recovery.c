@@ -8,7 +8,8 @@
  * second) before the first fault, and asks that after each fault window ends, `cur` comes back
  * to baseline + `slack` within `within`. It also asks that no connection the fault held stays
  * open past `within` (a held call with on_end = keep never gets an answer: whoever still holds
- * it leaked it).
+ * it leaked it). A held call is a turn still open at the close (call_open_ms); an idle pooled
+ * connection the hold caught between calls is not one.
  */
 #include "vcheck.h"
 
@@ -80,6 +81,9 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
             double held_at = ev->kind == VEV_CONN ? ev->hang_ms : ev->req_ms;
             if (isnan(held_at) || held_at < win->start - 1 || held_at > win->end) continue;
             if (ev->kind == VEV_REQUEST && !ev->held_at_end) continue;
+            /* a pooled connection idling through the hold holds no call (turns recorded, none
+             * open at the close): keeping idle connections is what pools do (slack) */
+            if (ev->kind == VEV_CONN && isnan(ev->call_open_ms) && !isnan(ev->call_max_at_ms)) continue;
             struct vfault *f = vrec_fault(cx->rec, ev->fault);
             if (f && strcmp(f->on_end, "keep")) continue;       /* released or reset at the end */
             double gone = !isnan(ev->gave_up_ms) ? ev->gave_up_ms : ev->held_at_end ? INFINITY : ev->close_ms;

@@ -1,39 +1,53 @@
 /* check_retries.c -- `check = retries`: upstream attempts per logical call <= max_attempts,
  * and, with `backoff = yes`, growing pauses between them.
  *
- * Retry libraries (hashicorp/go-retryablehttp, axios-retry, resilience4j Retry, pgx's
- * reconnects, gRPC retry policy) send the same call again after a failure; without a bound or a
+ * Retry libraries (hashicorp/go-retryablehttp, urllib3 Retry, axios-retry, resilience4j
+ * Retry, gRPC retry policy) send the same call again after a failure; without a bound or a
  * backoff a whole fleet multiplies the dependency's load exactly when it is weakest (a retry
- * storm). From the dependency side an attempt is an http request event. With request ids
- * (`id = request_id`: the X-Request-Id header, or the proxy's id_header, recorded as
- * `request_id`), attempts of one logical call share the id and are counted exactly. Without
- * ids (`id = fingerprint`), the record cannot tell a retry from the next user's identical
- * request, so attempts per call are estimated per fingerprint (method + host + path; the record
- * carries no body hash) as the request rate in each `window` of the fault over the baseline
- * rate: for a steady caller, that ratio is the attempts each call makes.
- *
+ * storm). From the dependency side an attempt is an http request event, and a retry is the
+ * same request again:
+ *   - by request id (`id = request_id`, or `id_header`): attempts sharing the id recorded as
+ *     request_id (the proxy's `id_header`, X-Request-Id by default) and the same method, host
+ *     and path are one call (an id propagated from one user request to several different
+ *     calls is not mistaken for retries);
+ *   - by fingerprint: method + host + path + body hash (FNV-1a 64 of the whole body, recorded
+ *     by the proxy). An attempt continues the call of the previous one with the same
+ *     fingerprint when that one failed (5xx, 408, 429, no response, abandoned) and it starts
+ *     within `window` of that one's end. A fingerprint the baseline already repeats within
+ *     `window` (a poll, the same GET from every user) cannot tell a retry from the next
+ *     user's request; for those, attempts per call are estimated as the request rate in each
+ *     `window` of the fault over the baseline rate (for a steady caller the ratio is the
+ *     number of attempts each call makes).
  * Backoff: the pause before each retry (start of the attempt - end of the previous one) is
  * >= `min_backoff`, and for calls with 3 or more attempts the last pause is longer than the
  * first (exponential backoff with +/-50% jitter satisfies this; a fixed or no delay does not).
+ * It is judged on calls identified exactly (ids, or fingerprints the baseline does not repeat).
  */
 #include "vcheck.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const id_names[] = {"auto", "request_id", "fingerprint", NULL};
 
-struct att { double start, end; int failed; int call; const struct vev *ev; };
+struct att {
+    double start, end;
+    int failed, byid, call, amb;
+    const struct vev *ev;
+};
 
-static int g_idmode;
-
+/* the identity of a call: id + method + host + path, or the fingerprint */
 static int cmp_keyonly(const struct att *x, const struct att *y)
 {
-    if (g_idmode) return strcmp(x->ev->request_id, y->ev->request_id);
-    int c = strcmp(x->ev->method, y->ev->method);
+    if (x->byid != y->byid) return x->byid ? -1 : 1;
+    int c = 0;
+    if (x->byid) c = strcmp(x->ev->request_id, y->ev->request_id);
+    if (!c) c = strcmp(x->ev->method, y->ev->method);
     if (!c) c = strcmp(x->ev->host, y->ev->host);
     if (!c) c = strcmp(x->ev->path, y->ev->path);
+    if (!c && !x->byid) c = strcmp(x->ev->body_hash, y->ev->body_hash);
     return c;
 }
 
@@ -52,58 +66,24 @@ static int cmp_att(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Without request ids, attempts per call are estimated per fingerprint (method + host + path)
- * as the request rate in each `window` of the fault over the baseline rate: with a steady
- * caller (open loop) that ratio is the number of attempts each logical call makes. */
-static int judge_fingerprint(struct vctx *cx, struct vexp *e, struct verify_result *r, struct vpx *p,
-                             struct att *at, int n, double maxa, double window, int backoff)
+/* attempts per call for a fingerprint the baseline repeats: the most requests in a `window`
+ * of the fault over what the baseline rate predicts */
+static double estimate(const struct att *at, int i, int j, int nb, double a, double b, const struct vwins *w,
+                       double dend, double window, double *cnt, double *base_s)
 {
-    char b1[32];
-    struct vwins w;
-    vctx_windows(cx, e, e->proxy, &w);
-    double a, b;
-    if (vctx_baseline(cx, e, &w, &a, &b, r) < 0) { vwins_free(&w); return 0; }
-    g_idmode = 0;
-    qsort(at, (size_t)n, sizeof(*at), cmp_key);
-    double best = 0, best_n = 0, best_base = 0;
-    int best_i = -1, groups = 0;
-    double dend = vpx_data_end(p);
-    for (int i = 0; i < n;) {
-        int j = i;
-        while (j < n && cmp_keyonly(&at[i], &at[j]) == 0) j++;
-        int nb = 0;
-        for (int k = i; k < j; k++) if (at[k].start >= a && at[k].start < b) nb++;
-        if (nb >= 5) {
-            groups++;
-            double base = nb / (b - a);            /* per ms */
-            for (int k = 0; k < w.n; k++) {
-                double ws = w.w[k].start, we = isinf(w.w[k].end) ? dend : w.w[k].end;
-                for (double t = ws; t < we; t += window) {
-                    double te = t + window < we ? t + window : we;
-                    if (te - t < window / 2 && t > ws) break;
-                    int c = 0;
-                    for (int q = i; q < j; q++) if (at[q].start >= t && at[q].start < te) c++;
-                    double amp = c / (base * (te - t));
-                    if (amp > best) { best = amp; best_i = i; best_n = c; best_base = base * 1000; }
-                }
-            }
+    double base = nb / (b - a), best = 0;      /* per ms */
+    for (int k = 0; k < w->n; k++) {
+        double ws = w->w[k].start, we = isinf(w->w[k].end) ? dend : w->w[k].end;
+        for (double t = ws; t < we; t += window) {
+            double te = t + window < we ? t + window : we;
+            if (te - t < window / 2 && t > ws) break;
+            int c = 0;
+            for (int q = i; q < j; q++) if (at[q].start >= t && at[q].start < te) c++;
+            double amp = c / (base * (te - t));
+            if (amp > best) { best = amp; *cnt = c; *base_s = base * 1000; }
         }
-        i = j;
     }
-    vwins_free(&w);
-    if (best_i < 0) {
-        vres_measured(r, "%d requests, no fingerprint with 5 in the baseline", n);
-        vres(r, V_INCONCLUSIVE, "no request fingerprint (method + host + path) seen at least 5 times in the baseline");
-        return 0;
-    }
-    const struct vev *wv = at[best_i].ev;
-    vres_measured(r, "~%.1f attempts per call (%s %s: %g requests in %s, baseline %.3g/s; by fingerprint)", best,
-                  wv->method, wv->path, best_n, vfmt_ms(window, b1, sizeof(b1)), best_base);
-    if (best > maxa) vres(r, V_FAIL, "the request rate rose %.1fx during the fault (at most %g attempts per call): retry storm",
-                          best, maxa);
-    else if (backoff) vres(r, V_INCONCLUSIVE, "attempts within bounds; backoff needs request ids (id = request_id) to be judged");
-    else vres(r, V_PASS, "the request rate stayed within %g attempts per call (%d fingerprints)", maxa, groups);
-    return 0;
+    return best;
 }
 
 static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
@@ -112,7 +92,9 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     int idm, backoff;
     if (vexp_num(e, "max_attempts", NAN, 1, 1e6, &maxa) < 0) return -1;
     if (vexp_enum(e, "id", id_names, 0, &idm) < 0) return -1;
-    if (vexp_str(e, "id_header") && idm == 0) idm = 1;
+    const char *idh = vexp_str(e, "id_header");
+    if (idh && idm == 2) return vexp_fail(e, "id_header", "contradicts id = fingerprint");
+    if (idh) idm = 1;
     if (vexp_dur(e, "window", 5000, &window) < 0) return -1;
     if (window <= 0) return vexp_fail(e, "window", "must be above 0");
     if (vexp_bool(e, "backoff", 0, &backoff) < 0) return -1;
@@ -124,19 +106,30 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     vres_bound(r, "attempts <= %g%s", maxa, backoff ? ", growing backoff" : "");
     struct vwins w;
     vctx_windows(cx, e, e->proxy, &w);
-    int nofault = vctx_need_fault(cx, e, &w, r);
-    vwins_free(&w);
-    if (nofault) return 0;
+    if (vctx_need_fault(cx, e, &w, r)) { vwins_free(&w); return 0; }
     struct vpx *p = vrec_proxy(cx->rec, e->proxy, 1, e->err, e->errlen);
-    if (!p) return -1;
+    if (!p) { vwins_free(&w); return -1; }
+    if (idh) {
+        const char *rec = vrec_id_header(cx->rec, e->proxy);
+        if (!rec) rec = "X-Request-Id";
+        if (strcasecmp(rec, idh)) {
+            vres_measured(r, "proxy records %s", rec);
+            vres(r, V_INCONCLUSIVE, "proxy '%s' recorded the header %s as request_id, not %s (set id_header = %s in [proxy %s])",
+                 e->proxy, rec, idh, idh, e->proxy);
+            vwins_free(&w);
+            return 0;
+        }
+    }
     struct att *at = calloc((size_t)p->nev + 1, sizeof(*at));
+    if (!at) abort();
     int n = 0, with_id = 0;
     for (int i = 0; i < p->nev; i++) {
         const struct vev *ev = &p->ev[i];
         if (ev->kind != VEV_REQUEST || isnan(ev->req_ms)) continue;
         at[n].start = ev->req_ms;
         at[n].end = ev->req_ms + (!isnan(ev->total_ms) ? ev->total_ms : !isnan(ev->abandoned_ms) ? ev->abandoned_ms : 0);
-        at[n].failed = ev->status >= 500 || ev->status == 0 || !isnan(ev->abandoned_ms);
+        at[n].failed = ev->status >= 500 || ev->status == 0 || ev->status == 408 || ev->status == 429 ||
+                       !isnan(ev->abandoned_ms);
         at[n].ev = ev;
         if (ev->request_id[0]) with_id++;
         n++;
@@ -145,30 +138,64 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
         vres_measured(r, "no requests");
         vres(r, V_INCONCLUSIVE, "no request events on proxy '%s' (retries needs an http proxy with traffic)", e->proxy);
         free(at);
+        vwins_free(&w);
         return 0;
     }
     if (idm == 0) idm = with_id ? 1 : 2;
-    const char *mode = idm == 1 ? "request id" : "fingerprint";
-    if (idm == 2) {
-        int rc = judge_fingerprint(cx, e, r, p, at, n, maxa, window, backoff);
+    if (idm == 1 && !with_id) {
+        vres_measured(r, "%d requests, none with %s", n, idh ? idh : "a request id");
+        vres(r, V_INCONCLUSIVE, "no request carried %s: attempts cannot be told apart by id", idh ? idh : "a request id");
         free(at);
-        return rc;
+        vwins_free(&w);
+        return 0;
     }
-    /* assign calls: sort by (id or fingerprint, start), then chain neighbours */
-    g_idmode = idm == 1;
+    for (int i = 0; i < n; i++) at[i].byid = idm == 1 && at[i].ev->request_id[0];
+
+    /* the baseline, to find fingerprints the normal traffic repeats */
+    double a = NAN, b = NAN;
+    struct verify_result tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    if (vctx_baseline(cx, e, &w, &a, &b, &tmp) < 0) a = b = NAN;
+    double dend = vpx_data_end(p);
+
     qsort(at, (size_t)n, sizeof(*at), cmp_key);
-    int ncalls = 0;
-    for (int i = 0; i < n; i++) {
-        int same = i > 0 && cmp_keyonly(&at[i - 1], &at[i]) == 0;
-        same = same && at[i].ev->request_id[0];
-        at[i].call = same ? at[i - 1].call : ncalls++;
+    int ncalls = 0, namb = 0;
+    double est_best = 0, est_cnt = 0, est_base = 0;
+    const struct vev *est_ev = NULL;
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j < n && cmp_keyonly(&at[i], &at[j]) == 0) j++;
+        int amb = 0, nb = 0;
+        if (!at[i].byid && !isnan(a)) {
+            for (int k = i; k < j; k++) {
+                if (at[k].start < a || at[k].start >= b) continue;
+                nb++;
+                if (k > i && at[k - 1].start >= a && !at[k - 1].failed && at[k].start - at[k - 1].end <= window) amb = 1;
+            }
+        }
+        if (amb && nb >= 5) {
+            namb++;
+            double cnt = 0, bs = 0;
+            double est = estimate(at, i, j, nb, a, b, &w, dend, window, &cnt, &bs);
+            if (est > est_best) { est_best = est; est_cnt = cnt; est_base = bs; est_ev = at[i].ev; }
+            for (int k = i; k < j; k++) { at[k].amb = 1; at[k].call = -1; }
+            i = j;
+            continue;
+        }
+        for (int k = i; k < j; k++) {
+            int same = k > i && (at[k].byid || (at[k - 1].failed && at[k].start - at[k - 1].end <= window));
+            at[k].call = same ? at[k - 1].call : ncalls++;
+        }
+        i = j;
     }
+    vwins_free(&w);
     qsort(at, (size_t)n, sizeof(*at), cmp_att);
-    int worst = 0, worst_i = 0, retried = 0, bad_backoff = 0, bad_i = -1;
+    int worst = 0, worst_i = -1, retried = 0, bad_backoff = 0, bad_i = -1;
     char badgaps[160] = "";
     for (int i = 0; i < n;) {
         int j = i;
         while (j < n && at[j].call == at[i].call) j++;
+        if (at[i].amb) { i = j; continue; }
         int k = j - i;
         if (k > worst) { worst = k; worst_i = i; }
         if (k > 1) retried++;
@@ -189,16 +216,37 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
         }
         i = j;
     }
-    const struct vev *wv = at[worst_i].ev;
-    vres_measured(r, "max %d attempts (%s %s%s%s), %d of %d calls retried (by %s)", worst, wv->method, wv->path,
-                  wv->request_id[0] ? " id=" : "", wv->request_id, retried, ncalls, mode);
-    if (ncalls < minc) vres(r, V_INCONCLUSIVE, "%d logical calls (needs %g)", ncalls, minc);
+    const char *mode = idm == 1 ? "request id" : "fingerprint";
+    char m1[256] = "", m2[160] = "";
+    if (worst_i >= 0) {
+        const struct vev *wv = at[worst_i].ev;
+        char what[64] = "";
+        if (at[worst_i].byid) snprintf(what, sizeof(what), " id=%.40s", wv->request_id);
+        else if (wv->body_hash[0]) snprintf(what, sizeof(what), " body %.8s", wv->body_hash);
+        snprintf(m1, sizeof(m1), "max %d attempts (%s %.60s%s), %d of %d calls retried (by %s)", worst, wv->method,
+                 wv->path, what, retried, ncalls, mode);
+    }
+    if (est_ev)
+        snprintf(m2, sizeof(m2), "%s~%.1f attempts per call for %d repeated request%s (%s %.40s: %g in %s, baseline %.3g/s)",
+                 m1[0] ? "; " : "", est_best, namb, namb == 1 ? "" : "s", est_ev->method, est_ev->path, est_cnt,
+                 vfmt_ms(window, b2, sizeof(b2)), est_base);
+    else if (namb)
+        snprintf(m2, sizeof(m2), "%s%d repeated request%s, no rise", m1[0] ? "; " : "", namb, namb == 1 ? "" : "s");
+    vres_measured(r, "%s%s", m1, m2);
+    double total_calls = ncalls + (namb ? 1 : 0);
+    if (total_calls < minc) vres(r, V_INCONCLUSIVE, "%d logical calls (needs %g)", ncalls, minc);
     else if (worst > maxa)
         vres(r, V_FAIL, "a call was attempted %d times (at most %g): retry storm", worst, maxa);
+    else if (est_best > maxa)
+        vres(r, V_FAIL, "the rate of a repeated request rose %.1fx during the fault (at most %g attempts per call): retry storm",
+             est_best, maxa);
     else if (bad_backoff)
         vres(r, V_FAIL, "%d retried call%s without growing backoff (pauses %s; min_backoff %s)", bad_backoff,
              bad_backoff == 1 ? "" : "s", badgaps, vfmt_ms(minbo, b2, sizeof(b2)));
-    else vres(r, V_PASS, retried ? "retries stayed bounded" : "no call was retried");
+    else if (backoff && !retried && est_best > 1.2)
+        vres(r, V_INCONCLUSIVE, "attempts within bounds; the retried requests repeat in the baseline, so their backoff "
+                                "cannot be judged (send a request id: id_header)");
+    else vres(r, V_PASS, retried || est_best > 1.2 ? "retries stayed bounded" : "no call was retried");
     free(at);
     return 0;
 }

@@ -6,13 +6,16 @@
  * fault holds the call. The record has that moment (gave_up_ms, waited_ms for connections;
  * abandoned_ms for http requests).
  *
- * A call counts when the fault held it: a connection with hang_ms on which the client sent
- * something (a pooled connection idling in the pool is not a call), or an http request to which
- * a holding fault (hang, timeout, blackhole, latency, slow_body, bandwidth) was applied. Each
- * For tcp faults that slow rather than hold (bandwidth, latency, slow), a connection whose
- * client sent its last bytes while the fault acted counts as a call lasting from those bytes to
- * the connection's end (this assumes a connection per call; an idle keep-alive connection
- * closed long after its last call reads as a long wait). Each
+ * A call counts when the fault held it. On tcp the record follows calls as turns (the
+ * client's bytes, then what the upstream sends back until the client speaks again:
+ * call_open_ms, call_max_ms, call_max_at_ms): for faults that mark their holds (hang, timeout,
+ * blackhole, pg_hang, redis_hang) a held call is a turn still open at the close (sent, no answer,
+ * or bytes still held towards the client) or one answered after the hold began; a pooled
+ * connection idling through the hold is none. For faults that slow rather than hold (latency,
+ * bandwidth, slicer, slow_body...) the open turn counts (abandoned when the client closed the
+ * connection, else held until its close), and so does the longest answered turn, when it
+ * overlapped a fault window: an idle keep-alive connection waits for nothing. On http, a
+ * request to which a holding fault was applied. Each
  * counted call either was abandoned (waited = how long the client waited) or was still held
  * for longer than `within` without the client giving up (a client with no timeout: it fails).
  * A call held for less than `within` that the fault itself released proves nothing and is not
@@ -24,7 +27,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *holding[] = {"hang", "timeout", "blackhole", "latency", "slow_body", "bandwidth", "slow", NULL};
+static const char *holding[] = {"hang", "timeout", "blackhole", "pg_hang", "redis_hang", "latency", "slow_body",
+                                "bandwidth", "slow", "slicer", "pg_latency", "redis_latency", NULL};
+/* the types that mark the calls they hold (hang_ms); the others slow calls down */
+static const char *marking[] = {"hang", "timeout", "blackhole", "pg_hang", "redis_hang", NULL};
+
+static int in_list(const char *const *l, const char *type)
+{
+    for (int i = 0; l[i]; i++)
+        if (!strcmp(type, l[i])) return 1;
+    return 0;
+}
 
 static int is_holding(const char *type)
 {
@@ -42,6 +55,14 @@ static double hold_end(struct vrec *v, const char *fault, double at)
     for (int i = 0; i < f->nw; i++)
         if (at >= f->w[i].start - 1 && at <= f->w[i].end) return f->w[i].end;
     return INFINITY;
+}
+
+/* [a, b] overlaps a window of f */
+static int in_windows(const struct vfault *f, double a, double b)
+{
+    for (int k = 0; k < f->nw; k++)
+        if (a <= f->w[k].end && b >= f->w[k].start) return 1;
+    return 0;
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -79,36 +100,65 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     int http = 0;
     for (int i = 0; i < p->nev; i++) if (p->ev[i].kind == VEV_REQUEST) { http = 1; break; }
 
-    double *wt = calloc((size_t)p->nev + 1, sizeof(double));
+    double *wt = calloc(2 * (size_t)p->nev + 1, sizeof(double));
+    if (!wt) abort();
     int n = 0, stuck = 0, abandoned = 0, skipped = 0;
     for (int i = 0; i < p->nev; i++) {
         struct vev *ev = &p->ev[i];
         if (e->fault && strcmp(ev->fault, e->fault)) continue;
         double start, gave = NAN, end_hold, closed;
-        if (!http && ev->kind == VEV_CONN && isnan(ev->hang_ms) && ev->fault[0] && !isnan(ev->last_up_ms)) {
-            /* a slowing fault (bandwidth, latency...) marks no hold: the call is the time from the
-             * client's last bytes to the connection's end, if it began while the fault acted */
+        if (!http && ev->kind == VEV_CONN && isnan(ev->hang_ms) && ev->fault[0]) {
+            /* a slowing fault (latency, bandwidth, slicer...) marks no hold: the record's turns
+             * say which calls it slowed (docs/metrics.md, call_*) */
             struct vfault *f = vrec_fault(cx->rec, ev->fault);
-            if (!f || !is_holding(f->type) || !strcmp(f->type, "hang")) continue;
-            int inwin = 0;
-            for (int k = 0; k < f->nw; k++) if (ev->last_up_ms >= f->w[k].start && ev->last_up_ms <= f->w[k].end) inwin = 1;
-            double end = !isnan(ev->gave_up_ms) ? ev->gave_up_ms : ev->close_ms;
-            if (!inwin || isnan(end)) continue;
-            double waited = end - ev->last_up_ms;
-            if (!strcmp(ev->closed_by, "client")) { wt[n++] = waited; abandoned++; }
-            else if (waited > within) { wt[n++] = waited; stuck++; }
-            else skipped++;
+            if (!f || !is_holding(f->type) || in_list(marking, f->type)) continue;
+            double cl = !isnan(ev->close_ms) ? ev->close_ms : cx->rec->end_ms;
+            /* the call still open at the close (no answer since the client spoke, or bytes
+             * still held towards it): abandoned when the client closed, else held to the end */
+            if (!isnan(ev->call_open_ms) && in_windows(f, ev->call_open_ms, cl)) {
+                if (!isnan(ev->client_eof_ms) || !strcmp(ev->closed_by, "client")) {
+                    /* the client hung up on it */
+                    wt[n++] = (!isnan(ev->client_eof_ms) ? ev->client_eof_ms : cl) - ev->call_open_ms;
+                    abandoned++;
+                } else if (cl - ev->call_open_ms > within) {
+                    wt[n++] = cl - ev->call_open_ms;
+                    stuck++;
+                } else {
+                    skipped++;
+                }
+            }
+            /* the longest answered call: the client waited it out */
+            if (!isnan(ev->call_max_ms) && !isnan(ev->call_max_at_ms) &&
+                in_windows(f, ev->call_max_at_ms, ev->call_max_at_ms + ev->call_max_ms)) {
+                if (ev->call_max_ms > within) { wt[n++] = ev->call_max_ms; stuck++; }
+                else skipped++;
+            }
             continue;
         }
         if (!http) {
             if (ev->kind != VEV_CONN || isnan(ev->hang_ms) || isnan(ev->last_up_ms)) continue;
-            /* a request answered before the hold began is not a held call */
-            if (ev->last_up_ms < ev->hang_ms - 1 && !isnan(ev->first_down_ms) && ev->first_down_ms > ev->last_up_ms) continue;
-            start = ev->last_up_ms > ev->hang_ms ? ev->last_up_ms : ev->hang_ms;
             end_hold = hold_end(cx->rec, ev->fault, ev->hang_ms);
-            if (!isnan(ev->gave_up_ms) && ev->gave_up_ms <= end_hold + 1)
-                gave = !isnan(ev->waited_ms) ? ev->waited_ms : ev->gave_up_ms - start;
             closed = !isnan(ev->close_ms) ? ev->close_ms : cx->rec->end_ms;
+            if (!isnan(ev->call_open_ms) || !isnan(ev->call_max_at_ms)) {
+                /* turns recorded: a held call is one open at the close (sent, never answered),
+                 * or one the fault released and that was answered after the hold began; a
+                 * pooled connection idling through the hold, and closed by the pool, is none */
+                if (!isnan(ev->call_open_ms)) {
+                    start = ev->call_open_ms > ev->hang_ms ? ev->call_open_ms : ev->hang_ms;
+                    if (!isnan(ev->gave_up_ms) && ev->gave_up_ms <= end_hold + 1) gave = ev->gave_up_ms - start;
+                } else {
+                    double cs = ev->call_max_at_ms, ce = cs + ev->call_max_ms;
+                    if (ce < ev->hang_ms) continue;          /* answered before the hold */
+                    start = cs > ev->hang_ms ? cs : ev->hang_ms;
+                    closed = ce;
+                }
+            } else {
+                /* older records: any bytes sent; a request answered before the hold is no call */
+                if (ev->last_up_ms < ev->hang_ms - 1 && !isnan(ev->first_down_ms) && ev->first_down_ms > ev->last_up_ms) continue;
+                start = ev->last_up_ms > ev->hang_ms ? ev->last_up_ms : ev->hang_ms;
+                if (!isnan(ev->gave_up_ms) && ev->gave_up_ms <= end_hold + 1)
+                    gave = !isnan(ev->waited_ms) ? ev->waited_ms : ev->gave_up_ms - start;
+            }
         } else {
             if (ev->kind != VEV_REQUEST || !ev->fault[0] || isnan(ev->req_ms)) continue;
             struct vfault *f = vrec_fault(cx->rec, ev->fault);

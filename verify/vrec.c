@@ -318,10 +318,21 @@ static void profile_on_end(struct vrec *v, const char *text)
     if (!d) return;
     for (int i = 0; i < d->nsecs; i++) {
         struct inisec *s = &d->secs[i];
+        int line;
+        if (!strcmp(s->type, "proxy") && s->name[0]) {
+            int k;
+            for (k = 0; k < v->npconf; k++) if (!strcmp(v->pconf[k].name, s->name)) break;
+            if (k < v->npconf) continue;
+            v->pconf = xrealloc(v->pconf, sizeof(*v->pconf) * (size_t)(v->npconf + 1));
+            struct vpxconf *pc = &v->pconf[v->npconf++];
+            snprintf(pc->name, sizeof(pc->name), "%s", s->name);
+            const char *ih = inisec_get(s, "id_header", &line);
+            snprintf(pc->id_header, sizeof(pc->id_header), "%s", ih && *ih ? ih : "X-Request-Id");
+            continue;
+        }
         if (strcmp(s->type, "fault")) continue;
         struct vfault *f = vrec_fault(v, s->name);
         if (!f) continue;
-        int line;
         const char *oe = inisec_get(s, "on_end", &line);
         if (oe) snprintf(f->on_end, sizeof(f->on_end), "%s", oe);
     }
@@ -412,6 +423,13 @@ fail:
     return -1;
 }
 
+const char *vrec_id_header(struct vrec *v, const char *proxy)
+{
+    for (int i = 0; i < v->npconf; i++)
+        if (!strcmp(v->pconf[i].name, proxy)) return v->pconf[i].id_header;
+    return NULL;
+}
+
 /* ---- per proxy ---- */
 
 static int cmp_ts(const void *x, const void *y)
@@ -470,11 +488,14 @@ static void ev_entry(void *ud, const char **f, const char **val, int n)
     else return;
     double *nums[] = {&e.open_ms, &e.connected_ms, &e.first_up_ms, &e.first_down_ms, &e.last_up_ms, &e.hang_ms,
                       &e.gave_up_ms, &e.waited_ms, &e.close_ms, &e.bytes_up, &e.bytes_down, &e.req_ms,
-                      &e.upstream_ms, &e.total_ms, &e.abandoned_ms};
+                      &e.upstream_ms, &e.total_ms, &e.abandoned_ms, &e.call_max_ms, &e.call_max_at_ms,
+                      &e.call_open_ms, &e.pending_down, &e.client_eof_ms};
     static const char *names[] = {"open_ms", "connected_ms", "first_up_ms", "first_down_ms", "last_up_ms",
                                   "hang_ms", "gave_up_ms", "waited_ms", "close_ms", "bytes_up", "bytes_down",
-                                  "req_ms", "upstream_ms", "total_ms", "abandoned_ms"};
-    for (int i = 0; i < 15; i++) *nums[i] = num(field(f, val, n, names[i]));
+                                  "req_ms", "upstream_ms", "total_ms", "abandoned_ms", "call_max_ms",
+                                  "call_max_at_ms", "call_open_ms", "pending_down", "client_eof_ms"};
+    for (int i = 0; i < 20; i++) *nums[i] = num(field(f, val, n, names[i]));
+    cpy(e.body_hash, sizeof(e.body_hash), field(f, val, n, "body_hash"));
     cpy(e.inst, sizeof(e.inst), field(f, val, n, "inst"));
     const char *id = field(f, val, n, e.kind == VEV_CONN ? "id" : "conn");
     e.id = id ? strtoull(id, NULL, 10) : 0;
@@ -533,6 +554,7 @@ void vrec_free(struct vrec *v)
     for (int i = 0; i < v->nfaults; i++) free(v->faults[i].w);
     free(v->faults);
     free(v->ph);
+    free(v->pconf);
     for (int i = 0; i < v->npx; i++) { free(v->px[i]->ts); free(v->px[i]->ev); free(v->px[i]); }
     free(v->px);
     memset(v, 0, sizeof(*v));

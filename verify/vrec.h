@@ -30,11 +30,14 @@ struct vev {                  /* one entry of R:events:<proxy> */
     char closed_by[12];
     char fault[96];
     char method[16], path[192], host[96], request_id[96];   /* longer values are cut */
+    char body_hash[20];       /* request: FNV-1a 64 of the whole body, hex ("" = not recorded) */
     int status, held_at_end, upstream_failed;
     char end[12];             /* request: done|aborted|reset|inflight ("" in older records) */
     double open_ms, connected_ms, first_up_ms, first_down_ms, last_up_ms, hang_ms, gave_up_ms,
         waited_ms, close_ms, bytes_up, bytes_down;
     double req_ms, upstream_ms, total_ms, abandoned_ms;
+    /* conn: calls as turns (docs/metrics.md) */
+    double call_max_ms, call_max_at_ms, call_open_ms, pending_down, client_eof_ms;
 };
 
 struct vwin { double start, end; };       /* end = INFINITY: still open when the record ends */
@@ -49,6 +52,8 @@ struct vfault {
 };
 
 struct vphase { char name[128]; double start, end; };
+
+struct vpxconf { char name[128], id_header[128]; };   /* [proxy NAME] of the recorded profile */
 
 struct vpx {                  /* per-proxy cache */
     char name[128];
@@ -77,6 +82,8 @@ struct vrec {
     struct vpx **px;          /* entries never move: vrec_proxy's pointers stay valid */
     int npx;
     long long ttl_s;          /* TTL to give keys the verifier writes (samples) */
+    struct vpxconf *pconf;    /* proxies of the recorded profiles (first instance that has one) */
+    int npconf;
 };
 
 /* Connects (2 s timeout) to url: redis://[:PASS@]HOST[:PORT][/DB] or unix:/path[?db=N&password=P].
@@ -96,6 +103,10 @@ struct vpx *vrec_proxy(struct vrec *v, const char *proxy, int want_events, char 
 /* Runs a command and returns the redisReply* (caller frees with freeReplyObject), or NULL with
  * err on I/O error or an error reply. */
 void *vrec_cmd(struct vrec *v, char *err, size_t errlen, const char *fmt, ...);
+
+/* The header a proxy recorded as request_id: its id_header, "X-Request-Id" by default, or NULL
+ * when no recorded profile has the proxy (an API-made proxy records X-Request-Id). */
+const char *vrec_id_header(struct vrec *v, const char *proxy);
 
 /* A fault by name, or NULL. */
 struct vfault *vrec_fault(struct vrec *v, const char *name);

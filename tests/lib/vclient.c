@@ -4,7 +4,7 @@
  *
  *   vclient --addr HOST:PORT [--rate R] [--addr2 HOST:PORT --rate2 R] --duration SECONDS
  *           [--http PATH] [--timeout MS] [--pool N] [--conc N] [--bulkhead] [--leak]
- *           [--breaker FAILS,OPEN_MS] [--retries N[,BACKOFF_MS]]
+ *           [--breaker FAILS,OPEN_MS [--breaker-once]] [--retries N[,BACKOFF_MS]]
  *
  * Open loop: R calls per second arrive for each target, whatever happens to earlier calls (as
  * user requests arrive at a service). A call takes a slot (at most --conc calls in progress,
@@ -14,7 +14,8 @@
  * or GET PATH with X-Request-Id (http: answered by a response, failed when status >= 500),
  * and waits --timeout ms (0 = forever). On a timeout the connection is closed, or with --leak
  * forgotten but left open. --breaker opens after FAILS consecutive failures, fails calls
- * locally for OPEN_MS, then lets one probe through. --retries re-sends a failed call up to N
+ * locally for OPEN_MS, then lets one probe through; with --breaker-once it never opens again
+ * once it has closed (a breaker whose state is not re-armed: it protects only once). --retries re-sends a failed call up to N
  * times, after BACKOFF_MS x 2^k (0 = at once), with the same request id.
  * Prints one line: calls= ok= failed= fast_failed= timeouts= retries= max_open= leaked=
  * Everything is bounded: at most 4000 connections and 20000 queued calls.
@@ -57,6 +58,7 @@ static double rate[2], timeout_ms, br_open_ms, backoff_ms;
 static const char *path = "/";
 static int open_conns[2], inflight[2], max_open, consec[2], half_probe[2];
 static double open_until[2];
+static int br_once, br_closed[2];   /* --breaker-once: never opens again after closing once */
 static long n_calls, n_ok, n_failed, n_fast, n_timeouts, n_retries, n_leaked;
 
 static int parse_addr(const char *s, struct sockaddr_in *a)
@@ -112,13 +114,14 @@ static void call_finish(int q, int ok, int is_timeout)
     if (half_probe[t] == q + 1) half_probe[t] = 0;
     if (ok) {
         consec[t] = 0;
+        if (open_until[t]) br_closed[t] = 1;
         open_until[t] = 0;
         n_ok++;
         c->st = Q_DONE;
         return;
     }
     if (is_timeout) n_timeouts++;
-    if (br_fails && ++consec[t] >= br_fails) open_until[t] = now_ms() + br_open_ms;
+    if (br_fails && ++consec[t] >= br_fails && !(br_once && br_closed[t])) open_until[t] = now_ms() + br_open_ms;
     if (c->attempt <= retries) {
         c->attempt++;
         n_retries++;
@@ -193,6 +196,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--conc")) { conc = atoi(v); i++; }
         else if (!strcmp(a, "--bulkhead")) bulkhead = 1;
         else if (!strcmp(a, "--leak")) leak = 1;
+        else if (!strcmp(a, "--breaker-once")) br_once = 1;
         else if (!strcmp(a, "--breaker")) { sscanf(v, "%d,%lf", &br_fails, &br_open_ms); i++; }
         else if (!strcmp(a, "--retries")) { if (sscanf(v, "%d,%lf", &retries, &backoff_ms) < 1) return 2; i++; }
         else { fprintf(stderr, "vclient: unknown %s\n", a); return 2; }

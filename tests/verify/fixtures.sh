@@ -74,21 +74,30 @@ check slow_timeout_why bash -c "echo \"\$1\" | grep -q 'FAIL all: the client wai
 expect_verdict p50 PASS p50_3_of_4_within
 expect_verdict p99 INCONCLUSIVE p99_needs_100_calls
 
-# ---- a slowing tcp fault (bandwidth): calls from the client's last bytes to the close ----
-for run in s2 s3; do
+# ---- a slowing tcp fault (bandwidth): calls as turns (call_open_ms, call_max_ms) ----
+for run in s2 s3 s4; do
     fx_run $run 0 40
     fx_window $run trickle dep bandwidth 5 25
     fx_fault $run trickle dep bandwidth 2
-    fx_ev $run dep kind conn inst i1 id 1 open_ms "$(fxms 6)" last_up_ms "$(fxms 6)" close_ms "$(fxms 6.5)" closed_by client fault trickle bytes_up 5 bytes_down 10
-    # a call made before the fault: not counted
-    fx_ev $run dep kind conn inst i1 id 3 open_ms "$(fxms 1)" last_up_ms "$(fxms 1)" close_ms "$(fxms 30)" closed_by upstream fault trickle bytes_up 5 bytes_down 10
+    # a call made before the fault, its connection idle in the pool until 30 s: not counted
+    fx_ev $run dep kind conn inst i1 id 3 open_ms "$(fxms 1)" last_up_ms "$(fxms 1)" call_max_ms 50 \
+        call_max_at_ms "$(fxms 1)" close_ms "$(fxms 30)" closed_by upstream fault trickle bytes_up 5 bytes_down 10
 done
-fx_ev s3 dep kind conn inst i1 id 2 open_ms "$(fxms 7)" last_up_ms "$(fxms 7)" close_ms "$(fxms 32)" closed_by upstream fault trickle bytes_up 5 bytes_down 200
+fx_ev s2 dep kind conn inst i1 id 1 open_ms "$(fxms 6)" last_up_ms "$(fxms 6)" call_open_ms "$(fxms 6)" pending_down 90 \
+    close_ms "$(fxms 6.5)" closed_by client fault trickle bytes_up 5 bytes_down 10
+# still waiting for its answer 25 s later, when the upstream closed
+fx_ev s3 dep kind conn inst i1 id 2 open_ms "$(fxms 7)" last_up_ms "$(fxms 7)" call_open_ms "$(fxms 7)" \
+    close_ms "$(fxms 32)" closed_by upstream fault trickle bytes_up 5 bytes_down 200
+# keep-alive: a call slowed to 300 ms during the fault, then idle 20 s, closed by the client
+fx_ev s4 dep kind conn inst i1 id 4 open_ms "$(fxms 6)" last_up_ms "$(fxms 8)" call_max_ms 300 call_max_at_ms "$(fxms 8)" \
+    close_ms "$(fxms 28)" closed_by client fault trickle bytes_up 50 bytes_down 200
 printf '[expect slow]\ncheck = timeout\nproxy = dep\nwithin = 2s\n' >"$TT/s.ini"
 vverify "$TT/s.ini" s2
 expect_verdict slow PASS bandwidth_abandoned
 vverify "$TT/s.ini" s3
 expect_verdict slow FAIL bandwidth_waited_25s
+vverify "$TT/s.ini" s4
+expect_verdict slow INCONCLUSIVE bandwidth_idle_keepalive_not_a_call
 
 # ---- breaker that never closes; phases as the baseline ----
 fx_run b2 0 40
