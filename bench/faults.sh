@@ -103,17 +103,24 @@ wait "$HP"
 echo "  client: $(tail -n1 "$D/hold.out")"
 
 # 4. pass-through throughput: no fault vs a fault defined but never selected
-best() {  # best VAR [FAULT LINES...]: sets VAR to the best rate of 3 runs (no subshell: fl sets FLP)
+best() {  # best VAR [FAULT LINES...]: sets VAR to the best rate of 3 runs and VAR_cpu to
+          # faultline's CPU seconds per GiB over the 3 (no subshell: fl sets FLP)
     local var=$1; shift
     fl "$SRC" "$@"
-    local b=0 i out r
+    local b=0 i out r t0 t1 ticks=0 bytes=0
     for i in 1 2 3; do
+        t0=$(ticks "$FLP")
         out=$("$T/faultc" rate "127.0.0.1:$PORT" "$TP_SECS")
+        t1=$(ticks "$FLP")
         r=$(kv "$out" rate)
+        ticks=$((ticks + t1 - t0))
+        bytes=$(awk -v a="$bytes" -v r="$r" -v s="$TP_SECS" 'BEGIN{printf "%.0f", a + r * s}')
         b=$(awk -v a="$b" -v r="$r" 'BEGIN{print (r > a ? r : a)}')
     done
     printf -v "$var" '%s' "$b"
+    printf -v "${var}_cpu" '%s' "$(awk -v t="$ticks" -v hz="$HZ" -v b="$bytes" 'BEGIN{printf "%.3f", b > 0 ? t / hz / (b / 1073741824) : -1}')"
 }
 best nofault
 best p0 '[fault lat]' 'proxy = p' 'type = latency' 'delay = 100ms' 'probability = 0'
 echo "pass-through ${TP_SECS}s x3 (best): no_fault=$(awk -v r="$nofault" 'BEGIN{printf "%.0f MiB/s", r/1048576}') fault_p0=$(awk -v r="$p0" 'BEGIN{printf "%.0f MiB/s", r/1048576}') diff=$(awk -v a="$nofault" -v b="$p0" 'BEGIN{printf "%+.1f%%", (b-a)*100/a}')"
+echo "  faultline CPU per GiB (load-independent): no_fault=${nofault_cpu}s fault_p0=${p0_cpu}s diff=$(awk -v a="$nofault_cpu" -v b="$p0_cpu" 'BEGIN{printf "%+.1f%%", (b-a)*100/a}')"

@@ -259,9 +259,11 @@ static void fault_deactivate(struct fault *f, const char *why)
         if (f->removing) fault_end_stages(f);
         return;
     }
+    /* undone first (refuse reopens its listener and counts its last refusals): whoever reads the
+     * fault_end line can rely on it */
+    if (f->type->on_deactivate) f->type->on_deactivate(f);
     fault_log_counters(f, "fault_end", why);
     rec_fault_window(f, 0);
-    if (f->type->on_deactivate) f->type->on_deactivate(f);
     fault_end_stages(f);
 }
 
