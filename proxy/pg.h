@@ -38,6 +38,14 @@ void pg_conn_free(struct conn *c);
  * recorder: {"conns":…, "queries":…, …}. Never NULL. */
 char *pg_stats_json(const struct fl_proxy *px);
 
+/* Facts for the recorder (proxy/record.h; schema in docs/metrics.md): a closing connection's
+ * session (fields pg_* of its event), the proxy's totals (R:proto hash), and the sessions per
+ * (user, application_name) now (an R:pgstate entry; also starts the next interval's peaks). */
+struct rec_kv;
+void pg_conn_facts(const struct conn *c, struct rec_kv *kv);
+void pg_totals_facts(const struct fl_proxy *px, struct rec_kv *kv);
+void pg_state_facts(struct fl_proxy *px, struct rec_kv *kv);
+
 /* ---- the engine without a connection (tests/fuzz/fuzz_pg.c) ----
  * Bytes are framed exactly as on a live connection; forwarded bytes are drained, injected
  * bytes are appended to `sink` (may be NULL), and a close marks the session dead. */

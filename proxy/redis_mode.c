@@ -827,14 +827,80 @@ static void resp_sess_release(struct resp_sess *s)
     free(s);
 }
 
+/* ---- facts for the recorder (proxy/record.h, docs/metrics.md) ---- */
+
+static uint64_t resp_inflight(const struct resp_sess *s)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->qn; i++)
+        if (!s->q[(s->qhead + i) % s->qcap].local) n++;
+    return n;
+}
+
+void resp_conn_facts(const struct conn *c, struct rec_kv *kv)
+{
+    const struct resp_sess *s = c->proto;
+    if (!s) return;
+    uint64_t inflight = resp_inflight(s);
+    int held = s->gate_until == INT64_MAX;
+    rec_kv_u64(kv, "redis_commands", s->commands);
+    rec_kv_u64(kv, "redis_replies", s->replies);
+    rec_kv_u64(kv, "redis_errors_server", s->errors_server);
+    rec_kv_u64(kv, "redis_errors_injected", s->errors_injected);
+    rec_kv_u64(kv, "redis_peak_inflight", s->peak_inflight);
+    rec_kv_u64(kv, "redis_inflight_at_close", inflight);
+    if (held) rec_kv_str(kv, "redis_held_at_close", "1");
+    if (c->closed_by == CLOSER_CLIENT && (inflight || held))
+        rec_kv_u64(kv, "redis_abandoned", inflight + (held ? 1 : 0));
+    if (s->raw) rec_kv_str(kv, "redis_passthrough", "1");
+    char by[16 * 48] = "";
+    size_t o = 0;
+    for (int i = 0; i < s->nby && s->tot && o < sizeof(by); i++)
+        o += (size_t)snprintf(by + o, sizeof(by) - o, "%s%s:%u/%u", i ? "," : "", s->tot->names[s->by[i].idx].name,
+                              s->by[i].calls, s->by[i].errors);
+    if (by[0]) rec_kv_str(kv, "redis_by_command", by);
+}
+
+void resp_totals_facts(const struct fl_proxy *px, struct rec_kv *kv)
+{
+    static const struct resp_totals zero;
+    const struct resp_totals *t = &zero;
+    for (int i = 0; i < ntotals; i++)
+        if (!strcmp(totals[i].name, px->spec.name)) t = &totals[i];
+    uint64_t live = 0, inflight = 0, held = 0;
+    for (const struct conn *c = px->conns; c; c = c->next) {
+        const struct resp_sess *s = c->proto;
+        if (!s) continue;
+        live++;
+        inflight += resp_inflight(s);
+        if (s->gate_until == INT64_MAX) held++;
+    }
+#define F(k) rec_kv_u64(kv, #k, t->k)
+    rec_kv_str(kv, "mode", "redis");
+    F(conns); F(commands); F(replies); F(errors_server); F(errors_injected); F(delayed); F(hung);
+    F(abandoned_inflight); F(abandoned_held); F(garbage_client); F(garbage_server); F(passthrough);
+    F(pushes); F(unsolicited); F(peak_inflight);
+#undef F
+    rec_kv_u64(kv, "live", live);
+    rec_kv_u64(kv, "inflight", inflight);
+    rec_kv_u64(kv, "held", held);
+    char k[RESP_NAME_MAX + 16];
+    for (int i = 0; i < t->nnames; i++) {
+        snprintf(k, sizeof(k), "cmd:%s:calls", t->names[i].name);
+        rec_kv_u64(kv, k, t->names[i].calls);
+        snprintf(k, sizeof(k), "cmd:%s:errors", t->names[i].name);
+        rec_kv_u64(kv, k, t->names[i].errors);
+        snprintf(k, sizeof(k), "cmd:%s:injected", t->names[i].name);
+        rec_kv_u64(kv, k, t->names[i].injected);
+    }
+}
+
 void resp_conn_free(struct conn *c)
 {
     struct resp_sess *s = c->proto;
     if (!s) return;
     c->proto = NULL;
-    uint64_t inflight = 0;
-    for (size_t i = 0; i < s->qn; i++)
-        if (!s->q[(s->qhead + i) % s->qcap].local) inflight++;
+    uint64_t inflight = resp_inflight(s);
     int held = s->gate_until == INT64_MAX;
     if (c->closed_by == CLOSER_CLIENT && s->tot) {
         s->tot->abandoned_inflight += inflight;
