@@ -24,6 +24,7 @@
  */
 #include "pg.h"
 #include "pg_fault.h"
+#include "frame.h"
 #include "proxy.h"
 #include "chain.h"
 #include "log.h"
@@ -322,45 +323,15 @@ static inline uint32_t be32(const uint8_t *p)
 }
 
 /* Passes the first n bytes of in on towards dir's destination, through its fault chain. */
-static void pg_fwd(struct pg_sess *s, int dir, struct evbuffer *in, size_t n)
+static inline void pg_fwd(struct pg_sess *s, int dir, struct evbuffer *in, size_t n)
 {
-    if (!n) return;
-    struct conn *c = s->c;
-    if (!c || c->closing) { evbuffer_drain(in, n); return; }
-    struct pipe *p = &c->p[dir];
-    if (p->nlive == 0) {
-        /* like tcp mode's fast path: nothing queued for dst, so write straight away and queue
-         * only what the socket did not take (saves an event round trip per message) */
-        if (p->dst && !p->shut && evbuffer_get_length(bufferevent_get_output(p->dst)) == 0 &&
-            (dir == 1 || c->up_connected)) {
-            int w = evbuffer_write_atmost(in, bufferevent_getfd(p->dst), (ev_ssize_t)n);
-            if (w > 0) {
-                n -= (size_t)w;
-                p->bytes += (uint64_t)w;
-                if (dir == 0) c->px->st.bytes_up += (uint64_t)w;
-                else c->px->st.bytes_down += (uint64_t)w;
-            }
-        }
-        pipe_deliver(p, in, n);
-        return;
-    }
-    if (n == evbuffer_get_length(in)) { chain_input(p, in); return; }
-    evbuffer_remove_buffer(in, s->tmp, n);
-    chain_input(p, s->tmp);
-    size_t left = evbuffer_get_length(s->tmp);
-    if (left) evbuffer_drain(s->tmp, left);
+    frame_fwd(s->c, dir, in, n, s->tmp);
 }
 
 /* Bytes of faultline's own towards the client (after everything already passed). */
 static void pg_inject(struct pg_sess *s, const void *data, size_t len)
 {
-    if (!s->c) {
-        if (s->sink) evbuffer_add(s->sink, data, len);
-        return;
-    }
-    if (s->c->closing) return;
-    evbuffer_add(s->tmp, data, len);
-    pg_fwd(s, 1, s->tmp, len);
+    frame_inject(s->c, s->sink, s->tmp, data, len);
 }
 
 static void pg_inject_error(struct pg_sess *s, const char *sev, const char *code, const char *msg)
@@ -464,17 +435,7 @@ static void pg_flush_local(struct pg_sess *s)
 
 static void pg_applied(struct pg_sess *s, struct fault *f)
 {
-    for (int i = 0; i < s->napplied; i++)
-        if (s->applied[i] == f) return;
-    if (s->napplied < 8) s->applied[s->napplied++] = f;
-    f->c.conns_affected++;
-    if (s->c) {
-        if (!s->c->fault_name[0]) {
-            snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
-            s->c->applied = f;
-        }
-        rec_fault_applied(f, s->c);
-    }
+    frame_applied(s->c, f, s->applied, &s->napplied);
 }
 
 /* The first active pg fault whose matchers match and whose roll says yes. */
@@ -1076,10 +1037,7 @@ void pg_conn_init(struct conn *c)
     s->tot = pg_totals_for(c->px->spec.name);
     s->tot->conns++;
     c->proto = s;
-    /* incomplete or held messages wait in the input buffer: bound it like the output */
-    size_t hi = c->px->srv->g.buffer;
-    bufferevent_setwatermark(c->cli, EV_READ, 0, hi);
-    bufferevent_setwatermark(c->up, EV_READ, 0, hi);
+    frame_conn_init(c);
 }
 
 void pg_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
