@@ -483,7 +483,7 @@ static void pg_gate(struct pg_sess *s, int64_t delay_us)
 {
     if (delay_us < 0) delay_us = 0;
     s->gate_until = fl_now_us() + delay_us;
-    if (!s->c) { s->gate_until = 0; return; }   /* detached: no time passes */
+    if (!s->c) return;                          /* detached: opens at the next pg_feed */
     if (!s->gate_ev) s->gate_ev = evtimer_new(fl_srv->base, pg_gate_cb, s);
     struct timeval tv = {(time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000)};
     evtimer_add(s->gate_ev, &tv);
@@ -691,10 +691,9 @@ static int pg_act(struct pg_sess *s, struct fault *f, int is_bind, uint32_t tota
     case PGA_HANG:
         if (s->tot) s->tot->hung++;
         d->decided = 1;
-        if (!s->c) return 1;
         s->gate_until = INT64_MAX;
         s->hang_f = f;
-        if (!s->c->t_hang) {
+        if (s->c && !s->c->t_hang) {
             s->c->t_hang = fl_now_us();
             s->c->hang_fault = f;
             snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
@@ -1146,8 +1145,19 @@ struct pg_sess *pg_sess_new_detached(struct evbuffer *sink)
     return s;
 }
 
+void pg_sess_detached_faults(struct pg_sess *s, struct fl_proxy *px)
+{
+    s->px = px;
+}
+
 int pg_feed(struct pg_sess *s, int dir, struct evbuffer *in)
 {
+    /* no time passes here: a latency gate opens at the next feed, a hang ends (as with
+     * on_end = release) at the next feed from the server */
+    if (s->gate_until && (s->gate_until != INT64_MAX || (dir & 1))) {
+        s->gate_until = 0;
+        s->hang_f = NULL;
+    }
     if (s->phase != PGP_DEAD) pg_run(s, dir & 1, in);
     return s->phase == PGP_DEAD ? -1 : 0;
 }

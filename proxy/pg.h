@@ -52,6 +52,10 @@ void pg_state_facts(struct fl_proxy *px, struct rec_kv *kv);
 struct pg_sess *pg_sess_new_detached(struct evbuffer *sink);
 /* dir 0 = client -> server, 1 = server -> client. Returns 0, or -1 once the session is dead
  * (protocol garbage or a close). */
+/* The faults of px (its faults[], spec) act on the detached session; px is borrowed. No time
+ * passes: a pg_latency gate opens at the next pg_feed, a pg_hang hold ends at the next feed
+ * from the server (as on_end = release would). */
+void pg_sess_detached_faults(struct pg_sess *s, struct fl_proxy *px);
 int pg_feed(struct pg_sess *s, int dir, struct evbuffer *in);
 void pg_sess_free(struct pg_sess *s);
 

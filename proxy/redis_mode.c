@@ -602,13 +602,13 @@ static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, const struct 
                 resp_gate(s, fc->delay_us + j);
                 return 0;
             }
-            if (fc->act == RESPA_HANG && s->c) {
+            if (fc->act == RESPA_HANG) {
                 if (s->tot) s->tot->hung++;
                 d->decided = 1;
                 d->in_cmd = 0;
                 s->gate_until = INT64_MAX;
                 s->hang_f = f;
-                if (!s->c->t_hang) {
+                if (s->c && !s->c->t_hang) {
                     s->c->t_hang = fl_now_us();
                     s->c->hang_fault = f;
                     snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
@@ -1037,8 +1037,20 @@ struct resp_sess *resp_sess_new_detached(struct evbuffer *sink)
     return s;
 }
 
+void resp_sess_detached_faults(struct resp_sess *s, struct fl_proxy *px)
+{
+    s->px = px;
+}
+
 int resp_feed(struct resp_sess *s, int dir, struct evbuffer *in)
 {
+    /* no time passes here: a latency gate (never set detached: the command just waits for the
+     * next feed) and a hang, which ends (as with on_end = release) at the next feed from the
+     * server */
+    if (s->gate_until && (s->gate_until != INT64_MAX || (dir & 1))) {
+        s->gate_until = 0;
+        s->hang_f = NULL;
+    }
     if (!s->dead) resp_run(s, dir & 1, in);
     return s->dead ? -1 : 0;
 }

@@ -36,6 +36,10 @@ void resp_totals_facts(const struct fl_proxy *px, struct rec_kv *kv);
 
 /* ---- without a connection (tests/fuzz/fuzz_resp.c) ---- */
 struct resp_sess *resp_sess_new_detached(struct evbuffer *sink);
+/* The faults of px act on the detached session (px borrowed); no time passes: a
+ * redis_latency'd command waits for the next feed, a redis_hang hold ends at the next feed from
+ * the server (as on_end = release). */
+void resp_sess_detached_faults(struct resp_sess *s, struct fl_proxy *px);
 int resp_feed(struct resp_sess *s, int dir, struct evbuffer *in);   /* -1 once dead */
 void resp_sess_free(struct resp_sess *s);
 
