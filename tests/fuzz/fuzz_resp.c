@@ -12,7 +12,7 @@
  *
  * Checked: no crash, out-of-bounds access, leak or undefined behaviour (ASan/UBSan); never more
  * kept than an incomplete message; and for inputs up to 4 KiB, the same conversation fed again
- * with every byte in its own buffer chain must end the same way (dead or not, what stays unread
+ * in buffer chains of 1..4 bytes must end the same way (dead or not, what stays unread
  * each way, every byte faultline injected): the engine's in-place fast paths over a buffer's
  * first chain must decide exactly as its copying path over split chains. */
 #include <stdint.h>
@@ -79,9 +79,15 @@ static void run(const uint8_t *data, size_t size, struct fl_proxy *px, int split
         int dir = h >> 7;
         size_t n = h & 0x7f;
         if (n > size - o) n = size - o;
-        if (split)
-            for (size_t i = 0; i < n; i++) evbuffer_add_reference(in[dir], data + o + i, 1, NULL, NULL);
-        else
+        if (split) {
+            /* chains of 1..4 bytes (chosen by the bytes themselves): every header and line
+             * straddles chains somewhere across the corpus */
+            for (size_t i = 0, k; i < n; i += k) {
+                k = 1 + (data[o + i] & 3u);
+                if (k > n - i) k = n - i;
+                evbuffer_add_reference(in[dir], data + o + i, k, NULL, NULL);
+            }
+        } else
             evbuffer_add(in[dir], data + o, n);
         o += n;
         if (resp_feed(s, dir, in[dir]) < 0) { out->dead = 1; break; }
