@@ -11,6 +11,8 @@
 #include "admin.h"
 #include "cli.h"
 #include "record.h"
+#include "pg.h"
+#include "redis_mode.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,6 +53,13 @@ static json_t *proxy_stats_json(const struct fl_proxy *px)
                                              "inflight", (json_int_t)st->inflight, "peak_inflight",
                                              (json_int_t)st->peak_inflight));
     json_object_set_new(o, "faults", faults);
+    /* protocol modes: their own facts (proxy/pg.c, proxy/redis_mode.c) */
+    if (px->spec.mode == MODE_POSTGRES || px->spec.mode == MODE_REDIS) {
+        char *txt = px->spec.mode == MODE_POSTGRES ? pg_stats_json(px) : resp_stats_json(px);
+        json_t *pj = json_loads(txt, 0, NULL);
+        free(txt);
+        if (pj) json_object_set_new(o, px->spec.mode == MODE_POSTGRES ? "postgres" : "redis", pj);
+    }
     return o;
 }
 

@@ -24,6 +24,7 @@
  */
 #include "pg.h"
 #include "pg_fault.h"
+#include "frame.h"
 #include "proxy.h"
 #include "chain.h"
 #include "log.h"
@@ -46,6 +47,16 @@
 
 enum pg_phase { PGP_STARTUP = 0, PGP_AUTH, PGP_READY, PGP_RAW, PGP_DEAD };
 
+/* Sessions per (user, application_name), for the record's state stream and /stats: the pool a
+ * service holds, as pg_stat_activity would show it. PG_GROUPS per proxy, then one shared row. */
+#define PG_GROUPS 32
+struct pg_group {
+    char user[64], app[64];
+    uint64_t conns;              /* sessions ever */
+    uint32_t live, peak;         /* open now; most open at once since the last state entry */
+    int64_t idle_done_max_us;    /* longest idle-in-transaction period that ended since then */
+};
+
 struct pg_totals {
     char name[128];
     uint64_t conns, startups, queries, xacts, rows;
@@ -55,6 +66,8 @@ struct pg_totals {
     uint64_t ssl_refused, ssl_passthrough, gss_refused;
     uint64_t garbage_client, garbage_server;
     uint64_t idle_tx_us;
+    struct pg_group groups[PG_GROUPS];
+    int ngroups;
 };
 
 struct pg_cycle {
@@ -109,6 +122,8 @@ struct pg_sess {
     int have_key, is_cancel, terminated;
     uint64_t queries, xacts, rows, cancels, errors_server, errors_injected;
     int64_t idle_tx_since, idle_tx_us, idle_tx_max_us;
+    struct pg_group *grp;        /* counted in this group since its startup packet */
+    uint64_t cancel_target;      /* a CancelRequest connection: id of the session it cancelled */
 };
 
 /* ---- per-proxy totals ---- */
@@ -130,6 +145,62 @@ static struct pg_totals *pg_totals_for(const char *name)
     struct pg_totals *t = &totals[ntotals++];
     snprintf(t->name, sizeof(t->name), "%s", name);
     return t;
+}
+
+/* s as the inside of a JSON string (control characters dropped), cut to fit n. */
+static const char *pg_json_esc(const char *s, char *b, size_t n)
+{
+    size_t o = 0;
+    for (; *s && o + 3 < n; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20) continue;
+        if (ch >= 0x80) ch = '?';            /* JSON wants UTF-8; the wire may have any bytes */
+        if (ch == '"' || ch == '\\') b[o++] = '\\';
+        b[o++] = (char)ch;
+    }
+    b[o] = 0;
+    return b;
+}
+
+static struct pg_group *pg_group_for(struct pg_totals *t, const char *user, const char *app)
+{
+    for (int i = 0; i < t->ngroups; i++)
+        if (!strcmp(t->groups[i].user, user) && !strcmp(t->groups[i].app, app)) return &t->groups[i];
+    struct pg_group *g;
+    if (t->ngroups < PG_GROUPS - 1) {
+        g = &t->groups[t->ngroups++];
+        snprintf(g->user, sizeof(g->user), "%s", user);
+        snprintf(g->app, sizeof(g->app), "%s", app);
+    } else {
+        g = &t->groups[PG_GROUPS - 1];                 /* shared overflow row */
+        snprintf(g->user, sizeof(g->user), "(other)");
+        snprintf(g->app, sizeof(g->app), "(other)");
+        t->ngroups = PG_GROUPS;
+    }
+    return g;
+}
+
+static const struct pg_totals *pg_totals_find(const char *name)
+{
+    for (int i = 0; i < ntotals; i++)
+        if (!strcmp(totals[i].name, name)) return &totals[i];
+    return NULL;
+}
+
+/* Live state of a group's sessions on px: in a transaction now, longest idle in one now. */
+struct pg_gstate { uint32_t in_tx; int64_t idle_max_us; };
+
+static void pg_group_states(const struct fl_proxy *px, const struct pg_totals *t, struct pg_gstate *gs)
+{
+    int64_t now = fl_now_us();
+    memset(gs, 0, sizeof(*gs) * PG_GROUPS);
+    for (const struct conn *c = px->conns; c; c = c->next) {
+        const struct pg_sess *s = c->proto;
+        if (!s || !s->grp || s->tot != t) continue;
+        struct pg_gstate *g = &gs[s->grp - t->groups];
+        if (s->txs == 'T' || s->txs == 'E') g->in_tx++;
+        if (s->idle_tx_since && now - s->idle_tx_since > g->idle_max_us) g->idle_max_us = now - s->idle_tx_since;
+    }
 }
 
 char *pg_stats_json(const struct fl_proxy *px)
@@ -162,8 +233,86 @@ char *pg_stats_json(const struct fl_proxy *px)
              U(t->abandoned_held), U(t->closed_in_tx), U(t->terminated), U(t->ssl_refused),
              U(t->ssl_passthrough), U(t->gss_refused), U(t->garbage_client), U(t->garbage_server),
              (double)t->idle_tx_us / 1000.0);
+    /* ... then the sessions per (user, application), as a pool seen from the database */
+    size_t o = strlen(out) - 1, cap = 2048 + (size_t)t->ngroups * 400;
+    out = realloc(out, cap);
+    if (!out) abort();
+    o += (size_t)snprintf(out + o, cap - o, ",\"sessions\":[");
+    struct pg_gstate gs[PG_GROUPS];
+    pg_group_states(px, t, gs);
+    for (int i = 0; i < t->ngroups; i++) {
+        const struct pg_group *g = &t->groups[i];
+        char ue[200], ae[200];
+        o += (size_t)snprintf(out + o, cap - o,
+                              "%s{\"user\":\"%s\",\"application_name\":\"%s\",\"conns\":%llu,\"live\":%u,"
+                              "\"in_tx\":%u,\"idle_in_tx_max_ms\":%.1f}",
+                              i ? "," : "", pg_json_esc(g->user, ue, sizeof(ue)), pg_json_esc(g->app, ae, sizeof(ae)),
+                              U(g->conns), g->live, gs[i].in_tx, (double)gs[i].idle_max_us / 1000.0);
+    }
+    snprintf(out + o, cap - o, "]}");
 #undef U
     return out;
+}
+
+/* ---- facts for the recorder (proxy/record.h, docs/metrics.md) ---- */
+
+void pg_totals_facts(const struct fl_proxy *px, struct rec_kv *kv)
+{
+    const struct pg_totals *t = pg_totals_find(px->spec.name);
+    static const struct pg_totals zero;
+    if (!t) t = &zero;
+    uint64_t live = 0, in_tx = 0, held = 0;
+    for (const struct conn *c = px->conns; c; c = c->next) {
+        const struct pg_sess *s = c->proto;
+        if (!s) continue;
+        live++;
+        if (s->txs == 'T' || s->txs == 'E') in_tx++;
+        if (s->gate_until == INT64_MAX) held++;
+    }
+#define F(k) rec_kv_u64(kv, #k, t->k)
+    rec_kv_str(kv, "mode", "postgres");
+    F(conns); F(startups); F(queries); F(xacts); F(rows); F(cancel_requests); F(cancels_matched);
+    F(cancels_while_held); F(errors_server); F(errors_injected); F(startup_errors); F(delayed); F(hung);
+    F(dropped); F(abandoned_held); F(closed_in_tx); F(terminated); F(ssl_refused); F(ssl_passthrough);
+    F(gss_refused); F(garbage_client); F(garbage_server);
+#undef F
+    rec_kv_ms(kv, "idle_in_tx_ms", (int64_t)t->idle_tx_us);
+    rec_kv_u64(kv, "live", live);
+    rec_kv_u64(kv, "live_in_tx", in_tx);
+    rec_kv_u64(kv, "held", held);
+}
+
+void pg_state_facts(struct fl_proxy *px, struct rec_kv *kv)
+{
+    struct pg_totals *t = pg_totals_for(px->spec.name);
+    struct pg_gstate gs[PG_GROUPS];
+    pg_group_states(px, t, gs);
+    uint64_t live = 0, in_tx = 0;
+    int64_t idle = 0;
+    int n = 0;
+    for (int i = 0; i < t->ngroups; i++) {
+        struct pg_group *g = &t->groups[i];
+        int64_t gi = gs[i].idle_max_us > g->idle_done_max_us ? gs[i].idle_max_us : g->idle_done_max_us;
+        live += g->live;
+        in_tx += gs[i].in_tx;
+        if (gi > idle) idle = gi;
+        if (g->live || g->peak || gi) {
+            char k[32];
+            snprintf(k, sizeof(k), "user.%d", n); rec_kv_str(kv, k, g->user);
+            snprintf(k, sizeof(k), "app.%d", n); rec_kv_str(kv, k, g->app);
+            snprintf(k, sizeof(k), "conns.%d", n); rec_kv_u64(kv, k, g->live);
+            snprintf(k, sizeof(k), "peak.%d", n); rec_kv_u64(kv, k, g->peak > g->live ? g->peak : g->live);
+            snprintf(k, sizeof(k), "in_tx.%d", n); rec_kv_u64(kv, k, gs[i].in_tx);
+            snprintf(k, sizeof(k), "idle_in_tx_max_ms.%d", n); rec_kv_ms(kv, k, gi);
+            n++;
+        }
+        g->peak = g->live;
+        g->idle_done_max_us = 0;
+    }
+    rec_kv_u64(kv, "conns", live);
+    rec_kv_u64(kv, "in_tx", in_tx);
+    rec_kv_ms(kv, "idle_in_tx_max_ms", idle);
+    rec_kv_u64(kv, "groups", (uint64_t)n);
 }
 
 /* ---- bytes out ---- */
@@ -174,45 +323,15 @@ static inline uint32_t be32(const uint8_t *p)
 }
 
 /* Passes the first n bytes of in on towards dir's destination, through its fault chain. */
-static void pg_fwd(struct pg_sess *s, int dir, struct evbuffer *in, size_t n)
+static inline void pg_fwd(struct pg_sess *s, int dir, struct evbuffer *in, size_t n)
 {
-    if (!n) return;
-    struct conn *c = s->c;
-    if (!c || c->closing) { evbuffer_drain(in, n); return; }
-    struct pipe *p = &c->p[dir];
-    if (p->nlive == 0) {
-        /* like tcp mode's fast path: nothing queued for dst, so write straight away and queue
-         * only what the socket did not take (saves an event round trip per message) */
-        if (p->dst && !p->shut && evbuffer_get_length(bufferevent_get_output(p->dst)) == 0 &&
-            (dir == 1 || c->up_connected)) {
-            int w = evbuffer_write_atmost(in, bufferevent_getfd(p->dst), (ev_ssize_t)n);
-            if (w > 0) {
-                n -= (size_t)w;
-                p->bytes += (uint64_t)w;
-                if (dir == 0) c->px->st.bytes_up += (uint64_t)w;
-                else c->px->st.bytes_down += (uint64_t)w;
-            }
-        }
-        pipe_deliver(p, in, n);
-        return;
-    }
-    if (n == evbuffer_get_length(in)) { chain_input(p, in); return; }
-    evbuffer_remove_buffer(in, s->tmp, n);
-    chain_input(p, s->tmp);
-    size_t left = evbuffer_get_length(s->tmp);
-    if (left) evbuffer_drain(s->tmp, left);
+    frame_fwd(s->c, dir, in, n, s->tmp);
 }
 
 /* Bytes of faultline's own towards the client (after everything already passed). */
 static void pg_inject(struct pg_sess *s, const void *data, size_t len)
 {
-    if (!s->c) {
-        if (s->sink) evbuffer_add(s->sink, data, len);
-        return;
-    }
-    if (s->c->closing) return;
-    evbuffer_add(s->tmp, data, len);
-    pg_fwd(s, 1, s->tmp, len);
+    frame_inject(s->c, s->sink, s->tmp, data, len);
 }
 
 static void pg_inject_error(struct pg_sess *s, const char *sev, const char *code, const char *msg)
@@ -316,17 +435,7 @@ static void pg_flush_local(struct pg_sess *s)
 
 static void pg_applied(struct pg_sess *s, struct fault *f)
 {
-    for (int i = 0; i < s->napplied; i++)
-        if (s->applied[i] == f) return;
-    if (s->napplied < 8) s->applied[s->napplied++] = f;
-    f->c.conns_affected++;
-    if (s->c) {
-        if (!s->c->fault_name[0]) {
-            snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
-            s->c->applied = f;
-        }
-        rec_fault_applied(f, s->c);
-    }
+    frame_applied(s->c, f, s->applied, &s->napplied);
 }
 
 /* The first active pg fault whose matchers match and whose roll says yes. */
@@ -374,7 +483,7 @@ static void pg_gate(struct pg_sess *s, int64_t delay_us)
 {
     if (delay_us < 0) delay_us = 0;
     s->gate_until = fl_now_us() + delay_us;
-    if (!s->c) { s->gate_until = 0; return; }   /* detached: no time passes */
+    if (!s->c) return;                          /* detached: opens at the next pg_feed */
     if (!s->gate_ev) s->gate_ev = evtimer_new(fl_srv->base, pg_gate_cb, s);
     struct timeval tv = {(time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000)};
     evtimer_add(s->gate_ev, &tv);
@@ -500,6 +609,7 @@ static int pg_startup(struct pg_sess *s, struct evbuffer *in)
                 struct pg_sess *t = c->proto;
                 if (!t || t == s || !t->have_key || t->pid != pid || t->key != key) continue;
                 t->cancels++;
+                s->cancel_target = c->id;
                 int held = t->gate_until != 0;
                 if (s->tot) {
                     s->tot->cancels_matched++;
@@ -532,7 +642,12 @@ static int pg_startup(struct pg_sess *s, struct evbuffer *in)
         free(v);
     }
     if (o >= len) return pg_garbage(s, 0, "startup packet not terminated");
-    if (s->tot) s->tot->startups++;
+    if (s->tot) {
+        s->tot->startups++;
+        s->grp = pg_group_for(s->tot, s->user, s->app);
+        s->grp->conns++;
+        if (++s->grp->live > s->grp->peak) s->grp->peak = s->grp->live;
+    }
     struct fault *f = pg_decide(s, NULL, 1);
     if (f) {
         const struct pg_fcfg *fc = f->cfg;
@@ -556,6 +671,7 @@ static void pg_idle_end(struct pg_sess *s)
     s->idle_tx_us += d;
     if (d > s->idle_tx_max_us) s->idle_tx_max_us = d;
     if (s->tot) s->tot->idle_tx_us += (uint64_t)d;
+    if (s->grp && d > s->grp->idle_done_max_us) s->grp->idle_done_max_us = d;
 }
 
 /* Acts on a query (Q, or B of an extended batch) with fault f. Returns 1 = go on with the
@@ -575,10 +691,9 @@ static int pg_act(struct pg_sess *s, struct fault *f, int is_bind, uint32_t tota
     case PGA_HANG:
         if (s->tot) s->tot->hung++;
         d->decided = 1;
-        if (!s->c) return 1;
         s->gate_until = INT64_MAX;
         s->hang_f = f;
-        if (!s->c->t_hang) {
+        if (s->c && !s->c->t_hang) {
             s->c->t_hang = fl_now_us();
             s->c->hang_fault = f;
             snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
@@ -921,10 +1036,7 @@ void pg_conn_init(struct conn *c)
     s->tot = pg_totals_for(c->px->spec.name);
     s->tot->conns++;
     c->proto = s;
-    /* incomplete or held messages wait in the input buffer: bound it like the output */
-    size_t hi = c->px->srv->g.buffer;
-    bufferevent_setwatermark(c->cli, EV_READ, 0, hi);
-    bufferevent_setwatermark(c->up, EV_READ, 0, hi);
+    frame_conn_init(c);
 }
 
 void pg_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
@@ -961,6 +1073,39 @@ static void pg_sess_release(struct pg_sess *s)
     free(s);
 }
 
+void pg_conn_facts(const struct conn *c, struct rec_kv *kv)
+{
+    const struct pg_sess *s = c->proto;
+    if (!s) return;
+    if (s->is_cancel) {
+        rec_kv_str(kv, "pg_cancel_request", "1");
+        if (s->cancel_target) rec_kv_u64(kv, "pg_cancel_target", s->cancel_target);
+        return;
+    }
+    if (s->phase == PGP_RAW) rec_kv_str(kv, "pg_passthrough", "1");
+    if (!s->grp) return;                 /* no startup packet: nothing else is known */
+    int64_t idle = s->idle_tx_us, idle_max = s->idle_tx_max_us;
+    if (s->idle_tx_since) {
+        int64_t d = (c->t_close ? c->t_close : fl_now_us()) - s->idle_tx_since;
+        idle += d;
+        if (d > idle_max) idle_max = d;
+    }
+    rec_kv_str(kv, "pg_user", s->user);
+    rec_kv_str(kv, "pg_database", s->database);
+    rec_kv_str(kv, "pg_app", s->app);
+    rec_kv_u64(kv, "pg_queries", s->queries);
+    rec_kv_u64(kv, "pg_xacts", s->xacts);
+    rec_kv_u64(kv, "pg_rows", s->rows);
+    rec_kv_ms(kv, "pg_idle_in_tx_ms", idle);
+    rec_kv_ms(kv, "pg_idle_in_tx_max_ms", idle_max);
+    rec_kv_str(kv, "pg_in_tx_at_close", s->txs == 'T' || s->txs == 'E' ? "1" : "0");
+    rec_kv_u64(kv, "pg_cancels_received", s->cancels);
+    rec_kv_u64(kv, "pg_errors_server", s->errors_server);
+    rec_kv_u64(kv, "pg_errors_injected", s->errors_injected);
+    if (s->gate_until == INT64_MAX) rec_kv_str(kv, "pg_held_at_close", "1");
+    rec_kv_str(kv, "pg_terminate", s->terminated ? "1" : "0");
+}
+
 void pg_conn_free(struct conn *c)
 {
     struct pg_sess *s = c->proto;
@@ -973,7 +1118,9 @@ void pg_conn_free(struct conn *c)
         s->idle_tx_us += dd;
         if (dd > s->idle_tx_max_us) s->idle_tx_max_us = dd;
         if (s->tot) s->tot->idle_tx_us += (uint64_t)dd;
+        if (s->grp && dd > s->grp->idle_done_max_us) s->grp->idle_done_max_us = dd;
     }
+    if (s->grp) s->grp->live--;
     if (in_tx && s->tot) s->tot->closed_in_tx++;
     if (s->gate_until == INT64_MAX && c->closed_by == CLOSER_CLIENT && s->tot) s->tot->abandoned_held++;
     log_info("pg_session",
@@ -998,8 +1145,19 @@ struct pg_sess *pg_sess_new_detached(struct evbuffer *sink)
     return s;
 }
 
+void pg_sess_detached_faults(struct pg_sess *s, struct fl_proxy *px)
+{
+    s->px = px;
+}
+
 int pg_feed(struct pg_sess *s, int dir, struct evbuffer *in)
 {
+    /* no time passes here: a latency gate opens at the next feed, a hang ends (as with
+     * on_end = release) at the next feed from the server */
+    if (s->gate_until && (s->gate_until != INT64_MAX || (dir & 1))) {
+        s->gate_until = 0;
+        s->hang_f = NULL;
+    }
     if (s->phase != PGP_DEAD) pg_run(s, dir & 1, in);
     return s->phase == PGP_DEAD ? -1 : 0;
 }

@@ -38,12 +38,24 @@ void pg_conn_free(struct conn *c);
  * recorder: {"conns":…, "queries":…, …}. Never NULL. */
 char *pg_stats_json(const struct fl_proxy *px);
 
+/* Facts for the recorder (proxy/record.h; schema in docs/metrics.md): a closing connection's
+ * session (fields pg_* of its event), the proxy's totals (R:proto hash), and the sessions per
+ * (user, application_name) now (an R:pgstate entry; also starts the next interval's peaks). */
+struct rec_kv;
+void pg_conn_facts(const struct conn *c, struct rec_kv *kv);
+void pg_totals_facts(const struct fl_proxy *px, struct rec_kv *kv);
+void pg_state_facts(struct fl_proxy *px, struct rec_kv *kv);
+
 /* ---- the engine without a connection (tests/fuzz/fuzz_pg.c) ----
  * Bytes are framed exactly as on a live connection; forwarded bytes are drained, injected
  * bytes are appended to `sink` (may be NULL), and a close marks the session dead. */
 struct pg_sess *pg_sess_new_detached(struct evbuffer *sink);
 /* dir 0 = client -> server, 1 = server -> client. Returns 0, or -1 once the session is dead
  * (protocol garbage or a close). */
+/* The faults of px (its faults[], spec) act on the detached session; px is borrowed. No time
+ * passes: a pg_latency gate opens at the next pg_feed, a pg_hang hold ends at the next feed
+ * from the server (as on_end = release would). */
+void pg_sess_detached_faults(struct pg_sess *s, struct fl_proxy *px);
 int pg_feed(struct pg_sess *s, int dir, struct evbuffer *in);
 void pg_sess_free(struct pg_sess *s);
 

@@ -113,11 +113,22 @@ struct fl_proxy *proxy_new(struct fl_server *s, const struct proxy_spec *spec, c
 
 void proxy_close_all(struct fl_proxy *px, enum close_how how)
 {
-    for (struct conn *c = px->conns, *next; c; c = next) {
-        c->busy++;
+    /* the next connection is taken (and held) before closing this one: a close that ends a
+     * connection at once unlinks it and clears its next pointer (conn_unlink), which used to end
+     * the walk after the first connection */
+    struct conn *c = px->conns;
+    if (c) c->busy++;
+    while (c) {
+        struct conn *next = c->next;
+        if (next) next->busy++;
         conn_close(c, CLOSER_PROXY, how);
-        next = c->next;      /* still linked while a side flushes; unlinked once dead */
         if (--c->busy == 0 && c->dead) conn_free(c);
+        if (next && next->dead) {          /* ended meanwhile: walk again from the head */
+            if (--next->busy == 0) conn_free(next);
+            next = px->conns;
+            if (next) next->busy++;
+        }
+        c = next;
     }
 }
 

@@ -28,6 +28,8 @@
 #include "proxy.h"
 #include "log.h"
 #include "cli.h"
+#include "pg.h"
+#include "redis_mode.h"
 
 #include <netdb.h>
 #include <stdarg.h>
@@ -149,6 +151,30 @@ static const char *rb_end(struct rbuf *b, size_t *len)
     return start;
 }
 
+/* ---- fields from the protocol modes (record.h): appended to the command being built ---- */
+struct rec_kv { struct rbuf *b; int n; };
+
+void rec_kv_str(struct rec_kv *kv, const char *key, const char *val)
+{
+    rb_str(kv->b, key);
+    rb_str(kv->b, val ? val : "");
+    kv->n++;
+}
+
+void rec_kv_u64(struct rec_kv *kv, const char *key, uint64_t v)
+{
+    rb_str(kv->b, key);
+    rb_u64(kv->b, v);
+    kv->n++;
+}
+
+void rec_kv_ms(struct rec_kv *kv, const char *key, int64_t us)
+{
+    rb_str(kv->b, key);
+    rb_ms(kv->b, us);
+    kv->n++;
+}
+
 /* ---- state ---- */
 struct rec_bucket {
     int64_t sec;
@@ -160,6 +186,7 @@ struct rec_px {
     int idx;
     struct fl_proxy *px;          /* the live object with this name, NULL once it is gone */
     char *k_counters, *k_ts, *k_events;
+    char *k_proto, *k_pgstate;     /* protocol modes: R:proto:<proxy>:<inst>, R:pgstate:<proxy> */
     /* accumulators of the open bucket, bumped by the hooks */
     uint64_t a_new, a_peak, a_faults, a_err, a_inflight;
     uint64_t faults_applied, dropped;
@@ -167,6 +194,7 @@ struct rec_px {
     struct proxy_stats base, last;
     uint64_t b_req, b_up, b_down;  /* the live object's totals at the open bucket's start */
     int events_expired;            /* EXPIRE sent for the events stream on this connection */
+    int pgstate_expired;           /* ... and for the pgstate stream */
     struct rec_bucket ring[REC_RING];
     int64_t nb, acked, sent;       /* bucket sequence numbers: written, acknowledged, sent */
     int seen;
@@ -262,6 +290,8 @@ static struct rec_px *px_entry(const char *name)
     rp->k_counters = xstrdup_printf("fl:run:%s:counters:%s:%s", R->run, name, R->inst);
     rp->k_ts = xstrdup_printf("fl:run:%s:ts:%s:%s", R->run, name, R->inst);
     rp->k_events = xstrdup_printf("fl:run:%s:events:%s", R->run, name);
+    rp->k_proto = xstrdup_printf("fl:run:%s:proto:%s:%s", R->run, name, R->inst);
+    rp->k_pgstate = xstrdup_printf("fl:run:%s:pgstate:%s", R->run, name);
     struct rec_px **n = realloc(R->pxs, sizeof(*n) * (size_t)(R->npx + 1));
     if (!n) abort();
     R->pxs = n;
@@ -710,6 +740,39 @@ static void write_fault(struct rec_fault *rf)
     send_plain(NULL, 0);
 }
 
+/* Protocol modes: the module's totals (HSET, absolute) and, for postgres, the state of its
+ * sessions now (one stream entry per interval). Only while the proxy object is live. */
+static void write_proto(struct rec_px *rp)
+{
+    struct fl_proxy *px = rp->px;
+    if (!px || (px->spec.mode != MODE_POSTGRES && px->spec.mode != MODE_REDIS)) return;
+    struct rbuf *b = &R->b;
+    struct rec_kv kv = {b, 0};
+    rb_begin(b);
+    rb_str(b, "HSET");
+    rb_str(b, rp->k_proto);
+    if (px->spec.mode == MODE_POSTGRES) pg_totals_facts(px, &kv);
+    else resp_totals_facts(px, &kv);
+    if (kv.n) send_plain(NULL, 0);
+    if (px->spec.mode != MODE_POSTGRES) return;
+    kv.n = 0;
+    rb_begin(b);
+    rb_str(b, "XADD");
+    rb_str(b, rp->k_pgstate);
+    rb_str(b, "MAXLEN");
+    rb_str(b, "~");
+    rb_str(b, REC_EVENTS_MAXLEN);
+    rb_str(b, "*");
+    rb_str(b, "at_ms");
+    rb_ms(b, fl_wall_us());
+    rb_kv_str(b, "inst", R->inst);
+    pg_state_facts(px, &kv);
+    if (send_plain(rp, 1) == 0 && !rp->pgstate_expired) {
+        rp->pgstate_expired = 1;
+        expire_key(rp->k_pgstate);
+    }
+}
+
 /* Walks the daemon's live proxies and faults: attaches new objects, forgets freed ones. */
 static void observe_proxy(struct fl_proxy *px)
 {
@@ -783,6 +846,7 @@ static void flush_all(void)
     for (int i = 0; i < R->npx; i++) {
         write_counters(R->pxs[i]);
         write_series(R->pxs[i]);
+        write_proto(R->pxs[i]);
     }
     for (int i = 0; i < R->nfaults; i++) write_fault(R->faults[i]);
     if (R->ac) faultq_drain();
@@ -796,6 +860,11 @@ static void flush_all(void)
             expire_key(R->pxs[i]->k_counters);
             expire_key(R->pxs[i]->k_ts);
             expire_key(R->pxs[i]->k_events);
+            struct fl_proxy *px = R->pxs[i]->px;
+            if (px && (px->spec.mode == MODE_POSTGRES || px->spec.mode == MODE_REDIS)) {
+                expire_key(R->pxs[i]->k_proto);
+                if (px->spec.mode == MODE_POSTGRES) expire_key(R->pxs[i]->k_pgstate);
+            }
         }
         for (int i = 0; i < R->nfaults; i++) expire_key(R->faults[i]->key);
     }
@@ -942,7 +1011,7 @@ static void connect_now(void)
     }
     for (int i = 0; i < R->npx; i++) {
         struct rec_px *rp = R->pxs[i];
-        rp->events_expired = 0;
+        rp->events_expired = rp->pgstate_expired = 0;
         /* Redis may have restarted empty: send the whole ring again (HSET is idempotent) */
         rp->acked = rp->sent = rp->nb > REC_RING ? rp->nb - REC_RING : 0;
     }
@@ -1121,6 +1190,8 @@ void rec_stop(struct fl_server *s)
         free(r->pxs[i]->k_counters);
         free(r->pxs[i]->k_ts);
         free(r->pxs[i]->k_events);
+        free(r->pxs[i]->k_proto);
+        free(r->pxs[i]->k_pgstate);
         free(r->pxs[i]);
     }
     for (int i = 0; i < r->nfaults; i++) { free(r->faults[i]->key); free(r->faults[i]); }
@@ -1242,6 +1313,9 @@ void rec_conn_close(struct conn *c)
     rb_kv_u64(b, "bytes_up", c->p[0].bytes);
     rb_kv_u64(b, "bytes_down", c->p[1].bytes);
     if (!c->t_connected && c->closed_by == CLOSER_PROXY) rb_kv_str(b, "upstream_failed", "1");
+    struct rec_kv kv = {b, 0};
+    if (c->px->spec.mode == MODE_POSTGRES) pg_conn_facts(c, &kv);
+    else if (c->px->spec.mode == MODE_REDIS) resp_conn_facts(c, &kv);
     if (queue_plain(rp, 1) == 0) events_expire(rp);
 }
 

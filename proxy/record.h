@@ -54,6 +54,18 @@ void rec_request_start(struct conn *c);
  * per-second error count (status >= 500, or no response and not abandoned). */
 void rec_request(struct conn *c, const struct rec_request *r);
 
+/* ---- protocol modes (proxy/pg.c, proxy/redis_mode.c) ----
+ * The recorder asks a protocol module for its facts; the module answers by appending fields to
+ * `kv` (owned by the recorder, valid for the duration of the call; keys and values are copied).
+ * The moments: a connection's close (fields added to its `kind=conn` event: pg_conn_facts /
+ * resp_conn_facts), every interval (the per-proxy hash R:proto:<proxy>:<inst>: pg_totals_facts
+ * / resp_totals_facts) and, for postgres, every interval again (one entry of the stream
+ * R:pgstate:<proxy>: pg_state_facts). docs/metrics.md has the schema. */
+struct rec_kv;
+void rec_kv_str(struct rec_kv *kv, const char *key, const char *val);
+void rec_kv_u64(struct rec_kv *kv, const char *key, uint64_t v);
+void rec_kv_ms(struct rec_kv *kv, const char *key, int64_t us);    /* a duration, written in ms */
+
 /* ---- the Redis URL, exposed for `faultline check` and the unit tests ---- */
 struct rec_url {
     int is_unix;

@@ -26,6 +26,7 @@
  */
 #include "redis_mode.h"
 #include "redis_fault.h"
+#include "frame.h"
 #include "proxy.h"
 #include "chain.h"
 #include "log.h"
@@ -69,6 +70,7 @@ struct resp_totals {
     uint64_t passthrough, pushes, unsolicited, peak_inflight;
     struct resp_name_stat names[RESP_NAMES_MAX];
     int nnames;
+    uint8_t hslot[256];          /* hash of a name -> its row + 1 (0 = empty) */
 };
 
 struct resp_sess {
@@ -132,10 +134,21 @@ static struct resp_totals *resp_totals_for(const char *name)
 static uint16_t resp_name_idx(struct resp_totals *t, const char *name)
 {
     if (!t) return 0;
+    /* a small hash of the name to its row (pipelines repeat a few names millions of times) */
+    unsigned h = 0;
+    for (const char *p = name; *p; p++) h = h * 31u + (unsigned char)*p;
+    h &= 255u;
+    for (unsigned k = 0; k < 8; k++) {
+        uint8_t r = t->hslot[(h + k) & 255u];
+        if (!r) break;
+        if (!strcmp(t->names[r - 1].name, name)) return (uint16_t)(r - 1);
+    }
     for (int i = 0; i < t->nnames; i++)
         if (!strcmp(t->names[i].name, name)) return (uint16_t)i;
     if (t->nnames < RESP_NAMES_MAX - 1) {
         snprintf(t->names[t->nnames].name, RESP_NAME_MAX, "%s", name);
+        for (unsigned k = 0; k < 8; k++)
+            if (!t->hslot[(h + k) & 255u]) { t->hslot[(h + k) & 255u] = (uint8_t)(t->nnames + 1); break; }
         return (uint16_t)t->nnames++;
     }
     snprintf(t->names[RESP_NAMES_MAX - 1].name, RESP_NAME_MAX, "(other)");
@@ -184,44 +197,14 @@ char *resp_stats_json(const struct fl_proxy *px)
 
 /* ---- bytes out ---- */
 
-static void resp_fwd(struct resp_sess *s, int dir, struct evbuffer *in, size_t n)
+static inline void resp_fwd(struct resp_sess *s, int dir, struct evbuffer *in, size_t n)
 {
-    if (!n) return;
-    struct conn *c = s->c;
-    if (!c || c->closing) { evbuffer_drain(in, n); return; }
-    struct pipe *p = &c->p[dir];
-    if (p->nlive == 0) {
-        /* like tcp mode's fast path: nothing queued for dst, so write straight away and queue
-         * only what the socket did not take (saves an event round trip per message) */
-        if (p->dst && !p->shut && evbuffer_get_length(bufferevent_get_output(p->dst)) == 0 &&
-            (dir == 1 || c->up_connected)) {
-            int w = evbuffer_write_atmost(in, bufferevent_getfd(p->dst), (ev_ssize_t)n);
-            if (w > 0) {
-                n -= (size_t)w;
-                p->bytes += (uint64_t)w;
-                if (dir == 0) c->px->st.bytes_up += (uint64_t)w;
-                else c->px->st.bytes_down += (uint64_t)w;
-            }
-        }
-        pipe_deliver(p, in, n);
-        return;
-    }
-    if (n == evbuffer_get_length(in)) { chain_input(p, in); return; }
-    evbuffer_remove_buffer(in, s->tmp, n);
-    chain_input(p, s->tmp);
-    size_t left = evbuffer_get_length(s->tmp);
-    if (left) evbuffer_drain(s->tmp, left);
+    frame_fwd(s->c, dir, in, n, s->tmp);
 }
 
 static void resp_inject(struct resp_sess *s, const char *data, size_t len)
 {
-    if (!s->c) {
-        if (s->sink) evbuffer_add(s->sink, data, len);
-        return;
-    }
-    if (s->c->closing) return;
-    evbuffer_add(s->tmp, data, len);
-    resp_fwd(s, 1, s->tmp, len);
+    frame_inject(s->c, s->sink, s->tmp, data, len);
 }
 
 static void resp_close(struct resp_sess *s, enum closer who, enum close_how how)
@@ -301,17 +284,7 @@ static void resp_flush_local(struct resp_sess *s)
 
 static void resp_applied(struct resp_sess *s, struct fault *f)
 {
-    for (int i = 0; i < s->napplied; i++)
-        if (s->applied[i] == f) return;
-    if (s->napplied < 8) s->applied[s->napplied++] = f;
-    f->c.conns_affected++;
-    if (s->c) {
-        if (!s->c->fault_name[0]) {
-            snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
-            s->c->applied = f;
-        }
-        rec_fault_applied(f, s->c);
-    }
+    frame_applied(s->c, f, s->applied, &s->napplied);
 }
 
 static struct fault *resp_decide(struct resp_sess *s, const char *name, const char *key)
@@ -435,21 +408,100 @@ static long resp_peek_bulk(const char *b, size_t n, size_t o, const char **body,
 
 static int resp_is_cmd(const char *name, const char *want) { return strcmp(name, want) == 0; }
 
+/* The length of the complete value at p[0..n) (contiguous memory), or 0 when it is not all
+ * there or when it needs the careful path's judgement (anything unusual: errors and limits are
+ * decided there). Aggregates need no stack: each header adds its elements to the values still
+ * expected (an attribute adds its pairs without taking a value's place). A command (client) is
+ * an array of bulk strings only. Bounded: at most 64 aggregates and 4096 tokens per value. */
+static size_t resp_scan(const char *p, size_t n, int client)
+{
+    size_t o = 0;
+    int64_t left = 1;
+    int aggs = 0, tokens = 0;
+    while (left > 0) {
+        if (o >= n || ++tokens > 4096) return 0;
+        char t = p[o];
+        if (o == 0 && t == '|') return 0;        /* a reply that starts with an attribute */
+        const char *cr = memchr(p + o, '\r', n - o < RESP_LINE_MAX ? n - o : RESP_LINE_MAX);
+        if (!cr || (size_t)(cr - p) + 1 >= n || cr[1] != '\n') return 0;
+        size_t ll = (size_t)(cr - (p + o));
+        size_t next = (size_t)(cr - p) + 2;
+        if (client && (o == 0 ? t != '*' : t != '$')) return 0;
+        switch (t) {
+        case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+            if (ll == 0) return 0;
+            left--;
+            o = next;
+            continue;
+        default:
+            break;
+        }
+        if (t != '$' && t != '!' && t != '=' && t != '*' && t != '~' && t != '>' && t != '%' && t != '|') return 0;
+        /* a count: digits only, or -1 for a null bulk/array */
+        if (ll < 2 || ll > 12) return 0;
+        int64_t num = 0;
+        if (p[o + 1] == '-') {
+            if (ll != 3 || p[o + 2] != '1' || (t != '$' && t != '*')) return 0;
+            num = -1;
+        } else {
+            for (size_t i = o + 1; i < o + ll; i++) {
+                if (p[i] < '0' || p[i] > '9') return 0;
+                num = num * 10 + (p[i] - '0');
+            }
+        }
+        o = next;
+        if (t == '$' || t == '!' || t == '=') {
+            left--;
+            if (num >= 0) {
+                if ((uint64_t)num + 2 > n - o) return 0;
+                o += (size_t)num + 2;
+            }
+            continue;
+        }
+        if (++aggs >= RESP_DEPTH_MAX) return 0;
+        if (t == '|') {                          /* annotates the value that follows */
+            left += num * 2;
+            continue;
+        }
+        left += (t == '%' ? num * 2 : num > 0 ? num : 0) - 1;
+    }
+    return o;
+}
+
+/* A RESP2/RESP3 type byte (streamed `?` forms excepted; they are refused later). */
+static inline int resp_type_ok(char t)
+{
+    switch (t) {
+    case '+': case '-': case ':': case '_': case ',': case '#': case '(': case '$': case '!':
+    case '=': case '*': case '~': case '>': case '%': case '|':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* The start of a command at off (between commands, not gated). Decides its fault and sets the
  * framing up. 1 = go on, 0 = wait (more bytes, or gated), -1 = dead. For inline commands the
  * whole line is consumed here (*linelen set); multibulk commands are framed by the loop. */
 #define RESP_MORE 2   /* resp_cmd_head: the peek needs more bytes */
-static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, size_t off, size_t *inline_len, size_t want)
+static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, const struct frame_view *v, size_t off,
+                         size_t avail, size_t *inline_len, size_t want)
 {
     struct resp_dir *d = &s->d[0];
-    size_t avail = evbuffer_get_length(in) - off;
     size_t n = avail < want ? avail : want;
-    char b[RESP_PEEK_MAX];
+    char bcopy[RESP_PEEK_MAX];
+    const char *b;
     struct evbuffer_ptr ptr;
-    evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
-    evbuffer_copyout_from(in, &ptr, b, n);
+    if (off + n <= v->len) {
+        b = v->p + off;                          /* in place: it lies in the first chain */
+    } else {
+        evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+        evbuffer_copyout_from(in, &ptr, bcopy, n);
+        b = bcopy;
+    }
     int complete_peek = n == RESP_PEEK_MAX;   /* as much as we will ever look at */
-    char name[RESP_NAME_MAX] = "", key[RESP_KEY_MAX + 1] = "", arg2[16] = "";
+    char name[RESP_NAME_MAX], key[RESP_KEY_MAX + 1], arg2[16];
+    name[0] = key[0] = arg2[0] = 0;
     int has_key = 0, replies = 1;
     *inline_len = 0;
     if (b[0] == '*') {
@@ -498,6 +550,7 @@ static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, size_t off, s
         const char *nlp = memchr(b, '\n', n);
         if (!nlp && n < avail && n < RESP_PEEK_MAX) return RESP_MORE;
         if (!nlp) {
+            evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
             struct evbuffer_ptr e = evbuffer_search_eol(in, &ptr, NULL, EVBUFFER_EOL_LF);
             if (e.pos < 0) return avail > RESP_LINE_MAX ? resp_garbage(s, 0, "inline command too long") : 0;
             if ((size_t)e.pos - off > RESP_LINE_MAX) return resp_garbage(s, 0, "inline command too long");
@@ -537,6 +590,7 @@ static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, size_t off, s
         }
         int faults_apply = !s->in_multi || resp_is_cmd(name, "EXEC") || resp_is_cmd(name, "DISCARD") ||
                            resp_is_cmd(name, "MULTI");
+        if (!s->px || !s->px->nfaults) faults_apply = 0;
         struct fault *f = faults_apply && s->px && s->px->nfaults ? resp_decide(s, name, has_key ? key : NULL) : NULL;
         if (f) {
             const struct resp_fcfg *fc = f->cfg;
@@ -548,13 +602,13 @@ static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, size_t off, s
                 resp_gate(s, fc->delay_us + j);
                 return 0;
             }
-            if (fc->act == RESPA_HANG && s->c) {
+            if (fc->act == RESPA_HANG) {
                 if (s->tot) s->tot->hung++;
                 d->decided = 1;
                 d->in_cmd = 0;
                 s->gate_until = INT64_MAX;
                 s->hang_f = f;
-                if (!s->c->t_hang) {
+                if (s->c && !s->c->t_hang) {
                     s->c->t_hang = fl_now_us();
                     s->c->hang_fault = f;
                     snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
@@ -582,22 +636,35 @@ static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, size_t off, s
     }
     d->decided = 0;
     resp_push(s, 0, idx, NULL);
-    /* state the rest of the stream depends on */
-    if (resp_is_cmd(name, "MULTI")) s->in_multi = 1;
-    else if (resp_is_cmd(name, "EXEC") || resp_is_cmd(name, "DISCARD")) s->in_multi = 0;
-    else if (resp_is_cmd(name, "SUBSCRIBE") || resp_is_cmd(name, "PSUBSCRIBE") || resp_is_cmd(name, "SSUBSCRIBE") ||
-             resp_is_cmd(name, "MONITOR") ||
-             (resp_is_cmd(name, "CLIENT") && (!strncmp(arg2, "REPLY", 6))))
-        s->raw_after = 1;
+    /* state the rest of the stream depends on (by first letter: most commands are none of these) */
+    switch (name[0]) {
+    case 'M':
+        if (resp_is_cmd(name, "MULTI")) s->in_multi = 1;
+        else if (resp_is_cmd(name, "MONITOR")) s->raw_after = 1;
+        break;
+    case 'E': case 'D':
+        if (resp_is_cmd(name, "EXEC") || resp_is_cmd(name, "DISCARD")) s->in_multi = 0;
+        break;
+    case 'S': case 'P':
+        if (resp_is_cmd(name, "SUBSCRIBE") || resp_is_cmd(name, "PSUBSCRIBE") || resp_is_cmd(name, "SSUBSCRIBE"))
+            s->raw_after = 1;
+        break;
+    case 'C':
+        if (resp_is_cmd(name, "CLIENT") && !strncmp(arg2, "REPLY", 6)) s->raw_after = 1;
+        break;
+    default:
+        break;
+    }
     return 1;
 }
 
 /* Most commands are short: look at 256 bytes first, at up to RESP_PEEK_MAX only if needed (a
  * pipelining client has many commands buffered; copying 8 KiB per command would dominate). */
-static int resp_cmd_start(struct resp_sess *s, struct evbuffer *in, size_t off, size_t *inline_len)
+static int resp_cmd_start(struct resp_sess *s, struct evbuffer *in, const struct frame_view *v, size_t off,
+                          size_t avail, size_t *inline_len)
 {
-    int rc = resp_cmd_head(s, in, off, inline_len, 256);
-    if (rc == RESP_MORE) rc = resp_cmd_head(s, in, off, inline_len, RESP_PEEK_MAX);
+    int rc = resp_cmd_head(s, in, v, off, avail, inline_len, 256);
+    if (rc == RESP_MORE) rc = resp_cmd_head(s, in, v, off, avail, inline_len, RESP_PEEK_MAX);
     return rc == RESP_MORE ? 0 : rc;
 }
 
@@ -657,13 +724,17 @@ static void resp_value_done(struct resp_sess *s, int dir)
 static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in)
 {
     struct resp_dir *d = &s->d[dir];
-    size_t off = 0;
+    size_t off = 0;              /* framed bytes at the front of in, still to forward */
     int rerun_client = 0;
-#define FLUSH() do { resp_fwd(s, dir, in, off); off = 0; } while (0)
-#define CONSUME(n) do { if (d->discard) { FLUSH(); evbuffer_drain(in, (n)); } else off += (n); } while (0)
+    /* the buffer's length and its first chain, re-read only when its front changes */
+    size_t len = evbuffer_get_length(in);
+    struct frame_view v = {NULL, 0};
+    int vstale = 1;
+#define FLUSH() do { if (off) { resp_fwd(s, dir, in, off); off = 0; len = evbuffer_get_length(in); vstale = 1; } } while (0)
+#define CONSUME(n) do { if (d->discard) { FLUSH(); evbuffer_drain(in, (n)); len -= (n); vstale = 1; } else off += (n); } while (0)
     for (;;) {
         if (s->dead) return;
-        size_t avail = evbuffer_get_length(in) - off;
+        size_t avail = len - off;
         if (s->raw) { off += avail; break; }
         if (d->bulk_left) {
             size_t n = avail < d->bulk_left ? avail : (size_t)d->bulk_left;
@@ -678,7 +749,8 @@ static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in)
             if (s->gate_until) break;
             if (s->qn >= RESP_FIFO_MAX) { s->fifo_full = 1; break; }
             size_t inl;
-            int rc = resp_cmd_start(s, in, off, &inl);
+            if (vstale) { frame_view_get(in, &v); vstale = 0; }
+            int rc = resp_cmd_start(s, in, &v, off, avail, &inl);
             if (rc < 0) return;
             if (rc == 0) break;
             if (!d->in_cmd) {       /* inline (or an empty command): the whole line goes now */
@@ -687,29 +759,65 @@ static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in)
                 resp_value_done(s, 0);
                 continue;
             }
+            /* the whole command in the first chain: passed in one step */
+            size_t whole = off < v.len ? resp_scan(v.p + off, v.len - off, 1) : 0;
+            if (whole) {
+                CONSUME(whole);
+                d->top = 0;
+                goto value_done;
+            }
         }
-        /* a line: type byte, payload, CRLF */
-        struct evbuffer_ptr ptr, e;
-        size_t eol;
-        evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+        /* a line: type byte, payload, CRLF. In place when it lies in the first chain (almost
+         * always: a read lands in one chain); copied out when it straddles two. */
+        if (vstale) { frame_view_get(in, &v); vstale = 0; }
+        if (dir == 1 && d->depth == 0 && off < v.len) {
+            /* a whole reply in the first chain: passed in one step */
+            size_t whole = resp_scan(v.p + off, v.len - off, 0);
+            if (whole) {
+                d->top = (uint8_t)v.p[off];
+                off += whole;
+                goto value_done;
+            }
+        }
+        char b[40];
+        size_t ll = 0, cl;
+        const char *lp = NULL;
         char t0;
-        evbuffer_copyout_from(in, &ptr, &t0, 1);
-        if (!strchr("+-:_,#($!=*~>%|", t0) || !t0) {   /* say so now, not after a line that never ends */
-            FLUSH();
-            resp_garbage(s, dir, "unknown RESP type");
-            return;
+        if (off < v.len) {
+            const char *st = v.p + off;
+            size_t room = v.len - off;
+            t0 = st[0];
+            if (!resp_type_ok(t0)) { FLUSH(); resp_garbage(s, dir, "unknown RESP type"); return; }
+            const char *cr = memchr(st, '\r', room < RESP_LINE_MAX + 1 ? room : RESP_LINE_MAX + 1);
+            if (cr && (size_t)(cr - st) + 1 < room && cr[1] == '\n') {
+                lp = st;
+                ll = (size_t)(cr - st);
+            }
         }
-        e = evbuffer_search_eol(in, &ptr, &eol, EVBUFFER_EOL_CRLF_STRICT);
-        if (e.pos < 0) {
-            if (avail > RESP_LINE_MAX) { FLUSH(); resp_garbage(s, dir, "line too long"); return; }
-            break;
+        if (lp) {
+            cl = ll < sizeof(b) - 1 ? ll : sizeof(b) - 1;
+            memcpy(b, lp, cl);
+        } else {
+            struct evbuffer_ptr ptr, e;
+            size_t eol;
+            evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+            evbuffer_copyout_from(in, &ptr, &t0, 1);
+            if (!resp_type_ok(t0)) {   /* say so now, not after a line that never ends */
+                FLUSH();
+                resp_garbage(s, dir, "unknown RESP type");
+                return;
+            }
+            e = evbuffer_search_eol(in, &ptr, &eol, EVBUFFER_EOL_CRLF_STRICT);
+            if (e.pos < 0) {
+                if (avail > RESP_LINE_MAX) { FLUSH(); resp_garbage(s, dir, "line too long"); return; }
+                break;
+            }
+            ll = (size_t)e.pos - off;
+            cl = ll < sizeof(b) - 1 ? ll : sizeof(b) - 1;
+            if (ll && ll <= RESP_LINE_MAX) evbuffer_copyout_from(in, &ptr, b, cl);
         }
-        size_t ll = (size_t)e.pos - off;
         if (ll == 0) { FLUSH(); resp_garbage(s, dir, "empty line"); return; }
         if (ll > RESP_LINE_MAX) { FLUSH(); resp_garbage(s, dir, "line too long"); return; }
-        char b[40];
-        size_t cl = ll < sizeof(b) - 1 ? ll : sizeof(b) - 1;
-        evbuffer_copyout_from(in, &ptr, b, cl);
         b[cl] = 0;
         uint8_t t = (uint8_t)b[0];
         if (d->depth == 0 && t != '|') d->top = t;
@@ -792,9 +900,7 @@ void resp_conn_init(struct conn *c)
     s->tot = resp_totals_for(c->px->spec.name);
     s->tot->conns++;
     c->proto = s;
-    size_t hi = c->px->srv->g.buffer;
-    bufferevent_setwatermark(c->cli, EV_READ, 0, hi);
-    bufferevent_setwatermark(c->up, EV_READ, 0, hi);
+    frame_conn_init(c);
 }
 
 void resp_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
@@ -827,14 +933,80 @@ static void resp_sess_release(struct resp_sess *s)
     free(s);
 }
 
+/* ---- facts for the recorder (proxy/record.h, docs/metrics.md) ---- */
+
+static uint64_t resp_inflight(const struct resp_sess *s)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->qn; i++)
+        if (!s->q[(s->qhead + i) % s->qcap].local) n++;
+    return n;
+}
+
+void resp_conn_facts(const struct conn *c, struct rec_kv *kv)
+{
+    const struct resp_sess *s = c->proto;
+    if (!s) return;
+    uint64_t inflight = resp_inflight(s);
+    int held = s->gate_until == INT64_MAX;
+    rec_kv_u64(kv, "redis_commands", s->commands);
+    rec_kv_u64(kv, "redis_replies", s->replies);
+    rec_kv_u64(kv, "redis_errors_server", s->errors_server);
+    rec_kv_u64(kv, "redis_errors_injected", s->errors_injected);
+    rec_kv_u64(kv, "redis_peak_inflight", s->peak_inflight);
+    rec_kv_u64(kv, "redis_inflight_at_close", inflight);
+    if (held) rec_kv_str(kv, "redis_held_at_close", "1");
+    if (c->closed_by == CLOSER_CLIENT && (inflight || held))
+        rec_kv_u64(kv, "redis_abandoned", inflight + (held ? 1 : 0));
+    if (s->raw) rec_kv_str(kv, "redis_passthrough", "1");
+    char by[16 * 48] = "";
+    size_t o = 0;
+    for (int i = 0; i < s->nby && s->tot && o < sizeof(by); i++)
+        o += (size_t)snprintf(by + o, sizeof(by) - o, "%s%s:%u/%u", i ? "," : "", s->tot->names[s->by[i].idx].name,
+                              s->by[i].calls, s->by[i].errors);
+    if (by[0]) rec_kv_str(kv, "redis_by_command", by);
+}
+
+void resp_totals_facts(const struct fl_proxy *px, struct rec_kv *kv)
+{
+    static const struct resp_totals zero;
+    const struct resp_totals *t = &zero;
+    for (int i = 0; i < ntotals; i++)
+        if (!strcmp(totals[i].name, px->spec.name)) t = &totals[i];
+    uint64_t live = 0, inflight = 0, held = 0;
+    for (const struct conn *c = px->conns; c; c = c->next) {
+        const struct resp_sess *s = c->proto;
+        if (!s) continue;
+        live++;
+        inflight += resp_inflight(s);
+        if (s->gate_until == INT64_MAX) held++;
+    }
+#define F(k) rec_kv_u64(kv, #k, t->k)
+    rec_kv_str(kv, "mode", "redis");
+    F(conns); F(commands); F(replies); F(errors_server); F(errors_injected); F(delayed); F(hung);
+    F(abandoned_inflight); F(abandoned_held); F(garbage_client); F(garbage_server); F(passthrough);
+    F(pushes); F(unsolicited); F(peak_inflight);
+#undef F
+    rec_kv_u64(kv, "live", live);
+    rec_kv_u64(kv, "inflight", inflight);
+    rec_kv_u64(kv, "held", held);
+    char k[RESP_NAME_MAX + 16];
+    for (int i = 0; i < t->nnames; i++) {
+        snprintf(k, sizeof(k), "cmd:%s:calls", t->names[i].name);
+        rec_kv_u64(kv, k, t->names[i].calls);
+        snprintf(k, sizeof(k), "cmd:%s:errors", t->names[i].name);
+        rec_kv_u64(kv, k, t->names[i].errors);
+        snprintf(k, sizeof(k), "cmd:%s:injected", t->names[i].name);
+        rec_kv_u64(kv, k, t->names[i].injected);
+    }
+}
+
 void resp_conn_free(struct conn *c)
 {
     struct resp_sess *s = c->proto;
     if (!s) return;
     c->proto = NULL;
-    uint64_t inflight = 0;
-    for (size_t i = 0; i < s->qn; i++)
-        if (!s->q[(s->qhead + i) % s->qcap].local) inflight++;
+    uint64_t inflight = resp_inflight(s);
     int held = s->gate_until == INT64_MAX;
     if (c->closed_by == CLOSER_CLIENT && s->tot) {
         s->tot->abandoned_inflight += inflight;
@@ -865,8 +1037,20 @@ struct resp_sess *resp_sess_new_detached(struct evbuffer *sink)
     return s;
 }
 
+void resp_sess_detached_faults(struct resp_sess *s, struct fl_proxy *px)
+{
+    s->px = px;
+}
+
 int resp_feed(struct resp_sess *s, int dir, struct evbuffer *in)
 {
+    /* no time passes here: a latency gate (never set detached: the command just waits for the
+     * next feed) and a hang, which ends (as with on_end = release) at the next feed from the
+     * server */
+    if (s->gate_until && (s->gate_until != INT64_MAX || (dir & 1))) {
+        s->gate_until = 0;
+        s->hang_f = NULL;
+    }
     if (!s->dead) resp_run(s, dir & 1, in);
     return s->dead ? -1 : 0;
 }

@@ -28,8 +28,18 @@ void resp_conn_free(struct conn *c);   /* logs the session's facts; accepts c->p
 /* Per-proxy totals as a JSON object (malloc'd, caller frees). Never NULL. */
 char *resp_stats_json(const struct fl_proxy *px);
 
+/* Facts for the recorder (proxy/record.h; schema in docs/metrics.md): a closing connection's
+ * session (fields redis_* of its event) and the proxy's totals (R:proto hash). */
+struct rec_kv;
+void resp_conn_facts(const struct conn *c, struct rec_kv *kv);
+void resp_totals_facts(const struct fl_proxy *px, struct rec_kv *kv);
+
 /* ---- without a connection (tests/fuzz/fuzz_resp.c) ---- */
 struct resp_sess *resp_sess_new_detached(struct evbuffer *sink);
+/* The faults of px act on the detached session (px borrowed); no time passes: a
+ * redis_latency'd command waits for the next feed, a redis_hang hold ends at the next feed from
+ * the server (as on_end = release). */
+void resp_sess_detached_faults(struct resp_sess *s, struct fl_proxy *px);
 int resp_feed(struct resp_sess *s, int dir, struct evbuffer *in);   /* -1 once dead */
 void resp_sess_free(struct resp_sess *s);
 

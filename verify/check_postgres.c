@@ -1,14 +1,21 @@
-/* check_postgres.c -- `check = postgres`: the database's own view of the service's pool.
+/* check_postgres.c -- `check = postgres`: the database's view of the service's pool.
  *
  * Postgres sees every connection a client holds, whatever the pool library says: a leaked
  * database/sql Conn or pgx pool connection, a HikariCP pool above maximumPoolSize after a
  * restart storm, a node-postgres client never released, and above all a transaction left open
  * (BEGIN, then an error path that forgets ROLLBACK) which shows as `idle in transaction`,
- * holding locks and a snapshot. The check reads pg_stat_activity for the service's
- * `application_name` and/or `user`:
- *   - samples taken during the run (R:pg:<expect name>, written by the sampler: verify_sampler_*
- *     in `faultline run`, or `faultline verify FILE --run ID --sample`), and
- *   - one look at verify time (which alone can only fail the check, unless `oneshot = yes`).
+ * holding locks and a snapshot. Two sources of that view, for the service's `application_name`
+ * and/or `user`:
+ *   - `source = pg_stat_activity`: samples taken during the run (R:pg:<expect name>, written by
+ *     the sampler: verify_sampler_* in `faultline run`, or `faultline verify FILE --run ID
+ *     --sample`), and one look at verify time (which alone can only fail the check, unless
+ *     `oneshot = yes`). Needs a DSN and the privilege to read other sessions' state.
+ *   - `source = record`: what a `mode = postgres` proxy (`proxy = NAME`) saw of its sessions,
+ *     written by the recorder every interval (R:pgstate:<proxy>, docs/metrics.md): sessions per
+ *     user/application_name, in a transaction, longest idle in one. No database privileges;
+ *     it sees only the connections that go through the proxy.
+ *   `source = auto` (default): pg_stat_activity when a DSN is known (`dsn`, --pg, [scenario]
+ *   postgres), else the record of `proxy`.
  * Bounds: count <= `max`; no connection idle in transaction longer than
  * `idle_in_transaction_max`; after each fault window, count back to its pre-fault level +
  * `slack` within `within`. A Postgres that cannot be reached ends verify with exit 2.
@@ -20,13 +27,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct pgs { double at, count, idle_tx, idle_max; int ok; };
-struct pgacc { struct pgs *s; int n; };
+struct pgs { double at, count, peak, idle_tx, idle_max; int ok; };
+struct pgacc { struct pgs *s; int n; const char *app, *user; };
+
+static void pgacc_add(struct pgacc *a, const struct pgs *s)
+{
+    struct pgs *ns = realloc(a->s, sizeof(*ns) * (size_t)(a->n + 1));
+    if (!ns) abort();
+    a->s = ns;
+    a->s[a->n++] = *s;
+}
 
 static void pg_entry(void *ud, const char **f, const char **v, int n)
 {
     struct pgacc *a = ud;
-    struct pgs s = {NAN, 0, 0, 0, 0};
+    struct pgs s = {NAN, 0, 0, 0, 0, 0};
     for (int i = 0; i < n; i++) {
         if (!strcmp(f[i], "at_ms")) s.at = strtod(v[i], NULL);
         else if (!strcmp(f[i], "count")) s.count = strtod(v[i], NULL);
@@ -35,10 +50,77 @@ static void pg_entry(void *ud, const char **f, const char **v, int n)
         else if (!strcmp(f[i], "ok")) s.ok = !strcmp(v[i], "1");
     }
     if (!s.ok || isnan(s.at)) return;
-    struct pgs *ns = realloc(a->s, sizeof(*ns) * (size_t)(a->n + 1));
-    if (!ns) abort();
-    a->s = ns;
-    a->s[a->n++] = s;
+    s.peak = s.count;
+    pgacc_add(a, &s);
+}
+
+/* One R:pgstate:<proxy> entry: the groups (user, application_name) matching the expectation,
+ * summed. Entries of several instances are merged by second afterwards (pg_merge). */
+static void pgstate_entry(void *ud, const char **f, const char **v, int n)
+{
+    struct pgacc *a = ud;
+    struct pgs s = {NAN, 0, 0, 0, 0, 1};
+    char inst[128] = "";
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(f[i], "at_ms")) s.at = strtod(v[i], NULL);
+        else if (!strcmp(f[i], "inst")) snprintf(inst, sizeof(inst), "%s", v[i]);
+    }
+    if (isnan(s.at)) return;
+    for (int g = 0; g < 1024; g++) {
+        char k[40];
+        const char *user = NULL, *app = NULL;
+        double conns = 0, peak = 0, in_tx = 0, idle = 0;
+        int found = 0;
+        for (int i = 0; i < n; i++) {
+            const char *dot = strrchr(f[i], '.');
+            if (!dot || atoi(dot + 1) != g || dot[1] < '0' || dot[1] > '9') continue;
+            size_t kl = (size_t)(dot - f[i]);
+            if (kl >= sizeof(k)) continue;
+            memcpy(k, f[i], kl);
+            k[kl] = 0;
+            found = 1;
+            if (!strcmp(k, "user")) user = v[i];
+            else if (!strcmp(k, "app")) app = v[i];
+            else if (!strcmp(k, "conns")) conns = strtod(v[i], NULL);
+            else if (!strcmp(k, "peak")) peak = strtod(v[i], NULL);
+            else if (!strcmp(k, "in_tx")) in_tx = strtod(v[i], NULL);
+            else if (!strcmp(k, "idle_in_tx_max_ms")) idle = strtod(v[i], NULL);
+        }
+        if (!found) break;
+        if (a->app && (!app || strcmp(app, a->app))) continue;
+        if (a->user && (!user || strcmp(user, a->user))) continue;
+        s.count += conns;
+        s.peak += peak;
+        s.idle_tx += in_tx;
+        if (idle > s.idle_max) s.idle_max = idle;
+    }
+    pgacc_add(a, &s);
+}
+
+static int cmp_at(const void *x, const void *y)
+{
+    double a = ((const struct pgs *)x)->at, b = ((const struct pgs *)y)->at;
+    return a < b ? -1 : a > b;
+}
+
+/* Entries written by several instances in the same second are one sample (sums; longest idle). */
+static void pg_merge(struct pgacc *a)
+{
+    if (a->n < 2) return;
+    qsort(a->s, (size_t)a->n, sizeof(*a->s), cmp_at);
+    int o = 0;
+    for (int i = 1; i < a->n; i++) {
+        struct pgs *p = &a->s[o], *q = &a->s[i];
+        if (floor(q->at / 1000) == floor(p->at / 1000)) {
+            p->count += q->count;
+            p->peak += q->peak;
+            p->idle_tx += q->idle_tx;
+            if (q->idle_max > p->idle_max) p->idle_max = q->idle_max;
+        } else {
+            a->s[++o] = *q;
+        }
+    }
+    a->n = o + 1;
 }
 
 static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
@@ -55,11 +137,19 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     if (vexp_num(e, "min_samples", 3, 1, 1e9, &mins) < 0) return -1;
     if (vexp_bool(e, "oneshot", 0, &oneshot) < 0) return -1;
     if (vexp_bool(e, "need_fault", !oneshot, &needf) < 0) return -1;
+    static const char *const sources[] = {"auto", "pg_stat_activity", "record", NULL};
+    int src;
+    if (vexp_enum(e, "source", sources, 0, &src) < 0) return -1;
     if (max < 0 && itm < 0 && within < 0)
         return vexp_fail(e, NULL, "needs at least one of max, idle_in_transaction_max, within");
+    if (src == 2 && !e->proxy) return vexp_fail(e, "source", "record needs 'proxy' (a mode = postgres proxy)");
+    if (src == 2 && dsn) return vexp_fail(e, "dsn", "not used with source = record");
     if (!cx) return 0;
-    if (!dsn) dsn = cx->o->pg_dsn;
-    if (!dsn) return vexp_fail(e, NULL, "needs 'dsn' (or --pg DSN)");
+    if (!dsn && src != 2) dsn = cx->o->pg_dsn;
+    if (src == 0) src = dsn || !e->proxy ? 1 : 2;
+    if (src == 1 && !dsn) return vexp_fail(e, NULL, "needs 'dsn' (or --pg DSN), or 'proxy' of a mode = postgres proxy");
+    int rec = src == 2;
+    const char *what = rec ? "the proxy's sessions" : "pg_stat_activity";
 
     char b1[32], b2[32], bound[200] = "";
     if (max >= 0) snprintf(bound + strlen(bound), sizeof(bound) - strlen(bound), "conns <= %g", max);
@@ -69,37 +159,57 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
                               bound[0] ? ", " : "", slack, vfmt_ms(within, b1, sizeof(b1)));
     vres_bound(r, "%s", bound);
 
-    struct vpg_now now;
-    if (vpg_query(dsn, app, user, (int)tmo, &now, e->err, e->errlen) < 0) return -1;
-    struct pgacc a = {NULL, 0};
+    struct vpg_now now = {0, 0, 0};
+    struct pgacc a = {NULL, 0, app, user};
     char sfx[200];
-    snprintf(sfx, sizeof(sfx), "pg:%s", e->name);
-    if (vrec_stream(cx->rec, sfx, pg_entry, &a, e->err, e->errlen) < 0) { free(a.s); return -1; }
+    if (rec) {
+        /* the record: the last entry is "now" (the state when the run ended, or the latest) */
+        snprintf(sfx, sizeof(sfx), "pgstate:%s", e->proxy);
+        if (vrec_stream(cx->rec, sfx, pgstate_entry, &a, e->err, e->errlen) < 0) { free(a.s); return -1; }
+        pg_merge(&a);
+        if (a.n) {
+            now.count = a.s[a.n - 1].count;
+            now.idle_tx = a.s[a.n - 1].idle_tx;
+            now.idle_tx_max_ms = a.s[a.n - 1].idle_max;
+        }
+    } else {
+        if (vpg_query(dsn, app, user, (int)tmo, &now, e->err, e->errlen) < 0) return -1;
+        snprintf(sfx, sizeof(sfx), "pg:%s", e->name);
+        if (vrec_stream(cx->rec, sfx, pg_entry, &a, e->err, e->errlen) < 0) { free(a.s); return -1; }
+    }
     double peak = now.count, idle = now.idle_tx_max_ms;
     for (int i = 0; i < a.n; i++) {
-        if (a.s[i].count > peak) peak = a.s[i].count;
-        if (a.s[i].idle_tx > 0 && a.s[i].idle_max > idle) idle = a.s[i].idle_max;
+        if (a.s[i].peak > peak) peak = a.s[i].peak;
+        if ((a.s[i].idle_tx > 0 || rec) && a.s[i].idle_max > idle) idle = a.s[i].idle_max;
     }
-    if (!(now.idle_tx > 0)) now.idle_tx_max_ms = 0;
-    vres_measured(r, "peak %g conns, longest idle in tx %s; now %g (%d samples)", peak,
-                  vfmt_ms(idle, b1, sizeof(b1)), now.count, a.n);
+    if (!(now.idle_tx > 0) && !rec) now.idle_tx_max_ms = 0;
+    vres_measured(r, "peak %g conns, longest idle in tx %s; now %g (%d %s)", peak,
+                  vfmt_ms(idle, b1, sizeof(b1)), now.count, a.n, rec ? "intervals recorded" : "samples");
     int fail_max = max >= 0 && peak > max, fail_idle = itm >= 0 && idle > itm;
     if (fail_max || fail_idle) {
         if (fail_idle)
             vres(r, V_FAIL, "a connection stayed idle in transaction for %s (at most %s): transaction leak",
                  vfmt_ms(idle, b1, sizeof(b1)), vfmt_ms(itm, b2, sizeof(b2)));
         else
-            vres(r, V_FAIL, "%g connections in pg_stat_activity, above %g: pool exhaustion or leak", peak, max);
+            vres(r, V_FAIL, "%g connections in %s, above %g: pool exhaustion or leak", peak, what, max);
         free(a.s);
         return 0;
     }
     if (oneshot && within < 0) {
-        vres(r, V_PASS, "pg_stat_activity within bounds at verify time");
+        if (rec && !a.n) {
+            vres(r, V_INCONCLUSIVE, "nothing in R:%s: is proxy %s a recorded mode = postgres proxy?", sfx, e->proxy);
+        } else {
+            vres(r, V_PASS, "%s within bounds at verify time", what);
+        }
         free(a.s);
         return 0;
     }
     if (a.n < mins) {
-        vres(r, V_INCONCLUSIVE, "%d samples in R:pg:%s (needs %g): run the sampler during the run", a.n, e->name, mins);
+        if (rec)
+            vres(r, V_INCONCLUSIVE, "%d intervals in R:%s (needs %g): is proxy %s a recorded mode = postgres proxy?",
+                 a.n, sfx, mins, e->proxy);
+        else
+            vres(r, V_INCONCLUSIVE, "%d samples in R:pg:%s (needs %g): run the sampler during the run", a.n, e->name, mins);
         free(a.s);
         return 0;
     }
@@ -137,7 +247,7 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
             goto out;
         }
     }
-    vres(r, V_PASS, "pg_stat_activity stayed within bounds");
+    vres(r, V_PASS, "%s stayed within bounds", what);
 out:
     vwins_free(&w);
     free(a.s);

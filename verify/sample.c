@@ -70,6 +70,9 @@ struct verify_sampler *verify_sampler_new(struct inidoc *doc, const struct verif
         if (s.pg) {
             s.dsn = vexp_str(&e, "dsn");
             if (!s.dsn) s.dsn = vs->dsn_default[0] ? vs->dsn_default : NULL;
+            /* judged from the proxy's record (check_postgres.c): nothing to sample */
+            const char *src = inisec_get(sec, "source", &line);
+            if ((src && !strcmp(src, "record")) || (!s.dsn && inisec_get(sec, "proxy", &line))) continue;
             if (!s.dsn) {
                 vexp_fail(&e, NULL, "needs 'dsn' (or --pg DSN) to be sampled");
                 verify_sampler_free(vs);

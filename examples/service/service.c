@@ -87,7 +87,30 @@ struct call {
     int slot;                    /* pool slot, -1 = own connection */
     int probe;
     struct event *retry_ev;
+    struct evhttp_connection *own;   /* the call's own connection (pool 0) while it is in flight */
+    struct call *prev_open, *next_open;
 };
+
+/* every call not answered yet, so that an exit mid-call (SIGTERM without --graceful) frees them */
+static struct call *calls_open;
+
+static struct call *call_new(void)
+{
+    struct call *cl = calloc(1, sizeof(*cl));
+    if (!cl) return NULL;
+    cl->next_open = calls_open;
+    if (calls_open) calls_open->prev_open = cl;
+    calls_open = cl;
+    return cl;
+}
+
+static void call_free(struct call *cl)
+{
+    if (cl->prev_open) cl->prev_open->next_open = cl->next_open;
+    else calls_open = cl->next_open;
+    if (cl->next_open) cl->next_open->prev_open = cl->prev_open;
+    free(cl);
+}
 
 static int active;           /* /checkout requests whose response has not been written out */
 static int draining;         /* SIGTERM received with --graceful on */
@@ -151,6 +174,7 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 static void dep_done(struct evhttp_request *req, void *arg)
 {
     struct call *cl = arg;
+    cl->own = NULL;                  /* freed by libevent once this request is complete */
     int code = req ? evhttp_request_get_response_code(req) : 0;
     int ok = code >= 200 && code < 300;
     release_slot(cl);
@@ -159,7 +183,7 @@ static void dep_done(struct evhttp_request *req, void *arg)
     if (ok) {
         stat_ok++;
         reply(cl->in, 200, "OK", "checkout ok");
-        free(cl);
+        call_free(cl);
         return;
     }
     if (cl->attempt < C.retries && !(C.breaker && breaker_open)) {
@@ -178,7 +202,7 @@ static void dep_done(struct evhttp_request *req, void *arg)
     stat_fail++;
     if (code == 0) reply(cl->in, 504, "Gateway Timeout", "payments did not answer");
     else reply(cl->in, 502, "Bad Gateway", "payments failed");
-    free(cl);
+    call_free(cl);
 }
 
 static void start_attempt(struct call *cl)
@@ -190,7 +214,7 @@ static void start_attempt(struct call *cl)
         if (slot < 0) {
             stat_rejected++;
             reply(cl->in, 503, "Service Unavailable", "pool exhausted");
-            free(cl);
+            call_free(cl);
             return;
         }
         pool[slot].busy = 1;
@@ -219,6 +243,7 @@ static void start_attempt(struct call *cl)
             evhttp_connection_set_timeout_tv(conn, &tv);
         }
         evhttp_connection_free_on_completion(conn);
+        cl->own = conn;
     }
     struct evhttp_request *r = evhttp_request_new(dep_done, cl);
     evhttp_add_header(evhttp_request_get_output_headers(r), "Host", C.dep_host);
@@ -227,10 +252,11 @@ static void start_attempt(struct call *cl)
     if (rid) evhttp_add_header(evhttp_request_get_output_headers(r), "X-Request-Id", rid);
     if (evhttp_make_request(conn, r, EVHTTP_REQ_GET, C.dep_path) < 0) {
         /* the request was freed by libevent; fail the call */
+        cl->own = NULL;
         release_slot(cl);
         stat_fail++;
         reply(cl->in, 502, "Bad Gateway", "cannot call payments");
-        free(cl);
+        call_free(cl);
     }
 }
 
@@ -273,14 +299,14 @@ static void pg_done(struct pgconn *pc, int ok, const char *why)
     if (!ok) {
         stat_pg_fail++;
         reply(cl->in, 502, "Bad Gateway", why);
-        free(cl);
+        call_free(cl);
         return;
     }
     stat_pg_ok++;
     if (!C.dep_port) {
         stat_ok++;
         reply(cl->in, 200, "OK", "checkout ok");
-        free(cl);
+        call_free(cl);
         return;
     }
     start_attempt(cl);
@@ -345,7 +371,7 @@ static void pg_timeout(evutil_socket_t fd, short what, void *arg)
     }
     stat_pg_fail++;
     reply(cl->in, 504, "Gateway Timeout", "postgres did not answer");
-    free(cl);
+    call_free(cl);
 }
 
 static void pg_start(struct call *cl)
@@ -360,7 +386,7 @@ static void pg_start(struct call *cl)
         if (!pc && slot < 0) {
             stat_rejected++;
             reply(cl->in, 503, "Service Unavailable", "db pool exhausted");
-            free(cl);
+            call_free(cl);
             return;
         }
     }
@@ -372,7 +398,7 @@ static void pg_start(struct call *cl)
             if (pc->c) PQfinish(pc->c);
             free(pc);
             reply(cl->in, 502, "Bad Gateway", "postgres: bad DSN or no connection");
-            free(cl);
+            call_free(cl);
             return;
         }
         pc->connecting = 1;
@@ -404,13 +430,13 @@ static void checkout_cb(struct evhttp_request *in, void *arg)
         }
         probe_in_flight = 1;   /* half-open: this request is the probe */
     }
-    struct call *cl = calloc(1, sizeof(*cl));
+    struct call *cl = call_new();
     if (!cl) { reply(in, 500, "Internal Server Error", "oom"); return; }
     cl->in = in;
     cl->slot = -1;
     cl->probe = C.breaker && breaker_open;
     if (C.pg_dsn[0]) pg_start(cl);
-    else if (!C.dep_port) { reply(in, 200, "OK", "checkout ok"); free(cl); }
+    else if (!C.dep_port) { reply(in, 200, "OK", "checkout ok"); call_free(cl); }
     else start_attempt(cl);
 }
 
@@ -544,6 +570,12 @@ int main(int argc, char **argv)
             C.breaker ? "on" : "off", C.retries, C.backoff ? "on" : "off", C.fallback ? "on" : "off",
             C.graceful ? "on" : "off");
     event_base_dispatch(base);
+    while (calls_open) {   /* calls cut by an exit mid-call: their connections and timers */
+        struct call *cl = calls_open;
+        if (cl->own) evhttp_connection_free(cl->own);   /* frees its request, without its callback */
+        if (cl->retry_ev) event_free(cl->retry_ev);
+        call_free(cl);
+    }
     event_free(si);
     event_free(st);
     if (drain_ev) event_free(drain_ev);
