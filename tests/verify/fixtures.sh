@@ -123,6 +123,20 @@ expect_verdict stuck-open FAIL never_closes
 check never_closes_why bash -c "echo \"\$1\" | grep -q 'the breaker never closed'" _ "$VOUT"
 check baseline_from_phase bash -c "echo \"\$1\" | grep -q 'baseline 10 req/s'" _ "$VOUT"
 
+# ---- breaker, two windows 2 s apart (recover_within 5s): closing in between cannot be seen ----
+fx_run b3 0 40
+fx_window b3 err api http_error 10 15
+fx_window b3 err api http_error 17 22
+fx_fault b3 err api http_error 50
+for s in $(seq 0 39); do
+    if [ "$s" -lt 10 ]; then r=10; elif [ "$s" -lt 15 ] || { [ "$s" -ge 17 ] && [ "$s" -lt 22 ]; }; then r=0; elif [ "$s" -lt 17 ]; then r=1; else r=10; fi
+    fx_ts b3 api "$s" "new=0 peak=2 cur=2 req=$r err=0 inflight=1 faults=0 up=0 down=0"
+done
+vverify "$TT/b.ini" b3
+expect_verdict stuck-open INCONCLUSIVE windows_too_close
+check too_close_why bash -c "echo \"\$1\" | grep -q 'INCONCLUSIVE stuck-open: window 1: .*next fault window began 2s later'" _ "$VOUT"
+check too_close_w2_measured bash -c "echo \"\$1\" | grep -q 'w2: open 0 req/s (-100%), after: 10 req/s\\|w2: open 0 req/s (-100%), back after'" _ "$VOUT"
+
 # ---- a fault still open when the record ends: recovery cannot be judged ----
 fx_run o2 0 20
 fx_window o2 stall dep hang 10 -

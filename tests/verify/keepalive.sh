@@ -55,6 +55,7 @@ expect_verdict kaslow FAIL
 expect_verdict katimeout PASS
 check kahang_not_FAIL bash -c "[ '$(verdict kahang)' != FAIL ] && [ -n '$(verdict kahang)' ]"
 expect_verdict kahang-rec PASS
+check kahang_idle_conn_no_held_call bash -c "echo \"\$1\" | grep '^kahang ' | grep -q ' 0 held calls'" _ "$VOUT"
 check kaslow_why bash -c "echo \"\$1\" | grep -q 'FAIL kaslow: 1 call stayed held longer than 2s without the client giving up'" _ "$VOUT"
 check katimeout_abandoned bash -c "echo \"\$1\" | grep '^katimeout ' | grep -q '1 abandoned'" _ "$VOUT"
 # the record: the slowed call of kalat finished (call_max_ms ~300), nothing left open at the close
