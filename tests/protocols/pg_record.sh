@@ -101,7 +101,9 @@ upstream = 127.0.0.1:$PGPORT
 mode = postgres
 EOT
   for n in good leak; do
-    printf '[expect %s]\ncheck = postgres\nproxy = db\napplication_name = svc-%s\nmax = 6\nidle_in_transaction_max = 3s\nwithin = 3s\n' "$n" "$n"
+    # max leaves room above the clients' own bound: a closed session stays counted until the server
+    # has closed its side too, so a pool replacing sessions overlaps briefly on a loaded machine
+    printf '[expect %s]\ncheck = postgres\nproxy = db\napplication_name = svc-%s\nmax = 10\nidle_in_transaction_max = 3s\nwithin = 3s\n' "$n" "$n"
   done
   printf '[expect crowd]\ncheck = postgres\nsource = record\nproxy = db\nuser = postgres\nmax = 3\n'
   printf '[expect nobody]\ncheck = postgres\nproxy = db\napplication_name = nobody\nmax = 1\nidle_in_transaction_max = 1s\n'
