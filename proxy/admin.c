@@ -460,12 +460,14 @@ static void gen_cb(struct evhttp_request *req, void *arg)
     if (!r.body) abort();
     evbuffer_copyout(in, r.body, r.blen);
     r.body[r.blen] = 0;
-    /* split the path into %-decoded segments */
+    /* split the path into %-decoded segments (too many: no route has that many; the ones
+     * decoded so far are still freed below) */
+    int too_deep = 0;
     for (char *save = NULL, *t = strtok_r(pcopy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-        if (r.nseg == (int)(sizeof(r.seg) / sizeof(r.seg[0]))) { r.nseg = -1; break; }
+        if (r.nseg == (int)(sizeof(r.seg) / sizeof(r.seg[0]))) { too_deep = 1; break; }
         r.seg[r.nseg++] = evhttp_uridecode(t, 0, NULL);
     }
-    if (r.nseg < 0 || !(adm_toxi_route(&r) || route_faults(&r) || route_misc(&r) || adm_metrics_route(&r)))
+    if (too_deep || !(adm_toxi_route(&r) || route_faults(&r) || route_misc(&r) || adm_metrics_route(&r)))
         if (!r.replied) adm_error(&r, 404, "not found: %s", path);
 out:
     if (!r.replied) adm_error(&r, 500, "no reply");

@@ -640,6 +640,12 @@ void conn_sync_stages(struct conn *c)
 
 /* ---- accept ---- */
 
+void conn_setcb(struct conn *c)
+{
+    bufferevent_setcb(c->cli, on_read, on_write, on_event, c);
+    bufferevent_setcb(c->up, on_read, on_write, on_event, c);
+}
+
 static void set_nodelay(evutil_socket_t fd)
 {
     int one = 1;
@@ -699,8 +705,7 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     if (px->spec.mode == MODE_HTTP) http_conn_new(c);
     else if (px->spec.mode == MODE_POSTGRES) pg_conn_init(c);
     else if (px->spec.mode == MODE_REDIS) resp_conn_init(c);
-    bufferevent_setcb(c->cli, on_read, on_write, on_event, c);
-    bufferevent_setcb(c->up, on_read, on_write, on_event, c);
+    conn_setcb(c);
     size_t half = s->g.buffer / 2;
     bufferevent_setwatermark(c->cli, EV_WRITE, half, 0);
     bufferevent_setwatermark(c->up, EV_WRITE, half, 0);
