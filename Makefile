@@ -40,7 +40,7 @@ $(BUILD)/unit: $(UNIT_SRC) $(LIBOBJ)
 # sanitized binaries (faultline, unit) go to build-asan/reports/; any report fails `make asan`
 # even when the test that provoked it passed.
 TOOL_OPT ?= $(OPT)
-$(BUILD)/t/%: tests/lib/%.c
+$(BUILD)/t/%: tests/lib/%.c $(wildcard tests/lib/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(TOOL_OPT) -Iproxy -Ifaults -Iverify $(PKG_CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
 

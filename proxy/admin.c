@@ -30,11 +30,122 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Slow clients. evhttp's own timeout (set_timeout) is an inactivity timeout: a client sending a
+ * header byte every few seconds (slow-loris) would hold its connection forever. So every admin
+ * connection also has a deadline: it must deliver each request whole within ADM_REQ_DEADLINE_S
+ * of opening (or of the previous answer), else it is closed; and at most ADM_MAX_CONNS admin
+ * connections are open at once (a new one beyond that closes the oldest), so a flood of them
+ * can neither use up the descriptors the proxies need nor lock a real client out. */
+#define ADM_REQ_DEADLINE_S 10
+#define ADM_MAX_CONNS 256
+
+struct adm_conn {
+    struct adm_state *st;
+    struct bufferevent *bev;          /* referenced until attached */
+    struct evhttp_connection *evcon;  /* NULL until attached */
+    struct event *attach, *deadline;
+    struct adm_conn *prev, *next;
+};
+
 struct adm_state {
     struct evhttp *http;
     struct evconnlistener *lis;
     char unix_path[128];
+    struct adm_conn *conns;
+    int nconns;
+    uint64_t closed_slow, evicted;
 };
+
+/* ---- connection deadline and cap ---- */
+
+static void adm_conn_free(struct adm_conn *ac)
+{
+    struct adm_state *st = ac->st;
+    if (ac->prev) ac->prev->next = ac->next;
+    else st->conns = ac->next;
+    if (ac->next) ac->next->prev = ac->prev;
+    st->nconns--;
+    if (ac->bev) bufferevent_decref(ac->bev);
+    event_free(ac->attach);
+    event_free(ac->deadline);
+    free(ac);
+}
+
+/* evhttp frees the connection (answer sent with close, error, timeout, our deadline, shutdown). */
+static void adm_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    adm_conn_free(arg);
+}
+
+static void adm_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct adm_conn *ac = arg;
+    ac->st->closed_slow++;
+    log_debug("api_slow_client", "closed=yes deadline_s=%d", ADM_REQ_DEADLINE_S);
+    evhttp_connection_free(ac->evcon);   /* calls adm_conn_closed: ac is gone */
+}
+
+static void adm_arm_deadline(struct adm_conn *ac)
+{
+    struct timeval tv = {ADM_REQ_DEADLINE_S, 0};
+    evtimer_add(ac->deadline, &tv);
+}
+
+/* Runs right after evhttp made the connection around our bufferevent (same loop turn). */
+static void adm_attach_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct adm_conn *ac = arg;
+    struct adm_state *st = ac->st;
+    void *cbarg = NULL;
+    bufferevent_getcb(ac->bev, NULL, NULL, NULL, &cbarg);
+    bufferevent_decref(ac->bev);
+    ac->bev = NULL;
+    if (!cbarg) { adm_conn_free(ac); return; }   /* already freed by evhttp */
+    ac->evcon = cbarg;
+    evhttp_connection_set_closecb(ac->evcon, adm_conn_closed, ac);
+    adm_arm_deadline(ac);
+    if (st->nconns > ADM_MAX_CONNS) {
+        /* full: the oldest connection goes (new ones are at the head), so a flood of slow
+         * clients cannot lock a real client out */
+        struct adm_conn *old = st->conns;
+        while (old->next) old = old->next;
+        st->evicted++;
+        log_debug("api_busy", "connections=%d max=%d evicted=oldest", st->nconns, ADM_MAX_CONNS);
+        if (old->evcon) evhttp_connection_free(old->evcon);
+        else adm_conn_free(old);
+    }
+}
+
+static struct bufferevent *adm_bev_cb(struct event_base *base, void *arg)
+{
+    struct adm_state *st = arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    struct adm_conn *ac = calloc(1, sizeof(*ac));
+    if (!bev || !ac) abort();
+    ac->st = st;
+    ac->bev = bev;
+    bufferevent_incref(bev);
+    ac->attach = evtimer_new(base, adm_attach_cb, ac);
+    ac->deadline = evtimer_new(base, adm_deadline_cb, ac);
+    if (!ac->attach || !ac->deadline) abort();
+    ac->next = st->conns;
+    if (st->conns) st->conns->prev = ac;
+    st->conns = ac;
+    st->nconns++;
+    event_active(ac->attach, EV_TIMEOUT, 0);
+    return bev;
+}
+
+/* A request arrived whole on this connection: the next one has a fresh deadline. */
+static void adm_request_seen(struct fl_server *s, struct evhttp_request *req)
+{
+    struct adm_state *st = s->admin;
+    struct evhttp_connection *evcon = req ? evhttp_request_get_connection(req) : NULL;
+    if (!st || !evcon) return;
+    for (struct adm_conn *ac = st->conns; ac; ac = ac->next)
+        if (ac->evcon == evcon) { adm_arm_deadline(ac); return; }
+}
 
 /* ---- replies ---- */
 
@@ -92,6 +203,14 @@ void adm_json(struct adm_req *r, int code, json_t *j)
 
 void adm_empty(struct adm_req *r, int code) { adm_text(r, code, NULL, NULL, 0); }
 
+/* Replaces every byte of s that is not part of a well-formed UTF-8 sequence by '?': error
+ * messages quote what the client sent, and JSON strings must be valid UTF-8 (jansson refuses
+ * to build them otherwise, which turned a 400 into a 500 "out of memory"). */
+static void utf8_scrub(char *s)
+{
+    for (long at; (at = utf8_bad_at(s)) >= 0; s += at + 1) s[at] = '?';
+}
+
 void adm_error(struct adm_req *r, int code, const char *fmt, ...)
 {
     char msg[1200];
@@ -99,6 +218,7 @@ void adm_error(struct adm_req *r, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    utf8_scrub(msg);
     json_t *j = json_pack("{s:s, s:i}", "error", msg, "status", code);
     if (r->err_proxies) json_object_set_new(j, "proxies", json_array());
     adm_json(r, code, j);
@@ -434,6 +554,7 @@ static void gen_cb(struct evhttp_request *req, void *arg)
     struct fl_server *s = arg;
     struct adm_req r = {.req = req, .s = s, .method = evhttp_request_get_command(req)};
     g_last_code = 0;
+    adm_request_seen(s, req);
     const char *uri = evhttp_request_get_uri(req);
     const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
     const char *path = u ? evhttp_uri_get_path(u) : NULL;
@@ -526,6 +647,7 @@ int admin_start(struct fl_server *s, char *err, size_t errlen)
     evhttp_set_max_body_size(st->http, 4 * ADM_MAX_BODY);
     evhttp_set_max_headers_size(st->http, 64 * 1024);
     evhttp_set_timeout(st->http, 30);
+    evhttp_set_bevcb(st->http, adm_bev_cb, st);
     evhttp_set_gencb(st->http, gen_cb, s);
     if (!evhttp_bind_listener(st->http, st->lis)) {
         snprintf(err, errlen, "admin: cannot serve on %s", s->g.admin_text);
@@ -556,7 +678,8 @@ void admin_stop(struct fl_server *s)
     struct adm_state *st = s ? s->admin : NULL;
     if (!st) return;
     s->admin = NULL;
-    evhttp_free(st->http);   /* frees the bound listener too */
+    evhttp_free(st->http);   /* frees the bound listener too, and its connections */
+    while (st->conns) adm_conn_free(st->conns);   /* accepted, not yet attached */
     if (st->unix_path[0]) unlink(st->unix_path);
     free(st);
 }

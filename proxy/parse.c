@@ -213,3 +213,25 @@ int glob_match(const char *pattern, const char *s)
 {
     return fnmatch(pattern, s, 0) == 0;
 }
+
+long utf8_bad_at(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+        int ok = n >= 0;
+        for (int i = 1; ok && i <= n; i++) ok = (p[i] & 0xc0) == 0x80;
+        if (ok && n == 1) ok = *p >= 0xc2;
+        if (ok && n == 2) {
+            unsigned cp = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
+            ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
+        }
+        if (ok && n == 3) {
+            unsigned cp = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
+            ok = cp >= 0x10000 && cp <= 0x10ffff;
+        }
+        if (!ok) return (long)(p - (const unsigned char *)s);
+        p += n + 1;
+    }
+    return -1;
+}

@@ -52,5 +52,8 @@ const char *duration_str(int64_t us, char *buf, size_t len);
 
 /* Shell-style glob (*, ?, [..]) match; used by match_path, match_header and others. */
 int glob_match(const char *pattern, const char *s);
+/* Offset of the first byte of s (NUL-terminated) that is not part of a well-formed UTF-8
+ * sequence (overlong forms and surrogates are not well-formed), or -1 when all of s is. */
+long utf8_bad_at(const char *s);
 
 #endif

@@ -200,6 +200,14 @@ static int same_listen(const struct fl_addr *a, const struct fl_addr *b)
 
 struct profile *profile_parse(const char *name, const char *text, unsigned flags, char *err, size_t errlen)
 {
+    /* names and values end up in logs, JSON answers and Redis: the text must be UTF-8 */
+    long bad = utf8_bad_at(text);
+    if (bad >= 0) {
+        int line = 1;
+        for (long i = 0; i < bad; i++) line += text[i] == '\n';
+        snprintf(err, errlen, "%s:%d: not UTF-8 text (byte 0x%02x)", name, line, (unsigned char)text[bad]);
+        return NULL;
+    }
     struct inidoc *d = inidoc_parse(name, text, err, errlen);
     if (!d) return NULL;
     struct profile *p = calloc(1, sizeof(*p));

@@ -8,7 +8,8 @@
  * = the rest of the input), or, for selectors past the table, a free request: byte 1 picks the
  * method, the input up to the first newline is the path (control bytes and spaces dropped) and
  * the rest the body. Checked: no crash, no sanitizer report, no leak, an answer within 5 s,
- * and every answer of a table endpoint is a status with an empty body or a JSON document.
+ * never the "out of memory" answer of a JSON document that could not be built, and every
+ * answer of a table endpoint is a status with an empty body or a JSON document.
  *
  * Run it in a private network namespace (scripts/fuzz.sh does, with unshare -n): bodies name
  * listen addresses, and proxies bound on the shared loopback would collide with other tests'
@@ -170,6 +171,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t alen = exchange(req, (size_t)hl + blen, &ans);
     free(req);
     if (alen < 12 || memcmp(ans, "HTTP/1.1 ", 9) != 0) { fprintf(stderr, "fuzz_admin: no HTTP answer\n"); abort(); }
+    /* adm_json's answer when building the JSON failed: never the answer to a request */
+    if (memmem(ans, alen, "\"out of memory\"", 15)) {
+        fprintf(stderr, "fuzz_admin: JSON answer could not be built: %.*s\n", (int)alen, ans);
+        abort();
+    }
     if (table) {
         char *sep = memmem(ans, alen, "\r\n\r\n", 4);
         if (!sep) { fprintf(stderr, "fuzz_admin: answer without a head\n"); abort(); }
