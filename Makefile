@@ -77,6 +77,11 @@ asan: deps
 	    echo "asan: sanitizer reports (build-asan/reports/):"; head -n 40 build-asan/reports/*; exit 1; fi; \
 	  exit $$rc
 
+# The integration suite with faultline under valgrind memcheck (scripts/valgrind.sh).
+.PHONY: valgrind
+valgrind: all
+	@scripts/valgrind.sh $(BUILD)
+
 demo: deps all
 	@scripts/demo.sh
 

@@ -20,6 +20,9 @@ cleanup() {
     local p
     for p in "${_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     sleep 0.1
+    if [ -n "${VALGRIND:-}" ]; then   # let valgrind finish its leak check (bounded)
+        for p in "${_PIDS[@]}"; do wait_for 20 eval "! kill -0 $p 2>/dev/null"; done
+    fi
     for p in "${_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     [ -n "${PGDATA_DIR:-}" ] && runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$PGDATA_DIR" -m immediate stop >/dev/null 2>&1
     rm -rf "$TT"
@@ -84,16 +87,25 @@ start_peer() {
     return 1
 }
 
-# start_fl PROFILE [LOG]: runs faultline serve; waits until every tcp listen port accepts
+# start_fl PROFILE [LOG]: runs faultline serve; waits until every tcp listen port accepts.
+# With VALGRIND=1 (make valgrind) faultline runs under valgrind memcheck, one log per process
+# in $VG_DIR (scripts/valgrind.sh reads them).
 start_fl() {
-    local prof=$1 log=${2:-$TT/fl.$RANDOM.log}
-    "$FL" serve "$prof" 2>"$log" &
+    local prof=$1 log=${2:-$TT/fl.$RANDOM.log} secs=10
+    if [ -n "${VALGRIND:-}" ]; then
+        mkdir -p "${VG_DIR:=$TT}"
+        valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
+            --log-file="$VG_DIR/vg.%p.log" "$FL" serve "$prof" 2>"$log" &
+        secs=60
+    else
+        "$FL" serve "$prof" 2>"$log" &
+    fi
     FL_PID=$!
     FL_LOG=$log
     _PIDS+=($FL_PID)
     local p
     for p in $(sed -n 's/^[[:space:]]*listen[[:space:]]*=[[:space:]]*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$prof"); do
-        wait_port "$p" 10 || { echo "faultline did not listen on $p: $(cat "$log")" >&2; return 1; }
+        wait_port "$p" $secs || { echo "faultline did not listen on $p: $(cat "$log")" >&2; return 1; }
     done
     return 0
 }
