@@ -4,7 +4,7 @@
 if ! command -v clang >/dev/null; then
     fail fuzz_smoke "clang missing (scripts/install-deps.sh installs it)"; exit 1
 fi
-if ! make --no-print-directory -s fuzz >"$TT/build.log" 2>&1; then
+if ! make --no-print-directory -s -j2 fuzz >"$TT/build.log" 2>&1; then
     fail fuzz_build "$(tail -n 5 "$TT/build.log" | tr '\n' ' ')"; exit 1
 fi
 scripts/fuzz.sh build-fuzz smoke
