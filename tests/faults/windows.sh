@@ -42,5 +42,5 @@ check ttl_removed_fast within "$(num "$out" max_ms)" 0 100
 fprofile "$TT/p.ini" "$ECHO" "$LP" '[fault off]' 'proxy = p' 'type = latency' 'delay = 150ms' 'enabled = no'
 reload || fail reload "no reload"
 out=$("$TBIN/faultc" rtt "127.0.0.1:$LP" 2)
-check disabled_fault_inert within "$(num "$out" max_ms)" 0 100
+check disabled_fault_inert within "$(num "$out" min_ms)" 0 100   # an acting 150 ms delay makes every round trip slow
 done_tests
