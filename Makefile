@@ -62,6 +62,7 @@ unit: $(BUILD)/unit
 # The suite: unit tests, then integration tests against real processes.
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/unit
+	@$(MAKE) --no-print-directory -s -j2 fuzz   # built here, not inside fuzz_smoke.sh's time limit
 	@tests/run.sh $(BUILD)
 
 asan: deps
@@ -69,6 +70,7 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  TOOL_OPT="-O2 -g" all build-asan/unit
+	@$(MAKE) --no-print-directory -s -j2 fuzz
 	@rm -rf build-asan/reports && mkdir -p build-asan/reports
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:quarantine_size_mb=16:log_path=$(CURDIR)/build-asan/reports/asan \
 	  UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build-asan/reports/ubsan \
