@@ -311,6 +311,19 @@ void conn_close(struct conn *c, enum closer who, enum close_how how)
     if (c->busy == 0 && c->dead) conn_free(c);
 }
 
+void conn_kill(struct conn *c)
+{
+    c->busy++;
+    conn_close(c, CLOSER_PROXY, CLOSE_RST);
+    if (!c->dead) {
+        /* it was already closing: a side still flushing (FIN close) is cut now */
+        if (c->cli) { linger0(c->cli); bufferevent_free(c->cli); c->cli = NULL; }
+        if (c->up) { linger0(c->up); bufferevent_free(c->up); c->up = NULL; }
+        conn_mark_dead(c);
+    }
+    if (--c->busy == 0 && c->dead) conn_free(c);
+}
+
 static void conn_try_finish(struct conn *c)
 {
     if (c->closing) return;

@@ -168,6 +168,8 @@ void fault_end_now(struct fault *f, const char *why);
 /* Connections (proxy/conn.c). */
 void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr *sa, int salen);
 void conn_close(struct conn *c, enum closer who, enum close_how how);
+/* Ends and frees c now, even when it is already closing with a side still flushing (exit). */
+void conn_kill(struct conn *c);
 /* Installs the data path's callbacks on c->cli and c->up (conn_accept does; so does the http
  * fuzz harness, tests/fuzz/fuzz_http.c, on bufferevent pairs). */
 void conn_setcb(struct conn *c);

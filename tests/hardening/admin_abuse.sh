@@ -50,6 +50,10 @@ code=$(curl -s -m 10 -o "$TT/r" -w '%{http_code}' -H 'Transfer-Encoding: chunked
 check body_10mib_chunked_413 [ "$code" = 413 ]
 check body_10mib_refused_fast [ $(( $(now_ms) - t0 )) -lt 5000 ]
 
+H=$(head -c 70000 /dev/zero | tr '\0' a)
+code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -H "X-Big: $H" "$A/healthz")
+check headers_over_64kib_4xx [ "${code:0:1}" = 4 ]
+
 # 3. invalid UTF-8 and deep nesting: 400 with a JSON error, on each JSON endpoint
 printf '{"name":"\xff\xfe","proxy":"echo","type":"latency"}' >"$TT/utf8"
 python3 -c "import sys; sys.stdout.write('[' * 100000)" >"$TT/deep"
