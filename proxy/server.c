@@ -308,6 +308,17 @@ struct fl_server *server_new(struct profile *prof, char *err, size_t errlen)
     snprintf(s->profile_path, sizeof(s->profile_path), "%s", prof->path);
     s->started_us = fl_now_us();
     fl_rand_seed((uint64_t)fl_wall_us() ^ ((uint64_t)getpid() << 32));
+    /* signals are caught before any listener is bound: a SIGHUP sent as soon as a port accepts
+     * (a supervisor, a test) must reload, not kill the process (it did, under load); their
+     * callbacks only run once server_run starts the loop */
+    s->sig_term = evsignal_new(s->base, SIGTERM, signal_cb, s);
+    s->sig_int = evsignal_new(s->base, SIGINT, signal_cb, s);
+    s->sig_hup = evsignal_new(s->base, SIGHUP, signal_cb, s);
+    s->sig_usr1 = evsignal_new(s->base, SIGUSR1, signal_cb, s);
+    event_add(s->sig_term, NULL);
+    event_add(s->sig_int, NULL);
+    event_add(s->sig_hup, NULL);
+    event_add(s->sig_usr1, NULL);
     for (int i = 0; i < prof->nproxies; i++) {
         struct fl_proxy *px = proxy_new(s, &prof->proxies[i], err, errlen);
         if (!px) { server_free(s); return NULL; }
@@ -320,14 +331,6 @@ struct fl_server *server_new(struct profile *prof, char *err, size_t errlen)
         proxy_fault_add(server_find_proxy(s, f->proxy), f);
     }
     s->prof = prof;
-    s->sig_term = evsignal_new(s->base, SIGTERM, signal_cb, s);
-    s->sig_int = evsignal_new(s->base, SIGINT, signal_cb, s);
-    s->sig_hup = evsignal_new(s->base, SIGHUP, signal_cb, s);
-    s->sig_usr1 = evsignal_new(s->base, SIGUSR1, signal_cb, s);
-    event_add(s->sig_term, NULL);
-    event_add(s->sig_int, NULL);
-    event_add(s->sig_hup, NULL);
-    event_add(s->sig_usr1, NULL);
     s->tick_ev = event_new(s->base, -1, EV_PERSIST, tick_cb, s);
     struct timeval tv = {1, 0};
     event_add(s->tick_ev, &tv);
