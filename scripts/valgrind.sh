@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # scripts/valgrind.sh [BUILD] -- `make valgrind`: the integration suite (tests/integration/*.sh,
-# or $TESTS) with every faultline that tests/lib.sh's start_fl starts running under valgrind
-# memcheck (--leak-check=full, definite leaks count as errors). Then reads every memcheck log:
+# or $TESTS) with every `faultline serve` running under valgrind memcheck (--leak-check=full,
+# definite leaks count as errors), through a wrapper that tests/run.sh takes as $FL. Then reads every memcheck log:
 # pass = no error and no definitely-lost byte in any of them. Test cases that fail only because
 # valgrind makes faultline 20-50x slower are reported too, but the verdict line is about memory.
-# (Tests that run "$FL" themselves instead of start_fl are not covered.)
 set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind missing: apt-get install valgrind"; exit 2; }
 VG_DIR=$PWD/$BUILD/valgrind
 rm -rf "$VG_DIR"; mkdir -p "$VG_DIR"
-export VALGRIND=1 VG_DIR TEST_TIMEOUT=${TEST_TIMEOUT:-900}
+# every `faultline serve` a test starts (through start_fl or "$FL" itself) runs under memcheck:
+# tests/run.sh takes $FL_WRAP as the faultline binary
+cat >"$VG_DIR/faultline" <<WRAP
+#!/bin/sh
+if [ "\$1" = serve ]; then
+    exec valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \\
+        --log-file="$VG_DIR/vg.%p.log" "$PWD/$BUILD/faultline" "\$@"
+fi
+exec "$PWD/$BUILD/faultline" "\$@"
+WRAP
+chmod +x "$VG_DIR/faultline"
+export VALGRIND=1 VG_DIR FL_WRAP=$VG_DIR/faultline TEST_TIMEOUT=${TEST_TIMEOUT:-900}
 TESTS=${TESTS:-$(ls tests/integration/*.sh)} bash tests/run.sh "$BUILD" | tee "$VG_DIR/suite.log"
 suite_rc=${PIPESTATUS[0]}
 logs=$(ls "$VG_DIR"/vg.*.log 2>/dev/null | wc -l)

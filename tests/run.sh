@@ -6,7 +6,7 @@
 set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
-export BUILD FL="$PWD/$BUILD/faultline" TBIN="$PWD/$BUILD/t"
+export BUILD FL="${FL_WRAP:-$PWD/$BUILD/faultline}" TBIN="$PWD/$BUILD/t"   # FL_WRAP: make valgrind
 passed=0 failed=0
 LOGDIR=$(mktemp -d /tmp/flrun.XXXXXX)
 
