@@ -11,7 +11,7 @@
  *   --breaker on|off  after 5 consecutive failures, fail fast for 2 s, then let one probe
  *                     through (half-open); a success closes it
  *   --retries N       retry a failed call up to N times ...
- *   --backoff on|off  ... with exponential backoff and jitter (50 ms doubling), or at once
+ *   --backoff on|off  ... with exponential backoff and jitter (100 ms doubling, 75-100% of it), or at once
  *                     (the retry-storm bug)
  *   --pg DSN          before calling payments, run one query on Postgres (libpq, async) ...
  *   --pg-pool N       ... on a pool of at most N connections (extra requests: 503); 0 = a new
@@ -25,11 +25,23 @@
  *   --graceful on|off on SIGTERM stop accepting, finish the requests in flight (at most
  *                     --grace MS, default 10000) and exit; off = exit at once, dropping them
  *                     (the no-graceful-shutdown bug)
+ *   --deadline MS     one deadline on the whole dependency call (connect, head, body): the
+ *                     connection is closed when it runs out. --timeout alone is an idle
+ *                     timeout (libevent's): a trickling response never trips it (slow-stream)
+ *   --leak on|off     with --pool N and --timeout: when the timeout fires, the call is walked
+ *                     away from instead of closed, and its keep-alive connection is never
+ *                     returned to the pool nor closed (a pooled connection never released, a
+ *                     response body never closed): the connection-leak bug. The dependency
+ *                     sees the connection stay open after it has answered.
+ *   --inventory HOST:PORT  a second dependency: GET /stock calls it (path /stock)
+ *   --bulkhead on|off with --pool N: a pool of N per dependency (on), or one pool of N shared by
+ *                     payments and inventory (off: a hung payments starves /stock)
  *
  *   service --listen 127.0.0.1:8080 --dep 127.0.0.1:9001 [--dep-path /pay] [switches]
  *   service --payments --listen 127.0.0.1:9001     (plays the dependency: GET /pay -> 200 "paid")
  *
- * GET /healthz answers 200 "ok". GET /stats answers a line of counters. Single-threaded
+ * GET /healthz answers 200 "ok". GET /stats answers a line of counters, GET /metrics the same
+ * in Prometheus text (checkout_workers: calls in flight plus workers stuck for good). Single-threaded
  * libevent (evhttp server and client). The dependency is loopback only in the demo and tests.
  */
 #include <errno.h>
@@ -56,6 +68,9 @@ struct cfg {
     char pg_dsn[512];
     int pg_pool, pg_tx, pg_leak;
     int fallback, graceful, grace_ms;
+    int deadline_ms, leak, bulkhead;
+    char inv_host[128];
+    int inv_port;
 };
 
 static struct cfg C = {.listen_host = "127.0.0.1", .listen_port = 8080, .dep_host = "127.0.0.1", .dep_port = 9001, .dep_path = "/pay", .grace_ms = 10000};
@@ -63,8 +78,20 @@ static struct event_base *base;
 
 /* pool of keep-alive connections (pool > 0) */
 struct pconn { struct evhttp_connection *c; int busy; };
-static struct pconn *pool;
-static int inflight;
+
+/* one HTTP dependency: payments (/checkout) or inventory (/stock) */
+struct dep {
+    const char *host, *path;
+    int port;
+    struct pconn *pool;   /* C.pool keep-alive slots (pool > 0) */
+    int inflight;         /* calls in flight to this dependency */
+    int own;              /* in-flight count the pool bound is checked against (bulkhead on) */
+    int *sem;             /* &own, or &shared_sem when the pool is shared (bulkhead off) */
+};
+static struct dep PAY, INV;
+static int shared_sem;
+static int inflight;      /* both dependencies */
+static unsigned long stat_leaked;
 
 /* breaker */
 static int consecutive_failures;
@@ -83,12 +110,16 @@ static double now_ms(void)
 
 struct call {
     struct evhttp_request *in;   /* the client's request */
+    struct dep *d;
     int attempt;
     int slot;                    /* pool slot, -1 = own connection */
     int probe;
     struct event *retry_ev;
     struct evhttp_connection *own;   /* the call's own connection (pool 0) while it is in flight */
     struct call *prev_open, *next_open;
+    struct evhttp_connection *conn;  /* the connection of the attempt in flight */
+    struct event *dl_ev;         /* --deadline, or the walk-away timer of --leak */
+    int abandoned;               /* --leak: the caller was answered, the connection forgotten */
 };
 
 /* every call not answered yet, so that an exit mid-call (SIGTERM without --graceful) frees them */
@@ -158,8 +189,10 @@ static void breaker_result(int ok)
 
 static void release_slot(struct call *cl)
 {
-    if (cl->slot >= 0) pool[cl->slot].busy = 0;
+    if (cl->slot >= 0) cl->d->pool[cl->slot].busy = 0;
     cl->slot = -1;
+    cl->d->inflight--;
+    (*cl->d->sem)--;
     inflight--;
 }
 
@@ -177,22 +210,29 @@ static void dep_done(struct evhttp_request *req, void *arg)
     cl->own = NULL;                  /* freed by libevent once this request is complete */
     int code = req ? evhttp_request_get_response_code(req) : 0;
     int ok = code >= 200 && code < 300;
+    if (cl->abandoned) {   /* --leak: the answer came; its connection stays open, forgotten */
+        call_free(cl);
+        return;
+    }
+    if (cl->dl_ev) { event_free(cl->dl_ev); cl->dl_ev = NULL; }
+    cl->conn = NULL;
     release_slot(cl);
+    int pay = cl->d == &PAY;
     if (cl->probe) probe_in_flight = 0;
-    breaker_result(ok);
+    if (pay) breaker_result(ok);
     if (ok) {
         stat_ok++;
         reply(cl->in, 200, "OK", "checkout ok");
         call_free(cl);
         return;
     }
-    if (cl->attempt < C.retries && !(C.breaker && breaker_open)) {
+    if (pay && cl->attempt < C.retries && !(C.breaker && breaker_open)) {
         cl->attempt++;
         int delay = 0;
         if (C.backoff) {
-            delay = 50 << (cl->attempt - 1);
+            delay = 100 << (cl->attempt - 1);
             if (delay > 2000) delay = 2000;
-            delay = delay / 2 + rand() % (delay / 2 + 1);   /* jitter */
+            delay = delay * 3 / 4 + rand() % (delay / 4 + 1);   /* jitter: 75-100%, so each pause grows */
         }
         struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
         cl->retry_ev = evtimer_new(base, retry_cb, cl);
@@ -200,16 +240,54 @@ static void dep_done(struct evhttp_request *req, void *arg)
         return;
     }
     stat_fail++;
-    if (code == 0) reply(cl->in, 504, "Gateway Timeout", "payments did not answer");
-    else reply(cl->in, 502, "Bad Gateway", "payments failed");
+    if (code == 0) reply(cl->in, 504, "Gateway Timeout", pay ? "payments did not answer" : "inventory did not answer");
+    else reply(cl->in, 502, "Bad Gateway", pay ? "payments failed" : "inventory failed");
     call_free(cl);
+}
+
+/* --deadline ran out: close the connection (whatever is still arriving on it) and fail the
+ * attempt as a timeout. evhttp_connection_free does not call the request's callback. */
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct call *cl = arg;
+    event_free(cl->dl_ev);
+    cl->dl_ev = NULL;
+    if (cl->slot >= 0) cl->d->pool[cl->slot].c = NULL;
+    evhttp_connection_free(cl->conn);
+    cl->own = NULL;
+    dep_done(NULL, cl);
+}
+
+/* --leak: the timeout ran out; answer the caller, forget the request and its connection
+ * (neither cancelled nor closed: the bug). The request's callback comes when the dependency
+ * answers and only frees the call. */
+static struct evhttp_connection **forgotten;   /* walked-away connections, freed only at exit */
+static int nforgotten;
+
+static void leak_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct call *cl = arg;
+    event_free(cl->dl_ev);
+    cl->dl_ev = NULL;
+    struct evhttp_connection **nf = realloc(forgotten, sizeof(*nf) * (size_t)(nforgotten + 1));
+    if (nf) { forgotten = nf; forgotten[nforgotten++] = cl->conn; }
+    if (cl->slot >= 0) cl->d->pool[cl->slot].c = NULL;   /* the slot gets a new connection */
+    release_slot(cl);
+    cl->abandoned = 1;
+    stat_leaked++;
+    stat_fail++;
+    reply(cl->in, 504, "Gateway Timeout", "dependency did not answer");
+    cl->in = NULL;
 }
 
 static void start_attempt(struct call *cl)
 {
+    struct dep *d = cl->d;
+    struct pconn *pool = d->pool;
+    int walk_away = C.leak && C.pool > 0 && C.timeout_ms > 0;
     if (C.pool > 0) {
         int slot = -1;
-        for (int i = 0; i < C.pool; i++)
+        for (int i = 0; i < C.pool && *d->sem < C.pool; i++)
             if (!pool[i].busy) { slot = i; break; }
         if (slot < 0) {
             stat_rejected++;
@@ -221,12 +299,17 @@ static void start_attempt(struct call *cl)
         cl->slot = slot;
     } else cl->slot = -1;
     inflight++;
+    d->inflight++;
+    (*d->sem)++;
     stat_calls++;
     struct evhttp_connection *conn;
     if (cl->slot >= 0) {
         if (!pool[cl->slot].c) {
-            pool[cl->slot].c = evhttp_connection_base_new(base, NULL, C.dep_host, (unsigned short)C.dep_port);
-            if (C.timeout_ms > 0) {
+            pool[cl->slot].c = evhttp_connection_base_new(base, NULL, d->host, (unsigned short)d->port);
+            if (walk_away) {
+                struct timeval tv = {24 * 3600, 0};   /* the leak timer answers the caller instead */
+                evhttp_connection_set_timeout_tv(pool[cl->slot].c, &tv);
+            } else if (C.timeout_ms > 0) {
                 struct timeval tv = {C.timeout_ms / 1000, (C.timeout_ms % 1000) * 1000};
                 evhttp_connection_set_timeout_tv(pool[cl->slot].c, &tv);
             }
@@ -234,7 +317,7 @@ static void start_attempt(struct call *cl)
         }
         conn = pool[cl->slot].c;
     } else {
-        conn = evhttp_connection_base_new(base, NULL, C.dep_host, (unsigned short)C.dep_port);
+        conn = evhttp_connection_base_new(base, NULL, d->host, (unsigned short)d->port);
         if (C.timeout_ms > 0) {
             struct timeval tv = {C.timeout_ms / 1000, (C.timeout_ms % 1000) * 1000};
             evhttp_connection_set_timeout_tv(conn, &tv);
@@ -246,17 +329,28 @@ static void start_attempt(struct call *cl)
         cl->own = conn;
     }
     struct evhttp_request *r = evhttp_request_new(dep_done, cl);
-    evhttp_add_header(evhttp_request_get_output_headers(r), "Host", C.dep_host);
+    evhttp_add_header(evhttp_request_get_output_headers(r), "Host", d->host);
     if (cl->slot < 0) evhttp_add_header(evhttp_request_get_output_headers(r), "Connection", "close");
     const char *rid = evhttp_find_header(evhttp_request_get_input_headers(cl->in), "X-Request-Id");
     if (rid) evhttp_add_header(evhttp_request_get_output_headers(r), "X-Request-Id", rid);
-    if (evhttp_make_request(conn, r, EVHTTP_REQ_GET, C.dep_path) < 0) {
+    if (evhttp_make_request(conn, r, EVHTTP_REQ_GET, d->path) < 0) {
         /* the request was freed by libevent; fail the call */
         cl->own = NULL;
         release_slot(cl);
         stat_fail++;
-        reply(cl->in, 502, "Bad Gateway", "cannot call payments");
+        reply(cl->in, 502, "Bad Gateway", "cannot call the dependency");
         call_free(cl);
+        return;
+    }
+    cl->conn = conn;
+    if (walk_away) {
+        struct timeval tv = {C.timeout_ms / 1000, (C.timeout_ms % 1000) * 1000};
+        cl->dl_ev = evtimer_new(base, leak_cb, cl);
+        evtimer_add(cl->dl_ev, &tv);
+    } else if (C.deadline_ms > 0) {
+        struct timeval tv = {C.deadline_ms / 1000, (C.deadline_ms % 1000) * 1000};
+        cl->dl_ev = evtimer_new(base, deadline_cb, cl);
+        evtimer_add(cl->dl_ev, &tv);
     }
 }
 
@@ -303,7 +397,7 @@ static void pg_done(struct pgconn *pc, int ok, const char *why)
         return;
     }
     stat_pg_ok++;
-    if (!C.dep_port) {
+    if (!PAY.port) {
         stat_ok++;
         reply(cl->in, 200, "OK", "checkout ok");
         call_free(cl);
@@ -433,11 +527,24 @@ static void checkout_cb(struct evhttp_request *in, void *arg)
     struct call *cl = call_new();
     if (!cl) { reply(in, 500, "Internal Server Error", "oom"); return; }
     cl->in = in;
+    cl->d = &PAY;
     cl->slot = -1;
     cl->probe = C.breaker && breaker_open;
     if (C.pg_dsn[0]) pg_start(cl);
     else if (!C.dep_port) { reply(in, 200, "OK", "checkout ok"); call_free(cl); }
     else start_attempt(cl);
+}
+
+/* GET /stock: one call to inventory (no breaker, no retries), through the shared or own pool */
+static void stock_cb(struct evhttp_request *in, void *arg)
+{
+    if (!INV.port) { reply(in, 404, "Not Found", "no --inventory"); return; }
+    struct call *cl = call_new();
+    if (!cl) { reply(in, 500, "Internal Server Error", "oom"); return; }
+    cl->in = in;
+    cl->d = &INV;
+    cl->slot = -1;
+    start_attempt(cl);
 }
 
 static void pay_cb(struct evhttp_request *in, void *arg) { reply(in, 200, "OK", "paid"); }
@@ -446,11 +553,29 @@ static void healthz_cb(struct evhttp_request *in, void *arg) { reply(in, 200, "O
 
 static void stats_cb(struct evhttp_request *in, void *arg)
 {
-    char b[400];
-    snprintf(b, sizeof(b), "ok=%lu fail=%lu rejected=%lu calls=%lu inflight=%d breaker=%s pg_ok=%lu pg_fail=%lu pg_leaked=%lu fallback=%lu",
+    char b[500];
+    snprintf(b, sizeof(b), "ok=%lu fail=%lu rejected=%lu calls=%lu inflight=%d breaker=%s pg_ok=%lu pg_fail=%lu pg_leaked=%lu fallback=%lu leaked=%lu",
              stat_ok, stat_fail, stat_rejected, stat_calls, inflight, breaker_open ? "open" : "closed", stat_pg_ok,
-             stat_pg_fail, stat_pg_leaked, stat_fallback);
+             stat_pg_fail, stat_pg_leaked, stat_fallback, stat_leaked);
     reply(in, 200, "OK", b);
+}
+
+/* Prometheus text: what a probe (check = probe) reads */
+static void metrics_cb(struct evhttp_request *in, void *arg)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b,
+                        "# HELP checkout_workers Calls in flight to the dependencies (a call that never ends stays counted).\n"
+                        "# TYPE checkout_workers gauge\ncheckout_workers %d\n"
+                        "# TYPE checkout_inflight gauge\ncheckout_inflight{dep=\"payments\"} %d\ncheckout_inflight{dep=\"inventory\"} %d\n"
+                        "# TYPE checkout_leaked_sockets counter\ncheckout_leaked_sockets %lu\n"
+                        "# TYPE checkout_requests_total counter\n"
+                        "checkout_requests_total{result=\"ok\"} %lu\ncheckout_requests_total{result=\"fail\"} %lu\n"
+                        "checkout_requests_total{result=\"rejected\"} %lu\n",
+                        inflight, PAY.inflight, INV.inflight, stat_leaked, stat_ok, stat_fail, stat_rejected);
+    evhttp_add_header(evhttp_request_get_output_headers(in), "Content-Type", "text/plain; version=0.0.4");
+    evhttp_send_reply(in, 200, "OK", b);
+    evbuffer_free(b);
 }
 
 static struct evhttp *http;
@@ -518,6 +643,7 @@ static void usage(FILE *f)
                "               [--breaker on|off] [--retries N] [--backoff on|off] [--fallback on|off]\n"
                "               [--graceful on|off [--grace MS]]\n"
                "               [--pg DSN [--pg-pool N] [--pg-tx on|off] [--pg-leak on|off]]   (--dep off: no payments call)\n"
+               "               [--deadline MS] [--leak on|off] [--inventory HOST:PORT [--bulkhead on|off]]\n"
                "       service --payments --listen HOST:PORT     (the dependency: every path answers 200)\n");
 }
 
@@ -547,15 +673,30 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--fallback")) C.fallback = onoff(v);
         else if (!strcmp(a, "--graceful")) C.graceful = onoff(v);
         else if (!strcmp(a, "--grace")) C.grace_ms = atoi(v);
+        else if (!strcmp(a, "--deadline")) C.deadline_ms = atoi(v);
+        else if (!strcmp(a, "--leak")) C.leak = onoff(v);
+        else if (!strcmp(a, "--bulkhead")) C.bulkhead = onoff(v);
+        else if (!strcmp(a, "--inventory")) { if (hostport(v, C.inv_host, sizeof(C.inv_host), &C.inv_port) < 0) return 2; }
         else { usage(stderr); return 2; }
     }
     signal(SIGPIPE, SIG_IGN);
     base = event_base_new();
-    if (C.pool > 0) pool = calloc((size_t)C.pool, sizeof(*pool));
+    PAY = (struct dep){C.dep_host, C.dep_path, C.dep_port, NULL, 0, 0, NULL};
+    INV = (struct dep){C.inv_host, "/stock", C.inv_port, NULL, 0, 0, NULL};
+    PAY.sem = C.bulkhead ? &PAY.own : &shared_sem;
+    INV.sem = C.bulkhead ? &INV.own : &shared_sem;
+    if (C.pool > 0) {
+        PAY.pool = calloc((size_t)C.pool, sizeof(struct pconn));
+        INV.pool = calloc((size_t)C.pool, sizeof(struct pconn));
+    }
     if (C.pg_pool > 0) pgpool = calloc((size_t)C.pg_pool, sizeof(*pgpool));
     struct evhttp *h = http = evhttp_new(base);
     if (C.payments) evhttp_set_gencb(h, pay_cb, NULL);   /* every path: 200 "paid" */
-    else evhttp_set_cb(h, "/checkout", checkout_cb, NULL);
+    else {
+        evhttp_set_cb(h, "/checkout", checkout_cb, NULL);
+        evhttp_set_cb(h, "/stock", stock_cb, NULL);
+    }
+    evhttp_set_cb(h, "/metrics", metrics_cb, NULL);
     evhttp_set_cb(h, "/healthz", healthz_cb, NULL);
     evhttp_set_cb(h, "/stats", stats_cb, NULL);
     if (!(bound = evhttp_bind_socket_with_handle(h, C.listen_host, (unsigned short)C.listen_port))) {
@@ -574,14 +715,21 @@ int main(int argc, char **argv)
         struct call *cl = calls_open;
         if (cl->own) evhttp_connection_free(cl->own);   /* frees its request, without its callback */
         if (cl->retry_ev) event_free(cl->retry_ev);
+        if (cl->dl_ev) event_free(cl->dl_ev);
         call_free(cl);
     }
+    for (int i = 0; i < nforgotten; i++) evhttp_connection_free(forgotten[i]);
+    free(forgotten);
     event_free(si);
     event_free(st);
     if (drain_ev) event_free(drain_ev);
     evhttp_free(h);
-    for (int i = 0; i < C.pool; i++) if (pool[i].c) evhttp_connection_free(pool[i].c);
-    free(pool);
+    for (int i = 0; i < C.pool; i++) {
+        if (PAY.pool[i].c) evhttp_connection_free(PAY.pool[i].c);
+        if (INV.pool[i].c) evhttp_connection_free(INV.pool[i].c);
+    }
+    free(PAY.pool);
+    free(INV.pool);
     event_base_free(base);
     return 0;
 }
