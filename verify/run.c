@@ -112,6 +112,7 @@ void run_state_free(struct run_state *st)
 /* ---- the runner ---- */
 
 struct pxprev {              /* last totals seen per proxy, for per-second deltas */
+    char proxy[128];
     uint64_t accepted, requests, errors, abandoned;
 };
 
@@ -134,6 +135,9 @@ struct runner {
     struct pxprev *prev;
     int nprev;
     int sampler_pid;          /* child running the verifier's samplers, 0 = none */
+    struct run_state live;    /* --admin: per-second samples from GET /stats, for the status only
+                               * (the report's series come from the record, R:ts) */
+    int stats_failed;
     double rate_req, rate_err;   /* last second, all proxies */
     int conns;
 };
@@ -378,44 +382,84 @@ static void sampler_stop(struct runner *r)
 
 /* --- sampling and progress --- */
 
-static void sample(struct runner *r)
+/* One sample per proxy from cumulative totals: in-process from the proxies' counters, with
+ * --admin from the daemon's GET /stats. Deltas against the previous totals of the same proxy. */
+static void sample_totals(struct runner *r, struct run_state *into, const struct run_px_totals *t, int n, double at)
 {
-    if (!r->srv) return;
-    double t = now_ms();
     r->rate_req = r->rate_err = 0;
     r->conns = 0;
-    if (r->nprev < r->srv->nproxies) {
-        r->prev = realloc(r->prev, sizeof(*r->prev) * (size_t)r->srv->nproxies);
-        if (!r->prev) abort();
-        memset(r->prev + r->nprev, 0, sizeof(*r->prev) * (size_t)(r->srv->nproxies - r->nprev));
-        r->nprev = r->srv->nproxies;
+    for (int i = 0; i < n; i++) {
+        struct pxprev *pv = NULL;
+        for (int k = 0; k < r->nprev && !pv; k++)
+            if (!strcmp(r->prev[k].proxy, t[i].proxy)) pv = &r->prev[k];
+        if (!pv) {
+            r->prev = realloc(r->prev, sizeof(*r->prev) * (size_t)(r->nprev + 1));
+            if (!r->prev) abort();
+            pv = &r->prev[r->nprev++];
+            memset(pv, 0, sizeof(*pv));
+            run_copy(pv->proxy, sizeof(pv->proxy), t[i].proxy);
+            if (r->admin) {   /* the daemon counted before the run: the first second starts here */
+                pv->accepted = t[i].accepted;
+                pv->requests = t[i].requests;
+                pv->errors = t[i].errors;
+                pv->abandoned = t[i].abandoned;
+            }
+        }
+        int http = t[i].http;
+        double cur = http ? t[i].inflight : t[i].active;
+        /* a counter that went down (a fault detached takes its counters, a daemon restarted) */
+        struct run_sample smp = {at, cur, cur,   /* no per-second peak from totals */
+                                 t[i].accepted >= pv->accepted ? (double)(t[i].accepted - pv->accepted) : 0,
+                                 t[i].requests >= pv->requests ? (double)(t[i].requests - pv->requests) : 0,
+                                 t[i].errors >= pv->errors ? (double)(t[i].errors - pv->errors) : 0,
+                                 t[i].abandoned >= pv->abandoned ? (double)(t[i].abandoned - pv->abandoned) : 0};
+        pv->accepted = t[i].accepted;
+        pv->requests = t[i].requests;
+        pv->errors = t[i].errors;
+        pv->abandoned = t[i].abandoned;
+        run_series_add(run_series_get(into, t[i].proxy, http), &smp);
+        r->rate_req += http ? smp.req : smp.newc;
+        r->rate_err += smp.err;
+        r->conns += (int)t[i].active;
     }
+}
+
+static void sample(struct runner *r)
+{
+    double t = now_ms();
+    if (!r->srv) {
+        struct run_px_totals *tot;
+        int n;
+        char err[300];
+        if (run_admin_stats(r->admin, r->token, &tot, &n, err, sizeof(err)) < 0) {
+            if (!r->stats_failed++) say(r, "warning: no live numbers from the daemon: %s", err);
+            return;
+        }
+        r->stats_failed = 0;
+        sample_totals(r, &r->live, tot, n, t);
+        free(tot);
+        return;
+    }
+    struct run_px_totals *tot = calloc((size_t)r->srv->nproxies + 1, sizeof(*tot));
+    if (!tot) abort();
     for (int i = 0; i < r->srv->nproxies; i++) {
         struct fl_proxy *px = r->srv->proxies[i];
         const struct proxy_stats *s = &px->st;
-        int http = px->spec.mode == MODE_HTTP && s->requests > 0;   /* http mode that saw requests */
-        uint64_t errors = s->status_class[5] + s->upstream_failed + s->bad_responses;
-        uint64_t ab = 0;
+        struct run_px_totals *x = &tot[i];
+        run_copy(x->proxy, sizeof(x->proxy), px->spec.name);
+        x->http = px->spec.mode == MODE_HTTP && s->requests > 0;   /* http mode that saw requests */
+        x->active = (double)s->active;
+        x->inflight = (double)s->inflight;
+        x->accepted = s->accepted;
+        x->requests = s->requests;
+        x->errors = s->status_class[5] + s->upstream_failed + s->bad_responses;
         for (int k = 0; k < px->nfaults; k++) {
-            errors += px->faults[k]->c.resets + px->faults[k]->c.closes + px->faults[k]->c.refused;
-            ab += px->faults[k]->c.abandoned;
+            x->errors += px->faults[k]->c.resets + px->faults[k]->c.closes + px->faults[k]->c.refused;
+            x->abandoned += px->faults[k]->c.abandoned;
         }
-        struct pxprev *pv = &r->prev[i];
-        struct run_sample smp = {t, http ? (double)s->inflight : (double)s->active,
-                                 http ? (double)s->inflight : (double)s->active,   /* no per-second peak in-process */
-                                 (double)(s->accepted - pv->accepted), (double)(s->requests - pv->requests),
-                                 errors >= pv->errors ? (double)(errors - pv->errors) : 0,
-                                 ab >= pv->abandoned ? (double)(ab - pv->abandoned) : 0};
-        /* faults detached since the last sample take their counters with them */
-        pv->accepted = s->accepted;
-        pv->requests = s->requests;
-        pv->errors = errors;
-        pv->abandoned = ab;
-        run_series_add(run_series_get(&r->st, px->spec.name, http), &smp);
-        r->rate_req += http ? smp.req : smp.newc;
-        r->rate_err += smp.err;
-        r->conns += (int)s->active;
     }
+    sample_totals(r, &r->st, tot, r->srv->nproxies, t);
+    free(tot);
 }
 
 static void progress(struct runner *r)
@@ -441,9 +485,10 @@ static void progress(struct runner *r)
                 ph ? (double)ph->dur_us / 1e6 : 0); n++;
         fprintf(stderr, "  elapsed  %.0fs, %.0fs left\n", (double)el / 1e6, (double)(total - el) / 1e6); n++;
         fprintf(stderr, "  faults   %s\n", faults[0] ? faults : "(none)"); n++;
-        if (r->srv) {
-            for (int i = 0; i < r->st.nseries; i++) {
-                const struct run_series *se = &r->st.series[i];
+        {
+            const struct run_state *ls = r->srv ? &r->st : &r->live;
+            for (int i = 0; i < ls->nseries; i++) {
+                const struct run_series *se = &ls->series[i];
                 if (!se->n) continue;
                 const struct run_sample *s = &se->s[se->n - 1];
                 fprintf(stderr, "  %-14s %s %4.0f  %s/s %6.1f  errors/s %5.1f  gave up %3.0f\n", se->proxy,
@@ -584,6 +629,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: faultline run SCENARIO.ini [--out DIR] [--admin ADDR [--token T] [--run ID]] [--redis URL]\n"
+            "                     [--scale F]\n"
             "\n"
             "Runs a scenario end to end: the proxies of the file (or, with --admin, an already running\n"
             "faultline driven through its admin API), the [scenario] load command, the [phase] sections in\n"
@@ -597,6 +643,8 @@ static void usage(FILE *out)
             "                 it must be the run the daemon records\n"
             "  --redis URL    the record's Redis (default: [scenario] redis, [faultline] redis, or a private\n"
             "                 redis-server on a unix socket under DIR, stopped afterwards)\n"
+            "  --scale F      multiply every phase's duration by F (0.2 = five times shorter, at least 100 ms\n"
+            "                 each); the [expect] bounds (within, ...) are not scaled\n"
             "\n"
             "Ctrl-C stops the load, removes every fault and still writes the (partial) report, marked aborted.\n"
             "Exit status as faultline verify's: 0 all expectations pass, 1 any fails, 3 none fails but some\n"
@@ -605,13 +653,13 @@ static void usage(FILE *out)
 
 int cli_run(int argc, char **argv)
 {
-    const char *path = NULL, *out = NULL, *admin = NULL, *token = NULL, *redis = NULL, *runid = NULL;
+    const char *path = NULL, *out = NULL, *admin = NULL, *token = NULL, *redis = NULL, *runid = NULL, *scale_s = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         const char **dst = !strcmp(a, "--out") ? &out : !strcmp(a, "--admin") ? &admin :
                            !strcmp(a, "--token") ? &token : !strcmp(a, "--redis") ? &redis :
-                           !strcmp(a, "--run") ? &runid : NULL;
+                           !strcmp(a, "--run") ? &runid : !strcmp(a, "--scale") ? &scale_s : NULL;
         if (dst) {
             if (i + 1 >= argc) { fprintf(stderr, "faultline run: %s needs a value\n", a); return 2; }
             *dst = argv[++i];
@@ -623,6 +671,15 @@ int cli_run(int argc, char **argv)
         else { fprintf(stderr, "faultline run: one scenario file only\n"); return 2; }
     }
     if (!path) { usage(stderr); return 2; }
+    double scale = 1;
+    if (scale_s) {
+        char *end;
+        scale = strtod(scale_s, &end);
+        if (*end || !(scale > 0 && scale <= 100)) {
+            fprintf(stderr, "faultline run: --scale %s: a factor above 0 and at most 100 (0.2 = phases 5x shorter)\n", scale_s);
+            return 2;
+        }
+    }
 
     char err[2048];
     struct runner R;
@@ -645,6 +702,11 @@ int cli_run(int argc, char **argv)
         run_scn_free(&r->sc);
         profile_free(r->prof);
         return 2;
+    }
+    /* --scale: every phase's duration times the factor (at least 100 ms); nothing else changes */
+    for (int i = 0; scale != 1 && i < r->sc.nph; i++) {
+        int64_t d = (int64_t)((double)r->sc.ph[i].dur_us * scale + 0.5);
+        r->sc.ph[i].dur_us = d < 100000 ? 100000 : d;
     }
     int rc = 2;
     struct verify_report rep;
@@ -828,6 +890,7 @@ out_free:
     free(r->phase_end_us);
     free(r->prev);
     run_state_free(&r->st);
+    run_state_free(&r->live);
     run_scn_free(&r->sc);
     profile_free(r->prof);
     return rc;

@@ -192,5 +192,15 @@ void run_actions_free(struct run_scn *sc);
 /* POST /faults with the [fault] section's keys as a JSON object. 0 or -1 with err. */
 int run_admin_add(const char *admin, const char *token, struct inisec *fs, char *err, size_t errlen);
 int run_admin_remove(const char *admin, const char *token, const char *name, char *err, size_t errlen);
+/* One proxy's cumulative totals from GET /stats (since the daemon started). */
+struct run_px_totals {
+    char proxy[128];
+    int http;                /* http mode that saw requests */
+    double active, inflight;
+    uint64_t accepted, requests, errors, abandoned;
+};
+/* GET /stats (1 s timeouts): *out is a malloc'd array of *n proxies, the caller frees it.
+ * 0 or -1 with err. Used once a second for the live status of an --admin run. */
+int run_admin_stats(const char *admin, const char *token, struct run_px_totals **out, int *n, char *err, size_t errlen);
 
 #endif
