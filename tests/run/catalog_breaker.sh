@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# profiles/error-burst.ini end to end (phases 0.3x): the example service with its breaker on PASSes check = breaker; with it off it FAILs.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/catalog_lib.bash"
+
+cat_deps || { fail deps_started; done_tests; exit; }
+SEDX=''
+cat_run profiles/error-burst.ini catalog_breaker-good 0.3 --breaker on --timeout 500
+cat_expect catalog_breaker-good breaker-opens-and-closes PASS
+cat_run profiles/error-burst.ini catalog_breaker-buggy 0.3 --breaker off --timeout 500
+cat_expect catalog_breaker-buggy breaker-opens-and-closes FAIL
+done_tests

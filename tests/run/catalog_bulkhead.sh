@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# profiles/bulkhead.ini end to end (phases 0.3x): the example service with a pool per dependency (--bulkhead on) keeps /stock's inventory calls flowing while payments hangs (PASS); with one shared pool it FAILs check = bulkhead.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/catalog_lib.bash"
+
+cat_deps || { fail deps_started; done_tests; exit; }
+SEDX=''
+cat_run profiles/bulkhead.ini catalog_bulkhead-good 0.3 --pool 8 --timeout 500 --bulkhead on
+cat_expect catalog_bulkhead-good inventory-unaffected PASS
+cat_run profiles/bulkhead.ini catalog_bulkhead-buggy 0.3 --pool 8 --timeout 500 --bulkhead off
+cat_expect catalog_bulkhead-buggy inventory-unaffected FAIL
+done_tests
