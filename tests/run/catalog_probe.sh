@@ -19,5 +19,10 @@ import json; r=json.load(open('$OUTD/record.json'))
 k=[v for n,v in r['keys'].items() if n.endswith(':probe:workers-recover')]
 print(len(k[0]['value']) if k else 0)")
 check probe_sampled_every_second_whole_run [ "$n" -ge 14 ]
+# every call still held at the end is recorded as such (proxy_close_all closed only the first)
+h=$(python3 -c "
+import json; r=json.load(open('$OUTD/record.json'))
+print(sum(1 for n,v in r['keys'].items() if ':events:' in n for e in v['value'] if e.get('held_at_end') == '1'))")
+check every_held_call_recorded_at_end [ "$h" -ge 20 ]
 check no_sampler_left bash -c "! pgrep -f '[f]aultline run $TT' >/dev/null"
 done_tests
