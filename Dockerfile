@@ -18,7 +18,10 @@ RUN apt-get update \
       libevent-dev libhiredis-dev libinih-dev libpq-dev libhttp-parser-dev libjansson-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY Makefile ./
+# everything `make` and `make install` read: install also copies README.md and docs/*.md
+# (tests/run/packaging.sh replays this stage's make install from exactly these paths)
+COPY Makefile README.md ./
+COPY docs ./docs
 COPY proxy ./proxy
 COPY faults ./faults
 COPY verify ./verify
@@ -37,7 +40,7 @@ RUN make -j"$(nproc)" build/faultline build/examples/service \
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libevent-2.1-7 libevent-extra-2.1-7 libhiredis0.14 libinih1 libpq5 libhttp-parser2.9 libjansson4 \
+      libevent-2.1-7 libhiredis0.14 libinih1 libpq5 libhttp-parser2.9 libjansson4 \
       redis-server curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 faultline \
