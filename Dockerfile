@@ -1,8 +1,10 @@
 # Dockerfile -- faultline in a container: a multi-stage build on debian:12-slim.
 #
 #   docker build -t faultline .
-#   docker run --rm -p 127.0.0.1:8474:8474 -v "$PWD/profiles:/etc/faultline:ro" \
-#       faultline serve /etc/faultline/passthrough.ini
+#   docker run --rm -v "$PWD/profiles:/etc/faultline:ro" faultline serve /etc/faultline/passthrough.ini
+#
+# (Publishing 8474 with -p reaches the admin API only if the profile binds it to 0.0.0.0 with an
+# admin_token: the default 127.0.0.1:8474 is the container's own loopback.)
 #
 # The runtime image holds the binary, its shared libraries, redis-server (for `faultline run`'s
 # embedded record) and the catalog of scenarios under /usr/local/share/faultline/profiles.
