@@ -141,8 +141,8 @@ void run_window_open(struct run_state *st, const char *fault, const char *proxy,
 void run_window_close(struct run_state *st, const char *fault, double t_ms);
 void run_state_free(struct run_state *st);
 
-/* ---- the verifier's samplers (declared in verify/verify.h once the verifier lands; weak
- * stand-ins in run_weak.c until then). The runner runs them in a child process. ---- */
+/* ---- the verifier's samplers (verify/verify.h, verify/sample.c). The runner runs them in a
+ * child process for the whole run (run.c: sampler_start/sampler_stop). ---- */
 struct verify_sampler;
 struct verify_sampler *verify_sampler_new(struct inidoc *doc, const struct verify_opts *o, char *err, size_t errlen);
 int verify_sampler_count(const struct verify_sampler *s);
