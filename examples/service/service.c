@@ -11,7 +11,7 @@
  *   --breaker on|off  after 5 consecutive failures, fail fast for 2 s, then let one probe
  *                     through (half-open); a success closes it
  *   --retries N       retry a failed call up to N times ...
- *   --backoff on|off  ... with exponential backoff and jitter (100 ms doubling, 75-100% of it), or at once
+ *   --backoff on|off  ... with exponential backoff and jitter (200 ms doubling, 90-100% of it), or at once
  *                     (the retry-storm bug)
  *   --pg DSN          before calling payments, run one query on Postgres (libpq, async) ...
  *   --pg-pool N       ... on a pool of at most N connections (extra requests: 503); 0 = a new
@@ -230,9 +230,11 @@ static void dep_done(struct evhttp_request *req, void *arg)
         cl->attempt++;
         int delay = 0;
         if (C.backoff) {
-            delay = 100 << (cl->attempt - 1);
-            if (delay > 2000) delay = 2000;
-            delay = delay * 3 / 4 + rand() % (delay / 4 + 1);   /* jitter: 75-100%, so each pause grows */
+            delay = 200 << (cl->attempt - 1);
+            if (delay > 3200) delay = 3200;
+            /* jitter: 90-100 %, so each pause is clearly longer than the one before, even seen
+             * from the dependency's side on a loaded machine (loop delays of 100 ms and more) */
+            delay = delay * 9 / 10 + rand() % (delay / 10 + 1);
         }
         struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
         cl->retry_ev = evtimer_new(base, retry_cb, cl);

@@ -10,10 +10,16 @@
 #                             service. Sets RC (exit status) and OUTD (the run's directory).
 #                             SEDX: one more sed expression for the profile (an [expect] bound
 #                             that --scale does not shorten, e.g. a recovery's `within`).
+#   cat_pair PROFILE TAG SCALE "GOOD FLAGS" "BUGGY FLAGS"
+#                             cat_run for TAG-good and TAG-buggy at the same time (their own
+#                             ports, services and faultline runs): half the wall time. The flags
+#                             are split on blanks (no DSN with spaces: run those one by one).
 #   cat_verdict NAME          the verdict of expectation NAME in OUTD/journal.json
 #   cat_why NAME              its reason
-#   cat_expect PROFILE TAG EXPECTATION WANT   one `ok`/`not ok` line: the run exited as WANT
+#   cat_expect TAG EXPECTATION WANT   one `ok`/`not ok` line: the run TAG exited as WANT
 #                             (PASS 0 / FAIL 1) and EXPECTATION has that verdict
+# Every process a run starts is written to $TT/pids-TAG, so the test's exit kills them even
+# when a run in the background was cut short.
 SVC=$BUILD/examples/service
 
 cat_deps() {
@@ -26,6 +32,13 @@ cat_deps() {
         wait_for 10 curl -s -m 1 -o /dev/null "http://127.0.0.1:$INVP/healthz"
 }
 
+cat_cleanup() {
+    local f
+    for f in "$TT"/pids-*; do [ -e "$f" ] && kill -TERM $(cat "$f") 2>/dev/null; done
+    cleanup
+}
+trap cat_cleanup EXIT
+
 cat_run() {  # PROFILE TAG SCALE FLAGS...
     local prof=$1 tag=$2 scale=$3; shift 3
     local SP PX IX
@@ -36,14 +49,31 @@ cat_run() {  # PROFILE TAG SCALE FLAGS...
         -e "s/127\.0\.0\.1:5432\$/127.0.0.1:${PGPORT:-5432}/; s/port=5432 /port=${PGPORT:-5432} /" \
         -e "${SEDX:-}" "$prof" >"$TT/$tag.ini"
     "$SVC" --listen 127.0.0.1:$SP --dep 127.0.0.1:$PX --inventory 127.0.0.1:$IX "$@" 2>"$TT/svc-$tag.log" &
-    local S=$!
+    local S=$! R
     _PIDS+=($S)
+    echo "$S" >"$TT/pids-$tag"
     wait_for 10 curl -s -m 1 -o /dev/null "http://127.0.0.1:$SP/healthz" || echo "service $tag did not start" >&2
     OUTD="$TT/out-$tag"
-    "$FL" run "$TT/$tag.ini" --scale "$scale" --out "$OUTD" >"$TT/run-$tag.out" 2>"$TT/run-$tag.err"
+    "$FL" run "$TT/$tag.ini" --scale "$scale" --out "$OUTD" >"$TT/run-$tag.out" 2>"$TT/run-$tag.err" &
+    R=$!
+    echo "$S $R" >"$TT/pids-$tag"
+    wait "$R"
     RC=$?
+    echo "$RC" >"$TT/rc-$tag"
     curl -s -m 1 "http://127.0.0.1:$SP/stats" >"$TT/stats-$tag" 2>/dev/null
     stop_pid $S
+    rm -f "$TT/pids-$tag"
+}
+
+cat_pair() {  # PROFILE TAG SCALE "GOOD FLAGS" "BUGGY FLAGS"
+    local g b
+    # shellcheck disable=SC2086
+    cat_run "$1" "$2-good" "$3" $4 &
+    g=$!
+    # shellcheck disable=SC2086
+    cat_run "$1" "$2-buggy" "$3" $5 &
+    b=$!
+    wait "$g" "$b"
 }
 
 cat_verdict() {
@@ -57,6 +87,8 @@ print(next((v.get('why','') + ' | ' + v.get('measured','') for v in j.get('verdi
 
 cat_expect() {  # TAG EXPECTATION WANT(PASS|FAIL)
     local tag=$1 ex=$2 want=$3 v why code
+    OUTD="$TT/out-$tag"
+    RC=$(cat "$TT/rc-$tag" 2>/dev/null || echo none)
     v=$(cat_verdict "$ex"); why=$(cat_why "$ex")
     code=0; [ "$want" = FAIL ] && code=1
     if [ "$v" = "$want" ] && [ "$RC" = "$code" ]; then

@@ -30,10 +30,9 @@ check interrupted_sampler_gone bash -c "[ -n '$S' ] && ! kill -0 '$S' 2>/dev/nul
 check interrupted_report_written grep -q '"aborted": true' "$TT/out-int/journal.json"
 done_tests; exit; }
 SEDX='s/^within = 15s/within = 4s/'
-cat_run profiles/goroutine-growth.ini probe-good 0.25 --timeout 500
+cat_pair profiles/goroutine-growth.ini probe 0.25 "--timeout 500" "--timeout 0"
 cat_expect probe-good workers-recover PASS
 check probe_good_sampled bash -c "grep -q 'probe:workers-recover' '$OUTD/record.json'"
-cat_run profiles/goroutine-growth.ini probe-buggy 0.25 --timeout 0
 cat_expect probe-buggy workers-recover FAIL
 check probe_buggy_names_leak bash -c "grep -q 'leak' '$OUTD/journal.json'"
 n=$(python3 -c "
