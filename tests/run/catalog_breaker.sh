@@ -4,7 +4,9 @@
 . "$(dirname "$0")/catalog_lib.bash"
 
 cat_deps || { fail deps_started; done_tests; exit; }
-SEDX=''
+# min_drop 0.8 instead of the profile's 0.9: on a loaded machine the load generator slows down,
+# the good service's probes weigh more (-91 % seen) and the buggy one's rate wobbles (-35 % seen)
+SEDX='s/^min_drop = 0.9/min_drop = 0.8/'
 cat_run profiles/error-burst.ini catalog_breaker-good 0.3 --breaker on --timeout 500
 cat_expect catalog_breaker-good breaker-opens-and-closes PASS
 cat_run profiles/error-burst.ini catalog_breaker-buggy 0.3 --breaker off --timeout 500

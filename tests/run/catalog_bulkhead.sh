@@ -7,7 +7,9 @@
 . "$(dirname "$0")/catalog_lib.bash"
 
 cat_deps || { fail deps_started; done_tests; exit; }
-SEDX=''
+# min_ratio 0.5 instead of the profile's 0.8: the check compares rates, and a loaded machine
+# once took the good service's inventory to 69 % of its baseline; the buggy one reaches 0 %
+SEDX='s/^min_ratio = 0.8/min_ratio = 0.5/'
 cat_run profiles/bulkhead.ini catalog_bulkhead-good 0.3 --pool 8 --timeout 0 --bulkhead on
 cat_expect catalog_bulkhead-good inventory-unaffected PASS
 cat_run profiles/bulkhead.ini catalog_bulkhead-buggy 0.3 --pool 8 --timeout 0 --bulkhead off
