@@ -48,7 +48,7 @@ tools: $(TESTBINS)
 
 # the example service (examples/service/): the demo's and the bug catalog's subject
 .PHONY: examples
-examples: $(BUILD)/examples/service
+examples: $(BUILD)/examples/service go-examples
 $(BUILD)/examples/service: examples/service/service.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
@@ -123,10 +123,17 @@ fuzz-run: fuzz
 fuzz-smoke: fuzz
 	@scripts/fuzz.sh build-fuzz smoke
 
-# ---- the Go example service (issue 11), built when Go is installed (Debian's golang-go)
+# ---- the Go example service (issue 11), built when Go is installed (Debian's golang-go).
+# Standard library only, so it builds offline: no proxy, no module downloads; the build cache
+# and GOPATH live under $(BUILD)/go. -trimpath keeps the file names in its goroutine profiles
+# short and the same on every machine (tests/fixtures/goprof/ were captured from it).
+GO ?= go
 .PHONY: go-examples
 go-examples:
-	@if command -v go >/dev/null 2>&1; then \
-	  mkdir -p $(BUILD)/examples && cd examples/go-service && \
-	  GOPROXY=off GOFLAGS=-mod=mod GOCACHE=$(abspath $(BUILD))/gocache go build -o $(abspath $(BUILD))/examples/go-service . ; \
+	@if command -v $(GO) >/dev/null 2>&1; then $(MAKE) --no-print-directory $(BUILD)/examples/go-service; \
 	else echo "go not installed: skipping examples/go-service (apt-get install golang-go)"; fi
+$(BUILD)/examples/go-service: examples/go-service/main.go examples/go-service/go.mod
+	@mkdir -p $(dir $@) $(BUILD)/go/cache $(BUILD)/go/path
+	cd examples/go-service && GOPROXY=off GOFLAGS= GO111MODULE=on CGO_ENABLED=0 \
+	  GOCACHE=$(abspath $(BUILD))/go/cache GOPATH=$(abspath $(BUILD))/go/path \
+	  $(GO) build -trimpath -o $(abspath $@) .

@@ -5,13 +5,22 @@
 // (a fallback). Each -bug flag switches one classic failure on; with no flag set it behaves:
 //
 //	-bug=goroutine-leak  the dependency call runs in its own goroutine with no bound and no
-//	                     cancellation: the handler gives up after 1s but the goroutine waits on
-//	                     a hung dependency forever (goroutines grow without bound)
+//	                     cancellation (context.Background(), a client with no timeout): the
+//	                     handler gives up after 1s and answers 503, so callers see a healthy
+//	                     service, but each goroutine waits on a hung dependency forever
+//	                     (goroutines, connections and memory grow without bound)
 //	-bug=no-timeout      http.Client{} with no timeout and no MaxIdleConnsPerHost: a hung
-//	                     dependency hangs every request, and the idle pool churns connections
-//	-bug=body-leak       response bodies are never closed: connections are never reused and leak
+//	                     dependency holds every request until its caller gives up, and the idle
+//	                     pool (2 per host) churns connections under load
+//	-bug=body-leak       the body of a failed (5xx) answer is never closed, the call made like
+//	                     http.Get (no request context; the client bounds only the wait for the
+//	                     headers): each failed call leaves its connection and two transport
+//	                     goroutines behind for good
 //	-bug=no-breaker      no circuit breaker: a failing dependency gets every call, at full rate
 //	-bug=no-graceful     SIGTERM exits at once: in-flight requests are cut off
+//
+// Fixed mode: a 500ms client timeout, at most 20 concurrent dependency calls, bodies always
+// closed, the request's context on every call, a breaker, and a drain on SIGTERM.
 //
 // Several -bug flags may be given (comma list). /debug/pprof and /debug/vars are served on the
 // same address for faultline's probes.
@@ -30,6 +39,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -94,10 +104,15 @@ func (b *breaker) done(ok bool) {
 
 func main() {
 	flag.Parse()
+	expvar.Publish("goroutines", expvar.Func(func() interface{} { return runtime.NumGoroutine() }))
 	var client *http.Client
-	if bug("no-timeout") {
+	switch {
+	case bug("no-timeout") || bug("goroutine-leak"):
 		client = &http.Client{}
-	} else {
+	case bug("body-leak"):
+		// "we have timeouts": only on the wait for the answer's headers
+		client = &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: *timeout, MaxIdleConnsPerHost: *maxConc}}
+	default:
 		client = &http.Client{
 			Timeout:   *timeout,
 			Transport: &http.Transport{MaxIdleConnsPerHost: *maxConc, MaxConnsPerHost: *maxConc, IdleConnTimeout: 30 * time.Second},
@@ -108,19 +123,19 @@ func main() {
 
 	call := func(ctx context.Context) (string, error) {
 		calls.Add(1)
+		if bug("body-leak") {
+			ctx = context.Background() // like http.Get: nothing cancels the call once it returns
+		}
 		req, _ := http.NewRequestWithContext(ctx, "GET", *dep, nil)
 		resp, err := client.Do(req)
 		if err != nil {
 			failures.Add(1)
 			return "", err
 		}
-		if bug("body-leak") {
-			// the classic: read the status, forget the body
-			if resp.StatusCode >= 500 {
-				failures.Add(1)
-				return "", fmt.Errorf("status %d", resp.StatusCode)
-			}
-			return "ok", nil
+		if bug("body-leak") && resp.StatusCode >= 500 {
+			// the classic: check the status, return, forget the body on the error path
+			failures.Add(1)
+			return "", fmt.Errorf("status %d", resp.StatusCode)
 		}
 		defer resp.Body.Close()
 		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
