@@ -263,13 +263,26 @@ char *goprof_describe(const struct goprof_stack *s, int max, char *buf, size_t n
         return buf;
     }
     const struct goprof_frame *u = goprof_user_frame(s);
+    /* the goroutine's own function (the bottom frame), when the profile's stack was kept whole */
+    const struct goprof_frame *root = s->depth == s->nframes ? &s->f[s->nframes - 1] : NULL;
     int shown = s->nframes < max ? s->nframes : max;
     for (int i = 0; i < shown; i++) {
-        if (i == 0 || &s->f[i] == u) cat(buf, n, &len, i ? " < %s (%s)" : "%s (%s)", s->f[i].func, s->f[i].file);
+        if (i == 0 || &s->f[i] == u || &s->f[i] == root) cat(buf, n, &len, i ? " < %s (%s)" : "%s (%s)", s->f[i].func, s->f[i].file);
         else cat(buf, n, &len, " < %s%s", s->f[i].func, "");
     }
-    if (u && u >= s->f + shown) cat(buf, n, &len, " < ... < %s (%s)", u->func, u->file);
-    else if (s->depth > shown) cat(buf, n, &len, "%s%s", " < ...", "");
+    int more = s->depth > shown;
+    if (u && u >= s->f + shown) {
+        cat(buf, n, &len, "%s%s", u > s->f + shown ? " < ..." : "", "");
+        cat(buf, n, &len, " < %s (%s)", u->func, u->file);
+        more = s->depth > (int)(u - s->f) + 1;
+    }
+    const struct goprof_frame *from = u && u >= s->f + shown ? u : s->f + shown - 1;
+    if (root && root > from) {
+        cat(buf, n, &len, "%s%s", root > from + 1 ? " < ..." : "", "");
+        cat(buf, n, &len, " < %s (%s)", root->func, root->file);
+    } else if (more) {
+        cat(buf, n, &len, "%s%s", " < ...", "");
+    }
     return buf;
 }
 
@@ -279,4 +292,21 @@ char *goprof_frames_text(const struct goprof_stack *s, char *buf, size_t n)
     buf[0] = 0;
     for (int i = 0; i < s->nframes; i++) cat(buf, n, &len, "%s %s\n", s->f[i].func, s->f[i].file);
     return buf;
+}
+
+void goprof_frames_parse(const char *text, struct goprof_stack *s)
+{
+    s->nframes = s->depth = 0;
+    const char *p = text, *end = text + strlen(text);
+    while (p < end && s->nframes < GOPROF_MAX_FRAMES) {
+        const char *eol = mem_find(p, end, '\n');
+        const char *sp = memchr(p, ' ', (size_t)(eol - p));
+        if (sp && sp > p) {
+            struct goprof_frame *f = &s->f[s->nframes++];
+            copy_cut(f->func, sizeof(f->func), p, (size_t)(sp - p));
+            copy_cut_tail(f->file, sizeof(f->file), sp + 1, (size_t)(eol - sp - 1));
+        }
+        p = eol < end ? eol + 1 : end;
+    }
+    s->depth = s->nframes;
 }

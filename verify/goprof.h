@@ -26,7 +26,7 @@
 
 #define GOPROF_MAX_INPUT (16u << 20)
 #define GOPROF_MAX_STACKS 1024
-#define GOPROF_MAX_FRAMES 8
+#define GOPROF_MAX_FRAMES 16
 #define GOPROF_FUNC_MAX 128
 #define GOPROF_FILE_MAX 96
 #define GOPROF_KEY_LEN 16          /* hex digits of a key, as written to Redis */
@@ -66,12 +66,19 @@ int goprof_key_parse(const char *s, uint64_t *key);
  * net/http, ...). Points into s. */
 const struct goprof_frame *goprof_user_frame(const struct goprof_stack *s);
 
-/* One line for people: "blocked in F1 (file:line) < F2 < ... ; from main.f (main.go:130)",
- * top `max` frames; always NUL-terminated, cut to n. Returns buf. */
+/* One line for people: the top `max` frames (the first with its file:line), then the first
+ * frame of the program's own code and the goroutine's own function (the bottom frame) with
+ * theirs: "net/http.(*persistConn).roundTrip (net/http/transport.go:2620) < ... <
+ * main.main.func2 (main.go:130) < main.main.func3.1 (main.go:164)". Always NUL-terminated,
+ * cut to n. Returns buf. */
 char *goprof_describe(const struct goprof_stack *s, int max, char *buf, size_t n);
 
 /* The frames as text for the record, one "func file:line" per line (at most GOPROF_MAX_FRAMES
  * lines). Always NUL-terminated, cut to n. Returns buf. */
 char *goprof_frames_text(const struct goprof_stack *s, char *buf, size_t n);
+
+/* The reverse, for the verifier: fills s->f/nframes/depth from goprof_frames_text's output (other
+ * fields untouched). Lines beyond GOPROF_MAX_FRAMES and lines without a space are skipped. */
+void goprof_frames_parse(const char *text, struct goprof_stack *s);
 
 #endif

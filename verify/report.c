@@ -44,8 +44,16 @@ void verify_print_table(const struct verify_report *rep, FILE *out)
         else if (r->v == V_FAIL) nf++;
         else ni++;
     }
-    for (int i = 0; i < rep->n; i++)
+    for (int i = 0; i < rep->n; i++) {
         if (rep->r[i].v != V_PASS) fprintf(out, "%s %s: %s\n", verdict_str(rep->r[i].v), rep->r[i].name, rep->r[i].why);
+        if (rep->r[i].detail[0]) {     /* evidence, indented under its verdict */
+            for (const char *l = rep->r[i].detail; *l;) {
+                size_t n = strcspn(l, "\n");
+                fprintf(out, "  %.*s\n", (int)n, l);
+                l += n + (l[n] == '\n');
+            }
+        }
+    }
     fprintf(out, "run %s: %d passed, %d failed, %d inconclusive\n", rep->run, np, nf, ni);
 }
 
@@ -106,11 +114,26 @@ int verify_write_junit(const struct verify_report *rep, const char *path, char *
         xml_put(f, r->bound);
         fputs(" | ", f);
         xml_put(f, r->why);
+        if (r->detail[0]) {
+            fputs("\n", f);
+            xml_put(f, r->detail);
+        }
         fputs("</system-out>\n    </testcase>\n", f);
     }
     fputs("  </testsuite>\n</testsuites>\n", f);
     if (fclose(f) != 0) { snprintf(err, errlen, "%s: write failed", path); return -1; }
     return 0;
+}
+
+void *verify_detail_json(const struct verify_result *r)
+{
+    json_t *a = json_array();
+    for (const char *l = r->detail; *l;) {
+        size_t n = strcspn(l, "\n");
+        json_array_append_new(a, json_stringn(l, n));
+        l += n + (l[n] == '\n');
+    }
+    return a;
 }
 
 int verify_write_json(const struct verify_report *rep, const char *path, char *err, size_t errlen)
@@ -120,9 +143,11 @@ int verify_write_json(const struct verify_report *rep, const char *path, char *e
     for (int i = 0; i < rep->n; i++) {
         const struct verify_result *r = &rep->r[i];
         c[r->v]++;
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f}", "name", r->name, "check",
-                                             r->check, "proxy", r->proxy, "verdict", verdict_str(r->v), "measured",
-                                             r->measured, "bound", r->bound, "why", r->why, "seconds", r->seconds));
+        json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f}", "name", r->name, "check", r->check, "proxy",
+                              r->proxy, "verdict", verdict_str(r->v), "measured", r->measured, "bound", r->bound, "why",
+                              r->why, "seconds", r->seconds);
+        if (r->detail[0]) json_object_set_new(j, "detail", verify_detail_json(r));
+        json_array_append_new(arr, j);
     }
     json_object_set_new(root, "run", json_string(rep->run));
     json_object_set_new(root, "exit", json_integer(verify_exit_code(rep)));

@@ -105,6 +105,7 @@ int run_write_journal(const struct run_state *st, const struct run_scn *sc, cons
             json_object_set_new(j, "bound", json_string(r->bound));
             json_object_set_new(j, "verdict", json_string(verdict_str(r->v)));
             json_object_set_new(j, "why", json_string(r->why));
+            if (r->detail[0]) json_object_set_new(j, "detail", verify_detail_json(r));
             json_array_append_new(vs, j);
         }
     json_object_set_new(o, "verdicts", vs);
@@ -343,6 +344,7 @@ int run_write_html(const struct run_state *st, const struct run_scn *sc, const s
                ".frame{fill:none;stroke:#bbb} .grid{stroke:#eee} .tick{stroke:#999} .ph0{fill:#f3f5f9} .ph1{fill:#e6eaf2}\n"
                ".fw{fill:#e74c3c;fill-opacity:.13;stroke:#e74c3c;stroke-opacity:.5;stroke-dasharray:4,3} .ab{fill:#8e44ad;fill-opacity:.75}\n"
                ".ac{stroke:#0b7285;stroke-width:2} .acw{fill:#0b7285;fill-opacity:.10} .acl{fill:#0b7285;font-weight:600}\n"
+               "pre.detail{font:12px ui-monospace,monospace;margin:0;white-space:pre-wrap}\n"
                ".nodata{text-anchor:middle;fill:#999} .legend span{display:inline-block;width:14px;height:10px;margin:0 4px 0 14px;vertical-align:middle}\n"
                "</style></head><body>\n");
     fprintf(f, "<h1>");
@@ -390,6 +392,11 @@ int run_write_html(const struct run_state *st, const struct run_scn *sc, const s
             fprintf(f, "</td><td class=\"v %s\">%s</td><td>", v, v);
             esc(f, r->why);
             fprintf(f, "</td></tr>\n");
+            if (r->detail[0]) {   /* evidence behind the verdict (e.g. goroutine stacks that grew) */
+                fprintf(f, "<tr><td></td><td colspan=\"6\"><pre class=\"detail\">");
+                esc(f, r->detail);
+                fprintf(f, "</pre></td></tr>\n");
+            }
         }
         fprintf(f, "</table>\n");
     }

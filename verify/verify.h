@@ -19,6 +19,8 @@ struct verify_result {
     char measured[256];    /* human text: "p100 waited 512ms (3 calls)" */
     char bound[256];       /* human text: "<= 1s" */
     char why[512];         /* one sentence: why it failed or is inconclusive */
+    char detail[2048];     /* optional, "" or lines ending with \n: evidence behind the verdict
+                            * (probe go_goroutines: the goroutine stacks that grew) */
     enum verdict v;
     double seconds;        /* time the check took to evaluate */
 };
@@ -49,6 +51,8 @@ const char *verdict_str(enum verdict v);                   /* "PASS" … */
 void verify_print_table(const struct verify_report *rep, FILE *out);
 int verify_write_junit(const struct verify_report *rep, const char *path, char *err, size_t errlen);
 int verify_write_json(const struct verify_report *rep, const char *path, char *err, size_t errlen);
+/* r->detail as a JSON array of its lines (a new json_t*, owned by the caller). */
+void *verify_detail_json(const struct verify_result *r);
 void verify_report_free(struct verify_report *rep);
 
 /* ---- samplers: values the record cannot see, taken during the run ----

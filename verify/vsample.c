@@ -4,7 +4,8 @@
  * (we connect as application_name=faultline-verify). "idle in transaction (aborted)" counts as
  * idle in transaction: both hold a snapshot and locks the same way.
  * HTTP: a minimal HTTP/1.0 GET (no keep-alive, no chunked bodies to decode, at most 4 MiB),
- * enough for Prometheus /metrics, expvar /debug/vars and small JSON health endpoints.
+ * enough for Prometheus /metrics, expvar /debug/vars, Go's goroutine profile (parsed by
+ * goprof.c) and small JSON health endpoints.
  */
 #include "vsample.h"
 
@@ -249,6 +250,11 @@ int vprobe_prom(const char *body, const char *metric, double *value, char *err, 
     if (!found) { snprintf(err, errlen, "metric '%s' not found", metric); return -1; }
     *value = sum;
     return 0;
+}
+
+int vprobe_get(const char *url, int timeout_ms, char **body, char *err, size_t errlen)
+{
+    return http_get(url, timeout_ms, body, err, errlen);
 }
 
 int vprobe_fetch(const char *url, const char *json_path, const char *metric, int timeout_ms, double *value,

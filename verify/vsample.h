@@ -22,8 +22,28 @@ int vpg_query(const char *dsn, const char *app, const char *user, int timeout_ms
  * series) from Prometheus text. 0 or -1 with err. */
 int vprobe_fetch(const char *url, const char *json_path, const char *metric, int timeout_ms, double *value,
                  char *err, size_t errlen);
+/* GET url; on 0, *body is the NUL-terminated answer body (at most 4 MiB), owned by the caller
+ * (free). -1 with err otherwise (unreachable, timeout, status other than 200). */
+int vprobe_get(const char *url, int timeout_ms, char **body, char *err, size_t errlen);
 /* The extraction alone, for unit tests. */
 int vprobe_json(const char *body, const char *path, double *value, char *err, size_t errlen);
 int vprobe_prom(const char *body, const char *metric, double *value, char *err, size_t errlen);
+
+/* ---- a probe expectation's settings (check_probe.c), shared with the sampler (sample.c) ---- */
+enum vprobe_format { VPF_JSON = 0, VPF_PROM, VPF_EXPVAR, VPF_GOROUTINES };
+extern const char *const vprobe_format_names[];     /* "json", "prometheus", "expvar", "go_goroutines" */
+#define VPROBE_URL_MAX 512
+#define VPROBE_MAX_STACKS 256
+struct vprobe_spec {
+    int format;
+    char url[VPROBE_URL_MAX];       /* with the format's default path added when it had none */
+    const char *json_path, *metric; /* point into the document */
+    int max_stacks;                 /* go_goroutines: stacks kept per sample in the record */
+    int show_stacks;                /* go_goroutines: grown stacks listed in the verdict */
+};
+struct vexp;
+/* Reads and validates url, format, json_path, metric, max_stacks, show_stacks of a probe
+ * expectation. 0, or -1 with e->err ("PATH:LINE: reason"). */
+int vprobe_spec_read(struct vexp *e, struct vprobe_spec *s);
 
 #endif
