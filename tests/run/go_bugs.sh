@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The seed's Go bugs, caught: each profiles/go-*.ini scenario, run by `faultline run` against
+# examples/go-service with its bug switched on (-bug=NAME) must FAIL, with the check that
+# names the bug among the failures; against the fixed service (no -bug) it must PASS. Real
+# processes: the Go service (built with Debian's golang-go), the C payments dependency
+# (examples/service --payments), faultline run with its embedded Redis and the scenario's own
+# curl load. Each run gets its own free ports (the profiles' fixed 14081/14001/14901 are
+# rewritten in a copy), so the four buggy runs go at once, then the four fixed ones.
+# Skipped (one `ok ... # skip` line) only when go is not installed.
+. "$(dirname "$0")/../lib.sh"
+
+if ! command -v go >/dev/null 2>&1; then
+    echo "ok go_bugs # skip go is not installed (apt-get install golang-go; scripts/install-deps.sh does)"
+    exit 0
+fi
+GOSVC="$BUILD/examples/go-service"
+PAY="$BUILD/examples/service"
+if [ ! -x "$GOSVC" ]; then
+    timeout 300 make --no-print-directory BUILD="$BUILD" go-examples >"$TT/gobuild.log" 2>&1
+fi
+check go_service_built [ -x "$GOSVC" ]
+[ -x "$GOSVC" ] || { tail -n 20 "$TT/gobuild.log" | sed 's/^/# /'; exit 1; }
+[ -x "$PAY" ] || timeout 120 make --no-print-directory BUILD="$BUILD" "$PAY" >/dev/null 2>&1
+check payments_built [ -x "$PAY" ]
+
+# scenario  bug flag  expectation that must fail (check)  ... for the fixed service, all pass
+SCEN=(
+    "go-goroutine-leak goroutine-leak goroutines-come-back:probe"
+    "go-no-timeout no-timeout payments-calls-time-out:timeout"
+    "go-body-leak body-leak connections-released:recovery goroutines-come-back:probe"
+    "go-no-breaker no-breaker breaker-opens-and-closes:breaker"
+)
+
+declare -A RPID
+start_run() {  # NAME PROFILE BUGFLAG|"" -- payments, the Go service and faultline run, on free ports
+    local name=$1 prof=$2 bug=$3 d="$TT/$1" svc pxy pay
+    mkdir -p "$d"
+    svc=$(free_port); pxy=$(free_port); pay=$(free_port)
+    while [ "$pxy" = "$svc" ]; do pxy=$(free_port); done
+    while [ "$pay" = "$svc" ] || [ "$pay" = "$pxy" ]; do pay=$(free_port); done
+    sed -e "s/127\.0\.0\.1:14081/127.0.0.1:$svc/g" -e "s/127\.0\.0\.1:14001/127.0.0.1:$pxy/g" \
+        -e "s/127\.0\.0\.1:14901/127.0.0.1:$pay/g" "profiles/$prof.ini" >"$d/scenario.ini"
+    "$PAY" --payments --listen "127.0.0.1:$pay" >"$d/payments.log" 2>&1 &
+    _PIDS+=($!)
+    "$GOSVC" -listen "127.0.0.1:$svc" -dep "http://127.0.0.1:$pxy/pay" ${bug:+-bug "$bug"} >"$d/service.log" 2>&1 &
+    _PIDS+=($!)
+    wait_port "$pay" 10 && wait_port "$svc" 10 || { echo "# $name: service or payments did not start"; cat "$d"/*.log | head -5; }
+    timeout 90 "$FL" run "$d/scenario.ini" --out "$d/out" >"$d/run.out" 2>"$d/run.err" &
+    RPID[$name]=$!
+    _PIDS+=($!)
+}
+
+verdict() {  # NAME EXPECTATION -> PASS/FAIL/INCONCLUSIVE from the run's journal
+    jq -r --arg n "$2" '.verdicts[] | select(.name == $n) | .verdict' "$TT/$1/out/journal.json" 2>/dev/null
+}
+
+judge_round() {  # KIND (bug|fixed)
+    local kind=$1 s name prof rc exp ck e
+    for s in "${SCEN[@]}"; do
+        set -- $s
+        prof=$1; name="$prof-$kind"; shift 2
+        wait "${RPID[$name]}"; rc=$?
+        if [ "$kind" = bug ]; then
+            check "${prof}_buggy_exits_1" [ "$rc" = 1 ]
+            for e in "$@"; do
+                exp=${e%%:*}; ck=${e##*:}
+                check "${prof}_buggy_${ck}_fails" eval "[ \"\$(verdict $name $exp)\" = FAIL ] && grep -Eq '^$exp +$ck .* FAIL\$' '$TT/$name/run.out'"
+            done
+        else
+            check "${prof}_fixed_exits_0" [ "$rc" = 0 ]
+            check "${prof}_fixed_all_pass" eval "[ \"\$(jq -r '[.verdicts[].verdict] | unique | join(\",\")' '$TT/$name/out/journal.json')\" = PASS ]"
+        fi
+        if [ "$rc" != "$([ "$kind" = bug ] && echo 1 || echo 0)" ]; then
+            sed -n '/^EXPECTATION/,$p' "$TT/$name/run.out" | sed "s/^/# $name: /"
+            tail -n 3 "$TT/$name/run.err" | sed "s/^/# $name: /"
+        fi
+    done
+}
+
+T0=$(date +%s)
+for s in "${SCEN[@]}"; do set -- $s; start_run "$1-bug" "$1" "$2"; done
+judge_round bug
+T1=$(date +%s)
+for s in "${SCEN[@]}"; do set -- $s; start_run "$1-fixed" "$1" ""; done
+judge_round fixed
+T2=$(date +%s)
+echo "# buggy round $((T1 - T0))s, fixed round $((T2 - T1))s"
+
+# the goroutine leak shown with the code that leaks: the grown stack down to main.go's line,
+# in the terminal, the journal and report.html
+d="$TT/go-goroutine-leak-bug"
+check leak_detail_terminal grep -Eq '^    \+[0-9]+ \(.*main\.main\.func[0-9.]+ \(faultline\.example/go-service/main\.go:[0-9]+\)' "$d/run.out"
+check leak_detail_journal eval "jq -r '.verdicts[] | select(.name == \"goroutines-come-back\") | .detail[]' '$d/out/journal.json' | grep -q 'net/http.(\*persistConn).roundTrip'"
+check leak_detail_report grep -q 'goroutine stacks that grew' "$d/out/report.html"
+# body-leak: the transport's per-connection goroutines are what grew
+check bodyleak_detail_readloop grep -q 'net/http.(\*persistConn).readLoop' "$TT/go-body-leak-bug/run.out"
+# the fixed runs carry no stack detail (they passed)
+check fixed_no_detail eval "! grep -q 'goroutine stacks that grew' '$TT/go-goroutine-leak-fixed/run.out'"
+done_tests
