@@ -128,9 +128,12 @@ void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n)
         if (n == len) evbuffer_add_buffer(b, buf);
         else evbuffer_remove_buffer(buf, b, n);
         left = 0;
-    } else if (evbuffer_get_length(out) == 0 && (p->dir == 1 || c->up_connected)) {
+    } else if (evbuffer_get_length(out) == 0 && (p->dir == 1 || c->up_connected) && !c->p[!p->dir].src_eof) {
         /* nothing queued: write now rather than arm the write event for the next loop turn
-         * (what a fault releases leaves when it is due; an error is left for the write event) */
+         * (what a fault releases leaves when it is due; an error is left for the write event).
+         * Not toward a side that has sent its EOF: a peer that closed for good answers the
+         * bytes with a reset, and only the write event's next write sees it (a direct write
+         * succeeds, nothing watches the socket, and the pair would wait forever) */
         int w = evbuffer_write_atmost(buf, bufferevent_getfd(p->dst), (ev_ssize_t)n);
         if (w > 0) left -= (size_t)w;
     }

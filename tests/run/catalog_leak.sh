@@ -8,10 +8,6 @@
 cat_deps || { fail deps_started; done_tests; exit; }
 SEDX='s/^within = 5s/within = 3s/'
 cat_pair profiles/connection-leak.ini leak 0.3 "--pool 8 --timeout 500 --leak off" "--pool 8 --timeout 500 --leak on"
-# KNOWN REGRESSION (07:00 UTC): on main after the 06:40-06:58 conn.c/record changes, the GOOD
-# service reads "23 connections still open 3 s after the fault" (it passed on the main of 06:39,
-# suite 1470/0). Reported to the lead; the good half is not judged until that is fixed, the
-# buggy half still must FAIL. Re-enable: cat_expect leak-good connections-back-to-baseline PASS
-echo "# leak-good verdict (not judged, known regression): $(OUTD=$TT/out-leak-good; cat_verdict connections-back-to-baseline) $(OUTD=$TT/out-leak-good; cat_why connections-back-to-baseline)"
+cat_expect leak-good connections-back-to-baseline PASS
 cat_expect leak-buggy connections-back-to-baseline FAIL
 done_tests
