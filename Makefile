@@ -61,7 +61,7 @@ unit: $(BUILD)/unit
 
 # The suite: unit tests, then integration tests against real processes.
 test: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/unit
+	@$(MAKE) --no-print-directory -j2 all $(BUILD)/unit
 	@$(MAKE) --no-print-directory -s -j2 fuzz   # built here, not inside fuzz_smoke.sh's time limit
 	@tests/run.sh $(BUILD)
 
