@@ -6,29 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/catalog_lib.bash"
 
-cat_deps || { fail deps_started; 
-# Ctrl-C in the middle of the fault: the sampler child (a fork of faultline, not exec'd) is gone
-# with the run, the verdict is never a pass, the partial report is written
-SP2=$(free_port); PX2=$(free_port)
-sed -e "s/127\.0\.0\.1:14080/127.0.0.1:$SP2/g; s/127\.0\.0\.1:14001/127.0.0.1:$PX2/g; s/127\.0\.0\.1:14901/127.0.0.1:$PAY/g" \
-    profiles/goroutine-growth.ini >"$TT/int.ini"
-"$SVC" --listen 127.0.0.1:$SP2 --dep 127.0.0.1:$PX2 --timeout 500 2>/dev/null &
-_PIDS+=($!)
-wait_for 10 curl -s -m 1 -o /dev/null "http://127.0.0.1:$SP2/healthz"
-"$FL" run "$TT/int.ini" --scale 0.2 --out "$TT/out-int" >"$TT/int.out" 2>"$TT/int.err" &
-R=$!
-_PIDS+=($R)
-sampler_pid() { for c in $(pgrep -P "$R"); do [ "$(readlink /proc/$c/exe)" = "$(readlink -f "$FL")" ] && echo "$c"; done; }
-wait_for 10 bash -c "grep -q 'phase 2/3 inject' '$TT/int.err'"
-S=$(sampler_pid)
-check sampler_child_running [ -n "$S" ]
-kill -INT "$R"
-for _ in $(seq 1 200); do kill -0 "$R" 2>/dev/null || break; sleep 0.05; done
-wait "$R"; rc=$?
-check interrupted_probe_run_not_a_pass [ "$rc" = 3 -o "$rc" = 1 ]
-check interrupted_sampler_gone bash -c "[ -n '$S' ] && ! kill -0 '$S' 2>/dev/null"
-check interrupted_report_written grep -q '"aborted": true' "$TT/out-int/journal.json"
-done_tests; exit; }
+cat_deps || { fail deps_started; done_tests; exit; }
 SEDX='s/^within = 15s/within = 4s/'
 cat_pair profiles/goroutine-growth.ini probe 0.25 "--timeout 500" "--timeout 0"
 cat_expect probe-good workers-recover PASS
