@@ -22,6 +22,7 @@
 #include "redis_mode.h"
 #include "proxy.h"
 #include "fault.h"
+#include "fault_proxy.h"
 
 #define NF 8
 static const char *const faults[NF][8] = {
@@ -39,29 +40,7 @@ static struct fl_proxy *proxies[256];
 
 static struct fl_proxy *proxy_for(uint8_t sel)
 {
-    if (proxies[sel]) return proxies[sel];
-    struct fl_proxy *px = calloc(1, sizeof(*px));
-    if (!px) abort();
-    strcpy(px->spec.name, "fuzz");
-    px->spec.mode = MODE_REDIS;
-    px->faults = calloc(NF, sizeof(*px->faults));
-    for (int i = 0; i < NF; i++) {
-        if (!(sel & (1u << i))) continue;
-        const char *k[6], *v[6];
-        int n = 0;
-        k[n] = "proxy"; v[n++] = "fuzz";
-        for (int j = 0; j < 8 && faults[i][j]; j += 2) { k[n] = faults[i][j]; v[n++] = faults[i][j + 1]; }
-        char err[256], name[16];
-        int bad;
-        snprintf(name, sizeof(name), "f%d", i);
-        struct fault *f = fault_build(name, k, v, n, &bad, err, sizeof(err));
-        if (!f) abort();                        /* the table is wrong */
-        f->px = px;
-        f->phase = FAULT_ACTIVE;
-        px->faults[px->nfaults++] = f;
-    }
-    proxies[sel] = px;
-    return px;
+    return fault_proxy(proxies, sel, MODE_REDIS, faults, NF);
 }
 
 struct outcome { int dead; size_t left[2]; struct evbuffer *sink; };
