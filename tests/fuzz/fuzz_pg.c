@@ -43,57 +43,14 @@ static struct fl_proxy *proxy_for(uint8_t sel)
     return fault_proxy(proxies, sel, MODE_POSTGRES, faults, NF);
 }
 
-struct outcome { int dead; size_t left[2]; struct evbuffer *sink; };
-
-static void run(const uint8_t *data, size_t size, struct fl_proxy *px, int split, struct outcome *out)
-{
-    struct evbuffer *in[2] = {evbuffer_new(), evbuffer_new()};
-    out->sink = evbuffer_new();
-    struct pg_sess *s = pg_sess_new_detached(out->sink);
-    pg_sess_detached_faults(s, px);
-    size_t o = 0;
-    out->dead = 0;
-    while (o < size) {
-        uint8_t h = data[o++];
-        int dir = h >> 7;
-        size_t n = h & 0x7f;
-        if (n > size - o) n = size - o;
-        if (split) {
-            /* chains of 1..4 bytes (chosen by the bytes themselves): every header and line
-             * straddles chains somewhere across the corpus */
-            for (size_t i = 0, k; i < n; i += k) {
-                k = 1 + (data[o + i] & 3u);
-                if (k > n - i) k = n - i;
-                evbuffer_add_reference(in[dir], data + o + i, k, NULL, NULL);
-            }
-        } else
-            evbuffer_add(in[dir], data + o, n);
-        o += n;
-        if (pg_feed(s, dir, in[dir]) < 0) { out->dead = 1; break; }
-        /* what stays unconsumed is an incomplete or held message: bounded by the inspect limit */
-        if (evbuffer_get_length(in[dir]) > 70000) abort();
-    }
-    out->left[0] = evbuffer_get_length(in[0]);
-    out->left[1] = evbuffer_get_length(in[1]);
-    pg_sess_free(s);
-    evbuffer_free(in[0]);
-    evbuffer_free(in[1]);
-}
+/* the engine's entry points, typed for the driver */
+static void *e_open(struct evbuffer *sink) { return pg_sess_new_detached(sink); }
+static void e_faults(void *s, struct fl_proxy *px) { pg_sess_detached_faults(s, px); }
+static int e_feed(void *s, int dir, struct evbuffer *in) { return pg_feed(s, dir, in); }
+static void e_close(void *s) { pg_sess_free(s); }
+static const struct fuzz_engine engine = {e_open, e_faults, e_feed, e_close};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 || size > 1 << 16) return 0;
-    struct fl_proxy *px = proxy_for(data[0]);
-    struct outcome a, b;
-    run(data + 1, size - 1, px, 0, &a);
-    if (size <= 4096) {
-        run(data + 1, size - 1, px, 1, &b);
-        size_t la = evbuffer_get_length(a.sink), lb = evbuffer_get_length(b.sink);
-        if (a.dead != b.dead || a.left[0] != b.left[0] || a.left[1] != b.left[1] || la != lb ||
-            (la && memcmp(evbuffer_pullup(a.sink, -1), evbuffer_pullup(b.sink, -1), la)))
-            abort();                            /* the fast and the careful path disagree */
-        evbuffer_free(b.sink);
-    }
-    evbuffer_free(a.sink);
-    return 0;
+    return fuzz_engine_one(&engine, proxy_for, data, size);
 }
