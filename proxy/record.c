@@ -1228,6 +1228,19 @@ void rec_fault_applied(struct fault *f, struct conn *c)
     rp->faults_applied++;
 }
 
+/* The head of one event of the proxy's capped stream: XADD <events> MAXLEN ~ N * kind K inst I */
+static void rb_event(struct rbuf *b, const struct rec_px *rp, const char *kind)
+{
+    rb_str(b, "XADD");
+    rb_str(b, rp->k_events);
+    rb_str(b, "MAXLEN");
+    rb_str(b, "~");
+    rb_str(b, REC_EVENTS_MAXLEN);
+    rb_str(b, "*");
+    rb_kv_str(b, "kind", kind);
+    rb_kv_str(b, "inst", R->inst);
+}
+
 static void rb_time(struct rbuf *b, const char *k, int64_t mono, int64_t off)
 {
     if (!mono) return;
@@ -1263,14 +1276,7 @@ void rec_conn_close(struct conn *c)
     int64_t off = fl_wall_us() - fl_now_us();
     struct rbuf *b = &R->b;
     rb_begin(b);
-    rb_str(b, "XADD");
-    rb_str(b, rp->k_events);
-    rb_str(b, "MAXLEN");
-    rb_str(b, "~");
-    rb_str(b, REC_EVENTS_MAXLEN);
-    rb_str(b, "*");
-    rb_kv_str(b, "kind", "conn");
-    rb_kv_str(b, "inst", R->inst);
+    rb_event(b, rp, "conn");
     rb_kv_u64(b, "id", c->id);
     rb_kv_str(b, "peer", c->peer);
     rb_time(b, "open_ms", c->t_open, off);
@@ -1350,14 +1356,7 @@ void rec_request(struct conn *c, const struct rec_request *q)
     int64_t off = fl_wall_us() - fl_now_us();
     struct rbuf *b = &R->b;
     rb_begin(b);
-    rb_str(b, "XADD");
-    rb_str(b, rp->k_events);
-    rb_str(b, "MAXLEN");
-    rb_str(b, "~");
-    rb_str(b, REC_EVENTS_MAXLEN);
-    rb_str(b, "*");
-    rb_kv_str(b, "kind", "request");
-    rb_kv_str(b, "inst", R->inst);
+    rb_event(b, rp, "request");
     rb_kv_u64(b, "conn", c->id);
     if (q->method && *q->method) rb_kv_str(b, "method", q->method);
     if (q->path && *q->path) rb_kv_str(b, "path", q->path);
