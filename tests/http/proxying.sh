@@ -72,50 +72,41 @@ out=$(curl -s -m 10 -H 'Expect: 100-continue' --data-binary @"$TT/z.bin" $P/up)
 check expect_100_body_sum [ "${out%% *}" = "bytes=2000000" ]
 check expect_100_no_stall within "$t" 0 900
 
-# WebSocket: upgrade passes through, then raw bytes both ways
-ws=$(python3 - "$LP" <<'PY'
+# tunnel PORT KIND: sends a WebSocket upgrade (KIND ws) or a CONNECT (KIND connect), then raw
+# bytes that look like HTTP but must not be read as HTTP; prints the answer's status line (ws)
+# or status code (connect) and whether the bytes came back unchanged
+tunnel() {
+    python3 - "$1" "$2" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+if sys.argv[2] == "ws":
+    s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    msg = b"\x81\x05hello GET / HTTP/1.1\r\n\r\n not http at all \x00\xff" * 100
+else:
+    s.sendall(b"CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\n\r\n")
+    msg = b"\x00\x01binary HTTP/1.1 200 OK\r\n\r\n" * 500
 buf = b""
 while b"\r\n\r\n" not in buf:
     d = s.recv(4096)
     if not d: break
     buf += d
 head, _, rest = buf.partition(b"\r\n\r\n")
-msg = b"\x81\x05hello GET / HTTP/1.1\r\n\r\n not http at all \x00\xff" * 100
 s.sendall(msg)
 got = rest
 while len(got) < len(msg):
     d = s.recv(65536)
     if not d: break
     got += d
-print(head.split(b"\r\n")[0].decode(), "echo=" + ("yes" if got == msg else "no"))
+line = head.split(b"\r\n")[0]
+print((line if sys.argv[2] == "ws" else line.split(b" ")[1]).decode(), "echo=" + ("yes" if got == msg else "no"))
 PY
-)
+}
+# WebSocket: upgrade passes through, then raw bytes both ways
+ws=$(tunnel "$LP" ws)
 check websocket_101 [ "${ws%% echo*}" = "HTTP/1.1 101 Switching Protocols" ]
 check websocket_tunnel_echo [ "${ws##* }" = "echo=yes" ]
 # CONNECT: a 2xx turns the connection into a tunnel
-ct=$(python3 - "$LP" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-s.sendall(b"CONNECT db.internal:5432 HTTP/1.1\r\nHost: db.internal:5432\r\n\r\n")
-buf = b""
-while b"\r\n\r\n" not in buf:
-    d = s.recv(4096)
-    if not d: break
-    buf += d
-head, _, rest = buf.partition(b"\r\n\r\n")
-msg = b"\x00\x01binary HTTP/1.1 200 OK\r\n\r\n" * 500
-s.sendall(msg)
-got = rest
-while len(got) < len(msg):
-    d = s.recv(65536)
-    if not d: break
-    got += d
-print(head.split(b"\r\n")[0].split(b" ")[1].decode(), "echo=" + ("yes" if got == msg else "no"))
-PY
-)
+ct=$(tunnel "$LP" connect)
 check connect_tunnel [ "$ct" = "200 echo=yes" ]
 # an upgrade the upstream refuses: the connection stays HTTP and serves the next request
 out=$("$TBIN/httpc" -t 5000 127.0.0.1:$LP "GET /plain|Upgrade: websocket|Connection: Upgrade" "GET /bytes/7")
