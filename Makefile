@@ -59,22 +59,24 @@ deps:
 unit: $(BUILD)/unit
 	$(BUILD)/unit
 
-# The suite: unit tests, then integration tests against real processes.
+# The suite: unit tests, then integration tests against real processes, JOBS scripts at a time
+# (tests/run.sh's lanes; JOBS=1 runs them one by one).
+JOBS ?= 3
 test: deps
 	@$(MAKE) --no-print-directory -j2 all $(BUILD)/unit
 	@$(MAKE) --no-print-directory -s -j2 fuzz   # built here, not inside fuzz_smoke.sh's time limit
-	@tests/run.sh $(BUILD)
+	@JOBS=$(JOBS) tests/run.sh $(BUILD)
 
 asan: deps
 	@rm -rf build-asan/t
-	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+	@$(MAKE) --no-print-directory -j2 BUILD=build-asan CC=clang \
 	  OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  TOOL_OPT="-O2 -g" all build-asan/unit
 	@$(MAKE) --no-print-directory -s -j2 fuzz
 	@rm -rf build-asan/reports && mkdir -p build-asan/reports
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:quarantine_size_mb=16:log_path=$(CURDIR)/build-asan/reports/asan \
 	  UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/build-asan/reports/ubsan \
-	  tests/run.sh build-asan; rc=$$?; \
+	  JOBS=$(JOBS) tests/run.sh build-asan; rc=$$?; \
 	  if ls build-asan/reports/* >/dev/null 2>&1; then \
 	    echo "asan: sanitizer reports (build-asan/reports/):"; head -n 40 build-asan/reports/*; exit 1; fi; \
 	  exit $$rc

@@ -21,7 +21,8 @@ fi
 exec "$PWD/$BUILD/faultline" "\$@"
 WRAP
 chmod +x "$VG_DIR/faultline"
-export VALGRIND=1 VG_DIR FL_WRAP=$VG_DIR/faultline TEST_TIMEOUT=${TEST_TIMEOUT:-900}
+# one script at a time (tests/run.sh's lanes off): memcheck is CPU-bound, 20-50x slower
+export VALGRIND=1 VG_DIR FL_WRAP=$VG_DIR/faultline TEST_TIMEOUT=${TEST_TIMEOUT:-900} JOBS=${VALGRIND_JOBS:-1}
 TESTS=${TESTS:-$(ls tests/integration/*.sh)} bash tests/run.sh "$BUILD" | tee "$VG_DIR/suite.log"
 suite_rc=${PIPESTATUS[0]}
 logs=$(ls "$VG_DIR"/vg.*.log 2>/dev/null | wc -l)

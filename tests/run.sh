@@ -3,12 +3,25 @@
 # Each script prints "ok NAME" / "not ok NAME # why"; this runner counts them and ends with
 # the line "N passed, N failed". Exit 1 if anything failed (or a script crashed/timed out).
 # TESTS="tests/integration/daemon.sh ..." runs a subset.
+#
+# Lanes: up to JOBS scripts (default 3) run at the same time. The scripts spend most of their
+# wall time sleeping on timers, servers and deadlines, so on 2 cores 3 lanes cut the suite to
+# well under half (measured in docs/testing.md). Every script is already isolated: its own
+# mktemp dir, free ports, its own redis/postgres. Scripts start longest first (tests/times.txt:
+# seconds per script from a lanes run; unknown scripts count as 30 s), so the long ones do not
+# end up alone at the tail. The result lines come in sorted order, each printed as soon as it
+# and every script before it have finished. Scripts named in SERIAL_TESTS (below, plus
+# $SERIAL) run one at a time after the lanes, alone on the machine: those that measure time
+# too tightly to share it. JOBS=1 is the old serial runner.
 set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 export BUILD FL="${FL_WRAP:-$PWD/$BUILD/faultline}" TBIN="$PWD/$BUILD/t"   # FL_WRAP: make valgrind
+JOBS=${JOBS:-3}
+SERIAL_TESTS="${SERIAL:-}"
 passed=0 failed=0
 LOGDIR=$(mktemp -d /tmp/flrun.XXXXXX)
+suite_start=$(date +%s)
 
 count() {  # count FILE NAME
     local p f
@@ -29,23 +42,62 @@ if [ -x "$BUILD/unit" ]; then
 fi
 
 scripts=${TESTS:-$(find tests -mindepth 2 -name '*.sh' ! -path 'tests/fuzz/*' | sort)}
-for s in $scripts; do
-    name=${s#tests/}
+scripts=$(printf '%s\n' $scripts | sort)   # the report order
+logof() { local n=${1#tests/}; echo "$LOGDIR/${n//\//_}"; }   # prefix: .log .rc .secs
+
+# one script: its log, then its exit status and seconds (written last: "finished")
+run_one() {
+    local s=$1 out start rc
+    out=$(logof "$s")
     start=$(date +%s)
-    timeout -k 5 ${TEST_TIMEOUT:-300} bash "$s" >"$LOGDIR/${name//\//_}.log" 2>&1
+    timeout -k 5 ${TEST_TIMEOUT:-300} bash "$s" >"$out.log" 2>&1
     rc=$?
-    log="$LOGDIR/${name//\//_}.log"
+    echo $(( $(date +%s) - start )) >"$out.secs"
+    echo "$rc" >"$out.rc"
+}
+
+# report one finished script (the old serial runner's lines)
+report() {
+    local s=$1 name=${1#tests/} out log rc p f
+    out=$(logof "$s"); log=$out.log; rc=$(cat "$out.rc")
     p=$(grep -c '^ok ' "$log"); f=$(grep -c '^not ok ' "$log")
-    echo "== $name: $p ok, $f not ok ($(( $(date +%s) - start ))s)"
+    echo "== $name: $p ok, $f not ok ($(cat "$out.secs")s)"
     count "$log" "$name"
-    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "  [$name] script exited $rc with no failed case (crash or timeout):"
         tail -n 15 "$log" | sed 's/^/    /'
         failed=$((failed + 1))
     elif [ "$f" -gt 0 ]; then
         grep -v '^ok ' "$log" | tail -n 25 | sed 's/^/    /'
     fi
+}
+
+# start order: lanes longest first (tests/times.txt), then the serial ones
+est() { local t; t=$(awk -v n="${1#tests/}" '$1 == n { print $2 }' tests/times.txt 2>/dev/null); echo "${t:-30}"; }
+is_serial() { case " $SERIAL_TESTS " in *" $1 "*|*" ${1#tests/} "*) return 0;; esac; return 1; }
+lanes=() serial=()
+while read -r _ s; do
+    if is_serial "$s"; then serial+=("$s"); else lanes+=("$s"); fi
+done < <(for s in $scripts; do echo "$(est "$s") $s"; done | sort -k1,1nr -k2,2)
+
+reported=()   # sorted names, printed up to the first unfinished one
+flush() {
+    local s rest=()
+    for s in $pending_report; do
+        if [ ${#rest[@]} -eq 0 ] && [ -e "$(logof "$s").rc" ]; then report "$s"; else rest+=("$s"); fi
+    done
+    pending_report="${rest[*]:-}"
+}
+pending_report=$scripts
+nrunning() { jobs -rp | wc -l; }
+for s in "${lanes[@]}"; do
+    while [ "$(nrunning)" -ge "$JOBS" ]; do wait -n; flush; done
+    run_one "$s" &
 done
-echo "logs: $LOGDIR"
+while [ "$(nrunning)" -gt 0 ]; do wait -n; flush; done
+wait
+for s in "${serial[@]}"; do run_one "$s"; flush; done
+flush
+echo "logs: $LOGDIR ($JOBS lanes, $(( $(date +%s) - suite_start )) s)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
