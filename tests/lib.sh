@@ -16,14 +16,19 @@ chmod 755 "$TT"
 _PIDS=()
 _FAILS=0
 
+# _ours PID: PID is still a child of this script. A process started long ago may have exited and
+# its PID been reused by a process of another test (tests/run.sh runs several at once, pid_max is
+# 32768): killing that stranger took down a whole other test with SIGTERM.
+_ours() { local st; st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; st=${st##*) }; set -- $st; [ "$2" = "$$" ] || [ "$2" = "$BASHPID" ]; }
+
 cleanup() {
     local p
-    for p in "${_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${_PIDS[@]}"; do _ours "$p" && kill -TERM "$p" 2>/dev/null; done
     sleep 0.1
     if [ -n "${VALGRIND:-}" ]; then   # let valgrind finish its leak check (bounded)
-        for p in "${_PIDS[@]}"; do wait_for 20 eval "! kill -0 $p 2>/dev/null"; done
+        for p in "${_PIDS[@]}"; do wait_for 20 eval "! _ours $p"; done
     fi
-    for p in "${_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    for p in "${_PIDS[@]}"; do _ours "$p" && kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     [ -n "${PGDATA_DIR:-}" ] && runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$PGDATA_DIR" -m immediate stop >/dev/null 2>&1
     rm -rf "$TT"
 }
