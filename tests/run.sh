@@ -11,14 +11,16 @@
 # seconds per script from a lanes run; unknown scripts count as 30 s), so the long ones do not
 # end up alone at the tail. The result lines come in sorted order, each printed as soon as it
 # and every script before it have finished. Scripts named in SERIAL_TESTS (below, plus
-# $SERIAL) run one at a time after the lanes, alone on the machine: those that measure time
-# too tightly to share it. JOBS=1 is the old serial runner.
+# $SERIAL) run one at a time after the lanes, alone: those whose verdicts depend on timing
+# too much to share the machine. JOBS=1 is the old serial runner.
 set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 export BUILD FL="${FL_WRAP:-$PWD/$BUILD/faultline}" TBIN="$PWD/$BUILD/t"   # FL_WRAP: make valgrind
 JOBS=${JOBS:-3}
-SERIAL_TESTS="${SERIAL:-}"
+# alone after the lanes: the verifier's verdicts on a real service's timing (backoff growth, a
+# quiet window, a goroutine probe) that failed under 3-4 lanes on a machine at load 20+
+SERIAL_TESTS="run/action.sh run/catalog_drops.sh run/demo_pair.sh run/go_bugs.sh ${SERIAL:-}"
 passed=0 failed=0
 LOGDIR=$(mktemp -d /tmp/flrun.XXXXXX)
 suite_start=$(date +%s)
