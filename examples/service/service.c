@@ -364,8 +364,10 @@ struct pgconn {
     struct call *cl;
     int slot;            /* pool slot, -1 = own connection */
     int connecting, stage, leaked;
+    struct pgconn *prev_all, *next_all;   /* every live one, leaked too: freed at exit */
 };
 static struct pgconn **pgpool;
+static struct pgconn *pg_all;
 static unsigned long stat_pg_ok, stat_pg_fail, stat_pg_leaked;
 
 static void pg_io(evutil_socket_t fd, short what, void *arg);
@@ -384,6 +386,9 @@ static void pg_release(struct pgconn *pc, int keep)
     pc->cl = NULL;
     if (keep && pc->slot >= 0) return;             /* idle in the pool */
     if (pc->slot >= 0) pgpool[pc->slot] = NULL;
+    if (pc->prev_all) pc->prev_all->next_all = pc->next_all;
+    else pg_all = pc->next_all;
+    if (pc->next_all) pc->next_all->prev_all = pc->prev_all;
     PQfinish(pc->c);
     free(pc);
 }
@@ -499,6 +504,9 @@ static void pg_start(struct call *cl)
         }
         pc->connecting = 1;
         if (slot >= 0) pgpool[slot] = pc;
+        pc->next_all = pg_all;
+        if (pg_all) pg_all->prev_all = pc;
+        pg_all = pc;
     }
     pc->cl = cl;
     pc->stage = 0;
@@ -720,6 +728,11 @@ int main(int argc, char **argv)
         if (cl->dl_ev) event_free(cl->dl_ev);
         call_free(cl);
     }
+    while (pg_all) {   /* Postgres connections in flight, idle in the pool or leaked (--pg-leak) */
+        pg_all->slot = -1;
+        pg_release(pg_all, 0);
+    }
+    free(pgpool);
     for (int i = 0; i < nforgotten; i++) evhttp_connection_free(forgotten[i]);
     free(forgotten);
     event_free(si);
