@@ -68,6 +68,9 @@ struct pg_totals {
     uint64_t idle_tx_us;
     struct pg_group groups[PG_GROUPS];
     int ngroups;
+    /* the open sessions of every proxy object with this name: the live one and any retired
+     * by a reload whose connections still run (the state, /stats and cancels see them all) */
+    struct pg_sess *open;
 };
 
 struct pg_cycle {
@@ -124,6 +127,7 @@ struct pg_sess {
     int64_t idle_tx_since, idle_tx_us, idle_tx_max_us;
     struct pg_group *grp;        /* counted in this group since its startup packet */
     uint64_t cancel_target;      /* a CancelRequest connection: id of the session it cancelled */
+    struct pg_sess *onext, *oprev; /* in tot->open while the connection lives */
 };
 
 /* ---- per-proxy totals ---- */
@@ -190,13 +194,12 @@ static const struct pg_totals *pg_totals_find(const char *name)
 /* Live state of a group's sessions on px: in a transaction now, longest idle in one now. */
 struct pg_gstate { uint32_t in_tx; int64_t idle_max_us; };
 
-static void pg_group_states(const struct fl_proxy *px, const struct pg_totals *t, struct pg_gstate *gs)
+static void pg_group_states(const struct pg_totals *t, struct pg_gstate *gs)
 {
     int64_t now = fl_now_us();
     memset(gs, 0, sizeof(*gs) * PG_GROUPS);
-    for (const struct conn *c = px->conns; c; c = c->next) {
-        const struct pg_sess *s = c->proto;
-        if (!s || !s->grp || s->tot != t) continue;
+    for (const struct pg_sess *s = t->open; s; s = s->onext) {
+        if (!s->grp) continue;
         struct pg_gstate *g = &gs[s->grp - t->groups];
         if (s->txs == 'T' || s->txs == 'E') g->in_tx++;
         if (s->idle_tx_since && now - s->idle_tx_since > g->idle_max_us) g->idle_max_us = now - s->idle_tx_since;
@@ -210,9 +213,7 @@ char *pg_stats_json(const struct fl_proxy *px)
     for (int i = 0; i < ntotals; i++)
         if (!strcmp(totals[i].name, px->spec.name)) t = &totals[i];
     uint64_t live = 0, in_tx = 0, held = 0;
-    for (const struct conn *c = px->conns; c; c = c->next) {
-        const struct pg_sess *s = c->proto;
-        if (!s || px->spec.mode != MODE_POSTGRES) continue;
+    for (const struct pg_sess *s = t->open; s && px->spec.mode == MODE_POSTGRES; s = s->onext) {
         live++;
         if (s->txs == 'T' || s->txs == 'E') in_tx++;
         if (s->gate_until == INT64_MAX) held++;
@@ -239,7 +240,7 @@ char *pg_stats_json(const struct fl_proxy *px)
     if (!out) abort();
     o += (size_t)snprintf(out + o, cap - o, ",\"sessions\":[");
     struct pg_gstate gs[PG_GROUPS];
-    pg_group_states(px, t, gs);
+    pg_group_states(t, gs);
     for (int i = 0; i < t->ngroups; i++) {
         const struct pg_group *g = &t->groups[i];
         char ue[200], ae[200];
@@ -262,9 +263,7 @@ void pg_totals_facts(const struct fl_proxy *px, struct rec_kv *kv)
     static const struct pg_totals zero;
     if (!t) t = &zero;
     uint64_t live = 0, in_tx = 0, held = 0;
-    for (const struct conn *c = px->conns; c; c = c->next) {
-        const struct pg_sess *s = c->proto;
-        if (!s) continue;
+    for (const struct pg_sess *s = t->open; s; s = s->onext) {
         live++;
         if (s->txs == 'T' || s->txs == 'E') in_tx++;
         if (s->gate_until == INT64_MAX) held++;
@@ -286,7 +285,7 @@ void pg_state_facts(struct fl_proxy *px, struct rec_kv *kv)
 {
     struct pg_totals *t = pg_totals_for(px->spec.name);
     struct pg_gstate gs[PG_GROUPS];
-    pg_group_states(px, t, gs);
+    pg_group_states(t, gs);
     uint64_t live = 0, in_tx = 0;
     int64_t idle = 0;
     int n = 0;
@@ -502,8 +501,9 @@ void pg_fault_ended(struct fault *f)
         c->busy++;
         if (fc->on_end == HANG_RELEASE) {
             s->gate_until = 0;
-            c->t_hang = 0;
-            c->hang_fault = NULL;
+            /* when the hold began stays recorded (hang_ms); hang_end_ms says when it ended */
+            if (c->hang_fault == f && c->t_hang && !c->t_hang_end && !c->t_gave_up) c->t_hang_end = fl_now_us();
+            if (c->hang_fault == f) c->hang_fault = NULL;
             if (c->cli) {
                 pg_run(s, 0, bufferevent_get_input(c->cli));
                 if (!c->closing) pipe_after_io(&c->p[0]);
@@ -604,10 +604,11 @@ static int pg_startup(struct pg_sess *s, struct evbuffer *in)
         uint32_t pid = be32(b + 8), key = be32(b + 12);
         s->is_cancel = 1;
         if (s->tot) s->tot->cancel_requests++;
-        if (s->px) {
-            for (struct conn *c = s->px->conns; c; c = c->next) {
-                struct pg_sess *t = c->proto;
-                if (!t || t == s || !t->have_key || t->pid != pid || t->key != key) continue;
+        if (s->tot) {
+            /* sessions of retired proxy objects (a reload) included: their clients time out too */
+            for (struct pg_sess *t = s->tot->open; t; t = t->onext) {
+                struct conn *c = t->c;
+                if (t == s || !t->have_key || t->pid != pid || t->key != key) continue;
                 t->cancels++;
                 s->cancel_target = c->id;
                 int held = t->gate_until != 0;
@@ -693,8 +694,9 @@ static int pg_act(struct pg_sess *s, struct fault *f, int is_bind, uint32_t tota
         d->decided = 1;
         s->gate_until = INT64_MAX;
         s->hang_f = f;
-        if (s->c && !s->c->t_hang) {
+        if (s->c && (!s->c->t_hang || s->c->t_hang_end)) {   /* (a new hold after a released one) */
             s->c->t_hang = fl_now_us();
+            s->c->t_hang_end = 0;
             s->c->hang_fault = f;
             snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
         }
@@ -1035,6 +1037,9 @@ void pg_conn_init(struct conn *c)
     s->px = c->px;
     s->tot = pg_totals_for(c->px->spec.name);
     s->tot->conns++;
+    s->onext = s->tot->open;
+    if (s->onext) s->onext->oprev = s;
+    s->tot->open = s;
     c->proto = s;
     frame_conn_init(c);
 }
@@ -1111,6 +1116,11 @@ void pg_conn_free(struct conn *c)
     struct pg_sess *s = c->proto;
     if (!s) return;
     c->proto = NULL;
+    if (s->tot) {
+        if (s->oprev) s->oprev->onext = s->onext;
+        else s->tot->open = s->onext;
+        if (s->onext) s->onext->oprev = s->oprev;
+    }
     int in_tx = s->txs == 'T' || s->txs == 'E';
     if (s->idle_tx_since) {
         int64_t end = c->t_close ? c->t_close : fl_now_us();

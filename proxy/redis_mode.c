@@ -71,6 +71,8 @@ struct resp_totals {
     struct resp_name_stat names[RESP_NAMES_MAX];
     int nnames;
     uint8_t hslot[256];          /* hash of a name -> its row + 1 (0 = empty) */
+    /* the open sessions of every proxy object with this name (a reload's retired ones too) */
+    struct resp_sess *open;
 };
 
 struct resp_sess {
@@ -95,6 +97,7 @@ struct resp_sess {
     uint64_t peak_inflight;
     struct { uint16_t idx; uint32_t calls, errors; } by[16];   /* per command name, first 16 */
     int nby;
+    struct resp_sess *onext, *oprev;   /* in tot->open while the connection lives */
 };
 
 static void resp_sess_count(struct resp_sess *s, uint16_t idx, int call, int err)
@@ -110,6 +113,8 @@ static void resp_sess_count(struct resp_sess *s, uint16_t idx, int call, int err
     s->by[i].calls += (uint32_t)call;
     s->by[i].errors += (uint32_t)err;
 }
+
+static uint64_t resp_inflight(const struct resp_sess *s);
 
 /* ---- per-proxy totals ---- */
 
@@ -163,11 +168,9 @@ char *resp_stats_json(const struct fl_proxy *px)
     for (int i = 0; i < ntotals; i++)
         if (!strcmp(totals[i].name, px->spec.name)) t = &totals[i];
     uint64_t live = 0, inflight = 0, held = 0;
-    for (const struct conn *c = px->conns; c; c = c->next) {
-        const struct resp_sess *s = c->proto;
-        if (!s || px->spec.mode != MODE_REDIS) continue;
+    for (const struct resp_sess *s = t->open; s && px->spec.mode == MODE_REDIS; s = s->onext) {
         live++;
-        inflight += s->qn;
+        inflight += resp_inflight(s);
         if (s->gate_until == INT64_MAX) held++;
     }
     size_t cap = 1024 + (size_t)t->nnames * 120, o = 0;
@@ -347,8 +350,9 @@ void resp_fault_ended(struct fault *f)
         c->busy++;
         if (fc->on_end == HANG_RELEASE) {
             s->gate_until = 0;
-            c->t_hang = 0;
-            c->hang_fault = NULL;
+            /* when the hold began stays recorded (hang_ms); hang_end_ms says when it ended */
+            if (c->hang_fault == f && c->t_hang && !c->t_hang_end && !c->t_gave_up) c->t_hang_end = fl_now_us();
+            if (c->hang_fault == f) c->hang_fault = NULL;
             if (c->cli) {
                 resp_run(s, 0, bufferevent_get_input(c->cli));
                 if (!c->closing) pipe_after_io(&c->p[0]);
@@ -608,8 +612,9 @@ static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, const struct 
                 d->in_cmd = 0;
                 s->gate_until = INT64_MAX;
                 s->hang_f = f;
-                if (s->c && !s->c->t_hang) {
+                if (s->c && (!s->c->t_hang || s->c->t_hang_end)) {   /* (a new hold after a released one) */
                     s->c->t_hang = fl_now_us();
+                    s->c->t_hang_end = 0;
                     s->c->hang_fault = f;
                     snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
                 }
@@ -899,6 +904,9 @@ void resp_conn_init(struct conn *c)
     s->px = c->px;
     s->tot = resp_totals_for(c->px->spec.name);
     s->tot->conns++;
+    s->onext = s->tot->open;
+    if (s->onext) s->onext->oprev = s;
+    s->tot->open = s;
     c->proto = s;
     frame_conn_init(c);
 }
@@ -974,9 +982,7 @@ void resp_totals_facts(const struct fl_proxy *px, struct rec_kv *kv)
     for (int i = 0; i < ntotals; i++)
         if (!strcmp(totals[i].name, px->spec.name)) t = &totals[i];
     uint64_t live = 0, inflight = 0, held = 0;
-    for (const struct conn *c = px->conns; c; c = c->next) {
-        const struct resp_sess *s = c->proto;
-        if (!s) continue;
+    for (const struct resp_sess *s = t->open; s; s = s->onext) {
         live++;
         inflight += resp_inflight(s);
         if (s->gate_until == INT64_MAX) held++;
@@ -1006,6 +1012,11 @@ void resp_conn_free(struct conn *c)
     struct resp_sess *s = c->proto;
     if (!s) return;
     c->proto = NULL;
+    if (s->tot) {
+        if (s->oprev) s->oprev->onext = s->onext;
+        else s->tot->open = s->onext;
+        if (s->onext) s->onext->oprev = s->oprev;
+    }
     uint64_t inflight = resp_inflight(s);
     int held = s->gate_until == INT64_MAX;
     if (c->closed_by == CLOSER_CLIENT && s->tot) {
