@@ -142,8 +142,11 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
             if (!isnan(ev->call_open_ms) || !isnan(ev->call_max_at_ms)) {
                 /* turns recorded: a held call is one open at the close (sent, never answered),
                  * or one the fault released and that was answered after the hold began; a
-                 * pooled connection idling through the hold, and closed by the pool, is none */
-                if (!isnan(ev->call_open_ms)) {
+                 * pooled connection idling through the hold, and closed by the pool, is none.
+                 * A turn opened after the hold ended (a Postgres Terminate, a last request the
+                 * client sent after its released call was answered) was never held: then the
+                 * answered one is the call */
+                if (!isnan(ev->call_open_ms) && !(ev->call_open_ms >= end_hold && !isnan(ev->call_max_at_ms))) {
                     start = ev->call_open_ms > ev->hang_ms ? ev->call_open_ms : ev->hang_ms;
                     if (!isnan(ev->gave_up_ms) && ev->gave_up_ms <= end_hold + 1) gave = ev->gave_up_ms - start;
                 } else {
