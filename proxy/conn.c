@@ -58,10 +58,18 @@ static void side_read(struct conn *c, struct bufferevent *bev, int on)
     }
 }
 
+static inline int conn_frames_input(const struct conn *c)
+{
+    return c->proto && (c->px->spec.mode == MODE_POSTGRES || c->px->spec.mode == MODE_REDIS);
+}
+
 static size_t pipe_pending(struct pipe *p)
 {
     size_t n = p->dst ? evbuffer_get_length(bufferevent_get_output(p->dst)) : 0;
     for (int i = 0; i < p->nstages; i++) n += stage_held(p->stages[i]);
+    /* postgres/redis keep what they cannot pass yet (a gated request, a partial message) in the
+     * source's input: it counts against the same bound (proxy/frame.h) */
+    if (conn_frames_input(p->c) && p->src) n += evbuffer_get_length(bufferevent_get_input(p->src));
     return n;
 }
 
@@ -717,7 +725,8 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     }
     c->p[0] = (struct pipe){.c = c, .dir = 0, .src = c->cli, .dst = c->up};
     c->p[1] = (struct pipe){.c = c, .dir = 1, .src = c->up, .dst = c->cli};
-    c->own_read = px->spec.mode == MODE_TCP || px->spec.mode == MODE_HTTP;
+    c->own_read = px->spec.mode == MODE_TCP || px->spec.mode == MODE_HTTP || px->spec.mode == MODE_POSTGRES ||
+                  px->spec.mode == MODE_REDIS;
     if (px->spec.mode == MODE_HTTP) http_conn_new(c);
     else if (px->spec.mode == MODE_POSTGRES) pg_conn_init(c);
     else if (px->spec.mode == MODE_REDIS) resp_conn_init(c);

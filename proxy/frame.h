@@ -31,7 +31,9 @@ void frame_inject(struct conn *c, struct evbuffer *sink, struct evbuffer *tmp, c
 void frame_applied(struct conn *c, struct fault *f, const struct fault **applied, int *napplied);
 
 /* A new protocol connection: incomplete or held messages wait in the input buffers, bounded
- * like the output by the proxy's buffer (the read high-watermark). */
+ * like the output by the proxy's buffer (proxy/conn.c counts them as pending: reading pauses
+ * at the bound). An engine that drains the client's input outside that side's own read (a gate
+ * opening, a full FIFO emptying) calls pipe_after_io(&c->p[0]) so reading resumes. */
 void frame_conn_init(struct conn *c);
 
 /* The contiguous bytes at the front of a buffer (its first chain), without copying: the

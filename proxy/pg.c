@@ -15,7 +15,8 @@
  * a fault answer a query itself (pg_error) even when the client pipelines: the local answer
  * waits in the FIFO until every answer before it has passed. Per-query latency and hang close a
  * gate on the client's input: the query and everything after it wait (in the socket's input
- * buffer, bounded by the proxy's buffer through the read high-watermark) until the gate opens.
+ * buffer, counted against the proxy's buffer: proxy/conn.c stops reading past it) until the
+ * gate opens.
  *
  * What it does not do: TLS (SSLRequest is answered 'N', or with `tls = passthrough` the
  * connection falls back to plain tcp forwarding, with no facts or faults), replication
@@ -844,6 +845,21 @@ static int pg_drop_due(struct pg_sess *s, uint8_t type)
     return type == 'C' || type == 'I' || type == 'E' || type == 'Z' || type == 's';
 }
 
+/* Copies n bytes at offset off of in: from the first chain in place when they lie there (one
+ * read lands in one chain), else across chains. */
+static inline void pg_peek(struct evbuffer *in, size_t off, void *dst, size_t n)
+{
+    struct frame_view v;
+    frame_view_get(in, &v);
+    if (off + n <= v.len) {
+        memcpy(dst, v.p + off, n);
+        return;
+    }
+    struct evbuffer_ptr ptr;
+    evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+    evbuffer_copyout_from(in, &ptr, dst, n);
+}
+
 static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
 {
     struct pg_dir *d = &s->d[dir];
@@ -881,9 +897,7 @@ static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
         }
         if (avail < 5) break;
         uint8_t h[5];
-        struct evbuffer_ptr ptr;
-        evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
-        evbuffer_copyout_from(in, &ptr, h, 5);
+        pg_peek(in, off, h, 5);
         uint8_t type = h[0];
         uint32_t len = be32(h + 1);
         if (len < 4 || len > PG_MSG_MAX) { FLUSH(); pg_garbage(s, dir, "message length out of range"); return; }
@@ -972,8 +986,7 @@ static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
             }
             if (avail < total) break;
             uint8_t b[13];
-            evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
-            evbuffer_copyout_from(in, &ptr, b, total);
+            pg_peek(in, off, b, total);
             if (type == 'K') {
                 s->pid = be32(b + 5);
                 s->key = be32(b + 9);
@@ -1016,7 +1029,10 @@ static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
     }
     FLUSH();
 #undef FLUSH
-    if (rerun_client && s->c && s->c->cli && !s->c->closing) pg_run(s, 0, bufferevent_get_input(s->c->cli));
+    if (rerun_client && s->c && s->c->cli && !s->c->closing) {
+        pg_run(s, 0, bufferevent_get_input(s->c->cli));
+        if (!s->c->closing) pipe_after_io(&s->c->p[0]);   /* the client's input shrank: read on */
+    }
 }
 
 /* ---- connection glue ---- */

@@ -76,7 +76,7 @@ struct conn {
     struct conn *prev, *next;
     void *proto;                     /* mode-specific state (http, postgres, redis) */
     void *rec;                       /* recorder's per-connection scratch */
-    int own_read;                    /* tcp, http mode: conn.c reads the sockets itself (conn_readable) */
+    int own_read;                    /* conn.c reads the sockets itself (conn_readable): every mode */
 };
 
 struct fl_server;

@@ -15,8 +15,8 @@
  * commands (BLPOP just takes long) work without special cases, and what lets redis_error
  * answer a command itself in the right place: the local answer waits in the FIFO until every
  * reply before it has passed. Latency and hang close a gate on the client's input: the
- * command and everything after it wait in the socket's input buffer (bounded by the proxy's
- * buffer through the read high-watermark) until the gate opens.
+ * command and everything after it wait in the socket's input buffer (counted against the
+ * proxy's buffer: proxy/conn.c stops reading past it) until the gate opens.
  *
  * Pub/sub and MONITOR connections pass through: after SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE,
  * MONITOR or CLIENT REPLY OFF|SKIP the connection is forwarded as plain tcp (no framing, no
@@ -883,7 +883,10 @@ static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in)
     FLUSH();
 #undef CONSUME
 #undef FLUSH
-    if (rerun_client && s->c && s->c->cli && !s->c->closing) resp_run(s, 0, bufferevent_get_input(s->c->cli));
+    if (rerun_client && s->c && s->c->cli && !s->c->closing) {
+        resp_run(s, 0, bufferevent_get_input(s->c->cli));
+        if (!s->c->closing) pipe_after_io(&s->c->p[0]);   /* the client's input shrank: read on */
+    }
 }
 
 /* ---- connection glue ---- */
