@@ -17,6 +17,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 static inline struct pipe *stage_pipe(struct stage *st) { return &st->conn->p[st->dir]; }
@@ -105,6 +106,26 @@ void stage_timer(struct stage *st, int64_t delay_us)
     }
     struct timeval tv = {(time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000)};
     evtimer_add(st->timer, &tv);
+}
+
+void stage_want_arrival(struct stage *st)
+{
+    struct pipe *p = stage_pipe(st);
+    p->want_rxts = 1;
+    /* now if the socket exists (else conn.c's first stamped read turns it on): the skbs of a
+     * read are stamped only if the option was on when they arrived */
+    evutil_socket_t fd = p->src ? bufferevent_getfd(p->src) : -1;
+    if (!p->rxts_on && fd >= 0) {
+        int one = 1;
+        p->rxts_on = 1;
+        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+    }
+}
+
+int64_t stage_arrival_us(const struct stage *st)
+{
+    int64_t now = fl_now_us(), rx = st->conn->p[st->dir].rx_us;
+    return rx > 0 && rx < now ? rx : now;
 }
 
 void stage_eof(struct stage *st)

@@ -167,6 +167,13 @@ void stage_applied(struct stage *st);
 /* Note that the stage started holding a call: the moment the client gives up is measured from
  * here (the service's effective timeout). */
 void stage_mark_hanging(struct stage *st);
+/* Ask for the kernel's receive time of the direction's bytes (SO_TIMESTAMPNS on its source
+ * socket, from now on). stage_arrival_us: when the bytes now in on_data reached the proxy's
+ * socket (monotonic us, never later than now); fl_now_us() when unknown (bytes emitted by an
+ * earlier stage's timer, no timestamp yet). A delay counted from here does not include the
+ * time the proxy took to wake up and read them. */
+void stage_want_arrival(struct stage *st);
+int64_t stage_arrival_us(const struct stage *st);
 /* Whether the stage's connection is closing (stop working on it). */
 int stage_closing(const struct stage *st);
 /* Whether the fault is in its active window now. */

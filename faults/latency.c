@@ -6,6 +6,10 @@
  * Each chunk that arrives is held with a release deadline; a deadline earlier than the previous
  * chunk's is pushed back to it, so jitter never reorders bytes. One timer per stage, armed for
  * the head of the queue.
+ *
+ * The delay counts from when the bytes reached the proxy's socket (the kernel's receive time,
+ * stage_arrival_us), not from when the proxy got round to reading them: the proxy's own wake-up
+ * on the read is not added to the delay (like netem, which stamps a packet when it is queued).
  */
 #include "fault.h"
 #include "http_fault.h"
@@ -82,7 +86,7 @@ static void latency_data(struct stage *st, struct evbuffer *in)
     size_t len = evbuffer_get_length(in);
     if (!len) return;
     int64_t j = c->jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)c->jitter_us) : 0;
-    int64_t at = fl_now_us() + c->delay_us + j;
+    int64_t at = stage_arrival_us(st) + c->delay_us + j;
     if (at < s->last_at) at = s->last_at;
     s->last_at = at;
     if (s->n == s->cap) {
@@ -100,6 +104,11 @@ static void latency_data(struct stage *st, struct evbuffer *in)
     st->f->c.bytes_delayed += len;
     stage_hold(st, in);
     if (s->n == 1) arm_head(st);
+}
+
+static void latency_start(struct stage *st)
+{
+    stage_want_arrival(st);
 }
 
 static void latency_timer(struct stage *st)
@@ -140,6 +149,7 @@ const struct fault_type fault_latency = {
     .set = latency_set,
     .validate = latency_validate,
     .attrs = latency_attrs,
+    .on_start = latency_start,
     .on_data = latency_data,
     .on_timer = latency_timer,
     .on_end = latency_end,

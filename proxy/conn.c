@@ -420,6 +420,31 @@ static ssize_t read_into(evutil_socket_t fd, struct evbuffer *buf, size_t want)
     return r;
 }
 
+/* The chain's read when a fault asked for arrival times (stage_want_arrival, the latency fault):
+ * recvmsg() with the kernel's receive time of the bytes, kept in p->rx_us (monotonic; 0 if the
+ * kernel gave none) while they go through the chain. The fast path never comes here. */
+static ssize_t recv_stamped(struct pipe *p, evutil_socket_t fd, size_t want)
+{
+    if (!p->rxts_on) {
+        int one = 1;
+        p->rxts_on = 1;
+        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+    }
+    union { char b[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } cm;
+    struct iovec iov = {conn_rbuf, want};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};
+    ssize_t r = recvmsg(fd, &mh, 0);
+    p->rx_us = 0;
+    if (r > 0)
+        for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h))
+            if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
+                struct timespec ts;
+                memcpy(&ts, CMSG_DATA(h), sizeof(ts));
+                p->rx_us = fl_now_us() - (fl_wall_us() - ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000));
+            }
+    return r;
+}
+
 /* A tcp-mode socket is readable. Fast path (no fault acts on the direction): with nothing
  * queued for the destination, recv() into a scratch buffer and send() at once, queueing only
  * what the socket did not take; else append to its output. A read that fills what it asked for
@@ -474,7 +499,7 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
         size_t pend = pipe_pending(p), want = bound > pend ? bound - pend : 0;
         if (want > READ_CHUNK) want = READ_CHUNK;
         if (want == 0) want = 1;   /* pipe_after_io pauses after this read */
-        r = recv(fd, conn_rbuf, want, 0);
+        r = p->want_rxts ? recv_stamped(p, fd, want) : recv(fd, conn_rbuf, want, 0);
         if (r > 0) {
             total = (size_t)r;
             evbuffer_unfreeze(in, 0);   /* a bufferevent's input takes bytes only from its reader */
@@ -493,6 +518,7 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
         else { c->px->st.bytes_down += total; if (!c->t_cli_eof) c->t_last_down = fl_now_us(); }
     } else if (total) {
         on_read(bev, c);   /* the chain, or http mode's parser: as after libevent's own read */
+        p->rx_us = 0;      /* later emits (a stage's timer) are not this read's bytes */
     }
     if (r == 0 && !c->closing) {
         event_del(&bev->ev_read);

@@ -46,6 +46,11 @@ struct pipe {
     int read_paused;              /* we disabled src reading for backpressure */
     uint64_t bytes;               /* bytes written towards dst */
     uint64_t bytes_in;            /* tcp mode: bytes read from src (bytes_in - bytes = held by faults) */
+    /* arrival times (faults/chain.c stage_want_arrival): src's bytes carry the kernel's receive
+     * time; rx_us is the monotonic arrival of the bytes now in the chain, set only while a read
+     * is handed to it (0 = unknown: a timer's emit, or no timestamp) */
+    int want_rxts, rxts_on;
+    int64_t rx_us;
 };
 
 struct conn {

@@ -17,6 +17,14 @@
  *       secs= result=
  *   faultc hold ADDR N SECONDS         open N connections, send "ping\n" on each, keep them
  *       SECONDS: opened= answered= closed= (by the other side) and exit
+ *   faultc stalled ADDR PID STOP_MS    one round trip of 16 bytes (echo upstream) to warm the
+ *       connection, then SIGSTOP PID (the proxy), send 16 bytes, SIGCONT it after STOP_MS and
+ *       time the answer from the send: warm_ms= rtt_ms= (a delay counted from the bytes'
+ *       arrival gives max(delay, STOP_MS); one counted from the proxy's read, STOP_MS + delay)
+ *   faultc echod ADDR SECONDS          a minimal echo server (ADDR 127.0.0.1:0 picks a port):
+ *       prints "listening PORT", answers each read with one send() on the spot (TCP_NODELAY,
+ *       no event library: two syscalls per message), up to 64 connections, exits after
+ *       SECONDS (a measuring upstream for bench/faults.sh that adds as little as it can)
  * ADDR is 127.0.0.1:PORT.
  */
 #include <arpa/inet.h>
@@ -279,6 +287,79 @@ static int c_rate(double secs)
     return 0;
 }
 
+static int c_stalled(int pid, int stop_ms)
+{
+    int err = 0;
+    int fd = dial(&err);
+    if (fd < 0) { printf("result=refused\n"); return 0; }
+    char msg[16], got[16];
+    double rt[2] = {-1, -1};
+    for (int k = 0; k < 2; k++) {
+        memset(msg, 'a' + k, sizeof(msg));
+        if (k == 1 && kill(pid, SIGSTOP) != 0) break;
+        double t = now_ms();
+        if (send(fd, msg, 16, MSG_NOSIGNAL) != 16) break;
+        if (k == 1) {
+            usleep((useconds_t)stop_ms * 1000);
+            kill(pid, SIGCONT);
+        }
+        size_t have = 0;
+        while (have < 16) {
+            struct pollfd pf = {fd, POLLIN, 0};
+            if (poll(&pf, 1, 20000) <= 0) break;
+            ssize_t r = recv(fd, got + have, 16 - have, 0);
+            if (r <= 0) break;
+            have += (size_t)r;
+        }
+        if (have != 16 || memcmp(got, msg, 16)) break;
+        rt[k] = now_ms() - t;
+    }
+    kill(pid, SIGCONT);   /* whatever happened above */
+    printf("warm_ms=%.3f rtt_ms=%.3f\n", rt[0], rt[1]);
+    close(fd);
+    return 0;
+}
+
+static int c_echod(double secs)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ls < 0 || bind(ls, (struct sockaddr *)&target, sizeof(target)) < 0 || listen(ls, 64) < 0) {
+        perror("echod");
+        return 1;
+    }
+    struct sockaddr_in a;
+    socklen_t al = sizeof(a);
+    getsockname(ls, (struct sockaddr *)&a, &al);
+    printf("listening %d\n", ntohs(a.sin_port));
+    struct pollfd pf[65] = {{ls, POLLIN, 0}};
+    int n = 1;
+    double end = now_ms() + secs * 1000;
+    char b[65536];
+    while (now_ms() < end) {
+        if (poll(pf, (nfds_t)n, (int)(end - now_ms()) + 1) <= 0) continue;
+        for (int i = n - 1; i >= 1; i--) {
+            if (!pf[i].revents) continue;
+            ssize_t r = recv(pf[i].fd, b, sizeof(b), 0);
+            ssize_t off = 0;
+            while (r > 0 && off < r) {   /* blocking socket: the rest waits for room */
+                ssize_t w = send(pf[i].fd, b + off, (size_t)(r - off), MSG_NOSIGNAL);
+                if (w <= 0) { r = -1; break; }
+                off += w;
+            }
+            if (r <= 0) { close(pf[i].fd); pf[i] = pf[--n]; }
+        }
+        if (pf[0].revents && n < 65) {
+            int fd = accept(ls, NULL, NULL);
+            if (fd >= 0) {
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                pf[n++] = (struct pollfd){fd, POLLIN, 0};
+            }
+        }
+    }
+    return 0;
+}
+
 static int c_hold(int n, double secs)
 {
     struct rlimit rl;
@@ -329,6 +410,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "rtt") && argc > 3) return c_rtt(atoi(argv[3]), argc > 4 ? atof(argv[4]) : 0);
     if (!strcmp(cmd, "rate") && argc > 3) return c_rate(atof(argv[3]));
     if (!strcmp(cmd, "hold") && argc > 4) return c_hold(atoi(argv[3]), atof(argv[4]));
+    if (!strcmp(cmd, "stalled") && argc > 4) return c_stalled(atoi(argv[3]), atoi(argv[4]));
+    if (!strcmp(cmd, "echod") && argc > 3) return c_echod(atof(argv[3]));
     fprintf(stderr, "bad arguments; see the top of tests/lib/faultc.c\n");
     return 2;
 }
