@@ -2,7 +2,7 @@
 # bench/faults.sh [short] -- accuracy and cost of the TCP faults (issue 3), loopback only.
 #
 #   1. latency accuracy: N round trips (16 B, one connection) through `latency delay=100ms`
-#      to an echo upstream; the error of each round trip against 100 ms, p50 and p99
+#      to an echo upstream (faultc echod, the leanest echo we have); the error of each round trip against 100 ms, p50 and p99
 #      (targets: median <= 0.5 ms, p99 <= 2 ms). As root, measured a second time with the
 #      client, the echo and faultline all at SCHED_FIFO priority 1 (chrt): on a shared machine
 #      the p99 of the first run is the scheduler's (the baseline without a fault has the same
@@ -40,6 +40,14 @@ peer() {  # peer VAR MODE [ARGS]: starts flpeer serve, sets VAR to its port
     for _ in $(seq 1 100); do grep -q '^listening' "$D/peer.$var" && break; sleep 0.02; done
     printf -v "$var" '%s' "$(sed -n 's/^listening //p' "$D/peer.$var")"
 }
+echod() {  # echod VAR: a minimal echo (faultc echod: one recv and one send per message, no event
+           # loop; flpeer's bufferevent echo takes a loop turn and 5 syscalls), sets VAR to its port
+    local var=$1
+    "${RT[@]}" "$T/faultc" echod 127.0.0.1:0 3600 >"$D/echod.$var" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do grep -q '^listening' "$D/echod.$var" && break; sleep 0.02; done
+    printf -v "$var" '%s' "$(sed -n 's/^listening //p' "$D/echod.$var")"
+}
 kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
 PORT=$((30000 + RANDOM % 20000))
 fl() {  # fl UPSTREAM [FAULT LINES...]: (re)starts faultline with one proxy and the faults
@@ -59,18 +67,19 @@ HZ=$(getconf CLK_TCK)
 echo "# bench/faults.sh $( [ "$SHORT" = 1 ] && echo short) on $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 peer ECHO echo
 peer SRC source 100000000000
+echod LECHO
 
 # 1. latency accuracy
 if step 1; then
-fl "$ECHO" '[fault lat]' 'proxy = p' 'type = latency' 'delay = 100ms'
+fl "$LECHO" '[fault lat]' 'proxy = p' 'type = latency' 'delay = 100ms'
 out=$("$T/faultc" rtt "127.0.0.1:$PORT" "$N_LAT" 100)
 echo "latency delay=100ms n=$N_LAT: err_p50_ms=$(kv "$out" err_p50_ms) err_p99_ms=$(kv "$out" err_p99_ms) (rtt p50=$(kv "$out" p50_ms) p99=$(kv "$out" p99_ms) max=$(kv "$out" max_ms))"
-fl "$ECHO"
+fl "$LECHO"
 out=$("$T/faultc" rtt "127.0.0.1:$PORT" "$N_LAT")
 echo "  baseline without fault: rtt p50_ms=$(kv "$out" p50_ms) p99_ms=$(kv "$out" p99_ms)"
 if [ "$(id -u)" = 0 ] && command -v chrt >/dev/null && chrt -f 1 true 2>/dev/null; then
     RT=(chrt -f 1)
-    peer RTECHO echo
+    echod RTECHO
     fl "$RTECHO" '[fault lat]' 'proxy = p' 'type = latency' 'delay = 100ms'
     out=$("${RT[@]}" "$T/faultc" rtt "127.0.0.1:$PORT" "$N_LAT" 100)
     echo "  real-time (chrt -f 1: client, echo, faultline): err_p50_ms=$(kv "$out" err_p50_ms) err_p99_ms=$(kv "$out" err_p99_ms) (rtt p50=$(kv "$out" p50_ms) p99=$(kv "$out" p99_ms) max=$(kv "$out" max_ms))"
