@@ -26,11 +26,12 @@ echo "# $out"
 check latency_release_round_trips [ "$(kv "$out" ok)" = 8 ]
 # for each released answer (the write of "rtt-..." back to the client), the last epoll_wait
 # before it: its events must not include EPOLLOUT (a write event) -- the timer's own wake-up
+# (releases leave by writev, evbuffer_write_atmost; the requests go upstream by send on the fast
+# path; the first request may wait for the upstream's connect, so round trip 0 is not judged)
 res=$(awk '/epoll_wait|epoll_pwait/ { last = $0 }
-           /(writev|write|sendto|sendmsg)\(/ && /rtt-0/ { n++; if (last ~ /EPOLLOUT/) bad++; }
+           /writev\(/ && /rtt-0/ && !/rtt-000000000000/ { n++; if (last ~ /EPOLLOUT/) bad++; }
            END { printf "released=%d via_write_event=%d\n", n, bad + 0 }' "$TT/st")
 echo "# $res"
-# the writes toward the echo carry the same bytes: 8 requests + 8 answers
-check latency_release_seen within "$(kv "$res" released)" 8 64
+check latency_release_seen within "$(kv "$res" released)" 7 14
 check latency_release_same_turn [ "$(kv "$res" via_write_event)" = 0 ]
 done_tests
