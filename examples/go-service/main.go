@@ -19,6 +19,9 @@
 //	-bug=no-breaker      no circuit breaker: a failing dependency gets every call, at full rate
 //	-bug=no-graceful     SIGTERM exits at once: in-flight requests are cut off
 //
+// -pidfile PATH writes the pid once listening; restart.sh PATH restarts the instance (an
+// [action] in profiles/go-no-graceful.ini).
+//
 // Fixed mode: a 500ms client timeout, at most 20 concurrent dependency calls, bodies always
 // closed, the request's context on every call, a breaker, and a drain on SIGTERM.
 //
@@ -52,6 +55,7 @@ var (
 	bugs    = flag.String("bug", "", "comma list: goroutine-leak,no-timeout,body-leak,no-breaker,no-graceful")
 	timeout = flag.Duration("timeout", 500*time.Millisecond, "dependency call timeout (fixed mode)")
 	maxConc = flag.Int("max-concurrency", 20, "bound on concurrent dependency calls (fixed mode)")
+	pidfile = flag.String("pidfile", "", "write the process id here once listening (for restart.sh)")
 
 	calls    = expvar.NewInt("dependency_calls")
 	failures = expvar.NewInt("dependency_failures")
@@ -195,9 +199,16 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("go-service listening on %s, dependency %s, bugs %q", ln.Addr(), *dep, *bugs)
+	if *pidfile != "" {
+		if err := os.WriteFile(*pidfile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		<-sig
 		if bug("no-graceful") {
 			log.Printf("SIGTERM: exiting at once")
@@ -211,5 +222,8 @@ func main() {
 	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
+	// Serve returns as soon as Shutdown closes the listener: returning from main now would
+	// cut the requests Shutdown is still waiting for
+	<-drained
 	log.Printf("stopped")
 }

@@ -5,7 +5,8 @@
 # processes: the Go service (built with Debian's golang-go), the C payments dependency
 # (examples/service --payments), faultline run with its embedded Redis and the scenario's own
 # curl load. Each run gets its own free ports (the profiles' fixed 14081/14001/14901 are
-# rewritten in a copy), so the four buggy runs go at once, then the four fixed ones.
+# rewritten in a copy, and so is go-no-graceful's pidfile), so the five buggy runs go at once,
+# then the five fixed ones.
 # Skipped (one `ok ... # skip` line) only when go is not installed.
 . "$(dirname "$0")/../lib.sh"
 
@@ -31,20 +32,26 @@ SCEN=(
     "go-no-timeout no-timeout payments-calls-time-out:timeout"
     "go-body-leak body-leak connections-released:recovery goroutines-come-back:probe"
     "go-no-breaker no-breaker breaker-opens-and-closes:breaker"
+    "go-no-graceful no-graceful restart-is-graceful:graceful"
 )
+# go-no-graceful's [action] restarts the service (setsid, so not among _PIDS): its pidfile says which
+kill_restarted() { local f; for f in "$TT"/*/svc.pid; do [ -s "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null; done; }
+trap 'kill_restarted; cleanup' EXIT
 
 declare -A RPID
 start_run() {  # NAME PROFILE BUGFLAG|"" -- payments, the Go service and faultline run, on free ports
-    local name=$1 prof=$2 bug=$3 d="$TT/$1" svc pxy pay
+    local name=$1 prof=$2 bug=$3 d="$TT/$1" svc pxy pay ing
     mkdir -p "$d"
-    svc=$(free_port); pxy=$(free_port); pay=$(free_port)
+    svc=$(free_port); pxy=$(free_port); pay=$(free_port); ing=$(free_port)
     while [ "$pxy" = "$svc" ]; do pxy=$(free_port); done
     while [ "$pay" = "$svc" ] || [ "$pay" = "$pxy" ]; do pay=$(free_port); done
+    while [ "$ing" = "$svc" ] || [ "$ing" = "$pxy" ] || [ "$ing" = "$pay" ]; do ing=$(free_port); done
     sed -e "s/127\.0\.0\.1:14081/127.0.0.1:$svc/g" -e "s/127\.0\.0\.1:14001/127.0.0.1:$pxy/g" \
-        -e "s/127\.0\.0\.1:14901/127.0.0.1:$pay/g" "profiles/$prof.ini" >"$d/scenario.ini"
+        -e "s/127\.0\.0\.1:14901/127.0.0.1:$pay/g" -e "s/127\.0\.0\.1:14082/127.0.0.1:$ing/g" \
+        -e "s|/tmp/faultline-go-service\.pid|$d/svc.pid|g" "profiles/$prof.ini" >"$d/scenario.ini"
     "$PAY" --payments --listen "127.0.0.1:$pay" >"$d/payments.log" 2>&1 &
     _PIDS+=($!)
-    "$GOSVC" -listen "127.0.0.1:$svc" -dep "http://127.0.0.1:$pxy/pay" ${bug:+-bug "$bug"} >"$d/service.log" 2>&1 &
+    "$GOSVC" -listen "127.0.0.1:$svc" -dep "http://127.0.0.1:$pxy/pay" -pidfile "$d/svc.pid" ${bug:+-bug "$bug"} >"$d/service.log" 2>&1 &
     _PIDS+=($!)
     wait_port "$pay" 10 && wait_port "$svc" 10 || { echo "# $name: service or payments did not start"; cat "$d"/*.log | head -5; }
     timeout 90 "$FL" run "$d/scenario.ini" --out "$d/out" >"$d/run.out" 2>"$d/run.err" &
@@ -82,9 +89,11 @@ judge_round() {  # KIND (bug|fixed)
 T0=$(date +%s)
 for s in "${SCEN[@]}"; do set -- $s; start_run "$1-bug" "$1" "$2"; done
 judge_round bug
+kill_restarted
 T1=$(date +%s)
 for s in "${SCEN[@]}"; do set -- $s; start_run "$1-fixed" "$1" ""; done
 judge_round fixed
+kill_restarted
 T2=$(date +%s)
 echo "# buggy round $((T1 - T0))s, fixed round $((T2 - T1))s"
 
@@ -96,6 +105,9 @@ check leak_detail_journal eval "jq -r '.verdicts[] | select(.name == \"goroutine
 check leak_detail_report grep -q 'goroutine stacks that grew' "$d/out/report.html"
 # body-leak: the transport's per-connection goroutines are what grew
 check bodyleak_detail_readloop grep -q 'net/http.(\*persistConn).readLoop' "$TT/go-body-leak-bug/run.out"
+# no-graceful: the restart action ran in both, and the buggy one cut requests in flight
+check graceful_action_ran eval "[ \"\$(jq -r '.actions[0].exit_status' '$TT/go-no-graceful-bug/out/journal.json')\" = 0 ] && [ \"\$(jq -r '.actions[0].exit_status' '$TT/go-no-graceful-fixed/out/journal.json')\" = 0 ]"
+check nograceful_names_in_flight grep -Eq 'FAIL restart-is-graceful: .*in flight at its start did not complete' "$TT/go-no-graceful-bug/run.out"
 # the fixed runs carry no stack detail (they passed)
 check fixed_no_detail eval "! grep -q 'goroutine stacks that grew' '$TT/go-goroutine-leak-fixed/run.out'"
 done_tests
