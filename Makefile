@@ -134,7 +134,7 @@ GO ?= go
 go-examples:
 	@if command -v $(GO) >/dev/null 2>&1; then $(MAKE) --no-print-directory $(BUILD)/examples/go-service; \
 	else echo "go not installed: skipping examples/go-service (apt-get install golang-go)"; fi
-$(BUILD)/examples/go-service: examples/go-service/main.go examples/go-service/go.mod
+$(BUILD)/examples/go-service: $(wildcard examples/go-service/*.go) examples/go-service/go.mod
 	@mkdir -p $(dir $@) $(BUILD)/go/cache $(BUILD)/go/path
 	cd examples/go-service && GOPROXY=off GOFLAGS= GO111MODULE=on CGO_ENABLED=0 \
 	  GOCACHE=$(abspath $(BUILD))/go/cache GOPATH=$(abspath $(BUILD))/go/path \

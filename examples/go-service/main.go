@@ -20,10 +20,11 @@
 //	-bug=no-graceful     SIGTERM exits at once: in-flight requests are cut off
 //
 // -pidfile PATH writes the pid once listening; restart.sh PATH restarts the instance (an
-// [action] in profiles/go-no-graceful.ini).
+// [action] in profiles/go-no-graceful.ini). -handover PATH passes the listening socket from an
+// instance to its successor (handover.go), so a restart refuses and resets no connection.
 //
 // Fixed mode: a 500ms client timeout, at most 20 concurrent dependency calls, bodies always
-// closed, the request's context on every call, a breaker, and a drain on SIGTERM.
+// closed, the request's context on every call, a breaker, and a drain on SIGTERM (http.Server.Shutdown, and main waits for it).
 //
 // Several -bug flags may be given (comma list). /debug/pprof and /debug/vars are served on the
 // same address for faultline's probes.
@@ -50,12 +51,14 @@ import (
 )
 
 var (
-	listen  = flag.String("listen", "127.0.0.1:8080", "address to serve on")
-	dep     = flag.String("dep", "http://127.0.0.1:18080/", "dependency URL (through faultline)")
-	bugs    = flag.String("bug", "", "comma list: goroutine-leak,no-timeout,body-leak,no-breaker,no-graceful")
-	timeout = flag.Duration("timeout", 500*time.Millisecond, "dependency call timeout (fixed mode)")
-	maxConc = flag.Int("max-concurrency", 20, "bound on concurrent dependency calls (fixed mode)")
-	pidfile = flag.String("pidfile", "", "write the process id here once listening (for restart.sh)")
+	listen   = flag.String("listen", "127.0.0.1:8080", "address to serve on")
+	dep      = flag.String("dep", "http://127.0.0.1:18080/", "dependency URL (through faultline)")
+	bugs     = flag.String("bug", "", "comma list: goroutine-leak,no-timeout,body-leak,no-breaker,no-graceful")
+	timeout  = flag.Duration("timeout", 500*time.Millisecond, "dependency call timeout (fixed mode)")
+	maxConc  = flag.Int("max-concurrency", 20, "bound on concurrent dependency calls (fixed mode)")
+	pidfile  = flag.String("pidfile", "", "write the process id here once listening (for restart.sh)")
+	handover = flag.String("handover", "", "unix socket path: take the listening socket from the instance serving it, and serve it to the next one (handover.go)")
+	hoWait   = flag.Duration("handover-wait", 5*time.Second, "on SIGTERM, how long to keep the socket open for a successor to take it")
 
 	calls    = expvar.NewInt("dependency_calls")
 	failures = expvar.NewInt("dependency_failures")
@@ -194,7 +197,28 @@ func main() {
 	http.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 
 	srv := &http.Server{Addr: *listen, ReadHeaderTimeout: 5 * time.Second}
-	ln, err := net.Listen("tcp", *listen)
+	var held *net.TCPListener // the listening socket; with -handover it may come from the predecessor
+	var err error
+	if *handover != "" {
+		if held, err = takeListener(*handover); err != nil {
+			log.Fatal(err)
+		}
+		if held != nil {
+			log.Printf("took the listening socket %s over from the previous instance", held.Addr())
+		}
+	}
+	if held == nil {
+		if held, err = bindRetry(*listen, *hoWait); err != nil {
+			log.Fatal(err)
+		}
+	}
+	handed := make(chan struct{})
+	if *handover != "" {
+		if err := serveHandover(*handover, held, handed); err != nil {
+			log.Fatal(err)
+		}
+	}
+	ln, err := serving(held) // Shutdown closes this one; held keeps the socket open
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -217,7 +241,7 @@ func main() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		log.Printf("SIGTERM: draining")
-		srv.Shutdown(ctx)
+		srv.Shutdown(ctx) // stops accepting (closes ln, not the socket) and waits for the requests in flight
 	}()
 	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
@@ -225,5 +249,14 @@ func main() {
 	// Serve returns as soon as Shutdown closes the listener: returning from main now would
 	// cut the requests Shutdown is still waiting for
 	<-drained
+	if *handover != "" {
+		// connections queued on the socket since Shutdown stopped accepting are the successor's
+		select {
+		case <-handed:
+		case <-time.After(*hoWait):
+			log.Printf("no successor took the socket within %s: closing it", *hoWait)
+		}
+	}
+	held.Close()
 	log.Printf("stopped")
 }

@@ -51,7 +51,9 @@ start_run() {  # NAME PROFILE BUGFLAG|"" -- payments, the Go service and faultli
         -e "s|/tmp/faultline-go-service\.pid|$d/svc.pid|g" "profiles/$prof.ini" >"$d/scenario.ini"
     "$PAY" --payments --listen "127.0.0.1:$pay" >"$d/payments.log" 2>&1 &
     _PIDS+=($!)
-    "$GOSVC" -listen "127.0.0.1:$svc" -dep "http://127.0.0.1:$pxy/pay" -pidfile "$d/svc.pid" ${bug:+-bug "$bug"} >"$d/service.log" 2>&1 &
+    local extra=()   # the command lines the profiles' headers give
+    [ "$prof" = go-no-graceful ] && extra=(-timeout 3s -max-concurrency 64 -handover "$d/ho.sock")
+    "$GOSVC" -listen "127.0.0.1:$svc" -dep "http://127.0.0.1:$pxy/pay" -pidfile "$d/svc.pid" "${extra[@]}" ${bug:+-bug "$bug"} >"$d/service.log" 2>&1 &
     _PIDS+=($!)
     wait_port "$pay" 10 && wait_port "$svc" 10 || { echo "# $name: service or payments did not start"; cat "$d"/*.log | head -5; }
     timeout 90 "$FL" run "$d/scenario.ini" --out "$d/out" >"$d/run.out" 2>"$d/run.err" &
@@ -108,6 +110,33 @@ check bodyleak_detail_readloop grep -q 'net/http.(\*persistConn).readLoop' "$TT/
 # no-graceful: the restart action ran in both, and the buggy one cut requests in flight
 check graceful_action_ran eval "[ \"\$(jq -r '.actions[0].exit_status' '$TT/go-no-graceful-bug/out/journal.json')\" = 0 ] && [ \"\$(jq -r '.actions[0].exit_status' '$TT/go-no-graceful-fixed/out/journal.json')\" = 0 ]"
 check nograceful_names_in_flight grep -Eq 'FAIL restart-is-graceful: .*in flight at its start did not complete' "$TT/go-no-graceful-bug/run.out"
+# the handover itself (examples/go-service/handover.go), deterministically: a connection made
+# while no instance accepts (the old one stopped accepting on SIGTERM, the new one is not
+# started yet) waits in the socket's queue and the new instance answers it; without -handover
+# the old instance closes the socket once drained and the same connection is refused
+ho_probe() {  # yes|no -> "CURL_EXIT HTTP_CODE" of a request sent between the two instances
+    local d="$TT/ho-$1" port a b c args=()
+    mkdir -p "$d"; port=$(free_port)
+    [ "$1" = yes ] && args=(-handover "$d/ho.sock")
+    "$GOSVC" -listen "127.0.0.1:$port" -dep http://127.0.0.1:9/ "${args[@]}" >"$d/old.log" 2>&1 &
+    a=$!; _PIDS+=($a)
+    wait_port "$port" 10 || { echo "no_listener"; return; }
+    kill -TERM "$a"
+    wait_for 5 grep -q 'SIGTERM: draining' "$d/old.log"
+    [ "$1" = no ] && wait_for 5 grep -q 'stopped' "$d/old.log"
+    curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz" >"$d/code" 2>/dev/null &
+    c=$!
+    sleep 0.5
+    "$GOSVC" -listen "127.0.0.1:$port" -dep http://127.0.0.1:9/ "${args[@]}" >"$d/new.log" 2>&1 &
+    b=$!; _PIDS+=($b)
+    wait "$c"; echo "$? $(cat "$d/code")"
+}
+r=$(ho_probe yes)
+check handover_queued_answered_by_successor [ "$r" = "0 200" ]
+check handover_logged eval "grep -q 'handed to a successor' '$TT/ho-yes/old.log' && grep -q 'took the listening socket' '$TT/ho-yes/new.log'"
+check handover_old_exits wait_for 10 eval "grep -q stopped '$TT/ho-yes/old.log'"
+r=$(ho_probe no)
+check no_handover_refused [ "$r" = "7 000" ]
 # the fixed runs carry no stack detail (they passed)
 check fixed_no_detail eval "! grep -q 'goroutine stacks that grew' '$TT/go-goroutine-leak-fixed/run.out'"
 done_tests
