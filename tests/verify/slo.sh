@@ -3,7 +3,8 @@
 # through an egress proxy whose calls hang during `inject`; the load reaches the service through
 # `web` (role = ingress). With --timeout and --fallback the service keeps answering 200 (PASS);
 # without the fallback it answers 504 along with its dependency (FAIL), judged both by
-# `faultline run` and afterwards by `faultline verify`. INCONCLUSIVE: a proxy that is not an
+# `faultline run` and afterwards by `faultline verify`; with no timeout at all its callers give
+# up (counted as aborted: FAIL). INCONCLUSIVE: a proxy that is not an
 # ingress proxy, too few requests, a phase that never ran. Profile errors for role and slo keys.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.bash"
@@ -144,6 +145,12 @@ vverify "$TT/s2.ini" slo-bad
 expect_verdict checkout-slo FAIL verify
 expect_verdict slo-on-egress INCONCLUSIVE verify
 check verify_exit_1 [ "$VRC" = 1 ]
+# no timeout at all: the service waits on the hung dependency, its callers give up (curl -m 2)
+start_service --fallback on --timeout 0
+"$FL" run "$TT/s2.ini" --out "$TT/nt" --run slo-nt >"$TT/nt.out" 2>"$TT/nt.err"
+VOUT=$(cat "$TT/nt.out"); echo "$VOUT" | sed 's/^/# /'
+expect_verdict checkout-slo FAIL no_timeout
+check no_timeout_counts_aborted grep -q "aborted by the client" "$TT/nt.out"
 # a phase the run never had
 sed -e 's/^phase = inject/phase = recover2/' -e 's/^\[phase recover\]/[phase recover2]/' "$TT/s2.ini" >"$TT/s3.ini"
 vverify "$TT/s3.ini" slo-bad
