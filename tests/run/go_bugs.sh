@@ -25,8 +25,9 @@ check go_service_built [ -x "$GOSVC" ]
 check payments_built [ -x "$PAY" ]
 
 # scenario  bug flag  expectation that must fail (check)  ... for the fixed service, all pass
-# (runs profiles/go-goroutine-leak.ini, profiles/go-no-timeout.ini, profiles/go-body-leak.ini and
-# profiles/go-no-breaker.ini end to end: tests/run/catalog.sh looks for these names)
+# (runs profiles/go-goroutine-leak.ini, profiles/go-no-timeout.ini, profiles/go-body-leak.ini,
+# profiles/go-no-breaker.ini and profiles/go-no-graceful.ini end to end: tests/run/catalog.sh
+# looks for these names)
 SCEN=(
     "go-goroutine-leak goroutine-leak goroutines-come-back:probe"
     "go-no-timeout no-timeout payments-calls-time-out:timeout"
