@@ -35,22 +35,24 @@ struct proxy_stats {
 /* One direction of a connection: bytes from src go through the stages into dst. */
 struct pipe {
     struct conn *c;
-    int dir;                      /* 0 = up (client -> upstream), 1 = down */
     struct bufferevent *src, *dst;
     struct stage **stages;
     int nstages;
     int nlive;                    /* stages selected and not ended: 0 = fast path */
-    int src_eof;                  /* src reached EOF */
-    int eof_at_sink;              /* EOF came out of the chain */
-    int shut;                     /* dst write side shut down */
-    int read_paused;              /* we disabled src reading for backpressure */
-    uint64_t bytes;               /* bytes written towards dst */
-    uint64_t bytes_in;            /* tcp mode: bytes read from src (bytes_in - bytes = held by faults) */
+    /* flags: one byte each (a held connection's memory is mostly these structs: issue 3 asks
+     * <= 4 KiB per held connection) */
+    unsigned char dir;            /* 0 = up (client -> upstream), 1 = down */
+    unsigned char src_eof;        /* src reached EOF */
+    unsigned char eof_at_sink;    /* EOF came out of the chain */
+    unsigned char shut;           /* dst write side shut down */
+    unsigned char read_paused;    /* we disabled src reading for backpressure */
     /* arrival times (faults/chain.c stage_want_arrival): src's bytes carry the kernel's receive
      * time; rx_us is the monotonic arrival of the bytes now in the chain, set only while a read
      * is handed to it (0 = unknown: a timer's emit, or no timestamp) */
-    int want_rxts, rxts_on;
+    unsigned char want_rxts, rxts_on;
     int64_t rx_us;
+    uint64_t bytes;               /* bytes written towards dst */
+    uint64_t bytes_in;            /* tcp mode: bytes read from src (bytes_in - bytes = held by faults) */
 };
 
 struct conn {
@@ -61,6 +63,7 @@ struct conn {
     int up_connected;
     int closing;
     enum closer closed_by;
+    int held_at_end;                 /* still held when closed by shutdown/fault end */
     int64_t t_open, t_connected, t_first_up, t_first_down, t_hang, t_gave_up, t_close;
     int64_t t_last_up;               /* last read from the client (the record's last_up_ms) */
     int64_t t_hang_end;              /* the fault let the held call flow again (0 = still held) */
@@ -72,16 +75,15 @@ struct conn {
     int64_t turn_max_us, t_turn_max; /* longest finished turn, and when it started */
     const struct fault *hang_fault;  /* the fault holding this call, if any */
     const struct fault *applied;     /* first fault applied (for the record) */
-    int held_at_end;                 /* still held when closed by shutdown/fault end */
     char peer[64];
     char fault_name[128];            /* first fault applied / holding fault, for the record */
     int busy;                        /* callbacks on the stack: free is deferred until 0 */
     int dead;                        /* both sockets closed; freed when busy drops to 0 */
     int cli_shut_pending, up_shut_pending;
+    int own_read;                    /* conn.c reads the sockets itself (conn_readable): every mode */
     struct conn *prev, *next;
     void *proto;                     /* mode-specific state (http, postgres, redis) */
     void *rec;                       /* recorder's per-connection scratch */
-    int own_read;                    /* conn.c reads the sockets itself (conn_readable): every mode */
 };
 
 struct fl_server;
