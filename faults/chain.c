@@ -17,7 +17,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 static inline struct pipe *stage_pipe(struct stage *st) { return &st->conn->p[st->dir]; }
@@ -114,12 +113,7 @@ void stage_want_arrival(struct stage *st)
     p->want_rxts = 1;
     /* now if the socket exists (else conn.c's first stamped read turns it on): the skbs of a
      * read are stamped only if the option was on when they arrived */
-    evutil_socket_t fd = p->src ? bufferevent_getfd(p->src) : -1;
-    if (!p->rxts_on && fd >= 0) {
-        int one = 1;
-        p->rxts_on = 1;
-        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
-    }
+    pipe_stamp_arrivals(p, p->src ? bufferevent_getfd(p->src) : -1);
 }
 
 int64_t stage_arrival_us(const struct stage *st)

@@ -423,13 +423,17 @@ static ssize_t read_into(evutil_socket_t fd, struct evbuffer *buf, size_t want)
 /* The chain's read when a fault asked for arrival times (stage_want_arrival, the latency fault):
  * recvmsg() with the kernel's receive time of the bytes, kept in p->rx_us (monotonic; 0 if the
  * kernel gave none) while they go through the chain. The fast path never comes here. */
+void pipe_stamp_arrivals(struct pipe *p, evutil_socket_t fd)
+{
+    if (p->rxts_on || fd < 0) return;
+    int one = 1;
+    p->rxts_on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+}
+
 static ssize_t recv_stamped(struct pipe *p, evutil_socket_t fd, size_t want)
 {
-    if (!p->rxts_on) {
-        int one = 1;
-        p->rxts_on = 1;
-        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
-    }
+    pipe_stamp_arrivals(p, fd);
     union { char b[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } cm;
     struct iovec iov = {conn_rbuf, want};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};

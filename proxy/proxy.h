@@ -185,6 +185,8 @@ void conn_sync_stages(struct conn *c);
 void pipe_after_io(struct pipe *p);
 void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n);  /* end of chain */
 void pipe_eof_out(struct pipe *p);                                   /* EOF out of chain */
+/* Turns on the kernel's receive stamps (SO_TIMESTAMPNS) of p's source socket fd, once. */
+void pipe_stamp_arrivals(struct pipe *p, evutil_socket_t fd);
 void conn_free(struct conn *c);
 
 #endif
