@@ -76,13 +76,3 @@ void frame_applied(struct conn *c, struct fault *f, const struct fault **applied
         rec_fault_applied(f, c);
     }
 }
-
-void frame_conn_init(struct conn *c)
-{
-    /* conn.c reads the sockets itself (conn_readable, one recv per wakeup, no FIONREAD ioctl
-     * and none of the bufferevent's read machinery) and counts what waits in the input buffers
-     * against [faultline] buffer (pipe_pending): reading stops there and resumes at half, as
-     * for the chain's own held bytes. No libevent read watermark: it would pause the same
-     * event behind conn.c's back. */
-    (void)c;
-}

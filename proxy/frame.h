@@ -30,11 +30,11 @@ void frame_inject(struct conn *c, struct evbuffer *sink, struct evbuffer *tmp, c
  * 8), names the connection's first fault and tells the recorder. c may be NULL. */
 void frame_applied(struct conn *c, struct fault *f, const struct fault **applied, int *napplied);
 
-/* A new protocol connection: incomplete or held messages wait in the input buffers, bounded
- * like the output by the proxy's buffer (proxy/conn.c counts them as pending: reading pauses
- * at the bound). An engine that drains the client's input outside that side's own read (a gate
- * opening, a full FIFO emptying) calls pipe_after_io(&c->p[0]) so reading resumes. */
-void frame_conn_init(struct conn *c);
+/* Input bound: a protocol connection's incomplete or held messages wait in its input buffers,
+ * counted by proxy/conn.c as pending against the proxy's buffer (reading pauses at the bound,
+ * as for the chain's held bytes; no libevent read watermark). An engine that drains the
+ * client's input outside that side's own read (a gate opening, a full FIFO emptying) calls
+ * pipe_after_io(&c->p[0]) so reading resumes. */
 
 /* The contiguous bytes at the front of a buffer (its first chain), without copying: the
  * engines parse a header or a line in place when it lies there, and fall back to copying it

@@ -911,7 +911,6 @@ void resp_conn_init(struct conn *c)
     if (s->onext) s->onext->oprev = s;
     s->tot->open = s;
     c->proto = s;
-    frame_conn_init(c);
 }
 
 void resp_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
