@@ -42,19 +42,24 @@ static const char *closer_names[] = {"none", "client", "upstream", "proxy", "fau
 const char *closer_str(enum closer c) { return closer_names[c]; }
 
 static void conn_try_finish(struct conn *c);
+static void conn_readable(evutil_socket_t fd, short what, void *arg);
+static void pipe_shut_now(struct pipe *p);
 
 /* Starts or stops reading one side. In tcp and http mode the side's ev_read is conn.c's own read event
- * (conn_readable, assigned in conn_accept and on connect; its argument stays the bufferevent,
- * which libevent's deferred free of the bufferevent relies on); until the upstream is connected
- * its ev_read is still libevent's, and the connect handler arms ours. */
+ * (conn_readable, assigned in conn_accept and, in http mode, on connect; its argument stays the
+ * bufferevent, which libevent's deferred free of the bufferevent relies on); in http mode, until
+ * the upstream is connected its ev_read is still libevent's, and the connect handler arms ours. */
 static void side_read(struct conn *c, struct bufferevent *bev, int on)
 {
     if (!c->own_read) {
         if (on) bufferevent_enable(bev, EV_READ);
         else bufferevent_disable(bev, EV_READ);
-    } else if (bev == c->cli || c->up_connected) {
+    } else if (bev == c->cli || event_get_callback(&bev->ev_read) == conn_readable) {
         if (on) event_add(&bev->ev_read, NULL);
         else event_del(&bev->ev_read);
+        /* a shutdown of this side waiting for its read (pipe_shut) waits no more */
+        struct pipe *w = &c->p[bev == c->cli ? 1 : 0];
+        if (!on && w->shut_deferred && !c->closing) pipe_shut_now(w);
     }
 }
 
@@ -152,16 +157,41 @@ void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n)
     else { c->px->st.bytes_down += n; if (!c->t_cli_eof) c->t_last_down = fl_now_us(); }
 }
 
-static void pipe_shut(struct pipe *p)
+/* Shuts dst's write side now (the direction's EOF has reached it). */
+static void pipe_shut_now(struct pipe *p)
 {
     if (p->shut || !p->dst) return;
     p->shut = 1;
-    /* When the other direction is already shut and dst has sent its EOF, the pair closes right
-     * now, and close() sends the same FIN (nothing is unread after dst's EOF): save the call. */
+    p->shut_deferred = 0;
+    /* When the other direction is already shut (or its shutdown waits, see pipe_shut) and dst has
+     * sent its EOF, the pair closes right now, and close() sends the same FIN (nothing is unread
+     * after dst's EOF): save the call(s). */
     struct pipe *o = &p->c->p[!p->dir];
     evutil_socket_t fd = bufferevent_getfd(p->dst);
-    if (fd >= 0 && !(o->shut && o->src_eof)) shutdown(fd, SHUT_WR);
+    if (fd >= 0 && !((o->shut || o->shut_deferred) && o->src_eof)) shutdown(fd, SHUT_WR);
     bufferevent_disable(p->dst, EV_WRITE);
+    if (o->shut_deferred && o->src_eof) {
+        o->shut_deferred = 0;
+        o->shut = 1;
+        if (o->dst) bufferevent_disable(o->dst, EV_WRITE);
+    }
+}
+
+/* Shuts dst's write side, or, in tcp mode, waits for the rest of this loop turn when dst's own
+ * read is already due in it: when the peers close at once (a client hanging up as soon as it has
+ * its answer while the upstream closes too), that read is often dst's EOF, and then the pair
+ * closes with no shutdown at all (pipe_shut_now). Otherwise the shutdown follows that read
+ * (conn_readable), or the pause of that read (side_read), within the same turn. */
+static void pipe_shut(struct pipe *p)
+{
+    if (p->shut || !p->dst) return;
+    struct pipe *o = &p->c->p[!p->dir];
+    if (!p->c->proto && !o->src_eof && !p->shut_deferred && (p->dst->ev_read.ev_evcallback.evcb_flags & EVLIST_ACTIVE) &&
+        event_get_callback(&p->dst->ev_read) == conn_readable) {
+        p->shut_deferred = 1;
+        return;
+    }
+    pipe_shut_now(p);
 }
 
 void pipe_eof_out(struct pipe *p)
@@ -449,6 +479,85 @@ static ssize_t recv_stamped(struct pipe *p, evutil_socket_t fd, size_t want)
     return r;
 }
 
+/* ---- tcp mode: the upstream connect ----
+ *
+ * tcp mode connects the upstream socket itself rather than through bufferevent_socket_connect,
+ * to spend fewer system calls per new connection (bench/results.md, "Per-request cost"):
+ * - the client's first bytes are usually in its socket when it is accepted, so conn_accept reads
+ *   them at once and sends them to the upstream without waiting for the connect to complete: on
+ *   loopback the handshake is done by the time connect() returns, and a send that takes bytes
+ *   proves the connect (one that cannot yet returns EAGAIN: the bytes are queued and the connect
+ *   watch below writes them);
+ * - so the upstream socket is registered once, for reading (conn_readable), and its write event
+ *   is armed only while the connect is not proven: libevent's connect handling costs an epoll
+ *   EPOLL_CTL_ADD for writing, a MOD to reading once connected and a getsockopt(SO_ERROR);
+ * - a first read or write that succeeds on the upstream proves the connect too (up_connected);
+ *   the first one that fails reports the connect's error (conn_upstream_failed), as libevent's
+ *   connect handling would have. Only a connect that completes with nothing to send and nothing
+ *   received yet costs the getsockopt (conn_connect_cb).
+ * Names (ADDR_NAME, resolved by evdns) and the protocol modes keep libevent's connect. */
+
+/* libevent's own write callback of a socket bufferevent, put back once the connect is proven */
+static event_callback_fn bev_writecb;
+
+static void conn_upstream_failed(struct conn *c, int err, int dns);
+static void on_write(struct bufferevent *bev, void *arg);
+
+static void conn_connect_cb(evutil_socket_t fd, short what, void *arg);
+
+/* tcp mode: the upstream connect is under way (its write event is the connect watch) */
+static int up_connecting(const struct conn *c)
+{
+    return !c->up_connected && c->up && event_get_callback(&c->up->ev_write) == conn_connect_cb;
+}
+
+/* The upstream connect is proven: counts it, hands the write event back to libevent (armed
+ * if bytes are queued) and passes on an EOF that came out of the chain meanwhile. */
+static void up_connected(struct conn *c)
+{
+    if (c->up_connected) return;
+    c->up_connected = 1;
+    c->t_connected = fl_now_us();
+    c->px->st.upstream_ok++;
+    struct bufferevent *up = c->up;
+    if (event_get_callback(&up->ev_write) == conn_connect_cb) {
+        int armed = event_pending(&up->ev_write, EV_WRITE, NULL) != 0;
+        event_del(&up->ev_write);
+        event_assign(&up->ev_write, c->px->srv->base, event_get_fd(&up->ev_read), EV_WRITE | EV_PERSIST | EV_FINALIZE,
+                     bev_writecb, up);
+        if (armed && evbuffer_get_length(bufferevent_get_output(up))) event_add(&up->ev_write, NULL);
+    }
+    if (c->p[0].eof_at_sink) pipe_eof_out(&c->p[0]);
+}
+
+/* The upstream socket became writable (or failed) before anything proved the connect: write what
+ * is queued for it (success proves the connect) or, with nothing queued, ask for the result. */
+static void conn_connect_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct bufferevent *bev = arg;
+    struct conn *c = bev->cbarg;
+    if (c->closing || c->up_connected) return;
+    c->busy++;
+    struct evbuffer *out = bufferevent_get_output(bev);
+    int err = 0;
+    if (evbuffer_get_length(out)) {
+        if (evbuffer_write(out, fd) < 0) err = errno;
+    } else {
+        socklen_t len = sizeof(err);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    }
+    if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == EINPROGRESS) {
+        /* not yet */
+    } else if (err) {
+        conn_upstream_failed(c, err, 0);
+    } else {
+        up_connected(c);
+        if (!c->closing && c->up) on_write(c->up, c);   /* as after libevent's write: EOF, backpressure */
+    }
+    if (--c->busy == 0 && c->dead) conn_free(c);
+}
+
 /* A tcp-mode socket is readable. Fast path (no fault acts on the direction): with nothing
  * queued for the destination, recv() into a scratch buffer and send() at once, queueing only
  * what the socket did not take; else append to its output. A read that fills what it asked for
@@ -466,10 +575,12 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
     struct pipe *p = &c->p[bev == c->cli ? 0 : 1];
     size_t bound = c->px->srv->g.buffer, total = 0;
     ssize_t r = 0;
+    int sent_up = 0, up_err = 0;
     int fast = !c->proto && p->nlive == 0 && p->dst;
     if (fast) {
         struct evbuffer *out = bufferevent_get_output(p->dst);
-        int direct = (p->dir == 1 || c->up_connected) && !p->shut;
+        /* toward an upstream still connecting: the send proves the connect (see above) */
+        int direct = (p->dir == 1 || c->up_connected || up_connecting(c)) && !p->shut;
         evutil_socket_t dfd = event_get_fd(&p->dst->ev_write);
         for (int i = 0;; i++) {
             size_t have = evbuffer_get_length(out), want = bound > have ? bound - have : 0;
@@ -479,6 +590,10 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
                 r = recv(fd, conn_rbuf, want, 0);
                 if (r > 0) {
                     ssize_t w = send(dfd, conn_rbuf, (size_t)r, MSG_NOSIGNAL);
+                    if (p->dir == 0 && !c->up_connected) {
+                        if (w > 0) sent_up = 1;
+                        else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { up_err = errno; break; }
+                    }
                     /* not all taken (or an error, which the output's write will report) */
                     if (w < r) evbuffer_add(out, conn_rbuf + (w > 0 ? w : 0), (size_t)(r - (w > 0 ? w : 0)));
                 }
@@ -513,6 +628,15 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
     }
     int err = errno;
     c->busy++;
+    if (up_err) {
+        conn_upstream_failed(c, up_err, 0);
+        goto out;
+    }
+    /* the first bytes taken by, or read from, a connecting upstream prove its connect */
+    if ((sent_up || (bev == c->up && (total || r == 0))) && up_connecting(c)) {
+        up_connected(c);
+        if (c->closing) goto out;
+    }
     if (total && fast) {
         if (p->dir == 0) { c->t_last_up = fl_now_us(); if (!c->t_first_up) c->t_first_up = c->t_last_up; turn_up(c); }
         else if (!c->t_first_down) c->t_first_down = fl_now_us();
@@ -532,6 +656,13 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
         EVUTIL_SET_SOCKET_ERROR(err);
         on_event(bev, BEV_EVENT_READING | BEV_EVENT_ERROR, c);
     }
+    /* this side's shutdown waited for this read (pipe_shut): it was not the EOF */
+    struct pipe *w = &c->p[bev == c->cli ? 1 : 0];
+    if (w->shut_deferred && !c->closing) {
+        pipe_shut_now(w);
+        conn_try_finish(c);
+    }
+out:
     if (--c->busy == 0 && c->dead) conn_free(c);
 }
 
@@ -582,15 +713,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
     if (!is_cli && !c->up_connected) {
         int err = EVUTIL_SOCKET_ERROR();
-        c->px->st.upstream_failed++;
-        char up[320];
-        log_info("upstream_failed", "proxy=%s upstream=%s id=%llu error=%s", log_q(c->px->spec.name),
-                 log_q(addr_str(&c->px->spec.upstream, up, sizeof(up))), (unsigned long long)c->id,
-                 (what & BEV_EVENT_ERROR) && bufferevent_socket_get_dns_error(bev)
-                     ? log_q(evutil_gai_strerror(bufferevent_socket_get_dns_error(bev)))
-                     : log_q(evutil_socket_error_to_string(err)));
-        if (c->proto && c->px->spec.mode == MODE_HTTP) http_upstream_failed(c);   /* http: a 502 */
-        else conn_close(c, CLOSER_PROXY, CLOSE_FIN);
+        int dns = (what & BEV_EVENT_ERROR) ? bufferevent_socket_get_dns_error(bev) : 0;
+        conn_upstream_failed(c, err, dns);
         goto out;
     }
     if (is_cli) on_client_gone(c);
@@ -627,6 +751,22 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     conn_close(c, who, CLOSE_FIN);
 out:
     if (--c->busy == 0 && c->dead) conn_free(c);
+}
+
+/* The upstream connect failed (err: an errno value; dns: libevent's getaddrinfo error, or 0):
+ * logged, counted, and the client's connection closed (http mode answers 502 instead). */
+static void conn_upstream_failed(struct conn *c, int err, int dns)
+{
+    c->px->st.upstream_failed++;
+    char up[320];
+    log_info("upstream_failed", "proxy=%s upstream=%s id=%llu error=%s", log_q(c->px->spec.name),
+             log_q(addr_str(&c->px->spec.upstream, up, sizeof(up))), (unsigned long long)c->id,
+             dns ? log_q(evutil_gai_strerror(dns)) : log_q(evutil_socket_error_to_string(err)));
+    if (c->proto && c->px->spec.mode == MODE_HTTP) { http_upstream_failed(c); return; }   /* http: a 502 */
+    /* the failure ends the pair, even when the client's EOF was read first (tcp mode reads the
+     * client before the connect completes): the record's upstream_failed counts on it */
+    c->closed_by = CLOSER_PROXY;
+    conn_close(c, CLOSER_PROXY, CLOSE_FIN);
 }
 
 /* ---- stages ---- */
@@ -706,6 +846,42 @@ static void set_nodelay(evutil_socket_t fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* tcp mode, a literal upstream address: connects c->up's socket and starts both sides (see
+ * "tcp mode: the upstream connect" above). Called with c->busy held. */
+static void conn_connect_tcp(struct conn *c, evutil_socket_t cfd)
+{
+    struct event_base *base = c->px->srv->base;
+    const struct fl_addr *ua = &c->px->spec.upstream;
+    evutil_socket_t ufd = bufferevent_getfd(c->up);
+    int err = 0;
+    if (connect(ufd, (const struct sockaddr *)&ua->ss, (socklen_t)ua->sslen) < 0) err = errno;
+    if (err && err != EINPROGRESS && err != EINTR) {
+        /* refused at once (a unix socket nobody listens on, its backlog full, no route) */
+        conn_upstream_failed(c, err, 0);
+        return;
+    }
+    if (!bev_writecb) bev_writecb = event_get_callback(&c->up->ev_write);
+    event_assign(&c->cli->ev_read, base, cfd, EV_READ | EV_PERSIST | EV_FINALIZE, conn_readable, c->cli);
+    event_assign(&c->up->ev_read, base, ufd, EV_READ | EV_PERSIST | EV_FINALIZE, conn_readable, c->up);
+    if (err)   /* in progress: the write event watches the connect until something proves it */
+        event_assign(&c->up->ev_write, base, ufd, EV_WRITE | EV_PERSIST | EV_FINALIZE, conn_connect_cb, c->up);
+    /* EV_WRITE stays enabled on both; the write events are armed when bytes are queued (see the
+     * end of conn_accept), except the connect watch */
+    bufferevent_enable(c->cli, EV_WRITE);
+    event_del(&c->cli->ev_write);
+    bufferevent_enable(c->up, EV_WRITE);
+    if (!err) {
+        event_del(&c->up->ev_write);
+        up_connected(c);
+    }
+    event_add(&c->up->ev_read, NULL);
+    event_add(&c->cli->ev_read, NULL);
+    if (c->px->nfaults) conn_sync_stages(c);
+    /* the client's first bytes are usually there already: read them now, and send them on
+     * before the loop turns (which also spares the upstream's write event) */
+    if (!c->closing && !c->p[0].read_paused) conn_readable(cfd, EV_READ, c->cli);
+}
+
 void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr *sa, int salen)
 {
     struct fl_server *s = px->srv;
@@ -776,6 +952,11 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     rec_conn_open(c);
     c->busy++;
     int rc;
+    if (px->spec.mode == MODE_TCP && ua->kind != ADDR_NAME) {
+        conn_connect_tcp(c, fd);
+        if (--c->busy == 0 && c->dead) conn_free(c);
+        return;
+    }
     if (ua->kind == ADDR_NAME)
         rc = bufferevent_socket_connect_hostname(c->up, s->dns, AF_UNSPEC, ua->host, ua->port);
     else

@@ -45,6 +45,7 @@ struct pipe {
     unsigned char src_eof;        /* src reached EOF */
     unsigned char eof_at_sink;    /* EOF came out of the chain */
     unsigned char shut;           /* dst write side shut down */
+    unsigned char shut_deferred;  /* tcp mode: shutdown waits for dst's read due this turn (pipe_shut) */
     unsigned char read_paused;    /* we disabled src reading for backpressure */
     /* arrival times (faults/chain.c stage_want_arrival): src's bytes carry the kernel's receive
      * time; rx_us is the monotonic arrival of the bytes now in the chain, set only while a read
