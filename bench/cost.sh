@@ -15,6 +15,9 @@
 # Usage: bench/cost.sh [ROUNDS]   (default 3; DUR seconds per wrk run, default 4). Prints a
 # markdown table of medians and the per-call breakdown; writes nothing. Needs perf, wrk, nginx,
 # haproxy (bench/passthrough.sh installs the last three); strace for the breakdown.
+# Before/after in one run: FL_B=/path/to/other/faultline (and FL_B_ENV="VAR=value ..." for its
+# environment) adds a third target, "faultline_b", measured in the same alternating rounds, so
+# both builds see the same load.
 set -eu
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -39,7 +42,7 @@ free_port() {
     done
 }
 wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-NP=$(free_port); FP=$(free_port); HP=$(free_port)
+NP=$(free_port); FP=$(free_port); HP=$(free_port); BP=$(free_port)
 
 mkdir -p "$W/nginx"
 cat >"$W/nginx.conf" <<EOF
@@ -83,13 +86,20 @@ frontend web
 backend nginx
     server n1 127.0.0.1:$NP
 EOF
+sed -e "s/^listen = .*/listen = 127.0.0.1:$BP/" "$W/fl.ini" >"$W/fl_b.ini"
 nginx -c "$W/nginx.conf" -p "$W/nginx" & PIDS+=($!)
 "$FL" serve "$W/fl.ini" 2>"$W/fl.log" & FL_PID=$!; PIDS+=($FL_PID)
 haproxy -db -f "$W/haproxy.cfg" 2>"$W/haproxy.log" & HA_PID=$!; PIDS+=($HA_PID)
+FLB_PID=
+if [ -n "${FL_B:-}" ]; then
+    # shellcheck disable=SC2086
+    env ${FL_B_ENV:-} "$FL_B" serve "$W/fl_b.ini" 2>"$W/fl_b.log" & FLB_PID=$!; PIDS+=($FLB_PID)
+    wait_port "$BP" || { echo "cost: faultline_b did not start"; exit 1; }
+fi
 wait_port "$NP" && wait_port "$FP" && wait_port "$HP" || { echo "cost: a server did not start"; exit 1; }
 
-pid_of() { case $1 in faultline) echo "$FL_PID";; haproxy) echo "$HA_PID";; esac; }
-port_of() { case $1 in faultline) echo "$FP";; haproxy) echo "$HP";; esac; }
+pid_of() { case $1 in faultline) echo "$FL_PID";; faultline_b) echo "$FLB_PID";; haproxy) echo "$HA_PID";; esac; }
+port_of() { case $1 in faultline) echo "$FP";; faultline_b) echo "$BP";; haproxy) echo "$HP";; esac; }
 # one measured run: appends "MODE TARGET rps cpu_us_per_req syscalls_per_req" to $W/raw
 measure() {
     local mode=$1 t=$2 H=() out req
@@ -103,9 +113,10 @@ measure() {
         END { if (r > 0) printf "%s %s %.0f %.2f %.2f\n", m, t, rps, c * 1000 / r, s / r }' "$W/ps" >>"$W/raw"
 }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-targets=(faultline haproxy)
+targets=(faultline haproxy); [ -n "$FLB_PID" ] && targets+=(faultline_b)
 for r in $(seq 1 "$ROUNDS"); do
-    order=("${targets[@]}"); [ $((r % 2)) = 0 ] && order=(haproxy faultline)
+    order=("${targets[@]}")
+    if [ $((r % 2)) = 0 ]; then order=(); for ((i = ${#targets[@]} - 1; i >= 0; i--)); do order+=("${targets[i]}"); done; fi
     for mode in keepalive close; do for t in "${order[@]}"; do measure $mode "$t"; done; done
     echo "round $r done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
@@ -119,6 +130,17 @@ for mode in keepalive close; do
     fc=$(med $mode faultline 4); hc=$(med $mode haproxy 4)
     echo "| $mode | $fc | $hc | $(awk -v a="$fc" -v b="$hc" 'BEGIN { printf "%.2f", a / b }') | $(med $mode faultline 5) | $(med $mode haproxy 5) | $(med $mode faultline 3) | $(med $mode haproxy 3) |"
 done
+if [ -n "$FLB_PID" ]; then
+    echo
+    echo "faultline_b = $FL_B ${FL_B_ENV:-}"
+    echo
+    echo "| | faultline_b CPU µs/req | faultline_b/haproxy | faultline_b/faultline | faultline_b syscalls/req | faultline_b req/s |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for mode in keepalive close; do
+        bc=$(med $mode faultline_b 4); fc=$(med $mode faultline 4); hc=$(med $mode haproxy 4)
+        echo "| $mode | $bc | $(awk -v a="$bc" -v b="$hc" 'BEGIN { printf "%.2f", a / b }') | $(awk -v a="$bc" -v b="$fc" 'BEGIN { printf "%.2f", a / b }') | $(med $mode faultline_b 5) | $(med $mode faultline_b 3) |"
+    done
+fi
 echo
 echo "Raw (mode target req/s cpu_us/req syscalls/req):"
 echo '```'
@@ -132,14 +154,14 @@ if command -v strace >/dev/null; then
     echo "System calls per request by name (strace -c, wrk -t1 -c10 -d2s):"
     echo '```'
     for mode in keepalive close; do
-        for t in faultline haproxy; do
+        for t in "${targets[@]}"; do
             H=(); [ "$mode" = close ] && H=(-H "Connection: close")
             strace -c -f -p "$(pid_of "$t")" -o "$W/st" 2>/dev/null & st=$!
             sleep 0.3
             out=$(wrk -t1 -c10 -d2s "${H[@]}" "http://127.0.0.1:$(port_of "$t")/")
             kill -INT $st; wait $st || true
             req=$(awk '/requests in/ {print $1}' <<<"$out")
-            printf '%-9s %-9s ' "$mode" "$t"
+            printf '%-9s %-11s ' "$mode" "$t"
             awk -v r="$req" '$1 ~ /^[0-9.]+$/ && $NF != "total" { printf "%s %.2f  ", $NF, $4 / r } END { print "" }' "$W/st"
         done
     done

@@ -208,6 +208,22 @@ void pipe_eof_out(struct pipe *p)
     }
 }
 
+const char *conn_peer(struct conn *c)
+{
+    if (c->peer[0]) return c->peer;
+    char host[46];
+    if (c->peer_sa.in.sin_family == AF_INET) {
+        evutil_inet_ntop(AF_INET, &c->peer_sa.in.sin_addr, host, sizeof(host));
+        snprintf(c->peer, sizeof(c->peer), "%s:%d", host, ntohs(c->peer_sa.in.sin_port));
+    } else if (c->peer_sa.in6.sin6_family == AF_INET6) {
+        evutil_inet_ntop(AF_INET6, &c->peer_sa.in6.sin6_addr, host, sizeof(host));
+        snprintf(c->peer, sizeof(c->peer), "[%s]:%d", host, ntohs(c->peer_sa.in6.sin6_port));
+    } else {
+        snprintf(c->peer, sizeof(c->peer), "unix");
+    }
+    return c->peer;
+}
+
 static void conn_unlink(struct conn *c)
 {
     struct fl_proxy *px = c->px;
@@ -230,7 +246,7 @@ static void conn_mark_dead(struct conn *c)
         char up[320];
         log_debug("close", "id=%llu proxy=%s peer=%s upstream=%s bytes_up=%llu bytes_down=%llu duration_ms=%.1f "
                   "closed_by=%s fault=%s",
-                  (unsigned long long)c->id, log_q(px->spec.name), log_q(c->peer),
+                  (unsigned long long)c->id, log_q(px->spec.name), log_q(conn_peer(c)),
                   log_q(addr_str(&px->spec.upstream, up, sizeof(up))), (unsigned long long)c->p[0].bytes,
                   (unsigned long long)c->p[1].bytes, (double)(c->t_close - c->t_open) / 1000.0,
                   closer_str(c->closed_by), c->fault_name[0] ? log_q(c->fault_name) : "-");
@@ -590,7 +606,7 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
                 r = recv(fd, conn_rbuf, want, 0);
                 if (r > 0) {
                     ssize_t w = send(dfd, conn_rbuf, (size_t)r, MSG_NOSIGNAL);
-                    if (p->dir == 0 && !c->up_connected) {
+                    if (p->dir == 0 && !c->up_connected && !sent_up) {
                         if (w > 0) sent_up = 1;
                         else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { up_err = errno; break; }
                     }
@@ -890,23 +906,16 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     c->id = ++s->next_conn_id;
     c->px = px;
     c->t_open = fl_now_us();
-    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+    /* the peer's address is kept as it is and written out only when a log line or a record
+     * asks for it (conn_peer): most connections are never named */
+    if (sa->sa_family == AF_INET) {
         set_nodelay(fd);
-        char host[46];
-        int port = 0;
-        if (sa->sa_family == AF_INET) {
-            const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-            evutil_inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-            port = ntohs(in->sin_port);
-            snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
-        } else {
-            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-            evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-            port = ntohs(in6->sin6_port);
-            snprintf(c->peer, sizeof(c->peer), "[%s]:%d", host, port);
-        }
+        memcpy(&c->peer_sa.in, sa, sizeof(c->peer_sa.in));
+    } else if (sa->sa_family == AF_INET6) {
+        set_nodelay(fd);
+        memcpy(&c->peer_sa.in6, sa, sizeof(c->peer_sa.in6));
     } else {
-        snprintf(c->peer, sizeof(c->peer), "unix");
+        c->peer_sa.in.sin_family = AF_UNIX;
     }
     (void)salen;
     c->cli = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);

@@ -1278,7 +1278,7 @@ void rec_conn_close(struct conn *c)
     rb_begin(b);
     rb_event(b, rp, "conn");
     rb_kv_u64(b, "id", c->id);
-    rb_kv_str(b, "peer", c->peer);
+    rb_kv_str(b, "peer", conn_peer(c));
     rb_time(b, "open_ms", c->t_open, off);
     rb_time(b, "connected_ms", c->t_connected, off);
     rb_time(b, "first_up_ms", c->t_first_up, off);
