@@ -558,7 +558,11 @@ static void conn_connect_cb(evutil_socket_t fd, short what, void *arg)
     struct evbuffer *out = bufferevent_get_output(bev);
     int err = 0;
     if (evbuffer_get_length(out)) {
-        if (evbuffer_write(out, fd) < 0) err = errno;
+        /* a bufferevent's output gives bytes only to its own writer: frozen at the front */
+        evbuffer_unfreeze(out, 1);
+        errno = 0;
+        if (evbuffer_write(out, fd) < 0) err = errno ? errno : EIO;
+        evbuffer_freeze(out, 1);
     } else {
         socklen_t len = sizeof(err);
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
