@@ -208,20 +208,20 @@ void pipe_eof_out(struct pipe *p)
     }
 }
 
-const char *conn_peer(struct conn *c)
+const char *conn_peer(const struct conn *c)
 {
-    if (c->peer[0]) return c->peer;
+    static char text[64];
     char host[46];
     if (c->peer_sa.in.sin_family == AF_INET) {
         evutil_inet_ntop(AF_INET, &c->peer_sa.in.sin_addr, host, sizeof(host));
-        snprintf(c->peer, sizeof(c->peer), "%s:%d", host, ntohs(c->peer_sa.in.sin_port));
+        snprintf(text, sizeof(text), "%s:%d", host, ntohs(c->peer_sa.in.sin_port));
     } else if (c->peer_sa.in6.sin6_family == AF_INET6) {
         evutil_inet_ntop(AF_INET6, &c->peer_sa.in6.sin6_addr, host, sizeof(host));
-        snprintf(c->peer, sizeof(c->peer), "[%s]:%d", host, ntohs(c->peer_sa.in6.sin6_port));
+        snprintf(text, sizeof(text), "[%s]:%d", host, ntohs(c->peer_sa.in6.sin6_port));
     } else {
-        snprintf(c->peer, sizeof(c->peer), "unix");
+        snprintf(text, sizeof(text), "unix");
     }
-    return c->peer;
+    return text;
 }
 
 static void conn_unlink(struct conn *c)

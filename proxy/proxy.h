@@ -77,8 +77,8 @@ struct conn {
     int64_t turn_max_us, t_turn_max; /* longest finished turn, and when it started */
     const struct fault *hang_fault;  /* the fault holding this call, if any */
     const struct fault *applied;     /* first fault applied (for the record) */
-    char peer[64];                   /* the client's address as text: see conn_peer */
-    union { struct sockaddr_in in; struct sockaddr_in6 in6; } peer_sa;   /* ... as accepted */
+    union { struct sockaddr_in in; struct sockaddr_in6 in6; } peer_sa;   /* the client, as accepted
+                                                                          (text: conn_peer) */
     char fault_name[128];            /* first fault applied / holding fault, for the record */
     int busy;                        /* callbacks on the stack: free is deferred until 0 */
     int dead;                        /* both sockets closed; freed when busy drops to 0 */
@@ -178,9 +178,10 @@ void fault_end_now(struct fault *f, const char *why);
 /* Connections (proxy/conn.c). */
 void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr *sa, int salen);
 void conn_close(struct conn *c, enum closer who, enum close_how how);
-/* The client's address as text ("1.2.3.4:5", "[::1]:5", "unix"), written into c->peer on first
- * use (a c->peer set beforehand is kept). */
-const char *conn_peer(struct conn *c);
+/* The client's address as text ("1.2.3.4:5", "[::1]:5", "unix"; "unix" too when unknown),
+ * formatted from c->peer_sa on each call into a static buffer, valid until the next call: most
+ * connections are never named, so none keeps the text. */
+const char *conn_peer(const struct conn *c);
 /* Ends and frees c now, even when it is already closing with a side still flushing (exit). */
 void conn_kill(struct conn *c);
 /* Installs the data path's callbacks on c->cli and c->up (conn_accept does; so does the http

@@ -81,7 +81,6 @@ static struct conn *pair_conn(struct fl_proxy *px, struct bufferevent *cli, stru
     c->id = ++S->next_conn_id;
     c->px = px;
     c->t_open = fl_now_us();
-    snprintf(c->peer, sizeof(c->peer), "fuzz");
     c->cli = cli;
     c->up = up;
     c->p[0] = (struct pipe){.c = c, .dir = 0, .src = c->cli, .dst = c->up};
