@@ -24,8 +24,10 @@ start_service() {   # start_service ARGS...: (re)starts the service on $SVC
     wait_port "$SVC" 10
 }
 
+# the load: 25 requests/s, open loop, callers give up after 2 s (vclient: one process, no fork
+# per request, so a loaded machine does not starve it into too few requests)
 cat >"$TT/load.sh" <<SH
-while :; do curl -s -m 2 -o /dev/null http://127.0.0.1:$WP/checkout & sleep 0.04; done
+exec "$(cd "$TBIN" && pwd)/vclient" --addr 127.0.0.1:$WP --rate 25 --duration 60 --http /checkout --timeout 2000
 SH
 
 scenario() {   # scenario FILE [REDIS]
@@ -145,7 +147,7 @@ vverify "$TT/s2.ini" slo-bad
 expect_verdict checkout-slo FAIL verify
 expect_verdict slo-on-egress INCONCLUSIVE verify
 check verify_exit_1 [ "$VRC" = 1 ]
-# no timeout at all: the service waits on the hung dependency, its callers give up (curl -m 2)
+# no timeout at all: the service waits on the hung dependency, its callers give up (vclient --timeout 2000)
 start_service --fallback on --timeout 0
 "$FL" run "$TT/s2.ini" --out "$TT/nt" --run slo-nt >"$TT/nt.out" 2>"$TT/nt.err"
 VOUT=$(cat "$TT/nt.out"); echo "$VOUT" | sed 's/^/# /'
