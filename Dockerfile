@@ -12,6 +12,8 @@
 # HEALTHCHECK asks the admin API's /healthz, so the profile must keep the admin API on and
 # reachable inside the container (`[faultline] admin = 0.0.0.0:8474` plus `admin_token`, or
 # the default 127.0.0.1:8474, which the check reaches from inside the container).
+# Each proxied connection holds two descriptors: for thousands of concurrent connections raise
+# the container's limit, e.g. `docker run --ulimit nofile=65536:65536 ...` (docs/profiles.md).
 
 # ---- build ----
 FROM debian:12-slim AS build
