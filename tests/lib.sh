@@ -42,6 +42,14 @@ check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "failed: $*
 within() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
 # kv LINE KEY : value of key=value in a line of facts
 kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
+# px NAME PORT UPSTREAM [KEY=VALUE...] : a profile's [proxy NAME] section listening on
+# 127.0.0.1:PORT (for profiles written by a test: { echo '[faultline]'; px a $P 127.0.0.1:$E; } >f)
+px() {
+    local kv
+    printf '[proxy %s]\nlisten = 127.0.0.1:%s\nupstream = %s\n' "$1" "$2" "$3"
+    shift 3
+    for kv in "$@"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done
+}
 
 # A free TCP port on 127.0.0.1 (not listening now; small race accepted). Chosen below Linux's
 # ephemeral range (32768-60999), so that no client connection of this or another test can be

@@ -10,25 +10,14 @@ start_peer ECHO 127.0.0.1:0 echo
 start_peer SRC 127.0.0.1:0 source 100000
 DOWN=$(free_port)
 A=$(free_port); L1=$(free_port); L2=$(free_port); L3=$(free_port); L4=$(free_port); L5=$(free_port)
-cat >"$TT/p.ini" <<INI
-[faultline]
-admin = 127.0.0.1:$A
-log = debug
-[proxy echo]
-listen = 127.0.0.1:$L1
-upstream = 127.0.0.1:$ECHO
-[proxy src]
-listen = 127.0.0.1:$L2
-upstream = 127.0.0.1:$SRC
-[proxy staged]
-listen = 127.0.0.1:$L3
-upstream = 127.0.0.1:$ECHO
-[proxy down]
-listen = 127.0.0.1:$L4
-upstream = 127.0.0.1:$DOWN
-[proxy nosock]
-listen = 127.0.0.1:$L5
-upstream = unix:$TT/nobody.sock
+{
+    printf '[faultline]\nadmin = 127.0.0.1:%s\nlog = debug\n' "$A"
+    px echo "$L1" "127.0.0.1:$ECHO"
+    px src "$L2" "127.0.0.1:$SRC"
+    px staged "$L3" "127.0.0.1:$ECHO"
+    px down "$L4" "127.0.0.1:$DOWN"
+    px nosock "$L5" "unix:$TT/nobody.sock"
+    cat <<INI
 ; acting on the way up but passing every byte (the reset comes only after 60 s): the client's
 ; bytes reach the upstream through the stage, queued until its connect is proven
 [fault late_reset]
@@ -37,6 +26,7 @@ type = reset
 after = 60s
 direction = upstream
 INI
+} >"$TT/p.ini"
 start_fl "$TT/p.ini" || { fail start "faultline did not start: $(cat "$FL_LOG")"; exit 1; }
 wait_port "$A" || { fail admin "no admin API"; exit 1; }
 

@@ -21,13 +21,7 @@ ulimit -n "$LIM" 2>/dev/null
 
 start_peer ECHO 127.0.0.1:0 echo
 LP=$(free_port)
-cat >"$TT/p.ini" <<INI
-[faultline]
-admin = off
-[proxy held]
-listen = 127.0.0.1:$LP
-upstream = 127.0.0.1:$ECHO
-INI
+{ printf '[faultline]\nadmin = off\n'; px held "$LP" "127.0.0.1:$ECHO"; } >"$TT/p.ini"
 start_fl "$TT/p.ini" || { fail start "faultline did not start"; exit 1; }
 fds_before=$(ls /proc/$FL_PID/fd | wc -l)
 
