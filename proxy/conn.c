@@ -944,8 +944,7 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     }
     c->p[0] = (struct pipe){.c = c, .dir = 0, .src = c->cli, .dst = c->up};
     c->p[1] = (struct pipe){.c = c, .dir = 1, .src = c->up, .dst = c->cli};
-    c->own_read = px->spec.mode == MODE_TCP || px->spec.mode == MODE_HTTP || px->spec.mode == MODE_POSTGRES ||
-                  px->spec.mode == MODE_REDIS;
+    c->own_read = 1;   /* every mode (0 only in tests/fuzz/fuzz_http.c: bufferevent pairs, no socket) */
     if (px->spec.mode == MODE_HTTP) http_conn_new(c);
     else if (px->spec.mode == MODE_POSTGRES) pg_conn_init(c);
     else if (px->spec.mode == MODE_REDIS) resp_conn_init(c);
@@ -979,21 +978,16 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
             px->st.upstream_failed++;
             conn_close(c, CLOSER_PROXY, CLOSE_FIN);
         }
-    } else if (!c->closing && c->own_read) {
+    } else if (!c->closing) {
+        /* EV_WRITE enabled for the client, but its write event unarmed before the loop applies
+         * the change: on a fresh socket it would fire at once only to be removed again (an
+         * epoll_ctl and a wakeup per connection); libevent arms it again as soon as bytes are
+         * queued for the client. Reading is conn.c's own event (conn_readable). */
         bufferevent_enable(c->cli, EV_WRITE);
-        event_del(&c->cli->ev_write);   /* (see below) */
+        event_del(&c->cli->ev_write);
         event_assign(&c->cli->ev_read, s->base, fd, EV_READ | EV_PERSIST | EV_FINALIZE, conn_readable, c->cli);
         event_add(&c->cli->ev_read, NULL);
         bufferevent_enable(c->up, EV_WRITE);
-        if (px->nfaults) conn_sync_stages(c);
-    } else if (!c->closing) {
-        bufferevent_enable(c->cli, EV_READ | EV_WRITE);
-        /* Enabling EV_WRITE arms the write event even with nothing to write; on a fresh socket it
-         * would fire at once only to be removed again (an epoll_ctl and a wakeup per connection).
-         * Unarm it before the loop applies the change: EV_WRITE stays enabled, and libevent arms
-         * the event again as soon as bytes are queued for the client. */
-        event_del(&c->cli->ev_write);
-        bufferevent_enable(c->up, EV_READ | EV_WRITE);
         if (px->nfaults) conn_sync_stages(c);
     }
     if (--c->busy == 0 && c->dead) conn_free(c);

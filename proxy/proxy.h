@@ -83,7 +83,8 @@ struct conn {
     int busy;                        /* callbacks on the stack: free is deferred until 0 */
     int dead;                        /* both sockets closed; freed when busy drops to 0 */
     int cli_shut_pending, up_shut_pending;
-    int own_read;                    /* conn.c reads the sockets itself (conn_readable): every mode */
+    int own_read;                    /* conn.c reads the sockets itself (conn_readable): every mode
+                                        in the daemon; 0 only in tests/fuzz/fuzz_http.c */
     struct conn *prev, *next;
     void *proto;                     /* mode-specific state (http, postgres, redis) */
     void *rec;                       /* recorder's per-connection scratch */
