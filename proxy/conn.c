@@ -43,6 +43,15 @@ const char *closer_str(enum closer c) { return closer_names[c]; }
 
 static void conn_try_finish(struct conn *c);
 static void conn_readable(evutil_socket_t fd, short what, void *arg);
+
+/* Small answers leave at once (no Nagle wait behind an unacknowledged segment), as haproxy and
+ * nginx do: TCP_NODELAY on the upstream socket (the client side inherits it from the listening
+ * socket, proxy_bind). */
+static void set_nodelay(evutil_socket_t fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
 static void pipe_shut_now(struct pipe *p);
 
 /* Starts or stops reading one side. In tcp and http mode the side's ev_read is conn.c's own read event
@@ -720,6 +729,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         c->up_connected = 1;
         c->t_connected = fl_now_us();
         c->px->st.upstream_ok++;
+        /* a named upstream's socket is made by libevent once the name is resolved */
+        if (c->px->spec.upstream.kind == ADDR_NAME) set_nodelay(bufferevent_getfd(c->up));
         if (c->own_read) {
             /* libevent's connect handling is done with ev_read: it becomes conn_readable */
             event_del(&c->up->ev_read);
@@ -860,12 +871,6 @@ void conn_setcb(struct conn *c)
     bufferevent_setcb(c->up, on_read, on_write, on_event, c);
 }
 
-static void set_nodelay(evutil_socket_t fd)
-{
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
 /* tcp mode, a literal upstream address: connects c->up's socket and starts both sides (see
  * "tcp mode: the upstream connect" above). Called with c->busy held. */
 static void conn_connect_tcp(struct conn *c, evutil_socket_t cfd)
@@ -911,12 +916,11 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     c->px = px;
     c->t_open = fl_now_us();
     /* the peer's address is kept as it is and written out only when a log line or a record
-     * asks for it (conn_peer): most connections are never named */
+     * asks for it (conn_peer): most connections are never named. (TCP_NODELAY: inherited from
+     * the listening socket, proxy_bind.) */
     if (sa->sa_family == AF_INET) {
-        set_nodelay(fd);
         memcpy(&c->peer_sa.in, sa, sizeof(c->peer_sa.in));
     } else if (sa->sa_family == AF_INET6) {
-        set_nodelay(fd);
         memcpy(&c->peer_sa.in6, sa, sizeof(c->peer_sa.in6));
     } else {
         c->peer_sa.in.sin_family = AF_UNIX;

@@ -15,6 +15,8 @@
 #include "record.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -75,6 +77,12 @@ static int proxy_bind(struct fl_proxy *px, char *err, size_t errlen)
         snprintf(err, errlen, "[proxy %s] cannot listen on %s: %s", px->spec.name, px->spec.listen_text,
                  strerror(errno));
         return -1;
+    }
+    if (a->kind == ADDR_INET) {
+        /* TCP_NODELAY on the listening socket: Linux copies it to every socket accept() returns,
+         * so the client side of each pair has it with no setsockopt per connection */
+        int one = 1;
+        setsockopt(evconnlistener_get_fd(px->lis), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     evconnlistener_set_error_cb(px->lis, accept_error_cb);
     if (px->listen_paused) evconnlistener_disable(px->lis);
