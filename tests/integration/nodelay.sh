@@ -29,7 +29,10 @@ import ctypes, os, socket, sys
 pid = int(sys.argv[1])
 libc = ctypes.CDLL(None, use_errno=True)
 SYS_pidfd_getfd = 438
-pfd = os.pidfd_open(pid)
+try:
+    pfd = os.pidfd_open(pid)
+except (AttributeError, OSError) as e:
+    print("error pidfd_getfd: no pidfd_open:", e); sys.exit(3)
 n = 0
 for name in sorted(os.listdir(f"/proc/{pid}/fd"), key=int):
     try:
