@@ -158,6 +158,44 @@ static void arm(struct event *ev, int64_t us)
     evtimer_add(ev, &tv);
 }
 
+/* A latency plan's delay for one request: delay_us, moved by up to +-jitter_us (uniform). The
+ * request side and the response side draw it alike. */
+static int64_t plan_delay_us(const struct http_fault_plan *pl)
+{
+    int64_t j = pl->jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)pl->jitter_us) : 0;
+    return pl->delay_us + j;
+}
+
+/* How much of a head may still be gathered into buffer head (0: it is already too large). */
+static size_t head_room(struct evbuffer *head)
+{
+    size_t have = evbuffer_get_length(head);
+    return have < HTTP_HEAD_MAX ? HTTP_HEAD_MAX - have : 0;
+}
+
+/* Feeds the parser the head's last LF. Both parsers pause in on_headers_complete, which
+ * http-parser calls on that LF before it counts it as consumed, so the caller has moved the
+ * head (with the LF) out of the input and hands the LF in again on its own: the parser then
+ * finishes the head (and a body-less message) where it stands. Returns the parser's errno;
+ * a pause it ends in (message complete) is lifted, ev_mc says whether it happened. */
+static enum http_errno head_last_lf(struct http_conn *hc, http_parser *p, const http_parser_settings *st, char lf)
+{
+    http_parser_pause(p, 0);
+    hc->ev_mc = 0;
+    http_parser_execute(p, st, &lf, 1);
+    enum http_errno e = HTTP_PARSER_ERRNO(p);
+    if (e == HPE_PAUSED) http_parser_pause(p, 0);
+    return e;
+}
+
+/* Hands b to the stages of direction dir (0 = towards the upstream, 1 = towards the client).
+ * Whatever they did not take (the pair is closing) is dropped, so b is empty afterwards. */
+static void send_on(struct http_conn *hc, int dir, struct evbuffer *b)
+{
+    chain_input(&hc->c->p[dir], b);
+    if (evbuffer_get_length(b)) evbuffer_drain(b, evbuffer_get_length(b));
+}
+
 /* Inserts "Via: 1.x faultline" before the blank line that ends a head. */
 static void head_add_via(struct evbuffer *head, unsigned short major, unsigned short minor)
 {
@@ -503,6 +541,15 @@ static void forward_request(struct http_conn *hc, struct http_req *r, struct evb
     chain_input(&c->p[0], head);
 }
 
+/* Sends the head a latency or a hang kept back (r->pending_head), once its wait is over. */
+static void forward_pending(struct http_conn *hc, struct http_req *r)
+{
+    struct evbuffer *h = r->pending_head;
+    r->pending_head = NULL;
+    forward_request(hc, r, h);
+    evbuffer_free(h);
+}
+
 static void bad_request(struct http_conn *hc, int status)
 {
     struct conn *c = hc->c;
@@ -587,12 +634,11 @@ static void request_head(struct http_conn *hc)
         break;
     case HACT_LATENCY:
         if (!r->pl.where_response) {
-            int64_t j = r->pl.jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)r->pl.jitter_us) : 0;
             r->pending_head = evbuffer_new();
             evbuffer_add_buffer(r->pending_head, hc->rq_head);
             hc->rq_wait = RQW_LATENCY;
             if (r->f) r->f->c.bytes_delayed += evbuffer_get_length(r->pending_head);
-            arm(hc->rq_timer, r->pl.delay_us + j);
+            arm(hc->rq_timer, plan_delay_us(&r->pl));
             break;
         }
         forward_request(hc, r, hc->rq_head);   /* the delay comes before the response head */
@@ -646,8 +692,7 @@ static int client_process(struct http_conn *hc)
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1) break;
         size_t len = v.iov_len;
         if (!hc->rq_in_body) {
-            size_t have = evbuffer_get_length(hc->rq_head);
-            size_t room = have < HTTP_HEAD_MAX ? HTTP_HEAD_MAX - have : 0;
+            size_t room = head_room(hc->rq_head);
             if (room == 0) { bad_request(hc, 431); progress = 1; continue; }
             if (len > room) len = room;
         }
@@ -664,12 +709,8 @@ static int client_process(struct http_conn *hc)
             char lf = ((const char *)v.iov_base)[n];
             evbuffer_remove_buffer(in, hc->rq_head, n + 1);
             if (evbuffer_get_length(hc->rq_head) > HTTP_HEAD_MAX) { bad_request(hc, 431); continue; }
-            http_parser_pause(&hc->rq, 0);
-            hc->ev_mc = 0;
-            http_parser_execute(&hc->rq, &rq_settings, &lf, 1);
-            e = HTTP_PARSER_ERRNO(&hc->rq);
+            e = head_last_lf(hc, &hc->rq, &rq_settings, lf);
             if (e != HPE_OK && e != HPE_PAUSED) { bad_request(hc, 400); continue; }
-            if (e == HPE_PAUSED) http_parser_pause(&hc->rq, 0);
             int mc = hc->ev_mc;
             hc->rq_in_body = 1;
             request_head(hc);
@@ -683,8 +724,7 @@ static int client_process(struct http_conn *hc)
         } else {
             if (hc->rq_body_fwd) {
                 evbuffer_remove_buffer(in, hc->tmp, n);
-                chain_input(&c->p[0], hc->tmp);
-                if (evbuffer_get_length(hc->tmp)) evbuffer_drain(hc->tmp, evbuffer_get_length(hc->tmp));
+                send_on(hc, 0, hc->tmp);
             } else {
                 evbuffer_drain(in, n);
             }
@@ -732,12 +772,6 @@ static void bad_response(struct http_conn *hc, struct http_req *t, const char *w
     rs_close_client(hc, CLOSER_UPSTREAM);
 }
 
-static void send_down(struct http_conn *hc, struct evbuffer *b)
-{
-    chain_input(&hc->c->p[1], b);
-    if (evbuffer_get_length(b)) evbuffer_drain(b, evbuffer_get_length(b));
-}
-
 static void truncate_close(struct http_conn *hc, struct http_req *t)
 {
     if (t->f) t->f->c.closes++;
@@ -753,7 +787,7 @@ static void response_head_release(struct http_conn *hc, struct http_req *t)
     struct conn *c = hc->c;
     if (c->px->spec.add_via) head_add_via(hc->rs_head, hc->rs.http_major, hc->rs.http_minor);
     if (!(t->status >= 100 && t->status < 200 && t->status != 101)) t->resp_started = 1;
-    send_down(hc, hc->rs_head);
+    send_on(hc, 1, hc->rs_head);
     if (c->closing) return;
     if (t->pl.act == HACT_TRUNCATE && t->status >= 200 && t->pl.after_bytes == 0) {
         truncate_close(hc, t);
@@ -789,10 +823,9 @@ static void response_head(struct http_conn *hc, struct http_req *t)
     }
     if (status >= 200 && t->pl.act == HACT_LATENCY && t->pl.where_response && !t->latency_done) {
         t->latency_done = 1;
-        int64_t j = t->pl.jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)t->pl.jitter_us) : 0;
         hc->rs_wait = RSW_LATENCY;
         if (t->f) t->f->c.bytes_delayed += evbuffer_get_length(hc->rs_head);
-        arm(hc->rs_timer, t->pl.delay_us + j);
+        arm(hc->rs_timer, plan_delay_us(&t->pl));
         return;
     }
     response_head_release(hc, t);
@@ -842,8 +875,7 @@ static int upstream_process(struct http_conn *hc)
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1) break;
         size_t len = v.iov_len;
         if (!hc->rs_in_body) {
-            size_t have = evbuffer_get_length(hc->rs_head);
-            size_t room = have < HTTP_HEAD_MAX ? HTTP_HEAD_MAX - have : 0;
+            size_t room = head_room(hc->rs_head);
             if (room == 0) { bad_response(hc, t, "head too large"); progress = 1; continue; }
             if (len > room) len = room;
         } else {
@@ -878,12 +910,8 @@ static int upstream_process(struct http_conn *hc)
         if (hc->ev_hc) {
             char lf = ((const char *)v.iov_base)[n];
             evbuffer_remove_buffer(in, hc->rs_head, n + 1);
-            http_parser_pause(&hc->rs, 0);
-            hc->ev_mc = 0;
-            http_parser_execute(&hc->rs, &rs_settings, &lf, 1);
-            e = HTTP_PARSER_ERRNO(&hc->rs);
+            e = head_last_lf(hc, &hc->rs, &rs_settings, lf);
             if (e != HPE_OK && e != HPE_PAUSED) { bad_response(hc, t, http_errno_name(e)); continue; }
-            if (e == HPE_PAUSED) http_parser_pause(&hc->rs, 0);
             int mc = hc->ev_mc;
             hc->rs_in_body = 1;
             response_head(hc, t);
@@ -899,7 +927,7 @@ static int upstream_process(struct http_conn *hc)
             t->body_wire += n;
             t->resp_started = 1;
             if (t->pl.act == HACT_SLOW_BODY) hc->sb_tokens -= (double)n;
-            send_down(hc, hc->tmp);
+            send_on(hc, 1, hc->tmp);
             if (c->closing) break;
             if (hc->ev_mc) {
                 http_parser_pause(&hc->rs, 0);
@@ -924,7 +952,7 @@ static int emit_locals(struct http_conn *hc)
         struct http_req *r = hc->q;
         int close = r->local_close;
         r->resp_started = 1;
-        send_down(hc, r->local);
+        send_on(hc, 1, r->local);
         q_finish_head(hc);
         progress = 1;
         if (close) {
@@ -1044,12 +1072,7 @@ static void rq_timer_cb(evutil_socket_t fd, short what, void *arg)
         struct http_req *r = NULL;
         for (struct http_req *o = hc->q; o; o = o->next)
             if (o->pending_head && !o->held) r = o;
-        if (r) {
-            struct evbuffer *h = r->pending_head;
-            r->pending_head = NULL;
-            forward_request(hc, r, h);
-            evbuffer_free(h);
-        }
+        if (r) forward_pending(hc, r);
         http_run(hc);
         pipe_after_io(&c->p[0]);
         pipe_after_io(&c->p[1]);
@@ -1144,13 +1167,13 @@ void http_on_eof(struct conn *c, int dir)
     http_run(hc);
 }
 
-void http_upstream_reset(struct conn *c)
+/* The upstream socket is gone (reset, or never connected): it counts as EOF, and nothing more
+ * can be written to or read from it. */
+static void upstream_gone(struct http_conn *hc)
 {
-    struct http_conn *hc = c->proto;
-    if (!hc || c->closing) return;
+    struct conn *c = hc->c;
     hc->up_eof = 1;
     if (c->up) {
-        /* nothing more can be written to or read from a reset socket */
         bufferevent_disable(c->up, EV_READ | EV_WRITE);
         struct evbuffer *o = bufferevent_get_output(c->up);
         evbuffer_drain(o, evbuffer_get_length(o));
@@ -1158,18 +1181,19 @@ void http_upstream_reset(struct conn *c)
     http_run(hc);
 }
 
+void http_upstream_reset(struct conn *c)
+{
+    struct http_conn *hc = c->proto;
+    if (!hc || c->closing) return;
+    upstream_gone(hc);
+}
+
 void http_upstream_failed(struct conn *c)
 {
     struct http_conn *hc = c->proto;
     if (!hc || c->closing) return;
     hc->up_failed = 1;
-    hc->up_eof = 1;
-    if (c->up) {
-        bufferevent_disable(c->up, EV_READ | EV_WRITE);
-        struct evbuffer *o = bufferevent_get_output(c->up);
-        evbuffer_drain(o, evbuffer_get_length(o));
-    }
-    http_run(hc);
+    upstream_gone(hc);
 }
 
 /* ---- a fault's window closed ---- */
@@ -1189,11 +1213,8 @@ void http_fault_ended(struct fault *f)
                 case HANG_RELEASE:
                     hang_unmark(hc, r);
                     if (r->pending_head) {
-                        struct evbuffer *h = r->pending_head;
-                        r->pending_head = NULL;
                         hc->rq_wait = RQW_NONE;
-                        forward_request(hc, r, h);
-                        evbuffer_free(h);
+                        forward_pending(hc, r);
                     }
                     kick = 1;
                     break;
