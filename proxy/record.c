@@ -268,6 +268,23 @@ static char *xstrdup_printf(const char *fmt, ...)
     return s;
 }
 
+/* The recorder allocates only off the data path (entries, callbacks, setup): no memory there is
+ * the same failure as anywhere else in the daemon. */
+static void *xcalloc(size_t size)
+{
+    void *p = calloc(1, size);
+    if (!p) abort();
+    return p;
+}
+
+/* arr (n elements of elem bytes) with room for one more; entries are added once per name. */
+static void *grow_one(void *arr, int n, size_t elem)
+{
+    void *p = realloc(arr, elem * (size_t)(n + 1));
+    if (!p) abort();
+    return p;
+}
+
 const char *rec_run_id(void) { return R ? R->run : ""; }
 uint64_t rec_dropped(void) { return R ? R->dropped : 0; }
 
@@ -283,8 +300,7 @@ static struct rec_px *px_entry(const char *name)
 {
     for (int i = 0; i < R->npx; i++)
         if (!strcmp(R->pxs[i]->name, name)) return R->pxs[i];
-    struct rec_px *rp = calloc(1, sizeof(*rp));
-    if (!rp) abort();
+    struct rec_px *rp = xcalloc(sizeof(*rp));
     snprintf(rp->name, sizeof(rp->name), "%s", name);
     rp->idx = R->npx;
     rp->k_counters = xstrdup_printf("fl:run:%s:counters:%s:%s", R->run, name, R->inst);
@@ -292,9 +308,7 @@ static struct rec_px *px_entry(const char *name)
     rp->k_events = xstrdup_printf("fl:run:%s:events:%s", R->run, name);
     rp->k_proto = xstrdup_printf("fl:run:%s:proto:%s:%s", R->run, name, R->inst);
     rp->k_pgstate = xstrdup_printf("fl:run:%s:pgstate:%s", R->run, name);
-    struct rec_px **n = realloc(R->pxs, sizeof(*n) * (size_t)(R->npx + 1));
-    if (!n) abort();
-    R->pxs = n;
+    R->pxs = grow_one(R->pxs, R->npx, sizeof(*R->pxs));
     R->pxs[R->npx++] = rp;
     return rp;
 }
@@ -319,14 +333,20 @@ static void stats_add(struct proxy_stats *to, const struct proxy_stats *a)
     if (a->peak_inflight > to->peak_inflight) to->peak_inflight = a->peak_inflight;
 }
 
+/* The entry's object is gone or replaced by px (NULL: gone): its last values join the base. */
+static void px_fold(struct rec_px *rp, struct fl_proxy *px)
+{
+    stats_add(&rp->base, &rp->last);   /* zero when already folded */
+    memset(&rp->last, 0, sizeof(rp->last));
+    rp->px = px;
+}
+
 /* A proxy object the recorder has not seen yet (px->rec == NULL): attach it to its name. An
  * earlier object with that name is folded into the base. */
 static struct rec_px *px_attach(struct fl_proxy *px)
 {
     struct rec_px *rp = px_entry(px->spec.name);
-    if (rp->px) stats_add(&rp->base, &rp->last);
-    rp->px = px;
-    memset(&rp->last, 0, sizeof(rp->last));
+    px_fold(rp, px);
     rp->b_req = rp->b_up = rp->b_down = 0;
     px->rec = rp;
     return rp;
@@ -341,48 +361,49 @@ static struct rec_fault *fault_entry(const struct fault *f)
 {
     for (int i = 0; i < R->nfaults; i++)
         if (!strcmp(R->faults[i]->name, f->name)) return R->faults[i];
-    struct rec_fault *rf = calloc(1, sizeof(*rf));
-    if (!rf) abort();
+    struct rec_fault *rf = xcalloc(sizeof(*rf));
     snprintf(rf->name, sizeof(rf->name), "%s", f->name);
     rf->key = xstrdup_printf("fl:run:%s:fault:%s:%s", R->run, f->name, R->inst);
-    struct rec_fault **n = realloc(R->faults, sizeof(*n) * (size_t)(R->nfaults + 1));
-    if (!n) abort();
-    R->faults = n;
+    R->faults = grow_one(R->faults, R->nfaults, sizeof(*R->faults));
     R->faults[R->nfaults++] = rf;
     return rf;
 }
 
+/* Every field of struct fault_counters (faults/fault.h), in the order write_fault sends them;
+ * each is a total that only grows and is written under its own name (docs/metrics.md). Adding,
+ * comparing and writing go field by field over this one list, so a new counter is added here. */
+#define REC_FC_FIELDS(X) \
+    X(conns_seen) X(conns_affected) X(bytes_delayed) X(bytes_held) X(bytes_dropped) \
+    X(closes) X(resets) X(abandoned) X(refused) X(requests_affected)
+
 static void fc_add(struct fault_counters *to, const struct fault_counters *a)
 {
-    to->conns_seen += a->conns_seen;
-    to->conns_affected += a->conns_affected;
-    to->bytes_delayed += a->bytes_delayed;
-    to->bytes_held += a->bytes_held;
-    to->bytes_dropped += a->bytes_dropped;
-    to->closes += a->closes;
-    to->resets += a->resets;
-    to->abandoned += a->abandoned;
-    to->refused += a->refused;
-    to->requests_affected += a->requests_affected;
+#define REC_FC_ADD(field) to->field += a->field;
+    REC_FC_FIELDS(REC_FC_ADD)
+#undef REC_FC_ADD
 }
 
 /* A fault object reused by name (or a recycled address) shows as counters going backwards. */
 static int fc_went_back(const struct fault_counters *n, const struct fault_counters *l)
 {
-    return n->conns_seen < l->conns_seen || n->conns_affected < l->conns_affected ||
-           n->bytes_delayed < l->bytes_delayed || n->bytes_held < l->bytes_held ||
-           n->bytes_dropped < l->bytes_dropped || n->closes < l->closes || n->resets < l->resets ||
-           n->abandoned < l->abandoned || n->refused < l->refused || n->requests_affected < l->requests_affected;
+#define REC_FC_BACK(field) if (n->field < l->field) return 1;
+    REC_FC_FIELDS(REC_FC_BACK)
+#undef REC_FC_BACK
+    return 0;
+}
+
+/* The entry's object is gone or replaced by f (NULL: gone): its last values join the base. */
+static void fault_fold(struct rec_fault *rf, struct fault *f)
+{
+    fc_add(&rf->base, &rf->last);     /* zero when already folded */
+    memset(&rf->last, 0, sizeof(rf->last));
+    rf->f = f;
 }
 
 /* Notes the live object f for its entry (at flush time, when f is known to be alive). */
 static void fault_observe(struct rec_fault *rf, struct fault *f)
 {
-    if (rf->f != f || fc_went_back(&f->c, &rf->last)) {
-        fc_add(&rf->base, &rf->last);     /* zero when already folded */
-        memset(&rf->last, 0, sizeof(rf->last));
-        rf->f = f;
-    }
+    if (rf->f != f || fc_went_back(&f->c, &rf->last)) fault_fold(rf, f);
     rf->last = f->c;
     snprintf(rf->proxy, sizeof(rf->proxy), "%s", f->proxy);
     snprintf(rf->type, sizeof(rf->type), "%s", f->type ? f->type->name : "");
@@ -582,13 +603,30 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 
 /* ---- writing the record ---- */
 
-static void expire_key(const char *key)
+/* EXPIRE key <retention> into R->b: every key of the run lives as long as the run's record. */
+static void rb_expire(const char *key)
 {
     rb_begin(&R->b);
     rb_str(&R->b, "EXPIRE");
     rb_str(&R->b, key);
     rb_fmt(&R->b, "%lld", (long long)R->ttl_s);
+}
+
+static void expire_key(const char *key)
+{
+    rb_expire(key);
     send_plain(NULL, 0);
+}
+
+/* XADD key MAXLEN ~ N *: the head of an entry of a capped stream (events, pgstate). */
+static void rb_xadd_capped(struct rbuf *b, const char *key)
+{
+    rb_str(b, "XADD");
+    rb_str(b, key);
+    rb_str(b, "MAXLEN");
+    rb_str(b, "~");
+    rb_str(b, REC_EVENTS_MAXLEN);
+    rb_str(b, "*");
 }
 
 static void write_meta(int ended)
@@ -705,8 +743,7 @@ static void write_series(struct rec_px *rp)
                (unsigned long long)k->req, (unsigned long long)k->err, (unsigned long long)k->inflight,
                (unsigned long long)k->faults, (unsigned long long)k->up, (unsigned long long)k->down);
     }
-    struct rec_cb *cb = calloc(1, sizeof(*cb));
-    if (!cb) abort();
+    struct rec_cb *cb = xcalloc(sizeof(*cb));
     cb->kind = CB_TS;
     cb->rp = rp;
     cb->upto = rp->nb;
@@ -727,16 +764,9 @@ static void write_fault(struct rec_fault *rf)
     rb_str(b, rf->key);
     rb_kv_str(b, "proxy", rf->proxy);
     rb_kv_str(b, "type", rf->type);
-    rb_kv_u64(b, "conns_seen", c.conns_seen);
-    rb_kv_u64(b, "conns_affected", c.conns_affected);
-    rb_kv_u64(b, "bytes_delayed", c.bytes_delayed);
-    rb_kv_u64(b, "bytes_held", c.bytes_held);
-    rb_kv_u64(b, "bytes_dropped", c.bytes_dropped);
-    rb_kv_u64(b, "closes", c.closes);
-    rb_kv_u64(b, "resets", c.resets);
-    rb_kv_u64(b, "abandoned", c.abandoned);
-    rb_kv_u64(b, "refused", c.refused);
-    rb_kv_u64(b, "requests_affected", c.requests_affected);
+#define REC_FC_WRITE(field) rb_kv_u64(b, #field, c.field);
+    REC_FC_FIELDS(REC_FC_WRITE)
+#undef REC_FC_WRITE
     send_plain(NULL, 0);
 }
 
@@ -757,12 +787,7 @@ static void write_proto(struct rec_px *rp)
     if (px->spec.mode != MODE_POSTGRES) return;
     kv.n = 0;
     rb_begin(b);
-    rb_str(b, "XADD");
-    rb_str(b, rp->k_pgstate);
-    rb_str(b, "MAXLEN");
-    rb_str(b, "~");
-    rb_str(b, REC_EVENTS_MAXLEN);
-    rb_str(b, "*");
+    rb_xadd_capped(b, rp->k_pgstate);
     rb_str(b, "at_ms");
     rb_ms(b, fl_wall_us());
     rb_kv_str(b, "inst", R->inst);
@@ -790,19 +815,11 @@ static void observe_objects(void)
     for (struct fl_proxy *px = s->retired; px; px = px->next_retired) observe_proxy(px);
     for (int i = 0; i < R->npx; i++) {
         struct rec_px *rp = R->pxs[i];
-        if (!rp->seen && rp->px) {
-            stats_add(&rp->base, &rp->last);
-            memset(&rp->last, 0, sizeof(rp->last));
-            rp->px = NULL;
-        }
+        if (!rp->seen && rp->px) px_fold(rp, NULL);
     }
     for (int i = 0; i < R->nfaults; i++) {
         struct rec_fault *rf = R->faults[i];
-        if (!rf->seen && rf->f) {
-            fc_add(&rf->base, &rf->last);
-            memset(&rf->last, 0, sizeof(rf->last));
-            rf->f = NULL;
-        }
+        if (!rf->seen && rf->f) fault_fold(rf, NULL);
     }
 }
 
@@ -930,6 +947,23 @@ static void log_down(const char *why)
     R->was_up = 0;
 }
 
+/* The connection is gone (hiredis has freed, or is freeing, the context): no reply will come for
+ * what was in flight, so the queue bounds start again from zero. */
+static void conn_forget(void)
+{
+    R->ac = NULL;
+    R->up = 0;
+    R->inflight = 0;
+    R->pending = 0;
+}
+
+/* Series buckets sent but not acknowledged go again on the next connection, after a backoff. */
+static void retry_later(void)
+{
+    for (int i = 0; i < R->npx; i++) R->pxs[i]->sent = R->pxs[i]->acked;
+    schedule_reconnect();
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     if (!R || ac != R->ac) return;
@@ -950,20 +984,15 @@ static void on_connect(const redisAsyncContext *ac, int status)
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     if (!R || ac != R->ac) return;
-    R->ac = NULL;
-    R->up = 0;
-    R->inflight = 0;
-    R->pending = 0;
+    conn_forget();
     if (R->stopping) return;
     log_down(ac->errstr ? ac->errstr : "connection closed");
-    for (int i = 0; i < R->npx; i++) R->pxs[i]->sent = R->pxs[i]->acked;
-    schedule_reconnect();
+    retry_later();
 }
 
 static void setup_cmd(const char *what)
 {
-    struct rec_cb *cb = calloc(1, sizeof(*cb));
-    if (!cb) abort();
+    struct rec_cb *cb = xcalloc(sizeof(*cb));
     cb->kind = CB_SETUP;
     cb->what = what;
     if (send_cb(cb) < 0) free(cb);
@@ -1030,12 +1059,9 @@ static void kill_cb(evutil_socket_t fd, short what, void *arg)
     int was_up = R->up;
     redisAsyncFree(ac);
     if (R->ac == ac) {
-        R->ac = NULL;
-        R->up = 0;
-        R->inflight = R->pending = 0;
+        conn_forget();
         if (!was_up) log_down("connect timed out");
-        for (int i = 0; i < R->npx; i++) R->pxs[i]->sent = R->pxs[i]->acked;
-        schedule_reconnect();
+        retry_later();
     }
 }
 
@@ -1093,8 +1119,7 @@ int rec_start(struct fl_server *s, char *err, size_t errlen)
             snprintf(u.host, sizeof(u.host), "%s", ip);
         freeaddrinfo(res);
     }
-    struct rec *r = calloc(1, sizeof(*r));
-    if (!r) abort();
+    struct rec *r = xcalloc(sizeof(*r));
     R = r;
     r->s = s;
     r->url = u;
@@ -1228,17 +1253,21 @@ void rec_fault_applied(struct fault *f, struct conn *c)
     rp->faults_applied++;
 }
 
-/* The head of one event of the proxy's capped stream: XADD <events> MAXLEN ~ N * kind K inst I */
-static void rb_event(struct rbuf *b, const struct rec_px *rp, const char *kind)
+/* Starts one event of the proxy's capped stream in R->b: XADD <events> MAXLEN ~ N * kind K
+ * inst I. -1 when there is no connection to send it on: the event is dropped (counted), not
+ * formatted. The caller adds its fields and ends with event_send(). */
+static int event_begin(struct rec_px *rp, const char *kind)
 {
-    rb_str(b, "XADD");
-    rb_str(b, rp->k_events);
-    rb_str(b, "MAXLEN");
-    rb_str(b, "~");
-    rb_str(b, REC_EVENTS_MAXLEN);
-    rb_str(b, "*");
+    if (!R->ac) {
+        rec_drop(rp, 1);
+        return -1;
+    }
+    struct rbuf *b = &R->b;
+    rb_begin(b);
+    rb_xadd_capped(b, rp->k_events);
     rb_kv_str(b, "kind", kind);
     rb_kv_str(b, "inst", R->inst);
+    return 0;
 }
 
 static void rb_time(struct rbuf *b, const char *k, int64_t mono, int64_t off)
@@ -1258,25 +1287,24 @@ static void events_expire(struct rec_px *rp)
 {
     if (rp->events_expired || !R->ac) return;
     rp->events_expired = 1;
-    rb_begin(&R->b);                 /* queued behind the XADD that creates the stream */
-    rb_str(&R->b, "EXPIRE");
-    rb_str(&R->b, rp->k_events);
-    rb_fmt(&R->b, "%lld", (long long)R->ttl_s);
-    queue_plain(NULL, 0);
+    rb_expire(rp->k_events);
+    queue_plain(NULL, 0);            /* queued behind the XADD that creates the stream */
+}
+
+/* Queues the event in R->b (a record: a drop is counted) and, with the first one on this
+ * connection, the stream's EXPIRE. */
+static void event_send(struct rec_px *rp)
+{
+    if (queue_plain(rp, 1) == 0) events_expire(rp);
 }
 
 void rec_conn_close(struct conn *c)
 {
     if (!R || R->stopping > 1) return;
     struct rec_px *rp = px_rec(c->px);
-    if (!R->ac) {
-        rec_drop(rp, 1);
-        return;
-    }
+    if (event_begin(rp, "conn") < 0) return;
     int64_t off = fl_wall_us() - fl_now_us();
     struct rbuf *b = &R->b;
-    rb_begin(b);
-    rb_event(b, rp, "conn");
     rb_kv_u64(b, "id", c->id);
     rb_kv_str(b, "peer", conn_peer(c));
     rb_time(b, "open_ms", c->t_open, off);
@@ -1322,7 +1350,7 @@ void rec_conn_close(struct conn *c)
     struct rec_kv kv = {b, 0};
     if (c->px->spec.mode == MODE_POSTGRES) pg_conn_facts(c, &kv);
     else if (c->px->spec.mode == MODE_REDIS) resp_conn_facts(c, &kv);
-    if (queue_plain(rp, 1) == 0) events_expire(rp);
+    event_send(rp);
 }
 
 void rec_request_start(struct conn *c)
@@ -1349,14 +1377,9 @@ void rec_request(struct conn *c, const struct rec_request *q)
     if (!R || R->stopping > 1) return;
     struct rec_px *rp = px_rec(c->px);
     if (q->status >= 500 || (q->status == 0 && !q->t_abandoned)) rp->a_err++;
-    if (!R->ac) {
-        rec_drop(rp, 1);
-        return;
-    }
+    if (event_begin(rp, "request") < 0) return;
     int64_t off = fl_wall_us() - fl_now_us();
     struct rbuf *b = &R->b;
-    rb_begin(b);
-    rb_event(b, rp, "request");
     rb_kv_u64(b, "conn", c->id);
     if (q->method && *q->method) rb_kv_str(b, "method", q->method);
     if (q->path && *q->path) rb_kv_str(b, "path", q->path);
@@ -1381,7 +1404,7 @@ void rec_request(struct conn *c, const struct rec_request *q)
         hx[16] = 0;
         rb_kv_str(b, "body_hash", hx);
     }
-    if (queue_plain(rp, 1) == 0) events_expire(rp);
+    event_send(rp);
 }
 
 static const char *end_reason(const struct fault *f)
@@ -1414,8 +1437,7 @@ static void write_fault_window(struct fault *f, int active, const char *reason)
     if (!active) rb_kv_str(b, "reason", reason);
     size_t len;
     const char *cmd = rb_end(b, &len);
-    struct rec_cb *cb = calloc(1, sizeof(*cb));
-    if (!cb) abort();
+    struct rec_cb *cb = xcalloc(sizeof(*cb));
     cb->kind = CB_FAULTWIN;
     cb->cmd = malloc(len);
     if (!cb->cmd) abort();
@@ -1434,9 +1456,7 @@ void rec_fault_window(struct fault *f, int active)
         struct rec_fault *rf = fault_entry(f);
         if (rf->f == f) {
             rf->last = f->c;
-            fc_add(&rf->base, &rf->last);
-            memset(&rf->last, 0, sizeof(rf->last));
-            rf->f = NULL;
+            fault_fold(rf, NULL);
         } else if (!rf->f) {
             fc_add(&rf->base, &f->c);
             snprintf(rf->proxy, sizeof(rf->proxy), "%s", f->proxy);
