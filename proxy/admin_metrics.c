@@ -116,6 +116,13 @@ static void head(struct out *o, const char *name, const char *type, const char *
     outf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one unlabelled sample: the daemon's own totals. */
+static void one(struct out *o, const char *name, const char *type, const char *help, uint64_t v)
+{
+    head(o, name, type, help);
+    outf(o, "%s %llu\n", name, (unsigned long long)v);
+}
+
 typedef uint64_t (*pget)(const struct fl_proxy *);
 #define PGET(fn, expr) static uint64_t fn(const struct fl_proxy *px) { return (expr); }
 PGET(p_acc, px->st.accepted)
@@ -170,12 +177,10 @@ static void metrics(struct adm_req *r)
     outf(&o, "faultline_info{version=\"%s\"} 1\n", FAULTLINE_VERSION);
     head(&o, "faultline_uptime_seconds", "gauge", "Seconds since the daemon started.");
     outf(&o, "faultline_uptime_seconds %.3f\n", (double)(fl_now_us() - s->started_us) / 1e6);
-    head(&o, "faultline_reloads_total", "counter", "Profile reloads applied (SIGHUP).");
-    outf(&o, "faultline_reloads_total %llu\n", (unsigned long long)s->reloads);
-    head(&o, "faultline_reload_failures_total", "counter", "Profile reloads refused (the running profile was kept).");
-    outf(&o, "faultline_reload_failures_total %llu\n", (unsigned long long)s->reload_failures);
-    head(&o, "faultline_record_dropped_total", "counter", "Records the recorder could not write to Redis.");
-    outf(&o, "faultline_record_dropped_total %llu\n", (unsigned long long)rec_dropped());
+    one(&o, "faultline_reloads_total", "counter", "Profile reloads applied (SIGHUP).", s->reloads);
+    one(&o, "faultline_reload_failures_total", "counter", "Profile reloads refused (the running profile was kept).",
+        s->reload_failures);
+    one(&o, "faultline_record_dropped_total", "counter", "Records the recorder could not write to Redis.", rec_dropped());
     per_proxy(&o, s, "faultline_proxy_enabled", "gauge", "1 while the proxy is enabled.", p_enabled);
     per_proxy(&o, s, "faultline_connections_total", "counter", "Client connections accepted.", p_acc);
     per_proxy(&o, s, "faultline_connections_active", "gauge", "Client connections open now.", p_act);
