@@ -120,8 +120,8 @@ ho_probe() {  # yes|no -> "CURL_EXIT HTTP_CODE" of a request sent between the tw
     mkdir -p "$d"; port=$(free_port)
     [ "$1" = yes ] && args=(-handover "$d/ho.sock")
     "$GOSVC" -listen "127.0.0.1:$port" -dep http://127.0.0.1:9/ "${args[@]}" >"$d/old.log" 2>&1 &
-    a=$!; _PIDS+=($a)
-    wait_port "$port" 10 || { echo "no_listener"; return; }
+    a=$!
+    wait_port "$port" 10 || { kill -KILL "$a" 2>/dev/null; echo "no_listener"; return; }
     kill -TERM "$a"
     wait_for 5 grep -q 'SIGTERM: draining' "$d/old.log"
     [ "$1" = no ] && wait_for 5 grep -q 'stopped' "$d/old.log"
@@ -129,8 +129,13 @@ ho_probe() {  # yes|no -> "CURL_EXIT HTTP_CODE" of a request sent between the tw
     c=$!
     sleep 0.5
     "$GOSVC" -listen "127.0.0.1:$port" -dep http://127.0.0.1:9/ "${args[@]}" >"$d/new.log" 2>&1 &
-    b=$!; _PIDS+=($b)
-    wait "$c"; echo "$? $(cat "$d/code")"
+    b=$!
+    wait "$c"; local res="$? $(cat "$d/code")"
+    # this runs in $(...), a subshell: its _PIDS never reach cleanup, so it ends its own
+    # instances (the successor with -handover waits for a successor of its own on SIGTERM)
+    [ "$1" = yes ] && wait_for 10 grep -q stopped "$d/old.log"
+    kill -KILL "$a" "$b" 2>/dev/null; wait "$a" "$b" 2>/dev/null
+    echo "$res"
 }
 r=$(ho_probe yes)
 check handover_queued_answered_by_successor [ "$r" = "0 200" ]
