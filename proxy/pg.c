@@ -59,19 +59,16 @@ struct pg_group {
 };
 
 struct pg_totals {
-    char name[128];
-    uint64_t conns, startups, queries, xacts, rows;
+    struct frame_totals h;       /* first: name, conns, delayed, hung, garbage_*, open sessions */
+    uint64_t startups, queries, xacts, rows;
     uint64_t cancel_requests, cancels_matched, cancels_while_held;
     uint64_t errors_server, errors_injected, startup_errors;
-    uint64_t delayed, hung, dropped, abandoned_held, closed_in_tx, terminated;
+    uint64_t dropped, abandoned_held, closed_in_tx, terminated;
     uint64_t ssl_refused, ssl_passthrough, gss_refused;
-    uint64_t garbage_client, garbage_server;
     uint64_t idle_tx_us;
     struct pg_group groups[PG_GROUPS];
     int ngroups;
-    /* the open sessions of every proxy object with this name: the live one and any retired
-     * by a reload whose connections still run (the state, /stats and cancels see them all) */
-    struct pg_sess *open;
+    /* h.open: the state, /stats and cancels see the sessions of retired proxy objects too */
 };
 
 struct pg_cycle {
@@ -93,11 +90,8 @@ struct pg_dir {
 struct pg_stmt { char *name, *text; };
 
 struct pg_sess {
-    struct conn *c;              /* NULL when detached (fuzzing) */
-    struct fl_proxy *px;
-    struct pg_totals *tot;
-    struct evbuffer *sink;       /* detached: injected bytes */
-    struct evbuffer *tmp;
+    struct frame_sess fs;        /* first (proxy/frame.h): connection, gate, applied faults, ... */
+    struct pg_totals *tot;       /* fs.tot, typed; NULL when detached */
     enum pg_phase phase;
     struct pg_dir d[2];
     char txs;                    /* status of the last ReadyForQuery */
@@ -112,14 +106,6 @@ struct pg_sess {
     size_t qhead, qn, qcap;
     int fifo_full;
     uint64_t rows_cycle;
-    /* gate (pg_latency, pg_hang) */
-    int64_t gate_until;          /* 0 = open, INT64_MAX = held until the fault ends */
-    struct event *gate_ev;
-    struct fault *hang_f;
-    int eof_pending;             /* client EOF to pass on once its bytes went through */
-    /* faults that acted on this session (conns_affected once each) */
-    const struct fault *applied[8];
-    int napplied;
     /* facts */
     char user[64], database[64], app[64];
     uint32_t pid, key;
@@ -128,29 +114,19 @@ struct pg_sess {
     int64_t idle_tx_since, idle_tx_us, idle_tx_max_us;
     struct pg_group *grp;        /* counted in this group since its startup packet */
     uint64_t cancel_target;      /* a CancelRequest connection: id of the session it cancelled */
-    struct pg_sess *onext, *oprev; /* in tot->open while the connection lives */
 };
 
 /* ---- per-proxy totals ---- */
 
-static struct pg_totals *totals;
-static int ntotals;
+static struct frame_table totals = {sizeof(struct pg_totals), 256, 0, NULL};
 
 static struct pg_totals *pg_totals_for(const char *name)
 {
-    /* a fixed table: pointers handed to sessions never move */
-    enum { PG_TOTALS_MAX = 256 };
-    for (int i = 0; i < ntotals; i++)
-        if (!strcmp(totals[i].name, name)) return &totals[i];
-    if (!totals) {
-        totals = calloc(PG_TOTALS_MAX, sizeof(*totals));
-        if (!totals) abort();
-    }
-    if (ntotals >= PG_TOTALS_MAX) return &totals[PG_TOTALS_MAX - 1];   /* shared overflow row */
-    struct pg_totals *t = &totals[ntotals++];
-    snprintf(t->name, sizeof(t->name), "%s", name);
-    return t;
+    return (struct pg_totals *)frame_totals_for(&totals, name);
 }
+
+/* A session of tot->h.open (the struct frame_sess is its first member). */
+static inline struct pg_sess *pg_of(struct frame_sess *fs) { return (struct pg_sess *)fs; }
 
 /* s as the inside of a JSON string (control characters dropped), cut to fit n. */
 static const char *pg_json_esc(const char *s, char *b, size_t n)
@@ -187,9 +163,7 @@ static struct pg_group *pg_group_for(struct pg_totals *t, const char *user, cons
 
 static const struct pg_totals *pg_totals_find(const char *name)
 {
-    for (int i = 0; i < ntotals; i++)
-        if (!strcmp(totals[i].name, name)) return &totals[i];
-    return NULL;
+    return (const struct pg_totals *)frame_totals_find(&totals, name);
 }
 
 /* Live state of a group's sessions on px: in a transaction now, longest idle in one now. */
@@ -199,7 +173,8 @@ static void pg_group_states(const struct pg_totals *t, struct pg_gstate *gs)
 {
     int64_t now = fl_now_us();
     memset(gs, 0, sizeof(*gs) * PG_GROUPS);
-    for (const struct pg_sess *s = t->open; s; s = s->onext) {
+    for (struct frame_sess *o = t->h.open; o; o = o->onext) {
+        const struct pg_sess *s = pg_of(o);
         if (!s->grp) continue;
         struct pg_gstate *g = &gs[s->grp - t->groups];
         if (s->txs == 'T' || s->txs == 'E') g->in_tx++;
@@ -210,14 +185,13 @@ static void pg_group_states(const struct pg_totals *t, struct pg_gstate *gs)
 char *pg_stats_json(const struct fl_proxy *px)
 {
     static struct pg_totals zero;
-    const struct pg_totals *t = &zero;
-    for (int i = 0; i < ntotals; i++)
-        if (!strcmp(totals[i].name, px->spec.name)) t = &totals[i];
+    const struct pg_totals *t = pg_totals_find(px->spec.name);
+    if (!t) t = &zero;
     uint64_t live = 0, in_tx = 0, held = 0;
-    for (const struct pg_sess *s = t->open; s && px->spec.mode == MODE_POSTGRES; s = s->onext) {
+    for (struct frame_sess *o = t->h.open; o && px->spec.mode == MODE_POSTGRES; o = o->onext) {
         live++;
-        if (s->txs == 'T' || s->txs == 'E') in_tx++;
-        if (s->gate_until == INT64_MAX) held++;
+        if (pg_of(o)->txs == 'T' || pg_of(o)->txs == 'E') in_tx++;
+        if (o->gate_until == INT64_MAX) held++;
     }
     char *out = malloc(2048);
     if (!out) abort();
@@ -229,11 +203,11 @@ char *pg_stats_json(const struct fl_proxy *px)
              "\"startup_errors\":%llu,\"delayed\":%llu,\"hung\":%llu,\"dropped\":%llu,\"abandoned_held\":%llu,"
              "\"closed_in_tx\":%llu,\"terminated\":%llu,\"ssl_refused\":%llu,\"ssl_passthrough\":%llu,"
              "\"gss_refused\":%llu,\"garbage_client\":%llu,\"garbage_server\":%llu,\"idle_in_tx_ms\":%.1f}",
-             U(t->conns), U(live), U(in_tx), U(held), U(t->startups), U(t->queries), U(t->xacts), U(t->rows),
+             U(t->h.conns), U(live), U(in_tx), U(held), U(t->startups), U(t->queries), U(t->xacts), U(t->rows),
              U(t->cancel_requests), U(t->cancels_matched), U(t->cancels_while_held), U(t->errors_server),
-             U(t->errors_injected), U(t->startup_errors), U(t->delayed), U(t->hung), U(t->dropped),
+             U(t->errors_injected), U(t->startup_errors), U(t->h.delayed), U(t->h.hung), U(t->dropped),
              U(t->abandoned_held), U(t->closed_in_tx), U(t->terminated), U(t->ssl_refused),
-             U(t->ssl_passthrough), U(t->gss_refused), U(t->garbage_client), U(t->garbage_server),
+             U(t->ssl_passthrough), U(t->gss_refused), U(t->h.garbage_client), U(t->h.garbage_server),
              (double)t->idle_tx_us / 1000.0);
     /* ... then the sessions per (user, application), as a pool seen from the database */
     size_t o = strlen(out) - 1, cap = 2048 + (size_t)t->ngroups * 400;
@@ -264,17 +238,19 @@ void pg_totals_facts(const struct fl_proxy *px, struct rec_kv *kv)
     static const struct pg_totals zero;
     if (!t) t = &zero;
     uint64_t live = 0, in_tx = 0, held = 0;
-    for (const struct pg_sess *s = t->open; s; s = s->onext) {
+    for (struct frame_sess *o = t->h.open; o; o = o->onext) {
         live++;
-        if (s->txs == 'T' || s->txs == 'E') in_tx++;
-        if (s->gate_until == INT64_MAX) held++;
+        if (pg_of(o)->txs == 'T' || pg_of(o)->txs == 'E') in_tx++;
+        if (o->gate_until == INT64_MAX) held++;
     }
 #define F(k) rec_kv_u64(kv, #k, t->k)
+#define FH(k) rec_kv_u64(kv, #k, t->h.k)
     rec_kv_str(kv, "mode", "postgres");
-    F(conns); F(startups); F(queries); F(xacts); F(rows); F(cancel_requests); F(cancels_matched);
-    F(cancels_while_held); F(errors_server); F(errors_injected); F(startup_errors); F(delayed); F(hung);
+    FH(conns); F(startups); F(queries); F(xacts); F(rows); F(cancel_requests); F(cancels_matched);
+    F(cancels_while_held); F(errors_server); F(errors_injected); F(startup_errors); FH(delayed); FH(hung);
     F(dropped); F(abandoned_held); F(closed_in_tx); F(terminated); F(ssl_refused); F(ssl_passthrough);
-    F(gss_refused); F(garbage_client); F(garbage_server);
+    F(gss_refused); FH(garbage_client); FH(garbage_server);
+#undef FH
 #undef F
     rec_kv_ms(kv, "idle_in_tx_ms", (int64_t)t->idle_tx_us);
     rec_kv_u64(kv, "live", live);
@@ -325,13 +301,13 @@ static inline uint32_t be32(const uint8_t *p)
 /* Passes the first n bytes of in on towards dir's destination, through its fault chain. */
 static inline void pg_fwd(struct pg_sess *s, int dir, struct evbuffer *in, size_t n)
 {
-    frame_fwd(s->c, dir, in, n, s->tmp);
+    frame_fwd(s->fs.c, dir, in, n, s->fs.tmp);
 }
 
 /* Bytes of faultline's own towards the client (after everything already passed). */
 static void pg_inject(struct pg_sess *s, const void *data, size_t len)
 {
-    frame_inject(s->c, s->sink, s->tmp, data, len);
+    frame_inject(s->fs.c, s->fs.sink, s->fs.tmp, data, len);
 }
 
 static void pg_inject_error(struct pg_sess *s, const char *sev, const char *code, const char *msg)
@@ -360,21 +336,12 @@ static void pg_inject_rfq(struct pg_sess *s, char st)
 
 static void pg_close(struct pg_sess *s, enum closer who, enum close_how how)
 {
-    s->phase = PGP_DEAD;
-    if (s->c) conn_close(s->c, who, how);
+    frame_close(&s->fs, who, how);
 }
 
 static int pg_garbage(struct pg_sess *s, int dir, const char *why)
 {
-    if (s->tot) {
-        if (dir == 0) s->tot->garbage_client++;
-        else s->tot->garbage_server++;
-    }
-    if (s->c)
-        log_info("pg_garbage", "id=%llu proxy=%s from=%s reason=%s action=close", (unsigned long long)s->c->id,
-                 log_q(s->px->spec.name), dir == 0 ? "client" : "server", log_q(why));
-    pg_close(s, CLOSER_PROXY, CLOSE_FIN);
-    return -1;
+    return frame_garbage(&s->fs, dir, why);
 }
 
 /* ---- the FIFO of cycles ---- */
@@ -382,13 +349,7 @@ static int pg_garbage(struct pg_sess *s, int dir, const char *why)
 static void pg_push(struct pg_sess *s, const struct pg_cycle *cy)
 {
     if (s->qn == s->qcap) {
-        size_t ncap = s->qcap ? s->qcap * 2 : 8;
-        struct pg_cycle *nq = malloc(ncap * sizeof(*nq));
-        if (!nq) abort();
-        for (size_t i = 0; i < s->qn; i++) nq[i] = s->q[(s->qhead + i) % s->qcap];
-        free(s->q);
-        s->q = nq;
-        s->qcap = ncap;
+        s->q = frame_ring_grow(s->q, sizeof(*s->q), s->qhead, s->qn, &s->qcap, 8);
         s->qhead = 0;
     }
     s->q[(s->qhead + s->qn) % s->qcap] = *cy;
@@ -433,16 +394,11 @@ static void pg_flush_local(struct pg_sess *s)
 
 /* ---- faults ---- */
 
-static void pg_applied(struct pg_sess *s, struct fault *f)
-{
-    frame_applied(s->c, f, s->applied, &s->napplied);
-}
-
 /* The first active pg fault whose matchers match and whose roll says yes. */
 static struct fault *pg_decide(struct pg_sess *s, const char *query, int startup)
 {
-    if (!s->px) return NULL;
-    struct fl_proxy *px = s->px;
+    if (!s->fs.px) return NULL;
+    struct fl_proxy *px = s->fs.px;
     for (int i = 0; i < px->nfaults; i++) {
         struct fault *f = px->faults[i];
         if (!(f->type->flags & FT_PG_ONLY) || !fault_is_active(f)) continue;
@@ -450,71 +406,20 @@ static struct fault *pg_decide(struct pg_sess *s, const char *query, int startup
         int fc_startup = fc->act == PGA_ERROR && fc->at_startup;
         if (startup != fc_startup) continue;
         if (!pg_match_ok(&fc->m, query, s->user, s->app)) continue;
-        f->c.conns_seen++;
-        if (!(f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability))) continue;
-        f->c.requests_affected++;
-        pg_applied(s, f);
-        return f;
+        if (frame_roll(&s->fs, f)) return f;
     }
     return NULL;
 }
 
 static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in);
-
-static void pg_gate_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct pg_sess *s = arg;
-    struct conn *c = s->c;
-    if (s->gate_until == INT64_MAX) return;
-    s->gate_until = 0;
-    if (!c || c->closing || !c->cli) return;
-    c->busy++;
-    struct evbuffer *in = bufferevent_get_input(c->cli);
-    pg_run(s, 0, in);
-    if (!c->closing && s->eof_pending && c->cli && evbuffer_get_length(in) == 0) {
-        s->eof_pending = 0;
-        chain_eof(&c->p[0]);
-    }
-    if (!c->closing) pipe_after_io(&c->p[0]);
-    if (--c->busy == 0 && c->dead) conn_free(c);
-}
-
-static void pg_gate(struct pg_sess *s, int64_t delay_us)
-{
-    if (delay_us < 0) delay_us = 0;
-    s->gate_until = fl_now_us() + delay_us;
-    if (!s->c) return;                          /* detached: opens at the next pg_feed */
-    if (!s->gate_ev) s->gate_ev = evtimer_new(fl_srv->base, pg_gate_cb, s);
-    struct timeval tv = {(time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000)};
-    evtimer_add(s->gate_ev, &tv);
-}
+static void pg_run_fs(struct frame_sess *fs, int dir, struct evbuffer *in) { pg_run(pg_of(fs), dir, in); }
+static void pg_set_dead(struct frame_sess *fs) { pg_of(fs)->phase = PGP_DEAD; }
+static const struct frame_ops pg_ops = {MODE_POSTGRES, "pg_garbage", pg_run_fs, pg_set_dead};
 
 void pg_fault_ended(struct fault *f)
 {
-    struct fl_proxy *px = f->px;
-    if (!px || px->spec.mode != MODE_POSTGRES) return;
-    for (struct conn *c = px->conns, *next; c; c = next) {
-        next = c->next;
-        struct pg_sess *s = c->proto;
-        if (!s || s->hang_f != f || c->closing) continue;
-        const struct pg_fcfg *fc = f->cfg;
-        s->hang_f = NULL;
-        c->busy++;
-        if (fc->on_end == HANG_RELEASE) {
-            s->gate_until = 0;
-            /* when the hold began stays recorded (hang_ms); hang_end_ms says when it ended */
-            if (c->hang_fault == f && c->t_hang && !c->t_hang_end && !c->t_gave_up) c->t_hang_end = fl_now_us();
-            if (c->hang_fault == f) c->hang_fault = NULL;
-            if (c->cli) {
-                pg_run(s, 0, bufferevent_get_input(c->cli));
-                if (!c->closing) pipe_after_io(&c->p[0]);
-            }
-        } else if (fc->on_end == HANG_RESET) {
-            pg_close(s, CLOSER_FAULT, CLOSE_RST);
-        }
-        /* keep: the query stays held; the dependency is dead */
-        if (--c->busy == 0 && c->dead) conn_free(c);
-    }
+    /* only pg fault types name this as their on_deactivate: f->cfg is a pg_fcfg */
+    frame_fault_ended(f, &pg_ops, ((const struct pg_fcfg *)f->cfg)->on_end);
 }
 
 /* ---- client messages ---- */
@@ -583,7 +488,7 @@ static int pg_startup(struct pg_sess *s, struct evbuffer *in)
     if (avail < len) return 0;
     if (code == PG_CODE_SSL || code == PG_CODE_GSS) {
         if (len != 8) return pg_garbage(s, 0, "bad SSLRequest/GSSENCRequest length");
-        if (code == PG_CODE_SSL && s->px && s->px->spec.tls_passthrough) {
+        if (code == PG_CODE_SSL && s->fs.px && s->fs.px->spec.tls_passthrough) {
             /* the client speaks TLS to the server: nothing to frame from here on */
             if (s->tot) s->tot->ssl_passthrough++;
             s->phase = PGP_RAW;
@@ -607,18 +512,19 @@ static int pg_startup(struct pg_sess *s, struct evbuffer *in)
         if (s->tot) s->tot->cancel_requests++;
         if (s->tot) {
             /* sessions of retired proxy objects (a reload) included: their clients time out too */
-            for (struct pg_sess *t = s->tot->open; t; t = t->onext) {
-                struct conn *c = t->c;
+            for (struct frame_sess *o = s->tot->h.open; o; o = o->onext) {
+                struct pg_sess *t = pg_of(o);
+                struct conn *c = o->c;
                 if (t == s || !t->have_key || t->pid != pid || t->key != key) continue;
                 t->cancels++;
                 s->cancel_target = c->id;
-                int held = t->gate_until != 0;
+                int held = o->gate_until != 0;
                 if (s->tot) {
                     s->tot->cancels_matched++;
                     if (held) s->tot->cancels_while_held++;
                 }
                 log_info("pg_cancel", "id=%llu proxy=%s target=%llu backend_pid=%u held=%s user=%s application=%s",
-                         (unsigned long long)s->c->id, log_q(s->px->spec.name), (unsigned long long)c->id, pid,
+                         (unsigned long long)s->fs.c->id, log_q(s->fs.px->spec.name), (unsigned long long)c->id, pid,
                          held ? "yes" : "no", log_q(t->user), log_q(t->app));
                 break;
             }
@@ -683,24 +589,13 @@ static int pg_act(struct pg_sess *s, struct fault *f, int is_bind, uint32_t tota
     const struct pg_fcfg *fc = f->cfg;
     struct pg_dir *d = &s->d[0];
     switch (fc->act) {
-    case PGA_LATENCY: {
-        int64_t j = fc->jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)fc->jitter_us) : 0;
-        if (s->tot) s->tot->delayed++;
+    case PGA_LATENCY:
         d->decided = 1;
-        pg_gate(s, fc->delay_us + j);
-        return s->gate_until ? 0 : 1;
-    }
+        frame_delay(&s->fs, fc->delay_us, fc->jitter_us);
+        return s->fs.gate_until ? 0 : 1;
     case PGA_HANG:
-        if (s->tot) s->tot->hung++;
         d->decided = 1;
-        s->gate_until = INT64_MAX;
-        s->hang_f = f;
-        if (s->c && (!s->c->t_hang || s->c->t_hang_end)) {   /* (a new hold after a released one) */
-            s->c->t_hang = fl_now_us();
-            s->c->t_hang_end = 0;
-            s->c->hang_fault = f;
-            snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
-        }
+        frame_hold(&s->fs, f);
         return 0;
     case PGA_DROP:
         cy->drop = 1;
@@ -740,7 +635,7 @@ static int pg_client_msg(struct pg_sess *s, struct evbuffer *in, uint8_t type, u
             pg_idle_end(s);
             s->queries++;
             if (s->tot) s->tot->queries++;
-            if (s->px && s->px->nfaults) {
+            if (s->fs.px && s->fs.px->nfaults) {
                 char *q = pg_strdup(m + 5, need - 5, NULL);
                 struct fault *f = pg_decide(s, q, 0);
                 free(q);
@@ -771,7 +666,7 @@ static int pg_client_msg(struct pg_sess *s, struct evbuffer *in, uint8_t type, u
     /* 'B' */
     if (!d->decided) {
         pg_idle_end(s);
-        if (s->px && s->px->nfaults) {
+        if (s->fs.px && s->fs.px->nfaults) {
             size_t u1;
             char *portal = pg_strdup(m + 5, need - 5, &u1);
             char *stmt = pg_strdup(m + 5 + u1, need - 5 - u1, NULL);
@@ -865,7 +760,7 @@ static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
     struct pg_dir *d = &s->d[dir];
     size_t off = 0;   /* framed bytes at the front of in, still to forward */
     size_t imax = PG_INSPECT_MAX;
-    if (s->c && s->c->px->srv->g.buffer / 2 < imax) imax = s->c->px->srv->g.buffer / 2;
+    if (s->fs.c && s->fs.c->px->srv->g.buffer / 2 < imax) imax = s->fs.c->px->srv->g.buffer / 2;
     int rerun_client = 0;
 #define FLUSH() do { pg_fwd(s, dir, in, off); off = 0; } while (0)
     for (;;) {
@@ -885,7 +780,7 @@ static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
             continue;
         }
         if (dir == 0) {
-            if (s->gate_until) break;
+            if (s->fs.gate_until) break;
             if (s->qn >= PG_FIFO_MAX) { s->fifo_full = 1; break; }
             if (s->phase == PGP_STARTUP) {
                 FLUSH();
@@ -965,9 +860,9 @@ static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
             struct pg_cycle *hc = pg_head(s);
             FLUSH();
             if (s->tot) s->tot->dropped++;
-            if (s->c)
-                log_info("pg_drop", "id=%llu proxy=%s rows=%llu close=%s", (unsigned long long)s->c->id,
-                         log_q(s->px->spec.name), (unsigned long long)s->rows_cycle, hc->drop_rst ? "rst" : "fin");
+            if (s->fs.c)
+                log_info("pg_drop", "id=%llu proxy=%s rows=%llu close=%s", (unsigned long long)s->fs.c->id,
+                         log_q(s->fs.px->spec.name), (unsigned long long)s->rows_cycle, hc->drop_rst ? "rst" : "fin");
             pg_close(s, CLOSER_FAULT, hc->drop_rst ? CLOSE_RST : CLOSE_FIN);
             return;
         }
@@ -1029,59 +924,33 @@ static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
     }
     FLUSH();
 #undef FLUSH
-    if (rerun_client && s->c && s->c->cli && !s->c->closing) {
-        pg_run(s, 0, bufferevent_get_input(s->c->cli));
-        if (!s->c->closing) pipe_after_io(&s->c->p[0]);   /* the client's input shrank: read on */
-    }
+    if (rerun_client) frame_rerun_client(&s->fs);
 }
 
 /* ---- connection glue ---- */
 
-static struct pg_sess *pg_sess_alloc(void)
-{
-    struct pg_sess *s = calloc(1, sizeof(*s));
-    if (!s) abort();
-    s->tmp = evbuffer_new();
-    if (!s->tmp) abort();
-    return s;
-}
-
 void pg_conn_init(struct conn *c)
 {
-    struct pg_sess *s = pg_sess_alloc();
-    s->c = c;
-    s->px = c->px;
+    struct pg_sess *s = frame_sess_new(sizeof(*s), &pg_ops);
     s->tot = pg_totals_for(c->px->spec.name);
-    s->tot->conns++;
-    s->onext = s->tot->open;
-    if (s->onext) s->onext->oprev = s;
-    s->tot->open = s;
-    c->proto = s;
+    frame_sess_open(&s->fs, c, &s->tot->h);
 }
 
 void pg_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
 {
     struct pg_sess *s = c->proto;
     pg_run(s, p->dir, in);
-    if (p->dir == 0 && s->eof_pending && !c->closing && evbuffer_get_length(in) == 0) {
-        s->eof_pending = 0;
-        chain_eof(p);
-    }
+    frame_read_done(&s->fs, p, in);
 }
 
 int pg_on_eof(struct conn *c, struct pipe *p)
 {
     struct pg_sess *s = c->proto;
-    if (p->dir != 0 || s->phase == PGP_DEAD) return 0;
-    struct evbuffer *in = bufferevent_get_input(p->src);
-    if (evbuffer_get_length(in) == 0) return 0;
-    s->eof_pending = 1;
-    return 1;
+    return frame_eof(&s->fs, p, s->phase == PGP_DEAD);
 }
 
 static void pg_sess_release(struct pg_sess *s)
 {
-    if (s->gate_ev) event_free(s->gate_ev);
     for (size_t i = 0; i < s->qn; i++) free(s->q[(s->qhead + i) % s->qcap].message);
     free(s->q);
     free(s->pend.message);
@@ -1089,8 +958,7 @@ static void pg_sess_release(struct pg_sess *s)
         free(s->stmts[i].name);
         free(s->stmts[i].text);
     }
-    evbuffer_free(s->tmp);
-    free(s);
+    frame_sess_release(&s->fs);
 }
 
 void pg_conn_facts(const struct conn *c, struct rec_kv *kv)
@@ -1122,7 +990,7 @@ void pg_conn_facts(const struct conn *c, struct rec_kv *kv)
     rec_kv_u64(kv, "pg_cancels_received", s->cancels);
     rec_kv_u64(kv, "pg_errors_server", s->errors_server);
     rec_kv_u64(kv, "pg_errors_injected", s->errors_injected);
-    if (s->gate_until == INT64_MAX) rec_kv_str(kv, "pg_held_at_close", "1");
+    if (s->fs.gate_until == INT64_MAX) rec_kv_str(kv, "pg_held_at_close", "1");
     rec_kv_str(kv, "pg_terminate", s->terminated ? "1" : "0");
 }
 
@@ -1130,12 +998,7 @@ void pg_conn_free(struct conn *c)
 {
     struct pg_sess *s = c->proto;
     if (!s) return;
-    c->proto = NULL;
-    if (s->tot) {
-        if (s->oprev) s->oprev->onext = s->onext;
-        else s->tot->open = s->onext;
-        if (s->onext) s->onext->oprev = s->oprev;
-    }
+    frame_sess_close(&s->fs);
     int in_tx = s->txs == 'T' || s->txs == 'E';
     if (s->idle_tx_since) {
         int64_t end = c->t_close ? c->t_close : fl_now_us();
@@ -1147,7 +1010,7 @@ void pg_conn_free(struct conn *c)
     }
     if (s->grp) s->grp->live--;
     if (in_tx && s->tot) s->tot->closed_in_tx++;
-    if (s->gate_until == INT64_MAX && c->closed_by == CLOSER_CLIENT && s->tot) s->tot->abandoned_held++;
+    if (s->fs.gate_until == INT64_MAX && c->closed_by == CLOSER_CLIENT && s->tot) s->tot->abandoned_held++;
     log_info("pg_session",
              "id=%llu proxy=%s user=%s database=%s application=%s cancel_request=%s queries=%llu xacts=%llu "
              "rows=%llu idle_in_tx_ms=%.1f idle_in_tx_max_ms=%.1f in_tx_at_close=%s cancels_received=%llu "
@@ -1156,7 +1019,7 @@ void pg_conn_free(struct conn *c)
              s->is_cancel ? "yes" : "no", (unsigned long long)s->queries, (unsigned long long)s->xacts,
              (unsigned long long)s->rows, (double)s->idle_tx_us / 1000.0, (double)s->idle_tx_max_us / 1000.0,
              in_tx ? "yes" : "no", (unsigned long long)s->cancels, (unsigned long long)s->errors_server,
-             (unsigned long long)s->errors_injected, s->gate_until == INT64_MAX ? "yes" : "no",
+             (unsigned long long)s->errors_injected, s->fs.gate_until == INT64_MAX ? "yes" : "no",
              s->terminated ? "yes" : "no", closer_str(c->closed_by));
     pg_sess_release(s);
 }
@@ -1165,24 +1028,21 @@ void pg_conn_free(struct conn *c)
 
 struct pg_sess *pg_sess_new_detached(struct evbuffer *sink)
 {
-    struct pg_sess *s = pg_sess_alloc();
-    s->sink = sink;
+    struct pg_sess *s = frame_sess_new(sizeof(*s), &pg_ops);
+    s->fs.sink = sink;
     return s;
 }
 
 void pg_sess_detached_faults(struct pg_sess *s, struct fl_proxy *px)
 {
-    s->px = px;
+    s->fs.px = px;
 }
 
 int pg_feed(struct pg_sess *s, int dir, struct evbuffer *in)
 {
     /* no time passes here: a latency gate opens at the next feed, a hang ends (as with
      * on_end = release) at the next feed from the server */
-    if (s->gate_until && (s->gate_until != INT64_MAX || (dir & 1))) {
-        s->gate_until = 0;
-        s->hang_f = NULL;
-    }
+    frame_feed_clock(&s->fs, dir);
     if (s->phase != PGP_DEAD) pg_run(s, dir & 1, in);
     return s->phase == PGP_DEAD ? -1 : 0;
 }

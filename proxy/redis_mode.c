@@ -64,41 +64,33 @@ struct resp_entry { uint8_t local; uint16_t name; char *error; };
 struct resp_name_stat { char name[RESP_NAME_MAX]; uint64_t calls, errors, injected; };
 
 struct resp_totals {
-    char name[128];
-    uint64_t conns, commands, replies, errors_server, errors_injected, delayed, hung;
-    uint64_t abandoned_inflight, abandoned_held, garbage_client, garbage_server;
+    struct frame_totals h;       /* first: name, conns, delayed, hung, garbage_*, open sessions */
+    uint64_t commands, replies, errors_server, errors_injected;
+    uint64_t abandoned_inflight, abandoned_held;
     uint64_t passthrough, pushes, unsolicited, peak_inflight;
     struct resp_name_stat names[RESP_NAMES_MAX];
     int nnames;
     uint8_t hslot[256];          /* hash of a name -> its row + 1 (0 = empty) */
-    /* the open sessions of every proxy object with this name (a reload's retired ones too) */
-    struct resp_sess *open;
 };
 
 struct resp_sess {
-    struct conn *c;
-    struct fl_proxy *px;
-    struct resp_totals *tot;
-    struct evbuffer *sink, *tmp;
+    struct frame_sess fs;        /* first (proxy/frame.h): connection, gate, applied faults, ... */
+    struct resp_totals *tot;     /* fs.tot, typed; NULL when detached */
     int dead, raw, raw_after;
     struct resp_dir d[2];
     struct resp_entry *q;
     size_t qhead, qn, qcap;
     int fifo_full;
     int in_multi;
-    int64_t gate_until;          /* 0 = open, INT64_MAX = held until the fault ends */
-    struct event *gate_ev;
-    struct fault *hang_f;
-    int eof_pending;
-    const struct fault *applied[8];
-    int napplied;
     /* facts */
     uint64_t commands, replies, errors_server, errors_injected, pushes;
     uint64_t peak_inflight;
     struct { uint16_t idx; uint32_t calls, errors; } by[16];   /* per command name, first 16 */
     int nby;
-    struct resp_sess *onext, *oprev;   /* in tot->open while the connection lives */
 };
+
+/* A session of tot->h.open (the struct frame_sess is its first member). */
+static inline struct resp_sess *resp_of(struct frame_sess *fs) { return (struct resp_sess *)fs; }
 
 static void resp_sess_count(struct resp_sess *s, uint16_t idx, int call, int err)
 {
@@ -118,22 +110,19 @@ static uint64_t resp_inflight(const struct resp_sess *s);
 
 /* ---- per-proxy totals ---- */
 
-static struct resp_totals *totals;
-static int ntotals;
-enum { RESP_TOTALS_MAX = 128 };
+static struct frame_table totals = {sizeof(struct resp_totals), 128, 0, NULL};
 
 static struct resp_totals *resp_totals_for(const char *name)
 {
-    for (int i = 0; i < ntotals; i++)
-        if (!strcmp(totals[i].name, name)) return &totals[i];
-    if (!totals) {
-        totals = calloc(RESP_TOTALS_MAX, sizeof(*totals));
-        if (!totals) abort();
-    }
-    if (ntotals >= RESP_TOTALS_MAX) return &totals[RESP_TOTALS_MAX - 1];
-    struct resp_totals *t = &totals[ntotals++];
-    snprintf(t->name, sizeof(t->name), "%s", name);
-    return t;
+    return (struct resp_totals *)frame_totals_for(&totals, name);
+}
+
+/* The totals of proxy px (a zero row when it never had a connection). */
+static const struct resp_totals *resp_totals_of(const struct fl_proxy *px)
+{
+    static const struct resp_totals zero;
+    const struct resp_totals *t = (const struct resp_totals *)frame_totals_find(&totals, px->spec.name);
+    return t ? t : &zero;
 }
 
 static uint16_t resp_name_idx(struct resp_totals *t, const char *name)
@@ -163,15 +152,12 @@ static uint16_t resp_name_idx(struct resp_totals *t, const char *name)
 
 char *resp_stats_json(const struct fl_proxy *px)
 {
-    static struct resp_totals zero;
-    const struct resp_totals *t = &zero;
-    for (int i = 0; i < ntotals; i++)
-        if (!strcmp(totals[i].name, px->spec.name)) t = &totals[i];
+    const struct resp_totals *t = resp_totals_of(px);
     uint64_t live = 0, inflight = 0, held = 0;
-    for (const struct resp_sess *s = t->open; s && px->spec.mode == MODE_REDIS; s = s->onext) {
+    for (struct frame_sess *o = t->h.open; o && px->spec.mode == MODE_REDIS; o = o->onext) {
         live++;
-        inflight += resp_inflight(s);
-        if (s->gate_until == INT64_MAX) held++;
+        inflight += resp_inflight(resp_of(o));
+        if (o->gate_until == INT64_MAX) held++;
     }
     size_t cap = 1024 + (size_t)t->nnames * 120, o = 0;
     char *out = malloc(cap);
@@ -183,9 +169,9 @@ char *resp_stats_json(const struct fl_proxy *px)
                           "\"delayed\":%llu,\"hung\":%llu,\"abandoned_inflight\":%llu,\"abandoned_held\":%llu,"
                           "\"garbage_client\":%llu,\"garbage_server\":%llu,\"passthrough\":%llu,\"pushes\":%llu,"
                           "\"unsolicited\":%llu,\"by_command\":{",
-                          U(t->conns), U(live), U(inflight), U(held), U(t->peak_inflight), U(t->commands), U(t->replies),
-                          U(t->errors_server), U(t->errors_injected), U(t->delayed), U(t->hung),
-                          U(t->abandoned_inflight), U(t->abandoned_held), U(t->garbage_client), U(t->garbage_server),
+                          U(t->h.conns), U(live), U(inflight), U(held), U(t->peak_inflight), U(t->commands), U(t->replies),
+                          U(t->errors_server), U(t->errors_injected), U(t->h.delayed), U(t->h.hung),
+                          U(t->abandoned_inflight), U(t->abandoned_held), U(t->h.garbage_client), U(t->h.garbage_server),
                           U(t->passthrough), U(t->pushes), U(t->unsolicited));
     for (int i = 0; i < t->nnames && o < cap; i++) {
         /* names are upper-cased letters/digits from the wire; anything else was replaced */
@@ -202,31 +188,17 @@ char *resp_stats_json(const struct fl_proxy *px)
 
 static inline void resp_fwd(struct resp_sess *s, int dir, struct evbuffer *in, size_t n)
 {
-    frame_fwd(s->c, dir, in, n, s->tmp);
+    frame_fwd(s->fs.c, dir, in, n, s->fs.tmp);
 }
 
 static void resp_inject(struct resp_sess *s, const char *data, size_t len)
 {
-    frame_inject(s->c, s->sink, s->tmp, data, len);
-}
-
-static void resp_close(struct resp_sess *s, enum closer who, enum close_how how)
-{
-    s->dead = 1;
-    if (s->c) conn_close(s->c, who, how);
+    frame_inject(s->fs.c, s->fs.sink, s->fs.tmp, data, len);
 }
 
 static int resp_garbage(struct resp_sess *s, int dir, const char *why)
 {
-    if (s->tot) {
-        if (dir == 0) s->tot->garbage_client++;
-        else s->tot->garbage_server++;
-    }
-    if (s->c)
-        log_info("redis_garbage", "id=%llu proxy=%s from=%s reason=%s action=close", (unsigned long long)s->c->id,
-                 log_q(s->px->spec.name), dir == 0 ? "client" : "server", log_q(why));
-    resp_close(s, CLOSER_PROXY, CLOSE_FIN);
-    return -1;
+    return frame_garbage(&s->fs, dir, why);
 }
 
 /* ---- the FIFO ---- */
@@ -234,13 +206,7 @@ static int resp_garbage(struct resp_sess *s, int dir, const char *why)
 static void resp_push(struct resp_sess *s, uint8_t local, uint16_t name, char *error)
 {
     if (s->qn == s->qcap) {
-        size_t ncap = s->qcap ? s->qcap * 2 : 16;
-        struct resp_entry *nq = malloc(ncap * sizeof(*nq));
-        if (!nq) abort();
-        for (size_t i = 0; i < s->qn; i++) nq[i] = s->q[(s->qhead + i) % s->qcap];
-        free(s->q);
-        s->q = nq;
-        s->qcap = ncap;
+        s->q = frame_ring_grow(s->q, sizeof(*s->q), s->qhead, s->qn, &s->qcap, 16);
         s->qhead = 0;
     }
     s->q[(s->qhead + s->qn) % s->qcap] = (struct resp_entry){local, name, error};
@@ -285,83 +251,29 @@ static void resp_flush_local(struct resp_sess *s)
 
 /* ---- faults ---- */
 
-static void resp_applied(struct resp_sess *s, struct fault *f)
-{
-    frame_applied(s->c, f, s->applied, &s->napplied);
-}
-
 static struct fault *resp_decide(struct resp_sess *s, const char *name, const char *key)
 {
-    if (!s->px) return NULL;
-    struct fl_proxy *px = s->px;
+    if (!s->fs.px) return NULL;
+    struct fl_proxy *px = s->fs.px;
     for (int i = 0; i < px->nfaults; i++) {
         struct fault *f = px->faults[i];
         if (!(f->type->flags & FT_REDIS_ONLY) || !fault_is_active(f)) continue;
         if (!resp_match_ok(f->cfg, name, key)) continue;
-        f->c.conns_seen++;
-        if (!(f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability))) continue;
-        f->c.requests_affected++;
-        resp_applied(s, f);
-        return f;
+        if (frame_roll(&s->fs, f)) return f;
     }
     return NULL;
 }
 
 static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in);
 
-static void resp_gate_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct resp_sess *s = arg;
-    struct conn *c = s->c;
-    if (s->gate_until == INT64_MAX) return;
-    s->gate_until = 0;
-    if (!c || c->closing || !c->cli) return;
-    c->busy++;
-    struct evbuffer *in = bufferevent_get_input(c->cli);
-    resp_run(s, 0, in);
-    if (!c->closing && s->eof_pending && c->cli && evbuffer_get_length(in) == 0) {
-        s->eof_pending = 0;
-        chain_eof(&c->p[0]);
-    }
-    if (!c->closing) pipe_after_io(&c->p[0]);
-    if (--c->busy == 0 && c->dead) conn_free(c);
-}
-
-static void resp_gate(struct resp_sess *s, int64_t delay_us)
-{
-    if (delay_us < 0) delay_us = 0;
-    if (!s->c) return;   /* detached: no time passes */
-    s->gate_until = fl_now_us() + delay_us;
-    if (!s->gate_ev) s->gate_ev = evtimer_new(fl_srv->base, resp_gate_cb, s);
-    struct timeval tv = {(time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000)};
-    evtimer_add(s->gate_ev, &tv);
-}
+static void resp_run_fs(struct frame_sess *fs, int dir, struct evbuffer *in) { resp_run(resp_of(fs), dir, in); }
+static void resp_set_dead(struct frame_sess *fs) { resp_of(fs)->dead = 1; }
+static const struct frame_ops resp_ops = {MODE_REDIS, "redis_garbage", resp_run_fs, resp_set_dead};
 
 void resp_fault_ended(struct fault *f)
 {
-    struct fl_proxy *px = f->px;
-    if (!px || px->spec.mode != MODE_REDIS) return;
-    for (struct conn *c = px->conns, *next; c; c = next) {
-        next = c->next;
-        struct resp_sess *s = c->proto;
-        if (!s || s->hang_f != f || c->closing) continue;
-        const struct resp_fcfg *fc = f->cfg;
-        s->hang_f = NULL;
-        c->busy++;
-        if (fc->on_end == HANG_RELEASE) {
-            s->gate_until = 0;
-            /* when the hold began stays recorded (hang_ms); hang_end_ms says when it ended */
-            if (c->hang_fault == f && c->t_hang && !c->t_hang_end && !c->t_gave_up) c->t_hang_end = fl_now_us();
-            if (c->hang_fault == f) c->hang_fault = NULL;
-            if (c->cli) {
-                resp_run(s, 0, bufferevent_get_input(c->cli));
-                if (!c->closing) pipe_after_io(&c->p[0]);
-            }
-        } else if (fc->on_end == HANG_RESET) {
-            resp_close(s, CLOSER_FAULT, CLOSE_RST);
-        }
-        if (--c->busy == 0 && c->dead) conn_free(c);
-    }
+    /* only redis fault types name this as their on_deactivate: f->cfg is a resp_fcfg */
+    frame_fault_ended(f, &resp_ops, ((const struct resp_fcfg *)f->cfg)->on_end);
 }
 
 /* ---- parsing helpers ---- */
@@ -594,30 +506,20 @@ static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, const struct 
         }
         int faults_apply = !s->in_multi || resp_is_cmd(name, "EXEC") || resp_is_cmd(name, "DISCARD") ||
                            resp_is_cmd(name, "MULTI");
-        if (!s->px || !s->px->nfaults) faults_apply = 0;
-        struct fault *f = faults_apply && s->px && s->px->nfaults ? resp_decide(s, name, has_key ? key : NULL) : NULL;
+        if (!s->fs.px || !s->fs.px->nfaults) faults_apply = 0;
+        struct fault *f = faults_apply && s->fs.px && s->fs.px->nfaults ? resp_decide(s, name, has_key ? key : NULL) : NULL;
         if (f) {
             const struct resp_fcfg *fc = f->cfg;
-            if (fc->act == RESPA_LATENCY && s->c) {
-                int64_t j = fc->jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)fc->jitter_us) : 0;
-                if (s->tot) s->tot->delayed++;
+            if (fc->act == RESPA_LATENCY && s->fs.c) {   /* detached: no time passes, no gate */
                 d->decided = 1;
                 d->in_cmd = 0;
-                resp_gate(s, fc->delay_us + j);
+                frame_delay(&s->fs, fc->delay_us, fc->jitter_us);
                 return 0;
             }
             if (fc->act == RESPA_HANG) {
-                if (s->tot) s->tot->hung++;
                 d->decided = 1;
                 d->in_cmd = 0;
-                s->gate_until = INT64_MAX;
-                s->hang_f = f;
-                if (s->c && (!s->c->t_hang || s->c->t_hang_end)) {   /* (a new hold after a released one) */
-                    s->c->t_hang = fl_now_us();
-                    s->c->t_hang_end = 0;
-                    s->c->hang_fault = f;
-                    snprintf(s->c->fault_name, sizeof(s->c->fault_name), "%s", f->name);
-                }
+                frame_hold(&s->fs, f);
                 return 0;
             }
             if (fc->act == RESPA_ERROR) {
@@ -751,7 +653,7 @@ static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in)
         }
         if (!avail) break;
         if (dir == 0 && d->depth == 0 && !d->in_cmd) {
-            if (s->gate_until) break;
+            if (s->fs.gate_until) break;
             if (s->qn >= RESP_FIFO_MAX) { s->fifo_full = 1; break; }
             size_t inl;
             if (vstale) { frame_view_get(in, &v); vstale = 0; }
@@ -883,34 +785,16 @@ static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in)
     FLUSH();
 #undef CONSUME
 #undef FLUSH
-    if (rerun_client && s->c && s->c->cli && !s->c->closing) {
-        resp_run(s, 0, bufferevent_get_input(s->c->cli));
-        if (!s->c->closing) pipe_after_io(&s->c->p[0]);   /* the client's input shrank: read on */
-    }
+    if (rerun_client) frame_rerun_client(&s->fs);
 }
 
 /* ---- connection glue ---- */
 
-static struct resp_sess *resp_sess_alloc(void)
-{
-    struct resp_sess *s = calloc(1, sizeof(*s));
-    if (!s) abort();
-    s->tmp = evbuffer_new();
-    if (!s->tmp) abort();
-    return s;
-}
-
 void resp_conn_init(struct conn *c)
 {
-    struct resp_sess *s = resp_sess_alloc();
-    s->c = c;
-    s->px = c->px;
+    struct resp_sess *s = frame_sess_new(sizeof(*s), &resp_ops);
     s->tot = resp_totals_for(c->px->spec.name);
-    s->tot->conns++;
-    s->onext = s->tot->open;
-    if (s->onext) s->onext->oprev = s;
-    s->tot->open = s;
-    c->proto = s;
+    frame_sess_open(&s->fs, c, &s->tot->h);
 }
 
 void resp_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
@@ -919,28 +803,20 @@ void resp_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
     int was_raw = s->raw;
     resp_run(s, p->dir, in);
     if (!was_raw && s->raw && s->tot) s->tot->passthrough++;
-    if (p->dir == 0 && s->eof_pending && !c->closing && evbuffer_get_length(in) == 0) {
-        s->eof_pending = 0;
-        chain_eof(p);
-    }
+    frame_read_done(&s->fs, p, in);
 }
 
 int resp_on_eof(struct conn *c, struct pipe *p)
 {
     struct resp_sess *s = c->proto;
-    if (p->dir != 0 || s->dead) return 0;
-    if (evbuffer_get_length(bufferevent_get_input(p->src)) == 0) return 0;
-    s->eof_pending = 1;
-    return 1;
+    return frame_eof(&s->fs, p, s->dead);
 }
 
 static void resp_sess_release(struct resp_sess *s)
 {
-    if (s->gate_ev) event_free(s->gate_ev);
     for (size_t i = 0; i < s->qn; i++) free(s->q[(s->qhead + i) % s->qcap].error);
     free(s->q);
-    evbuffer_free(s->tmp);
-    free(s);
+    frame_sess_release(&s->fs);
 }
 
 /* ---- facts for the recorder (proxy/record.h, docs/metrics.md) ---- */
@@ -958,7 +834,7 @@ void resp_conn_facts(const struct conn *c, struct rec_kv *kv)
     const struct resp_sess *s = c->proto;
     if (!s) return;
     uint64_t inflight = resp_inflight(s);
-    int held = s->gate_until == INT64_MAX;
+    int held = s->fs.gate_until == INT64_MAX;
     rec_kv_u64(kv, "redis_commands", s->commands);
     rec_kv_u64(kv, "redis_replies", s->replies);
     rec_kv_u64(kv, "redis_errors_server", s->errors_server);
@@ -979,21 +855,20 @@ void resp_conn_facts(const struct conn *c, struct rec_kv *kv)
 
 void resp_totals_facts(const struct fl_proxy *px, struct rec_kv *kv)
 {
-    static const struct resp_totals zero;
-    const struct resp_totals *t = &zero;
-    for (int i = 0; i < ntotals; i++)
-        if (!strcmp(totals[i].name, px->spec.name)) t = &totals[i];
+    const struct resp_totals *t = resp_totals_of(px);
     uint64_t live = 0, inflight = 0, held = 0;
-    for (const struct resp_sess *s = t->open; s; s = s->onext) {
+    for (struct frame_sess *o = t->h.open; o; o = o->onext) {
         live++;
-        inflight += resp_inflight(s);
-        if (s->gate_until == INT64_MAX) held++;
+        inflight += resp_inflight(resp_of(o));
+        if (o->gate_until == INT64_MAX) held++;
     }
 #define F(k) rec_kv_u64(kv, #k, t->k)
+#define FH(k) rec_kv_u64(kv, #k, t->h.k)
     rec_kv_str(kv, "mode", "redis");
-    F(conns); F(commands); F(replies); F(errors_server); F(errors_injected); F(delayed); F(hung);
-    F(abandoned_inflight); F(abandoned_held); F(garbage_client); F(garbage_server); F(passthrough);
+    FH(conns); F(commands); F(replies); F(errors_server); F(errors_injected); FH(delayed); FH(hung);
+    F(abandoned_inflight); F(abandoned_held); FH(garbage_client); FH(garbage_server); F(passthrough);
     F(pushes); F(unsolicited); F(peak_inflight);
+#undef FH
 #undef F
     rec_kv_u64(kv, "live", live);
     rec_kv_u64(kv, "inflight", inflight);
@@ -1013,14 +888,9 @@ void resp_conn_free(struct conn *c)
 {
     struct resp_sess *s = c->proto;
     if (!s) return;
-    c->proto = NULL;
-    if (s->tot) {
-        if (s->oprev) s->oprev->onext = s->onext;
-        else s->tot->open = s->onext;
-        if (s->onext) s->onext->oprev = s->oprev;
-    }
+    frame_sess_close(&s->fs);
     uint64_t inflight = resp_inflight(s);
-    int held = s->gate_until == INT64_MAX;
+    int held = s->fs.gate_until == INT64_MAX;
     if (c->closed_by == CLOSER_CLIENT && s->tot) {
         s->tot->abandoned_inflight += inflight;
         if (held) s->tot->abandoned_held++;
@@ -1045,14 +915,14 @@ void resp_conn_free(struct conn *c)
 
 struct resp_sess *resp_sess_new_detached(struct evbuffer *sink)
 {
-    struct resp_sess *s = resp_sess_alloc();
-    s->sink = sink;
+    struct resp_sess *s = frame_sess_new(sizeof(*s), &resp_ops);
+    s->fs.sink = sink;
     return s;
 }
 
 void resp_sess_detached_faults(struct resp_sess *s, struct fl_proxy *px)
 {
-    s->px = px;
+    s->fs.px = px;
 }
 
 int resp_feed(struct resp_sess *s, int dir, struct evbuffer *in)
@@ -1060,10 +930,7 @@ int resp_feed(struct resp_sess *s, int dir, struct evbuffer *in)
     /* no time passes here: a latency gate (never set detached: the command just waits for the
      * next feed) and a hang, which ends (as with on_end = release) at the next feed from the
      * server */
-    if (s->gate_until && (s->gate_until != INT64_MAX || (dir & 1))) {
-        s->gate_until = 0;
-        s->hang_f = NULL;
-    }
+    frame_feed_clock(&s->fs, dir);
     if (!s->dead) resp_run(s, dir & 1, in);
     return s->dead ? -1 : 0;
 }
