@@ -43,6 +43,7 @@ const char *closer_str(enum closer c) { return closer_names[c]; }
 
 static void conn_try_finish(struct conn *c);
 static void conn_readable(evutil_socket_t fd, short what, void *arg);
+static void pipe_shut_now(struct pipe *p);
 
 /* Small answers leave at once (no Nagle wait behind an unacknowledged segment), as haproxy and
  * nginx do: TCP_NODELAY on the upstream socket (the client side inherits it from the listening
@@ -52,7 +53,6 @@ static void set_nodelay(evutil_socket_t fd)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
-static void pipe_shut_now(struct pipe *p);
 
 /* Starts or stops reading one side. In tcp and http mode the side's ev_read is conn.c's own read event
  * (conn_readable, assigned in conn_accept and, in http mode, on connect; its argument stays the
@@ -726,9 +726,6 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     int is_cli = (bev == c->cli);
     c->busy++;
     if (what & BEV_EVENT_CONNECTED) {
-        c->up_connected = 1;
-        c->t_connected = fl_now_us();
-        c->px->st.upstream_ok++;
         /* a named upstream's socket is made by libevent once the name is resolved */
         if (c->px->spec.upstream.kind == ADDR_NAME) set_nodelay(bufferevent_getfd(c->up));
         if (c->own_read) {
@@ -738,8 +735,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
                          conn_readable, c->up);
             if (!c->p[1].read_paused && !c->p[1].src_eof) event_add(&c->up->ev_read, NULL);
         }
-        /* an EOF that came out of the chain before the connect completed */
-        if (c->p[0].eof_at_sink) pipe_eof_out(&c->p[0]);
+        up_connected(c);   /* counts it; passes on an EOF that came out of the chain meanwhile */
         goto out;
     }
     if (!is_cli && !c->up_connected) {

@@ -220,10 +220,7 @@ static void frame_gate_cb(evutil_socket_t fd, short what, void *arg)
     c->busy++;
     struct evbuffer *in = bufferevent_get_input(c->cli);
     fs->ops->run(fs, 0, in);
-    if (!c->closing && fs->eof_pending && c->cli && evbuffer_get_length(in) == 0) {
-        fs->eof_pending = 0;
-        chain_eof(&c->p[0]);
-    }
+    frame_read_done(fs, &c->p[0], in);
     if (!c->closing) pipe_after_io(&c->p[0]);
     if (--c->busy == 0 && c->dead) conn_free(c);
 }
@@ -270,10 +267,7 @@ void frame_fault_ended(struct fault *f, const struct frame_ops *ops, enum hang_e
             /* when the hold began stays recorded (hang_ms); hang_end_ms says when it ended */
             if (c->hang_fault == f && c->t_hang && !c->t_hang_end && !c->t_gave_up) c->t_hang_end = fl_now_us();
             if (c->hang_fault == f) c->hang_fault = NULL;
-            if (c->cli) {
-                ops->run(fs, 0, bufferevent_get_input(c->cli));
-                if (!c->closing) pipe_after_io(&c->p[0]);
-            }
+            frame_rerun_client(fs);
         } else if (on_end == HANG_RESET) {
             frame_close(fs, CLOSER_FAULT, CLOSE_RST);
         }
