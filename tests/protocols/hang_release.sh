@@ -64,22 +64,21 @@ wait_for 10 grep -q "event=redis_session .*by_command=GET" "$TT/fl.log"
 sleep 1.5   # the recorder's next flush
 stop_pid "$FL_PID"
 
+released() {   # released MODE EVENT: the record kept when the hold began and when it ended, no give-up
+    local h he
+    echo "# $1 event: $2"
+    h=$(kv "$2" hang_ms); he=$(kv "$2" hang_end_ms)
+    check "$1_hang_ms_kept" test -n "$h"
+    check "$1_hang_end_ms" test -n "$he"
+    check "$1_hang_lasted" within "$(awk -v a="$he" -v b="$h" 'BEGIN { print a - b }')" 1000 15000
+    check "$1_not_a_give_up" test -z "$(kv "$2" gave_up_ms)"
+}
 pe=$(events fl:run:hrel:events:db | grep 'pg_app=waiter' | tail -n1)
-echo "# pg event: $pe"
-h=$(kv "$pe" hang_ms); he=$(kv "$pe" hang_end_ms)
-check pg_hang_ms_kept test -n "$h"
-check pg_hang_end_ms test -n "$he"
-check pg_hang_lasted within "$(awk -v a="$he" -v b="$h" 'BEGIN { print a - b }')" 1000 15000
+released pg "$pe"
 check pg_hang_fault_named test "$(kv "$pe" fault)" = pg-stuck
-check pg_not_a_give_up test -z "$(kv "$pe" gave_up_ms)"
 check pg_not_held_at_end test -z "$(kv "$pe" held_at_end)$(kv "$pe" pg_held_at_close)"
 re=$(events fl:run:hrel:events:cache | grep 'redis_by_command=GET' | tail -n1)
-echo "# redis event: $re"
-h=$(kv "$re" hang_ms); he=$(kv "$re" hang_end_ms)
-check redis_hang_ms_kept test -n "$h"
-check redis_hang_end_ms test -n "$he"
-check redis_hang_lasted within "$(awk -v a="$he" -v b="$h" 'BEGIN { print a - b }')" 1000 15000
-check redis_not_a_give_up test -z "$(kv "$re" gave_up_ms)"
+released redis "$re"
 check redis_not_held_at_close test -z "$(kv "$re" redis_held_at_close)$(kv "$re" redis_abandoned)"
 
 # the verifier sees clients that waited > 1 s on held calls, released by the fault (not given up)
