@@ -298,6 +298,11 @@ double fl_rand01(void)
     return (double)(r >> 11) * (1.0 / 9007199254740992.0);
 }
 
+int64_t fl_jitter_us(int64_t jitter_us)
+{
+    return jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)jitter_us) : 0;
+}
+
 int64_t fl_now_us(void)
 {
     struct timespec ts;

@@ -185,6 +185,8 @@ int64_t fl_wall_us(void);
 int64_t fl_mono_to_wall_us(int64_t mono);
 /* Uniform random double in [0,1) and in [-1,1] (fast, not cryptographic). */
 double fl_rand01(void);
+/* A jitter draw: uniform in [-jitter_us, +jitter_us]; 0 (and no draw) when jitter_us is 0. */
+int64_t fl_jitter_us(int64_t jitter_us);
 
 /* ---- registry (faults/registry.c) ---- */
 const struct fault_type *fault_type_find(const char *name);

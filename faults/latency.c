@@ -85,8 +85,7 @@ static void latency_data(struct stage *st, struct evbuffer *in)
     struct latency_state *s = st->state;
     size_t len = evbuffer_get_length(in);
     if (!len) return;
-    int64_t j = c->jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)c->jitter_us) : 0;
-    int64_t at = stage_arrival_us(st) + c->delay_us + j;
+    int64_t at = stage_arrival_us(st) + c->delay_us + fl_jitter_us(c->jitter_us);
     if (at < s->last_at) at = s->last_at;
     s->last_at = at;
     if (s->n == s->cap) {

@@ -227,9 +227,8 @@ static void frame_gate_cb(evutil_socket_t fd, short what, void *arg)
 
 void frame_delay(struct frame_sess *fs, int64_t delay_us, int64_t jitter_us)
 {
-    int64_t j = jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)jitter_us) : 0;
     if (fs->tot) fs->tot->delayed++;
-    delay_us += j;
+    delay_us += fl_jitter_us(jitter_us);
     if (delay_us < 0) delay_us = 0;
     fs->gate_until = fl_now_us() + delay_us;
     if (!fs->c) return;                         /* detached: opens at the next feed */

@@ -162,8 +162,7 @@ static void arm(struct event *ev, int64_t us)
  * request side and the response side draw it alike. */
 static int64_t plan_delay_us(const struct http_fault_plan *pl)
 {
-    int64_t j = pl->jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)pl->jitter_us) : 0;
-    return pl->delay_us + j;
+    return pl->delay_us + fl_jitter_us(pl->jitter_us);
 }
 
 /* How much of a head may still be gathered into buffer head (0: it is already too large). */
