@@ -597,15 +597,16 @@ static void conn_connect_cb(evutil_socket_t fd, short what, void *arg)
  * hung connection keeps what it holds). EOF and errors go to on_event as libevent would. */
 static void conn_readable(evutil_socket_t fd, short what, void *arg)
 {
-    (void)what;
     struct bufferevent *bev = arg;
     struct conn *c = bev->cbarg;
     if (c->closing) return;
     struct pipe *p = &c->p[bev == c->cli ? 0 : 1];
     size_t bound = c->px->srv->g.buffer, total = 0;
     ssize_t r = 0;
-    int sent_up = 0, up_err = 0;
+    int sent_up = 0, up_err = 0, held_more = 0;
     int fast = !c->proto && p->nlive == 0 && p->dst;
+    /* the peer's FIN is in (EPOLLRDHUP): the bytes read now are its last */
+    int last = (what & EV_CLOSED) != 0;
     if (fast) {
         struct evbuffer *out = bufferevent_get_output(p->dst);
         /* toward an upstream still connecting: the send proves the connect (see above) */
@@ -618,7 +619,12 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
             if (have == 0 && direct) {
                 r = recv(fd, conn_rbuf, want, 0);
                 if (r > 0) {
-                    ssize_t w = send(dfd, conn_rbuf, (size_t)r, MSG_NOSIGNAL);
+                    /* the source's last bytes, all of them (a short read after its FIN): held
+                     * back (MSG_MORE) for the EOF that this call passes on next, so that they
+                     * and the FIN leave in one segment rather than two */
+                    int more = last && (size_t)r < want && !p->shut && (p->dir == 1 || c->up_connected);
+                    ssize_t w = send(dfd, conn_rbuf, (size_t)r, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+                    if (more && w > 0) held_more = 1;
                     if (p->dir == 0 && !c->up_connected && !sent_up) {
                         if (w > 0) sent_up = 1;
                         else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { up_err = errno; break; }
@@ -636,7 +642,10 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
             }
             if (r <= 0) break;
             total += (size_t)r;
-            if ((size_t)r < want || total >= bound) break;
+            if (total >= bound) break;
+            if ((size_t)r < want && !last) break;
+            /* (after the FIN, a short read is followed by the EOF: read it now, not on the
+             * loop's next turn) */
         }
         if (evbuffer_get_length(out) >= bound) {
             event_del(&bev->ev_read);
@@ -691,6 +700,12 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
         pipe_shut_now(w);
         conn_try_finish(c);
     }
+    /* bytes held for a FIN that did not follow after all: sent now (setting TCP_NODELAY pushes
+     * what is pending) */
+    if (held_more && !c->closing && p->dst && !p->shut && !p->shut_deferred) {
+        int one = 1;
+        setsockopt(bufferevent_getfd(p->dst), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
 out:
     if (--c->busy == 0 && c->dead) conn_free(c);
 }
@@ -731,7 +746,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         if (c->own_read) {
             /* libevent's connect handling is done with ev_read: it becomes conn_readable */
             event_del(&c->up->ev_read);
-            event_assign(&c->up->ev_read, c->px->srv->base, bufferevent_getfd(c->up), EV_READ | EV_PERSIST | EV_FINALIZE,
+            event_assign(&c->up->ev_read, c->px->srv->base, bufferevent_getfd(c->up), EV_READ | EV_CLOSED | EV_PERSIST | EV_FINALIZE,
                          conn_readable, c->up);
             if (!c->p[1].read_paused && !c->p[1].src_eof) event_add(&c->up->ev_read, NULL);
         }
@@ -882,8 +897,8 @@ static void conn_connect_tcp(struct conn *c, evutil_socket_t cfd)
         return;
     }
     if (!bev_writecb) bev_writecb = event_get_callback(&c->up->ev_write);
-    event_assign(&c->cli->ev_read, base, cfd, EV_READ | EV_PERSIST | EV_FINALIZE, conn_readable, c->cli);
-    event_assign(&c->up->ev_read, base, ufd, EV_READ | EV_PERSIST | EV_FINALIZE, conn_readable, c->up);
+    event_assign(&c->cli->ev_read, base, cfd, EV_READ | EV_CLOSED | EV_PERSIST | EV_FINALIZE, conn_readable, c->cli);
+    event_assign(&c->up->ev_read, base, ufd, EV_READ | EV_CLOSED | EV_PERSIST | EV_FINALIZE, conn_readable, c->up);
     if (err)   /* in progress: the write event watches the connect until something proves it */
         event_assign(&c->up->ev_write, base, ufd, EV_WRITE | EV_PERSIST | EV_FINALIZE, conn_connect_cb, c->up);
     /* EV_WRITE stays enabled on both; the write events are armed when bytes are queued (see the
@@ -985,7 +1000,7 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
          * queued for the client. Reading is conn.c's own event (conn_readable). */
         bufferevent_enable(c->cli, EV_WRITE);
         event_del(&c->cli->ev_write);
-        event_assign(&c->cli->ev_read, s->base, fd, EV_READ | EV_PERSIST | EV_FINALIZE, conn_readable, c->cli);
+        event_assign(&c->cli->ev_read, s->base, fd, EV_READ | EV_CLOSED | EV_PERSIST | EV_FINALIZE, conn_readable, c->cli);
         event_add(&c->cli->ev_read, NULL);
         bufferevent_enable(c->up, EV_WRITE);
         if (px->nfaults) conn_sync_stages(c);
