@@ -946,6 +946,10 @@ void pg_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
 int pg_on_eof(struct conn *c, struct pipe *p)
 {
     struct pg_sess *s = c->proto;
+    /* a client that sent Terminate ended the session: the server closes as soon as it reads
+     * it, and its FIN is often read before the client's own, so who closed follows the
+     * protocol, not the order of the two FINs */
+    if (s->terminated && p->dir == 1 && c->closed_by == CLOSER_UPSTREAM && !c->p[0].src_eof) c->closed_by = CLOSER_CLIENT;
     return frame_eof(&s->fs, p, s->phase == PGP_DEAD);
 }
 

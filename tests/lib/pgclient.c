@@ -17,6 +17,8 @@
  *   cancel:SQL:MS    send SQL, after MS ms send a real CancelRequest (PQcancel), wait for the result
  *   pipe:N:SQL       libpq pipeline mode: N × SQL (PQsendQueryParams) then one Sync
  *   sleep:MS
+ *   terminate:MS     the end: send Terminate on the socket, keep the connection open MS ms
+ *                    (the server closes first), then close it (no final SELECT 1, no conn= line)
  * At the end: "conn=ok|bad txstatus=I|T|E|?" (whether the session is still usable). The connect
  * result is printed as "connect=ok" or "connect=failed sqlstate=… message=…". Exit status 0
  * unless the connection failed at connect time (3) or the arguments were wrong (2).
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static double now_ms(void)
@@ -242,6 +245,17 @@ int main(int argc, char **argv)
             fflush(stdout);
         } else if (!strcmp(kind, "sleep")) {
             usleep((useconds_t)atoi(rest) * 1000);
+        } else if (!strcmp(kind, "terminate")) {
+            static const char term[5] = {'X', 0, 0, 0, 4};
+            int fd = PQsocket(c);
+            ssize_t w = send(fd, term, sizeof(term), MSG_NOSIGNAL);
+            usleep((useconds_t)atoi(rest) * 1000);
+            printf("step=%d kind=terminate sent=%zd ms=%.1f\n", n, w, now_ms() - t0);
+            fflush(stdout);
+            shutdown(fd, SHUT_RDWR);   /* PQfinish closes it (its own Terminate finds it shut) */
+            PQfinish(c);
+            free(arg);
+            return 0;
         } else {
             fprintf(stderr, "unknown step kind %s\n", kind);
             return 2;

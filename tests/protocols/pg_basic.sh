@@ -53,6 +53,11 @@ check pgbench_select_only grep -q "number of transactions actually processed: 12
 "$PGB" -h 127.0.0.1 -p "$P" -U postgres -S -M prepared -c 2 -t 200 postgres >"$TT/pgbp.log" 2>&1
 check pgbench_prepared grep -q "number of transactions actually processed: 400/400" "$TT/pgbp.log"
 
+# a client that sends Terminate and keeps its socket open a while: the server closes first, and
+# the session still counts as ended by the client (fact_closed_by_after_terminate below)
+out=$("$TBIN/pgclient" "host=127.0.0.1 port=$P user=postgres dbname=postgres application_name=linger" "q:select 1" "terminate:400" 2>&1)
+check terminate_sent grep -q "kind=terminate sent=5" <<<"$out"
+
 stop_pid "$FL_PID"
 # facts: user, application, queries, transactions, idle in transaction, cancels, who closed
 s=$(grep 'event=pg_session' "$FL_LOG" | grep 'application=basic' | grep 'rows=4' | head -n1)
@@ -64,6 +69,9 @@ check fact_xacts test "$(kv "$s" xacts)" = 1
 check fact_idle_in_tx within "$(kv "$s" idle_in_tx_ms)" 250 3000
 check fact_terminate test "$(kv "$s" terminate)" = yes
 check fact_closed_by_client test "$(kv "$s" closed_by)" = client
+l=$(grep 'event=pg_session' "$FL_LOG" | grep 'application=linger' | head -n1)
+echo "# $l"
+check fact_closed_by_after_terminate eval '[ "$(kv "$l" terminate)" = yes ] && [ "$(kv "$l" closed_by)" = client ]'
 check fact_cancel_matched grep -q "event=pg_cancel .*held=no user=postgres application=basic" "$FL_LOG"
 c=$(grep 'event=pg_session' "$FL_LOG" | grep 'application=basic' | grep 'cancels_received=1' | head -n1)
 check fact_cancels_received test -n "$c"
