@@ -62,7 +62,24 @@ out=$(timeout 60 redis-benchmark -h 127.0.0.1 -p "$P" -n 2000 -c 10 -P 4 -q -t s
 echo "$out" | sed 's/^/# /'
 check benchmark_all_tests test "$(grep -c "requests per second" <<<"$out")" = 6
 
+# QUIT, then the socket kept open a while: the server closes first, and the session still
+# counts as ended by the client (quit_closed_by_client below)
+cat >"$TT/quit.py" <<'PY'
+import socket, sys, time
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+c.sendall(b"*1\r\n$4\r\nPING\r\n" * 3)
+got = b""
+while got.count(b"+PONG\r\n") < 3: got += c.recv(100)
+c.sendall(b"*1\r\n$4\r\nQUIT\r\n")
+while b"+OK\r\n" not in got: got += c.recv(100)
+time.sleep(0.4)
+print("quit_ok", c.recv(100) == b"")   # the server's close reached us first
+c.close()
+PY
+check quit_answered grep -q "quit_ok True" <<<"$(timeout 20 python3 "$TT/quit.py" "$P" 2>&1)"
+
 stop_pid "$FL_PID"
+check quit_closed_by_client grep -q 'event=redis_session .*commands=4 .*closed_by=client by_command=PING:3/0,QUIT:1/0' "$FL_LOG"
 check session_facts grep -q 'event=redis_session .*commands=501 replies=501 .*INCR:500/0' "$FL_LOG"
 check session_error_counted grep -q 'event=redis_session .*errors_server=1 .*by_command=LPUSH:1/1' "$FL_LOG"
 check pubsub_passthrough grep -q 'event=redis_session .*passthrough=yes' "$FL_LOG"
