@@ -31,6 +31,8 @@ cleanup() {
     for p in "${_PIDS[@]}"; do _ours "$p" && kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     [ -n "${PGDATA_DIR:-}" ] && runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$PGDATA_DIR" -m immediate stop >/dev/null 2>&1
     rm -rf "$TT"
+    # this script's port reservations (free_port)
+    grep -lx "$$" "$_PORTDIR"/*/pid 2>/dev/null | while read -r f; do rm -rf "${f%/pid}"; done
 }
 trap cleanup EXIT
 
@@ -51,15 +53,29 @@ px() {
     for kv in "$@"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done
 }
 
-# A free TCP port on 127.0.0.1 (not listening now; small race accepted). Chosen below Linux's
-# ephemeral range (32768-60999), so that no client connection of this or another test can be
-# holding it as its local port when we bind it.
+# A free TCP port on 127.0.0.1 (not listening now). Chosen below Linux's ephemeral range
+# (32768-60999), so that no client connection of this or another test can be holding it as its
+# local port when we bind it. Reserved for this script until it exits (a directory per port in
+# $_PORTDIR holding the script's PID): tests/run.sh runs scripts side by side, and a port picked
+# here but bound only later (a proxy added by a reload, a second server) was once picked and
+# bound by another script in between. A reservation whose script is gone is taken over.
+_PORTDIR=/tmp/fltest-ports
 free_port() {
-    local p used
+    local p used owner
+    mkdir -p "$_PORTDIR" 2>/dev/null
     for _ in $(seq 1 200); do
         p=$((10000 + RANDOM % 22000))
         used=$(printf ':%04X ' "$p")
-        if ! grep -qi "$used" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then echo "$p"; return; fi
+        grep -qi "$used" /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
+        if ! mkdir "$_PORTDIR/$p" 2>/dev/null; then
+            owner=$(cat "$_PORTDIR/$p/pid" 2>/dev/null)
+            [ -z "$owner" ] && continue     # just made by another script, its PID not yet written
+            [ "$owner" = $$ ] && continue   # this script's own earlier pick
+            kill -0 "$owner" 2>/dev/null && continue
+        fi
+        echo $$ >"$_PORTDIR/$p/pid"
+        echo "$p"
+        return
     done
     echo 0
 }
