@@ -109,7 +109,18 @@ check leak_detail_report grep -q 'goroutine stacks that grew' "$d/out/report.htm
 # body-leak: the transport's per-connection goroutines are what grew
 check bodyleak_detail_readloop grep -q 'net/http.(\*persistConn).readLoop' "$TT/go-body-leak-bug/run.out"
 # no-graceful: the restart action ran in both, and the buggy one cut requests in flight
-check graceful_action_ran eval "[ \"\$(jq -r '.actions[0].exit_status' '$TT/go-no-graceful-bug/out/journal.json')\" = 0 ] && [ \"\$(jq -r '.actions[0].exit_status' '$TT/go-no-graceful-fixed/out/journal.json')\" = 0 ]"
+action_ok() { [ "$(jq -r '.actions[0].exit_status' "$TT/go-no-graceful-$1/out/journal.json" 2>/dev/null)" = 0 ]; }
+check graceful_action_ran eval 'action_ok bug && action_ok fixed'
+for k in bug fixed; do
+    action_ok "$k" && continue
+    # what the action did: its journal entry (exit status or signal, times, stopped), its output
+    # (restart.sh's), the restarted instance's log and the old instance's
+    d="$TT/go-no-graceful-$k"
+    jq -c '.actions[0] | del(.output)' "$d/out/journal.json" 2>&1 | sed "s/^/# $k action: /"
+    jq -r '.actions[0].output // empty' "$d/out/journal.json" 2>&1 | sed "s/^/# $k action output: /"
+    tail -n 5 "$d/svc.pid.log" 2>&1 | sed "s/^/# $k new instance: /"
+    tail -n 5 "$d/service.log" 2>&1 | sed "s/^/# $k old instance: /"
+done
 check nograceful_names_in_flight grep -Eq 'FAIL restart-is-graceful: .*in flight at its start did not complete' "$TT/go-no-graceful-bug/run.out"
 # the handover itself (examples/go-service/handover.go), deterministically: a connection made
 # while no instance accepts (the old one stopped accepting on SIGTERM, the new one is not
