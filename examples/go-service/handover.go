@@ -15,7 +15,9 @@
 //     unix socket PATH (SCM_RIGHTS) to whoever asks: its successor;
 //   - a new instance started with -handover PATH asks first; if an instance answers, it serves
 //     on that same socket (no bind), else it binds -listen (retrying while the address is still
-//     held, for at most -handover-wait);
+//     held, for at most -handover-wait); so it does too when the instance it reached exits
+//     before answering (the connection is reset: -bug=no-graceful exits at once on SIGTERM, and
+//     a successor started right after the signal may connect in that instant);
 //   - the instance serves on a duplicate of the socket's descriptor and keeps the original: on
 //     SIGTERM, Shutdown closes the duplicate (no more accepts) and drains, while the socket stays
 //     open; connections arriving meanwhile wait in its accept queue, and the successor accepts

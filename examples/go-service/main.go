@@ -201,7 +201,11 @@ func main() {
 	var err error
 	if *handover != "" {
 		if held, err = takeListener(*handover); err != nil {
-			log.Fatal(err)
+			// the predecessor went away between our connect and its answer (-bug=no-graceful
+			// exits at once on SIGTERM, a crash or a SIGKILL does the same): its socket closed
+			// with it, so the address is bound anew, as when nobody answered
+			log.Printf("%v: binding %s instead", err, *listen)
+			held = nil
 		}
 		if held != nil {
 			log.Printf("took the listening socket %s over from the previous instance", held.Addr())
