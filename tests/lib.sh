@@ -130,6 +130,12 @@ start_fl() {
     for p in $(sed -n 's/^[[:space:]]*listen[[:space:]]*=[[:space:]]*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$prof"); do
         wait_port "$p" $secs || { echo "faultline did not listen on $p: $(cat "$log")" >&2; return 1; }
     done
+    # the listeners answer as soon as they are bound; the rest of the start-up (the recorder,
+    # the admin API) comes after them and ends with the "started" line, at level info: wait for
+    # it where the profile logs it (counters.sh once grepped for the recorder's line too early)
+    if ! grep -Eq '^[[:space:]]*log[[:space:]]*=[[:space:]]*(warn|error)' "$prof"; then
+        wait_for $secs grep -Eq 'event=started|"event":"started"' "$log" || true
+    fi
     return 0
 }
 
