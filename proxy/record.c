@@ -1,4 +1,7 @@
 /* record.c -- the recorder: what every proxy saw, written to Redis per run (docs/metrics.md).
+ * This file holds what is recorded: entries per proxy and per fault, counters, series buckets,
+ * meta, fault windows, the hooks, start and stop. The Redis side (the RESP builder, the command
+ * pipeline, the connection) is record_redis.c; what both share is record_int.h.
  *
  * The verifier judges a service from the record, so the record must be exact when Redis is
  * there and must never cost the data path anything when it is not. Hence:
@@ -19,12 +22,12 @@
  *   - Redis lost: reconnect with backoff (100 ms doubling to 5 s); a connect that takes over 2 s
  *     or commands unanswered for 5 s count as lost. Drops are logged at most once per interval.
  *
- * What this file does not do: read the record back (verify/), or decide anything about faults.
+ * What the recorder does not do: read the record back (verify/), or decide anything about faults.
  * Entries per proxy and per fault are kept by name for the whole run and outlive the daemon's
  * objects (a reload may free and recreate them); totals of an earlier object with the same name
  * are carried as a base so counters never go backwards.
  */
-#include "record.h"
+#include "record_int.h"
 #include "proxy.h"
 #include "log.h"
 #include "cli.h"
@@ -40,222 +43,9 @@
 #include <unistd.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
 
-/* ---- limits (docs/metrics.md, "Limits") ---- */
-#define REC_MAX_INFLIGHT      20000              /* unanswered commands */
-#define REC_MAX_PENDING       (16u << 20)        /* unanswered bytes */
-#define REC_BACKOFF_MIN_US    100000
-#define REC_BACKOFF_MAX_US    5000000
-#define REC_CONNECT_TIMEOUT   2000000
-#define REC_REPLY_TIMEOUT     5000000
-#define REC_EVENTS_MAXLEN     "100000"
-#define REC_RING              900                /* series buckets kept per proxy until acked */
-#define REC_FAULTQ            1024               /* fault window records kept until acked */
-#define REC_EXPIRE_EVERY_US   60000000
-#define REC_STOP_FLUSH_US     2000000
-#define REC_BATCH_US          5000               /* events wait at most this long to share a write */
-#define REC_BATCH_MAX         256                /* ... or until this many are waiting */
-#define REC_BATCH_BYTES       (256u << 10)
-
-/* ---- RESP builder: arguments appended, the "*N" header written in front at the end ---- */
-#define RB_HEAD 24
-struct rbuf { char *p; size_t len, cap; int argc; };
-
-static void rb_reserve(struct rbuf *b, size_t n)
-{
-    if (b->len + n <= b->cap) return;
-    size_t nc = b->cap ? b->cap : 4096;
-    while (nc < b->len + n) nc *= 2;
-    char *np = realloc(b->p, nc);
-    if (!np) abort();
-    b->p = np;
-    b->cap = nc;
-}
-
-static void rb_begin(struct rbuf *b) { b->len = 0; rb_reserve(b, RB_HEAD); b->len = RB_HEAD; b->argc = 0; }
-
-/* Decimal digits of v ending just before end; returns the first digit. */
-static char *u64_digits(char *end, uint64_t v)
-{
-    do { *--end = (char)('0' + v % 10); v /= 10; } while (v);
-    return end;
-}
-
-static void rb_arg(struct rbuf *b, const char *s, size_t n)
-{
-    rb_reserve(b, n + 32);
-    char t[24], *d = u64_digits(t + sizeof(t), n);
-    size_t dn = (size_t)(t + sizeof(t) - d);
-    b->p[b->len++] = '$';
-    memcpy(b->p + b->len, d, dn);
-    b->len += dn;
-    b->p[b->len++] = '\r';
-    b->p[b->len++] = '\n';
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len++] = '\r';
-    b->p[b->len++] = '\n';
-    b->argc++;
-}
-
-static void rb_str(struct rbuf *b, const char *s) { rb_arg(b, s, strlen(s)); }
-
-static void rb_u64(struct rbuf *b, uint64_t v)
-{
-    char t[24], *d = u64_digits(t + sizeof(t), v);
-    rb_arg(b, d, (size_t)(t + sizeof(t) - d));
-}
-
-static void rb_fmt(struct rbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void rb_fmt(struct rbuf *b, const char *fmt, ...)
-{
-    char t[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t, sizeof(t), fmt, ap);
-    va_end(ap);
-    if (n < 0) n = 0;
-    if ((size_t)n >= sizeof(t)) n = sizeof(t) - 1;
-    rb_arg(b, t, (size_t)n);
-}
-
-/* wall-clock microseconds as milliseconds with microsecond decimals */
-/* microseconds as milliseconds with three decimals ("-" for negative durations) */
-static void rb_ms(struct rbuf *b, int64_t us)
-{
-    char t[32];
-    char *e = t + sizeof(t);
-    uint64_t v = us < 0 ? (uint64_t)(-us) : (uint64_t)us;
-    uint64_t frac = v % 1000;
-    *--e = (char)('0' + frac % 10);
-    *--e = (char)('0' + frac / 10 % 10);
-    *--e = (char)('0' + frac / 100);
-    *--e = '.';
-    char *d = u64_digits(e, v / 1000);
-    if (us < 0) *--d = '-';
-    rb_arg(b, d, (size_t)(t + sizeof(t) - d));
-}
-
-static void rb_kv_str(struct rbuf *b, const char *k, const char *v) { rb_str(b, k); rb_str(b, v); }
-static void rb_kv_u64(struct rbuf *b, const char *k, uint64_t v) { rb_str(b, k); rb_u64(b, v); }
-
-/* Finishes the command; returns its start and length. */
-static const char *rb_end(struct rbuf *b, size_t *len)
-{
-    char h[24];
-    int n = snprintf(h, sizeof(h), "*%d\r\n", b->argc);
-    char *start = b->p + RB_HEAD - n;
-    memcpy(start, h, (size_t)n);
-    *len = b->len - (RB_HEAD - (size_t)n);
-    return start;
-}
-
-/* ---- fields from the protocol modes (record.h): appended to the command being built ---- */
-struct rec_kv { struct rbuf *b; int n; };
-
-void rec_kv_str(struct rec_kv *kv, const char *key, const char *val)
-{
-    rb_str(kv->b, key);
-    rb_str(kv->b, val ? val : "");
-    kv->n++;
-}
-
-void rec_kv_u64(struct rec_kv *kv, const char *key, uint64_t v)
-{
-    rb_str(kv->b, key);
-    rb_u64(kv->b, v);
-    kv->n++;
-}
-
-void rec_kv_ms(struct rec_kv *kv, const char *key, int64_t us)
-{
-    rb_str(kv->b, key);
-    rb_ms(kv->b, us);
-    kv->n++;
-}
-
-/* ---- state ---- */
-struct rec_bucket {
-    int64_t sec;
-    uint64_t nnew, peak, cur, req, err, inflight, faults, up, down;
-};
-
-struct rec_px {
-    char name[128];
-    int idx;
-    struct fl_proxy *px;          /* the live object with this name, NULL once it is gone */
-    char *k_counters, *k_ts, *k_events;
-    char *k_proto, *k_pgstate;     /* protocol modes: R:proto:<proxy>:<inst>, R:pgstate:<proxy> */
-    /* accumulators of the open bucket, bumped by the hooks */
-    uint64_t a_new, a_peak, a_faults, a_err, a_inflight;
-    uint64_t faults_applied, dropped;
-    /* totals of earlier objects with this name, and the live object's values at the last flush */
-    struct proxy_stats base, last;
-    uint64_t b_req, b_up, b_down;  /* the live object's totals at the open bucket's start */
-    int events_expired;            /* EXPIRE sent for the events stream on this connection */
-    int pgstate_expired;           /* ... and for the pgstate stream */
-    struct rec_bucket ring[REC_RING];
-    int64_t nb, acked, sent;       /* bucket sequence numbers: written, acknowledged, sent */
-    int seen;
-};
-
-struct rec_fault {
-    char name[128], proxy[128], type[64];
-    char *key;
-    struct fault *f;              /* the live object, NULL once it is gone */
-    struct fault_counters base, last;
-    int seen;
-};
-
-enum rec_cbkind { CB_TS = 1, CB_FAULTWIN, CB_SETUP };
-struct rec_cb {                   /* reply privdata for the commands that need an answer */
-    enum rec_cbkind kind;
-    size_t bytes;
-    struct rec_px *rp;
-    int64_t upto;
-    char *cmd;                    /* CB_FAULTWIN: the command, resent after a reconnect */
-    size_t cmdlen;
-    const char *what;             /* CB_SETUP */
-};
-
-struct rec {
-    struct fl_server *s;
-    struct rec_url url;
-    char url_text[600];           /* for logs: password masked */
-    char run[128], inst[200];
-    char *k_meta, *k_instances, *k_faults;
-    int64_t started_wall_us;
-    int64_t ttl_s;
-    int64_t interval_us;
-    redisAsyncContext *ac;
-    int up;                       /* connect callback said OK */
-    int stopping;
-    int64_t backoff_us;
-    int64_t connect_started_us, last_progress_us;
-    struct event *reconnect_ev, *flush_ev, *kill_ev;
-    size_t inflight, pending;
-    uint64_t dropped, dropped_logged, errors;
-    int64_t last_drop_log_us, last_err_log_us, last_down_log_us, last_expire_us;
-    int was_up;
-    struct rec_px **pxs;
-    int npx;
-    struct rec_fault **faults;
-    int nfaults;
-    struct rec_cb *faultq[REC_FAULTQ];
-    int nfaultq;
-    const struct profile *prof_written;
-    int64_t bucket_start_us;      /* wall */
-    struct rbuf b;
-    /* events waiting to be handed to hiredis together (one write, one read of the replies) */
-    struct rbuf q;
-    uintptr_t qtag[REC_BATCH_MAX];
-    size_t qlen[REC_BATCH_MAX];
-    int nq;
-    struct event *batch_ev;
-};
-
-static struct rec *R;
+/* The one recorder (record_int.h): set by rec_start, NULL when not recording. */
+struct rec *R;
 
 static char *xstrdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *xstrdup_printf(const char *fmt, ...)
@@ -270,7 +60,7 @@ static char *xstrdup_printf(const char *fmt, ...)
 
 /* The recorder allocates only off the data path (entries, callbacks, setup): no memory there is
  * the same failure as anywhere else in the daemon. */
-static void *xcalloc(size_t size)
+void *xcalloc(size_t size)
 {
     void *p = calloc(1, size);
     if (!p) abort();
@@ -288,7 +78,7 @@ static void *grow_one(void *arr, int n, size_t elem)
 const char *rec_run_id(void) { return R ? R->run : ""; }
 uint64_t rec_dropped(void) { return R ? R->dropped : 0; }
 
-static void rec_drop(struct rec_px *rp, uint64_t n)
+void rec_drop(struct rec_px *rp, uint64_t n)
 {
     R->dropped += n;
     if (rp) rp->dropped += n;
@@ -410,224 +200,7 @@ static void fault_observe(struct rec_fault *rf, struct fault *f)
     rf->seen = 1;
 }
 
-/* ---- sending ---- */
-
-static void reply_cb(redisAsyncContext *ac, void *reply, void *priv);
-
-static void arm_kill(void)
-{
-    struct timeval tv = {0, 0};
-    event_add(R->kill_ev, &tv);
-}
-
-/* Queues one command. 0, or -1 when it cannot be queued now (no connection, queue full). */
-static int send_cmd(const char *cmd, size_t len, void *priv)
-{
-    if (!R->ac || R->stopping > 1) return -1;
-    if (R->inflight >= REC_MAX_INFLIGHT || R->pending + len > REC_MAX_PENDING) return -1;
-    if (redisAsyncFormattedCommand(R->ac, reply_cb, priv, cmd, len) != REDIS_OK) return -1;
-    if (R->inflight == 0) R->last_progress_us = fl_now_us();
-    R->inflight++;
-    R->pending += len;
-    return 0;
-}
-
-/* Sends the command in R->b that needs no answer beyond accounting. A record (counted = 1)
- * that cannot be queued, or whose connection died before the answer, is a drop charged to rp;
- * the rest (counters, metadata, EXPIRE) is rewritten by the next flush anyway. */
-static int send_plain(struct rec_px *rp, int counted)
-{
-    size_t len;
-    const char *cmd = rb_end(&R->b, &len);
-    uintptr_t idx = rp && rp->idx < 0xfffe ? (uintptr_t)rp->idx + 1 : 0;
-    uintptr_t tag = ((uintptr_t)len << 18) | (idx << 2) | ((uintptr_t)(counted != 0) << 1) | 1u;
-    if (send_cmd(cmd, len, (void *)tag) < 0) {
-        if (counted) rec_drop(rp, 1);
-        return -1;
-    }
-    return 0;
-}
-
-static int send_cb(struct rec_cb *cb)
-{
-    size_t len;
-    const char *cmd = rb_end(&R->b, &len);
-    cb->bytes = len;
-    if (send_cmd(cmd, len, cb) < 0) return -1;
-    return 0;
-}
-
-static struct rec_px *tag_px(uintptr_t t)
-{
-    size_t idx = (t >> 2) & 0xffff;
-    return idx && (int)idx <= R->npx ? R->pxs[idx - 1] : NULL;
-}
-
-/* Hands the waiting events to hiredis: they leave in one write. */
-static void batch_flush(void)
-{
-    size_t off = 0;
-    for (int i = 0; i < R->nq; i++) {
-        if (send_cmd(R->q.p + off, R->qlen[i], (void *)R->qtag[i]) < 0 && (R->qtag[i] & 2u))
-            rec_drop(tag_px(R->qtag[i]), 1);
-        off += R->qlen[i];
-    }
-    R->nq = 0;
-    R->q.len = 0;
-}
-
-static void batch_cb(evutil_socket_t fd, short what, void *arg) { if (R) batch_flush(); }
-
-/* Like send_plain, for events: queued for up to REC_BATCH_US so that many share a write. */
-static int queue_plain(struct rec_px *rp, int counted)
-{
-    size_t len;
-    const char *cmd = rb_end(&R->b, &len);
-    if (!R->ac || R->stopping > 1 || R->inflight + (size_t)R->nq >= REC_MAX_INFLIGHT ||
-        R->pending + R->q.len + len > REC_MAX_PENDING) {
-        if (counted) rec_drop(rp, 1);
-        return -1;
-    }
-    uintptr_t idx = rp && rp->idx < 0xfffe ? (uintptr_t)rp->idx + 1 : 0;
-    rb_reserve(&R->q, len);
-    memcpy(R->q.p + R->q.len, cmd, len);
-    R->q.len += len;
-    R->qtag[R->nq] = ((uintptr_t)len << 18) | (idx << 2) | ((uintptr_t)(counted != 0) << 1) | 1u;
-    R->qlen[R->nq] = len;
-    R->nq++;
-    if (R->nq >= REC_BATCH_MAX || R->q.len >= REC_BATCH_BYTES) {
-        evtimer_del(R->batch_ev);
-        batch_flush();
-    } else if (!evtimer_pending(R->batch_ev, NULL)) {
-        struct timeval tv = {0, REC_BATCH_US};
-        evtimer_add(R->batch_ev, &tv);
-    }
-    return 0;
-}
-
-static void log_reply_error(const char *what, const char *msg)
-{
-    R->errors++;
-    int64_t now = fl_now_us();
-    if (now - R->last_err_log_us < R->interval_us) return;
-    R->last_err_log_us = now;
-    log_warn("record_error", "command=%s error=%s errors=%llu", what, log_q(msg), (unsigned long long)R->errors);
-}
-
-static void faultq_push(struct rec_cb *cb, int front)
-{
-    if (R->nfaultq >= REC_FAULTQ) {
-        free(cb->cmd);
-        free(cb);
-        rec_drop(NULL, 1);
-        return;
-    }
-    if (front) {
-        memmove(R->faultq + 1, R->faultq, sizeof(R->faultq[0]) * (size_t)R->nfaultq);
-        R->faultq[0] = cb;
-    } else {
-        R->faultq[R->nfaultq] = cb;
-    }
-    R->nfaultq++;
-}
-
-static void faultq_drain(void)
-{
-    int i = 0;
-    for (; i < R->nfaultq; i++) {
-        struct rec_cb *cb = R->faultq[i];
-        if (send_cmd(cb->cmd, cb->cmdlen, cb) < 0) break;
-    }
-    memmove(R->faultq, R->faultq + i, sizeof(R->faultq[0]) * (size_t)(R->nfaultq - i));
-    R->nfaultq -= i;
-}
-
-static void reply_cb(redisAsyncContext *ac, void *reply, void *priv)
-{
-    struct rec *r = R;
-    if (!r) return;
-    redisReply *rr = reply;
-    struct rec_cb *cb = NULL;
-    size_t bytes;
-    struct rec_px *rp = NULL;
-    int counted = 0;
-    if ((uintptr_t)priv & 1u) {
-        uintptr_t t = (uintptr_t)priv;
-        bytes = t >> 18;
-        counted = (t >> 1) & 1;
-        rp = tag_px(t);
-    } else {
-        cb = priv;
-        bytes = cb->bytes;
-    }
-    if (r->inflight) r->inflight--;
-    r->pending = r->pending >= bytes ? r->pending - bytes : 0;
-    if (rr) r->last_progress_us = fl_now_us();
-    /* the backoff starts over only once Redis accepts commands (not on a bare connect: a wrong
-     * password must not turn into a reconnect storm) */
-    if (rr && rr->type != REDIS_REPLY_ERROR) r->backoff_us = 0;
-    if (rr && rr->type == REDIS_REPLY_ERROR)
-        log_reply_error(cb && cb->kind == CB_SETUP ? cb->what : "write", rr->str ? rr->str : "?");
-    if (!cb) {
-        /* an event refused by Redis, or on its way when the connection died (it may be lost) */
-        if ((!rr || rr->type == REDIS_REPLY_ERROR) && counted) rec_drop(rp, 1);
-        return;
-    }
-    switch (cb->kind) {
-    case CB_TS:
-        if (rr && rr->type != REDIS_REPLY_ERROR) {
-            if (cb->upto > cb->rp->acked) cb->rp->acked = cb->upto;
-        }
-        free(cb);
-        break;
-    case CB_FAULTWIN:
-        if (!rr && r->stopping < 2) {
-            faultq_push(cb, 1);             /* kept until Redis has it */
-            return;
-        }
-        if (!rr) rec_drop(NULL, 1);
-        free(cb->cmd);
-        free(cb);
-        break;
-    case CB_SETUP:
-        if (rr && rr->type == REDIS_REPLY_ERROR && !r->stopping) {
-            /* wrong password or db: the connection is useless; retry with backoff */
-            log_error("record_setup_failed", "redis=%s command=%s error=%s action=retrying",
-                      log_q(r->url_text), cb->what, log_q(rr->str ? rr->str : "?"));
-            arm_kill();
-        }
-        free(cb);
-        break;
-    }
-}
-
 /* ---- writing the record ---- */
-
-/* EXPIRE key <retention> into R->b: every key of the run lives as long as the run's record. */
-static void rb_expire(const char *key)
-{
-    rb_begin(&R->b);
-    rb_str(&R->b, "EXPIRE");
-    rb_str(&R->b, key);
-    rb_fmt(&R->b, "%lld", (long long)R->ttl_s);
-}
-
-static void expire_key(const char *key)
-{
-    rb_expire(key);
-    send_plain(NULL, 0);
-}
-
-/* XADD key MAXLEN ~ N *: the head of an entry of a capped stream (events, pgstate). */
-static void rb_xadd_capped(struct rbuf *b, const char *key)
-{
-    rb_str(b, "XADD");
-    rb_str(b, key);
-    rb_str(b, "MAXLEN");
-    rb_str(b, "~");
-    rb_str(b, REC_EVENTS_MAXLEN);
-    rb_str(b, "*");
-}
 
 static void write_meta(int ended)
 {
@@ -669,7 +242,7 @@ static void write_meta(int ended)
 }
 
 /* On every (re)connect: the run's index entries and metadata (all idempotent). */
-static void write_hello(void)
+void write_hello(void)
 {
     struct rbuf *b = &R->b;
     rb_begin(b);
@@ -923,179 +496,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     arm_flush();
 }
 
-/* ---- the connection ---- */
-
-static void connect_now(void);
-
-static void schedule_reconnect(void)
-{
-    if (R->stopping || evtimer_pending(R->reconnect_ev, NULL)) return;
-    int64_t d = R->backoff_us ? R->backoff_us : REC_BACKOFF_MIN_US;
-    R->backoff_us = d * 2 > REC_BACKOFF_MAX_US ? REC_BACKOFF_MAX_US : d * 2;
-    struct timeval tv = {(time_t)(d / 1000000), (suseconds_t)(d % 1000000)};
-    evtimer_add(R->reconnect_ev, &tv);
-}
-
-static void log_down(const char *why)
-{
-    int64_t now = fl_now_us();
-    if (R->was_up || now - R->last_down_log_us >= 10 * R->interval_us) {
-        R->last_down_log_us = now;
-        log_warn("record_unavailable", "redis=%s error=%s action=forwarding_continues_reconnecting",
-                 log_q(R->url_text), log_q(why));
-    }
-    R->was_up = 0;
-}
-
-/* The connection is gone (hiredis has freed, or is freeing, the context): no reply will come for
- * what was in flight, so the queue bounds start again from zero. */
-static void conn_forget(void)
-{
-    R->ac = NULL;
-    R->up = 0;
-    R->inflight = 0;
-    R->pending = 0;
-}
-
-/* Series buckets sent but not acknowledged go again on the next connection, after a backoff. */
-static void retry_later(void)
-{
-    for (int i = 0; i < R->npx; i++) R->pxs[i]->sent = R->pxs[i]->acked;
-    schedule_reconnect();
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    if (!R || ac != R->ac) return;
-    if (status != REDIS_OK) {
-        /* hiredis frees the context after this callback */
-        log_down(ac->errstr ? ac->errstr : "connect failed");
-        R->ac = NULL;
-        R->up = 0;
-        schedule_reconnect();
-        return;
-    }
-    R->up = 1;
-    R->was_up = 1;
-    log_info("record_connected", "redis=%s run=%s instance=%s", log_q(R->url_text), log_q(R->run), log_q(R->inst));
-    faultq_drain();
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    if (!R || ac != R->ac) return;
-    conn_forget();
-    if (R->stopping) return;
-    log_down(ac->errstr ? ac->errstr : "connection closed");
-    retry_later();
-}
-
-static void setup_cmd(const char *what)
-{
-    struct rec_cb *cb = xcalloc(sizeof(*cb));
-    cb->kind = CB_SETUP;
-    cb->what = what;
-    if (send_cb(cb) < 0) free(cb);
-}
-
-static void connect_now(void)
-{
-    redisAsyncContext *ac = R->url.is_unix ? redisAsyncConnectUnix(R->url.path)
-                                           : redisAsyncConnect(R->url.host, R->url.port);
-    if (!ac) {
-        log_down("out of memory");
-        schedule_reconnect();
-        return;
-    }
-    if (ac->err) {
-        log_down(ac->errstr);
-        redisAsyncFree(ac);
-        schedule_reconnect();
-        return;
-    }
-    if (redisLibeventAttach(ac, R->s->base) != REDIS_OK) {
-        redisAsyncFree(ac);
-        schedule_reconnect();
-        return;
-    }
-    R->ac = ac;
-    R->up = 0;
-    R->inflight = R->pending = 0;
-    R->connect_started_us = fl_now_us();
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    /* AUTH and SELECT go first in the pipeline; everything after may be queued at once */
-    if (R->url.pass[0]) {
-        rb_begin(&R->b);
-        rb_str(&R->b, "AUTH");
-        if (R->url.user[0]) rb_str(&R->b, R->url.user);
-        rb_str(&R->b, R->url.pass);
-        setup_cmd("AUTH");
-    }
-    if (R->url.db) {
-        rb_begin(&R->b);
-        rb_str(&R->b, "SELECT");
-        rb_fmt(&R->b, "%d", R->url.db);
-        setup_cmd("SELECT");
-    }
-    for (int i = 0; i < R->npx; i++) {
-        struct rec_px *rp = R->pxs[i];
-        rp->events_expired = rp->pgstate_expired = 0;
-        /* Redis may have restarted empty: send the whole ring again (HSET is idempotent) */
-        rp->acked = rp->sent = rp->nb > REC_RING ? rp->nb - REC_RING : 0;
-    }
-    R->last_expire_us = 0;
-    write_hello();
-}
-
-static void reconnect_cb(evutil_socket_t fd, short what, void *arg) { if (R && !R->ac) connect_now(); }
-
-static void kill_cb(evutil_socket_t fd, short what, void *arg)
-{
-    if (!R || !R->ac) return;
-    redisAsyncContext *ac = R->ac;
-    /* redisAsyncFree runs the pending callbacks (NULL replies), then on_disconnect if it was
-     * connected; a context still connecting gets no disconnect callback */
-    int was_up = R->up;
-    redisAsyncFree(ac);
-    if (R->ac == ac) {
-        conn_forget();
-        if (!was_up) log_down("connect timed out");
-        retry_later();
-    }
-}
-
-void rec_tick(struct fl_server *s)
-{
-    if (!R || !R->ac || R->stopping) return;
-    int64_t now = fl_now_us();
-    if (!R->up && now - R->connect_started_us > REC_CONNECT_TIMEOUT) {
-        arm_kill();
-    } else if (R->up && R->inflight && now - R->last_progress_us > REC_REPLY_TIMEOUT) {
-        log_warn("record_stalled", "redis=%s unanswered=%zu waited_ms=%lld action=reconnecting", log_q(R->url_text),
-                 R->inflight, (long long)((now - R->last_progress_us) / 1000));
-        arm_kill();
-    }
-}
-
 /* ---- start / stop ---- */
-
-static void mask_url(const char *url, char *out, size_t n)
-{
-    snprintf(out, n, "%s", url);
-    char *at = strrchr(out, '@');
-    char *cred = strstr(out, "://");
-    if (at && cred && at > cred + 3) {
-        char *colon = memchr(cred + 3, ':', (size_t)(at - cred - 3));
-        if (colon) memmove(colon + 4, at, strlen(at) + 1), memcpy(colon + 1, "***", 3);
-    }
-    char *pw = strstr(out, "password=");
-    if (pw) {
-        char *e = pw + 9 + strcspn(pw + 9, "&");
-        memmove(pw + 12, e, strlen(e) + 1);
-        memcpy(pw + 9, "***", 3);
-    }
-}
 
 int rec_start(struct fl_server *s, char *err, size_t errlen)
 {
@@ -1268,19 +669,6 @@ static int event_begin(struct rec_px *rp, const char *kind)
     rb_kv_str(b, "kind", kind);
     rb_kv_str(b, "inst", R->inst);
     return 0;
-}
-
-static void rb_time(struct rbuf *b, const char *k, int64_t mono, int64_t off)
-{
-    if (!mono) return;
-    rb_str(b, k);
-    rb_ms(b, mono + off);
-}
-
-static void rb_dur(struct rbuf *b, const char *k, int64_t us)
-{
-    rb_str(b, k);
-    rb_ms(b, us);
 }
 
 static void events_expire(struct rec_px *rp)
