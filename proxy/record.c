@@ -45,7 +45,7 @@
 #include <hiredis/async.h>
 
 /* The one recorder (record_int.h): set by rec_start, NULL when not recording. */
-struct rec *R;
+struct rec *rec_st;
 
 static char *xstrdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *xstrdup_printf(const char *fmt, ...)
@@ -60,7 +60,7 @@ static char *xstrdup_printf(const char *fmt, ...)
 
 /* The recorder allocates only off the data path (entries, callbacks, setup): no memory there is
  * the same failure as anywhere else in the daemon. */
-void *xcalloc(size_t size)
+void *rec_xcalloc(size_t size)
 {
     void *p = calloc(1, size);
     if (!p) abort();
@@ -75,12 +75,12 @@ static void *grow_one(void *arr, int n, size_t elem)
     return p;
 }
 
-const char *rec_run_id(void) { return R ? R->run : ""; }
-uint64_t rec_dropped(void) { return R ? R->dropped : 0; }
+const char *rec_run_id(void) { return rec_st ? rec_st->run : ""; }
+uint64_t rec_dropped(void) { return rec_st ? rec_st->dropped : 0; }
 
 void rec_drop(struct rec_px *rp, uint64_t n)
 {
-    R->dropped += n;
+    rec_st->dropped += n;
     if (rp) rp->dropped += n;
 }
 
@@ -88,18 +88,18 @@ void rec_drop(struct rec_px *rp, uint64_t n)
 
 static struct rec_px *px_entry(const char *name)
 {
-    for (int i = 0; i < R->npx; i++)
-        if (!strcmp(R->pxs[i]->name, name)) return R->pxs[i];
-    struct rec_px *rp = xcalloc(sizeof(*rp));
+    for (int i = 0; i < rec_st->npx; i++)
+        if (!strcmp(rec_st->pxs[i]->name, name)) return rec_st->pxs[i];
+    struct rec_px *rp = rec_xcalloc(sizeof(*rp));
     snprintf(rp->name, sizeof(rp->name), "%s", name);
-    rp->idx = R->npx;
-    rp->k_counters = xstrdup_printf("fl:run:%s:counters:%s:%s", R->run, name, R->inst);
-    rp->k_ts = xstrdup_printf("fl:run:%s:ts:%s:%s", R->run, name, R->inst);
-    rp->k_events = xstrdup_printf("fl:run:%s:events:%s", R->run, name);
-    rp->k_proto = xstrdup_printf("fl:run:%s:proto:%s:%s", R->run, name, R->inst);
-    rp->k_pgstate = xstrdup_printf("fl:run:%s:pgstate:%s", R->run, name);
-    R->pxs = grow_one(R->pxs, R->npx, sizeof(*R->pxs));
-    R->pxs[R->npx++] = rp;
+    rp->idx = rec_st->npx;
+    rp->k_counters = xstrdup_printf("fl:run:%s:counters:%s:%s", rec_st->run, name, rec_st->inst);
+    rp->k_ts = xstrdup_printf("fl:run:%s:ts:%s:%s", rec_st->run, name, rec_st->inst);
+    rp->k_events = xstrdup_printf("fl:run:%s:events:%s", rec_st->run, name);
+    rp->k_proto = xstrdup_printf("fl:run:%s:proto:%s:%s", rec_st->run, name, rec_st->inst);
+    rp->k_pgstate = xstrdup_printf("fl:run:%s:pgstate:%s", rec_st->run, name);
+    rec_st->pxs = grow_one(rec_st->pxs, rec_st->npx, sizeof(*rec_st->pxs));
+    rec_st->pxs[rec_st->npx++] = rp;
     return rp;
 }
 
@@ -149,13 +149,13 @@ static inline struct rec_px *px_rec(struct fl_proxy *px)
 
 static struct rec_fault *fault_entry(const struct fault *f)
 {
-    for (int i = 0; i < R->nfaults; i++)
-        if (!strcmp(R->faults[i]->name, f->name)) return R->faults[i];
-    struct rec_fault *rf = xcalloc(sizeof(*rf));
+    for (int i = 0; i < rec_st->nfaults; i++)
+        if (!strcmp(rec_st->faults[i]->name, f->name)) return rec_st->faults[i];
+    struct rec_fault *rf = rec_xcalloc(sizeof(*rf));
     snprintf(rf->name, sizeof(rf->name), "%s", f->name);
-    rf->key = xstrdup_printf("fl:run:%s:fault:%s:%s", R->run, f->name, R->inst);
-    R->faults = grow_one(R->faults, R->nfaults, sizeof(*R->faults));
-    R->faults[R->nfaults++] = rf;
+    rf->key = xstrdup_printf("fl:run:%s:fault:%s:%s", rec_st->run, f->name, rec_st->inst);
+    rec_st->faults = grow_one(rec_st->faults, rec_st->nfaults, sizeof(*rec_st->faults));
+    rec_st->faults[rec_st->nfaults++] = rf;
     return rf;
 }
 
@@ -204,13 +204,13 @@ static void fault_observe(struct rec_fault *rf, struct fault *f)
 
 static void write_meta(int ended)
 {
-    struct fl_server *s = R->s;
-    struct rbuf *b = &R->b;
+    struct fl_server *s = rec_st->s;
+    struct rbuf *b = &rec_st->b;
     rb_begin(b);
     rb_str(b, "HSET");
-    rb_str(b, R->k_meta);
+    rb_str(b, rec_st->k_meta);
     rb_str(b, "started_ms");
-    rb_ms(b, R->started_wall_us);
+    rb_ms(b, rec_st->started_wall_us);
     rb_kv_str(b, "version", FAULTLINE_VERSION);
     rb_str(b, "pid");
     rb_fmt(b, "%d", (int)getpid());
@@ -218,7 +218,7 @@ static void write_meta(int ended)
     gethostname(host, sizeof(host) - 1);
     rb_kv_str(b, "host", host);
     rb_str(b, "record_interval_ms");
-    rb_fmt(b, "%lld", (long long)(R->interval_us / 1000));
+    rb_fmt(b, "%lld", (long long)(rec_st->interval_us / 1000));
     if (s->prof && s->prof->text) rb_kv_str(b, "profile", s->prof->text);
     char plist[4096];
     size_t o = 0;
@@ -232,33 +232,33 @@ static void write_meta(int ended)
         snprintf(k, sizeof(k), "role:%s", s->proxies[i]->spec.name);
         rb_kv_str(b, k, s->proxies[i]->spec.role == ROLE_INGRESS ? "ingress" : "egress");
     }
-    rb_kv_u64(b, "record_dropped", R->dropped);
+    rb_kv_u64(b, "record_dropped", rec_st->dropped);
     if (ended) {
         rb_str(b, "ended_ms");
         rb_ms(b, fl_wall_us());
     }
-    send_plain(NULL, 0);
-    R->prof_written = s->prof;
+    rec_send_plain(NULL, 0);
+    rec_st->prof_written = s->prof;
 }
 
 /* On every (re)connect: the run's index entries and metadata (all idempotent). */
-void write_hello(void)
+void rec_write_hello(void)
 {
-    struct rbuf *b = &R->b;
+    struct rbuf *b = &rec_st->b;
     rb_begin(b);
     rb_str(b, "ZADD");
     rb_str(b, "fl:runs");
-    rb_fmt(b, "%lld", (long long)(R->started_wall_us / 1000));
-    rb_str(b, R->run);
-    send_plain(NULL, 0);
+    rb_fmt(b, "%lld", (long long)(rec_st->started_wall_us / 1000));
+    rb_str(b, rec_st->run);
+    rec_send_plain(NULL, 0);
     rb_begin(b);
     rb_str(b, "SADD");
-    rb_str(b, R->k_instances);
-    rb_str(b, R->inst);
-    send_plain(NULL, 0);
+    rb_str(b, rec_st->k_instances);
+    rb_str(b, rec_st->inst);
+    rec_send_plain(NULL, 0);
     write_meta(0);
-    expire_key(R->k_instances);
-    expire_key(R->k_meta);
+    rec_expire_key(rec_st->k_instances);
+    rec_expire_key(rec_st->k_meta);
 }
 
 static void write_counters(struct rec_px *rp)
@@ -267,7 +267,7 @@ static void write_counters(struct rec_px *rp)
     if (rp->px) stats_add(&st, &rp->px->st);
     uint64_t peak = rp->base.peak_active;
     if (rp->px && rp->px->st.peak_active > peak) peak = rp->px->st.peak_active;
-    struct rbuf *b = &R->b;
+    struct rbuf *b = &rec_st->b;
     rb_begin(b);
     rb_str(b, "HSET");
     rb_str(b, rp->k_counters);
@@ -291,7 +291,7 @@ static void write_counters(struct rec_px *rp)
     rb_kv_u64(b, "peak_active", peak);
     rb_kv_u64(b, "active", rp->px ? rp->px->st.active : 0);
     rb_kv_u64(b, "record_dropped", rp->dropped);
-    send_plain(NULL, 0);
+    rec_send_plain(NULL, 0);
     if (rp->px) rp->last = rp->px->st;
 }
 
@@ -304,7 +304,7 @@ static void write_series(struct rec_px *rp)
     }
     if (rp->sent < rp->acked) rp->sent = rp->acked;
     if (rp->sent >= rp->nb) return;
-    struct rbuf *b = &R->b;
+    struct rbuf *b = &rec_st->b;
     rb_begin(b);
     rb_str(b, "HSET");
     rb_str(b, rp->k_ts);
@@ -316,11 +316,11 @@ static void write_series(struct rec_px *rp)
                (unsigned long long)k->req, (unsigned long long)k->err, (unsigned long long)k->inflight,
                (unsigned long long)k->faults, (unsigned long long)k->up, (unsigned long long)k->down);
     }
-    struct rec_cb *cb = xcalloc(sizeof(*cb));
+    struct rec_cb *cb = rec_xcalloc(sizeof(*cb));
     cb->kind = CB_TS;
     cb->rp = rp;
     cb->upto = rp->nb;
-    if (send_cb(cb) < 0) {
+    if (rec_send_cb(cb) < 0) {
         free(cb);                 /* stays in the ring: sent again next time */
         return;
     }
@@ -331,7 +331,7 @@ static void write_fault(struct rec_fault *rf)
 {
     struct fault_counters c = rf->base;
     fc_add(&c, &rf->last);
-    struct rbuf *b = &R->b;
+    struct rbuf *b = &rec_st->b;
     rb_begin(b);
     rb_str(b, "HSET");
     rb_str(b, rf->key);
@@ -340,7 +340,7 @@ static void write_fault(struct rec_fault *rf)
 #define REC_FC_WRITE(field) rb_kv_u64(b, #field, c.field);
     REC_FC_FIELDS(REC_FC_WRITE)
 #undef REC_FC_WRITE
-    send_plain(NULL, 0);
+    rec_send_plain(NULL, 0);
 }
 
 /* Protocol modes: the module's totals (HSET, absolute) and, for postgres, the state of its
@@ -349,25 +349,25 @@ static void write_proto(struct rec_px *rp)
 {
     struct fl_proxy *px = rp->px;
     if (!px || (px->spec.mode != MODE_POSTGRES && px->spec.mode != MODE_REDIS)) return;
-    struct rbuf *b = &R->b;
+    struct rbuf *b = &rec_st->b;
     struct rec_kv kv = {b, 0};
     rb_begin(b);
     rb_str(b, "HSET");
     rb_str(b, rp->k_proto);
     if (px->spec.mode == MODE_POSTGRES) pg_totals_facts(px, &kv);
     else resp_totals_facts(px, &kv);
-    if (kv.n) send_plain(NULL, 0);
+    if (kv.n) rec_send_plain(NULL, 0);
     if (px->spec.mode != MODE_POSTGRES) return;
     kv.n = 0;
     rb_begin(b);
     rb_xadd_capped(b, rp->k_pgstate);
     rb_str(b, "at_ms");
     rb_ms(b, fl_wall_us());
-    rb_kv_str(b, "inst", R->inst);
+    rb_kv_str(b, "inst", rec_st->inst);
     pg_state_facts(px, &kv);
-    if (send_plain(rp, 1) == 0 && !rp->pgstate_expired) {
+    if (rec_send_plain(rp, 1) == 0 && !rp->pgstate_expired) {
         rp->pgstate_expired = 1;
-        expire_key(rp->k_pgstate);
+        rec_expire_key(rp->k_pgstate);
     }
 }
 
@@ -381,17 +381,17 @@ static void observe_proxy(struct fl_proxy *px)
 
 static void observe_objects(void)
 {
-    struct fl_server *s = R->s;
-    for (int i = 0; i < R->npx; i++) R->pxs[i]->seen = 0;
-    for (int i = 0; i < R->nfaults; i++) R->faults[i]->seen = 0;
+    struct fl_server *s = rec_st->s;
+    for (int i = 0; i < rec_st->npx; i++) rec_st->pxs[i]->seen = 0;
+    for (int i = 0; i < rec_st->nfaults; i++) rec_st->faults[i]->seen = 0;
     for (int i = 0; i < s->nproxies; i++) observe_proxy(s->proxies[i]);
     for (struct fl_proxy *px = s->retired; px; px = px->next_retired) observe_proxy(px);
-    for (int i = 0; i < R->npx; i++) {
-        struct rec_px *rp = R->pxs[i];
+    for (int i = 0; i < rec_st->npx; i++) {
+        struct rec_px *rp = rec_st->pxs[i];
         if (!rp->seen && rp->px) px_fold(rp, NULL);
     }
-    for (int i = 0; i < R->nfaults; i++) {
-        struct rec_fault *rf = R->faults[i];
+    for (int i = 0; i < rec_st->nfaults; i++) {
+        struct rec_fault *rf = rec_st->faults[i];
         if (!rf->seen && rf->f) fault_fold(rf, NULL);
     }
 }
@@ -399,8 +399,8 @@ static void observe_objects(void)
 /* Closes the open bucket of every proxy (labelled with its start second). */
 static void close_buckets(int64_t label_sec)
 {
-    for (int i = 0; i < R->npx; i++) {
-        struct rec_px *rp = R->pxs[i];
+    for (int i = 0; i < rec_st->npx; i++) {
+        struct rec_px *rp = rec_st->pxs[i];
         struct fl_proxy *px = rp->px;
         struct rec_bucket *k = &rp->ring[rp->nb % REC_RING];
         memset(k, 0, sizeof(*k));
@@ -430,46 +430,46 @@ static void close_buckets(int64_t label_sec)
 
 static void flush_all(void)
 {
-    evtimer_del(R->batch_ev);
-    batch_flush();
-    if (R->s->prof != R->prof_written && R->ac) write_meta(0);
-    for (int i = 0; i < R->npx; i++) {
-        write_counters(R->pxs[i]);
-        write_series(R->pxs[i]);
-        write_proto(R->pxs[i]);
+    evtimer_del(rec_st->batch_ev);
+    rec_batch_flush();
+    if (rec_st->s->prof != rec_st->prof_written && rec_st->ac) write_meta(0);
+    for (int i = 0; i < rec_st->npx; i++) {
+        write_counters(rec_st->pxs[i]);
+        write_series(rec_st->pxs[i]);
+        write_proto(rec_st->pxs[i]);
     }
-    for (int i = 0; i < R->nfaults; i++) write_fault(R->faults[i]);
-    if (R->ac) faultq_drain();
+    for (int i = 0; i < rec_st->nfaults; i++) write_fault(rec_st->faults[i]);
+    if (rec_st->ac) rec_faultq_drain();
     int64_t now = fl_now_us();
-    if (R->ac && (R->last_expire_us == 0 || now - R->last_expire_us >= REC_EXPIRE_EVERY_US)) {
-        R->last_expire_us = now;
-        expire_key(R->k_meta);
-        expire_key(R->k_instances);
-        expire_key(R->k_faults);
-        for (int i = 0; i < R->npx; i++) {
-            expire_key(R->pxs[i]->k_counters);
-            expire_key(R->pxs[i]->k_ts);
-            expire_key(R->pxs[i]->k_events);
-            struct fl_proxy *px = R->pxs[i]->px;
+    if (rec_st->ac && (rec_st->last_expire_us == 0 || now - rec_st->last_expire_us >= REC_EXPIRE_EVERY_US)) {
+        rec_st->last_expire_us = now;
+        rec_expire_key(rec_st->k_meta);
+        rec_expire_key(rec_st->k_instances);
+        rec_expire_key(rec_st->k_faults);
+        for (int i = 0; i < rec_st->npx; i++) {
+            rec_expire_key(rec_st->pxs[i]->k_counters);
+            rec_expire_key(rec_st->pxs[i]->k_ts);
+            rec_expire_key(rec_st->pxs[i]->k_events);
+            struct fl_proxy *px = rec_st->pxs[i]->px;
             if (px && (px->spec.mode == MODE_POSTGRES || px->spec.mode == MODE_REDIS)) {
-                expire_key(R->pxs[i]->k_proto);
-                if (px->spec.mode == MODE_POSTGRES) expire_key(R->pxs[i]->k_pgstate);
+                rec_expire_key(rec_st->pxs[i]->k_proto);
+                if (px->spec.mode == MODE_POSTGRES) rec_expire_key(rec_st->pxs[i]->k_pgstate);
             }
         }
-        for (int i = 0; i < R->nfaults; i++) expire_key(R->faults[i]->key);
+        for (int i = 0; i < rec_st->nfaults; i++) rec_expire_key(rec_st->faults[i]->key);
     }
-    if (R->dropped != R->dropped_logged && now - R->last_drop_log_us >= R->interval_us) {
+    if (rec_st->dropped != rec_st->dropped_logged && now - rec_st->last_drop_log_us >= rec_st->interval_us) {
         log_warn("record_dropped", "dropped=%llu total=%llu redis=%s connected=%s",
-                 (unsigned long long)(R->dropped - R->dropped_logged), (unsigned long long)R->dropped,
-                 log_q(R->url_text), R->up ? "yes" : "no");
-        R->dropped_logged = R->dropped;
-        R->last_drop_log_us = now;
+                 (unsigned long long)(rec_st->dropped - rec_st->dropped_logged), (unsigned long long)rec_st->dropped,
+                 log_q(rec_st->url_text), rec_st->up ? "yes" : "no");
+        rec_st->dropped_logged = rec_st->dropped;
+        rec_st->last_drop_log_us = now;
     }
 }
 
 static int64_t bucket_len_us(void)
 {
-    int64_t s = (R->interval_us + 999999) / 1000000;
+    int64_t s = (rec_st->interval_us + 999999) / 1000000;
     return (s < 1 ? 1 : s) * 1000000;
 }
 
@@ -477,10 +477,10 @@ static int64_t bucket_len_us(void)
  * instance labels the same second alike. */
 static void arm_flush(void)
 {
-    int64_t d = R->bucket_start_us + bucket_len_us() - fl_wall_us();
+    int64_t d = rec_st->bucket_start_us + bucket_len_us() - fl_wall_us();
     if (d < 0) d = 0;
     struct timeval tv = {(time_t)(d / 1000000), (suseconds_t)(d % 1000000)};
-    evtimer_add(R->flush_ev, &tv);
+    evtimer_add(rec_st->flush_ev, &tv);
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -488,10 +488,10 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     int64_t L = bucket_len_us();
     int64_t now = fl_wall_us();
     observe_objects();
-    close_buckets(R->bucket_start_us / 1000000);
-    R->bucket_start_us += L;
+    close_buckets(rec_st->bucket_start_us / 1000000);
+    rec_st->bucket_start_us += L;
     /* the loop stalled for more than a bucket, or the clock jumped: realign */
-    if (now - R->bucket_start_us >= L || R->bucket_start_us > now + L) R->bucket_start_us = now / L * L;
+    if (now - rec_st->bucket_start_us >= L || rec_st->bucket_start_us > now + L) rec_st->bucket_start_us = now / L * L;
     flush_all();
     arm_flush();
 }
@@ -520,11 +520,11 @@ int rec_start(struct fl_server *s, char *err, size_t errlen)
             snprintf(u.host, sizeof(u.host), "%s", ip);
         freeaddrinfo(res);
     }
-    struct rec *r = xcalloc(sizeof(*r));
-    R = r;
+    struct rec *r = rec_xcalloc(sizeof(*r));
+    rec_st = r;
     r->s = s;
     r->url = u;
-    mask_url(s->g.redis, r->url_text, sizeof(r->url_text));
+    rec_mask_url(s->g.redis, r->url_text, sizeof(r->url_text));
     r->started_wall_us = fl_wall_us();
     r->interval_us = s->g.record_interval_us > 0 ? s->g.record_interval_us : 1000000;
     r->ttl_s = s->g.retention_us / 1000000;
@@ -551,16 +551,16 @@ int rec_start(struct fl_server *s, char *err, size_t errlen)
     r->k_meta = xstrdup_printf("fl:run:%s:meta:%s", r->run, r->inst);
     r->k_instances = xstrdup_printf("fl:run:%s:instances", r->run);
     r->k_faults = xstrdup_printf("fl:run:%s:faults", r->run);
-    r->reconnect_ev = evtimer_new(s->base, reconnect_cb, NULL);
+    r->reconnect_ev = evtimer_new(s->base, rec_reconnect_cb, NULL);
     r->flush_ev = evtimer_new(s->base, flush_cb, NULL);
-    r->kill_ev = evtimer_new(s->base, kill_cb, NULL);
-    r->batch_ev = evtimer_new(s->base, batch_cb, NULL);
+    r->kill_ev = evtimer_new(s->base, rec_kill_cb, NULL);
+    r->batch_ev = evtimer_new(s->base, rec_batch_cb, NULL);
     int64_t L = bucket_len_us();
     r->bucket_start_us = r->started_wall_us / L * L;
     for (int i = 0; i < s->nproxies; i++) px_rec(s->proxies[i]);
     log_info("recording", "run=%s instance=%s redis=%s interval_ms=%lld retention_s=%lld", log_q(r->run),
              log_q(r->inst), log_q(r->url_text), (long long)(r->interval_us / 1000), (long long)r->ttl_s);
-    connect_now();
+    rec_connect_now();
     arm_flush();
     return 0;
 }
@@ -571,7 +571,7 @@ static void stop_timer_cb(evutil_socket_t fd, short what, void *arg) { *(int *)a
 
 void rec_stop(struct fl_server *s)
 {
-    struct rec *r = R;
+    struct rec *r = rec_st;
     if (!r) return;
     r->stopping = 1;
     evtimer_del(r->flush_ev);
@@ -587,9 +587,9 @@ void rec_stop(struct fl_server *s)
     if (r->ac) {
         flush_all();
         write_meta(1);
-        expire_key(r->k_meta);
-        expire_key(r->k_faults);
-        for (int i = 0; i < r->npx; i++) expire_key(r->pxs[i]->k_events);
+        rec_expire_key(r->k_meta);
+        rec_expire_key(r->k_faults);
+        for (int i = 0; i < r->npx; i++) rec_expire_key(r->pxs[i]->k_events);
         /* run the loop until Redis answered everything, bounded */
         int expired = 0;
         struct event *t = evtimer_new(s->base, stop_timer_cb, &expired);
@@ -598,7 +598,7 @@ void rec_stop(struct fl_server *s)
         while (r->ac && (r->inflight || r->nq || !r->up) && !expired) event_base_loop(s->base, EVLOOP_ONCE);
         event_free(t);
     }
-    batch_flush();                   /* without a connection: counted as dropped */
+    rec_batch_flush();                   /* without a connection: counted as dropped */
     r->stopping = 2;
     if (r->dropped)
         log_warn("record_dropped", "total=%llu run=%s", (unsigned long long)r->dropped, log_q(r->run));
@@ -633,14 +633,14 @@ void rec_stop(struct fl_server *s)
     free(r->q.p);
     free(r->b.p);
     free(r);
-    R = NULL;
+    rec_st = NULL;
 }
 
 /* ---- hooks ---- */
 
 void rec_conn_open(struct conn *c)
 {
-    if (!R) return;
+    if (!rec_st) return;
     struct rec_px *rp = px_rec(c->px);
     rp->a_new++;
     if (c->px->st.active > rp->a_peak) rp->a_peak = c->px->st.active;
@@ -648,51 +648,51 @@ void rec_conn_open(struct conn *c)
 
 void rec_fault_applied(struct fault *f, struct conn *c)
 {
-    if (!R || !c) return;
+    if (!rec_st || !c) return;
     struct rec_px *rp = px_rec(c->px);
     rp->a_faults++;
     rp->faults_applied++;
 }
 
-/* Starts one event of the proxy's capped stream in R->b: XADD <events> MAXLEN ~ N * kind K
+/* Starts one event of the proxy's capped stream in rec_st->b: XADD <events> MAXLEN ~ N * kind K
  * inst I. -1 when there is no connection to send it on: the event is dropped (counted), not
  * formatted. The caller adds its fields and ends with event_send(). */
 static int event_begin(struct rec_px *rp, const char *kind)
 {
-    if (!R->ac) {
+    if (!rec_st->ac) {
         rec_drop(rp, 1);
         return -1;
     }
-    struct rbuf *b = &R->b;
+    struct rbuf *b = &rec_st->b;
     rb_begin(b);
     rb_xadd_capped(b, rp->k_events);
     rb_kv_str(b, "kind", kind);
-    rb_kv_str(b, "inst", R->inst);
+    rb_kv_str(b, "inst", rec_st->inst);
     return 0;
 }
 
 static void events_expire(struct rec_px *rp)
 {
-    if (rp->events_expired || !R->ac) return;
+    if (rp->events_expired || !rec_st->ac) return;
     rp->events_expired = 1;
     rb_expire(rp->k_events);
-    queue_plain(NULL, 0);            /* queued behind the XADD that creates the stream */
+    rec_queue_plain(NULL, 0);            /* queued behind the XADD that creates the stream */
 }
 
-/* Queues the event in R->b (a record: a drop is counted) and, with the first one on this
+/* Queues the event in rec_st->b (a record: a drop is counted) and, with the first one on this
  * connection, the stream's EXPIRE. */
 static void event_send(struct rec_px *rp)
 {
-    if (queue_plain(rp, 1) == 0) events_expire(rp);
+    if (rec_queue_plain(rp, 1) == 0) events_expire(rp);
 }
 
 void rec_conn_close(struct conn *c)
 {
-    if (!R || R->stopping > 1) return;
+    if (!rec_st || rec_st->stopping > 1) return;
     struct rec_px *rp = px_rec(c->px);
     if (event_begin(rp, "conn") < 0) return;
     int64_t off = fl_wall_us() - fl_now_us();
-    struct rbuf *b = &R->b;
+    struct rbuf *b = &rec_st->b;
     rb_kv_u64(b, "id", c->id);
     rb_kv_str(b, "peer", conn_peer(c));
     rb_time(b, "open_ms", c->t_open, off);
@@ -743,7 +743,7 @@ void rec_conn_close(struct conn *c)
 
 void rec_request_start(struct conn *c)
 {
-    if (!R) return;
+    if (!rec_st) return;
     struct rec_px *rp = px_rec(c->px);
     if (c->px->st.inflight > rp->a_inflight) rp->a_inflight = c->px->st.inflight;
 }
@@ -762,12 +762,12 @@ static const char *req_end(const struct conn *c, const struct rec_request *q)
 
 void rec_request(struct conn *c, const struct rec_request *q)
 {
-    if (!R || R->stopping > 1) return;
+    if (!rec_st || rec_st->stopping > 1) return;
     struct rec_px *rp = px_rec(c->px);
     if (q->status >= 500 || (q->status == 0 && !q->t_abandoned)) rp->a_err++;
     if (event_begin(rp, "request") < 0) return;
     int64_t off = fl_wall_us() - fl_now_us();
-    struct rbuf *b = &R->b;
+    struct rbuf *b = &rec_st->b;
     rb_kv_u64(b, "conn", c->id);
     if (q->method && *q->method) rb_kv_str(b, "method", q->method);
     if (q->path && *q->path) rb_kv_str(b, "path", q->path);
@@ -800,7 +800,7 @@ static const char *end_reason(const struct fault *f)
     if (f->removing) {
         int64_t now = fl_now_us();
         if (f->ttl_us && now >= f->loaded_us + f->ttl_us) return "ttl";
-        int64_t cap = R->s->g.max_fault_duration_us;
+        int64_t cap = rec_st->s->g.max_fault_duration_us;
         if (cap && now >= f->loaded_us + f->start_us + cap) return "ttl";
         return "removed";
     }
@@ -810,34 +810,34 @@ static const char *end_reason(const struct fault *f)
 
 static void write_fault_window(struct fault *f, int active, const char *reason)
 {
-    struct rbuf *b = &R->b;
+    struct rbuf *b = &rec_st->b;
     rb_begin(b);
     rb_str(b, "XADD");
-    rb_str(b, R->k_faults);
+    rb_str(b, rec_st->k_faults);
     rb_str(b, "*");
     rb_kv_str(b, "fault", f->name);
     rb_kv_str(b, "proxy", f->px ? f->px->spec.name : f->proxy);
     rb_kv_str(b, "type", f->type ? f->type->name : "");
-    rb_kv_str(b, "inst", R->inst);
+    rb_kv_str(b, "inst", rec_st->inst);
     rb_kv_str(b, "event", active ? "start" : "end");
     rb_str(b, "at_ms");
     rb_ms(b, fl_wall_us());
     if (!active) rb_kv_str(b, "reason", reason);
     size_t len;
     const char *cmd = rb_end(b, &len);
-    struct rec_cb *cb = xcalloc(sizeof(*cb));
+    struct rec_cb *cb = rec_xcalloc(sizeof(*cb));
     cb->kind = CB_FAULTWIN;
     cb->cmd = malloc(len);
     if (!cb->cmd) abort();
     memcpy(cb->cmd, cmd, len);
     cb->cmdlen = len;
     cb->bytes = len;
-    if (R->nfaultq || send_cmd(cb->cmd, len, cb) < 0) faultq_push(cb, 0);
+    if (rec_st->nfaultq || rec_send_cmd(cb->cmd, len, cb) < 0) rec_faultq_push(cb, 0);
 }
 
 void rec_fault_window(struct fault *f, int active)
 {
-    if (!R || R->stopping > 1) return;
+    if (!rec_st || rec_st->stopping > 1) return;
     write_fault_window(f, active, active ? NULL : end_reason(f));
     if (!active && f->removing) {
         /* the object is about to be freed: keep its final counters */

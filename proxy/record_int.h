@@ -133,27 +133,27 @@ struct rec {
 
 /* The recorder's state, one per process: set by rec_start and freed by rec_stop (record.c);
  * NULL when not recording, and then every hook is a no-op. Only record*.c see it. */
-extern struct rec *R;
+extern struct rec *rec_st;
 
 /* ---- record.c ---- */
-void *xcalloc(size_t size);
+void *rec_xcalloc(size_t size);
 void rec_drop(struct rec_px *rp, uint64_t n);
-void write_hello(void);
+void rec_write_hello(void);
 
 /* ---- record_redis.c: the command pipeline and the connection ---- */
-int send_cmd(const char *cmd, size_t len, void *priv);
-int send_plain(struct rec_px *rp, int counted);
-int send_cb(struct rec_cb *cb);
-void batch_flush(void);
-void batch_cb(evutil_socket_t fd, short what, void *arg);
-int queue_plain(struct rec_px *rp, int counted);
+int rec_send_cmd(const char *cmd, size_t len, void *priv);
+int rec_send_plain(struct rec_px *rp, int counted);
+int rec_send_cb(struct rec_cb *cb);
+void rec_batch_flush(void);
+void rec_batch_cb(evutil_socket_t fd, short what, void *arg);
+int rec_queue_plain(struct rec_px *rp, int counted);
 void rb_expire(const char *key);
-void expire_key(const char *key);
-void faultq_push(struct rec_cb *cb, int front);
-void faultq_drain(void);
-void connect_now(void);
-void reconnect_cb(evutil_socket_t fd, short what, void *arg);
-void kill_cb(evutil_socket_t fd, short what, void *arg);
-void mask_url(const char *url, char *out, size_t n);
+void rec_expire_key(const char *key);
+void rec_faultq_push(struct rec_cb *cb, int front);
+void rec_faultq_drain(void);
+void rec_connect_now(void);
+void rec_reconnect_cb(evutil_socket_t fd, short what, void *arg);
+void rec_kill_cb(evutil_socket_t fd, short what, void *arg);
+void rec_mask_url(const char *url, char *out, size_t n);
 
 #endif

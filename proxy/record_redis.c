@@ -160,134 +160,134 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *priv);
 static void arm_kill(void)
 {
     struct timeval tv = {0, 0};
-    event_add(R->kill_ev, &tv);
+    event_add(rec_st->kill_ev, &tv);
 }
 
 /* Queues one command. 0, or -1 when it cannot be queued now (no connection, queue full). */
-int send_cmd(const char *cmd, size_t len, void *priv)
+int rec_send_cmd(const char *cmd, size_t len, void *priv)
 {
-    if (!R->ac || R->stopping > 1) return -1;
-    if (R->inflight >= REC_MAX_INFLIGHT || R->pending + len > REC_MAX_PENDING) return -1;
-    if (redisAsyncFormattedCommand(R->ac, reply_cb, priv, cmd, len) != REDIS_OK) return -1;
-    if (R->inflight == 0) R->last_progress_us = fl_now_us();
-    R->inflight++;
-    R->pending += len;
+    if (!rec_st->ac || rec_st->stopping > 1) return -1;
+    if (rec_st->inflight >= REC_MAX_INFLIGHT || rec_st->pending + len > REC_MAX_PENDING) return -1;
+    if (redisAsyncFormattedCommand(rec_st->ac, reply_cb, priv, cmd, len) != REDIS_OK) return -1;
+    if (rec_st->inflight == 0) rec_st->last_progress_us = fl_now_us();
+    rec_st->inflight++;
+    rec_st->pending += len;
     return 0;
 }
 
-/* Sends the command in R->b that needs no answer beyond accounting. A record (counted = 1)
+/* Sends the command in rec_st->b that needs no answer beyond accounting. A record (counted = 1)
  * that cannot be queued, or whose connection died before the answer, is a drop charged to rp;
  * the rest (counters, metadata, EXPIRE) is rewritten by the next flush anyway. */
-int send_plain(struct rec_px *rp, int counted)
+int rec_send_plain(struct rec_px *rp, int counted)
 {
     size_t len;
-    const char *cmd = rb_end(&R->b, &len);
+    const char *cmd = rb_end(&rec_st->b, &len);
     uintptr_t idx = rp && rp->idx < 0xfffe ? (uintptr_t)rp->idx + 1 : 0;
     uintptr_t tag = ((uintptr_t)len << 18) | (idx << 2) | ((uintptr_t)(counted != 0) << 1) | 1u;
-    if (send_cmd(cmd, len, (void *)tag) < 0) {
+    if (rec_send_cmd(cmd, len, (void *)tag) < 0) {
         if (counted) rec_drop(rp, 1);
         return -1;
     }
     return 0;
 }
 
-int send_cb(struct rec_cb *cb)
+int rec_send_cb(struct rec_cb *cb)
 {
     size_t len;
-    const char *cmd = rb_end(&R->b, &len);
+    const char *cmd = rb_end(&rec_st->b, &len);
     cb->bytes = len;
-    if (send_cmd(cmd, len, cb) < 0) return -1;
+    if (rec_send_cmd(cmd, len, cb) < 0) return -1;
     return 0;
 }
 
 static struct rec_px *tag_px(uintptr_t t)
 {
     size_t idx = (t >> 2) & 0xffff;
-    return idx && (int)idx <= R->npx ? R->pxs[idx - 1] : NULL;
+    return idx && (int)idx <= rec_st->npx ? rec_st->pxs[idx - 1] : NULL;
 }
 
 /* Hands the waiting events to hiredis: they leave in one write. */
-void batch_flush(void)
+void rec_batch_flush(void)
 {
     size_t off = 0;
-    for (int i = 0; i < R->nq; i++) {
-        if (send_cmd(R->q.p + off, R->qlen[i], (void *)R->qtag[i]) < 0 && (R->qtag[i] & 2u))
-            rec_drop(tag_px(R->qtag[i]), 1);
-        off += R->qlen[i];
+    for (int i = 0; i < rec_st->nq; i++) {
+        if (rec_send_cmd(rec_st->q.p + off, rec_st->qlen[i], (void *)rec_st->qtag[i]) < 0 && (rec_st->qtag[i] & 2u))
+            rec_drop(tag_px(rec_st->qtag[i]), 1);
+        off += rec_st->qlen[i];
     }
-    R->nq = 0;
-    R->q.len = 0;
+    rec_st->nq = 0;
+    rec_st->q.len = 0;
 }
 
-void batch_cb(evutil_socket_t fd, short what, void *arg) { if (R) batch_flush(); }
+void rec_batch_cb(evutil_socket_t fd, short what, void *arg) { if (rec_st) rec_batch_flush(); }
 
-/* Like send_plain, for events: queued for up to REC_BATCH_US so that many share a write. */
-int queue_plain(struct rec_px *rp, int counted)
+/* Like rec_send_plain, for events: queued for up to REC_BATCH_US so that many share a write. */
+int rec_queue_plain(struct rec_px *rp, int counted)
 {
     size_t len;
-    const char *cmd = rb_end(&R->b, &len);
-    if (!R->ac || R->stopping > 1 || R->inflight + (size_t)R->nq >= REC_MAX_INFLIGHT ||
-        R->pending + R->q.len + len > REC_MAX_PENDING) {
+    const char *cmd = rb_end(&rec_st->b, &len);
+    if (!rec_st->ac || rec_st->stopping > 1 || rec_st->inflight + (size_t)rec_st->nq >= REC_MAX_INFLIGHT ||
+        rec_st->pending + rec_st->q.len + len > REC_MAX_PENDING) {
         if (counted) rec_drop(rp, 1);
         return -1;
     }
     uintptr_t idx = rp && rp->idx < 0xfffe ? (uintptr_t)rp->idx + 1 : 0;
-    rb_reserve(&R->q, len);
-    memcpy(R->q.p + R->q.len, cmd, len);
-    R->q.len += len;
-    R->qtag[R->nq] = ((uintptr_t)len << 18) | (idx << 2) | ((uintptr_t)(counted != 0) << 1) | 1u;
-    R->qlen[R->nq] = len;
-    R->nq++;
-    if (R->nq >= REC_BATCH_MAX || R->q.len >= REC_BATCH_BYTES) {
-        evtimer_del(R->batch_ev);
-        batch_flush();
-    } else if (!evtimer_pending(R->batch_ev, NULL)) {
+    rb_reserve(&rec_st->q, len);
+    memcpy(rec_st->q.p + rec_st->q.len, cmd, len);
+    rec_st->q.len += len;
+    rec_st->qtag[rec_st->nq] = ((uintptr_t)len << 18) | (idx << 2) | ((uintptr_t)(counted != 0) << 1) | 1u;
+    rec_st->qlen[rec_st->nq] = len;
+    rec_st->nq++;
+    if (rec_st->nq >= REC_BATCH_MAX || rec_st->q.len >= REC_BATCH_BYTES) {
+        evtimer_del(rec_st->batch_ev);
+        rec_batch_flush();
+    } else if (!evtimer_pending(rec_st->batch_ev, NULL)) {
         struct timeval tv = {0, REC_BATCH_US};
-        evtimer_add(R->batch_ev, &tv);
+        evtimer_add(rec_st->batch_ev, &tv);
     }
     return 0;
 }
 
 static void log_reply_error(const char *what, const char *msg)
 {
-    R->errors++;
+    rec_st->errors++;
     int64_t now = fl_now_us();
-    if (now - R->last_err_log_us < R->interval_us) return;
-    R->last_err_log_us = now;
-    log_warn("record_error", "command=%s error=%s errors=%llu", what, log_q(msg), (unsigned long long)R->errors);
+    if (now - rec_st->last_err_log_us < rec_st->interval_us) return;
+    rec_st->last_err_log_us = now;
+    log_warn("record_error", "command=%s error=%s errors=%llu", what, log_q(msg), (unsigned long long)rec_st->errors);
 }
 
-void faultq_push(struct rec_cb *cb, int front)
+void rec_faultq_push(struct rec_cb *cb, int front)
 {
-    if (R->nfaultq >= REC_FAULTQ) {
+    if (rec_st->nfaultq >= REC_FAULTQ) {
         free(cb->cmd);
         free(cb);
         rec_drop(NULL, 1);
         return;
     }
     if (front) {
-        memmove(R->faultq + 1, R->faultq, sizeof(R->faultq[0]) * (size_t)R->nfaultq);
-        R->faultq[0] = cb;
+        memmove(rec_st->faultq + 1, rec_st->faultq, sizeof(rec_st->faultq[0]) * (size_t)rec_st->nfaultq);
+        rec_st->faultq[0] = cb;
     } else {
-        R->faultq[R->nfaultq] = cb;
+        rec_st->faultq[rec_st->nfaultq] = cb;
     }
-    R->nfaultq++;
+    rec_st->nfaultq++;
 }
 
-void faultq_drain(void)
+void rec_faultq_drain(void)
 {
     int i = 0;
-    for (; i < R->nfaultq; i++) {
-        struct rec_cb *cb = R->faultq[i];
-        if (send_cmd(cb->cmd, cb->cmdlen, cb) < 0) break;
+    for (; i < rec_st->nfaultq; i++) {
+        struct rec_cb *cb = rec_st->faultq[i];
+        if (rec_send_cmd(cb->cmd, cb->cmdlen, cb) < 0) break;
     }
-    memmove(R->faultq, R->faultq + i, sizeof(R->faultq[0]) * (size_t)(R->nfaultq - i));
-    R->nfaultq -= i;
+    memmove(rec_st->faultq, rec_st->faultq + i, sizeof(rec_st->faultq[0]) * (size_t)(rec_st->nfaultq - i));
+    rec_st->nfaultq -= i;
 }
 
 static void reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
-    struct rec *r = R;
+    struct rec *r = rec_st;
     if (!r) return;
     redisReply *rr = reply;
     struct rec_cb *cb = NULL;
@@ -325,7 +325,7 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *priv)
         break;
     case CB_FAULTWIN:
         if (!rr && r->stopping < 2) {
-            faultq_push(cb, 1);             /* kept until Redis has it */
+            rec_faultq_push(cb, 1);             /* kept until Redis has it */
             return;
         }
         if (!rr) rec_drop(NULL, 1);
@@ -344,19 +344,19 @@ static void reply_cb(redisAsyncContext *ac, void *reply, void *priv)
     }
 }
 
-/* EXPIRE key <retention> into R->b: every key of the run lives as long as the run's record. */
+/* EXPIRE key <retention> into rec_st->b: every key of the run lives as long as the run's record. */
 void rb_expire(const char *key)
 {
-    rb_begin(&R->b);
-    rb_str(&R->b, "EXPIRE");
-    rb_str(&R->b, key);
-    rb_fmt(&R->b, "%lld", (long long)R->ttl_s);
+    rb_begin(&rec_st->b);
+    rb_str(&rec_st->b, "EXPIRE");
+    rb_str(&rec_st->b, key);
+    rb_fmt(&rec_st->b, "%lld", (long long)rec_st->ttl_s);
 }
 
-void expire_key(const char *key)
+void rec_expire_key(const char *key)
 {
     rb_expire(key);
-    send_plain(NULL, 0);
+    rec_send_plain(NULL, 0);
 }
 
 /* ---- the connection ---- */
@@ -364,79 +364,79 @@ void expire_key(const char *key)
 
 static void schedule_reconnect(void)
 {
-    if (R->stopping || evtimer_pending(R->reconnect_ev, NULL)) return;
-    int64_t d = R->backoff_us ? R->backoff_us : REC_BACKOFF_MIN_US;
-    R->backoff_us = d * 2 > REC_BACKOFF_MAX_US ? REC_BACKOFF_MAX_US : d * 2;
+    if (rec_st->stopping || evtimer_pending(rec_st->reconnect_ev, NULL)) return;
+    int64_t d = rec_st->backoff_us ? rec_st->backoff_us : REC_BACKOFF_MIN_US;
+    rec_st->backoff_us = d * 2 > REC_BACKOFF_MAX_US ? REC_BACKOFF_MAX_US : d * 2;
     struct timeval tv = {(time_t)(d / 1000000), (suseconds_t)(d % 1000000)};
-    evtimer_add(R->reconnect_ev, &tv);
+    evtimer_add(rec_st->reconnect_ev, &tv);
 }
 
 static void log_down(const char *why)
 {
     int64_t now = fl_now_us();
-    if (R->was_up || now - R->last_down_log_us >= 10 * R->interval_us) {
-        R->last_down_log_us = now;
+    if (rec_st->was_up || now - rec_st->last_down_log_us >= 10 * rec_st->interval_us) {
+        rec_st->last_down_log_us = now;
         log_warn("record_unavailable", "redis=%s error=%s action=forwarding_continues_reconnecting",
-                 log_q(R->url_text), log_q(why));
+                 log_q(rec_st->url_text), log_q(why));
     }
-    R->was_up = 0;
+    rec_st->was_up = 0;
 }
 
 /* The connection is gone (hiredis has freed, or is freeing, the context): no reply will come for
  * what was in flight, so the queue bounds start again from zero. */
 static void conn_forget(void)
 {
-    R->ac = NULL;
-    R->up = 0;
-    R->inflight = 0;
-    R->pending = 0;
+    rec_st->ac = NULL;
+    rec_st->up = 0;
+    rec_st->inflight = 0;
+    rec_st->pending = 0;
 }
 
 /* Series buckets sent but not acknowledged go again on the next connection, after a backoff. */
 static void retry_later(void)
 {
-    for (int i = 0; i < R->npx; i++) R->pxs[i]->sent = R->pxs[i]->acked;
+    for (int i = 0; i < rec_st->npx; i++) rec_st->pxs[i]->sent = rec_st->pxs[i]->acked;
     schedule_reconnect();
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
-    if (!R || ac != R->ac) return;
+    if (!rec_st || ac != rec_st->ac) return;
     if (status != REDIS_OK) {
         /* hiredis frees the context after this callback */
         log_down(ac->errstr ? ac->errstr : "connect failed");
-        R->ac = NULL;
-        R->up = 0;
+        rec_st->ac = NULL;
+        rec_st->up = 0;
         schedule_reconnect();
         return;
     }
-    R->up = 1;
-    R->was_up = 1;
-    log_info("record_connected", "redis=%s run=%s instance=%s", log_q(R->url_text), log_q(R->run), log_q(R->inst));
-    faultq_drain();
+    rec_st->up = 1;
+    rec_st->was_up = 1;
+    log_info("record_connected", "redis=%s run=%s instance=%s", log_q(rec_st->url_text), log_q(rec_st->run), log_q(rec_st->inst));
+    rec_faultq_drain();
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
-    if (!R || ac != R->ac) return;
+    if (!rec_st || ac != rec_st->ac) return;
     conn_forget();
-    if (R->stopping) return;
+    if (rec_st->stopping) return;
     log_down(ac->errstr ? ac->errstr : "connection closed");
     retry_later();
 }
 
 static void setup_cmd(const char *what)
 {
-    struct rec_cb *cb = xcalloc(sizeof(*cb));
+    struct rec_cb *cb = rec_xcalloc(sizeof(*cb));
     cb->kind = CB_SETUP;
     cb->what = what;
-    if (send_cb(cb) < 0) free(cb);
+    if (rec_send_cb(cb) < 0) free(cb);
 }
 
-void connect_now(void)
+void rec_connect_now(void)
 {
-    redisAsyncContext *ac = R->url.is_unix ? redisAsyncConnectUnix(R->url.path)
-                                           : redisAsyncConnect(R->url.host, R->url.port);
+    redisAsyncContext *ac = rec_st->url.is_unix ? redisAsyncConnectUnix(rec_st->url.path)
+                                           : redisAsyncConnect(rec_st->url.host, rec_st->url.port);
     if (!ac) {
         log_down("out of memory");
         schedule_reconnect();
@@ -448,52 +448,52 @@ void connect_now(void)
         schedule_reconnect();
         return;
     }
-    if (redisLibeventAttach(ac, R->s->base) != REDIS_OK) {
+    if (redisLibeventAttach(ac, rec_st->s->base) != REDIS_OK) {
         redisAsyncFree(ac);
         schedule_reconnect();
         return;
     }
-    R->ac = ac;
-    R->up = 0;
-    R->inflight = R->pending = 0;
-    R->connect_started_us = fl_now_us();
+    rec_st->ac = ac;
+    rec_st->up = 0;
+    rec_st->inflight = rec_st->pending = 0;
+    rec_st->connect_started_us = fl_now_us();
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     /* AUTH and SELECT go first in the pipeline; everything after may be queued at once */
-    if (R->url.pass[0]) {
-        rb_begin(&R->b);
-        rb_str(&R->b, "AUTH");
-        if (R->url.user[0]) rb_str(&R->b, R->url.user);
-        rb_str(&R->b, R->url.pass);
+    if (rec_st->url.pass[0]) {
+        rb_begin(&rec_st->b);
+        rb_str(&rec_st->b, "AUTH");
+        if (rec_st->url.user[0]) rb_str(&rec_st->b, rec_st->url.user);
+        rb_str(&rec_st->b, rec_st->url.pass);
         setup_cmd("AUTH");
     }
-    if (R->url.db) {
-        rb_begin(&R->b);
-        rb_str(&R->b, "SELECT");
-        rb_fmt(&R->b, "%d", R->url.db);
+    if (rec_st->url.db) {
+        rb_begin(&rec_st->b);
+        rb_str(&rec_st->b, "SELECT");
+        rb_fmt(&rec_st->b, "%d", rec_st->url.db);
         setup_cmd("SELECT");
     }
-    for (int i = 0; i < R->npx; i++) {
-        struct rec_px *rp = R->pxs[i];
+    for (int i = 0; i < rec_st->npx; i++) {
+        struct rec_px *rp = rec_st->pxs[i];
         rp->events_expired = rp->pgstate_expired = 0;
         /* Redis may have restarted empty: send the whole ring again (HSET is idempotent) */
         rp->acked = rp->sent = rp->nb > REC_RING ? rp->nb - REC_RING : 0;
     }
-    R->last_expire_us = 0;
-    write_hello();
+    rec_st->last_expire_us = 0;
+    rec_write_hello();
 }
 
-void reconnect_cb(evutil_socket_t fd, short what, void *arg) { if (R && !R->ac) connect_now(); }
+void rec_reconnect_cb(evutil_socket_t fd, short what, void *arg) { if (rec_st && !rec_st->ac) rec_connect_now(); }
 
-void kill_cb(evutil_socket_t fd, short what, void *arg)
+void rec_kill_cb(evutil_socket_t fd, short what, void *arg)
 {
-    if (!R || !R->ac) return;
-    redisAsyncContext *ac = R->ac;
+    if (!rec_st || !rec_st->ac) return;
+    redisAsyncContext *ac = rec_st->ac;
     /* redisAsyncFree runs the pending callbacks (NULL replies), then on_disconnect if it was
      * connected; a context still connecting gets no disconnect callback */
-    int was_up = R->up;
+    int was_up = rec_st->up;
     redisAsyncFree(ac);
-    if (R->ac == ac) {
+    if (rec_st->ac == ac) {
         conn_forget();
         if (!was_up) log_down("connect timed out");
         retry_later();
@@ -502,18 +502,18 @@ void kill_cb(evutil_socket_t fd, short what, void *arg)
 
 void rec_tick(struct fl_server *s)
 {
-    if (!R || !R->ac || R->stopping) return;
+    if (!rec_st || !rec_st->ac || rec_st->stopping) return;
     int64_t now = fl_now_us();
-    if (!R->up && now - R->connect_started_us > REC_CONNECT_TIMEOUT) {
+    if (!rec_st->up && now - rec_st->connect_started_us > REC_CONNECT_TIMEOUT) {
         arm_kill();
-    } else if (R->up && R->inflight && now - R->last_progress_us > REC_REPLY_TIMEOUT) {
-        log_warn("record_stalled", "redis=%s unanswered=%zu waited_ms=%lld action=reconnecting", log_q(R->url_text),
-                 R->inflight, (long long)((now - R->last_progress_us) / 1000));
+    } else if (rec_st->up && rec_st->inflight && now - rec_st->last_progress_us > REC_REPLY_TIMEOUT) {
+        log_warn("record_stalled", "redis=%s unanswered=%zu waited_ms=%lld action=reconnecting", log_q(rec_st->url_text),
+                 rec_st->inflight, (long long)((now - rec_st->last_progress_us) / 1000));
         arm_kill();
     }
 }
 
-void mask_url(const char *url, char *out, size_t n)
+void rec_mask_url(const char *url, char *out, size_t n)
 {
     snprintf(out, n, "%s", url);
     char *at = strrchr(out, '@');
