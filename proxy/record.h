@@ -1,6 +1,6 @@
-/* record.h -- what the daemon tells the recorder (proxy/record.c; its Redis side in proxy/record_redis.c). Every call is cheap and
- * never blocks: the recorder queues and batches towards Redis on the same event loop, and
- * counts what it had to drop. With no [faultline] redis configured every call is a no-op.
+/* record.h -- what the daemon tells the recorder (proxy/record.c; its Redis side in
+ * proxy/record_redis.c). Every call is cheap and never blocks: the recorder queues and batches
+ * towards Redis on the same event loop, and counts what it had to drop. With no [faultline] redis configured every call is a no-op.
  * The schema written is docs/metrics.md.
  */
 #ifndef FL_RECORD_H
