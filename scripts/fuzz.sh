@@ -35,12 +35,12 @@ for b in $bins; do
     runs=$(echo "$stats" | sed -n 's/^#\([0-9]*\).*/\1/p')
     if [ $r -eq 0 ]; then
         echo "ok $name secs=$SECS runs=${runs:-?} execs_per_s=${execs:-?} cov=${cov:-?} ft=${ft:-?}"
+        rm -rf "$work" "$log"
     else
         echo "not ok $name # exit $r; see $log"
         grep -E 'ERROR|SUMMARY|==[0-9]+==' "$log" | head -n 5 | sed 's/^/#   /'
         ls "$work"/crash-* 2>/dev/null | sed 's/^/#   artifact: /'
-        rc=1
+        rc=1   # the log and the crash artifacts stay for a look
     fi
-    rm -rf "$work"
 done
 exit $rc
