@@ -622,7 +622,7 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
                     /* the source's last bytes, all of them (a short read after its FIN): held
                      * back (MSG_MORE) for the EOF that this call passes on next, so that they
                      * and the FIN leave in one segment rather than two */
-                    int more = last && (size_t)r < want && !p->shut && (p->dir == 1 || c->up_connected);
+                    int more = last && (size_t)r < want && (p->dir == 1 || c->up_connected);
                     ssize_t w = send(dfd, conn_rbuf, (size_t)r, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
                     if (more && w > 0) held_more = 1;
                     if (p->dir == 0 && !c->up_connected && !sent_up) {
