@@ -173,6 +173,12 @@ void frame_read_done(struct frame_sess *fs, struct pipe *p, struct evbuffer *in)
 
 int frame_eof(struct frame_sess *fs, struct pipe *p, int dead)
 {
+    /* a client that ended the session in the protocol closed it: the server closes as soon as
+     * it reads the Terminate or QUIT, and its FIN is often read before the client's own, so who
+     * closed follows the protocol, not the order of the two FINs */
+    struct conn *c = p->c;
+    if (fs->client_ended && p->dir == 1 && c->closed_by == CLOSER_UPSTREAM && !c->p[0].src_eof)
+        c->closed_by = CLOSER_CLIENT;
     if (p->dir != 0 || dead) return 0;
     if (evbuffer_get_length(bufferevent_get_input(p->src)) == 0) return 0;
     fs->eof_pending = 1;

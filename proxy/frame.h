@@ -107,6 +107,8 @@ struct frame_sess {
     struct event *gate_ev;         /* owned */
     struct fault *hang_f;          /* the fault holding the gate (borrowed) */
     int eof_pending;               /* client EOF to pass on once its bytes went through */
+    int client_ended;              /* the client ended the session in the protocol (postgres
+                                    * Terminate, redis QUIT): see frame_eof */
     /* faults that acted on this session (conns_affected once each) */
     const struct fault *applied[8];
     int napplied;
@@ -129,7 +131,8 @@ void frame_sess_release(struct frame_sess *fs);
  * is passed on once the input is empty. */
 void frame_read_done(struct frame_sess *fs, struct pipe *p, struct evbuffer *in);
 /* p->src reached EOF. 1 if the engine passes it on later (client bytes still wait), 0 to let
- * the caller pass it on now (dead: engine no longer frames). */
+ * the caller pass it on now (dead: engine no longer frames). After client_ended, the server's
+ * EOF names the client as the closer. */
 int frame_eof(struct frame_sess *fs, struct pipe *p, int dead);
 /* The FIFO had been full and an answer just left it: frames the client's waiting input again
  * and lets its side read on. */

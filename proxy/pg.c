@@ -109,7 +109,7 @@ struct pg_sess {
     /* facts */
     char user[64], database[64], app[64];
     uint32_t pid, key;
-    int have_key, is_cancel, terminated;
+    int have_key, is_cancel;
     uint64_t queries, xacts, rows, cancels, errors_server, errors_injected;
     int64_t idle_tx_since, idle_tx_us, idle_tx_max_us;
     struct pg_group *grp;        /* counted in this group since its startup packet */
@@ -840,7 +840,7 @@ static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
                 break;
             }
             case 'X':
-                s->terminated = 1;
+                s->fs.client_ended = 1;   /* Terminate */
                 if (s->tot) s->tot->terminated++;
                 d->left = total;
                 break;
@@ -946,10 +946,6 @@ void pg_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
 int pg_on_eof(struct conn *c, struct pipe *p)
 {
     struct pg_sess *s = c->proto;
-    /* a client that sent Terminate ended the session: the server closes as soon as it reads
-     * it, and its FIN is often read before the client's own, so who closed follows the
-     * protocol, not the order of the two FINs */
-    if (s->terminated && p->dir == 1 && c->closed_by == CLOSER_UPSTREAM && !c->p[0].src_eof) c->closed_by = CLOSER_CLIENT;
     return frame_eof(&s->fs, p, s->phase == PGP_DEAD);
 }
 
@@ -995,7 +991,7 @@ void pg_conn_facts(const struct conn *c, struct rec_kv *kv)
     rec_kv_u64(kv, "pg_errors_server", s->errors_server);
     rec_kv_u64(kv, "pg_errors_injected", s->errors_injected);
     if (s->fs.gate_until == INT64_MAX) rec_kv_str(kv, "pg_held_at_close", "1");
-    rec_kv_str(kv, "pg_terminate", s->terminated ? "1" : "0");
+    rec_kv_str(kv, "pg_terminate", s->fs.client_ended ? "1" : "0");
 }
 
 void pg_conn_free(struct conn *c)
@@ -1024,7 +1020,7 @@ void pg_conn_free(struct conn *c)
              (unsigned long long)s->rows, (double)s->idle_tx_us / 1000.0, (double)s->idle_tx_max_us / 1000.0,
              in_tx ? "yes" : "no", (unsigned long long)s->cancels, (unsigned long long)s->errors_server,
              (unsigned long long)s->errors_injected, s->fs.gate_until == INT64_MAX ? "yes" : "no",
-             s->terminated ? "yes" : "no", closer_str(c->closed_by));
+             s->fs.client_ended ? "yes" : "no", closer_str(c->closed_by));
     pg_sess_release(s);
 }
 

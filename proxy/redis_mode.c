@@ -82,7 +82,6 @@ struct resp_sess {
     size_t qhead, qn, qcap;
     int fifo_full;
     int in_multi;
-    int quit;                    /* the client sent QUIT */
     /* facts */
     uint64_t commands, replies, errors_server, errors_injected, pushes;
     uint64_t peak_inflight;
@@ -561,7 +560,7 @@ static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, const struct 
         if (resp_is_cmd(name, "CLIENT") && !strncmp(arg2, "REPLY", 6)) s->raw_after = 1;
         break;
     case 'Q':
-        if (resp_is_cmd(name, "QUIT")) s->quit = 1;
+        if (resp_is_cmd(name, "QUIT")) s->fs.client_ended = 1;
         break;
     default:
         break;
@@ -813,9 +812,6 @@ void resp_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
 int resp_on_eof(struct conn *c, struct pipe *p)
 {
     struct resp_sess *s = c->proto;
-    /* a client that sent QUIT ended the session: the server closes once it has answered +OK,
-     * and its FIN is often read before the client's own (as after postgres's Terminate, pg.c) */
-    if (s->quit && p->dir == 1 && c->closed_by == CLOSER_UPSTREAM && !c->p[0].src_eof) c->closed_by = CLOSER_CLIENT;
     return frame_eof(&s->fs, p, s->dead);
 }
 
