@@ -26,9 +26,14 @@ WORKDIR /src
 # (tests/run/packaging.sh replays this stage's make install from exactly these paths)
 COPY Makefile README.md ./
 COPY docs ./docs
+COPY common ./common
 COPY proxy ./proxy
 COPY faults ./faults
+COPY record ./record
+COPY control ./control
 COPY verify ./verify
+COPY run ./run
+COPY cli ./cli
 COPY examples ./examples
 COPY tests/lib ./tests/lib
 COPY profiles ./profiles

@@ -1,21 +1,28 @@
 # faultline — one binary, build/faultline. See README.md.
 CC      ?= cc
 
-
-PKG_CFLAGS := $(shell pkg-config --cflags libevent inih hiredis jansson libpq 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs libevent inih hiredis jansson libpq 2>/dev/null) -lhttp_parser -lm
+# The libraries' flags come from pkg-config. They are looked up once, when a compile first needs
+# them (a lazily evaluated variable, cached on first use), never while make parses this file: on a
+# bare machine `make demo` / `make test` install pkg-config and the -dev packages first (the
+# `deps` step, scripts/install-deps.sh) and only then build, in a second make.
+PKGS    := libevent inih hiredis jansson libpq
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkgq,--cflags))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(call pkgq,--libs) -lhttp_parser -lm)$(PKG_LIBS)
+pkgq = $(if $(shell command -v pkg-config),$(if $(shell pkg-config --exists $(PKGS) && echo y),$(shell pkg-config $(1) $(PKGS)),$(error pkg-config cannot find: $(shell for p in $(PKGS); do pkg-config --exists $$p || echo $$p; done) -- run `make deps` (as root) first)),$(error pkg-config is not installed -- run `make deps` (as root) first))
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 OPT     ?= -O2 -g
-CFLAGS  += $(CSTD) $(WARN) $(OPT) -Iproxy -Ifaults -Iverify $(PKG_CFLAGS)
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -I. $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS)
 BUILD   ?= build
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-SRC := $(wildcard proxy/*.c faults/*.c verify/*.c)
+# the layers, one folder each (docs/architecture.md)
+LAYERS := common faults record proxy proxy/protocols control verify run cli
+SRC := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRC))
-LIBOBJ := $(filter-out $(BUILD)/obj/proxy/main.o,$(OBJ))
+LIBOBJ := $(filter-out $(BUILD)/obj/cli/main.o,$(OBJ))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 TESTBIN_SRC := $(wildcard tests/lib/*.c)
 TESTBINS := $(patsubst tests/lib/%.c,$(BUILD)/t/%,$(TESTBIN_SRC))
@@ -26,9 +33,12 @@ all: $(BUILD)/faultline tools examples
 $(BUILD)/faultline: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/obj/%.o: %.c $(wildcard proxy/*.h faults/*.h verify/*.h)
+# -MMD -MP: each object depends on exactly the headers it includes (build/obj/**/*.d)
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(OBJ:.o=.d)
 
 $(BUILD)/unit: $(UNIT_SRC) $(LIBOBJ)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $(UNIT_SRC) $(LIBOBJ) $(LDFLAGS) $(LDLIBS)
@@ -42,7 +52,7 @@ $(BUILD)/unit: $(UNIT_SRC) $(LIBOBJ)
 TOOL_OPT ?= $(OPT)
 $(BUILD)/t/%: tests/lib/%.c $(wildcard tests/lib/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(TOOL_OPT) -Iproxy -Ifaults -Iverify $(PKG_CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CSTD) $(WARN) $(TOOL_OPT) -I. $(PKG_CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
 
 tools: $(TESTBINS)
 
@@ -86,7 +96,8 @@ asan: deps
 valgrind: all
 	@scripts/valgrind.sh $(BUILD)
 
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory -j2 all
 	@scripts/demo.sh
 
 bench: all

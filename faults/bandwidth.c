@@ -12,8 +12,8 @@
  * a tick. The timer only runs while bytes are held. Held bytes count towards the proxy's
  * buffer bound, so a fast source is paused by backpressure instead of filling memory.
  */
-#include "fault.h"
-#include "parse.h"
+#include "faults/fault.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -9,7 +9,7 @@
  * No keys. EOFs are swallowed too. When the fault ends the connection flows again; what was
  * discarded is gone.
  */
-#include "fault.h"
+#include "faults/fault.h"
 
 static void bh_start(struct stage *st)
 {

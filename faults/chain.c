@@ -10,10 +10,10 @@
  * the stage that fed it can emit anything newer. When a fault ends or is removed, each stage
  * releases what it holds into the next stage of the chain as it stands, which keeps order too.
  */
-#include "fault.h"
-#include "proxy.h"
-#include "log.h"
-#include "record.h"
+#include "faults/fault.h"
+#include "proxy/proxy.h"
+#include "common/log.h"
+#include "record/record.h"
 
 #include <stdlib.h>
 #include <string.h>

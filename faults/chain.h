@@ -1,7 +1,7 @@
 /* chain.h -- engine-side entry points of the stage machinery (used by proxy/conn.c). */
 #ifndef FL_CHAIN_H
 #define FL_CHAIN_H
-#include "fault.h"
+#include "faults/fault.h"
 struct pipe;
 struct conn;
 void chain_input(struct pipe *p, struct evbuffer *in);   /* bytes from src enter the chain */

@@ -11,8 +11,8 @@
 #ifndef FL_CUT_H
 #define FL_CUT_H
 
-#include "fault.h"
-#include "parse.h"
+#include "faults/fault.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * Keys: after_bytes (size, default 0 = not by bytes), after (duration, default 0 = not by time).
  * With both 0 the connection is closed as soon as it is accepted.
  */
-#include "cut.h"
+#include "faults/cut.h"
 
 static void drop_start(struct stage *st) { cut_start(st, CLOSE_FIN); }
 static void drop_data(struct stage *st, struct evbuffer *in) { cut_data(st, in, CLOSE_FIN); }

@@ -4,8 +4,8 @@
  * The pairs are kept verbatim (f->kv) so that a reload can tell an unchanged fault from a
  * changed one, and so the API can show a fault the way it was written.
  */
-#include "fault.h"
-#include "parse.h"
+#include "faults/fault.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -77,8 +77,8 @@ struct fault_type {
 };
 #define FT_CONN_LEVEL  0x1   /* acts on whole connections (refuse): no stages are made */
 #define FT_HTTP_ONLY   0x2   /* only valid on http proxies */
-#define FT_PG_ONLY     0x4   /* acts per query on postgres proxies (proxy/pg.c): no stages */
-#define FT_REDIS_ONLY  0x8   /* acts per command on redis proxies (proxy/redis_mode.c): no stages */
+#define FT_PG_ONLY     0x4   /* acts per query on postgres proxies (proxy/protocols/postgres.c): no stages */
+#define FT_REDIS_ONLY  0x8   /* acts per command on redis proxies (proxy/protocols/redis.c): no stages */
 
 /* Counters kept per fault; read by /stats, /metrics and the recorder. */
 struct fault_counters {

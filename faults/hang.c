@@ -12,10 +12,10 @@
  * bytes discarded: a dependency that really died), release (held bytes delivered, flow
  * resumes) or reset (RST both sides).
  */
-#include "fault.h"
-#include "hold.h"
-#include "http_fault.h"
-#include "parse.h"
+#include "faults/fault.h"
+#include "faults/hold.h"
+#include "faults/http_fault.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -47,7 +47,7 @@ static void hang_attrs(const void *cfg, fault_attr_fn emit, void *ud)
     if (c->hold_request) emit(ud, "forward", "no");
 }
 
-/* http mode: per request (proxy/http.c does the holding) */
+/* http mode: per request (proxy/protocols/http.c does the holding) */
 static void hang_http_plan(const struct fault *f, struct http_fault_plan *out)
 {
     const struct hang_cfg *c = f->cfg;

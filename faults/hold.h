@@ -10,7 +10,7 @@
 #ifndef FL_HOLD_H
 #define FL_HOLD_H
 
-#include "fault.h"
+#include "faults/fault.h"
 
 /* The stage's on_end for a hold: returns 1 to keep acting (keep), 0 to end (release, reset). */
 static inline int hold_on_end(struct stage *st, enum hang_end on_end, int *dead)

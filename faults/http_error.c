@@ -8,9 +8,9 @@
  * header = Name: value (repeatable, up to 16). http mode only; the request body, if any, is
  * read and discarded so the connection stays usable (keep-alive).
  */
-#include "fault.h"
-#include "http_fault.h"
-#include "parse.h"
+#include "faults/fault.h"
+#include "faults/http_fault.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>

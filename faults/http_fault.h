@@ -1,4 +1,4 @@
-/* http_fault.h -- how a fault type acts on one HTTP request (http mode, proxy/http.c).
+/* http_fault.h -- how a fault type acts on one HTTP request (http mode, proxy/protocols/http.c).
  *
  * A type that can act per request sets `.http` in its struct fault_type to a struct
  * fault_http_ops. On an http proxy every fault whose type has `.http` acts per request and
@@ -18,7 +18,7 @@
 #define FL_HTTP_FAULT_H
 
 #include <stdint.h>
-#include "fault.h"
+#include "faults/fault.h"
 
 enum http_act {
     HACT_NONE = 0,
@@ -57,7 +57,7 @@ struct fault_http_ops {
 
 /* The fault's window closed or it is being removed (f->removing): requests it holds follow its
  * on_end, and the engine drops every pointer to f. Set as `.on_deactivate` by every type with
- * `.http` (a no-op for faults on non-http proxies). Defined in proxy/http.c. */
+ * `.http` (a no-op for faults on non-http proxies). Defined in proxy/protocols/http.c. */
 void http_fault_ended(struct fault *f);
 
 /* Per-request ops of types whose settings live in their own files. */

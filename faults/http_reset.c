@@ -2,8 +2,8 @@
  * request head arrives, the client connection is reset (RST); the request is not forwarded.
  * The type itself (its TCP behaviour and keys) lives in faults/reset.c; it points `.http` here.
  */
-#include "fault.h"
-#include "http_fault.h"
+#include "faults/fault.h"
+#include "faults/http_fault.h"
 
 static void http_reset_plan(const struct fault *f, struct http_fault_plan *out)
 {

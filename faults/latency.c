@@ -11,9 +11,9 @@
  * stage_arrival_us), not from when the proxy got round to reading them: the proxy's own wake-up
  * on the read is not added to the delay (like netem, which stamps a packet when it is queued).
  */
-#include "fault.h"
-#include "http_fault.h"
-#include "parse.h"
+#include "faults/fault.h"
+#include "faults/http_fault.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +60,7 @@ static void latency_attrs(const void *cfg, fault_attr_fn emit, void *ud)
     if (c->where_request) emit(ud, "where", "request");
 }
 
-/* http mode: per request (proxy/http.c does the waiting) */
+/* http mode: per request (proxy/protocols/http.c does the waiting) */
 static void latency_http_plan(const struct fault *f, struct http_fault_plan *out)
 {
     const struct latency_cfg *c = f->cfg;

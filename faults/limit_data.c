@@ -6,7 +6,7 @@
  *
  * Keys: bytes (size, required; 0 = closed as soon as the stage starts).
  */
-#include "cut.h"
+#include "faults/cut.h"
 
 #include <string.h>
 

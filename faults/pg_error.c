@@ -6,14 +6,14 @@
  *
  * Keys: sqlstate (required, 5 characters), message (default: the server's usual text for the
  * sqlstate), severity = ERROR | FATAL (FATAL closes the connection after the error, as the
- * server does), at = query | startup. The engine (proxy/pg.c) does the answering: a matching
+ * server does), at = query | startup. The engine (proxy/protocols/postgres.c) does the answering: a matching
  * simple Query is answered without reaching the server, with ErrorResponse + ReadyForQuery
  * carrying the session's current transaction status; in the extended protocol the matching Bind
  * and everything up to Sync is discarded and the answer comes at Sync. At startup the answer is
  * always FATAL and the connection closes (the protocol allows nothing else).
  */
-#include "pg_fault.h"
-#include "parse.h"
+#include "faults/pg_fault.h"
+#include "common/parse.h"
 
 #include <ctype.h>
 #include <stdio.h>

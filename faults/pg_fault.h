@@ -1,8 +1,8 @@
-/* pg_fault.h -- the settings of the Postgres fault types, read by the postgres engine (proxy/pg.c).
+/* pg_fault.h -- the settings of the Postgres fault types, read by the postgres engine (proxy/protocols/postgres.c).
  *
  * On a `mode = postgres` proxy the types pg_error, pg_latency, pg_hang and pg_drop act per query
  * (a simple Query message, or an extended-protocol Bind of a statement), not per byte: they make
- * no TCP stages (flag FT_PG_ONLY). The type says *what*; proxy/pg.c owns every socket, timer and
+ * no TCP stages (flag FT_PG_ONLY). The type says *what*; proxy/protocols/postgres.c owns every socket, timer and
  * byte. All four share one settings struct (struct pg_fcfg): a matcher plus the action's keys.
  *
  * For every query the engine walks the proxy's faults in profile order and takes the first one
@@ -19,7 +19,7 @@
 
 #include <regex.h>
 #include <stdint.h>
-#include "fault.h"
+#include "faults/fault.h"
 
 enum pg_act { PGA_NONE = 0, PGA_ERROR, PGA_LATENCY, PGA_HANG, PGA_DROP };
 
@@ -59,7 +59,7 @@ void pg_fcfg_free(void *cfg);
 const char *pg_sqlstate_text(const char *sqlstate);
 
 /* The fault's window closed or it is being removed: queries it holds follow its on_end and the
- * engine drops every pointer to f. Defined in proxy/pg.c; set as `.on_deactivate`. */
+ * engine drops every pointer to f. Defined in proxy/protocols/postgres.c; set as `.on_deactivate`. */
 void pg_fault_ended(struct fault *f);
 
 extern const struct fault_type fault_pg_error, fault_pg_latency, fault_pg_hang, fault_pg_drop;

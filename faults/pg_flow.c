@@ -12,10 +12,10 @@
  *   a result with fewer rows is cut before its CommandComplete. Exposes code that treats a
  *   partial result as complete and retry logic that is not idempotent.
  *
- * The engine (proxy/pg.c) does the acting; these are settings only.
+ * The engine (proxy/protocols/postgres.c) does the acting; these are settings only.
  */
-#include "pg_fault.h"
-#include "parse.h"
+#include "faults/pg_fault.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,8 +2,8 @@
  * match_user, match_application), freeing their settings, and default error texts.
  * See faults/pg_fault.h for the semantics.
  */
-#include "pg_fault.h"
-#include "parse.h"
+#include "faults/pg_fault.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>

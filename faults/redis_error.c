@@ -8,10 +8,10 @@
  * TRYAGAIN | NOSCRIPT | ERR (the server's usual text for each), or any text with a space, used
  * verbatim as the error line ("WRONGTYPE Operation against a key holding the wrong kind of
  * value"). moved_to = host:port for MOVED/ASK (default 127.0.0.1:7000); the slot is the key's real
- * cluster slot. The engine (proxy/redis_mode.c) answers in order: an error for a pipelined
+ * cluster slot. The engine (proxy/protocols/redis.c) answers in order: an error for a pipelined
  * command waits until every reply before it has passed.
  */
-#include "redis_fault.h"
+#include "faults/redis_fault.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* redis_fault.h -- the settings of the Redis fault types, read by the RESP engine
- * (proxy/redis_mode.c).
+ * (proxy/protocols/redis.c).
  *
  * On a `mode = redis` proxy the types redis_error, redis_latency and redis_hang act per command
  * (flag FT_REDIS_ONLY: no TCP stages). For every command the engine walks the proxy's faults in
@@ -15,7 +15,7 @@
 #define FL_REDIS_FAULT_H
 
 #include <stdint.h>
-#include "fault.h"
+#include "faults/fault.h"
 
 enum resp_act { RESPA_NONE = 0, RESPA_ERROR, RESPA_LATENCY, RESPA_HANG };
 
@@ -41,7 +41,7 @@ void resp_fcfg_free(void *cfg);
 /* The cluster hash slot of a key (CRC16/XMODEM mod 16384, with {hash tags}). */
 unsigned resp_key_slot(const char *key, size_t len);
 
-/* The fault's window closed or it is being removed (proxy/redis_mode.c). */
+/* The fault's window closed or it is being removed (proxy/protocols/redis.c). */
 void resp_fault_ended(struct fault *f);
 
 extern const struct fault_type fault_redis_error, fault_redis_latency, fault_redis_hang;

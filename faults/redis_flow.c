@@ -6,10 +6,10 @@
  * redis_hang: a matching command is held and never reaches the server; the connection stays
  *   open until the client gives up (abandonment is recorded). on_end = keep | release | reset.
  *   Exposes clients without a command timeout.
- * The engine (proxy/redis_mode.c) does the acting.
+ * The engine (proxy/protocols/redis.c) does the acting.
  */
-#include "redis_fault.h"
-#include "parse.h"
+#include "faults/redis_fault.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <string.h>

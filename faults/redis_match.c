@@ -1,8 +1,8 @@
 /* redis_match.c -- what the Redis fault types share: match_command / match_key, freeing the
  * settings, and the cluster key slot (for MOVED answers). See faults/redis_fault.h.
  */
-#include "redis_fault.h"
-#include "parse.h"
+#include "faults/redis_fault.h"
+#include "common/parse.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -20,9 +20,9 @@
  * The socket's state lives in the fault's cfg: the type has no settings, and a changed fault is
  * a new fault with its own activation.
  */
-#include "fault.h"
-#include "proxy.h"
-#include "log.h"
+#include "faults/fault.h"
+#include "proxy/proxy.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <string.h>

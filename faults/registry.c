@@ -1,5 +1,5 @@
 /* registry.c -- every fault type, by name. Adding a type: one extern and one line below. */
-#include "fault.h"
+#include "faults/fault.h"
 
 #include <string.h>
 

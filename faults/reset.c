@@ -8,8 +8,8 @@
  *
  * Keys: after_bytes (size, default 0), after (duration, default 0); both 0 = reset at connect.
  */
-#include "cut.h"
-#include "http_fault.h"
+#include "faults/cut.h"
+#include "faults/http_fault.h"
 
 
 static void reset_start(struct stage *st) { cut_start(st, CLOSE_RST); }

@@ -13,8 +13,8 @@
  * Keys: size (size, required, > 0), size_jitter (size, default 0, < size), delay (duration,
  * default 0).
  */
-#include "fault.h"
-#include "parse.h"
+#include "faults/fault.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <string.h>

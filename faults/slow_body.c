@@ -7,9 +7,9 @@
  * Keys: rate (bytes per second, a size: "1KiB" = 1024 B/s; required, > 0). http mode only.
  * The rate counts body bytes as on the wire (chunk framing included).
  */
-#include "fault.h"
-#include "http_fault.h"
-#include "parse.h"
+#include "faults/fault.h"
+#include "faults/http_fault.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -8,8 +8,8 @@
  *
  * Keys: delay (duration, required).
  */
-#include "fault.h"
-#include "parse.h"
+#include "faults/fault.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -9,9 +9,9 @@
  * keep). on_end acts as for hang; with keep the connection stays hung and is no longer closed
  * at `timeout` (the fault that would have closed it has ended).
  */
-#include "fault.h"
-#include "hold.h"
-#include "parse.h"
+#include "faults/fault.h"
+#include "faults/hold.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -7,9 +7,9 @@
  * Keys: after_bytes (a size, default 0: head only). Counted as body bytes on the wire (chunk
  * framing included). http mode only.
  */
-#include "fault.h"
-#include "http_fault.h"
-#include "parse.h"
+#include "faults/fault.h"
+#include "faults/http_fault.h"
+#include "common/parse.h"
 
 #include <stdio.h>
 #include <string.h>

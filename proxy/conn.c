@@ -18,13 +18,13 @@
  * error, or when a fault or the proxy closes it. A close never frees the connection under a
  * callback that is still using it: callbacks hold c->busy and the last one out frees.
  */
-#include "proxy.h"
-#include "chain.h"
-#include "http.h"
-#include "log.h"
-#include "record.h"
-#include "pg.h"
-#include "redis_mode.h"
+#include "proxy/proxy.h"
+#include "faults/chain.h"
+#include "proxy/protocols/http.h"
+#include "common/log.h"
+#include "record/record.h"
+#include "proxy/protocols/postgres.h"
+#include "proxy/protocols/redis.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -82,7 +82,7 @@ static size_t pipe_pending(struct pipe *p)
     size_t n = p->dst ? evbuffer_get_length(bufferevent_get_output(p->dst)) : 0;
     for (int i = 0; i < p->nstages; i++) n += stage_held(p->stages[i]);
     /* postgres/redis keep what they cannot pass yet (a gated request, a partial message) in the
-     * source's input: it counts against the same bound (proxy/frame.h) */
+     * source's input: it counts against the same bound (proxy/protocols/frame.h) */
     if (conn_frames_input(p->c) && p->src) n += evbuffer_get_length(bufferevent_get_input(p->src));
     return n;
 }
@@ -421,8 +421,8 @@ static void on_read(struct bufferevent *bev, void *arg)
     c->busy++;
     if (c->proto) {
         uint64_t down0 = c->p[1].bytes;
-        /* protocol modes decide what enters the chain: http (proxy/http.c), postgres
-         * (proxy/pg.c), redis (proxy/redis_mode.c) */
+        /* protocol modes decide what enters the chain: http (proxy/protocols/http.c), postgres
+         * (proxy/protocols/postgres.c), redis (proxy/protocols/redis.c) */
         switch (c->px->spec.mode) {
         case MODE_POSTGRES: pg_on_read(c, p, in); break;
         case MODE_REDIS: resp_on_read(c, p, in); break;
@@ -816,7 +816,7 @@ static void conn_upstream_failed(struct conn *c, int err, int dns)
 static int fault_covers(const struct fl_proxy *px, const struct fault *f, int dir)
 {
     if (f->type->flags & (FT_CONN_LEVEL | FT_PG_ONLY | FT_REDIS_ONLY)) return 0;
-    if (http_fault_per_request(px, f)) return 0;   /* acts per request in proxy/http.c */
+    if (http_fault_per_request(px, f)) return 0;   /* acts per request in proxy/protocols/http.c */
     return (f->dir & (dir == 0 ? FDIR_UP : FDIR_DOWN)) != 0;
 }
 

@@ -4,8 +4,8 @@
  * keys, malformed values, duplicate names and two proxies on one listen address are all errors
  * with the line of the key (or of the section header when a key is missing).
  */
-#include "profile.h"
-#include "log.h"
+#include "proxy/profile.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,9 +11,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "parse.h"
-#include "fault.h"
-#include "inidoc.h"
+#include "common/parse.h"
+#include "faults/fault.h"
+#include "common/inidoc.h"
 
 enum proxy_mode { MODE_TCP = 0, MODE_HTTP, MODE_POSTGRES, MODE_REDIS };
 enum proxy_role { ROLE_EGRESS = 0, ROLE_INGRESS };

@@ -9,10 +9,10 @@
  * connection's stage chain. Attaching, changing or removing a fault re-syncs every live
  * connection (conn_sync_stages), so changes act on open connections too.
  */
-#include "proxy.h"
-#include "chain.h"
-#include "log.h"
-#include "record.h"
+#include "proxy/proxy.h"
+#include "faults/chain.h"
+#include "common/log.h"
+#include "record/record.h"
 
 #include <errno.h>
 #include <netinet/in.h>

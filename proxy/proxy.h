@@ -14,8 +14,8 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 #include <event2/dns.h>
-#include "profile.h"
-#include "fault.h"
+#include "proxy/profile.h"
+#include "faults/fault.h"
 
 enum closer { CLOSER_NONE = 0, CLOSER_CLIENT, CLOSER_UPSTREAM, CLOSER_PROXY, CLOSER_FAULT };
 const char *closer_str(enum closer c);

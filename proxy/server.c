@@ -7,11 +7,11 @@
  * let open connections finish for up to `drain`, then close them and exit 0. SIGUSR1 is the
  * game-day stop button: every fault stops acting at once.
  */
-#include "proxy.h"
-#include "admin.h"
-#include "chain.h"
-#include "log.h"
-#include "record.h"
+#include "proxy/proxy.h"
+#include "control/admin.h"
+#include "faults/chain.h"
+#include "common/log.h"
+#include "record/record.h"
 
 #include <errno.h>
 #include <signal.h>

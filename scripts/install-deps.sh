@@ -3,10 +3,14 @@
 # the demo need and is missing. Run as root on Debian 12. Does nothing when all is present.
 # golang-go (Go 1.19, standard library only) builds examples/go-service for tests/run/go_bugs.sh.
 # strace: tests/faults/latency_release.sh watches the release path with it (it skips without).
+# libclang-rt-14-dev: clang's sanitizer and libFuzzer runtimes (`make asan`, `make fuzz`; only a
+# Recommends of clang, which --no-install-recommends leaves out). libxml2-utils: xmllint, which
+# the verifier's tests use to validate the JUnit XML they write.
 set -eu
 PKGS="build-essential pkg-config clang libevent-dev libhiredis-dev libinih-dev libpq-dev
 libhttp-parser-dev libjansson-dev redis-server redis-tools postgresql postgresql-client curl jq
-procps iproute2 ca-certificates python3 python3-urllib3 golang-go strace"
+procps iproute2 ca-certificates python3 python3-urllib3 golang-go strace
+libclang-rt-14-dev libxml2-utils"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -20,7 +20,7 @@
  * calls and the check fails: use a fail-fast fault (reset, refuse, http_error) for breakers,
  * or an open_within longer than the client's timeout.
  */
-#include "vcheck.h"
+#include "verify/check.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  * of calls through `other` during A's fault windows, against its rate before the first one:
  * requests/s for http, bytes/s for tcp (a pooled client calls without opening connections).
  */
-#include "vcheck.h"
+#include "verify/check.h"
 
 #include <stdio.h>
 #include <string.h>

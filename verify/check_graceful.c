@@ -19,7 +19,7 @@
  * INCONCLUSIVE: the action never ran (not in R:actions), the proxy is not an ingress proxy, or
  * fewer than `min_requests` (default 1) requests crossed the window.
  */
-#include "vreq.h"
+#include "verify/requests.h"
 
 #include <stdio.h>
 #include <stdlib.h>

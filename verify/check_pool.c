@@ -10,7 +10,7 @@
  * `during = fault`), and by default needs a fault that acted: without pressure no pool ever
  * reaches its ceiling, so a quiet run proves nothing (`need_fault = no` to judge anyway).
  */
-#include "vcheck.h"
+#include "verify/check.h"
 
 #include <stdio.h>
 #include <string.h>

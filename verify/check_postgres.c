@@ -20,8 +20,8 @@
  * `idle_in_transaction_max`; after each fault window, count back to its pre-fault level +
  * `slack` within `within`. A Postgres that cannot be reached ends verify with exit 2.
  */
-#include "vcheck.h"
-#include "vsample.h"
+#include "verify/check.h"
+#include "verify/source.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,9 +18,9 @@
  * end of recovery), each with its top frames and the first frame of the program's own code
  * (R:gostacks:<expect name>): a goroutine leak shown with the code that leaks.
  */
-#include "vcheck.h"
-#include "vsample.h"
-#include "goprof.h"
+#include "verify/check.h"
+#include "verify/source.h"
+#include "verify/goprof.h"
 
 #include <hiredis/hiredis.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
  * it leaked it). A held call is a turn still open at the close (call_open_ms); an idle pooled
  * connection the hold caught between calls is not one.
  */
-#include "vcheck.h"
+#include "verify/check.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -23,7 +23,7 @@
  * first (exponential backoff with +/-50% jitter satisfies this; a fixed or no delay does not).
  * It is judged on calls identified exactly (ids, or fingerprints the baseline does not repeat).
  */
-#include "vcheck.h"
+#include "verify/check.h"
 
 #include <stdio.h>
 #include <stdlib.h>

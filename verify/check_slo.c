@@ -18,7 +18,7 @@
  * What it catches: a service that fails along with its dependency (no fallback, no timeout, a
  * retry storm that never answers) instead of degrading, measured from its callers' side.
  */
-#include "vreq.h"
+#include "verify/requests.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -21,7 +21,7 @@
  * A call held for less than `within` that the fault itself released proves nothing and is not
  * counted. `quantile` (default 1 = all calls) relaxes the bound for clients with jitter.
  */
-#include "vcheck.h"
+#include "verify/check.h"
 
 #include <stdio.h>
 #include <stdlib.h>

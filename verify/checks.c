@@ -1,7 +1,7 @@
 /* checks.c -- every check, by name. Adding a check: one file verify/check_NAME.c exposing
  * `const struct vcheck vcheck_NAME`, one extern and one line below, and its section in
  * docs/verify.md. */
-#include "vcheck.h"
+#include "verify/check.h"
 
 #include <string.h>
 

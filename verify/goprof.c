@@ -7,7 +7,7 @@
  * is an error, because then the text is not this profile at all (debug=2 output, an HTML error
  * page, a proxy's answer).
  */
-#include "goprof.h"
+#include "verify/goprof.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* report.c -- the verdicts written out: a table for people, JUnit XML for CI systems, JSON for
  * tools. None of these decide anything; they only present struct verify_report.
  */
-#include "verify.h"
+#include "verify/verify.h"
 
 #include <jansson.h>
 #include <stdio.h>

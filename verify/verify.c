@@ -5,11 +5,11 @@
  * except [faultline] redis, which is the default --redis). Each [expect] names its `check`,
  * whose file in verify/check_<name>.c reads its parameters and the record and returns PASS,
  * FAIL or INCONCLUSIVE. This file only validates, dispatches, and runs the command line; the
- * report writers are in report.c, the samplers in sample.c.
+ * report writers are in report.c, the samplers in verify/sampler.c.
  */
-#include "verify.h"
-#include "vcheck.h"
-#include "cli.h"
+#include "verify/verify.h"
+#include "verify/check.h"
+#include "cli/cli.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #define FL_VERIFY_H
 
 #include <stdio.h>
-#include "inidoc.h"
+#include "common/inidoc.h"
 
 enum verdict { V_PASS = 0, V_FAIL, V_INCONCLUSIVE };
 

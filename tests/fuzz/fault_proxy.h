@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <event2/buffer.h>
-#include "proxy.h"
-#include "fault.h"
+#include "proxy/proxy.h"
+#include "faults/fault.h"
 
 /* rows: key, value pairs ending with NULL (at most 4 pairs); nrows <= 8 */
 static struct fl_proxy *fault_proxy(struct fl_proxy *cache[256], uint8_t sel, int mode,

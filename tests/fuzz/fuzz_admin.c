@@ -1,5 +1,5 @@
-/* fuzz_admin.c -- libFuzzer harness for the admin API's request bodies (proxy/admin.c,
- * proxy/admin_toxi.c): arbitrary bytes as the JSON (or INI) body of every mutating endpoint,
+/* fuzz_admin.c -- libFuzzer harness for the admin API's request bodies (control/admin.c,
+ * control/admin_toxi.c): arbitrary bytes as the JSON (or INI) body of every mutating endpoint,
  * sent through the real evhttp server on a unix socket, handled on the real event loop.
  *
  * The server is built once (admin on a unix socket, two disabled proxies with faults); before
@@ -28,9 +28,9 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <event2/event.h>
-#include "proxy.h"
-#include "log.h"
-#include "profile.h"
+#include "proxy/proxy.h"
+#include "common/log.h"
+#include "proxy/profile.h"
 
 static const char BASE[] =
     "[proxy p1]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:9\nenabled = no\n"

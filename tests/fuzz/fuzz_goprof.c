@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "goprof.h"
+#include "verify/goprof.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,4 +1,4 @@
-/* fuzz_http.c -- libFuzzer harness for http mode (proxy/http.c): the request path, the
+/* fuzz_http.c -- libFuzzer harness for http mode (proxy/protocols/http.c): the request path, the
  * response path and the per-request fault logic, driven through the real data path.
  *
  * One server is built once from a profile (below) with two http proxies that carry every
@@ -28,12 +28,12 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include "proxy.h"
-#include "http.h"
-#include "http_fault.h"
-#include "log.h"
-#include "profile.h"
-#include "record.h"
+#include "proxy/proxy.h"
+#include "proxy/protocols/http.h"
+#include "faults/http_fault.h"
+#include "common/log.h"
+#include "proxy/profile.h"
+#include "record/record.h"
 
 #define FAULTS(P)                                                                                       \
     "[fault " P "e]\nproxy = " P "\ntype = http_error\nstatus = 503\nheader = Retry-After: 5\nmatch_path = /e*\n" \

@@ -1,4 +1,4 @@
-/* fuzz_pg.c -- libFuzzer harness for the postgres engine (proxy/pg.c), detached from any
+/* fuzz_pg.c -- libFuzzer harness for the postgres engine (proxy/protocols/postgres.c), detached from any
  * socket: the framing, and the fault paths (pg_error at query and at startup, FATAL, the
  * discard-until-Sync of an extended batch, the answer queued behind earlier results, pg_latency
  * and pg_hang gates, pg_drop mid-result).
@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <event2/buffer.h>
-#include "pg.h"
-#include "proxy.h"
-#include "fault.h"
+#include "proxy/protocols/postgres.h"
+#include "proxy/proxy.h"
+#include "faults/fault.h"
 #include "fault_proxy.h"
 
 #define NF 8

@@ -1,4 +1,4 @@
-/* fuzz_resp.c -- libFuzzer harness for the redis engine (proxy/redis_mode.c), detached from
+/* fuzz_resp.c -- libFuzzer harness for the redis engine (proxy/protocols/redis.c), detached from
  * any socket: RESP2/RESP3 framing both ways, and the fault paths (redis_error answers queued
  * behind earlier replies, MOVED with the key's slot, matching by command and key glob, the
  * redis_latency and redis_hang gates, MULTI/EXEC exemption).
@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <event2/buffer.h>
-#include "redis_mode.h"
-#include "proxy.h"
-#include "fault.h"
+#include "proxy/protocols/redis.h"
+#include "proxy/proxy.h"
+#include "faults/fault.h"
 #include "fault_proxy.h"
 
 #define NF 8

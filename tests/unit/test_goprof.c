@@ -3,8 +3,8 @@
  * and 12 calls hung on a dependency that never answers, busy.txt the fixed service under 30
  * concurrent calls, vars.json its /debug/vars), and on hostile input. */
 #include "unit.h"
-#include "goprof.h"
-#include "vsample.h"
+#include "verify/goprof.h"
+#include "verify/source.h"
 
 #include <stdlib.h>
 

@@ -1,10 +1,10 @@
 /* test_ingress.c -- the service's own view: how an ingress proxy's request events are read
- * (verify/vreq.c: success, 5xx, reset, aborted, clients that left early, older records without
- * `end`), quantiles, and [action] `at` parsing (verify/run_action.c). */
+ * (verify/requests.c: success, 5xx, reset, aborted, clients that left early, older records without
+ * `end`), quantiles, and [action] `at` parsing (run/action.c). */
 #include "unit.h"
-#include "profile.h"
-#include "run.h"
-#include "vreq.h"
+#include "proxy/profile.h"
+#include "run/run.h"
+#include "verify/requests.h"
 
 #include <math.h>
 

@@ -1,6 +1,6 @@
 /* test_parse.c -- durations, sizes, booleans, addresses. */
 #include "unit.h"
-#include "parse.h"
+#include "common/parse.h"
 
 UNIT(parse_duration_units)
 {

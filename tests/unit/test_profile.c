@@ -1,8 +1,8 @@
 /* test_profile.c -- profiles and inidocs from text: line numbers, defaults, errors. */
 #include "unit.h"
-#include "inidoc.h"
-#include "profile.h"
-#include "log.h"
+#include "common/inidoc.h"
+#include "proxy/profile.h"
+#include "common/log.h"
 
 #include <stdlib.h>
 

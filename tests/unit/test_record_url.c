@@ -1,6 +1,6 @@
-/* test_record_url.c -- the recorder's Redis URL forms (proxy/record_url.c). */
+/* test_record_url.c -- the recorder's Redis URL forms (record/record_url.c). */
 #include "unit.h"
-#include "record.h"
+#include "record/record.h"
 
 UNIT(rec_url_tcp)
 {

@@ -1,9 +1,9 @@
 /* test_verify.c -- the verifier's pure parts: series values, probe extraction (JSON paths,
  * Prometheus text), verdict strings and exit codes. */
 #include "unit.h"
-#include "verify.h"
-#include "vrec.h"
-#include "vsample.h"
+#include "verify/verify.h"
+#include "record/read.h"
+#include "verify/source.h"
 
 UNIT(verify_ts_parse)
 {

@@ -1,0 +1,480 @@
+/* ctl.c -- `faultline ctl`: drive a running faultline through its admin API.
+ *
+ * A small blocking HTTP/1.1 client (one request per connection, Connection: close) over TCP
+ * or a unix socket, with a deadline on connect and on the whole exchange, and jansson to read
+ * the answers. Readable tables by default; --json prints the API's JSON for scripts.
+ *
+ * Exit status, as curl-minded scripts expect: 0 success; 1 the server answered an error
+ * (4xx/5xx; its message is printed); 2 usage error or no connection to the admin API.
+ */
+#include "cli/cli.h"
+#include "common/parse.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CTL_TIMEOUT_MS 30000
+#define CTL_MAX_FILE (1024 * 1024)
+
+struct ctl {
+    const char *admin, *token;
+    int json;
+    char addr_text[300];
+    struct fl_addr addr;
+};
+
+struct resp { int status; char *body; size_t blen; };
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: faultline ctl [--admin ADDR] [--token TOKEN] [--json] COMMAND [ARGS]\n"
+            "\n"
+            "Drives a running faultline through its admin API (docs/api.md).\n"
+            "\n"
+            "commands:\n"
+            "  list                   proxies and faults\n"
+            "  show NAME              one fault: every attribute, its state and counters\n"
+            "  add NAME key=value...  add a fault; the keys of a profile [fault NAME] section\n"
+            "                         (type=latency proxy=db delay=200ms ttl=5m ...)\n"
+            "  rm NAME                remove a fault\n"
+            "  kill                   stop every fault at once (the game-day stop button)\n"
+            "  load FILE              apply a profile file to the running daemon\n"
+            "  stats                  connection, byte and fault counters per proxy\n"
+            "\n"
+            "options:\n"
+            "  --admin ADDR   admin API address (default $FAULTLINE_ADMIN or 127.0.0.1:8474;\n"
+            "                 host:port, [v6]:port, unix:/path; an http:// prefix is accepted)\n"
+            "  --token TOKEN  bearer token when the daemon sets admin_token (default\n"
+            "                 $FAULTLINE_TOKEN)\n"
+            "  --json         print the API's JSON instead of tables\n"
+            "\n"
+            "Exit status: 0 success, 1 the server answered an error (printed), 2 usage error or\n"
+            "no connection to the admin API.\n");
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for fd to be ready for ev before the deadline. 0, or -1 (timeout / error). */
+static int wait_fd(int fd, short ev, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0) { errno = ETIMEDOUT; return -1; }
+        struct pollfd p = {fd, ev, 0};
+        int n = poll(&p, 1, (int)left);
+        if (n > 0) return 0;
+        if (n < 0 && errno != EINTR) return -1;
+    }
+}
+
+/* One request. 0 with the response, or -1 with a reason in err (no answer). */
+static int http_call(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body,
+                     size_t blen, struct resp *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof(*r));
+    int64_t deadline = now_ms() + CTL_TIMEOUT_MS;
+    int fd = socket(c->addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) { snprintf(err, errlen, "socket: %s", strerror(errno)); return -1; }
+    if (connect(fd, (struct sockaddr *)&c->addr.ss, c->addr.sslen) < 0) {
+        if (errno != EINPROGRESS || wait_fd(fd, POLLOUT, now_ms() + 5000) < 0) goto conn_fail;
+        int soerr = 0;
+        socklen_t sl = sizeof(soerr);
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+        if (soerr) { errno = soerr; goto conn_fail; }
+    }
+    char head[2048];
+    int hl = snprintf(head, sizeof(head),
+                      "%s %s HTTP/1.1\r\nHost: faultline\r\nUser-Agent: faultline-ctl/%s\r\nConnection: close\r\n"
+                      "Content-Length: %zu\r\n%s%s%s%s%s%s\r\n",
+                      method, path, FAULTLINE_VERSION, blen, ctype ? "Content-Type: " : "", ctype ? ctype : "",
+                      ctype ? "\r\n" : "", c->token && *c->token ? "Authorization: Bearer " : "",
+                      c->token && *c->token ? c->token : "", c->token && *c->token ? "\r\n" : "");
+    if (hl < 0 || (size_t)hl >= sizeof(head)) { snprintf(err, errlen, "request head too long"); close(fd); return -1; }
+    const char *parts[2] = {head, body};
+    size_t lens[2] = {(size_t)hl, blen};
+    for (int p = 0; p < 2; p++)
+        for (size_t off = 0; off < lens[p];) {
+            ssize_t w = send(fd, parts[p] + off, lens[p] - off, MSG_NOSIGNAL);
+            if (w > 0) { off += (size_t)w; continue; }
+            if (w < 0 && (errno == EAGAIN || errno == EINTR)) { if (wait_fd(fd, POLLOUT, deadline) == 0) continue; }
+            snprintf(err, errlen, "sending to %s: %s", c->addr_text, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) abort();
+    for (;;) {
+        if (n + 1 >= cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            if (!buf) abort();
+        }
+        ssize_t got = recv(fd, buf + n, cap - n - 1, 0);
+        if (got > 0) { n += (size_t)got; continue; }
+        if (got == 0) break;
+        if (errno == EAGAIN || errno == EINTR) {
+            if (wait_fd(fd, POLLIN, deadline) == 0) continue;
+        }
+        snprintf(err, errlen, "reading from %s: %s", c->addr_text, strerror(errno));
+        free(buf);
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    buf[n] = 0;
+    int status = 0;
+    char *eoh = strstr(buf, "\r\n\r\n");
+    if (sscanf(buf, "HTTP/%*d.%*d %d", &status) != 1 || !eoh) {
+        snprintf(err, errlen, "%s did not answer HTTP (is it faultline's admin API?)", c->addr_text);
+        free(buf);
+        return -1;
+    }
+    r->status = status;
+    r->blen = n - (size_t)(eoh + 4 - buf);
+    memmove(buf, eoh + 4, r->blen);
+    buf[r->blen] = 0;
+    r->body = buf;
+    return 0;
+conn_fail:
+    snprintf(err, errlen, "cannot reach the admin API at %s: %s (is faultline running with admin enabled? "
+                          "use --admin ADDR)", c->addr_text, strerror(errno));
+    close(fd);
+    return -1;
+}
+
+/* Runs a request; on no answer prints why and returns 2, on an error status prints the
+ * server's message and returns 1; else 0 with *out parsed (may be NULL for an empty body). */
+static int call(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body, size_t blen,
+                json_t **out)
+{
+    struct resp r;
+    char err[600];
+    *out = NULL;
+    if (http_call(c, method, path, ctype, body, blen, &r, err, sizeof(err)) < 0) {
+        fprintf(stderr, "faultline ctl: %s\n", err);
+        return 2;
+    }
+    json_t *j = r.blen ? json_loadb(r.body, r.blen, 0, NULL) : NULL;
+    if (r.status >= 400) {
+        json_t *e = json_object_get(j, "error");
+        if (c->json && j) fprintf(stderr, "%s\n", r.body);
+        else fprintf(stderr, "faultline ctl: %s (HTTP %d)\n", json_is_string(e) ? json_string_value(e) : r.body, r.status);
+        json_decref(j);
+        free(r.body);
+        return 1;
+    }
+    if (r.blen && !j) {
+        fprintf(stderr, "faultline ctl: the answer was not JSON (HTTP %d)\n", r.status);
+        free(r.body);
+        return 2;
+    }
+    free(r.body);
+    *out = j;
+    return 0;
+}
+
+static void print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
+    if (s) puts(s);
+    free(s);
+}
+
+static const char *str(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static long long num(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? (long long)json_integer_value(v) : json_is_real(v) ? (long long)json_real_value(v) : 0;
+}
+
+static int is_common_key(const char *k)
+{
+    static const char *common[] = {"proxy", "type", "direction", "stream", "probability", "toxicity", "start",
+                                   "duration", "ttl", "enabled", NULL};
+    for (int i = 0; common[i]; i++)
+        if (!strcmp(common[i], k)) return 1;
+    return 0;
+}
+
+/* "delay=200ms jitter=10ms": the type's own keys as written. */
+static void settings(json_t *f, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(f, "spec"), k, v) {
+        if (is_common_key(k) || !json_is_string(v) || o >= len) continue;
+        o += (size_t)snprintf(buf + o, len - o, "%s%s=%s", o ? " " : "", k, json_string_value(v));
+    }
+    const char *ttl = str(json_object_get(f, "spec"), "ttl");
+    if (*ttl && o < len) snprintf(buf + o, len - o, "%sttl=%s", o ? " " : "", ttl);
+}
+
+static void faults_table(json_t *faults)
+{
+    if (!json_array_size(faults)) { printf("no faults\n"); return; }
+    printf("%-24s %-14s %-11s %-10s %5s %-8s %-7s %8s  %s\n", "FAULT", "PROXY", "TYPE", "DIRECTION", "PROB", "STATE",
+           "SOURCE", "AFFECTED", "SETTINGS");
+    size_t i;
+    json_t *f;
+    json_array_foreach(faults, i, f) {
+        json_t *a = json_object_get(f, "attributes");
+        char set[400];
+        settings(f, set, sizeof(set));
+        printf("%-24s %-14s %-11s %-10s %5s %-8s %-7s %8lld  %s\n", str(f, "name"), str(f, "proxy"), str(f, "type"),
+               str(a, "direction"), str(a, "probability"), str(f, "state"), str(f, "source"),
+               num(json_object_get(f, "counters"), "conns_affected"), set);
+    }
+}
+
+static int cmd_list(struct ctl *c)
+{
+    json_t *st, *faults;
+    int rc = call(c, "GET", "/stats", NULL, NULL, 0, &st);
+    if (rc) return rc;
+    if ((rc = call(c, "GET", "/faults", NULL, NULL, 0, &faults))) { json_decref(st); return rc; }
+    if (c->json) {
+        json_t *o = json_pack("{s:O, s:O}", "proxies", json_object_get(st, "proxies"), "faults", faults);
+        print_json(o);
+        json_decref(o);
+    } else {
+        json_t *px = json_object_get(st, "proxies");
+        if (!json_object_size(px)) printf("no proxies\n");
+        else {
+            printf("%-16s %-24s %-28s %-8s %-7s %7s %9s\n", "PROXY", "LISTEN", "UPSTREAM", "MODE", "ENABLED", "ACTIVE",
+                   "ACCEPTED");
+            const char *name;
+            json_t *p;
+            json_object_foreach(px, name, p)
+                printf("%-16s %-24s %-28s %-8s %-7s %7lld %9lld\n", name, str(p, "listen"), str(p, "upstream"),
+                       str(p, "mode"), json_is_true(json_object_get(p, "enabled")) ? "yes" : "no", num(p, "active"),
+                       num(p, "accepted"));
+        }
+        printf("\n");
+        faults_table(faults);
+    }
+    json_decref(st);
+    json_decref(faults);
+    return 0;
+}
+
+/* The name as a URL path segment. */
+static void path_for(char *buf, size_t len, const char *prefix, const char *name)
+{
+    size_t o = (size_t)snprintf(buf, len, "%s", prefix);
+    for (const unsigned char *p = (const unsigned char *)name; *p && o + 4 < len; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_.~", *p))
+            buf[o++] = (char)*p;
+        else o += (size_t)snprintf(buf + o, len - o, "%%%02X", *p);
+    }
+    buf[o] = 0;
+}
+
+static int cmd_show(struct ctl *c, const char *name)
+{
+    char path[600];
+    path_for(path, sizeof(path), "/faults/", name);
+    json_t *f;
+    int rc = call(c, "GET", path, NULL, NULL, 0, &f);
+    if (rc) return rc;
+    if (c->json) print_json(f);
+    else {
+        printf("fault %s\n  state: %s (source: %s)\n", str(f, "name"), str(f, "state"), str(f, "source"));
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(f, "attributes"), k, v) printf("  %s = %s\n", k, json_string_value(v));
+        printf("  counters:");
+        json_object_foreach(json_object_get(f, "counters"), k, v) printf(" %s=%lld", k, (long long)json_integer_value(v));
+        printf("\n");
+    }
+    json_decref(f);
+    return 0;
+}
+
+static int cmd_add(struct ctl *c, const char *name, int n, char **kv)
+{
+    json_t *o = json_pack("{s:s}", "name", name);
+    for (int i = 0; i < n; i++) {
+        char *eq = strchr(kv[i], '=');
+        if (!eq || eq == kv[i]) {
+            fprintf(stderr, "faultline ctl: '%s' is not key=value\n", kv[i]);
+            json_decref(o);
+            return 2;
+        }
+        *eq = 0;
+        json_object_set_new(o, kv[i], json_string(eq + 1));
+        *eq = '=';
+    }
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    json_t *f;
+    int rc = call(c, "POST", "/faults", "application/json", body, strlen(body), &f);
+    free(body);
+    if (rc) return rc;
+    if (c->json) print_json(f);
+    else printf("added fault %s (%s on proxy %s, %s)\n", str(f, "name"), str(f, "type"), str(f, "proxy"), str(f, "state"));
+    json_decref(f);
+    return 0;
+}
+
+static int cmd_rm(struct ctl *c, const char *name)
+{
+    char path[600];
+    path_for(path, sizeof(path), "/faults/", name);
+    json_t *f;
+    int rc = call(c, "DELETE", path, NULL, NULL, 0, &f);
+    if (rc) return rc;
+    if (c->json) printf("{\"removed\": \"%s\"}\n", name);
+    else printf("removed fault %s\n", name);
+    json_decref(f);
+    return 0;
+}
+
+static int cmd_kill(struct ctl *c)
+{
+    json_t *o;
+    int rc = call(c, "POST", "/kill", NULL, NULL, 0, &o);
+    if (rc) return rc;
+    if (c->json) print_json(o);
+    else printf("stopped %lld active fault(s); %lld fault(s) attached, none acting\n", num(o, "killed"), num(o, "faults"));
+    json_decref(o);
+    return 0;
+}
+
+static int cmd_load(struct ctl *c, const char *file)
+{
+    FILE *fp = fopen(file, "rb");
+    if (!fp) { fprintf(stderr, "faultline ctl: %s: %s\n", file, strerror(errno)); return 2; }
+    char *text = malloc(CTL_MAX_FILE + 1);
+    if (!text) abort();
+    size_t n = fread(text, 1, CTL_MAX_FILE + 1, fp);
+    fclose(fp);
+    if (n > CTL_MAX_FILE) { fprintf(stderr, "faultline ctl: %s: larger than 1 MiB\n", file); free(text); return 2; }
+    json_t *o;
+    int rc = call(c, "POST", "/profile", "text/plain", text, n, &o);
+    free(text);
+    if (rc) return rc;
+    if (c->json) print_json(o);
+    else printf("applied %s: %lld proxies and %lld faults in force\n", file, num(o, "proxies"), num(o, "faults"));
+    json_decref(o);
+    return 0;
+}
+
+static int cmd_stats(struct ctl *c)
+{
+    json_t *st;
+    int rc = call(c, "GET", "/stats", NULL, NULL, 0, &st);
+    if (rc) return rc;
+    if (c->json) { print_json(st); json_decref(st); return 0; }
+    printf("uptime %.1fs, reloads %lld (failed %lld)", json_number_value(json_object_get(st, "uptime_s")), num(st, "reloads"),
+           num(st, "reload_failures"));
+    if (json_object_get(st, "record_dropped")) printf(", record dropped %lld", num(st, "record_dropped"));
+    printf("\n\n");
+    json_t *px = json_object_get(st, "proxies");
+    const char *name;
+    json_t *p;
+    printf("%-16s %7s %9s %12s %12s %8s %8s %9s %6s\n", "PROXY", "ACTIVE", "ACCEPTED", "BYTES_UP", "BYTES_DOWN", "UP_FAIL",
+           "REFUSED", "REQUESTS", "5XX");
+    json_object_foreach(px, name, p) {
+        json_t *h = json_object_get(p, "http");
+        printf("%-16s %7lld %9lld %12lld %12lld %8lld %8lld %9lld %6lld\n", name, num(p, "active"), num(p, "accepted"),
+               num(p, "bytes_up"), num(p, "bytes_down"), num(p, "upstream_failed"), num(p, "refused"), num(h, "requests"),
+               num(json_object_get(h, "status"), "5xx"));
+    }
+    int any = 0;
+    json_object_foreach(px, name, p) {
+        const char *fname;
+        json_t *f;
+        json_object_foreach(json_object_get(p, "faults"), fname, f) {
+            if (!any++)
+                printf("\n%-24s %-14s %-11s %-8s %8s %8s %10s %10s %7s %7s\n", "FAULT", "PROXY", "TYPE", "STATE", "SEEN",
+                       "AFFECTED", "DELAYED_B", "DROPPED_B", "CLOSES", "RESETS");
+            printf("%-24s %-14s %-11s %-8s %8lld %8lld %10lld %10lld %7lld %7lld\n", fname, name, str(f, "type"),
+                   str(f, "state"), num(f, "conns_seen"), num(f, "conns_affected"), num(f, "bytes_delayed"),
+                   num(f, "bytes_dropped"), num(f, "closes"), num(f, "resets"));
+        }
+    }
+    json_decref(st);
+    return 0;
+}
+
+static int set_addr(struct ctl *c, char *err, size_t errlen)
+{
+    const char *a = c->admin;
+    if (!strncmp(a, "http://", 7)) a += 7;
+    char buf[300];
+    snprintf(buf, sizeof(buf), "%s", a);
+    size_t l = strlen(buf);
+    if (l && buf[l - 1] == '/') buf[l - 1] = 0;
+    if (!strncasecmp(buf, "localhost:", 10)) {
+        char t[300];
+        snprintf(t, sizeof(t), "127.0.0.1:%s", buf + 10);
+        snprintf(buf, sizeof(buf), "%s", t);
+    }
+    snprintf(c->addr_text, sizeof(c->addr_text), "%s", buf);
+    return parse_addr(buf, 0, &c->addr, err, errlen);
+}
+
+int cli_ctl(int argc, char **argv)
+{
+    struct ctl c = {0};
+    c.admin = getenv("FAULTLINE_ADMIN");
+    if (!c.admin || !*c.admin) c.admin = "127.0.0.1:8474";
+    c.token = getenv("FAULTLINE_TOKEN");
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(o, "--json")) { c.json = 1; continue; }
+        if ((!strcmp(o, "--admin") || !strcmp(o, "--token")) && i + 1 < argc) {
+            if (!strcmp(o, "--admin")) c.admin = argv[++i];
+            else c.token = argv[++i];
+            continue;
+        }
+        if (!strncmp(o, "--admin=", 8)) { c.admin = o + 8; continue; }
+        if (!strncmp(o, "--token=", 8)) { c.token = o + 8; continue; }
+        fprintf(stderr, "faultline ctl: unknown option '%s'\n\n", o);
+        usage(stderr);
+        return 2;
+    }
+    if (i >= argc) { usage(stderr); return 2; }
+    for (int k = i; k < argc; k++)
+        if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) { usage(stdout); return 0; }
+    const char *cmd = argv[i];
+    int nargs = argc - i - 1;
+    char **args = argv + i + 1;
+    char err[300];
+    if (set_addr(&c, err, sizeof(err)) < 0) { fprintf(stderr, "faultline ctl: --admin: %s\n", err); return 2; }
+    if (!strcmp(cmd, "list") && nargs == 0) return cmd_list(&c);
+    if (!strcmp(cmd, "show") && nargs == 1) return cmd_show(&c, args[0]);
+    if (!strcmp(cmd, "add") && nargs >= 1) return cmd_add(&c, args[0], nargs - 1, args + 1);
+    if (!strcmp(cmd, "rm") && nargs == 1) return cmd_rm(&c, args[0]);
+    if (!strcmp(cmd, "kill") && nargs == 0) return cmd_kill(&c);
+    if (!strcmp(cmd, "load") && nargs == 1) return cmd_load(&c, args[0]);
+    if (!strcmp(cmd, "stats") && nargs == 0) return cmd_stats(&c);
+    fprintf(stderr, "faultline ctl: bad command or arguments: %s\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,685 @@
+/* admin.c -- the admin API's listener, its safety checks, routing, and faultline's own
+ * endpoints (/faults, /profile, /healthz, /kill). See admin.h and docs/api.md.
+ *
+ * One evhttp server on the event loop the proxies run on, bound on [faultline] admin
+ * (127.0.0.1:8474 by default; "off" disables it). Every request passes the same gate before
+ * any handler runs: the bearer token when admin_token is set (401), Toxiproxy's refusal of
+ * browser user agents (403: a web page must not be able to drive a local fault injector), and
+ * the body cap (413). Handlers validate everything before they change anything, so a request
+ * answered 4xx has changed nothing. Mutating requests are logged one line each (event=api), so
+ * a game day's changes can be read back from the log.
+ *
+ * Faults created here are marked from_api: a SIGHUP reload of the profile keeps them.
+ */
+#define FL_ADMIN_INTERNAL
+#include "proxy/proxy.h"
+#include "control/admin.h"
+#include "cli/cli.h"
+#include "common/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Slow clients. evhttp's own timeout (set_timeout) is an inactivity timeout: a client sending a
+ * header byte every few seconds (slow-loris) would hold its connection forever. So every admin
+ * connection also has a deadline: it must deliver each request whole within ADM_REQ_DEADLINE_S
+ * of opening (or of the previous answer), else it is closed; and at most ADM_MAX_CONNS admin
+ * connections are open at once (a new one beyond that closes the oldest), so a flood of them
+ * can neither use up the descriptors the proxies need nor lock a real client out. */
+#define ADM_REQ_DEADLINE_S 10
+#define ADM_MAX_CONNS 256
+
+struct adm_conn {
+    struct adm_state *st;
+    struct bufferevent *bev;          /* referenced until attached */
+    struct evhttp_connection *evcon;  /* NULL until attached */
+    struct event *attach, *deadline;
+    struct adm_conn *prev, *next;
+};
+
+struct adm_state {
+    struct evhttp *http;
+    struct evconnlistener *lis;
+    char unix_path[128];
+    struct adm_conn *conns;
+    int nconns;
+    uint64_t closed_slow, evicted;
+};
+
+/* ---- connection deadline and cap ---- */
+
+static void adm_conn_free(struct adm_conn *ac)
+{
+    struct adm_state *st = ac->st;
+    if (ac->prev) ac->prev->next = ac->next;
+    else st->conns = ac->next;
+    if (ac->next) ac->next->prev = ac->prev;
+    st->nconns--;
+    if (ac->bev) bufferevent_decref(ac->bev);
+    event_free(ac->attach);
+    event_free(ac->deadline);
+    free(ac);
+}
+
+/* evhttp frees the connection (answer sent with close, error, timeout, our deadline, shutdown). */
+static void adm_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    adm_conn_free(arg);
+}
+
+static void adm_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct adm_conn *ac = arg;
+    ac->st->closed_slow++;
+    log_debug("api_slow_client", "closed=yes deadline_s=%d", ADM_REQ_DEADLINE_S);
+    evhttp_connection_free(ac->evcon);   /* calls adm_conn_closed: ac is gone */
+}
+
+static void adm_arm_deadline(struct adm_conn *ac)
+{
+    struct timeval tv = {ADM_REQ_DEADLINE_S, 0};
+    evtimer_add(ac->deadline, &tv);
+}
+
+/* Runs right after evhttp made the connection around our bufferevent (same loop turn). */
+static void adm_attach_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct adm_conn *ac = arg;
+    struct adm_state *st = ac->st;
+    void *cbarg = NULL;
+    bufferevent_getcb(ac->bev, NULL, NULL, NULL, &cbarg);
+    bufferevent_decref(ac->bev);
+    ac->bev = NULL;
+    if (!cbarg) { adm_conn_free(ac); return; }   /* already freed by evhttp */
+    ac->evcon = cbarg;
+    evhttp_connection_set_closecb(ac->evcon, adm_conn_closed, ac);
+    adm_arm_deadline(ac);
+    if (st->nconns > ADM_MAX_CONNS) {
+        /* full: the oldest connection goes (new ones are at the head), so a flood of slow
+         * clients cannot lock a real client out */
+        struct adm_conn *old = st->conns;
+        while (old->next) old = old->next;
+        st->evicted++;
+        log_debug("api_busy", "connections=%d max=%d evicted=oldest", st->nconns, ADM_MAX_CONNS);
+        if (old->evcon) evhttp_connection_free(old->evcon);
+        else adm_conn_free(old);
+    }
+}
+
+static struct bufferevent *adm_bev_cb(struct event_base *base, void *arg)
+{
+    struct adm_state *st = arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    struct adm_conn *ac = calloc(1, sizeof(*ac));
+    if (!bev || !ac) abort();
+    ac->st = st;
+    ac->bev = bev;
+    bufferevent_incref(bev);
+    ac->attach = evtimer_new(base, adm_attach_cb, ac);
+    ac->deadline = evtimer_new(base, adm_deadline_cb, ac);
+    if (!ac->attach || !ac->deadline) abort();
+    ac->next = st->conns;
+    if (st->conns) st->conns->prev = ac;
+    st->conns = ac;
+    st->nconns++;
+    event_active(ac->attach, EV_TIMEOUT, 0);
+    return bev;
+}
+
+/* A request arrived whole on this connection: the next one has a fresh deadline. */
+static void adm_request_seen(struct fl_server *s, struct evhttp_request *req)
+{
+    struct adm_state *st = s->admin;
+    struct evhttp_connection *evcon = req ? evhttp_request_get_connection(req) : NULL;
+    if (!st || !evcon) return;
+    for (struct adm_conn *ac = st->conns; ac; ac = ac->next)
+        if (ac->evcon == evcon) { adm_arm_deadline(ac); return; }
+}
+
+/* ---- replies ---- */
+
+static const char *reason(int code)
+{
+    switch (code) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+static int g_last_code;   /* status of the reply being sent (for the api log line) */
+
+void adm_text(struct adm_req *r, int code, const char *ctype, const char *text, size_t len)
+{
+    if (r->replied) return;
+    r->replied = 1;
+    g_last_code = code;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+    if (ctype) evhttp_add_header(h, "Content-Type", ctype);
+    struct evbuffer *b = evbuffer_new();
+    if (!b) abort();
+    if (len) evbuffer_add(b, text, len);
+    evhttp_send_reply(r->req, code, reason(code), b);
+    evbuffer_free(b);
+}
+
+void adm_json(struct adm_req *r, int code, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12)) : NULL;
+    json_decref(j);
+    if (!s) {
+        adm_text(r, 500, "application/json", "{\"error\":\"out of memory\",\"status\":500}", 38);
+        return;
+    }
+    size_t n = strlen(s);
+    s = realloc(s, n + 2);
+    if (!s) abort();
+    s[n++] = '\n';
+    s[n] = 0;
+    adm_text(r, code, "application/json", s, n);
+    free(s);
+}
+
+void adm_empty(struct adm_req *r, int code) { adm_text(r, code, NULL, NULL, 0); }
+
+/* Replaces every byte of s that is not part of a well-formed UTF-8 sequence by '?': error
+ * messages quote what the client sent, and JSON strings must be valid UTF-8 (jansson refuses
+ * to build them otherwise, which turned a 400 into a 500 "out of memory"). */
+static void utf8_scrub(char *s)
+{
+    for (long at; (at = utf8_bad_at(s)) >= 0; s += at + 1) s[at] = '?';
+}
+
+void adm_error(struct adm_req *r, int code, const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    utf8_scrub(msg);
+    json_t *j = json_pack("{s:s, s:i}", "error", msg, "status", code);
+    if (r->err_proxies) json_object_set_new(j, "proxies", json_array());
+    adm_json(r, code, j);
+}
+
+void adm_method_not_allowed(struct adm_req *r, const char *allow)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(r->req), "Allow", allow);
+    adm_error(r, 405, "method not allowed (allowed: %s)", allow);
+}
+
+json_t *adm_body_json(struct adm_req *r)
+{
+    json_error_t je;
+    if (!r->blen) {
+        adm_error(r, 400, "bad request body: empty (a JSON document is expected)");
+        return NULL;
+    }
+    json_t *j = json_loadb(r->body, r->blen, 0, &je);
+    if (!j) adm_error(r, 400, "bad request body: %s (line %d, column %d)", je.text, je.line, je.column);
+    return j;
+}
+
+int adm_scalar_str(json_t *v, char *buf, size_t len)
+{
+    if (json_is_string(v)) snprintf(buf, len, "%s", json_string_value(v));
+    else if (json_is_integer(v)) snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v)) snprintf(buf, len, "%.15g", json_real_value(v));
+    else if (json_is_true(v)) snprintf(buf, len, "yes");
+    else if (json_is_false(v)) snprintf(buf, len, "no");
+    else return -1;
+    return 0;
+}
+
+/* ---- faults as JSON ---- */
+
+const char *adm_fault_state(const struct fault *f)
+{
+    if (f->killed) return "killed";
+    return f->phase == FAULT_PENDING ? (f->enabled ? "pending" : "disabled")
+           : f->phase == FAULT_ACTIVE ? "active" : "ended";
+}
+
+static void attr_to_json(void *ud, const char *k, const char *v) { json_object_set_new(ud, k, json_string(v)); }
+
+json_t *adm_fault_json(const struct fault *f)
+{
+    json_t *spec = json_object(), *attrs = json_object();
+    for (int i = 0; i < f->nkv; i++) json_object_set_new(spec, f->kv[i].key, json_string(f->kv[i].value));
+    fault_attrs(f, attr_to_json, attrs);
+    const struct fault_counters *c = &f->c;
+    json_t *cnt = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                            "conns_seen", (json_int_t)c->conns_seen, "conns_affected", (json_int_t)c->conns_affected,
+                            "bytes_delayed", (json_int_t)c->bytes_delayed, "bytes_held", (json_int_t)c->bytes_held,
+                            "bytes_dropped", (json_int_t)c->bytes_dropped, "closes", (json_int_t)c->closes,
+                            "resets", (json_int_t)c->resets, "abandoned", (json_int_t)c->abandoned,
+                            "refused", (json_int_t)c->refused, "requests_affected", (json_int_t)c->requests_affected);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "name", f->name, "proxy", f->proxy, "type",
+                     f->type->name, "state", adm_fault_state(f), "source", f->from_api ? "api" : "profile", "spec", spec,
+                     "attributes", attrs, "counters", cnt);
+}
+
+/* ---- key/value lists built from JSON bodies ---- */
+
+struct kvl { char **k, **v; int n, cap; };
+
+static void kvl_set(struct kvl *l, const char *k, const char *v)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->k[i], k)) {
+            free(l->v[i]);
+            l->v[i] = strdup(v);
+            return;
+        }
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->k = realloc(l->k, sizeof(char *) * (size_t)l->cap);
+        l->v = realloc(l->v, sizeof(char *) * (size_t)l->cap);
+        if (!l->k || !l->v) abort();
+    }
+    l->k[l->n] = strdup(k);
+    l->v[l->n] = strdup(v);
+    if (!l->k[l->n] || !l->v[l->n]) abort();
+    l->n++;
+}
+
+static void kvl_del(struct kvl *l, const char *k)
+{
+    int j = 0;
+    for (int i = 0; i < l->n; i++) {
+        if (!strcmp(l->k[i], k)) { free(l->k[i]); free(l->v[i]); continue; }
+        l->k[j] = l->k[i];
+        l->v[j] = l->v[i];
+        j++;
+    }
+    l->n = j;
+}
+
+static void kvl_free(struct kvl *l)
+{
+    for (int i = 0; i < l->n; i++) { free(l->k[i]); free(l->v[i]); }
+    free(l->k);
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+/* Adds the body's keys to l (null deletes the key when allow_null). 0, or -1 after a 400. */
+static int kvl_from_json(struct adm_req *r, struct kvl *l, json_t *obj, int allow_null)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        if (!strcmp(k, "name")) continue;
+        char buf[1024];
+        if (json_is_null(v) && allow_null) { kvl_del(l, k); continue; }
+        if (adm_scalar_str(v, buf, sizeof(buf)) < 0) {
+            adm_error(r, 400, "%s: must be a string or a number", k);
+            return -1;
+        }
+        kvl_set(l, k, buf);
+    }
+    return 0;
+}
+
+/* Builds a fault from l, checking its proxy. NULL after a 400 reply. */
+static struct fault *build_checked(struct adm_req *r, const char *name, struct kvl *l, struct fl_proxy **pxo)
+{
+    int bad;
+    char err[600];
+    struct fault *f = fault_build(name, (const char *const *)l->k, (const char *const *)l->v, l->n, &bad, err, sizeof(err));
+    if (!f) {
+        adm_error(r, 400, "%s", err);
+        return NULL;
+    }
+    struct fl_proxy *px = server_find_proxy(r->s, f->proxy);
+    if (!px) {
+        adm_error(r, 400, "proxy: no proxy named '%s'", f->proxy);
+        fault_free(f);
+        return NULL;
+    }
+    if ((f->type->flags & FT_HTTP_ONLY) && px->spec.mode != MODE_HTTP) {
+        adm_error(r, 400, "type: '%s' needs an http proxy; '%s' is mode %s", f->type->name, px->spec.name,
+                  proxy_mode_str(px->spec.mode));
+        fault_free(f);
+        return NULL;
+    }
+    *pxo = px;
+    return f;
+}
+
+/* ---- /faults ---- */
+
+static int count_faults(struct fl_server *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->nproxies; i++) n += s->proxies[i]->nfaults;
+    return n;
+}
+
+static void faults_create(struct adm_req *r)
+{
+    json_t *j = adm_body_json(r);
+    if (!j) return;
+    if (!json_is_object(j)) { json_decref(j); adm_error(r, 400, "bad request body: expected a JSON object"); return; }
+    json_t *jn = json_object_get(j, "name");
+    if (!json_is_string(jn) || !*json_string_value(jn)) {
+        json_decref(j);
+        adm_error(r, 400, "missing required field: name");
+        return;
+    }
+    char name[200];
+    snprintf(name, sizeof(name), "%s", json_string_value(jn));
+    struct kvl l = {0};
+    if (kvl_from_json(r, &l, j, 0) < 0) { kvl_free(&l); json_decref(j); return; }
+    json_decref(j);
+    if (server_find_fault(r->s, name, NULL)) {
+        kvl_free(&l);
+        adm_error(r, 409, "fault already exists: %s", name);
+        return;
+    }
+    struct fl_proxy *px;
+    struct fault *f = build_checked(r, name, &l, &px);
+    kvl_free(&l);
+    if (!f) return;
+    f->from_api = 1;
+    proxy_fault_add(px, f);
+    adm_json(r, 201, adm_fault_json(f));
+}
+
+static void fault_patch(struct adm_req *r, struct fault *old, struct fl_proxy *px)
+{
+    json_t *j = adm_body_json(r);
+    if (!j) return;
+    if (!json_is_object(j)) { json_decref(j); adm_error(r, 400, "bad request body: expected a JSON object"); return; }
+    json_t *jn = json_object_get(j, "name");
+    if (jn && (!json_is_string(jn) || strcmp(json_string_value(jn), old->name))) {
+        json_decref(j);
+        adm_error(r, 400, "name: a fault cannot be renamed (delete it and create a new one)");
+        return;
+    }
+    struct kvl l = {0};
+    for (int i = 0; i < old->nkv; i++) kvl_set(&l, old->kv[i].key, old->kv[i].value);
+    if (kvl_from_json(r, &l, j, 1) < 0) { kvl_free(&l); json_decref(j); return; }
+    json_decref(j);
+    struct fl_proxy *npx;
+    struct fault *nf = build_checked(r, old->name, &l, &npx);
+    kvl_free(&l);
+    if (!nf) return;
+    if (npx != px) {
+        fault_free(nf);
+        adm_error(r, 400, "proxy: a fault cannot move to another proxy (delete it and create a new one)");
+        return;
+    }
+    proxy_fault_replace(px, old, nf);
+    adm_json(r, 200, adm_fault_json(nf));
+}
+
+static int route_faults(struct adm_req *r)
+{
+    if (r->nseg < 1 || strcmp(r->seg[0], "faults")) return 0;
+    struct fl_server *s = r->s;
+    if (r->nseg == 1) {
+        if (r->method == EVHTTP_REQ_GET) {
+            json_t *a = json_array();
+            for (int i = 0; i < s->nproxies; i++)
+                for (int k = 0; k < s->proxies[i]->nfaults; k++) json_array_append_new(a, adm_fault_json(s->proxies[i]->faults[k]));
+            adm_json(r, 200, a);
+        } else if (r->method == EVHTTP_REQ_POST) {
+            faults_create(r);
+        } else {
+            adm_method_not_allowed(r, "GET, POST");
+        }
+        return 1;
+    }
+    if (r->nseg != 2) return 0;
+    struct fl_proxy *px = NULL;
+    struct fault *f = server_find_fault(s, r->seg[1], &px);
+    if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_PATCH && r->method != EVHTTP_REQ_DELETE) {
+        adm_method_not_allowed(r, "GET, PATCH, DELETE");
+        return 1;
+    }
+    if (!f) {
+        adm_error(r, 404, "fault not found: %s", r->seg[1]);
+        return 1;
+    }
+    if (r->method == EVHTTP_REQ_GET) adm_json(r, 200, adm_fault_json(f));
+    else if (r->method == EVHTTP_REQ_PATCH) fault_patch(r, f, px);
+    else {
+        proxy_fault_remove(px, f);
+        adm_empty(r, 204);
+    }
+    return 1;
+}
+
+/* ---- /profile, /healthz, /kill ---- */
+
+static void profile_post(struct adm_req *r)
+{
+    if (!r->blen) { adm_error(r, 400, "bad request body: empty (INI profile text is expected)"); return; }
+    if (memchr(r->body, 0, r->blen)) { adm_error(r, 400, "bad request body: holds a NUL byte"); return; }
+    char err[1024];
+    struct profile *p = profile_parse("POST /profile", r->body, 0, err, sizeof(err));
+    if (!p) { adm_error(r, 400, "%s", err); return; }
+    int nf = p->nfaults, np = p->nproxies;
+    if (server_apply(r->s, p, err, sizeof(err)) < 0) {
+        profile_free(p);
+        adm_error(r, 500, "%s", err);
+        return;
+    }
+    log_info("profile_applied", "source=api proxies=%d faults=%d", np, nf);
+    adm_json(r, 200, json_pack("{s:i, s:i, s:i, s:i}", "profile_proxies", np, "profile_faults", nf, "proxies",
+                               r->s->nproxies, "faults", count_faults(r->s)));
+}
+
+static int route_misc(struct adm_req *r)
+{
+    if (r->nseg != 1) return 0;
+    const char *p = r->seg[0];
+    if (!strcmp(p, "healthz")) {
+        if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) { adm_method_not_allowed(r, "GET"); return 1; }
+        adm_json(r, r->s->draining ? 503 : 200,
+                 json_pack("{s:s, s:s, s:i, s:i, s:f}", "status", r->s->draining ? "draining" : "ok", "version",
+                           FAULTLINE_VERSION, "proxies", r->s->nproxies, "faults", count_faults(r->s), "uptime_s",
+                           (double)(fl_now_us() - r->s->started_us) / 1e6));
+        return 1;
+    }
+    if (!strcmp(p, "kill")) {
+        if (r->method != EVHTTP_REQ_POST) { adm_method_not_allowed(r, "POST"); return 1; }
+        int n = server_kill_faults(r->s);
+        adm_json(r, 200, json_pack("{s:i, s:i}", "killed", n, "faults", count_faults(r->s)));
+        return 1;
+    }
+    if (!strcmp(p, "profile")) {
+        if (r->method != EVHTTP_REQ_POST) { adm_method_not_allowed(r, "POST"); return 1; }
+        profile_post(r);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- the gate and the dispatcher ---- */
+
+static int token_ok(struct fl_server *s, struct evhttp_request *req)
+{
+    const char *tok = s->g.admin_token;
+    if (!*tok) return 1;
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7)) return 0;
+    h += 7;
+    while (*h == ' ') h++;
+    size_t a = strlen(h), b = strlen(tok);
+    unsigned diff = (unsigned)(a ^ b);
+    for (size_t i = 0; i < b; i++) diff |= (unsigned)(unsigned char)tok[i] ^ (unsigned)(unsigned char)(i < a ? h[i] : 0);
+    return diff == 0;
+}
+
+static const char *method_str(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    default: return "OTHER";
+    }
+}
+
+static void gen_cb(struct evhttp_request *req, void *arg)
+{
+    struct fl_server *s = arg;
+    struct adm_req r = {.req = req, .s = s, .method = evhttp_request_get_command(req)};
+    g_last_code = 0;
+    adm_request_seen(s, req);
+    const char *uri = evhttp_request_get_uri(req);
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+    const char *path = u ? evhttp_uri_get_path(u) : NULL;
+    if (!path || !*path) path = "/";
+    char *pcopy = strdup(path);
+    if (!pcopy) abort();
+    if (!token_ok(s, req)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer realm=\"faultline\"");
+        adm_error(&r, 401, "unauthorized: this admin API needs 'Authorization: Bearer <admin_token>'");
+        goto out;
+    }
+    const char *ua = evhttp_find_header(evhttp_request_get_input_headers(req), "User-Agent");
+    if (ua && !strncmp(ua, "Mozilla/", 8)) {
+        adm_error(&r, 403, "User agent not allowed");
+        goto out;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    r.blen = evbuffer_get_length(in);
+    if (r.blen > ADM_MAX_BODY) {
+        adm_error(&r, 413, "request body too large: %zu bytes (at most %d)", r.blen, ADM_MAX_BODY);
+        goto out;
+    }
+    r.body = malloc(r.blen + 1);
+    if (!r.body) abort();
+    evbuffer_copyout(in, r.body, r.blen);
+    r.body[r.blen] = 0;
+    /* split the path into %-decoded segments (too many: no route has that many; the ones
+     * decoded so far are still freed below) */
+    int too_deep = 0;
+    for (char *save = NULL, *t = strtok_r(pcopy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+        if (r.nseg == (int)(sizeof(r.seg) / sizeof(r.seg[0]))) { too_deep = 1; break; }
+        r.seg[r.nseg++] = evhttp_uridecode(t, 0, NULL);
+    }
+    if (too_deep || !(adm_toxi_route(&r) || route_faults(&r) || route_misc(&r) || adm_metrics_route(&r)))
+        if (!r.replied) adm_error(&r, 404, "not found: %s", path);
+out:
+    if (!r.replied) adm_error(&r, 500, "no reply");
+    if (r.method != EVHTTP_REQ_GET && r.method != EVHTTP_REQ_HEAD)
+        log_info("api", "method=%s uri=%s status=%d", method_str(r.method), log_q(uri ? uri : "?"), g_last_code);
+    for (int i = 0; i < r.nseg; i++) free(r.seg[i]);
+    free(r.body);
+    free(pcopy);
+}
+
+static int addr_is_loopback(const struct fl_addr *a)
+{
+    if (a->kind == ADDR_UNIX) return 1;
+    if (a->ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&a->ss;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (a->ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return 1;
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) return in6->sin6_addr.s6_addr[12] == 127;
+    }
+    return 0;
+}
+
+int admin_start(struct fl_server *s, char *err, size_t errlen)
+{
+    if (s->g.admin_off || s->admin) return 0;
+    const struct fl_addr *a = &s->g.admin;
+    if (!addr_is_loopback(a) && !s->g.admin_token[0]) {
+        snprintf(err, errlen,
+                 "admin: %s is not a loopback address and no admin_token is set; refusing to expose the admin "
+                 "API (set admin_token, or use 127.0.0.1)", s->g.admin_text);
+        return -1;
+    }
+    struct adm_state *st = calloc(1, sizeof(*st));
+    if (!st) abort();
+    if (a->kind == ADDR_UNIX) {
+        struct stat sb;
+        if (stat(a->path, &sb) == 0 && S_ISSOCK(sb.st_mode)) unlink(a->path);
+        snprintf(st->unix_path, sizeof(st->unix_path), "%s", a->path);
+    }
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | (a->kind == ADDR_INET ? LEV_OPT_REUSEABLE : 0);
+    st->lis = evconnlistener_new_bind(s->base, NULL, NULL, flags, 128, (const struct sockaddr *)&a->ss, (int)a->sslen);
+    if (!st->lis) {
+        snprintf(err, errlen, "admin: cannot listen on %s: %s", s->g.admin_text, strerror(errno));
+        free(st);
+        return -1;
+    }
+    st->http = evhttp_new(s->base);
+    if (!st->http) abort();
+    evhttp_set_allowed_methods(st->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                             EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+    /* bodies between ADM_MAX_BODY and this are refused by us with a JSON 413; above it evhttp
+     * refuses them itself (also 413) without buffering them */
+    evhttp_set_max_body_size(st->http, 4 * ADM_MAX_BODY);
+    evhttp_set_max_headers_size(st->http, 64 * 1024);
+    evhttp_set_timeout(st->http, 30);
+    evhttp_set_bevcb(st->http, adm_bev_cb, st);
+    evhttp_set_gencb(st->http, gen_cb, s);
+    if (!evhttp_bind_listener(st->http, st->lis)) {
+        snprintf(err, errlen, "admin: cannot serve on %s", s->g.admin_text);
+        evhttp_free(st->http);
+        evconnlistener_free(st->lis);
+        free(st);
+        return -1;
+    }
+    char shown[320];
+    snprintf(shown, sizeof(shown), "%s", s->g.admin_text);
+    if (a->kind == ADDR_INET && a->port == 0) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getsockname(evconnlistener_get_fd(st->lis), (struct sockaddr *)&ss, &sl) == 0) {
+            int port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                                     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+            snprintf(shown, sizeof(shown), "%s%s%s:%d", strchr(a->host, ':') ? "[" : "", a->host,
+                     strchr(a->host, ':') ? "]" : "", port);
+        }
+    }
+    log_info("admin_listening", "admin=%s auth=%s", log_q(shown), s->g.admin_token[0] ? "bearer" : "none");
+    s->admin = st;
+    return 0;
+}
+
+void admin_stop(struct fl_server *s)
+{
+    struct adm_state *st = s ? s->admin : NULL;
+    if (!st) return;
+    s->admin = NULL;
+    evhttp_free(st->http);   /* frees the bound listener too, and its connections */
+    while (st->conns) adm_conn_free(st->conns);   /* accepted, not yet attached */
+    if (st->unix_path[0]) unlink(st->unix_path);
+    free(st);
+}

@@ -1,0 +1,62 @@
+/* admin.h -- the admin HTTP API (evhttp on [faultline] admin). See docs/api.md.
+ *
+ * Two faces on one listener: Toxiproxy v2's REST API (/version, /proxies..., /populate,
+ * /reset), so existing Toxiproxy clients drive faultline unchanged, and faultline's own API
+ * (/faults, /profile, /stats, /metrics, /healthz, /kill). Everything runs on the server's event
+ * loop: a request acts on the live proxies and faults before its reply is sent.
+ *
+ * Files: admin.c (listener, auth, routing, faultline endpoints), admin_toxi.c (the Toxiproxy
+ * face), admin_metrics.c (/stats and /metrics).
+ */
+#ifndef FL_ADMIN_H
+#define FL_ADMIN_H
+#include <stddef.h>
+struct fl_server;
+/* Binds the admin API unless admin = off. 0, or -1 with the reason (port in use, non-loopback
+ * address without admin_token). */
+int admin_start(struct fl_server *s, char *err, size_t errlen);
+/* Closes the listener and frees the API state. Idempotent; safe when never started. */
+void admin_stop(struct fl_server *s);
+
+/* ---- internal to proxy/admin*.c ---- */
+#ifdef FL_ADMIN_INTERNAL
+#include <jansson.h>
+#include <event2/http.h>
+#include "faults/fault.h"
+
+#define ADM_MAX_BODY (1024 * 1024)          /* bodies above this are refused with 413 */
+
+/* One request being handled. Segments are the URL path split on '/', %-decoded. */
+struct adm_req {
+    struct evhttp_request *req;
+    struct fl_server *s;
+    enum evhttp_cmd_type method;
+    char *seg[6];
+    int nseg;
+    char *body;                             /* NUL-terminated copy of the body (may be "") */
+    size_t blen;
+    int replied;
+    int err_proxies;                        /* errors carry "proxies": [] (POST /populate) */
+};
+
+/* Replies: adm_json takes ownership of j; adm_error formats {"error": msg, "status": code}. */
+void adm_json(struct adm_req *r, int code, json_t *j);
+void adm_text(struct adm_req *r, int code, const char *ctype, const char *text, size_t len);
+void adm_empty(struct adm_req *r, int code);
+void adm_error(struct adm_req *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void adm_method_not_allowed(struct adm_req *r, const char *allow);
+/* Parses the body as JSON; on failure replies 400 "bad request body: ..." and returns NULL. */
+json_t *adm_body_json(struct adm_req *r);
+/* A JSON scalar as fault-key text ("100ms", 5, 0.5, true). 0, or -1 when not a scalar. */
+int adm_scalar_str(json_t *v, char *buf, size_t len);
+
+/* Route handlers: return 1 if the path is theirs (a reply was sent), 0 otherwise. */
+int adm_toxi_route(struct adm_req *r);
+int adm_metrics_route(struct adm_req *r);
+/* pending, active, ended, disabled (enabled = no) or killed. */
+const char *adm_fault_state(const struct fault *f);
+/* The fault as faultline JSON (GET /faults/NAME). */
+json_t *adm_fault_json(const struct fault *f);
+#endif
+
+#endif

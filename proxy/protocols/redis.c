@@ -1,0 +1,944 @@
+/* proxy/protocols/redis.c -- mode = redis: framing RESP2 and RESP3 while it streams.
+ *
+ * Why by hand: hiredis parses replies for a client into objects (it copies every bulk string
+ * and has no notion of commands or of a stream passing through); a proxy needs to know only
+ * where each command and each reply ends, without holding them. RESP is line-framed: a type
+ * byte, a line, and for bulk types a counted body. Each direction runs one loop over its input
+ * buffer: read a line, and for bulk strings let the body stream through (`bulk_left` bytes)
+ * untouched. Aggregates (arrays, maps, sets, pushes, attributes) are a stack of "elements
+ * left" counters, so a reply of any depth is tracked in constant memory per level.
+ *
+ * Commands are looked at only at their start: the first PEEK bytes (name and first key) are
+ * copied to decide which fault applies; the rest streams. Every command that gets a reply is
+ * one entry of a FIFO; each complete top-level reply (pushes excepted) pops one. That pairing
+ * is what makes pipelining, MULTI/EXEC (one reply per command, QUEUED included) and blocking
+ * commands (BLPOP just takes long) work without special cases, and what lets redis_error
+ * answer a command itself in the right place: the local answer waits in the FIFO until every
+ * reply before it has passed. Latency and hang close a gate on the client's input: the
+ * command and everything after it wait in the socket's input buffer (counted against the
+ * proxy's buffer: proxy/conn.c stops reading past it) until the gate opens.
+ *
+ * Pub/sub and MONITOR connections pass through: after SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE,
+ * MONITOR or CLIENT REPLY OFF|SKIP the connection is forwarded as plain tcp (no framing, no
+ * faults) for the rest of its life. RESP3 streamed strings and aggregates (`$?`, `*?`), which
+ * Redis never sends, are refused as garbage. Garbage from either side closes the pair and is
+ * counted.
+ */
+#include "proxy/protocols/redis.h"
+#include "faults/redis_fault.h"
+#include "proxy/protocols/frame.h"
+#include "proxy/proxy.h"
+#include "faults/chain.h"
+#include "common/log.h"
+#include "record/record.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESP_LINE_MAX   65536u          /* a status/error line or an inline command (Redis: 64 KiB) */
+#define RESP_BULK_MAX   (1ull << 32)    /* a bulk string's length */
+#define RESP_AGG_MAX    (1ll << 31)     /* an aggregate's element count */
+#define RESP_DEPTH_MAX  64              /* nesting of aggregates */
+#define RESP_PEEK_MAX   8192u           /* bytes of a command read to find its name and key */
+#define RESP_NAME_MAX   32              /* bytes of a command name kept */
+#define RESP_KEY_MAX    1024u           /* bytes of the first key kept for match_key */
+#define RESP_FIFO_MAX   65536u          /* commands outstanding before the client is not read */
+#define RESP_NAMES_MAX  128             /* command names counted per proxy (then "other") */
+
+struct resp_agg { int64_t left; uint8_t attr; };
+
+struct resp_dir {
+    struct resp_agg stack[RESP_DEPTH_MAX];
+    int depth;
+    uint64_t bulk_left;          /* body bytes (with CRLF) of a bulk still to pass */
+    uint8_t top;                 /* type of the current top-level value, 0 = between values */
+    uint8_t in_cmd;              /* (client) a multibulk command has started */
+    uint8_t discard;             /* (client) the current command is dropped (answered locally) */
+    uint8_t decided;             /* (client) the command at the head went through the faults */
+};
+
+struct resp_entry { uint8_t local; uint16_t name; char *error; };
+
+struct resp_name_stat { char name[RESP_NAME_MAX]; uint64_t calls, errors, injected; };
+
+struct resp_totals {
+    struct frame_totals h;       /* first: name, conns, delayed, hung, garbage_*, open sessions */
+    uint64_t commands, replies, errors_server, errors_injected;
+    uint64_t abandoned_inflight, abandoned_held;
+    uint64_t passthrough, pushes, unsolicited, peak_inflight;
+    struct resp_name_stat names[RESP_NAMES_MAX];
+    int nnames;
+    uint8_t hslot[256];          /* hash of a name -> its row + 1 (0 = empty) */
+};
+
+struct resp_sess {
+    struct frame_sess fs;        /* first (proxy/protocols/frame.h): connection, gate, applied faults, ... */
+    struct resp_totals *tot;     /* fs.tot, typed; NULL when detached */
+    int dead, raw, raw_after;
+    struct resp_dir d[2];
+    struct resp_entry *q;
+    size_t qhead, qn, qcap;
+    int fifo_full;
+    int in_multi;
+    /* facts */
+    uint64_t commands, replies, errors_server, errors_injected, pushes;
+    uint64_t peak_inflight;
+    struct { uint16_t idx; uint32_t calls, errors; } by[16];   /* per command name, first 16 */
+    int nby;
+};
+
+/* A session of tot->h.open (the struct frame_sess is its first member). */
+static inline struct resp_sess *resp_of(struct frame_sess *fs) { return (struct resp_sess *)fs; }
+
+static void resp_sess_count(struct resp_sess *s, uint16_t idx, int call, int err)
+{
+    int i;
+    for (i = 0; i < s->nby && s->by[i].idx != idx; i++) {}
+    if (i == s->nby) {
+        if (s->nby == 16) return;
+        s->by[s->nby].idx = idx;
+        s->by[s->nby].calls = s->by[s->nby].errors = 0;
+        s->nby++;
+    }
+    s->by[i].calls += (uint32_t)call;
+    s->by[i].errors += (uint32_t)err;
+}
+
+static uint64_t resp_inflight(const struct resp_sess *s);
+
+/* ---- per-proxy totals ---- */
+
+static struct frame_table totals = {sizeof(struct resp_totals), 128, 0, NULL};
+
+static struct resp_totals *resp_totals_for(const char *name)
+{
+    return (struct resp_totals *)frame_totals_for(&totals, name);
+}
+
+/* The totals of proxy px (a zero row when it never had a connection). */
+static const struct resp_totals *resp_totals_of(const struct fl_proxy *px)
+{
+    static const struct resp_totals zero;
+    const struct resp_totals *t = (const struct resp_totals *)frame_totals_find(&totals, px->spec.name);
+    return t ? t : &zero;
+}
+
+static uint16_t resp_name_idx(struct resp_totals *t, const char *name)
+{
+    if (!t) return 0;
+    /* a small hash of the name to its row (pipelines repeat a few names millions of times) */
+    unsigned h = 0;
+    for (const char *p = name; *p; p++) h = h * 31u + (unsigned char)*p;
+    h &= 255u;
+    for (unsigned k = 0; k < 8; k++) {
+        uint8_t r = t->hslot[(h + k) & 255u];
+        if (!r) break;
+        if (!strcmp(t->names[r - 1].name, name)) return (uint16_t)(r - 1);
+    }
+    for (int i = 0; i < t->nnames; i++)
+        if (!strcmp(t->names[i].name, name)) return (uint16_t)i;
+    if (t->nnames < RESP_NAMES_MAX - 1) {
+        snprintf(t->names[t->nnames].name, RESP_NAME_MAX, "%s", name);
+        for (unsigned k = 0; k < 8; k++)
+            if (!t->hslot[(h + k) & 255u]) { t->hslot[(h + k) & 255u] = (uint8_t)(t->nnames + 1); break; }
+        return (uint16_t)t->nnames++;
+    }
+    snprintf(t->names[RESP_NAMES_MAX - 1].name, RESP_NAME_MAX, "(other)");
+    t->nnames = RESP_NAMES_MAX;
+    return RESP_NAMES_MAX - 1;
+}
+
+char *resp_stats_json(const struct fl_proxy *px)
+{
+    const struct resp_totals *t = resp_totals_of(px);
+    uint64_t live = 0, inflight = 0, held = 0;
+    for (struct frame_sess *o = t->h.open; o && px->spec.mode == MODE_REDIS; o = o->onext) {
+        live++;
+        inflight += resp_inflight(resp_of(o));
+        if (o->gate_until == INT64_MAX) held++;
+    }
+    size_t cap = 1024 + (size_t)t->nnames * 120, o = 0;
+    char *out = malloc(cap);
+    if (!out) abort();
+#define U(x) (unsigned long long)(x)
+    o += (size_t)snprintf(out + o, cap - o,
+                          "{\"conns\":%llu,\"live\":%llu,\"inflight\":%llu,\"held\":%llu,\"peak_inflight\":%llu,"
+                          "\"commands\":%llu,\"replies\":%llu,\"errors_server\":%llu,\"errors_injected\":%llu,"
+                          "\"delayed\":%llu,\"hung\":%llu,\"abandoned_inflight\":%llu,\"abandoned_held\":%llu,"
+                          "\"garbage_client\":%llu,\"garbage_server\":%llu,\"passthrough\":%llu,\"pushes\":%llu,"
+                          "\"unsolicited\":%llu,\"by_command\":{",
+                          U(t->h.conns), U(live), U(inflight), U(held), U(t->peak_inflight), U(t->commands), U(t->replies),
+                          U(t->errors_server), U(t->errors_injected), U(t->h.delayed), U(t->h.hung),
+                          U(t->abandoned_inflight), U(t->abandoned_held), U(t->h.garbage_client), U(t->h.garbage_server),
+                          U(t->passthrough), U(t->pushes), U(t->unsolicited));
+    for (int i = 0; i < t->nnames && o < cap; i++) {
+        /* names are upper-cased letters/digits from the wire; anything else was replaced */
+        o += (size_t)snprintf(out + o, cap - o, "%s\"%s\":{\"calls\":%llu,\"errors\":%llu,\"injected\":%llu}",
+                              i ? "," : "", t->names[i].name, U(t->names[i].calls), U(t->names[i].errors),
+                              U(t->names[i].injected));
+    }
+    if (o < cap) snprintf(out + o, cap - o, "}}");
+#undef U
+    return out;
+}
+
+/* ---- bytes out ---- */
+
+static inline void resp_fwd(struct resp_sess *s, int dir, struct evbuffer *in, size_t n)
+{
+    frame_fwd(s->fs.c, dir, in, n, s->fs.tmp);
+}
+
+static void resp_inject(struct resp_sess *s, const char *data, size_t len)
+{
+    frame_inject(s->fs.c, s->fs.sink, s->fs.tmp, data, len);
+}
+
+static int resp_garbage(struct resp_sess *s, int dir, const char *why)
+{
+    return frame_garbage(&s->fs, dir, why);
+}
+
+/* ---- the FIFO ---- */
+
+static void resp_push(struct resp_sess *s, uint8_t local, uint16_t name, char *error)
+{
+    if (s->qn == s->qcap) {
+        s->q = frame_ring_grow(s->q, sizeof(*s->q), s->qhead, s->qn, &s->qcap, 16);
+        s->qhead = 0;
+    }
+    s->q[(s->qhead + s->qn) % s->qcap] = (struct resp_entry){local, name, error};
+    s->qn++;
+    if (s->qn > s->peak_inflight) s->peak_inflight = s->qn;
+    if (s->tot && s->qn > s->tot->peak_inflight) s->tot->peak_inflight = s->qn;
+}
+
+static struct resp_entry *resp_head(struct resp_sess *s) { return s->qn ? &s->q[s->qhead] : NULL; }
+
+static void resp_pop(struct resp_sess *s)
+{
+    if (!s->qn) return;
+    free(s->q[s->qhead].error);
+    s->qhead = (s->qhead + 1) % s->qcap;
+    s->qn--;
+}
+
+static int resp_down_between(const struct resp_sess *s)
+{
+    const struct resp_dir *d = &s->d[1];
+    return d->depth == 0 && d->bulk_left == 0 && d->top == 0;
+}
+
+/* Answers the local entries at the head of the FIFO (their turn has come). */
+static void resp_flush_local(struct resp_sess *s)
+{
+    struct resp_entry *h;
+    while (!s->dead && resp_down_between(s) && (h = resp_head(s)) && h->local) {
+        char line[1100];
+        int n = snprintf(line, sizeof(line), "-%s\r\n", h->error ? h->error : "ERR injected by faultline");
+        if (n > (int)sizeof(line) - 1) n = (int)sizeof(line) - 1;
+        resp_inject(s, line, (size_t)n);
+        s->errors_injected++;
+        if (s->tot) {
+            s->tot->errors_injected++;
+            s->tot->names[h->name].injected++;
+        }
+        resp_pop(s);
+    }
+}
+
+/* ---- faults ---- */
+
+static struct fault *resp_decide(struct resp_sess *s, const char *name, const char *key)
+{
+    if (!s->fs.px) return NULL;
+    struct fl_proxy *px = s->fs.px;
+    for (int i = 0; i < px->nfaults; i++) {
+        struct fault *f = px->faults[i];
+        if (!(f->type->flags & FT_REDIS_ONLY) || !fault_is_active(f)) continue;
+        if (!resp_match_ok(f->cfg, name, key)) continue;
+        if (frame_roll(&s->fs, f)) return f;
+    }
+    return NULL;
+}
+
+static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in);
+
+static void resp_run_fs(struct frame_sess *fs, int dir, struct evbuffer *in) { resp_run(resp_of(fs), dir, in); }
+static void resp_set_dead(struct frame_sess *fs) { resp_of(fs)->dead = 1; }
+static const struct frame_ops resp_ops = {MODE_REDIS, "redis_garbage", resp_run_fs, resp_set_dead};
+
+void resp_fault_ended(struct fault *f)
+{
+    /* only redis fault types name this as their on_deactivate: f->cfg is a resp_fcfg */
+    frame_fault_ended(f, &resp_ops, ((const struct resp_fcfg *)f->cfg)->on_end);
+}
+
+/* ---- parsing helpers ---- */
+
+/* The integer after the type byte of a line (b is NUL-terminated). 0 or -1. */
+static int resp_int(const char *b, int64_t *out)
+{
+    const char *p = b;
+    int neg = 0;
+    if (*p == '-') { neg = 1; p++; }
+    if (!*p) return -1;
+    int64_t v = 0;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        if (v > (INT64_MAX - 9) / 10) return -1;
+        v = v * 10 + (*p - '0');
+    }
+    *out = neg ? -v : v;
+    return 0;
+}
+
+/* One bulk string "$len\r\n<body>\r\n" at b[o..n). Sets body and blen (blen cut at n).
+ * Returns the offset after it, 0 = need more bytes, -1 = not a bulk string. */
+static long resp_peek_bulk(const char *b, size_t n, size_t o, const char **body, size_t *blen, size_t *full)
+{
+    *body = b + n;     /* nothing of the body seen yet */
+    *blen = 0;
+    *full = 0;
+    if (o >= n) return 0;
+    if (b[o] != '$') return -1;
+    const char *e = memchr(b + o, '\r', n - o);
+    if (!e) return n - o > 32 ? -1 : 0;
+    if ((size_t)(e - b) + 1 >= n) return 0;
+    if (e[1] != '\n' || e - (b + o) > 20) return -1;
+    char num[24];
+    size_t nl = (size_t)(e - (b + o)) - 1;
+    memcpy(num, b + o + 1, nl);
+    num[nl] = 0;
+    int64_t len;
+    if (resp_int(num, &len) < 0 || len < 0 || (uint64_t)len > RESP_BULK_MAX) return -1;
+    size_t start = (size_t)(e - b) + 2;
+    *body = b + start;
+    *full = (size_t)len;
+    *blen = start + (size_t)len <= n ? (size_t)len : n - start;
+    if (start + (size_t)len + 2 > n) return 0;
+    return (long)(start + (size_t)len + 2);
+}
+
+static int resp_is_cmd(const char *name, const char *want) { return strcmp(name, want) == 0; }
+
+/* The length of the complete value at p[0..n) (contiguous memory), or 0 when it is not all
+ * there or when it needs the careful path's judgement (anything unusual: errors and limits are
+ * decided there). Aggregates need no stack: each header adds its elements to the values still
+ * expected (an attribute adds its pairs without taking a value's place). A command (client) is
+ * an array of bulk strings only. Bounded: at most 64 aggregates and 4096 tokens per value. */
+static size_t resp_scan(const char *p, size_t n, int client)
+{
+    size_t o = 0;
+    int64_t left = 1;
+    int aggs = 0, tokens = 0;
+    while (left > 0) {
+        if (o >= n || ++tokens > 4096) return 0;
+        char t = p[o];
+        if (o == 0 && t == '|') return 0;        /* a reply that starts with an attribute */
+        const char *cr = memchr(p + o, '\r', n - o < RESP_LINE_MAX ? n - o : RESP_LINE_MAX);
+        if (!cr || (size_t)(cr - p) + 1 >= n || cr[1] != '\n') return 0;
+        size_t ll = (size_t)(cr - (p + o));
+        size_t next = (size_t)(cr - p) + 2;
+        if (client && (o == 0 ? t != '*' : t != '$')) return 0;
+        switch (t) {
+        case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+            if (ll == 0) return 0;
+            left--;
+            o = next;
+            continue;
+        default:
+            break;
+        }
+        if (t != '$' && t != '!' && t != '=' && t != '*' && t != '~' && t != '>' && t != '%' && t != '|') return 0;
+        /* a count: digits only, or -1 for a null bulk/array */
+        if (ll < 2 || ll > 12) return 0;
+        int64_t num = 0;
+        if (p[o + 1] == '-') {
+            if (ll != 3 || p[o + 2] != '1' || (t != '$' && t != '*')) return 0;
+            num = -1;
+        } else {
+            for (size_t i = o + 1; i < o + ll; i++) {
+                if (p[i] < '0' || p[i] > '9') return 0;
+                num = num * 10 + (p[i] - '0');
+            }
+        }
+        o = next;
+        if (t == '$' || t == '!' || t == '=') {
+            left--;
+            if (num >= 0) {
+                if ((uint64_t)num + 2 > n - o) return 0;
+                o += (size_t)num + 2;
+            }
+            continue;
+        }
+        if (++aggs >= RESP_DEPTH_MAX) return 0;
+        if (t == '|') {                          /* annotates the value that follows */
+            left += num * 2;
+            continue;
+        }
+        left += (t == '%' ? num * 2 : num > 0 ? num : 0) - 1;
+    }
+    return o;
+}
+
+/* A RESP2/RESP3 type byte (streamed `?` forms excepted; they are refused later). */
+static inline int resp_type_ok(char t)
+{
+    switch (t) {
+    case '+': case '-': case ':': case '_': case ',': case '#': case '(': case '$': case '!':
+    case '=': case '*': case '~': case '>': case '%': case '|':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The start of a command at off (between commands, not gated). Decides its fault and sets the
+ * framing up. 1 = go on, 0 = wait (more bytes, or gated), -1 = dead. For inline commands the
+ * whole line is consumed here (*linelen set); multibulk commands are framed by the loop. */
+#define RESP_MORE 2   /* resp_cmd_head: the peek needs more bytes */
+static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, const struct frame_view *v, size_t off,
+                         size_t avail, size_t *inline_len, size_t want)
+{
+    struct resp_dir *d = &s->d[0];
+    size_t n = avail < want ? avail : want;
+    char bcopy[RESP_PEEK_MAX];
+    const char *b;
+    struct evbuffer_ptr ptr;
+    if (off + n <= v->len) {
+        b = v->p + off;                          /* in place: it lies in the first chain */
+    } else {
+        evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+        evbuffer_copyout_from(in, &ptr, bcopy, n);
+        b = bcopy;
+    }
+    int complete_peek = n == RESP_PEEK_MAX;   /* as much as we will ever look at */
+    char name[RESP_NAME_MAX], key[RESP_KEY_MAX + 1], arg2[16];
+    name[0] = key[0] = arg2[0] = 0;
+    int has_key = 0, replies = 1;
+    *inline_len = 0;
+    if (b[0] == '*') {
+        const char *e = memchr(b, '\r', n);
+        if (!e || (size_t)(e - b) + 1 >= n) return n > 32 ? resp_garbage(s, 0, "multibulk header too long") : RESP_MORE;
+        if (e[1] != '\n') return resp_garbage(s, 0, "multibulk header without CRLF");
+        char num[24];
+        size_t nl = (size_t)(e - b) - 1;
+        if (nl > 20) return resp_garbage(s, 0, "multibulk count too long");
+        memcpy(num, b + 1, nl);
+        num[nl] = 0;
+        int64_t cnt;
+        if (resp_int(num, &cnt) < 0 || cnt > 1024 * 1024 || cnt < -1)
+            return resp_garbage(s, 0, "bad multibulk count");
+        if (cnt <= 0) replies = 0;       /* Redis answers nothing to *0 / *-1 */
+        size_t o = (size_t)(e - b) + 2;
+        const char *body;
+        size_t blen, full;
+        if (cnt >= 1) {
+            long r = resp_peek_bulk(b, n, o, &body, &blen, &full);
+            if (r < 0) return resp_garbage(s, 0, "command element is not a bulk string");
+            if (r == 0 && !(complete_peek && blen > 0)) return complete_peek ? resp_garbage(s, 0, "command name too long") : RESP_MORE;
+            size_t k = blen < RESP_NAME_MAX - 1 ? blen : RESP_NAME_MAX - 1;
+            for (size_t i = 0; i < k; i++) {
+                unsigned char ch = (unsigned char)body[i];
+                name[i] = (char)(isalnum(ch) || ch == '_' || ch == '|' || ch == '-' || ch == '.' ? toupper(ch) : '?');
+            }
+            name[k] = 0;
+            if (r > 0 && cnt >= 2) {
+                const char *kb;
+                size_t kl, kfull;
+                long r2 = resp_peek_bulk(b, n, (size_t)r, &kb, &kl, &kfull);
+                if (r2 < 0) return resp_garbage(s, 0, "command element is not a bulk string");
+                if (r2 == 0 && !complete_peek && kl < RESP_KEY_MAX) return RESP_MORE;
+                size_t kk = kl < RESP_KEY_MAX ? kl : RESP_KEY_MAX;
+                memcpy(key, kb, kk);
+                key[kk] = 0;
+                has_key = 1;
+                for (size_t i = 0; i < kk && i < sizeof(arg2) - 1; i++) arg2[i] = (char)toupper((unsigned char)kb[i]);
+                arg2[kk < sizeof(arg2) - 1 ? kk : sizeof(arg2) - 1] = 0;
+            }
+        }
+        d->in_cmd = 1;
+    } else {
+        /* inline command: one line ending in \n (\r\n tolerated) */
+        const char *nlp = memchr(b, '\n', n);
+        if (!nlp && n < avail && n < RESP_PEEK_MAX) return RESP_MORE;
+        if (!nlp) {
+            evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+            struct evbuffer_ptr e = evbuffer_search_eol(in, &ptr, NULL, EVBUFFER_EOL_LF);
+            if (e.pos < 0) return avail > RESP_LINE_MAX ? resp_garbage(s, 0, "inline command too long") : 0;
+            if ((size_t)e.pos - off > RESP_LINE_MAX) return resp_garbage(s, 0, "inline command too long");
+            *inline_len = (size_t)e.pos - off + 1;
+        } else {
+            *inline_len = (size_t)(nlp - b) + 1;
+        }
+        size_t ll = nlp ? (size_t)(nlp - b) : n;
+        size_t i = 0;
+        while (i < ll && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r')) i++;
+        size_t k = 0;
+        while (i < ll && b[i] != ' ' && b[i] != '\t' && b[i] != '\r') {
+            unsigned char ch = (unsigned char)b[i++];
+            if (k < RESP_NAME_MAX - 1) name[k++] = (char)(isalnum(ch) || ch == '_' || ch == '-' ? toupper(ch) : '?');
+        }
+        name[k] = 0;
+        if (!k) replies = 0;             /* an empty line: Redis answers nothing */
+        while (i < ll && (b[i] == ' ' || b[i] == '\t')) i++;
+        k = 0;
+        while (i < ll && b[i] != ' ' && b[i] != '\t' && b[i] != '\r' && k < RESP_KEY_MAX) key[k++] = b[i++];
+        key[k] = 0;
+        has_key = k > 0;
+        for (size_t j = 0; j < k && j < sizeof(arg2) - 1; j++) arg2[j] = (char)toupper((unsigned char)key[j]);
+        arg2[k < sizeof(arg2) - 1 ? k : sizeof(arg2) - 1] = 0;
+    }
+    if (!replies) {
+        d->decided = 0;
+        return 1;
+    }
+    uint16_t idx = resp_name_idx(s->tot, name);
+    if (!d->decided) {
+        s->commands++;
+        resp_sess_count(s, idx, 1, 0);
+        if (s->tot) {
+            s->tot->commands++;
+            s->tot->names[idx].calls++;
+        }
+        int faults_apply = !s->in_multi || resp_is_cmd(name, "EXEC") || resp_is_cmd(name, "DISCARD") ||
+                           resp_is_cmd(name, "MULTI");
+        if (!s->fs.px || !s->fs.px->nfaults) faults_apply = 0;
+        struct fault *f = faults_apply && s->fs.px && s->fs.px->nfaults ? resp_decide(s, name, has_key ? key : NULL) : NULL;
+        if (f) {
+            const struct resp_fcfg *fc = f->cfg;
+            if (fc->act == RESPA_LATENCY && s->fs.c) {   /* detached: no time passes, no gate */
+                d->decided = 1;
+                d->in_cmd = 0;
+                frame_delay(&s->fs, fc->delay_us, fc->jitter_us);
+                return 0;
+            }
+            if (fc->act == RESPA_HANG) {
+                d->decided = 1;
+                d->in_cmd = 0;
+                frame_hold(&s->fs, f);
+                return 0;
+            }
+            if (fc->act == RESPA_ERROR) {
+                char *line;
+                if (fc->moved) {
+                    line = malloc(400);
+                    if (!line) abort();
+                    snprintf(line, 400, "%s %u %s", fc->error, resp_key_slot(key, strlen(key)),
+                             fc->moved_to ? fc->moved_to : "127.0.0.1:7000");
+                } else {
+                    line = strdup(fc->error ? fc->error : "ERR injected by faultline");
+                    if (!line) abort();
+                }
+                d->decided = 0;
+                d->discard = 1;
+                resp_push(s, 1, idx, line);
+                resp_flush_local(s);
+                return s->dead ? -1 : 1;
+            }
+        }
+    }
+    d->decided = 0;
+    resp_push(s, 0, idx, NULL);
+    /* state the rest of the stream depends on (by first letter: most commands are none of these) */
+    switch (name[0]) {
+    case 'M':
+        if (resp_is_cmd(name, "MULTI")) s->in_multi = 1;
+        else if (resp_is_cmd(name, "MONITOR")) s->raw_after = 1;
+        break;
+    case 'E': case 'D':
+        if (resp_is_cmd(name, "EXEC") || resp_is_cmd(name, "DISCARD")) s->in_multi = 0;
+        break;
+    case 'S': case 'P':
+        if (resp_is_cmd(name, "SUBSCRIBE") || resp_is_cmd(name, "PSUBSCRIBE") || resp_is_cmd(name, "SSUBSCRIBE"))
+            s->raw_after = 1;
+        break;
+    case 'C':
+        if (resp_is_cmd(name, "CLIENT") && !strncmp(arg2, "REPLY", 6)) s->raw_after = 1;
+        break;
+    case 'Q':
+        if (resp_is_cmd(name, "QUIT")) s->fs.client_ended = 1;
+        break;
+    default:
+        break;
+    }
+    return 1;
+}
+
+/* Most commands are short: look at 256 bytes first, at up to RESP_PEEK_MAX only if needed (a
+ * pipelining client has many commands buffered; copying 8 KiB per command would dominate). */
+static int resp_cmd_start(struct resp_sess *s, struct evbuffer *in, const struct frame_view *v, size_t off,
+                          size_t avail, size_t *inline_len)
+{
+    int rc = resp_cmd_head(s, in, v, off, avail, inline_len, 256);
+    if (rc == RESP_MORE) rc = resp_cmd_head(s, in, v, off, avail, inline_len, RESP_PEEK_MAX);
+    return rc == RESP_MORE ? 0 : rc;
+}
+
+/* ---- the loop ---- */
+
+/* A token finished an element: pops finished aggregates. 1 if a top-level value is complete. */
+static int resp_elem_done(struct resp_dir *d)
+{
+    while (d->depth > 0) {
+        struct resp_agg *a = &d->stack[d->depth - 1];
+        if (--a->left > 0) return 0;
+        int attr = a->attr;
+        d->depth--;
+        if (attr) return 0;          /* an attribute annotates the value that follows */
+    }
+    return 1;
+}
+
+/* A complete top-level value passed (its bytes are forwarded or discarded). */
+static void resp_value_done(struct resp_sess *s, int dir)
+{
+    struct resp_dir *d = &s->d[dir];
+    uint8_t top = d->top;
+    d->top = 0;
+    if (dir == 0) {
+        d->in_cmd = 0;
+        d->discard = 0;
+        if (s->raw_after) s->raw = 1;
+        return;
+    }
+    if (top == '>') {
+        s->pushes++;
+        if (s->tot) s->tot->pushes++;
+        return;
+    }
+    struct resp_entry *h = resp_head(s);
+    int err = top == '-' || top == '!';
+    if (!h || h->local) {
+        if (s->tot) s->tot->unsolicited++;
+        return;
+    }
+    s->replies++;
+    if (s->tot) {
+        s->tot->replies++;
+        if (err) {
+            s->tot->errors_server++;
+            s->tot->names[h->name].errors++;
+        }
+    }
+    if (err) {
+        s->errors_server++;
+        resp_sess_count(s, h->name, 0, 1);
+    }
+    resp_pop(s);
+}
+
+static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in)
+{
+    struct resp_dir *d = &s->d[dir];
+    size_t off = 0;              /* framed bytes at the front of in, still to forward */
+    int rerun_client = 0;
+    /* the buffer's length and its first chain, re-read only when its front changes */
+    size_t len = evbuffer_get_length(in);
+    struct frame_view v = {NULL, 0};
+    int vstale = 1;
+#define FLUSH() do { if (off) { resp_fwd(s, dir, in, off); off = 0; len = evbuffer_get_length(in); vstale = 1; } } while (0)
+#define CONSUME(n) do { if (d->discard) { FLUSH(); evbuffer_drain(in, (n)); len -= (n); vstale = 1; } else off += (n); } while (0)
+    for (;;) {
+        if (s->dead) return;
+        size_t avail = len - off;
+        if (s->raw) { off += avail; break; }
+        if (d->bulk_left) {
+            size_t n = avail < d->bulk_left ? avail : (size_t)d->bulk_left;
+            if (!n) break;
+            CONSUME(n);
+            d->bulk_left -= n;
+            if (d->bulk_left == 0 && resp_elem_done(d)) goto value_done;
+            continue;
+        }
+        if (!avail) break;
+        if (dir == 0 && d->depth == 0 && !d->in_cmd) {
+            if (s->fs.gate_until) break;
+            if (s->qn >= RESP_FIFO_MAX) { s->fifo_full = 1; break; }
+            size_t inl;
+            if (vstale) { frame_view_get(in, &v); vstale = 0; }
+            int rc = resp_cmd_start(s, in, &v, off, avail, &inl);
+            if (rc < 0) return;
+            if (rc == 0) break;
+            if (!d->in_cmd) {       /* inline (or an empty command): the whole line goes now */
+                if (!inl) continue;
+                CONSUME(inl);
+                resp_value_done(s, 0);
+                continue;
+            }
+            /* the whole command in the first chain: passed in one step */
+            size_t whole = off < v.len ? resp_scan(v.p + off, v.len - off, 1) : 0;
+            if (whole) {
+                CONSUME(whole);
+                d->top = 0;
+                goto value_done;
+            }
+        }
+        /* a line: type byte, payload, CRLF. In place when it lies in the first chain (almost
+         * always: a read lands in one chain); copied out when it straddles two. */
+        if (vstale) { frame_view_get(in, &v); vstale = 0; }
+        if (dir == 1 && d->depth == 0 && off < v.len) {
+            /* a whole reply in the first chain: passed in one step */
+            size_t whole = resp_scan(v.p + off, v.len - off, 0);
+            if (whole) {
+                d->top = (uint8_t)v.p[off];
+                off += whole;
+                goto value_done;
+            }
+        }
+        char b[40];
+        size_t ll = 0, cl;
+        const char *lp = NULL;
+        char t0;
+        if (off < v.len) {
+            const char *st = v.p + off;
+            size_t room = v.len - off;
+            t0 = st[0];
+            if (!resp_type_ok(t0)) { FLUSH(); resp_garbage(s, dir, "unknown RESP type"); return; }
+            const char *cr = memchr(st, '\r', room < RESP_LINE_MAX + 1 ? room : RESP_LINE_MAX + 1);
+            if (cr && (size_t)(cr - st) + 1 < room && cr[1] == '\n') {
+                lp = st;
+                ll = (size_t)(cr - st);
+            }
+        }
+        if (lp) {
+            cl = ll < sizeof(b) - 1 ? ll : sizeof(b) - 1;
+            memcpy(b, lp, cl);
+        } else {
+            struct evbuffer_ptr ptr, e;
+            size_t eol;
+            evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+            evbuffer_copyout_from(in, &ptr, &t0, 1);
+            if (!resp_type_ok(t0)) {   /* say so now, not after a line that never ends */
+                FLUSH();
+                resp_garbage(s, dir, "unknown RESP type");
+                return;
+            }
+            e = evbuffer_search_eol(in, &ptr, &eol, EVBUFFER_EOL_CRLF_STRICT);
+            if (e.pos < 0) {
+                if (avail > RESP_LINE_MAX) { FLUSH(); resp_garbage(s, dir, "line too long"); return; }
+                break;
+            }
+            ll = (size_t)e.pos - off;
+            cl = ll < sizeof(b) - 1 ? ll : sizeof(b) - 1;
+            if (ll && ll <= RESP_LINE_MAX) evbuffer_copyout_from(in, &ptr, b, cl);
+        }
+        if (ll == 0) { FLUSH(); resp_garbage(s, dir, "empty line"); return; }
+        if (ll > RESP_LINE_MAX) { FLUSH(); resp_garbage(s, dir, "line too long"); return; }
+        b[cl] = 0;
+        uint8_t t = (uint8_t)b[0];
+        if (d->depth == 0 && t != '|') d->top = t;
+        int64_t num = 0;
+        int done = 0;
+        switch (t) {
+        case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+            if (dir == 0) { FLUSH(); resp_garbage(s, 0, "command element is not a bulk string"); return; }
+            CONSUME(ll + 2);
+            done = resp_elem_done(d);
+            break;
+        case '$': case '!': case '=':
+            if ((dir == 0 && (t != '$' || d->depth == 0)) || ll > 21 || resp_int(b + 1, &num) < 0 ||
+                (num < 0 && (num != -1 || t != '$')) || (num > 0 && (uint64_t)num > RESP_BULK_MAX)) {
+                FLUSH();
+                resp_garbage(s, dir, dir == 0 ? "bad bulk string in command" : "bad bulk length");
+                return;
+            }
+            CONSUME(ll + 2);
+            if (num < 0) done = resp_elem_done(d);
+            else d->bulk_left = (uint64_t)num + 2;
+            break;
+        case '*': case '~': case '>': case '%': case '|':
+            if ((dir == 0 && (t != '*' || d->depth > 0)) || ll > 21 || resp_int(b + 1, &num) < 0 ||
+                (num < 0 && (num != -1 || t != '*')) || num > RESP_AGG_MAX) {
+                FLUSH();
+                resp_garbage(s, dir, dir == 0 ? "bad multibulk header" : "bad aggregate header");
+                return;
+            }
+            CONSUME(ll + 2);
+            if (num <= 0) {
+                if (t != '|') done = resp_elem_done(d);   /* empty / null aggregate is a value */
+            } else {
+                if (d->depth >= RESP_DEPTH_MAX) { FLUSH(); resp_garbage(s, dir, "aggregates nested too deep"); return; }
+                int64_t n2 = (t == '%' || t == '|') ? num * 2 : num;
+                d->stack[d->depth++] = (struct resp_agg){n2, (uint8_t)(t == '|')};
+            }
+            break;
+        default:
+            FLUSH();
+            resp_garbage(s, dir, "unknown RESP type");
+            return;
+        }
+        if (!done) continue;
+    value_done:
+        if (dir == 1) {
+            resp_value_done(s, 1);
+            struct resp_entry *h = resp_head(s);
+            if (h && h->local) {
+                FLUSH();
+                resp_flush_local(s);
+            }
+            if (s->fifo_full) { s->fifo_full = 0; rerun_client = 1; }
+        } else {
+            resp_value_done(s, 0);
+        }
+    }
+    FLUSH();
+#undef CONSUME
+#undef FLUSH
+    if (rerun_client) frame_rerun_client(&s->fs);
+}
+
+/* ---- connection glue ---- */
+
+void resp_conn_init(struct conn *c)
+{
+    struct resp_sess *s = frame_sess_new(sizeof(*s), &resp_ops);
+    s->tot = resp_totals_for(c->px->spec.name);
+    frame_sess_open(&s->fs, c, &s->tot->h);
+}
+
+void resp_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
+{
+    struct resp_sess *s = c->proto;
+    int was_raw = s->raw;
+    resp_run(s, p->dir, in);
+    if (!was_raw && s->raw && s->tot) s->tot->passthrough++;
+    frame_read_done(&s->fs, p, in);
+}
+
+int resp_on_eof(struct conn *c, struct pipe *p)
+{
+    struct resp_sess *s = c->proto;
+    return frame_eof(&s->fs, p, s->dead);
+}
+
+static void resp_sess_release(struct resp_sess *s)
+{
+    for (size_t i = 0; i < s->qn; i++) free(s->q[(s->qhead + i) % s->qcap].error);
+    free(s->q);
+    frame_sess_release(&s->fs);
+}
+
+/* ---- facts for the recorder (record/record.h, docs/metrics.md) ---- */
+
+static uint64_t resp_inflight(const struct resp_sess *s)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->qn; i++)
+        if (!s->q[(s->qhead + i) % s->qcap].local) n++;
+    return n;
+}
+
+void resp_conn_facts(const struct conn *c, struct rec_kv *kv)
+{
+    const struct resp_sess *s = c->proto;
+    if (!s) return;
+    uint64_t inflight = resp_inflight(s);
+    int held = s->fs.gate_until == INT64_MAX;
+    rec_kv_u64(kv, "redis_commands", s->commands);
+    rec_kv_u64(kv, "redis_replies", s->replies);
+    rec_kv_u64(kv, "redis_errors_server", s->errors_server);
+    rec_kv_u64(kv, "redis_errors_injected", s->errors_injected);
+    rec_kv_u64(kv, "redis_peak_inflight", s->peak_inflight);
+    rec_kv_u64(kv, "redis_inflight_at_close", inflight);
+    if (held) rec_kv_str(kv, "redis_held_at_close", "1");
+    if (c->closed_by == CLOSER_CLIENT && (inflight || held))
+        rec_kv_u64(kv, "redis_abandoned", inflight + (held ? 1 : 0));
+    if (s->raw) rec_kv_str(kv, "redis_passthrough", "1");
+    char by[16 * 48] = "";
+    size_t o = 0;
+    for (int i = 0; i < s->nby && s->tot && o < sizeof(by); i++)
+        o += (size_t)snprintf(by + o, sizeof(by) - o, "%s%s:%u/%u", i ? "," : "", s->tot->names[s->by[i].idx].name,
+                              s->by[i].calls, s->by[i].errors);
+    if (by[0]) rec_kv_str(kv, "redis_by_command", by);
+}
+
+void resp_totals_facts(const struct fl_proxy *px, struct rec_kv *kv)
+{
+    const struct resp_totals *t = resp_totals_of(px);
+    uint64_t live = 0, inflight = 0, held = 0;
+    for (struct frame_sess *o = t->h.open; o; o = o->onext) {
+        live++;
+        inflight += resp_inflight(resp_of(o));
+        if (o->gate_until == INT64_MAX) held++;
+    }
+#define F(k) rec_kv_u64(kv, #k, t->k)
+#define FH(k) rec_kv_u64(kv, #k, t->h.k)
+    rec_kv_str(kv, "mode", "redis");
+    FH(conns); F(commands); F(replies); F(errors_server); F(errors_injected); FH(delayed); FH(hung);
+    F(abandoned_inflight); F(abandoned_held); FH(garbage_client); FH(garbage_server); F(passthrough);
+    F(pushes); F(unsolicited); F(peak_inflight);
+#undef FH
+#undef F
+    rec_kv_u64(kv, "live", live);
+    rec_kv_u64(kv, "inflight", inflight);
+    rec_kv_u64(kv, "held", held);
+    char k[RESP_NAME_MAX + 16];
+    for (int i = 0; i < t->nnames; i++) {
+        snprintf(k, sizeof(k), "cmd:%s:calls", t->names[i].name);
+        rec_kv_u64(kv, k, t->names[i].calls);
+        snprintf(k, sizeof(k), "cmd:%s:errors", t->names[i].name);
+        rec_kv_u64(kv, k, t->names[i].errors);
+        snprintf(k, sizeof(k), "cmd:%s:injected", t->names[i].name);
+        rec_kv_u64(kv, k, t->names[i].injected);
+    }
+}
+
+void resp_conn_free(struct conn *c)
+{
+    struct resp_sess *s = c->proto;
+    if (!s) return;
+    frame_sess_close(&s->fs);
+    uint64_t inflight = resp_inflight(s);
+    int held = s->fs.gate_until == INT64_MAX;
+    if (c->closed_by == CLOSER_CLIENT && s->tot) {
+        s->tot->abandoned_inflight += inflight;
+        if (held) s->tot->abandoned_held++;
+    }
+    char by[16 * 48] = "";
+    size_t o = 0;
+    for (int i = 0; i < s->nby && s->tot && o < sizeof(by); i++)
+        o += (size_t)snprintf(by + o, sizeof(by) - o, "%s%s:%u/%u", i ? "," : "", s->tot->names[s->by[i].idx].name,
+                              s->by[i].calls, s->by[i].errors);
+    log_info("redis_session",
+             "id=%llu proxy=%s commands=%llu replies=%llu errors_server=%llu errors_injected=%llu pushes=%llu "
+             "peak_inflight=%llu inflight_at_close=%llu held_at_close=%s passthrough=%s closed_by=%s by_command=%s",
+             (unsigned long long)c->id, log_q(c->px->spec.name), (unsigned long long)s->commands,
+             (unsigned long long)s->replies, (unsigned long long)s->errors_server,
+             (unsigned long long)s->errors_injected, (unsigned long long)s->pushes,
+             (unsigned long long)s->peak_inflight, (unsigned long long)inflight, held ? "yes" : "no",
+             s->raw ? "yes" : "no", closer_str(c->closed_by), by[0] ? by : "-");
+    resp_sess_release(s);
+}
+
+/* ---- detached (fuzzing) ---- */
+
+struct resp_sess *resp_sess_new_detached(struct evbuffer *sink)
+{
+    struct resp_sess *s = frame_sess_new(sizeof(*s), &resp_ops);
+    s->fs.sink = sink;
+    return s;
+}
+
+void resp_sess_detached_faults(struct resp_sess *s, struct fl_proxy *px)
+{
+    s->fs.px = px;
+}
+
+int resp_feed(struct resp_sess *s, int dir, struct evbuffer *in)
+{
+    /* no time passes here: a latency gate (never set detached: the command just waits for the
+     * next feed) and a hang, which ends (as with on_end = release) at the next feed from the
+     * server */
+    frame_feed_clock(&s->fs, dir);
+    if (!s->dead) resp_run(s, dir & 1, in);
+    return s->dead ? -1 : 0;
+}
+
+void resp_sess_free(struct resp_sess *s)
+{
+    if (s) resp_sess_release(s);
+}

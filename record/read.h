@@ -1,0 +1,122 @@
+/* record/read.h -- the record of one run, read back from Redis for the verifier (docs/metrics.md).
+ *
+ * A synchronous hiredis client (verify is a command, not a daemon). vrec_open reads what every
+ * check needs anyway -- instances, run start/end, fault windows and counters, phases -- and the
+ * per-proxy series and event streams are read on first use and cached. Everything recorded by
+ * several instances is merged here, so checks never see instance names: counters and series are
+ * summed, fault windows are paired per instance and then unioned.
+ *
+ * Times are wall-clock milliseconds (double). Absent numeric fields are NAN.
+ * Ownership: a struct vrec owns everything reachable from it; vrec_free releases it all.
+ */
+#ifndef FL_VREC_H
+#define FL_VREC_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vts {                  /* one bucket of R:ts:<proxy>:*, merged over instances */
+    int64_t sec;
+    double nnew, peak, cur, req, err, inflight, faults, up, down;
+};
+
+enum vev_kind { VEV_CONN = 1, VEV_REQUEST };
+
+struct vev {                  /* one entry of R:events:<proxy> */
+    enum vev_kind kind;
+    char inst[64];
+    uint64_t id;              /* conn: id; request: conn */
+    char closed_by[12];
+    char fault[96];
+    char method[16], path[192], host[96], request_id[96];   /* longer values are cut */
+    char body_hash[20];       /* request: FNV-1a 64 of the whole body, hex ("" = not recorded) */
+    int status, held_at_end, upstream_failed;
+    char end[12];             /* request: done|aborted|reset|inflight ("" in older records) */
+    double open_ms, connected_ms, first_up_ms, first_down_ms, last_up_ms, hang_ms, gave_up_ms,
+        waited_ms, close_ms, bytes_up, bytes_down;
+    double req_ms, upstream_ms, total_ms, abandoned_ms;
+    /* conn: calls as turns (docs/metrics.md) */
+    double call_max_ms, call_max_at_ms, call_open_ms, pending_down, client_eof_ms;
+};
+
+struct vwin { double start, end; };       /* end = INFINITY: still open when the record ends */
+
+struct vfault {
+    char name[128], proxy[128], type[64];
+    double affected;          /* conns_affected + requests_affected, summed over instances */
+    double abandoned;
+    char on_end[16];          /* hang's on_end from the recorded profile: keep|release|reset */
+    struct vwin *w;           /* windows, merged over instances, in time order */
+    int nw;
+};
+
+struct vphase { char name[128]; double start, end; };
+
+struct vpxconf { char name[128], id_header[128]; };   /* [proxy NAME] of the recorded profile */
+
+struct vpx {                  /* per-proxy cache */
+    char name[128];
+    struct vts *ts;
+    int nts;
+    double interval_s;        /* bucket length guessed from the series (1 by default) */
+    struct vev *ev;
+    int nev, ev_loaded, ts_loaded;
+    int http;                 /* saw request events or requests in the series */
+    int ingress;              /* some instance recorded role:<proxy> = ingress in its meta */
+};
+
+struct vrec {
+    void *rc;                 /* redisContext* */
+    char run[128];
+    char key[200];            /* "fl:run:<run>" */
+    int known;                /* the run has instances or is in fl:runs */
+    char **inst;
+    int ninst;
+    double start_ms, end_ms;  /* run start (earliest instance), end (latest end, or last data) */
+    int ended;                /* every instance wrote ended_ms */
+    struct vfault *faults;
+    int nfaults;
+    struct vphase *ph;
+    int nph;
+    struct vpx **px;          /* entries never move: vrec_proxy's pointers stay valid */
+    int npx;
+    long long ttl_s;          /* TTL to give keys the verifier writes (samples) */
+    struct vpxconf *pconf;    /* proxies of the recorded profiles (first instance that has one) */
+    int npconf;
+};
+
+/* Connects (2 s timeout) to url: redis://[:PASS@]HOST[:PORT][/DB] or unix:/path[?db=N&password=P].
+ * Returns a redisContext* or NULL with the reason. */
+void *vrec_connect(const char *url, char *err, size_t errlen);
+void vrec_disconnect(void *rc);
+
+/* Reads the run's overview. 0, or -1 with err (Redis unreachable or answering errors). A run
+ * with no record is not an error: known = 0. */
+int vrec_open(struct vrec *v, const char *url, const char *run, char *err, size_t errlen);
+void vrec_free(struct vrec *v);
+
+/* The proxy's series and events, loaded on first use. NULL with err on a Redis error. The
+ * returned entry belongs to v. */
+struct vpx *vrec_proxy(struct vrec *v, const char *proxy, int want_events, char *err, size_t errlen);
+
+/* Runs a command and returns the redisReply* (caller frees with freeReplyObject), or NULL with
+ * err on I/O error or an error reply. */
+void *vrec_cmd(struct vrec *v, char *err, size_t errlen, const char *fmt, ...);
+
+/* The header a proxy recorded as request_id: its id_header, "X-Request-Id" by default, or NULL
+ * when no recorded profile has the proxy (an API-made proxy records X-Request-Id). */
+const char *vrec_id_header(struct vrec *v, const char *proxy);
+
+/* A fault by name, or NULL. */
+struct vfault *vrec_fault(struct vrec *v, const char *name);
+
+/* Parses "key=N key=N" text of a series value into t. */
+void vrec_parse_ts(const char *s, struct vts *t);
+
+/* Reads a stream R:<suffix> fully (bounded to 200k entries); calls fn for each entry with
+ * field/value arrays. 0 or -1 with err. */
+int vrec_stream(struct vrec *v, const char *suffix,
+                void (*fn)(void *ud, const char **f, const char **val, int n), void *ud, char *err, size_t errlen);
+
+#endif

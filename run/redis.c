@@ -1,0 +1,467 @@
+/* run/redis.c -- the runner's side of Redis: the embedded server, R:phases, the export.
+ *
+ * The embedded default: without `redis` in [scenario], `faultline run` starts a private
+ * redis-server bound to no TCP port, only to OUT/redis.sock, with persistence off, and stops it
+ * when the run is over (after exporting the run's keys to record.json, so nothing is lost).
+ *
+ * Everything here uses hiredis' blocking client with a 1 s (connect 2 s) timeout. It is called
+ * before the loop starts, after it ends, and twice per phase boundary (one XADD to a local
+ * Redis): bounded, and rare enough not to disturb the proxies. The recorder itself never blocks.
+ */
+#include "run/run.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int run_redis_start(const char *dir, char *url, size_t urllen, int *pid, char *err, size_t errlen)
+{
+    char sock[600], logf[600];
+    snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+    snprintf(logf, sizeof(logf), "%s/redis.log", dir);
+    if (strlen(sock) >= 100) {
+        snprintf(err, errlen, "embedded redis: socket path %s is too long for a unix socket (use a shorter --out)", sock);
+        return -1;
+    }
+    unlink(sock);
+    pid_t p = fork();
+    if (p < 0) { snprintf(err, errlen, "embedded redis: fork: %s", strerror(errno)); return -1; }
+    if (p == 0) {
+        setpgid(0, 0);   /* Ctrl-C at the terminal is ours to handle, not redis' */
+        FILE *lf = freopen(logf, "w", stdout);
+        (void)lf;
+        dup2(1, 2);
+        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
+               "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--loglevel", "warning",
+               (char *)NULL);
+        fprintf(stderr, "cannot run redis-server: %s\n", strerror(errno));
+        _exit(127);
+    }
+    *pid = (int)p;
+    snprintf(url, urllen, "unix:%s", sock);
+    /* wait for PING, 10 s at most */
+    for (int i = 0; i < 200; i++) {
+        int st;
+        if (waitpid(p, &st, WNOHANG) == p) {
+            *pid = 0;
+            snprintf(err, errlen, "embedded redis-server exited at start (is redis-server installed? "
+                     "apt-get install redis-server); see %s", logf);
+            return -1;
+        }
+        struct timeval tv = {0, 200000};
+        redisContext *c = redisConnectUnixWithTimeout(sock, tv);
+        if (c && !c->err) {
+            redisReply *r = redisCommand(c, "PING");
+            int ok = r && r->type == REDIS_REPLY_STATUS;
+            if (r) freeReplyObject(r);
+            redisFree(c);
+            if (ok) return 0;
+        } else if (c) redisFree(c);
+        sleep_ms(50);
+    }
+    run_redis_stop(*pid, dir);
+    *pid = 0;
+    snprintf(err, errlen, "embedded redis-server did not answer on %s within 10s", sock);
+    return -1;
+}
+
+void run_redis_stop(int pid, const char *dir)
+{
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    int st;
+    for (int i = 0; i < 60; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid) goto gone;
+        sleep_ms(50);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+gone:;
+    char sock[600];
+    snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+    unlink(sock);
+}
+
+/* redis://[:PASSWORD@]HOST:PORT[/DB] or unix:/path[?db=N&password=P] */
+void *run_redis_connect(const char *url, char *err, size_t errlen)
+{
+    char host[256] = "127.0.0.1", pass[256] = "", path[512] = "";
+    int port = 6379, db = 0;
+    struct timeval tv = {2, 0};
+    redisContext *c = NULL;
+    if (!strncmp(url, "unix:", 5)) {
+        run_copy(path, sizeof(path), url + 5);
+        char *q = strchr(path, '?');
+        if (q) {
+            *q++ = 0;
+            for (char *save = NULL, *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+                if (!strncmp(kv, "db=", 3)) db = atoi(kv + 3);
+                else if (!strncmp(kv, "password=", 9)) run_copy(pass, sizeof(pass), kv + 9);
+            }
+        }
+        c = redisConnectUnixWithTimeout(path, tv);
+    } else if (!strncmp(url, "redis://", 8)) {
+        char rest[512];
+        run_copy(rest, sizeof(rest), url + 8);
+        char *hp = rest;
+        char *at = strrchr(rest, '@');
+        if (at) {
+            *at = 0;
+            run_copy(pass, sizeof(pass), rest[0] == ':' ? rest + 1 : rest);
+            hp = at + 1;
+        }
+        char *slash = strchr(hp, '/');
+        if (slash) { *slash = 0; db = atoi(slash + 1); }
+        char *colon = strrchr(hp, ':');
+        if (colon) { *colon = 0; port = atoi(colon + 1); }
+        if (*hp) run_copy(host, sizeof(host), hp);
+        if (host[0] == '[') {  /* [::1] */
+            memmove(host, host + 1, strlen(host));
+            char *b = strchr(host, ']');
+            if (b) *b = 0;
+        }
+        c = redisConnectWithTimeout(host, port, tv);
+    } else {
+        snprintf(err, errlen, "redis: '%s' is not redis://HOST:PORT[/DB] or unix:/path", url);
+        return NULL;
+    }
+    if (!c || c->err) {
+        snprintf(err, errlen, "redis %s: %s", url, c ? c->errstr : "out of memory");
+        if (c) redisFree(c);
+        return NULL;
+    }
+    struct timeval rt = {1, 0};
+    redisSetTimeout(c, rt);
+    redisReply *r;
+    if (pass[0]) {
+        r = redisCommand(c, "AUTH %s", pass);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "redis %s: AUTH failed", url);
+            if (r) freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    if (db) {
+        r = redisCommand(c, "SELECT %d", db);
+        if (r) freeReplyObject(r);
+    }
+    return c;
+}
+
+void run_redis_free(void *ctx)
+{
+    if (ctx) redisFree(ctx);
+}
+
+int run_redis_phase(void *ctx, const char *run, const char *phase, const char *event, double at_ms, char *err,
+                    size_t errlen)
+{
+    redisContext *c = ctx;
+    if (!c) { snprintf(err, errlen, "no redis connection"); return -1; }
+    char key[300], at[64];
+    snprintf(key, sizeof(key), "fl:run:%s:phases", run);
+    snprintf(at, sizeof(at), "%.3f", at_ms);
+    redisReply *r = redisCommand(c, "XADD %s * phase %s event %s at_ms %s", key, phase, event, at);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "XADD %s: %s", key, r ? r->str : c->errstr);
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* ---- export ---- */
+
+static json_t *reply_json(redisReply *r)
+{
+    if (!r) return json_null();
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+        return json_stringn(r->str, r->len);
+    case REDIS_REPLY_INTEGER:
+        return json_integer(r->integer);
+    case REDIS_REPLY_ARRAY: {
+        json_t *a = json_array();
+        for (size_t i = 0; i < r->elements; i++) json_array_append_new(a, reply_json(r->element[i]));
+        return a;
+    }
+    default:
+        return json_null();
+    }
+}
+
+/* A flat [k, v, k, v] reply as an object. */
+static json_t *pairs_json(redisReply *r)
+{
+    json_t *o = json_object();
+    if (!r || r->type != REDIS_REPLY_ARRAY) return o;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING) continue;
+        char kb[512];
+        snprintf(kb, sizeof(kb), "%.*s", (int)k->len, k->str);
+        json_object_set_new(o, kb, reply_json(v));
+    }
+    return o;
+}
+
+static json_t *dump_key(redisContext *c, const char *key)
+{
+    redisReply *t = redisCommand(c, "TYPE %s", key);
+    if (!t) return json_null();
+    char type[32];
+    run_copy(type, sizeof(type), t->type == REDIS_REPLY_STATUS ? t->str : "none");
+    freeReplyObject(t);
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(type));
+    redisReply *r = NULL;
+    json_t *val = NULL;
+    if (!strcmp(type, "hash")) {
+        r = redisCommand(c, "HGETALL %s", key);
+        val = pairs_json(r);
+    } else if (!strcmp(type, "set")) {
+        r = redisCommand(c, "SMEMBERS %s", key);
+        val = reply_json(r);
+    } else if (!strcmp(type, "zset")) {
+        r = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", key);
+        val = pairs_json(r);
+    } else if (!strcmp(type, "list")) {
+        r = redisCommand(c, "LRANGE %s 0 -1", key);
+        val = reply_json(r);
+    } else if (!strcmp(type, "string")) {
+        r = redisCommand(c, "GET %s", key);
+        val = reply_json(r);
+    } else if (!strcmp(type, "stream")) {
+        /* page through the stream; 200k entries at most */
+        val = json_array();
+        char from[64] = "-";
+        for (int page = 0; page < 200; page++) {
+            r = redisCommand(c, "XRANGE %s %s + COUNT 1000", key, from);
+            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) break;
+            for (size_t i = 0; i < r->elements; i++) {
+                redisReply *e = r->element[i];
+                if (e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;
+                json_t *ent = pairs_json(e->element[1]);
+                json_object_set_new(ent, "_id", json_stringn(e->element[0]->str, e->element[0]->len));
+                json_array_append_new(val, ent);
+                if (i == r->elements - 1) snprintf(from, sizeof(from), "(%.*s", (int)e->element[0]->len, e->element[0]->str);
+            }
+            size_t got = r->elements;
+            freeReplyObject(r);
+            r = NULL;
+            if (got < 1000) break;
+        }
+    }
+    if (r) freeReplyObject(r);
+    json_object_set_new(o, "value", val ? val : json_null());
+    return o;
+}
+
+int run_redis_export(void *ctx, const char *run, const char *path, char *err, size_t errlen)
+{
+    redisContext *c = ctx;
+    json_t *root = json_object();
+    json_t *keys = json_object();
+    json_object_set_new(root, "run", json_string(run));
+    char pat[300];
+    snprintf(pat, sizeof(pat), "fl:run:%s:*", run);
+    char cursor[64] = "0";
+    int guard = 0;
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %s COUNT 500", cursor, pat);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            snprintf(err, errlen, "SCAN: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+            if (r) freeReplyObject(r);
+            json_decref(root);
+            json_decref(keys);
+            return -1;
+        }
+        run_copy(cursor, sizeof(cursor), r->element[0]->str);
+        redisReply *ks = r->element[1];
+        for (size_t i = 0; i < ks->elements; i++) {
+            char k[600];
+            snprintf(k, sizeof(k), "%.*s", (int)ks->element[i]->len, ks->element[i]->str);
+            json_object_set_new(keys, k, dump_key(c, k));
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") && ++guard < 100000);
+    redisReply *sc = redisCommand(c, "ZSCORE fl:runs %s", run);
+    if (sc && sc->type == REDIS_REPLY_STRING) json_object_set_new(root, "started_ms", json_real(atof(sc->str)));
+    if (sc) freeReplyObject(sc);
+    json_object_set_new(root, "keys", keys);
+    if (json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS) < 0) {
+        snprintf(err, errlen, "%s: cannot write", path);
+        json_decref(root);
+        return -1;
+    }
+    json_decref(root);
+    return 0;
+}
+
+/* ---- series from the record ---- */
+
+static double field_num(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p;) {
+        if (!strncmp(p, name, n) && p[n] == '=' && (p == text || p[-1] == ' ')) return atof(p + n + 1);
+        p = strchr(p, ' ');
+        if (p) p++;
+    }
+    return 0;
+}
+
+static int cmp_sample(const void *a, const void *b)
+{
+    double x = ((const struct run_sample *)a)->t_ms, y = ((const struct run_sample *)b)->t_ms;
+    return x < y ? -1 : x > y;
+}
+
+static void series_from_ts(redisContext *c, struct run_state *st, const char *run, const char *proxy)
+{
+    redisReply *inst = redisCommand(c, "SMEMBERS fl:run:%s:instances", run);
+    if (!inst || inst->type != REDIS_REPLY_ARRAY) { if (inst) freeReplyObject(inst); return; }
+    struct run_series tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    for (size_t i = 0; i < inst->elements; i++) {
+        redisReply *h = redisCommand(c, "HGETALL fl:run:%s:ts:%s:%s", run, proxy, inst->element[i]->str);
+        if (h && h->type == REDIS_REPLY_ARRAY)
+            for (size_t k = 0; k + 1 < h->elements; k += 2) {
+                double sec = atof(h->element[k]->str);
+                const char *v = h->element[k + 1]->str;
+                struct run_sample s = {sec * 1000.0, field_num(v, "cur"), field_num(v, "peak"), field_num(v, "new"),
+                                       field_num(v, "req"), field_num(v, "err"), 0};
+                if (field_num(v, "inflight") > 0 && s.req > 0) s.cur = field_num(v, "inflight");
+                int merged = 0;
+                for (int j = 0; j < tmp.n; j++)
+                    if (tmp.s[j].t_ms == s.t_ms) {
+                        tmp.s[j].cur += s.cur; tmp.s[j].peak += s.peak; tmp.s[j].newc += s.newc;
+                        tmp.s[j].req += s.req; tmp.s[j].err += s.err;
+                        merged = 1;
+                    }
+                if (!merged) run_series_add(&tmp, &s);
+            }
+        if (h) freeReplyObject(h);
+    }
+    freeReplyObject(inst);
+    if (tmp.n) {
+        qsort(tmp.s, (size_t)tmp.n, sizeof(tmp.s[0]), cmp_sample);
+        int http = 0;
+        for (int j = 0; j < tmp.n; j++) if (tmp.s[j].req > 0) http = 1;
+        struct run_series *se = run_series_get(st, proxy, http);
+        for (int j = 0; j < tmp.n; j++) run_series_add(se, &tmp.s[j]);
+    }
+    free(tmp.s);
+}
+
+static void abandon_from_events(redisContext *c, struct run_state *st, const char *run, const char *proxy)
+{
+    struct run_series *se = run_series_get(st, proxy, 0);
+    char from[64] = "-";
+    for (int page = 0; page < 100; page++) {
+        redisReply *r = redisCommand(c, "XRANGE fl:run:%s:events:%s %s + COUNT 1000", run, proxy, from);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) { if (r) freeReplyObject(r); break; }
+        for (size_t i = 0; i < r->elements; i++) {
+            redisReply *e = r->element[i];
+            if (e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;
+            redisReply *f = e->element[1];
+            double gave = 0, req = 0, ab = 0;
+            for (size_t k = 0; k + 1 < f->elements; k += 2) {
+                const char *key = f->element[k]->str, *val = f->element[k + 1]->str;
+                if (!strcmp(key, "gave_up_ms")) gave = atof(val);
+                else if (!strcmp(key, "req_ms")) req = atof(val);
+                else if (!strcmp(key, "abandoned_ms")) ab = atof(val);
+            }
+            if (gave > 0) run_series_abandon(se, gave);
+            else if (ab > 0 && req > 0) run_series_abandon(se, req + ab);
+            if (i == r->elements - 1) snprintf(from, sizeof(from), "(%s", e->element[0]->str);
+        }
+        size_t got = r->elements;
+        freeReplyObject(r);
+        if (got < 1000) break;
+    }
+}
+
+int run_redis_series(void *ctx, struct run_state *st, int only_abandon, char *err, size_t errlen)
+{
+    redisContext *c = ctx;
+    redisReply *inst = redisCommand(c, "SMEMBERS fl:run:%s:instances", st->run_id);
+    if (!inst) { snprintf(err, errlen, "redis: %s", c->errstr); return -1; }
+    /* proxies: from each instance's meta */
+    char names[64][128];
+    int nn = 0;
+    if (inst->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < inst->elements; i++) {
+            redisReply *m = redisCommand(c, "HGET fl:run:%s:meta:%s proxies", st->run_id, inst->element[i]->str);
+            if (m && m->type == REDIS_REPLY_STRING) {
+                char *copy = strdup(m->str), *save = NULL;
+                for (char *t = strtok_r(copy, ",", &save); t && nn < 64; t = strtok_r(NULL, ",", &save)) {
+                    int dup = 0;
+                    for (int k = 0; k < nn; k++) if (!strcmp(names[k], t)) dup = 1;
+                    if (!dup) run_copy(names[nn++], sizeof(names[0]), t);
+                }
+                free(copy);
+            }
+            if (m) freeReplyObject(m);
+        }
+    freeReplyObject(inst);
+    for (int i = 0; i < st->nseries && nn < 64; i++) {
+        int dup = 0;
+        for (int k = 0; k < nn; k++) if (!strcmp(names[k], st->series[i].proxy)) dup = 1;
+        if (!dup) run_copy(names[nn++], sizeof(names[0]), st->series[i].proxy);
+    }
+    for (int k = 0; k < nn; k++) {
+        if (!only_abandon) series_from_ts(c, st, st->run_id, names[k]);
+        abandon_from_events(c, st, st->run_id, names[k]);
+    }
+    return 0;
+}
+
+int run_redis_windows(void *ctx, struct run_state *st, char *err, size_t errlen)
+{
+    redisContext *c = ctx;
+    redisReply *r = redisCommand(c, "XRANGE fl:run:%s:faults - + COUNT 10000", st->run_id);
+    if (!r) { snprintf(err, errlen, "redis: %s", c->errstr); return -1; }
+    if (r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < r->elements; i++) {
+            redisReply *f = r->element[i]->element[1];
+            const char *fault = "", *proxy = "", *type = "", *event = "";
+            double at = 0;
+            for (size_t k = 0; k + 1 < f->elements; k += 2) {
+                const char *key = f->element[k]->str, *val = f->element[k + 1]->str;
+                if (!strcmp(key, "fault")) fault = val;
+                else if (!strcmp(key, "proxy")) proxy = val;
+                else if (!strcmp(key, "type")) type = val;
+                else if (!strcmp(key, "event")) event = val;
+                else if (!strcmp(key, "at_ms")) at = atof(val);
+            }
+            if (!strcmp(event, "start")) {
+                int known = 0;   /* the runner opened it itself (a phased fault) */
+                for (int k = 0; k < st->nwin; k++)
+                    if (!strcmp(st->win[k].fault, fault) && st->win[k].start_ms > at - 2000 && st->win[k].start_ms < at + 2000)
+                        known = 1;
+                if (!known) run_window_open(st, fault, proxy, type, at);
+            }
+            else if (!strcmp(event, "end")) run_window_close(st, fault, at);
+        }
+    freeReplyObject(r);
+    return 0;
+}

@@ -1,0 +1,897 @@
+/* run.c -- `faultline run SCENARIO.ini`: one resilience experiment, end to end.
+ *
+ * The runner loads the scenario (a profile plus [scenario], [phase] and [expect] sections),
+ * validates all of it, and then, on one libevent loop:
+ *
+ *   - runs the proxies itself (server_new on the profile, the same code as `faultline serve`),
+ *     or, with --admin, drives an already running faultline through its admin API;
+ *   - starts the `load` command (/bin/sh -c, in its own process group, output to OUT/load.log);
+ *   - walks the phases in file order on evtimers scheduled from the run's start (no drift): a
+ *     fault named by a phase is attached when the phase starts and removed when it ends (kept
+ *     attached across consecutive phases that both name it); faults named by no phase act as
+ *     the profile says, for the whole run. Phase starts and ends go to R:phases;
+ *   - samples every proxy once a second for the live status and the report.
+ *
+ * At the end (or at Ctrl-C, which stops the load, removes every fault and marks the run
+ * `aborted`) it stops the load's process group, flushes the record, judges the [expect]
+ * sections with the verifier, prints the table, and writes journal.json, junit.xml,
+ * record.json and report.html into the output directory. Without `redis` anywhere it runs a
+ * private redis-server on OUT/redis.sock for the run (run/redis.c).
+ */
+#include "run/run.h"
+#include "cli/cli.h"
+#include "common/log.h"
+#include "proxy/proxy.h"
+#include "record/record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- series and windows bookkeeping ---- */
+
+void run_series_add(struct run_series *se, const struct run_sample *s)
+{
+    if (se->n == se->cap) {
+        se->cap = se->cap ? se->cap * 2 : 128;
+        se->s = realloc(se->s, sizeof(*se->s) * (size_t)se->cap);
+        if (!se->s) abort();
+    }
+    se->s[se->n++] = *s;
+}
+
+void run_series_abandon(struct run_series *se, double t_ms)
+{
+    if (se->nab == se->capab) {
+        se->capab = se->capab ? se->capab * 2 : 64;
+        se->abandon_ms = realloc(se->abandon_ms, sizeof(double) * (size_t)se->capab);
+        if (!se->abandon_ms) abort();
+    }
+    se->abandon_ms[se->nab++] = t_ms;
+}
+
+struct run_series *run_series_get(struct run_state *st, const char *proxy, int http)
+{
+    for (int i = 0; i < st->nseries; i++)
+        if (!strcmp(st->series[i].proxy, proxy)) {
+            if (http) st->series[i].http = 1;
+            return &st->series[i];
+        }
+    st->series = realloc(st->series, sizeof(*st->series) * (size_t)(st->nseries + 1));
+    if (!st->series) abort();
+    struct run_series *se = &st->series[st->nseries++];
+    memset(se, 0, sizeof(*se));
+    run_copy(se->proxy, sizeof(se->proxy), proxy);
+    se->http = http;
+    return se;
+}
+
+void run_window_open(struct run_state *st, const char *fault, const char *proxy, const char *type, double t_ms)
+{
+    if (st->nwin == st->capwin) {
+        st->capwin = st->capwin ? st->capwin * 2 : 16;
+        st->win = realloc(st->win, sizeof(*st->win) * (size_t)st->capwin);
+        if (!st->win) abort();
+    }
+    struct run_window *w = &st->win[st->nwin++];
+    memset(w, 0, sizeof(*w));
+    run_copy(w->fault, sizeof(w->fault), fault);
+    run_copy(w->proxy, sizeof(w->proxy), proxy);
+    run_copy(w->type, sizeof(w->type), type);
+    w->start_ms = t_ms;
+}
+
+void run_window_close(struct run_state *st, const char *fault, double t_ms)
+{
+    for (int i = st->nwin - 1; i >= 0; i--)
+        if (!strcmp(st->win[i].fault, fault) && st->win[i].end_ms == 0) {
+            st->win[i].end_ms = t_ms;
+            return;
+        }
+}
+
+void run_state_free(struct run_state *st)
+{
+    for (int i = 0; i < st->nseries; i++) {
+        free(st->series[i].s);
+        free(st->series[i].abandon_ms);
+    }
+    free(st->series);
+    free(st->win);
+}
+
+/* ---- the runner ---- */
+
+struct pxprev {              /* last totals seen per proxy, for per-second deltas */
+    char proxy[128];
+    uint64_t accepted, requests, errors, abandoned;
+};
+
+struct runner {
+    struct run_state st;
+    struct run_scn sc;
+    struct profile *prof;    /* the runner's copy: doc, fault sections, expectations */
+    struct fl_server *srv;   /* in-process server, or NULL with --admin */
+    struct event_base *base;
+    const char *admin, *token;
+    void *rctx;              /* blocking redis client for R:phases */
+    int cur;                 /* phase index, -1 before, nph after */
+    int64_t t0_us;           /* monotonic start of phase 0 */
+    int64_t *phase_end_us;   /* monotonic planned ends */
+    struct event *phase_ev, *tick_ev, *sig_int, *sig_term;
+    int finishing;
+    int tty;
+    int lines_drawn;
+    int64_t last_line_us;
+    struct pxprev *prev;
+    int nprev;
+    int sampler_pid;          /* child running the verifier's samplers, 0 = none */
+    struct run_state live;    /* --admin: per-second samples from GET /stats, for the status only
+                               * (the report's series come from the record, R:ts) */
+    int stats_failed;
+    double rate_req, rate_err;   /* last second, all proxies */
+    int conns;
+};
+
+static double now_ms(void) { return (double)fl_wall_us() / 1000.0; }
+
+static void say(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A plain progress line (stderr): timestamped; on a TTY it goes above the status block. */
+static void say(struct runner *r, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    if (r->tty && r->lines_drawn) {
+        fprintf(stderr, "\033[%dA\033[J", r->lines_drawn);
+        r->lines_drawn = 0;
+    }
+    fprintf(stderr, "%02d:%02d:%02d %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, line);
+}
+
+static int64_t total_planned_us(const struct runner *r)
+{
+    int64_t t = 0;
+    for (int i = 0; i < r->sc.nph; i++) t += r->sc.ph[i].dur_us;
+    return t;
+}
+
+/* --- faults --- */
+
+static int fault_attach(struct runner *r, const char *name, char *err, size_t errlen)
+{
+    struct inisec *fs = run_fault_sec(r->prof, name);
+    if (!fs) { snprintf(err, errlen, "no [fault %s]", name); return -1; }
+    const char *proxy = "", *type = "";
+    for (int i = 0; i < fs->nkeys; i++) {
+        if (!strcmp(fs->keys[i].key, "proxy")) proxy = fs->keys[i].value;
+        if (!strcmp(fs->keys[i].key, "type")) type = fs->keys[i].value;
+    }
+    if (r->admin) {
+        if (run_admin_add(r->admin, r->token, fs, err, errlen) < 0) return -1;
+    } else {
+        const char **keys = calloc((size_t)fs->nkeys + 1, sizeof(char *));
+        const char **vals = calloc((size_t)fs->nkeys + 1, sizeof(char *));
+        if (!keys || !vals) abort();
+        for (int i = 0; i < fs->nkeys; i++) { keys[i] = fs->keys[i].key; vals[i] = fs->keys[i].value; }
+        int bad;
+        struct fault *f = fault_build(name, keys, vals, fs->nkeys, &bad, err, errlen);
+        free(keys);
+        free(vals);
+        if (!f) return -1;
+        struct fl_proxy *px = server_find_proxy(r->srv, f->proxy);
+        if (!px) { fault_free(f); snprintf(err, errlen, "no proxy %s", proxy); return -1; }
+        proxy_fault_add(px, f);
+    }
+    run_window_open(&r->st, name, proxy, type, now_ms());
+    return 0;
+}
+
+static void fault_detach(struct runner *r, const char *name)
+{
+    char err[512];
+    if (r->admin) {
+        if (run_admin_remove(r->admin, r->token, name, err, sizeof(err)) < 0)
+            say(r, "warning: could not remove fault %s: %s", name, err);
+    } else {
+        struct fl_proxy *px = NULL;
+        struct fault *f = server_find_fault(r->srv, name, &px);
+        if (f) proxy_fault_remove(px, f);
+    }
+    run_window_close(&r->st, name, now_ms());
+}
+
+static int phase_has(const struct run_phase *ph, const char *name)
+{
+    if (!ph) return 0;
+    for (int i = 0; i < ph->nfaults; i++)
+        if (!strcmp(ph->faults[i], name)) return 1;
+    return 0;
+}
+
+static void phase_record(struct runner *r, const char *phase, const char *event, double at)
+{
+    char err[300];
+    if (r->rctx && run_redis_phase(r->rctx, r->st.run_id, phase, event, at, err, sizeof(err)) < 0)
+        say(r, "warning: R:phases not written: %s", err);
+}
+
+/* Moves from phase `from` (or -1) to phase `to` (or nph = the end). */
+static void phase_switch(struct runner *r, int from, int to)
+{
+    struct run_phase *a = from >= 0 && from < r->sc.nph ? &r->sc.ph[from] : NULL;
+    struct run_phase *b = to >= 0 && to < r->sc.nph ? &r->sc.ph[to] : NULL;
+    double t = now_ms();
+    if (a) {
+        for (int i = 0; i < a->nfaults; i++)
+            if (!phase_has(b, a->faults[i])) fault_detach(r, a->faults[i]);
+        a->end_ms = t;
+        phase_record(r, a->name, "end", t);
+        if (!r->tty) say(r, "phase %s ended", a->name);
+    }
+    r->cur = to;
+    if (b) {
+        b->start_ms = t;
+        phase_record(r, b->name, "start", t);
+        char list[1024] = "";
+        for (int i = 0; i < b->nfaults; i++) {
+            size_t o = strlen(list);
+            snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", b->faults[i]);
+            if (phase_has(a, b->faults[i])) continue;
+            char err[600];
+            if (fault_attach(r, b->faults[i], err, sizeof(err)) < 0)
+                say(r, "error: fault %s not attached: %s", b->faults[i], err);
+        }
+        char d[32];
+        say(r, "phase %d/%d %s (%s)%s%s", to + 1, r->sc.nph, b->name, duration_str(b->dur_us, d, sizeof(d)),
+            b->nfaults ? " faults: " : "", list);
+    }
+}
+
+/* --- the load --- */
+
+static void load_start(struct runner *r)
+{
+    if (!r->sc.load[0]) return;
+    char logf[700];
+    snprintf(logf, sizeof(logf), "%s/load.log", r->st.out_dir);
+    pid_t p = fork();
+    if (p < 0) { say(r, "error: cannot start the load: %s", strerror(errno)); return; }
+    if (p == 0) {
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        int fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); close(fd); }
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0) { dup2(nul, 0); close(nul); }
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        execl("/bin/sh", "sh", "-c", r->sc.load, (char *)NULL);
+        _exit(127);
+    }
+    setpgid(p, p);
+    r->st.load_pid = (int)p;
+    say(r, "load started (pid %d): %s", (int)p, r->sc.load);
+}
+
+static void load_reap(struct runner *r, int block_us)
+{
+    if (r->st.load_pid <= 0 || r->st.load_status != -1) return;
+    for (int64_t waited = 0;; waited += 20000) {
+        int stt;
+        pid_t w = waitpid(r->st.load_pid, &stt, WNOHANG);
+        if (w == r->st.load_pid) {
+            r->st.load_status = stt;
+            r->st.load_exit_ms = now_ms();
+            return;
+        }
+        if (waited >= block_us) return;
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Stops the load's whole process group: TERM, grace, KILL. Any stragglers of the group are
+ * killed even when the shell itself has already exited. */
+static void load_stop(struct runner *r)
+{
+    if (r->st.load_pid <= 0) return;
+    load_reap(r, 0);
+    kill(-r->st.load_pid, SIGTERM);
+    if (r->st.load_status == -1) load_reap(r, (int)r->sc.load_grace_us);
+    kill(-r->st.load_pid, SIGKILL);
+    if (r->st.load_status == -1) load_reap(r, 2000000);
+}
+
+/* --- the verifier's samplers (postgres, probe): blocking calls, so in a child process --- */
+
+static void sampler_start(struct runner *r)
+{
+    int need = 0;
+    for (int i = 0; i < r->prof->doc->nsecs; i++) {
+        struct inisec *s = &r->prof->doc->secs[i];
+        if (strcmp(s->type, "expect")) continue;
+        for (int k = 0; k < s->nkeys; k++)
+            if (!strcmp(s->keys[k].key, "check") && (!strcmp(s->keys[k].value, "postgres") || !strcmp(s->keys[k].value, "probe")))
+                need = 1;
+    }
+    if (!need) return;
+    fflush(NULL);
+    pid_t p = fork();
+    if (p < 0) { say(r, "warning: no sampler (fork: %s)", strerror(errno)); return; }
+    if (p == 0) {
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        close_range(3, ~0U, 0);          /* not the proxies' sockets, not the loop's */
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_IGN);
+        char err[600];
+        struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL};
+        struct verify_sampler *vs = verify_sampler_new(r->prof->doc, &vo, err, sizeof(err));
+        if (!vs) {
+            fprintf(stderr, "faultline run: sampler: %s\n", err);
+            _exit(1);
+        }
+        if (verify_sampler_count(vs) == 0) _exit(0);
+        for (;;) {   /* until the runner stops us (SIGTERM) or dies (PDEATHSIG) */
+            int ms = verify_sampler_tick(vs, err, sizeof(err));
+            if (ms < 0) {
+                fprintf(stderr, "faultline run: sampler: %s\n", err);
+                ms = 1000;
+            }
+            if (ms < 20) ms = 20;
+            if (ms > 1000) ms = 1000;
+            struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    setpgid(p, p);
+    r->sampler_pid = (int)p;
+}
+
+static void sampler_stop(struct runner *r)
+{
+    if (r->sampler_pid <= 0) return;
+    kill(r->sampler_pid, SIGTERM);
+    int st;
+    for (int i = 0; i < 150; i++) {
+        if (waitpid(r->sampler_pid, &st, WNOHANG) == r->sampler_pid) { r->sampler_pid = 0; return; }
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(r->sampler_pid, SIGKILL);
+    waitpid(r->sampler_pid, &st, 0);
+    r->sampler_pid = 0;
+}
+
+/* --- sampling and progress --- */
+
+/* One sample per proxy from cumulative totals: in-process from the proxies' counters, with
+ * --admin from the daemon's GET /stats. Deltas against the previous totals of the same proxy. */
+static void sample_totals(struct runner *r, struct run_state *into, const struct run_px_totals *t, int n, double at)
+{
+    r->rate_req = r->rate_err = 0;
+    r->conns = 0;
+    for (int i = 0; i < n; i++) {
+        struct pxprev *pv = NULL;
+        for (int k = 0; k < r->nprev && !pv; k++)
+            if (!strcmp(r->prev[k].proxy, t[i].proxy)) pv = &r->prev[k];
+        if (!pv) {
+            r->prev = realloc(r->prev, sizeof(*r->prev) * (size_t)(r->nprev + 1));
+            if (!r->prev) abort();
+            pv = &r->prev[r->nprev++];
+            memset(pv, 0, sizeof(*pv));
+            run_copy(pv->proxy, sizeof(pv->proxy), t[i].proxy);
+            if (r->admin) {   /* the daemon counted before the run: the first second starts here */
+                pv->accepted = t[i].accepted;
+                pv->requests = t[i].requests;
+                pv->errors = t[i].errors;
+                pv->abandoned = t[i].abandoned;
+            }
+        }
+        int http = t[i].http;
+        double cur = http ? t[i].inflight : t[i].active;
+        /* a counter that went down (a fault detached takes its counters, a daemon restarted) */
+        struct run_sample smp = {at, cur, cur,   /* no per-second peak from totals */
+                                 t[i].accepted >= pv->accepted ? (double)(t[i].accepted - pv->accepted) : 0,
+                                 t[i].requests >= pv->requests ? (double)(t[i].requests - pv->requests) : 0,
+                                 t[i].errors >= pv->errors ? (double)(t[i].errors - pv->errors) : 0,
+                                 t[i].abandoned >= pv->abandoned ? (double)(t[i].abandoned - pv->abandoned) : 0};
+        pv->accepted = t[i].accepted;
+        pv->requests = t[i].requests;
+        pv->errors = t[i].errors;
+        pv->abandoned = t[i].abandoned;
+        run_series_add(run_series_get(into, t[i].proxy, http), &smp);
+        r->rate_req += http ? smp.req : smp.newc;
+        r->rate_err += smp.err;
+        r->conns += (int)t[i].active;
+    }
+}
+
+static void sample(struct runner *r)
+{
+    double t = now_ms();
+    if (!r->srv) {
+        struct run_px_totals *tot;
+        int n;
+        char err[300];
+        if (run_admin_stats(r->admin, r->token, &tot, &n, err, sizeof(err)) < 0) {
+            if (!r->stats_failed++) say(r, "warning: no live numbers from the daemon: %s", err);
+            return;
+        }
+        r->stats_failed = 0;
+        sample_totals(r, &r->live, tot, n, t);
+        free(tot);
+        return;
+    }
+    struct run_px_totals *tot = calloc((size_t)r->srv->nproxies + 1, sizeof(*tot));
+    if (!tot) abort();
+    for (int i = 0; i < r->srv->nproxies; i++) {
+        struct fl_proxy *px = r->srv->proxies[i];
+        const struct proxy_stats *s = &px->st;
+        struct run_px_totals *x = &tot[i];
+        run_copy(x->proxy, sizeof(x->proxy), px->spec.name);
+        x->http = px->spec.mode == MODE_HTTP && s->requests > 0;   /* http mode that saw requests */
+        x->active = (double)s->active;
+        x->inflight = (double)s->inflight;
+        x->accepted = s->accepted;
+        x->requests = s->requests;
+        x->errors = s->status_class[5] + s->upstream_failed + s->bad_responses;
+        for (int k = 0; k < px->nfaults; k++) {
+            x->errors += px->faults[k]->c.resets + px->faults[k]->c.closes + px->faults[k]->c.refused;
+            x->abandoned += px->faults[k]->c.abandoned;
+        }
+    }
+    sample_totals(r, &r->st, tot, r->srv->nproxies, t);
+    free(tot);
+}
+
+static void progress(struct runner *r)
+{
+    int64_t now = fl_now_us();
+    int64_t total = total_planned_us(r);
+    int64_t el = now - r->t0_us;
+    if (el > total) el = total;
+    const struct run_phase *ph = r->cur >= 0 && r->cur < r->sc.nph ? &r->sc.ph[r->cur] : NULL;
+    int64_t ph_start = r->cur > 0 ? r->phase_end_us[r->cur - 1] : r->t0_us;
+    double ph_el = ph ? (double)(now - ph_start) / 1e6 : 0;
+    char faults[1024] = "";
+    for (int i = 0; i < r->st.nwin; i++)
+        if (r->st.win[i].end_ms == 0) {
+            size_t o = strlen(faults);
+            snprintf(faults + o, sizeof(faults) - o, "%s%s", o ? ", " : "", r->st.win[i].fault);
+        }
+    if (r->tty) {
+        if (r->lines_drawn) fprintf(stderr, "\033[%dA\033[J", r->lines_drawn);
+        int n = 0;
+        fprintf(stderr, "\033[1m%s\033[0m  run %s\n", r->sc.name, r->st.run_id); n++;
+        fprintf(stderr, "  phase    %d/%d %s  %.0fs / %.0fs\n", r->cur + 1, r->sc.nph, ph ? ph->name : "-", ph_el,
+                ph ? (double)ph->dur_us / 1e6 : 0); n++;
+        fprintf(stderr, "  elapsed  %.0fs, %.0fs left\n", (double)el / 1e6, (double)(total - el) / 1e6); n++;
+        fprintf(stderr, "  faults   %s\n", faults[0] ? faults : "(none)"); n++;
+        {
+            const struct run_state *ls = r->srv ? &r->st : &r->live;
+            for (int i = 0; i < ls->nseries; i++) {
+                const struct run_series *se = &ls->series[i];
+                if (!se->n) continue;
+                const struct run_sample *s = &se->s[se->n - 1];
+                fprintf(stderr, "  %-14s %s %4.0f  %s/s %6.1f  errors/s %5.1f  gave up %3.0f\n", se->proxy,
+                        se->http ? "in-flight" : "conns", s->cur, se->http ? "req" : "new", se->http ? s->req : s->newc,
+                        s->err, s->abandoned);
+                n++;
+            }
+        }
+        if (r->st.load_pid > 0)
+            fprintf(stderr, "  load     pid %d %s\n", r->st.load_pid, r->st.load_status == -1 ? "running" : "exited"), n++;
+        r->lines_drawn = n;
+        return;
+    }
+    if (now - r->last_line_us < 5000000) return;
+    r->last_line_us = now;
+    say(r, "phase=%s t=%.0fs/%.0fs faults=%s conns=%d rate=%.1f/s errors=%.1f/s", ph ? ph->name : "-", ph_el,
+        ph ? (double)ph->dur_us / 1e6 : 0, faults[0] ? faults : "none", r->conns, r->rate_req, r->rate_err);
+}
+
+static void act_say(void *ud, const char *m) { say(ud, "%s", m); }
+
+static void finish(struct runner *r, const char *why)
+{
+    if (r->finishing) return;
+    r->finishing = 1;
+    if (why) {
+        r->st.aborted = 1;
+        run_copy(r->st.abort_reason, sizeof(r->st.abort_reason), why);
+        say(r, "aborting (%s): stopping the load and removing every fault", why);
+    }
+    run_actions_stop(&r->sc, why ? why : "the run ended");   /* no action child is left behind */
+    load_stop(r);
+    sampler_stop(r);
+    int last = r->cur;
+    if (last >= 0 && last < r->sc.nph) phase_switch(r, last, r->sc.nph);
+    /* every fault goes, phased or not: nothing keeps acting after the run */
+    if (r->srv) {
+        for (int i = 0; i < r->srv->nproxies; i++) {
+            struct fl_proxy *px = r->srv->proxies[i];
+            while (px->nfaults) {
+                struct fault *f = px->faults[px->nfaults - 1];
+                run_window_close(&r->st, f->name, now_ms());
+                proxy_fault_remove(px, f);
+            }
+        }
+    } else {
+        for (int i = 0; i < r->st.nwin; i++)
+            if (r->st.win[i].end_ms == 0) fault_detach(r, r->st.win[i].fault);
+    }
+    r->st.ended_ms = now_ms();
+    event_base_loopbreak(r->base);
+}
+
+static void arm_phase(struct runner *r)
+{
+    int64_t d = r->phase_end_us[r->cur] - fl_now_us();
+    if (d < 0) d = 0;
+    struct timeval tv = {(time_t)(d / 1000000), (suseconds_t)(d % 1000000)};
+    evtimer_add(r->phase_ev, &tv);
+}
+
+static void phase_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct runner *r = arg;
+    if (r->finishing) return;
+    if (r->cur + 1 >= r->sc.nph) {
+        finish(r, NULL);
+        return;
+    }
+    phase_switch(r, r->cur, r->cur + 1);
+    arm_phase(r);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct runner *r = arg;
+    if (r->finishing) return;
+    sample(r);
+    if (r->st.load_pid > 0 && r->st.load_status == -1) {
+        load_reap(r, 0);
+        if (r->st.load_status != -1) {
+            r->st.load_ended_early = 1;
+            int s = r->st.load_status;
+            say(r, "load exited early (%s %d); the phases go on", WIFEXITED(s) ? "status" : "signal",
+                WIFEXITED(s) ? WEXITSTATUS(s) : WTERMSIG(s));
+        }
+    }
+    progress(r);
+}
+
+static void sig_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct runner *r = arg;
+    finish(r, sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+}
+
+/* --- setup --- */
+
+static void make_run_id(char *out, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    unsigned x = (unsigned)(fl_wall_us() ^ ((uint64_t)getpid() << 16)) & 0xffff;
+    snprintf(out, len, "%04d%02d%02d-%02d%02d%02d-%04x", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, x);
+}
+
+static int mkdir_p(const char *path, char *err, size_t errlen)
+{
+    char tmp[600];
+    run_copy(tmp, sizeof(tmp), path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) goto bad;
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) goto bad;
+    return 0;
+bad:
+    snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+    return -1;
+}
+
+static int has_key(struct profile *p, const char *sec, const char *key)
+{
+    for (int i = 0; i < p->doc->nsecs; i++) {
+        struct inisec *s = &p->doc->secs[i];
+        if (strcmp(s->type, sec)) continue;
+        for (int k = 0; k < s->nkeys; k++)
+            if (!strcmp(s->keys[k].key, key)) return 1;
+    }
+    return 0;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: faultline run SCENARIO.ini [--out DIR] [--admin ADDR [--token T] [--run ID]] [--redis URL]\n"
+            "                     [--scale F]\n"
+            "\n"
+            "Runs a scenario end to end: the proxies of the file (or, with --admin, an already running\n"
+            "faultline driven through its admin API), the [scenario] load command, the [phase] sections in\n"
+            "order with their faults acting only during their phase, then judges the [expect] sections.\n"
+            "\n"
+            "  --out DIR      where the run's files go (default runs/<run id>/): journal.json, junit.xml,\n"
+            "                 record.json, report.html, load.log\n"
+            "  --admin ADDR   drive a running faultline at ADDR (host:port) instead of starting proxies\n"
+            "  --token T      bearer token for that admin API\n"
+            "  --run ID       run id (default: [faultline] run, or a new YYYYmmdd-HHMMSS-xxxx); with --admin\n"
+            "                 it must be the run the daemon records\n"
+            "  --redis URL    the record's Redis (default: [scenario] redis, [faultline] redis, or a private\n"
+            "                 redis-server on a unix socket under DIR, stopped afterwards)\n"
+            "  --scale F      multiply every phase's duration by F (0.2 = five times shorter, at least 100 ms\n"
+            "                 each); the [expect] bounds (within, ...) are not scaled\n"
+            "\n"
+            "Ctrl-C stops the load, removes every fault and still writes the (partial) report, marked aborted.\n"
+            "Exit status as faultline verify's: 0 all expectations pass, 1 any fails, 3 none fails but some\n"
+            "are inconclusive (or the run was aborted), 2 bad scenario or Redis unreachable.\n");
+}
+
+int cli_run(int argc, char **argv)
+{
+    const char *path = NULL, *out = NULL, *admin = NULL, *token = NULL, *redis = NULL, *runid = NULL, *scale_s = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        const char **dst = !strcmp(a, "--out") ? &out : !strcmp(a, "--admin") ? &admin :
+                           !strcmp(a, "--token") ? &token : !strcmp(a, "--redis") ? &redis :
+                           !strcmp(a, "--run") ? &runid : !strcmp(a, "--scale") ? &scale_s : NULL;
+        if (dst) {
+            if (i + 1 >= argc) { fprintf(stderr, "faultline run: %s needs a value\n", a); return 2; }
+            *dst = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "faultline run: unknown option %s\n\n", a);
+            usage(stderr);
+            return 2;
+        } else if (!path) path = a;
+        else { fprintf(stderr, "faultline run: one scenario file only\n"); return 2; }
+    }
+    if (!path) { usage(stderr); return 2; }
+    double scale = 1;
+    if (scale_s) {
+        char *end;
+        scale = strtod(scale_s, &end);
+        if (*end || !(scale > 0 && scale <= 100)) {
+            fprintf(stderr, "faultline run: --scale %s: a factor above 0 and at most 100 (0.2 = phases 5x shorter)\n", scale_s);
+            return 2;
+        }
+    }
+
+    char err[2048];
+    struct runner R;
+    memset(&R, 0, sizeof(R));
+    struct runner *r = &R;
+    r->cur = -1;
+    r->st.load_status = -1;
+    r->admin = admin;
+    r->token = token;
+    r->tty = isatty(2);
+    r->prof = profile_load(path, PROF_ALLOW_SCENARIO, err, sizeof(err));
+    if (!r->prof) { fprintf(stderr, "faultline run: %s\n", err); return 2; }
+    if (run_scn_parse(r->prof, &r->sc, err, sizeof(err)) < 0) {
+        fprintf(stderr, "faultline run: %s\n", err);
+        profile_free(r->prof);
+        return 2;
+    }
+    if (!r->sc.nph) {
+        fprintf(stderr, "faultline run: %s:1: not a scenario: no [phase NAME] sections\n", path);
+        run_scn_free(&r->sc);
+        profile_free(r->prof);
+        return 2;
+    }
+    /* --scale: every phase's duration times the factor (at least 100 ms); nothing else changes */
+    for (int i = 0; scale != 1 && i < r->sc.nph; i++) {
+        int64_t d = (int64_t)((double)r->sc.ph[i].dur_us * scale + 0.5);
+        r->sc.ph[i].dur_us = d < 100000 ? 100000 : d;
+    }
+    int rc = 2;
+    struct verify_report rep;
+    memset(&rep, 0, sizeof(rep));
+    int have_rep = 0;
+
+    run_copy(r->st.scenario_path, sizeof(r->st.scenario_path), path);
+    run_copy(r->st.load_cmd, sizeof(r->st.load_cmd), r->sc.load);
+    if (runid) run_copy(r->st.run_id, sizeof(r->st.run_id), runid);
+    else if (r->prof->g.run[0]) run_copy(r->st.run_id, sizeof(r->st.run_id), r->prof->g.run);
+    else make_run_id(r->st.run_id, sizeof(r->st.run_id));
+    if (out) run_copy(r->st.out_dir, sizeof(r->st.out_dir), out);
+    else {
+        memcpy(r->st.out_dir, "runs/", 6);
+        run_copy(r->st.out_dir + 5, sizeof(r->st.out_dir) - 5, r->st.run_id);
+    }
+    size_t ol = strlen(r->st.out_dir);
+    while (ol > 1 && r->st.out_dir[ol - 1] == '/') r->st.out_dir[--ol] = 0;
+    if (mkdir_p(r->st.out_dir, err, sizeof(err)) < 0) {
+        fprintf(stderr, "faultline run: %s\n", err);
+        goto out_free;
+    }
+    if (r->st.out_dir[0] != '/') {   /* absolute, so the load (and the redis dir) may chdir */
+        char cwd[400], abs[600];
+        if (getcwd(cwd, sizeof(cwd))) {
+            snprintf(abs, sizeof(abs), "%s/%s", cwd, r->st.out_dir);
+            run_copy(r->st.out_dir, sizeof(r->st.out_dir), abs);
+        }
+    }
+
+    /* the record */
+    int redis_pid = 0;
+    const char *url = redis ? redis : r->sc.redis[0] ? r->sc.redis : r->prof->g.redis[0] ? r->prof->g.redis : NULL;
+    if (url) run_copy(r->st.redis_url, sizeof(r->st.redis_url), url);
+    else if (admin) {
+        fprintf(stderr, "faultline run: with --admin, name the daemon's Redis (--redis or [scenario] redis)\n");
+        goto out_free;
+    } else {
+        if (run_redis_start(r->st.out_dir, r->st.redis_url, sizeof(r->st.redis_url), &redis_pid, err, sizeof(err)) < 0) {
+            fprintf(stderr, "faultline run: %s\n", err);
+            goto out_free;
+        }
+        r->st.embedded_redis = 1;
+    }
+    r->rctx = run_redis_connect(r->st.redis_url, err, sizeof(err));
+    if (!r->rctx) {
+        fprintf(stderr, "faultline run: %s\n", err);
+        goto out_redis;
+    }
+
+    /* the proxies */
+    if (!admin) {
+        struct profile *sp = profile_load(path, PROF_ALLOW_SCENARIO, err, sizeof(err));
+        if (!sp) { fprintf(stderr, "faultline run: %s\n", err); goto out_redis; }
+        /* phased faults are attached by their phases, not at start */
+        int j = 0;
+        for (int k = 0; k < sp->nfaults; k++) {
+            if (run_scn_phased(&r->sc, sp->faults[k]->name)) fault_free(sp->faults[k]);
+            else sp->faults[j++] = sp->faults[k];
+        }
+        sp->nfaults = j;
+        run_copy(sp->g.redis, sizeof(sp->g.redis), r->st.redis_url);
+        run_copy(sp->g.run, sizeof(sp->g.run), r->st.run_id);
+        if (!has_key(sp, "faultline", "admin")) sp->g.admin_off = 1;   /* no fixed port unless asked */
+        log_setup(has_key(sp, "faultline", "log") ? (enum log_level)sp->g.log_level : LOG_WARN,
+                  (enum log_format)sp->g.log_format);
+        r->srv = server_new(sp, err, sizeof(err));
+        if (!r->srv) {
+            fprintf(stderr, "faultline run: %s\n", err);
+            profile_free(sp);
+            goto out_redis;
+        }
+        r->base = r->srv->base;
+        /* the runner owns SIGINT/SIGTERM (abort, not drain); a reload makes no sense mid-run */
+        event_del(r->srv->sig_int);
+        event_del(r->srv->sig_term);
+        event_del(r->srv->sig_hup);
+        for (int i = 0; i < r->prof->nfaults; i++)
+            if (r->prof->faults[i] && !run_scn_phased(&r->sc, r->prof->faults[i]->name))
+                run_window_open(&r->st, r->prof->faults[i]->name, r->prof->faults[i]->proxy,
+                                r->prof->faults[i]->type->name, now_ms());
+    } else {
+        signal(SIGPIPE, SIG_IGN);
+        r->base = event_base_new();
+    }
+    r->sig_int = evsignal_new(r->base, SIGINT, sig_cb, r);
+    r->sig_term = evsignal_new(r->base, SIGTERM, sig_cb, r);
+    event_add(r->sig_int, NULL);
+    event_add(r->sig_term, NULL);
+    r->phase_ev = evtimer_new(r->base, phase_cb, r);
+    r->tick_ev = event_new(r->base, -1, EV_PERSIST, tick_cb, r);
+
+    fprintf(stderr, "faultline run: %s (%d phases, %.0fs), run %s, record %s%s, output %s\n", r->sc.name, r->sc.nph,
+            (double)total_planned_us(r) / 1e6, r->st.run_id, r->st.redis_url, r->st.embedded_redis ? " (embedded)" : "",
+            r->st.out_dir);
+    r->st.started_ms = now_ms();
+    r->t0_us = fl_now_us();
+    r->phase_end_us = calloc((size_t)r->sc.nph, sizeof(int64_t));
+    if (!r->phase_end_us) abort();
+    int64_t acc = r->t0_us;
+    for (int i = 0; i < r->sc.nph; i++) r->phase_end_us[i] = acc += r->sc.ph[i].dur_us;
+    sampler_start(r);
+    load_start(r);
+    phase_switch(r, -1, 0);
+    arm_phase(r);
+    run_actions_start(&r->sc, r->base, r->t0_us, r->rctx, r->st.run_id, r->st.out_dir, act_say, r);
+    struct timeval one = {1, 0};
+    event_add(r->tick_ev, &one);
+    event_base_dispatch(r->base);
+    if (!r->finishing) finish(r, "event loop stopped");
+    if (r->tty && r->lines_drawn) { fprintf(stderr, "\033[%dA\033[J", r->lines_drawn); r->lines_drawn = 0; }
+    say(r, "run %s %s after %.1fs", r->st.run_id, r->st.aborted ? "aborted" : "finished",
+        (r->st.ended_ms - r->st.started_ms) / 1000.0);
+
+    event_free(r->phase_ev);
+    event_free(r->tick_ev);
+    event_free(r->sig_int);
+    event_free(r->sig_term);
+    if (r->srv) {
+        /* connections still open (held calls of a client without a timeout) are closed now,
+         * while the recorder still runs, so their events say held_at_end */
+        for (int i = 0; i < r->srv->nproxies; i++) proxy_close_all(r->srv->proxies[i], CLOSE_RST);
+        for (int i = 0; i < 3; i++) event_base_loop(r->base, EVLOOP_NONBLOCK);
+        rec_stop(r->srv);       /* flush the record before judging it */
+        server_free(r->srv);
+        r->srv = NULL;
+    } else {
+        event_base_free(r->base);
+    }
+    r->base = NULL;
+
+    /* judge */
+    struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL};
+    if (verify_doc(r->prof->doc, &vo, &rep, err, sizeof(err)) < 0) {
+        fprintf(stderr, "faultline run: verify: %s\n", err);
+        rc = 2;
+    } else {
+        have_rep = 1;
+        rc = rep.n ? verify_exit_code(&rep) : 0;
+        if (r->st.aborted && rc == 0) rc = 3;
+        printf("\n");
+        if (rep.n) verify_print_table(&rep, stdout);
+        else printf("no [expect] sections: nothing judged\n");
+    }
+    /* outputs */
+    char fpath[800];
+    int wrote_ok = 1;
+    if (have_rep) {
+        snprintf(fpath, sizeof(fpath), "%s/junit.xml", r->st.out_dir);
+        if (verify_write_junit(&rep, fpath, err, sizeof(err)) < 0) { fprintf(stderr, "faultline run: %s\n", err); wrote_ok = 0; }
+    }
+    snprintf(fpath, sizeof(fpath), "%s/record.json", r->st.out_dir);
+    if (run_redis_export(r->rctx, r->st.run_id, fpath, err, sizeof(err)) < 0) {
+        fprintf(stderr, "faultline run: record export: %s\n", err);
+        wrote_ok = 0;
+    }
+    run_redis_series(r->rctx, &r->st, !admin, err, sizeof(err));
+    if (admin) run_redis_windows(r->rctx, &r->st, err, sizeof(err));
+    snprintf(fpath, sizeof(fpath), "%s/journal.json", r->st.out_dir);
+    if (run_write_journal(&r->st, &r->sc, have_rep ? &rep : NULL, rc, fpath, err, sizeof(err)) < 0) {
+        fprintf(stderr, "faultline run: %s\n", err);
+        wrote_ok = 0;
+    }
+    snprintf(fpath, sizeof(fpath), "%s/report.html", r->st.out_dir);
+    if (run_write_html(&r->st, &r->sc, have_rep ? &rep : NULL, rc, fpath, err, sizeof(err)) < 0) {
+        fprintf(stderr, "faultline run: %s\n", err);
+        wrote_ok = 0;
+    }
+    printf("\n%s%s: exit %d\nreport:  %s/report.html\njournal: %s/journal.json\n", r->st.aborted ? "ABORTED " : "",
+           r->sc.name, rc, r->st.out_dir, r->st.out_dir);
+    if (!wrote_ok && rc == 0) rc = 2;
+
+out_redis:
+    run_redis_free(r->rctx);
+    if (redis_pid) run_redis_stop(redis_pid, r->st.out_dir);
+    if (r->srv) server_free(r->srv);
+    load_stop(r);
+    sampler_stop(r);
+out_free:
+    if (have_rep) verify_report_free(&rep);
+    free(r->phase_end_us);
+    free(r->prev);
+    run_state_free(&r->st);
+    run_state_free(&r->live);
+    run_scn_free(&r->sc);
+    profile_free(r->prof);
+    return rc;
+}

@@ -1,0 +1,206 @@
+/* run.h -- `faultline run`: the scenario runner's internal interface (run/*.c).
+ *
+ * A scenario is one INI file: [scenario] (name, load, redis, postgres), the profile's own
+ * [faultline]/[proxy]/[fault] sections, [phase NAME] sections run in file order, and [expect
+ * NAME] sections judged by the verifier at the end. The runner is split by job:
+ *
+ *   run/scenario.c  parse and validate the scenario sections (and `faultline check`'s hook)
+ *   run.c           the command: options, the event loop, phases, the load, Ctrl-C, progress
+ *   run/redis.c     the embedded redis-server, R:phases writes, the record export, series
+ *   run/artifacts.c    journal.json and the self-contained report.html
+ *
+ * Ownership: a struct run_scn owns its phases and borrows the profile it was parsed from
+ * (which the caller frees after run_scn_free). Samples and windows belong to struct run_state.
+ */
+#ifndef FL_RUN_H
+#define FL_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "proxy/profile.h"
+
+struct event;
+struct event_base;
+#include "verify/verify.h"
+
+#include <string.h>
+
+/* Copies src into dst (n bytes), truncating and always NUL-terminating. */
+static inline void run_copy(char *dst, size_t n, const char *src)
+{
+    size_t l = strlen(src);
+    if (l >= n) l = n - 1;
+    memcpy(dst, src, l);
+    dst[l] = 0;
+}
+
+struct run_phase {
+    char name[128];
+    int64_t dur_us;
+    char **faults;           /* names of [fault] sections acting during this phase */
+    int nfaults;
+    int line;
+    double start_ms, end_ms; /* wall clock, 0 until started / ended */
+};
+
+/* [action NAME]: a command run at a moment of the run (run/action.c). Parsed by run_scn_parse;
+ * the fields below `line` are what happened, filled while the run goes on. */
+struct run_action {
+    char name[128];
+    char at[200];            /* as written: PHASE, PHASE+5s, PHASE-500ms */
+    int phase;               /* index into run_scn.ph */
+    int64_t off_us;          /* offset from that phase's (planned) start */
+    int64_t due_us;          /* planned start, from the run's start */
+    char cmd[4096];          /* /bin/sh -c */
+    int64_t timeout_us;
+    int line;
+    int pid, fd;             /* running: child (its own process group) and its output pipe */
+    struct event *ev_start, *ev_read, *ev_timeout;
+    char *out;               /* stdout+stderr, the first RUN_ACTION_OUT_MAX bytes */
+    size_t outlen, out_total;
+    double start_ms, end_ms; /* wall clock, 0 = not started / not ended */
+    int status;              /* waitpid status, -1 = none */
+    int timed_out;           /* killed after `timeout` */
+    char stopped[96];        /* killed or cancelled because the run ended / was aborted: why */
+};
+#define RUN_ACTION_OUT_MAX 65536
+
+struct run_scn {
+    char name[256];
+    char load[4096];         /* shell command, "" = none */
+    char redis[512];         /* record target, "" = embedded redis-server */
+    char postgres[512];      /* default DSN for postgres checks, "" = none */
+    int64_t load_grace_us;   /* how long the load may take to exit after SIGTERM */
+    struct run_phase *ph;
+    int nph;
+    int nexpect;
+    struct run_action *act;  /* [action] sections, file order */
+    int nact;
+};
+
+/* Validates [scenario], [phase] and [expect] sections of p (already loaded with
+ * PROF_ALLOW_SCENARIO). Fills *out when given (run_scn_free). 0 or -1 with "PATH:LINE: reason". */
+int run_scn_parse(struct profile *p, struct run_scn *out, char *err, size_t errlen);
+void run_scn_free(struct run_scn *s);
+/* 1 if fault NAME is named by any phase. */
+int run_scn_phased(const struct run_scn *s, const char *fault);
+/* The [fault NAME] section of the profile's document, or NULL. */
+struct inisec *run_fault_sec(struct profile *p, const char *name);
+
+/* One sample per proxy per second, taken by the runner (in-process) or read from R:ts. */
+struct run_sample {
+    double t_ms;             /* wall clock, start of the second */
+    double cur;              /* concurrent connections (in-flight requests for http) */
+    double peak;
+    double newc;             /* new connections in the second */
+    double req;              /* requests (http) in the second */
+    double err;              /* errors in the second (5xx, resets, failed upstreams) */
+    double abandoned;        /* held calls the client gave up on in the second */
+};
+
+struct run_series {
+    char proxy[128];
+    int http;
+    struct run_sample *s;
+    int n, cap;
+    double *abandon_ms;      /* moments a client gave up on a held call (from the record) */
+    int nab, capab;
+};
+
+struct run_window {          /* one fault window */
+    char fault[128], proxy[128], type[64];
+    double start_ms, end_ms; /* end 0 = still open at the end */
+};
+
+struct run_state {
+    char run_id[128];
+    char scenario_path[512];
+    char out_dir[512];
+    char redis_url[600];
+    int embedded_redis;
+    int aborted;
+    char abort_reason[128];
+    double started_ms, ended_ms;
+    /* the load */
+    char load_cmd[4096];
+    int load_pid;
+    int load_status;         /* waitpid status; -1 = not run / not reaped */
+    double load_exit_ms;
+    int load_ended_early;
+    /* what happened */
+    struct run_series *series;
+    int nseries;
+    struct run_window *win;
+    int nwin, capwin;
+};
+
+void run_series_add(struct run_series *se, const struct run_sample *s);
+void run_series_abandon(struct run_series *se, double t_ms);
+struct run_series *run_series_get(struct run_state *st, const char *proxy, int http);
+void run_window_open(struct run_state *st, const char *fault, const char *proxy, const char *type, double t_ms);
+void run_window_close(struct run_state *st, const char *fault, double t_ms);
+void run_state_free(struct run_state *st);
+
+/* ---- the verifier's samplers (verify/verify.h, verify/sampler.c). The runner runs them in a
+ * child process for the whole run (run.c: sampler_start/sampler_stop). ---- */
+struct verify_sampler;
+struct verify_sampler *verify_sampler_new(struct inidoc *doc, const struct verify_opts *o, char *err, size_t errlen);
+int verify_sampler_count(const struct verify_sampler *s);
+int verify_sampler_tick(struct verify_sampler *s, char *err, size_t errlen);
+void verify_sampler_free(struct verify_sampler *s);
+
+/* ---- run/redis.c ---- */
+/* Starts redis-server on OUT/redis.sock; fills url ("unix:/…/redis.sock") and *pid. */
+int run_redis_start(const char *dir, char *url, size_t urllen, int *pid, char *err, size_t errlen);
+/* Stops it (SIGTERM, then SIGKILL after 3 s) and removes the socket. */
+void run_redis_stop(int pid, const char *dir);
+/* Blocking client used only outside the event loop (before the run, after it). */
+void *run_redis_connect(const char *url, char *err, size_t errlen);   /* redisContext* */
+void run_redis_free(void *ctx);
+/* XADD R:phases phase NAME event start|end at_ms T. Blocking, bounded by a 1 s timeout; used
+ * twice per phase. -1 with err. */
+int run_redis_phase(void *ctx, const char *run, const char *phase, const char *event, double at_ms,
+                    char *err, size_t errlen);
+/* Dumps every key of the run (and its fl:runs entry) as JSON into path. */
+int run_redis_export(void *ctx, const char *run, const char *path, char *err, size_t errlen);
+/* Fills series from R:ts:* and abandonment moments from R:events:* (used by --admin runs,
+ * and to add abandonment times to in-process series). */
+int run_redis_series(void *ctx, struct run_state *st, int only_abandon, char *err, size_t errlen);
+/* Fault windows from R:faults (for --admin runs). */
+int run_redis_windows(void *ctx, struct run_state *st, char *err, size_t errlen);
+
+/* ---- run/artifacts.c ---- */
+int run_write_journal(const struct run_state *st, const struct run_scn *sc, const struct verify_report *rep,
+                      int exit_code, const char *path, char *err, size_t errlen);
+int run_write_html(const struct run_state *st, const struct run_scn *sc, const struct verify_report *rep,
+                   int exit_code, const char *path, char *err, size_t errlen);
+
+/* ---- run/action.c: [action NAME] ---- */
+/* Validates one [action] section against the parsed phases. 0 or -1 with "PATH:LINE: reason". */
+int run_action_parse(struct profile *p, struct inisec *s, const struct run_scn *sc, struct run_action *a,
+                     char *err, size_t errlen);
+/* Schedules every action on base, relative to t0_us (monotonic start of the first phase). Start
+ * and end go to R:actions through rctx (redisContext*, may be NULL); say() reports progress. */
+void run_actions_start(struct run_scn *sc, struct event_base *base, int64_t t0_us, void *rctx, const char *run_id,
+                       const char *out_dir, void (*say)(void *ud, const char *msg), void *ud);
+/* Ends the actions: pending ones are cancelled, running ones have their process group killed
+ * (TERM, then KILL after 1 s) and are reaped. Blocking, bounded (about 3 s). */
+void run_actions_stop(struct run_scn *sc, const char *why);
+void run_actions_free(struct run_scn *sc);
+
+/* ---- run/remote.c: driving an already-running faultline ---- */
+/* POST /faults with the [fault] section's keys as a JSON object. 0 or -1 with err. */
+int run_admin_add(const char *admin, const char *token, struct inisec *fs, char *err, size_t errlen);
+int run_admin_remove(const char *admin, const char *token, const char *name, char *err, size_t errlen);
+/* One proxy's cumulative totals from GET /stats (since the daemon started). */
+struct run_px_totals {
+    char proxy[128];
+    int http;                /* http mode that saw requests */
+    double active, inflight;
+    uint64_t accepted, requests, errors, abandoned;
+};
+/* GET /stats (1 s timeouts): *out is a malloc'd array of *n proxies, the caller frees it.
+ * 0 or -1 with err. Used once a second for the live status of an --admin run. */
+int run_admin_stats(const char *admin, const char *token, struct run_px_totals **out, int *n, char *err, size_t errlen);
+
+#endif
