@@ -2,7 +2,6 @@
  * name (argv[0] = "ctl") and returns the process exit status. */
 #ifndef FL_CLI_H
 #define FL_CLI_H
-#define FAULTLINE_VERSION "0.1.0"
 int cli_check(const char *path);                 /* cli/check.c */
 int cli_ctl(int argc, char **argv);              /* cli/ctl.c */
 int cli_verify(int argc, char **argv);           /* verify/verify.c */

@@ -8,6 +8,7 @@
  * (4xx/5xx; its message is printed); 2 usage error or no connection to the admin API.
  */
 #include "cli/cli.h"
+#include "common/version.h"
 #include "common/parse.h"
 
 #include <errno.h>

@@ -8,6 +8,7 @@
  *   version
  */
 #include "cli/cli.h"
+#include "common/version.h"
 #include "common/log.h"
 #include "proxy/profile.h"
 #include "proxy/proxy.h"

@@ -14,7 +14,7 @@
 #define FL_ADMIN_INTERNAL
 #include "proxy/proxy.h"
 #include "control/admin.h"
-#include "cli/cli.h"
+#include "common/version.h"
 #include "common/log.h"
 
 #include <arpa/inet.h>

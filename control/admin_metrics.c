@@ -9,7 +9,7 @@
 #define FL_ADMIN_INTERNAL
 #include "proxy/proxy.h"
 #include "control/admin.h"
-#include "cli/cli.h"
+#include "common/version.h"
 #include "record/record.h"
 #include "proxy/protocols/postgres.h"
 #include "proxy/protocols/redis.h"

@@ -30,7 +30,7 @@
 #include "record/record_int.h"
 #include "proxy/proxy.h"
 #include "common/log.h"
-#include "cli/cli.h"
+#include "common/version.h"
 #include "proxy/protocols/postgres.h"
 #include "proxy/protocols/redis.h"
 

@@ -1,4 +1,4 @@
-/* run.h -- `faultline run`: the scenario runner's internal interface (run/*.c).
+/* run.h -- `faultline run`: the scenario runner's internal interface (the files of run/).
  *
  * A scenario is one INI file: [scenario] (name, load, redis, postgres), the profile's own
  * [faultline]/[proxy]/[fault] sections, [phase NAME] sections run in file order, and [expect

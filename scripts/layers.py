@@ -30,8 +30,8 @@ ALLOWED = {
     "run": ["common", "record", "verify", "control", "proxy"],
     "cli": ["common", "faults", "record", "proxy", "proxy/protocols", "control", "verify", "run"],
 }
-# the only proxy/ headers the runner may use: the documented embedding API
-RUN_PROXY_HEADERS = {"proxy/embed.h"}
+# the only proxy/ headers the runner may use: the documented embedding API and the profile
+RUN_PROXY_HEADERS = {"proxy/embed.h", "proxy/profile.h"}
 # where a protocol may be named by its mode
 PROTOCOL_DIR = "proxy/protocols"
 MODE_RX = re.compile(r"\bmode\s*[!=]=|\bMODE_[A-Z]+\b|case\s+MODE_")
