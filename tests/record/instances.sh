@@ -38,7 +38,10 @@ for i in $(seq 1 7); do
     "$TBIN/flpeer" echo "127.0.0.1:$LP_b" $((i * 1000)) | grep -q match=yes && tb=$((tb + i * 1000))
 done
 ready() { [ "$(hget $R:counters:db:inst-a accepted)" = 11 ] && [ "$(hget $R:counters:db:inst-b accepted)" = 8 ] &&
-          [ "$(ts_sum $R:ts:db:inst-a new)" = 11 ] && [ "$(ts_sum $R:ts:db:inst-b new)" = 8 ]; }
+          [ "$(ts_sum $R:ts:db:inst-a new)" = 11 ] && [ "$(ts_sum $R:ts:db:inst-b new)" = 8 ] &&
+          [ "$(hget $R:counters:db:inst-a bytes_down)" = "$ta" ] && [ "$(hget $R:counters:db:inst-b bytes_down)" = "$tb" ]; }
+# (accepted is counted when a connection opens, bytes when it closes: a close the daemon reads
+# after the client has gone reaches the counters a moment later, so wait for both)
 wait_for 10 ready
 check instances_both [ "$(rcli --raw smembers $R:instances | sort | tr '\n' ' ')" = "inst-a inst-b " ]
 check meta_a [ "$(hget $R:meta:inst-a pid)" = "$PID_a" ]
