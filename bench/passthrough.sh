@@ -16,7 +16,10 @@
 # listens on 127.0.0.1 and every client targets 127.0.0.1 only.
 #
 # Environment: ROUNDS (3), DUR (seconds per wrk/iperf3 run, 5), IDLE (5000), HELD (10000),
-#              NOTE (a line added to the results, e.g. "machine shared with other jobs").
+#              NOTE (a line added to the results, e.g. "machine shared with other jobs"),
+#              FL_BASE (another faultline binary, e.g. one built from main before a change: it
+#              runs as a fourth target "base" in the same rounds, and a table compares the two
+#              faultlines round by round -- a change's before/after in one run).
 set -eu
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -82,6 +85,8 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 NP=$(free_port); IP=$(free_port)
 FP=$(free_port); FIP=$(free_port)
 HP=$(free_port); HIP=$(free_port)
+BP=$(free_port); BIP=$(free_port)
+FL_BASE=${FL_BASE:-}
 
 # ---- nginx: one worker, a small fixed answer
 mkdir -p "$W/nginx"
@@ -148,17 +153,23 @@ frontend iperf
 backend iperf
     server i1 127.0.0.1:$IP
 EOF
-FL_PID=""; HA_PID=""
+sed "s/:$FP\$/:$BP/; s/:$FIP\$/:$BIP/" "$W/fl.ini" >"$W/base.ini"
+FL_PID=""; HA_PID=""; BASE_PID=""
 start_proxies() {
     "$FL" serve "$W/fl.ini" 2>>"$W/fl.log" &
     FL_PID=$!; PIDS+=($FL_PID)
+    if [ -n "$FL_BASE" ]; then
+        "$FL_BASE" serve "$W/base.ini" 2>>"$W/base.log" &
+        BASE_PID=$!; PIDS+=($BASE_PID)
+        wait_port "$BP" || { echo "base did not start"; cat "$W/base.log"; exit 1; }
+    fi
     haproxy -db -f "$W/haproxy.cfg" 2>>"$W/haproxy.log" &
     HA_PID=$!; PIDS+=($HA_PID)
     wait_port "$FP" && wait_port "$HP" || { echo "proxies did not start"; cat "$W/fl.log" "$W/haproxy.log"; exit 1; }
 }
 stop_proxies() {
-    for p in $FL_PID $HA_PID; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in $FL_PID $HA_PID; do
+    for p in $FL_PID $HA_PID $BASE_PID; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in $FL_PID $HA_PID $BASE_PID; do
         for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
         kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true
     done
@@ -167,8 +178,8 @@ start_proxies
 
 # ---- measurements; each appends "METRIC TARGET VALUE" lines to $W/raw
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v / 1000; else if (v ~ /ms$/) print v + 0; else if (v ~ /s$/) print v * 1000; else print v }'; }
-port_of() { case $1 in direct) echo "$NP";; faultline) echo "$FP";; haproxy) echo "$HP";; esac; }
-iport_of() { case $1 in direct) echo "$IP";; faultline) echo "$FIP";; haproxy) echo "$HIP";; esac; }
+port_of() { case $1 in direct) echo "$NP";; faultline) echo "$FP";; haproxy) echo "$HP";; base) echo "$BP";; esac; }
+iport_of() { case $1 in direct) echo "$IP";; faultline) echo "$FIP";; haproxy) echo "$HIP";; base) echo "$BIP";; esac; }
 
 m_keepalive() {
     local t=$1 out
@@ -192,7 +203,7 @@ m_bulk() {
 # idle KiB per connection for a proxy (fresh processes)
 m_idle() {
     local t=$1 pid port before after line
-    case $t in faultline) pid=$FL_PID;; haproxy) pid=$HA_PID;; esac
+    case $t in faultline) pid=$FL_PID;; haproxy) pid=$HA_PID;; base) pid=$BASE_PID;; esac
     port=$(port_of "$t")
     # settle: one request so lazily allocated things exist
     curl -s -o /dev/null "http://127.0.0.1:$port/"
@@ -219,9 +230,11 @@ m_held() {
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 targets=(direct faultline haproxy)
+[ -n "$FL_BASE" ] && targets+=(base)
+nt=${#targets[@]}
 for r in $(seq 1 "$ROUNDS"); do
     # alternate the order from round to round
-    order=("${targets[@]:$(( (r - 1) % 3 ))}" "${targets[@]:0:$(( (r - 1) % 3 ))}")
+    order=("${targets[@]:$(( (r - 1) % nt ))}" "${targets[@]:0:$(( (r - 1) % nt ))}")
     echo "round $r: ${order[*]}"
     for t in "${order[@]}"; do m_keepalive "$t"; done
     for t in "${order[@]}"; do m_newconns "$t"; done
@@ -237,9 +250,9 @@ stop_proxies
 med() { awk -v m="$1" -v t="$2" '$1 == m && $2 == t {print $3}' "$W/raw" | sort -g | awk '{a[NR] = $1} END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # paired METRIC: "MEDIAN WON/ROUNDS" of the per-round faultline/haproxy ratios (raw lines are in
 # time order, so the i-th value of each target is round i's)
-paired() {
+paired() {   # paired METRIC [OTHER]: faultline against OTHER (haproxy)
     paste <(awk -v m="$1" '$1 == m && $2 == "faultline" {print $3}' "$W/raw") \
-          <(awk -v m="$1" '$1 == m && $2 == "haproxy" {print $3}' "$W/raw") |
+          <(awk -v m="$1" -v o="${2:-haproxy}" '$1 == m && $2 == o {print $3}' "$W/raw") |
         awk '$2 + 0 > 0 {print $1 / $2}' | sort -g |
         awk '{a[NR] = $1; if ($1 >= 1) w++} END { if (NR == 0) { print "- -"; exit }
              m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.2f %d/%d\n", m, w, NR }'
@@ -289,6 +302,19 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
     f=$(med ka_rps faultline); h=$(med ka_rps haproxy); f2=$(med nc_rps faultline); h2=$(med nc_rps haproxy)
     f3=$(med bulk_gbps faultline); h3=$(med bulk_gbps haproxy); fi=$(med idle_kib faultline)
     verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 >= b + 0) ? "met" : "NOT met" }'; }
+    if [ -n "$FL_BASE" ]; then
+        echo "This build against FL_BASE ($FL_BASE, $("$FL_BASE" version | head -n1)), in the same rounds:"
+        echo
+        echo "| | faultline | base | faultline/base (medians) | median of per-round ratios | rounds faultline >= base |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        for m in ka_rps nc_rps bulk_gbps idle_kib; do
+            case $m in ka_rps) label="keep-alive requests/s";; nc_rps) label="new connections/s";; bulk_gbps) label="bulk Gbit/s";; idle_kib) label="KiB per idle connection";; esac
+            f=$(med $m faultline); b=$(med $m base)
+            set -- $(paired $m base)
+            echo "| $label | $f | $b | $(ratio "$f" "$b") | $1 | $2 |"
+        done
+        echo
+    fi
     echo "Targets (issue 2): faultline >= haproxy on keep-alive rps ($(verdict "$f" "$h")), new connections/s ($(verdict "$f2" "$h2")),"
     echo "bulk ($(verdict "$f3" "$h3")); <= 4 KiB per idle connection ($(awk -v a="$fi" 'BEGIN { print (a + 0 <= 4) ? "met" : "NOT met" }'));"
     echo "$HELD held ($( [ "$(med held_ok faultline)" = "$HELD" ] && echo met || echo 'NOT met')$([ -n "$HELD_NOTE" ] && echo "; the 10000 of the target do not fit in this machine's descriptor limit"))."
