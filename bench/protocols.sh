@@ -19,7 +19,7 @@ PG_CLIENTS=${PG_CLIENTS:-4}
 REDIS_N=${REDIS_N:-100000}
 cd "$(dirname "$0")/.."
 export BUILD=${BUILD:-build}
-FL=$BUILD/faultline
+FL=${FL_BIN:-$BUILD/faultline}   # FL_BIN: another binary (a before/after run alternates two)
 [ -x "$FL" ] || { echo "build first: make"; exit 2; }
 source tests/lib.sh
 PGB=$(ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n1)
