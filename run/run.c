@@ -19,6 +19,7 @@
  * private redis-server on OUT/redis.sock for the run (run/redis.c).
  */
 #include "run/run.h"
+#include "run/sampler.h"
 #include "cli/cli.h"
 #include "common/log.h"
 #include "proxy/proxy.h"
@@ -134,7 +135,7 @@ struct runner {
     int64_t last_line_us;
     struct pxprev *prev;
     int nprev;
-    int sampler_pid;          /* child running the verifier's samplers, 0 = none */
+    int sampler_pid;          /* child running the samplers (run/sampler.h), 0 = none */
     struct run_state live;    /* --admin: per-second samples from GET /stats, for the status only
                                * (the report's series come from the record, R:ts) */
     int stats_failed;
@@ -319,7 +320,7 @@ static void load_stop(struct runner *r)
     if (r->st.load_status == -1) load_reap(r, 2000000);
 }
 
-/* --- the verifier's samplers (postgres, probe): blocking calls, so in a child process --- */
+/* --- the samplers (postgres, probe; run/sampler.h): blocking calls, so in a child process --- */
 
 static void sampler_start(struct runner *r)
 {
@@ -343,14 +344,14 @@ static void sampler_start(struct runner *r)
         signal(SIGINT, SIG_IGN);
         char err[600];
         struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL};
-        struct verify_sampler *vs = verify_sampler_new(r->prof->doc, &vo, err, sizeof(err));
+        struct sampler *vs = sampler_new(r->prof->doc, &vo, err, sizeof(err));
         if (!vs) {
             fprintf(stderr, "faultline run: sampler: %s\n", err);
             _exit(1);
         }
-        if (verify_sampler_count(vs) == 0) _exit(0);
+        if (sampler_count(vs) == 0) _exit(0);
         for (;;) {   /* until the runner stops us (SIGTERM) or dies (PDEATHSIG) */
-            int ms = verify_sampler_tick(vs, err, sizeof(err));
+            int ms = sampler_tick(vs, err, sizeof(err));
             if (ms < 0) {
                 fprintf(stderr, "faultline run: sampler: %s\n", err);
                 ms = 1000;

@@ -141,14 +141,6 @@ void run_window_open(struct run_state *st, const char *fault, const char *proxy,
 void run_window_close(struct run_state *st, const char *fault, double t_ms);
 void run_state_free(struct run_state *st);
 
-/* ---- the verifier's samplers (verify/verify.h, verify/sampler.c). The runner runs them in a
- * child process for the whole run (run.c: sampler_start/sampler_stop). ---- */
-struct verify_sampler;
-struct verify_sampler *verify_sampler_new(struct inidoc *doc, const struct verify_opts *o, char *err, size_t errlen);
-int verify_sampler_count(const struct verify_sampler *s);
-int verify_sampler_tick(struct verify_sampler *s, char *err, size_t errlen);
-void verify_sampler_free(struct verify_sampler *s);
-
 /* ---- run/redis.c ---- */
 /* Starts redis-server on OUT/redis.sock; fills url ("unix:/…/redis.sock") and *pid. */
 int run_redis_start(const char *dir, char *url, size_t urllen, int *pid, char *err, size_t errlen);

@@ -7,7 +7,7 @@
  * holding locks and a snapshot. Two sources of that view, for the service's `application_name`
  * and/or `user`:
  *   - `source = pg_stat_activity`: samples taken during the run (R:pg:<expect name>, written by
- *     the sampler: verify_sampler_* in `faultline run`, or `faultline verify FILE --run ID
+ *     the sampler: run/sampler.c in `faultline run`, or `faultline verify FILE --run ID
  *     --sample`), and one look at verify time (which alone can only fail the check, unless
  *     `oneshot = yes`). Needs a DSN and the privilege to read other sessions' state.
  *   - `source = record`: what a `mode = postgres` proxy (`proxy = NAME`) saw of its sessions,
@@ -21,7 +21,7 @@
  * `slack` within `within`. A Postgres that cannot be reached ends verify with exit 2.
  */
 #include "verify/check.h"
-#include "verify/source.h"
+#include "verify/samples.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -19,7 +19,7 @@
  * (R:gostacks:<expect name>): a goroutine leak shown with the code that leaks.
  */
 #include "verify/check.h"
-#include "verify/source.h"
+#include "verify/samples.h"
 #include "verify/goprof.h"
 
 #include <hiredis/hiredis.h>
@@ -27,58 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const vprobe_format_names[] = {"json", "prometheus", "expvar", "go_goroutines", NULL};
-
 #define PROBE_MAX_PAIRS (1 << 20)     /* (stack, count) pairs read back from one record: 16 MiB */
-
-int vprobe_spec_read(struct vexp *e, struct vprobe_spec *s)
-{
-    memset(s, 0, sizeof(*s));
-    const char *url = vexp_str(e, "url");
-    s->json_path = vexp_str(e, "json_path");
-    s->metric = vexp_str(e, "metric");
-    if (vexp_enum(e, "format", vprobe_format_names, -1, &s->format) < 0) return -1;
-    if (s->format < 0) s->format = s->metric && !s->json_path ? VPF_PROM : VPF_JSON;
-    if (!url) return vexp_fail(e, NULL, "needs 'url' (http://HOST:PORT/path)");
-    if (strncmp(url, "http://", 7)) return vexp_fail(e, "url", "'%s': only http:// URLs", url);
-    switch (s->format) {
-    case VPF_JSON:
-    case VPF_PROM:
-        if (!s->json_path == !s->metric) return vexp_fail(e, NULL, "needs exactly one of json_path, metric");
-        if (s->format == VPF_JSON && !s->json_path) return vexp_fail(e, "format", "json needs json_path");
-        if (s->format == VPF_PROM && !s->metric) return vexp_fail(e, "format", "prometheus needs metric");
-        break;
-    case VPF_EXPVAR:
-        if (!s->json_path || s->metric)
-            return vexp_fail(e, "format", "expvar needs json_path (e.g. memstats.HeapAlloc), not metric");
-        break;
-    case VPF_GOROUTINES:
-        if (s->json_path || s->metric)
-            return vexp_fail(e, "format", "go_goroutines reads the goroutine profile: no json_path or metric");
-        break;
-    }
-    /* the format's usual path when the URL gives none */
-    const char *path = strchr(url + 7, '/');
-    const char *def = s->format == VPF_EXPVAR ? "/debug/vars" : s->format == VPF_GOROUTINES ? "/debug/pprof/goroutine?debug=1" : "";
-    int n;
-    if ((!path || !strcmp(path, "/")) && def[0])
-        n = snprintf(s->url, sizeof(s->url), "%.*s%s", (int)(path ? (size_t)(path - url) : strlen(url)), url, def);
-    else if (s->format == VPF_GOROUTINES && path && !strchr(path, '?'))
-        n = snprintf(s->url, sizeof(s->url), "%s?debug=1", url);    /* debug=0 is protobuf */
-    else
-        n = snprintf(s->url, sizeof(s->url), "%s", url);
-    if (n < 0 || (size_t)n >= sizeof(s->url)) return vexp_fail(e, "url", "longer than %d bytes", VPROBE_URL_MAX - 1);
-    if (s->format == VPF_GOROUTINES) {
-        if (strstr(s->url, "debug=2"))
-            return vexp_fail(e, "url", "go_goroutines reads debug=1 (stacks with counts), not debug=2");
-        double ms, ss;
-        if (vexp_num(e, "max_stacks", 32, 1, VPROBE_MAX_STACKS, &ms) < 0) return -1;
-        if (vexp_num(e, "show_stacks", 5, 0, 20, &ss) < 0) return -1;
-        s->max_stacks = (int)ms;
-        s->show_stacks = (int)ss;
-    }
-    return 0;
-}
 
 struct pair { uint64_t key; double count; };
 struct ps { double at, v; int p0, np; };
