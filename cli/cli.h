@@ -5,5 +5,5 @@
 int cli_check(const char *path);                 /* cli/check.c */
 int cli_ctl(int argc, char **argv);              /* cli/ctl.c */
 int cli_verify(int argc, char **argv);           /* cli/verify.c */
-int cli_run(int argc, char **argv);              /* run/run.c */
+int cli_run(int argc, char **argv);              /* cli/run.c */
 #endif
