@@ -21,8 +21,8 @@
 #include "verify/check.h"
 #include "verify/samples.h"
 #include "verify/goprof.h"
+#include "common/mem.h"
 
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +49,7 @@ static void add_pairs(struct psacc *a, struct ps *s, const char *txt)
                 if (a->np >= PROBE_MAX_PAIRS) { a->cut = 1; break; }
                 if (a->np == a->pcap) {
                     a->pcap = a->pcap ? a->pcap * 2 : 256;
-                    struct pair *np = realloc(a->p, sizeof(*np) * (size_t)a->pcap);
-                    if (!np) abort();
-                    a->p = np;
+                    a->p = fl_realloc(a->p, sizeof(*a->p) * (size_t)a->pcap);
                 }
                 a->p[a->np++] = (struct pair){key, c};
             }
@@ -76,9 +74,7 @@ static void ps_entry(void *ud, const char **f, const char **v, int n)
     }
     if (!ok || isnan(s.at) || isnan(s.v)) { a->failed++; return; }
     if (stacks) add_pairs(a, &s, stacks);
-    struct ps *ns = realloc(a->s, sizeof(*ns) * (size_t)(a->n + 1));
-    if (!ns) abort();
-    a->s = ns;
+    a->s = fl_realloc(a->s, sizeof(*a->s) * (size_t)(a->n + 1));
     a->s[a->n++] = s;
 }
 
@@ -102,8 +98,7 @@ static void stacks_detail(struct vctx *cx, struct vexp *e, const struct vprobe_s
     int nb = 0;
     for (int i = 0; i < a->n; i++) nb += a->s[i].at < base_end;
     if (!nb) return;
-    struct grown *g = calloc((size_t)last->np, sizeof(*g));
-    if (!g) abort();
+    struct grown *g = fl_calloc((size_t)last->np, sizeof(*g));
     int ng = 0;
     for (int k = 0; k < last->np; k++) {
         const struct pair *pk = &a->p[last->p0 + k];
@@ -127,14 +122,16 @@ static void stacks_detail(struct vctx *cx, struct vexp *e, const struct vprobe_s
     for (int k = 0; k < ng && k < sp->show_stacks && len < sizeof(r->detail) - 1; k++) {
         char ks[GOPROF_KEY_LEN + 1], desc[1024] = "(frames not recorded)";
         goprof_key_str(g[k].key, ks);
-        redisReply *rr = vrec_cmd(cx->rec, e->err, e->errlen, "HGET %s:gostacks:%s %s", cx->rec->key, e->name, ks);
-        if (rr && rr->type == REDIS_REPLY_STRING) {
+        char hash[200];
+        snprintf(hash, sizeof(hash), "gostacks:%s", e->name);
+        char *frames = vrec_hget(cx->rec, hash, ks, e->err, e->errlen);
+        if (frames) {
             struct goprof_stack st;
             memset(&st, 0, sizeof(st));
-            goprof_frames_parse(rr->str, &st);
+            goprof_frames_parse(frames, &st);
             goprof_describe(&st, 4, desc, sizeof(desc));
+            free(frames);
         }
-        if (rr) freeReplyObject(rr);
         int w = snprintf(r->detail + len, sizeof(r->detail) - len, "  +%.0f (%.3g -> %.0f) %s: %s\n", g[k].end - g[k].base,
                          g[k].base, g[k].end, ks, desc);
         if (w < 0) break;
