@@ -4,6 +4,6 @@
 #define FL_CLI_H
 int cli_check(const char *path);                 /* cli/check.c */
 int cli_ctl(int argc, char **argv);              /* cli/ctl.c */
-int cli_verify(int argc, char **argv);           /* verify/verify.c */
-int cli_run(int argc, char **argv);              /* run/run.c */
+int cli_verify(int argc, char **argv);           /* cli/verify.c */
+int cli_run(int argc, char **argv);              /* cli/run.c */
 #endif

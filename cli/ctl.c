@@ -1,39 +1,32 @@
 /* ctl.c -- `faultline ctl`: drive a running faultline through its admin API.
  *
- * A small blocking HTTP/1.1 client (one request per connection, Connection: close) over TCP
- * or a unix socket, with a deadline on connect and on the whole exchange, and jansson to read
- * the answers. Readable tables by default; --json prints the API's JSON for scripts.
+ * One request per command through common/httpc.h (TCP or a unix socket; 5 s to connect, 30 s
+ * for the whole exchange), and jansson to read the answers. Readable tables by default; --json prints the API's JSON for scripts.
  *
  * Exit status, as curl-minded scripts expect: 0 success; 1 the server answered an error
  * (4xx/5xx; its message is printed); 2 usage error or no connection to the admin API.
  */
 #include "cli/cli.h"
 #include "common/version.h"
-#include "common/parse.h"
+#include "common/httpc.h"
+#include "common/mem.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
+#define CTL_CONNECT_MS 5000
 #define CTL_TIMEOUT_MS 30000
 #define CTL_MAX_FILE (1024 * 1024)
+#define CTL_MAX_ANSWER (64u << 20)     /* /faults and /stats of a very large daemon fit */
 
 struct ctl {
     const char *admin, *token;
     int json;
-    char addr_text[300];
-    struct fl_addr addr;
+    struct httpc_target to;
 };
-
-struct resp { int status; char *body; size_t blen; };
 
 static void usage(FILE *out)
 {
@@ -63,99 +56,31 @@ static void usage(FILE *out)
             "no connection to the admin API.\n");
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits for fd to be ready for ev before the deadline. 0, or -1 (timeout / error). */
-static int wait_fd(int fd, short ev, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0) { errno = ETIMEDOUT; return -1; }
-        struct pollfd p = {fd, ev, 0};
-        int n = poll(&p, 1, (int)left);
-        if (n > 0) return 0;
-        if (n < 0 && errno != EINTR) return -1;
-    }
-}
-
-/* One request. 0 with the response, or -1 with a reason in err (no answer). */
+/* One request. 0 with the answer (r->body: httpc_resp_free), or -1 with a reason in err (no
+ * answer). */
 static int http_call(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body,
-                     size_t blen, struct resp *r, char *err, size_t errlen)
+                     size_t blen, struct httpc_resp *r, char *err, size_t errlen)
 {
-    memset(r, 0, sizeof(*r));
-    int64_t deadline = now_ms() + CTL_TIMEOUT_MS;
-    int fd = socket(c->addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) { snprintf(err, errlen, "socket: %s", strerror(errno)); return -1; }
-    if (connect(fd, (struct sockaddr *)&c->addr.ss, c->addr.sslen) < 0) {
-        if (errno != EINPROGRESS || wait_fd(fd, POLLOUT, now_ms() + 5000) < 0) goto conn_fail;
-        int soerr = 0;
-        socklen_t sl = sizeof(soerr);
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-        if (soerr) { errno = soerr; goto conn_fail; }
+    char headers[2048];
+    int hl = snprintf(headers, sizeof(headers), "User-Agent: faultline-ctl/%s\r\n%s%s%s%s%s%s", FAULTLINE_VERSION,
+             ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
+             c->token && *c->token ? "Authorization: Bearer " : "", c->token && *c->token ? c->token : "",
+             c->token && *c->token ? "\r\n" : "");
+    if (hl < 0 || (size_t)hl >= sizeof(headers)) { snprintf(err, errlen, "request head too long"); return -1; }
+    struct httpc_req rq = {.method = method, .path = path, .headers = headers, .body = body, .blen = blen,
+                           .connect_ms = CTL_CONNECT_MS, .total_ms = CTL_TIMEOUT_MS, .max_answer = CTL_MAX_ANSWER};
+    char e[FL_ERRLEN];
+    if (httpc_call(&c->to, &rq, r, e, sizeof(e)) == 0) return 0;
+    const char *at = c->to.text;
+    switch (r->fail) {
+    case HTTPC_ECONNECT:
+        snprintf(err, errlen, "cannot reach the admin API at %s: %.256s (is faultline running with admin enabled? "
+                              "use --admin ADDR)", at, e);
+        break;
+    case HTTPC_ESEND: snprintf(err, errlen, "sending to %s: %.256s", at, e); break;
+    case HTTPC_EPROTO: snprintf(err, errlen, "%s did not answer HTTP (is it faultline's admin API?)", at); break;
+    default: snprintf(err, errlen, "reading from %s: %.256s", at, e); break;
     }
-    char head[2048];
-    int hl = snprintf(head, sizeof(head),
-                      "%s %s HTTP/1.1\r\nHost: faultline\r\nUser-Agent: faultline-ctl/%s\r\nConnection: close\r\n"
-                      "Content-Length: %zu\r\n%s%s%s%s%s%s\r\n",
-                      method, path, FAULTLINE_VERSION, blen, ctype ? "Content-Type: " : "", ctype ? ctype : "",
-                      ctype ? "\r\n" : "", c->token && *c->token ? "Authorization: Bearer " : "",
-                      c->token && *c->token ? c->token : "", c->token && *c->token ? "\r\n" : "");
-    if (hl < 0 || (size_t)hl >= sizeof(head)) { snprintf(err, errlen, "request head too long"); close(fd); return -1; }
-    const char *parts[2] = {head, body};
-    size_t lens[2] = {(size_t)hl, blen};
-    for (int p = 0; p < 2; p++)
-        for (size_t off = 0; off < lens[p];) {
-            ssize_t w = send(fd, parts[p] + off, lens[p] - off, MSG_NOSIGNAL);
-            if (w > 0) { off += (size_t)w; continue; }
-            if (w < 0 && (errno == EAGAIN || errno == EINTR)) { if (wait_fd(fd, POLLOUT, deadline) == 0) continue; }
-            snprintf(err, errlen, "sending to %s: %s", c->addr_text, strerror(errno));
-            close(fd);
-            return -1;
-        }
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) abort();
-    for (;;) {
-        if (n + 1 >= cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            if (!buf) abort();
-        }
-        ssize_t got = recv(fd, buf + n, cap - n - 1, 0);
-        if (got > 0) { n += (size_t)got; continue; }
-        if (got == 0) break;
-        if (errno == EAGAIN || errno == EINTR) {
-            if (wait_fd(fd, POLLIN, deadline) == 0) continue;
-        }
-        snprintf(err, errlen, "reading from %s: %s", c->addr_text, strerror(errno));
-        free(buf);
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    buf[n] = 0;
-    int status = 0;
-    char *eoh = strstr(buf, "\r\n\r\n");
-    if (sscanf(buf, "HTTP/%*d.%*d %d", &status) != 1 || !eoh) {
-        snprintf(err, errlen, "%s did not answer HTTP (is it faultline's admin API?)", c->addr_text);
-        free(buf);
-        return -1;
-    }
-    r->status = status;
-    r->blen = n - (size_t)(eoh + 4 - buf);
-    memmove(buf, eoh + 4, r->blen);
-    buf[r->blen] = 0;
-    r->body = buf;
-    return 0;
-conn_fail:
-    snprintf(err, errlen, "cannot reach the admin API at %s: %s (is faultline running with admin enabled? "
-                          "use --admin ADDR)", c->addr_text, strerror(errno));
-    close(fd);
     return -1;
 }
 
@@ -164,8 +89,8 @@ conn_fail:
 static int call(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body, size_t blen,
                 json_t **out)
 {
-    struct resp r;
-    char err[600];
+    struct httpc_resp r;
+    char err[FL_ERRLEN];
     *out = NULL;
     if (http_call(c, method, path, ctype, body, blen, &r, err, sizeof(err)) < 0) {
         fprintf(stderr, "faultline ctl: %s\n", err);
@@ -177,15 +102,15 @@ static int call(struct ctl *c, const char *method, const char *path, const char 
         if (c->json && j) fprintf(stderr, "%s\n", r.body);
         else fprintf(stderr, "faultline ctl: %s (HTTP %d)\n", json_is_string(e) ? json_string_value(e) : r.body, r.status);
         json_decref(j);
-        free(r.body);
+        httpc_resp_free(&r);
         return 1;
     }
     if (r.blen && !j) {
         fprintf(stderr, "faultline ctl: the answer was not JSON (HTTP %d)\n", r.status);
-        free(r.body);
+        httpc_resp_free(&r);
         return 2;
     }
-    free(r.body);
+    httpc_resp_free(&r);
     *out = j;
     return 0;
 }
@@ -368,8 +293,7 @@ static int cmd_load(struct ctl *c, const char *file)
 {
     FILE *fp = fopen(file, "rb");
     if (!fp) { fprintf(stderr, "faultline ctl: %s: %s\n", file, strerror(errno)); return 2; }
-    char *text = malloc(CTL_MAX_FILE + 1);
-    if (!text) abort();
+    char *text = fl_malloc(CTL_MAX_FILE + 1);
     size_t n = fread(text, 1, CTL_MAX_FILE + 1, fp);
     fclose(fp);
     if (n > CTL_MAX_FILE) { fprintf(stderr, "faultline ctl: %s: larger than 1 MiB\n", file); free(text); return 2; }
@@ -421,23 +345,6 @@ static int cmd_stats(struct ctl *c)
     return 0;
 }
 
-static int set_addr(struct ctl *c, char *err, size_t errlen)
-{
-    const char *a = c->admin;
-    if (!strncmp(a, "http://", 7)) a += 7;
-    char buf[300];
-    snprintf(buf, sizeof(buf), "%s", a);
-    size_t l = strlen(buf);
-    if (l && buf[l - 1] == '/') buf[l - 1] = 0;
-    if (!strncasecmp(buf, "localhost:", 10)) {
-        char t[300];
-        snprintf(t, sizeof(t), "127.0.0.1:%s", buf + 10);
-        snprintf(buf, sizeof(buf), "%s", t);
-    }
-    snprintf(c->addr_text, sizeof(c->addr_text), "%s", buf);
-    return parse_addr(buf, 0, &c->addr, err, errlen);
-}
-
 int cli_ctl(int argc, char **argv)
 {
     struct ctl c = {0};
@@ -466,8 +373,8 @@ int cli_ctl(int argc, char **argv)
     const char *cmd = argv[i];
     int nargs = argc - i - 1;
     char **args = argv + i + 1;
-    char err[300];
-    if (set_addr(&c, err, sizeof(err)) < 0) { fprintf(stderr, "faultline ctl: --admin: %s\n", err); return 2; }
+    char err[FL_ERRLEN];
+    if (httpc_target(c.admin, 0, &c.to, err, sizeof(err)) < 0) { fprintf(stderr, "faultline ctl: --admin: %s\n", err); return 2; }
     if (!strcmp(cmd, "list") && nargs == 0) return cmd_list(&c);
     if (!strcmp(cmd, "show") && nargs == 1) return cmd_show(&c, args[0]);
     if (!strcmp(cmd, "add") && nargs >= 1) return cmd_add(&c, args[0], nargs - 1, args + 1);

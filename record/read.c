@@ -7,6 +7,7 @@
  */
 #include "record/read.h"
 #include "common/inidoc.h"
+#include "common/mem.h"
 
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
@@ -18,13 +19,6 @@
 
 #define VREC_PAGE 2000
 #define VREC_MAX_ENTRIES 200000
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) abort();
-    return q;
-}
 
 static double wall_ms(void)
 {
@@ -132,7 +126,9 @@ void *vrec_connect(const char *url, char *err, size_t errlen)
 
 void vrec_disconnect(void *rc) { if (rc) redisFree(rc); }
 
-void *vrec_cmd(struct vrec *v, char *err, size_t errlen, const char *fmt, ...)
+/* Runs a command and returns the redisReply* (caller frees with freeReplyObject), or NULL with
+ * err on I/O error or an error reply. */
+static void *vrec_cmd(struct vrec *v, char *err, size_t errlen, const char *fmt, ...)
 {
     redisContext *c = v->rc;
     va_list ap;
@@ -149,6 +145,15 @@ void *vrec_cmd(struct vrec *v, char *err, size_t errlen, const char *fmt, ...)
         return NULL;
     }
     return r;
+}
+
+char *vrec_hget(struct vrec *v, const char *suffix, const char *field, char *err, size_t errlen)
+{
+    redisReply *r = vrec_cmd(v, err, errlen, "HGET %s:%s %s", v->key, suffix, field);
+    if (!r) return NULL;
+    char *val = r->type == REDIS_REPLY_STRING ? fl_strndup(r->str, r->len) : NULL;
+    freeReplyObject(r);
+    return val;
 }
 
 /* ---- parsing helpers ---- */
@@ -229,7 +234,7 @@ static void win_entry(void *ud, const char **f, const char **val, int n)
         /* a start written twice (resent after a reconnect) opens nothing new */
         for (int i = a->n - 1; i >= 0; i--)
             if (!strcmp(a->w[i].fault, fault) && !strcmp(a->w[i].inst, inst) && isinf(a->w[i].end)) return;
-        a->w = xrealloc(a->w, sizeof(*a->w) * (size_t)(a->n + 1));
+        a->w = fl_realloc(a->w, sizeof(*a->w) * (size_t)(a->n + 1));
         struct rawwin *w = &a->w[a->n++];
         memset(w, 0, sizeof(*w));
         snprintf(w->fault, sizeof(w->fault), "%s", fault);
@@ -259,7 +264,7 @@ static struct vfault *fault_get(struct vrec *v, const char *name)
 {
     struct vfault *f = vrec_fault(v, name);
     if (f) return f;
-    v->faults = xrealloc(v->faults, sizeof(*v->faults) * (size_t)(v->nfaults + 1));
+    v->faults = fl_realloc(v->faults, sizeof(*v->faults) * (size_t)(v->nfaults + 1));
     f = &v->faults[v->nfaults++];
     memset(f, 0, sizeof(*f));
     snprintf(f->name, sizeof(f->name), "%s", name);
@@ -299,7 +304,7 @@ static void phase_entry(void *ud, const char **f, const char **val, int n)
     double at = num(field(f, val, n, "at_ms"));
     if (!ph || !ev || isnan(at)) return;
     if (!strcmp(ev, "start")) {
-        v->ph = xrealloc(v->ph, sizeof(*v->ph) * (size_t)(v->nph + 1));
+        v->ph = fl_realloc(v->ph, sizeof(*v->ph) * (size_t)(v->nph + 1));
         struct vphase *p = &v->ph[v->nph++];
         snprintf(p->name, sizeof(p->name), "%s", ph);
         p->start = at;
@@ -323,7 +328,7 @@ static void profile_on_end(struct vrec *v, const char *text)
             int k;
             for (k = 0; k < v->npconf; k++) if (!strcmp(v->pconf[k].name, s->name)) break;
             if (k < v->npconf) continue;
-            v->pconf = xrealloc(v->pconf, sizeof(*v->pconf) * (size_t)(v->npconf + 1));
+            v->pconf = fl_realloc(v->pconf, sizeof(*v->pconf) * (size_t)(v->npconf + 1));
             struct vpxconf *pc = &v->pconf[v->npconf++];
             snprintf(pc->name, sizeof(pc->name), "%s", s->name);
             const char *ih = inisec_get(s, "id_header", &line);
@@ -353,8 +358,8 @@ int vrec_open(struct vrec *v, const char *url, const char *run, char *err, size_
     freeReplyObject(r);
     if (!(r = vrec_cmd(v, err, errlen, "SMEMBERS %s:instances", v->key))) return -1;
     for (size_t i = 0; i < r->elements; i++) {
-        v->inst = xrealloc(v->inst, sizeof(char *) * (size_t)(v->ninst + 1));
-        v->inst[v->ninst++] = strdup(r->element[i]->str);
+        v->inst = fl_realloc(v->inst, sizeof(char *) * (size_t)(v->ninst + 1));
+        v->inst[v->ninst++] = fl_strdup(r->element[i]->str);
     }
     freeReplyObject(r);
     if (v->ninst) v->known = 1;
@@ -364,15 +369,19 @@ int vrec_open(struct vrec *v, const char *url, const char *run, char *err, size_
     /* run start/end from the instances' meta */
     v->ended = v->ninst > 0;
     double start = INFINITY, end = 0;
-    char **profiles = calloc((size_t)v->ninst + 1, sizeof(char *));
+    char **profiles = fl_calloc((size_t)v->ninst + 1, sizeof(char *));
     for (int i = 0; i < v->ninst; i++) {
-        if (!(r = vrec_cmd(v, err, errlen, "HGETALL %s:meta:%s", v->key, v->inst[i]))) { free(profiles); return -1; }
+        if (!(r = vrec_cmd(v, err, errlen, "HGETALL %s:meta:%s", v->key, v->inst[i]))) {
+            for (int k = 0; k < i; k++) free(profiles[k]);
+            free(profiles);
+            return -1;
+        }
         double st = NAN, en = NAN;
         for (size_t k = 0; k + 1 < r->elements; k += 2) {
             const char *f = r->element[k]->str, *val = r->element[k + 1]->str;
             if (!strcmp(f, "started_ms")) st = num(val);
             else if (!strcmp(f, "ended_ms")) en = num(val);
-            else if (!strcmp(f, "profile")) profiles[i] = strdup(val);
+            else if (!strcmp(f, "profile")) profiles[i] = fl_strdup(val);
         }
         freeReplyObject(r);
         if (!isnan(st) && st < start) start = st;
@@ -388,7 +397,7 @@ int vrec_open(struct vrec *v, const char *url, const char *run, char *err, size_
         struct vfault *f = fault_get(v, a.w[i].fault);
         if (!f->proxy[0]) snprintf(f->proxy, sizeof(f->proxy), "%s", a.w[i].proxy);
         if (!f->type[0]) snprintf(f->type, sizeof(f->type), "%s", a.w[i].type);
-        f->w = xrealloc(f->w, sizeof(*f->w) * (size_t)(f->nw + 1));
+        f->w = fl_realloc(f->w, sizeof(*f->w) * (size_t)(f->nw + 1));
         f->w[f->nw].start = a.w[i].start;
         /* a window an instance never closed ends with that run's end at the latest */
         f->w[f->nw].end = isinf(a.w[i].end) && v->ended ? v->end_ms : a.w[i].end;
@@ -451,7 +460,7 @@ static int load_ts(struct vrec *v, struct vpx *p, char *err, size_t errlen)
             int j;
             for (j = 0; j < p->nts; j++) if (p->ts[j].sec == t.sec) break;
             if (j == p->nts) {
-                p->ts = xrealloc(p->ts, sizeof(*p->ts) * (size_t)(p->nts + 1));
+                p->ts = fl_realloc(p->ts, sizeof(*p->ts) * (size_t)(p->nts + 1));
                 memset(&p->ts[p->nts], 0, sizeof(t));
                 p->ts[p->nts++].sec = t.sec;
             }
@@ -513,7 +522,7 @@ static void ev_entry(void *ud, const char **f, const char **val, int n)
     e.upstream_failed = s && !strcmp(s, "1");
     cpy(e.end, sizeof(e.end), field(f, val, n, "end"));
     if (e.kind == VEV_REQUEST) p->http = 1;
-    p->ev = xrealloc(p->ev, sizeof(*p->ev) * (size_t)(p->nev + 1));
+    p->ev = fl_realloc(p->ev, sizeof(*p->ev) * (size_t)(p->nev + 1));
     p->ev[p->nev++] = e;
 }
 
@@ -523,9 +532,8 @@ struct vpx *vrec_proxy(struct vrec *v, const char *proxy, int want_events, char 
     for (int i = 0; i < v->npx; i++)
         if (!strcmp(v->px[i]->name, proxy)) p = v->px[i];
     if (!p) {
-        v->px = xrealloc(v->px, sizeof(*v->px) * (size_t)(v->npx + 1));
-        p = calloc(1, sizeof(*p));
-        if (!p) abort();
+        v->px = fl_realloc(v->px, sizeof(*v->px) * (size_t)(v->npx + 1));
+        p = fl_calloc(1, sizeof(*p));
         v->px[v->npx++] = p;
         snprintf(p->name, sizeof(p->name), "%s", proxy);
         for (int i = 0; i < v->ninst; i++) {     /* the proxy's role (meta role:<proxy>) */

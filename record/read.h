@@ -100,9 +100,9 @@ void vrec_free(struct vrec *v);
  * returned entry belongs to v. */
 struct vpx *vrec_proxy(struct vrec *v, const char *proxy, int want_events, char *err, size_t errlen);
 
-/* Runs a command and returns the redisReply* (caller frees with freeReplyObject), or NULL with
- * err on I/O error or an error reply. */
-void *vrec_cmd(struct vrec *v, char *err, size_t errlen, const char *fmt, ...);
+/* The value of field in the hash R:<suffix> (e.g. "gostacks:<expect name>"): a new string the
+ * caller frees, or NULL when there is none (err untouched) or on a Redis error (err set). */
+char *vrec_hget(struct vrec *v, const char *suffix, const char *field, char *err, size_t errlen);
 
 /* The header a proxy recorded as request_id: its id_header, "X-Request-Id" by default, or NULL
  * when no recorded profile has the proxy (an API-made proxy records X-Request-Id). */

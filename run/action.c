@@ -25,9 +25,10 @@
  */
 #include "run/run.h"
 #include "common/parse.h"
-#include "proxy/proxy.h"
+#include "common/mem.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
@@ -289,8 +290,7 @@ static void start_cb(evutil_socket_t fd, short what, void *arg)
     a->pid = (int)p;
     a->fd = pfd[0];
     fcntl(a->fd, F_SETFL, fcntl(a->fd, F_GETFL) | O_NONBLOCK);
-    if (!a->out) a->out = malloc(RUN_ACTION_OUT_MAX);
-    if (!a->out) abort();
+    if (!a->out) a->out = fl_malloc(RUN_ACTION_OUT_MAX);
     a->ev_read = event_new(A.base, a->fd, EV_READ | EV_PERSIST, read_cb, a);
     event_add(a->ev_read, NULL);
     a->ev_timeout = evtimer_new(A.base, timeout_cb, a);

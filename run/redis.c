@@ -9,6 +9,8 @@
  * Redis): bounded, and rare enough not to disturb the proxies. The recorder itself never blocks.
  */
 #include "run/run.h"
+#include "record/read.h"
+#include "common/mem.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -99,68 +101,10 @@ gone:;
 /* redis://[:PASSWORD@]HOST:PORT[/DB] or unix:/path[?db=N&password=P] */
 void *run_redis_connect(const char *url, char *err, size_t errlen)
 {
-    char host[256] = "127.0.0.1", pass[256] = "", path[512] = "";
-    int port = 6379, db = 0;
-    struct timeval tv = {2, 0};
-    redisContext *c = NULL;
-    if (!strncmp(url, "unix:", 5)) {
-        run_copy(path, sizeof(path), url + 5);
-        char *q = strchr(path, '?');
-        if (q) {
-            *q++ = 0;
-            for (char *save = NULL, *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
-                if (!strncmp(kv, "db=", 3)) db = atoi(kv + 3);
-                else if (!strncmp(kv, "password=", 9)) run_copy(pass, sizeof(pass), kv + 9);
-            }
-        }
-        c = redisConnectUnixWithTimeout(path, tv);
-    } else if (!strncmp(url, "redis://", 8)) {
-        char rest[512];
-        run_copy(rest, sizeof(rest), url + 8);
-        char *hp = rest;
-        char *at = strrchr(rest, '@');
-        if (at) {
-            *at = 0;
-            run_copy(pass, sizeof(pass), rest[0] == ':' ? rest + 1 : rest);
-            hp = at + 1;
-        }
-        char *slash = strchr(hp, '/');
-        if (slash) { *slash = 0; db = atoi(slash + 1); }
-        char *colon = strrchr(hp, ':');
-        if (colon) { *colon = 0; port = atoi(colon + 1); }
-        if (*hp) run_copy(host, sizeof(host), hp);
-        if (host[0] == '[') {  /* [::1] */
-            memmove(host, host + 1, strlen(host));
-            char *b = strchr(host, ']');
-            if (b) *b = 0;
-        }
-        c = redisConnectWithTimeout(host, port, tv);
-    } else {
-        snprintf(err, errlen, "redis: '%s' is not redis://HOST:PORT[/DB] or unix:/path", url);
-        return NULL;
-    }
-    if (!c || c->err) {
-        snprintf(err, errlen, "redis %s: %s", url, c ? c->errstr : "out of memory");
-        if (c) redisFree(c);
-        return NULL;
-    }
-    struct timeval rt = {1, 0};
+    redisContext *c = vrec_connect(url, err, errlen);
+    if (!c) return NULL;
+    struct timeval rt = {1, 0};   /* the runner's writes happen between loop turns: keep them short */
     redisSetTimeout(c, rt);
-    redisReply *r;
-    if (pass[0]) {
-        r = redisCommand(c, "AUTH %s", pass);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "redis %s: AUTH failed", url);
-            if (r) freeReplyObject(r);
-            redisFree(c);
-            return NULL;
-        }
-        freeReplyObject(r);
-    }
-    if (db) {
-        r = redisCommand(c, "SELECT %d", db);
-        if (r) freeReplyObject(r);
-    }
     return c;
 }
 
@@ -412,7 +356,7 @@ int run_redis_series(void *ctx, struct run_state *st, int only_abandon, char *er
         for (size_t i = 0; i < inst->elements; i++) {
             redisReply *m = redisCommand(c, "HGET fl:run:%s:meta:%s proxies", st->run_id, inst->element[i]->str);
             if (m && m->type == REDIS_REPLY_STRING) {
-                char *copy = strdup(m->str), *save = NULL;
+                char *copy = fl_strdup(m->str), *save = NULL;
                 for (char *t = strtok_r(copy, ",", &save); t && nn < 64; t = strtok_r(NULL, ",", &save)) {
                     int dup = 0;
                     for (int k = 0; k < nn; k++) if (!strcmp(names[k], t)) dup = 1;

@@ -1,10 +1,12 @@
-/* run.c -- `faultline run SCENARIO.ini`: one resilience experiment, end to end.
+/* run/run.c -- run_scenario: one resilience experiment, end to end (`faultline run`; its command
+ * line is cli/run.c).
  *
  * The runner loads the scenario (a profile plus [scenario], [phase] and [expect] sections),
  * validates all of it, and then, on one libevent loop:
  *
- *   - runs the proxies itself (server_new on the profile, the same code as `faultline serve`),
- *     or, with --admin, drives an already running faultline through its admin API;
+ *   - runs the proxies itself (proxy/embed.h: the same code as `faultline serve`, started in
+ *     start_proxies), or, with --admin, drives an already running faultline through its admin
+ *     API (run/remote.c);
  *   - starts the `load` command (/bin/sh -c, in its own process group, output to OUT/load.log);
  *   - walks the phases in file order on evtimers scheduled from the run's start (no drift): a
  *     fault named by a phase is attached when the phase starts and removed when it ends (kept
@@ -19,12 +21,13 @@
  * private redis-server on OUT/redis.sock for the run (run/redis.c).
  */
 #include "run/run.h"
-#include "cli/cli.h"
+#include "run/sampler.h"
 #include "common/log.h"
-#include "proxy/proxy.h"
-#include "record/record.h"
+#include "common/mem.h"
+#include "proxy/embed.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -43,8 +46,7 @@ void run_series_add(struct run_series *se, const struct run_sample *s)
 {
     if (se->n == se->cap) {
         se->cap = se->cap ? se->cap * 2 : 128;
-        se->s = realloc(se->s, sizeof(*se->s) * (size_t)se->cap);
-        if (!se->s) abort();
+        se->s = fl_realloc(se->s, sizeof(*se->s) * (size_t)se->cap);
     }
     se->s[se->n++] = *s;
 }
@@ -53,8 +55,7 @@ void run_series_abandon(struct run_series *se, double t_ms)
 {
     if (se->nab == se->capab) {
         se->capab = se->capab ? se->capab * 2 : 64;
-        se->abandon_ms = realloc(se->abandon_ms, sizeof(double) * (size_t)se->capab);
-        if (!se->abandon_ms) abort();
+        se->abandon_ms = fl_realloc(se->abandon_ms, sizeof(double) * (size_t)se->capab);
     }
     se->abandon_ms[se->nab++] = t_ms;
 }
@@ -66,8 +67,7 @@ struct run_series *run_series_get(struct run_state *st, const char *proxy, int h
             if (http) st->series[i].http = 1;
             return &st->series[i];
         }
-    st->series = realloc(st->series, sizeof(*st->series) * (size_t)(st->nseries + 1));
-    if (!st->series) abort();
+    st->series = fl_realloc(st->series, sizeof(*st->series) * (size_t)(st->nseries + 1));
     struct run_series *se = &st->series[st->nseries++];
     memset(se, 0, sizeof(*se));
     run_copy(se->proxy, sizeof(se->proxy), proxy);
@@ -79,8 +79,7 @@ void run_window_open(struct run_state *st, const char *fault, const char *proxy,
 {
     if (st->nwin == st->capwin) {
         st->capwin = st->capwin ? st->capwin * 2 : 16;
-        st->win = realloc(st->win, sizeof(*st->win) * (size_t)st->capwin);
-        if (!st->win) abort();
+        st->win = fl_realloc(st->win, sizeof(*st->win) * (size_t)st->capwin);
     }
     struct run_window *w = &st->win[st->nwin++];
     memset(w, 0, sizeof(*w));
@@ -120,7 +119,7 @@ struct runner {
     struct run_state st;
     struct run_scn sc;
     struct profile *prof;    /* the runner's copy: doc, fault sections, expectations */
-    struct fl_server *srv;   /* in-process server, or NULL with --admin */
+    struct fl_embed *emb;    /* in-process proxies, or NULL with --admin */
     struct event_base *base;
     const char *admin, *token;
     void *rctx;              /* blocking redis client for R:phases */
@@ -134,7 +133,7 @@ struct runner {
     int64_t last_line_us;
     struct pxprev *prev;
     int nprev;
-    int sampler_pid;          /* child running the verifier's samplers, 0 = none */
+    int sampler_pid;          /* child running the samplers (run/sampler.h), 0 = none */
     struct run_state live;    /* --admin: per-second samples from GET /stats, for the status only
                                * (the report's series come from the record, R:ts) */
     int stats_failed;
@@ -185,18 +184,13 @@ static int fault_attach(struct runner *r, const char *name, char *err, size_t er
     if (r->admin) {
         if (run_admin_add(r->admin, r->token, fs, err, errlen) < 0) return -1;
     } else {
-        const char **keys = calloc((size_t)fs->nkeys + 1, sizeof(char *));
-        const char **vals = calloc((size_t)fs->nkeys + 1, sizeof(char *));
-        if (!keys || !vals) abort();
+        const char **keys = fl_calloc((size_t)fs->nkeys + 1, sizeof(char *));
+        const char **vals = fl_calloc((size_t)fs->nkeys + 1, sizeof(char *));
         for (int i = 0; i < fs->nkeys; i++) { keys[i] = fs->keys[i].key; vals[i] = fs->keys[i].value; }
-        int bad;
-        struct fault *f = fault_build(name, keys, vals, fs->nkeys, &bad, err, errlen);
+        int rc = embed_fault_add(r->emb, name, keys, vals, fs->nkeys, err, errlen);
         free(keys);
         free(vals);
-        if (!f) return -1;
-        struct fl_proxy *px = server_find_proxy(r->srv, f->proxy);
-        if (!px) { fault_free(f); snprintf(err, errlen, "no proxy %s", proxy); return -1; }
-        proxy_fault_add(px, f);
+        if (rc < 0) return -1;
     }
     run_window_open(&r->st, name, proxy, type, now_ms());
     return 0;
@@ -204,14 +198,12 @@ static int fault_attach(struct runner *r, const char *name, char *err, size_t er
 
 static void fault_detach(struct runner *r, const char *name)
 {
-    char err[512];
+    char err[FL_ERRLEN];
     if (r->admin) {
         if (run_admin_remove(r->admin, r->token, name, err, sizeof(err)) < 0)
             say(r, "warning: could not remove fault %s: %s", name, err);
     } else {
-        struct fl_proxy *px = NULL;
-        struct fault *f = server_find_fault(r->srv, name, &px);
-        if (f) proxy_fault_remove(px, f);
+        embed_fault_remove(r->emb, name);
     }
     run_window_close(&r->st, name, now_ms());
 }
@@ -226,7 +218,7 @@ static int phase_has(const struct run_phase *ph, const char *name)
 
 static void phase_record(struct runner *r, const char *phase, const char *event, double at)
 {
-    char err[300];
+    char err[FL_ERRLEN];
     if (r->rctx && run_redis_phase(r->rctx, r->st.run_id, phase, event, at, err, sizeof(err)) < 0)
         say(r, "warning: R:phases not written: %s", err);
 }
@@ -253,7 +245,7 @@ static void phase_switch(struct runner *r, int from, int to)
             size_t o = strlen(list);
             snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", b->faults[i]);
             if (phase_has(a, b->faults[i])) continue;
-            char err[600];
+            char err[FL_ERRLEN];
             if (fault_attach(r, b->faults[i], err, sizeof(err)) < 0)
                 say(r, "error: fault %s not attached: %s", b->faults[i], err);
         }
@@ -319,7 +311,7 @@ static void load_stop(struct runner *r)
     if (r->st.load_status == -1) load_reap(r, 2000000);
 }
 
-/* --- the verifier's samplers (postgres, probe): blocking calls, so in a child process --- */
+/* --- the samplers (postgres, probe; run/sampler.h): blocking calls, so in a child process --- */
 
 static void sampler_start(struct runner *r)
 {
@@ -341,16 +333,16 @@ static void sampler_start(struct runner *r)
         close_range(3, ~0U, 0);          /* not the proxies' sockets, not the loop's */
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_IGN);
-        char err[600];
+        char err[FL_ERRLEN];
         struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL};
-        struct verify_sampler *vs = verify_sampler_new(r->prof->doc, &vo, err, sizeof(err));
+        struct sampler *vs = sampler_new(r->prof->doc, &vo, err, sizeof(err));
         if (!vs) {
             fprintf(stderr, "faultline run: sampler: %s\n", err);
             _exit(1);
         }
-        if (verify_sampler_count(vs) == 0) _exit(0);
+        if (sampler_count(vs) == 0) _exit(0);
         for (;;) {   /* until the runner stops us (SIGTERM) or dies (PDEATHSIG) */
-            int ms = verify_sampler_tick(vs, err, sizeof(err));
+            int ms = sampler_tick(vs, err, sizeof(err));
             if (ms < 0) {
                 fprintf(stderr, "faultline run: sampler: %s\n", err);
                 ms = 1000;
@@ -393,8 +385,7 @@ static void sample_totals(struct runner *r, struct run_state *into, const struct
         for (int k = 0; k < r->nprev && !pv; k++)
             if (!strcmp(r->prev[k].proxy, t[i].proxy)) pv = &r->prev[k];
         if (!pv) {
-            r->prev = realloc(r->prev, sizeof(*r->prev) * (size_t)(r->nprev + 1));
-            if (!r->prev) abort();
+            r->prev = fl_realloc(r->prev, sizeof(*r->prev) * (size_t)(r->nprev + 1));
             pv = &r->prev[r->nprev++];
             memset(pv, 0, sizeof(*pv));
             run_copy(pv->proxy, sizeof(pv->proxy), t[i].proxy);
@@ -427,10 +418,10 @@ static void sample_totals(struct runner *r, struct run_state *into, const struct
 static void sample(struct runner *r)
 {
     double t = now_ms();
-    if (!r->srv) {
+    if (!r->emb) {
         struct run_px_totals *tot;
         int n;
-        char err[300];
+        char err[FL_ERRLEN];
         if (run_admin_stats(r->admin, r->token, &tot, &n, err, sizeof(err)) < 0) {
             if (!r->stats_failed++) say(r, "warning: no live numbers from the daemon: %s", err);
             return;
@@ -440,25 +431,24 @@ static void sample(struct runner *r)
         free(tot);
         return;
     }
-    struct run_px_totals *tot = calloc((size_t)r->srv->nproxies + 1, sizeof(*tot));
-    if (!tot) abort();
-    for (int i = 0; i < r->srv->nproxies; i++) {
-        struct fl_proxy *px = r->srv->proxies[i];
-        const struct proxy_stats *s = &px->st;
+    int n;
+    struct embed_stats *es = embed_stats(r->emb, &n);
+    struct run_px_totals *tot = fl_calloc((size_t)n + 1, sizeof(*tot));
+    for (int i = 0; i < n; i++) {
+        const struct embed_stats *s = &es[i];
         struct run_px_totals *x = &tot[i];
-        run_copy(x->proxy, sizeof(x->proxy), px->spec.name);
-        x->http = px->spec.mode == MODE_HTTP && s->requests > 0;   /* http mode that saw requests */
+        run_copy(x->proxy, sizeof(x->proxy), s->proxy);
+        x->http = s->requests > 0;   /* a proxy that counts requests (http) and saw some */
         x->active = (double)s->active;
         x->inflight = (double)s->inflight;
         x->accepted = s->accepted;
         x->requests = s->requests;
-        x->errors = s->status_class[5] + s->upstream_failed + s->bad_responses;
-        for (int k = 0; k < px->nfaults; k++) {
-            x->errors += px->faults[k]->c.resets + px->faults[k]->c.closes + px->faults[k]->c.refused;
-            x->abandoned += px->faults[k]->c.abandoned;
-        }
+        x->errors = s->status_5xx + s->upstream_failed + s->bad_responses + s->fault_resets + s->fault_closes +
+                    s->fault_refused;
+        x->abandoned = s->fault_abandoned;
     }
-    sample_totals(r, &r->st, tot, r->srv->nproxies, t);
+    sample_totals(r, &r->st, tot, n, t);
+    free(es);
     free(tot);
 }
 
@@ -486,7 +476,7 @@ static void progress(struct runner *r)
         fprintf(stderr, "  elapsed  %.0fs, %.0fs left\n", (double)el / 1e6, (double)(total - el) / 1e6); n++;
         fprintf(stderr, "  faults   %s\n", faults[0] ? faults : "(none)"); n++;
         {
-            const struct run_state *ls = r->srv ? &r->st : &r->live;
+            const struct run_state *ls = r->emb ? &r->st : &r->live;
             for (int i = 0; i < ls->nseries; i++) {
                 const struct run_series *se = &ls->series[i];
                 if (!se->n) continue;
@@ -510,6 +500,12 @@ static void progress(struct runner *r)
 
 static void act_say(void *ud, const char *m) { say(ud, "%s", m); }
 
+static void fault_gone(void *ud, const char *name)
+{
+    struct runner *r = ud;
+    run_window_close(&r->st, name, now_ms());
+}
+
 static void finish(struct runner *r, const char *why)
 {
     if (r->finishing) return;
@@ -525,15 +521,8 @@ static void finish(struct runner *r, const char *why)
     int last = r->cur;
     if (last >= 0 && last < r->sc.nph) phase_switch(r, last, r->sc.nph);
     /* every fault goes, phased or not: nothing keeps acting after the run */
-    if (r->srv) {
-        for (int i = 0; i < r->srv->nproxies; i++) {
-            struct fl_proxy *px = r->srv->proxies[i];
-            while (px->nfaults) {
-                struct fault *f = px->faults[px->nfaults - 1];
-                run_window_close(&r->st, f->name, now_ms());
-                proxy_fault_remove(px, f);
-            }
-        }
+    if (r->emb) {
+        embed_fault_remove_all(r->emb, fault_gone, r);
     } else {
         for (int i = 0; i < r->st.nwin; i++)
             if (r->st.win[i].end_ms == 0) fault_detach(r, r->st.win[i].fault);
@@ -625,173 +614,125 @@ static int has_key(struct profile *p, const char *sec, const char *key)
     return 0;
 }
 
-static void usage(FILE *out)
+/* The runner's copy of the scenario: the profile, its [scenario], [phase] and [action] sections,
+ * with --scale applied. 0, or -1 after saying why. */
+static int load_scenario(struct runner *r, const struct run_opts *o)
 {
-    fprintf(out,
-            "usage: faultline run SCENARIO.ini [--out DIR] [--admin ADDR [--token T] [--run ID]] [--redis URL]\n"
-            "                     [--scale F]\n"
-            "\n"
-            "Runs a scenario end to end: the proxies of the file (or, with --admin, an already running\n"
-            "faultline driven through its admin API), the [scenario] load command, the [phase] sections in\n"
-            "order with their faults acting only during their phase, then judges the [expect] sections.\n"
-            "\n"
-            "  --out DIR      where the run's files go (default runs/<run id>/): journal.json, junit.xml,\n"
-            "                 record.json, report.html, load.log\n"
-            "  --admin ADDR   drive a running faultline at ADDR (host:port) instead of starting proxies\n"
-            "  --token T      bearer token for that admin API\n"
-            "  --run ID       run id (default: [faultline] run, or a new YYYYmmdd-HHMMSS-xxxx); with --admin\n"
-            "                 it must be the run the daemon records\n"
-            "  --redis URL    the record's Redis (default: [scenario] redis, [faultline] redis, or a private\n"
-            "                 redis-server on a unix socket under DIR, stopped afterwards)\n"
-            "  --scale F      multiply every phase's duration by F (0.2 = five times shorter, at least 100 ms\n"
-            "                 each); the [expect] bounds (within, ...) are not scaled\n"
-            "\n"
-            "Ctrl-C stops the load, removes every fault and still writes the (partial) report, marked aborted.\n"
-            "Exit status as faultline verify's: 0 all expectations pass, 1 any fails, 3 none fails but some\n"
-            "are inconclusive (or the run was aborted), 2 bad scenario or Redis unreachable.\n");
-}
-
-int cli_run(int argc, char **argv)
-{
-    const char *path = NULL, *out = NULL, *admin = NULL, *token = NULL, *redis = NULL, *runid = NULL, *scale_s = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        const char **dst = !strcmp(a, "--out") ? &out : !strcmp(a, "--admin") ? &admin :
-                           !strcmp(a, "--token") ? &token : !strcmp(a, "--redis") ? &redis :
-                           !strcmp(a, "--run") ? &runid : !strcmp(a, "--scale") ? &scale_s : NULL;
-        if (dst) {
-            if (i + 1 >= argc) { fprintf(stderr, "faultline run: %s needs a value\n", a); return 2; }
-            *dst = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "faultline run: unknown option %s\n\n", a);
-            usage(stderr);
-            return 2;
-        } else if (!path) path = a;
-        else { fprintf(stderr, "faultline run: one scenario file only\n"); return 2; }
-    }
-    if (!path) { usage(stderr); return 2; }
-    double scale = 1;
-    if (scale_s) {
-        char *end;
-        scale = strtod(scale_s, &end);
-        if (*end || !(scale > 0 && scale <= 100)) {
-            fprintf(stderr, "faultline run: --scale %s: a factor above 0 and at most 100 (0.2 = phases 5x shorter)\n", scale_s);
-            return 2;
-        }
-    }
-
-    char err[2048];
-    struct runner R;
-    memset(&R, 0, sizeof(R));
-    struct runner *r = &R;
-    r->cur = -1;
-    r->st.load_status = -1;
-    r->admin = admin;
-    r->token = token;
-    r->tty = isatty(2);
-    r->prof = profile_load(path, PROF_ALLOW_SCENARIO, err, sizeof(err));
-    if (!r->prof) { fprintf(stderr, "faultline run: %s\n", err); return 2; }
+    char err[FL_ERRLEN];
+    r->prof = profile_load(o->path, PROF_ALLOW_SCENARIO, err, sizeof(err));
+    if (!r->prof) { fprintf(stderr, "faultline run: %s\n", err); return -1; }
     if (run_scn_parse(r->prof, &r->sc, err, sizeof(err)) < 0) {
         fprintf(stderr, "faultline run: %s\n", err);
-        profile_free(r->prof);
-        return 2;
+        return -1;
     }
     if (!r->sc.nph) {
-        fprintf(stderr, "faultline run: %s:1: not a scenario: no [phase NAME] sections\n", path);
-        run_scn_free(&r->sc);
-        profile_free(r->prof);
-        return 2;
+        fprintf(stderr, "faultline run: %s:1: not a scenario: no [phase NAME] sections\n", o->path);
+        return -1;
     }
     /* --scale: every phase's duration times the factor (at least 100 ms); nothing else changes */
-    for (int i = 0; scale != 1 && i < r->sc.nph; i++) {
-        int64_t d = (int64_t)((double)r->sc.ph[i].dur_us * scale + 0.5);
+    for (int i = 0; o->scale != 1 && i < r->sc.nph; i++) {
+        int64_t d = (int64_t)((double)r->sc.ph[i].dur_us * o->scale + 0.5);
         r->sc.ph[i].dur_us = d < 100000 ? 100000 : d;
     }
-    int rc = 2;
-    struct verify_report rep;
-    memset(&rep, 0, sizeof(rep));
-    int have_rep = 0;
+    return 0;
+}
 
-    run_copy(r->st.scenario_path, sizeof(r->st.scenario_path), path);
+/* The run id and the output directory (made, and absolute, so the load and the redis dir may
+ * chdir). 0, or -1 after saying why. */
+static int name_run(struct runner *r, const struct run_opts *o)
+{
+    run_copy(r->st.scenario_path, sizeof(r->st.scenario_path), o->path);
     run_copy(r->st.load_cmd, sizeof(r->st.load_cmd), r->sc.load);
-    if (runid) run_copy(r->st.run_id, sizeof(r->st.run_id), runid);
+    if (o->run_id) run_copy(r->st.run_id, sizeof(r->st.run_id), o->run_id);
     else if (r->prof->g.run[0]) run_copy(r->st.run_id, sizeof(r->st.run_id), r->prof->g.run);
     else make_run_id(r->st.run_id, sizeof(r->st.run_id));
-    if (out) run_copy(r->st.out_dir, sizeof(r->st.out_dir), out);
+    if (o->out) run_copy(r->st.out_dir, sizeof(r->st.out_dir), o->out);
     else {
         memcpy(r->st.out_dir, "runs/", 6);
         run_copy(r->st.out_dir + 5, sizeof(r->st.out_dir) - 5, r->st.run_id);
     }
     size_t ol = strlen(r->st.out_dir);
     while (ol > 1 && r->st.out_dir[ol - 1] == '/') r->st.out_dir[--ol] = 0;
+    char err[FL_ERRLEN];
     if (mkdir_p(r->st.out_dir, err, sizeof(err)) < 0) {
         fprintf(stderr, "faultline run: %s\n", err);
-        goto out_free;
+        return -1;
     }
-    if (r->st.out_dir[0] != '/') {   /* absolute, so the load (and the redis dir) may chdir */
+    if (r->st.out_dir[0] != '/') {
         char cwd[400], abs[600];
         if (getcwd(cwd, sizeof(cwd))) {
             snprintf(abs, sizeof(abs), "%s/%s", cwd, r->st.out_dir);
             run_copy(r->st.out_dir, sizeof(r->st.out_dir), abs);
         }
     }
+    return 0;
+}
 
-    /* the record */
-    int redis_pid = 0;
-    const char *url = redis ? redis : r->sc.redis[0] ? r->sc.redis : r->prof->g.redis[0] ? r->prof->g.redis : NULL;
+/* The record: --redis, [scenario] redis, [faultline] redis, or a private redis-server under the
+ * output directory (*redis_pid); then the runner's own client (R:phases, R:actions). 0, or -1
+ * after saying why. */
+static int open_record(struct runner *r, const struct run_opts *o, int *redis_pid)
+{
+    char err[FL_ERRLEN];
+    const char *url = o->redis ? o->redis : r->sc.redis[0] ? r->sc.redis : r->prof->g.redis[0] ? r->prof->g.redis : NULL;
     if (url) run_copy(r->st.redis_url, sizeof(r->st.redis_url), url);
-    else if (admin) {
+    else if (o->admin) {
         fprintf(stderr, "faultline run: with --admin, name the daemon's Redis (--redis or [scenario] redis)\n");
-        goto out_free;
+        return -1;
     } else {
-        if (run_redis_start(r->st.out_dir, r->st.redis_url, sizeof(r->st.redis_url), &redis_pid, err, sizeof(err)) < 0) {
+        if (run_redis_start(r->st.out_dir, r->st.redis_url, sizeof(r->st.redis_url), redis_pid, err, sizeof(err)) < 0) {
             fprintf(stderr, "faultline run: %s\n", err);
-            goto out_free;
+            return -1;
         }
         r->st.embedded_redis = 1;
     }
     r->rctx = run_redis_connect(r->st.redis_url, err, sizeof(err));
     if (!r->rctx) {
         fprintf(stderr, "faultline run: %s\n", err);
-        goto out_redis;
+        return -1;
     }
+    return 0;
+}
 
-    /* the proxies */
-    if (!admin) {
-        struct profile *sp = profile_load(path, PROF_ALLOW_SCENARIO, err, sizeof(err));
-        if (!sp) { fprintf(stderr, "faultline run: %s\n", err); goto out_redis; }
-        /* phased faults are attached by their phases, not at start */
-        int j = 0;
-        for (int k = 0; k < sp->nfaults; k++) {
-            if (run_scn_phased(&r->sc, sp->faults[k]->name)) fault_free(sp->faults[k]);
-            else sp->faults[j++] = sp->faults[k];
-        }
-        sp->nfaults = j;
-        run_copy(sp->g.redis, sizeof(sp->g.redis), r->st.redis_url);
-        run_copy(sp->g.run, sizeof(sp->g.run), r->st.run_id);
-        if (!has_key(sp, "faultline", "admin")) sp->g.admin_off = 1;   /* no fixed port unless asked */
-        log_setup(has_key(sp, "faultline", "log") ? (enum log_level)sp->g.log_level : LOG_WARN,
-                  (enum log_format)sp->g.log_format);
-        r->srv = server_new(sp, err, sizeof(err));
-        if (!r->srv) {
-            fprintf(stderr, "faultline run: %s\n", err);
-            profile_free(sp);
-            goto out_redis;
-        }
-        r->base = r->srv->base;
-        /* the runner owns SIGINT/SIGTERM (abort, not drain); a reload makes no sense mid-run */
-        event_del(r->srv->sig_int);
-        event_del(r->srv->sig_term);
-        event_del(r->srv->sig_hup);
-        for (int i = 0; i < r->prof->nfaults; i++)
-            if (r->prof->faults[i] && !run_scn_phased(&r->sc, r->prof->faults[i]->name))
-                run_window_open(&r->st, r->prof->faults[i]->name, r->prof->faults[i]->proxy,
-                                r->prof->faults[i]->type->name, now_ms());
-    } else {
+static int keep_unphased(void *ud, const char *fault) { return !run_scn_phased(ud, fault); }
+
+/* The proxies, in process (embed_start: the profile read again, recording into the run's
+ * record, its phased faults left to their phases) or, with --admin, none: a bare event base.
+ * 0, or -1 after saying why. */
+static int start_proxies(struct runner *r, const struct run_opts *o)
+{
+    if (o->admin) {
         signal(SIGPIPE, SIG_IGN);
         r->base = event_base_new();
+        return 0;
     }
+    char err[FL_ERRLEN];
+    struct profile *sp = profile_load(o->path, PROF_ALLOW_SCENARIO, err, sizeof(err));
+    if (!sp) { fprintf(stderr, "faultline run: %s\n", err); return -1; }
+    run_copy(sp->g.redis, sizeof(sp->g.redis), r->st.redis_url);
+    run_copy(sp->g.run, sizeof(sp->g.run), r->st.run_id);
+    if (!has_key(sp, "faultline", "admin")) sp->g.admin_off = 1;   /* no fixed port unless asked */
+    log_setup(has_key(sp, "faultline", "log") ? (enum log_level)sp->g.log_level : LOG_WARN,
+              (enum log_format)sp->g.log_format);
+    /* the runner owns SIGINT/SIGTERM (abort, not drain); a reload makes no sense mid-run */
+    r->emb = embed_start(sp, keep_unphased, &r->sc, err, sizeof(err));
+    if (!r->emb) { fprintf(stderr, "faultline run: %s\n", err); return -1; }
+    r->base = embed_base(r->emb);
+    /* faults named by no phase act for the whole run */
+    for (int i = 0; i < r->prof->doc->nsecs; i++) {
+        struct inisec *fs = &r->prof->doc->secs[i];
+        if (strcmp(fs->type, "fault") || run_scn_phased(&r->sc, fs->name)) continue;
+        int line;
+        const char *proxy = inisec_get(fs, "proxy", &line), *type = inisec_get(fs, "type", &line);
+        run_window_open(&r->st, fs->name, proxy ? proxy : "", type ? type : "", now_ms());
+    }
+    return 0;
+}
+
+/* From the first phase to the end of the last (or Ctrl-C): the load, the samplers, the phases
+ * and actions on their timers, the live status once a second. */
+static void run_phases(struct runner *r)
+{
     r->sig_int = evsignal_new(r->base, SIGINT, sig_cb, r);
     r->sig_term = evsignal_new(r->base, SIGTERM, sig_cb, r);
     event_add(r->sig_int, NULL);
@@ -804,8 +745,7 @@ int cli_run(int argc, char **argv)
             r->st.out_dir);
     r->st.started_ms = now_ms();
     r->t0_us = fl_now_us();
-    r->phase_end_us = calloc((size_t)r->sc.nph, sizeof(int64_t));
-    if (!r->phase_end_us) abort();
+    r->phase_end_us = fl_calloc((size_t)r->sc.nph, sizeof(int64_t));
     int64_t acc = r->t0_us;
     for (int i = 0; i < r->sc.nph; i++) r->phase_end_us[i] = acc += r->sc.ph[i].dur_us;
     sampler_start(r);
@@ -825,67 +765,99 @@ int cli_run(int argc, char **argv)
     event_free(r->tick_ev);
     event_free(r->sig_int);
     event_free(r->sig_term);
-    if (r->srv) {
-        /* connections still open (held calls of a client without a timeout) are closed now,
-         * while the recorder still runs, so their events say held_at_end */
-        for (int i = 0; i < r->srv->nproxies; i++) proxy_close_all(r->srv->proxies[i], CLOSE_RST);
-        for (int i = 0; i < 3; i++) event_base_loop(r->base, EVLOOP_NONBLOCK);
-        rec_stop(r->srv);       /* flush the record before judging it */
-        server_free(r->srv);
-        r->srv = NULL;
+}
+
+/* Ends the proxies. Connections still open (held calls of a client without a timeout) are
+ * closed first, while the recorder still runs, so their events say held_at_end; then the record
+ * is flushed, before it is judged. */
+static void stop_proxies(struct runner *r)
+{
+    if (r->emb) {
+        embed_close_all(r->emb);
+        embed_free(r->emb);
+        r->emb = NULL;
     } else {
         event_base_free(r->base);
     }
     r->base = NULL;
+}
 
-    /* judge */
+/* The verdicts, printed. Returns the exit status; *have_rep when rep holds a report. */
+static int judge(struct runner *r, struct verify_report *rep, int *have_rep)
+{
+    char err[FL_ERRLEN];
     struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL};
-    if (verify_doc(r->prof->doc, &vo, &rep, err, sizeof(err)) < 0) {
+    if (verify_doc(r->prof->doc, &vo, rep, err, sizeof(err)) < 0) {
         fprintf(stderr, "faultline run: verify: %s\n", err);
-        rc = 2;
-    } else {
-        have_rep = 1;
-        rc = rep.n ? verify_exit_code(&rep) : 0;
-        if (r->st.aborted && rc == 0) rc = 3;
-        printf("\n");
-        if (rep.n) verify_print_table(&rep, stdout);
-        else printf("no [expect] sections: nothing judged\n");
+        return 2;
     }
-    /* outputs */
-    char fpath[800];
+    *have_rep = 1;
+    int rc = rep->n ? verify_exit_code(rep) : 0;
+    if (r->st.aborted && rc == 0) rc = 3;
+    printf("\n");
+    if (rep->n) verify_print_table(rep, stdout);
+    else printf("no [expect] sections: nothing judged\n");
+    return rc;
+}
+
+/* junit.xml, record.json, journal.json and report.html into the output directory. 0, or -1 when
+ * one of them could not be written (each failure said). */
+static int write_outputs(struct runner *r, const struct verify_report *rep, int rc)
+{
+    char fpath[800], err[FL_ERRLEN];
     int wrote_ok = 1;
-    if (have_rep) {
+    if (rep) {
         snprintf(fpath, sizeof(fpath), "%s/junit.xml", r->st.out_dir);
-        if (verify_write_junit(&rep, fpath, err, sizeof(err)) < 0) { fprintf(stderr, "faultline run: %s\n", err); wrote_ok = 0; }
+        if (verify_write_junit(rep, fpath, err, sizeof(err)) < 0) { fprintf(stderr, "faultline run: %s\n", err); wrote_ok = 0; }
     }
     snprintf(fpath, sizeof(fpath), "%s/record.json", r->st.out_dir);
     if (run_redis_export(r->rctx, r->st.run_id, fpath, err, sizeof(err)) < 0) {
         fprintf(stderr, "faultline run: record export: %s\n", err);
         wrote_ok = 0;
     }
-    run_redis_series(r->rctx, &r->st, !admin, err, sizeof(err));
-    if (admin) run_redis_windows(r->rctx, &r->st, err, sizeof(err));
+    run_redis_series(r->rctx, &r->st, !r->admin, err, sizeof(err));
+    if (r->admin) run_redis_windows(r->rctx, &r->st, err, sizeof(err));
     snprintf(fpath, sizeof(fpath), "%s/journal.json", r->st.out_dir);
-    if (run_write_journal(&r->st, &r->sc, have_rep ? &rep : NULL, rc, fpath, err, sizeof(err)) < 0) {
+    if (run_write_journal(&r->st, &r->sc, rep, rc, fpath, err, sizeof(err)) < 0) {
         fprintf(stderr, "faultline run: %s\n", err);
         wrote_ok = 0;
     }
     snprintf(fpath, sizeof(fpath), "%s/report.html", r->st.out_dir);
-    if (run_write_html(&r->st, &r->sc, have_rep ? &rep : NULL, rc, fpath, err, sizeof(err)) < 0) {
+    if (run_write_html(&r->st, &r->sc, rep, rc, fpath, err, sizeof(err)) < 0) {
         fprintf(stderr, "faultline run: %s\n", err);
         wrote_ok = 0;
     }
+    return wrote_ok ? 0 : -1;
+}
+
+int run_scenario(const struct run_opts *o)
+{
+    struct runner R;
+    memset(&R, 0, sizeof(R));
+    struct runner *r = &R;
+    r->cur = -1;
+    r->st.load_status = -1;
+    r->admin = o->admin;
+    r->token = o->token;
+    r->tty = isatty(2);
+    int rc = 2, have_rep = 0, redis_pid = 0;
+    struct verify_report rep;
+    memset(&rep, 0, sizeof(rep));
+    if (load_scenario(r, o) < 0 || name_run(r, o) < 0) goto out;
+    if (open_record(r, o, &redis_pid) < 0 || start_proxies(r, o) < 0) goto out_record;
+    run_phases(r);
+    stop_proxies(r);
+    rc = judge(r, &rep, &have_rep);
+    int wrote = write_outputs(r, have_rep ? &rep : NULL, rc);
     printf("\n%s%s: exit %d\nreport:  %s/report.html\njournal: %s/journal.json\n", r->st.aborted ? "ABORTED " : "",
            r->sc.name, rc, r->st.out_dir, r->st.out_dir);
-    if (!wrote_ok && rc == 0) rc = 2;
-
-out_redis:
+    if (wrote < 0 && rc == 0) rc = 2;
+out_record:
     run_redis_free(r->rctx);
     if (redis_pid) run_redis_stop(redis_pid, r->st.out_dir);
-    if (r->srv) server_free(r->srv);
     load_stop(r);
     sampler_stop(r);
-out_free:
+out:
     if (have_rep) verify_report_free(&rep);
     free(r->phase_end_us);
     free(r->prev);

@@ -1,13 +1,20 @@
-/* run.h -- `faultline run`: the scenario runner's internal interface (the files of run/).
+/* run.h -- `faultline run`: the scenario runner (the files of run/).
  *
  * A scenario is one INI file: [scenario] (name, load, redis, postgres), the profile's own
- * [faultline]/[proxy]/[fault] sections, [phase NAME] sections run in file order, and [expect
- * NAME] sections judged by the verifier at the end. The runner is split by job:
+ * [faultline]/[proxy]/[fault] sections, [phase NAME] sections run in file order, [action NAME]
+ * commands at moments of the run, and [expect NAME] sections judged by the verifier at the end.
+ * The command line is cli/run.c's; the runner is split by job:
  *
- *   run/scenario.c  parse and validate the scenario sections (and `faultline check`'s hook)
- *   run.c           the command: options, the event loop, phases, the load, Ctrl-C, progress
- *   run/redis.c     the embedded redis-server, R:phases writes, the record export, series
- *   run/artifacts.c    journal.json and the self-contained report.html
+ *   run/run.c        run_scenario: the event loop, phases, the load, Ctrl-C, live status
+ *   run/scenario.c   parse and validate the scenario sections (also for `faultline check`)
+ *   run/action.c     [action NAME]: commands run at moments of the run
+ *   run/remote.c     --admin: faults and live numbers through a running faultline's admin API
+ *   run/sampler.c    postgres and probe samples written into the record (run/sampler.h)
+ *   run/probe.c      one number read off the service's own endpoint (run/probe.h)
+ *   run/redis.c      the embedded redis-server, R:phases writes, the record export, series
+ *   run/artifacts.c  journal.json and the self-contained report.html
+ *
+ * The runner drives the proxies through proxy/embed.h only, and judges through verify/verify.h.
  *
  * Ownership: a struct run_scn owns its phases and borrows the profile it was parsed from
  * (which the caller frees after run_scn_free). Samples and windows belong to struct run_state.
@@ -19,11 +26,12 @@
 #include <stdint.h>
 #include "proxy/profile.h"
 
-struct event;
-struct event_base;
 #include "verify/verify.h"
 
 #include <string.h>
+
+struct event;
+struct event_base;
 
 /* Copies src into dst (n bytes), truncating and always NUL-terminating. */
 static inline void run_copy(char *dst, size_t n, const char *src)
@@ -78,6 +86,22 @@ struct run_scn {
     int nact;
 };
 
+/* ---- run/run.c: the run ---- */
+struct run_opts {
+    const char *path;        /* the scenario file */
+    const char *out;         /* --out DIR, or NULL: runs/<run id> */
+    const char *admin;       /* --admin ADDR: drive a running faultline instead of starting proxies */
+    const char *token;       /* --token T for that admin API, or NULL */
+    const char *redis;       /* --redis URL, or NULL: the file's, or a private redis-server */
+    const char *run_id;      /* --run ID, or NULL: [faultline] run, or a new one */
+    double scale;            /* --scale F: phase durations times F (1: as written) */
+};
+/* Runs the scenario end to end and prints the verdict. Returns the exit status: 0 every
+ * expectation passes, 1 one fails, 3 none fails but some are inconclusive (or the run was
+ * aborted), 2 a bad scenario, an unreachable record, or a run file not written. */
+int run_scenario(const struct run_opts *o);
+
+/* ---- run/scenario.c ---- */
 /* Validates [scenario], [phase] and [expect] sections of p (already loaded with
  * PROF_ALLOW_SCENARIO). Fills *out when given (run_scn_free). 0 or -1 with "PATH:LINE: reason". */
 int run_scn_parse(struct profile *p, struct run_scn *out, char *err, size_t errlen);
@@ -140,14 +164,6 @@ struct run_series *run_series_get(struct run_state *st, const char *proxy, int h
 void run_window_open(struct run_state *st, const char *fault, const char *proxy, const char *type, double t_ms);
 void run_window_close(struct run_state *st, const char *fault, double t_ms);
 void run_state_free(struct run_state *st);
-
-/* ---- the verifier's samplers (verify/verify.h, verify/sampler.c). The runner runs them in a
- * child process for the whole run (run.c: sampler_start/sampler_stop). ---- */
-struct verify_sampler;
-struct verify_sampler *verify_sampler_new(struct inidoc *doc, const struct verify_opts *o, char *err, size_t errlen);
-int verify_sampler_count(const struct verify_sampler *s);
-int verify_sampler_tick(struct verify_sampler *s, char *err, size_t errlen);
-void verify_sampler_free(struct verify_sampler *s);
 
 /* ---- run/redis.c ---- */
 /* Starts redis-server on OUT/redis.sock; fills url ("unix:/…/redis.sock") and *pid. */

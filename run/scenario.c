@@ -3,11 +3,12 @@
  * The profile loader (PROF_ALLOW_SCENARIO) has already validated [faultline], [proxy] and
  * [fault]; this file validates what is left before anything starts, so a scenario with a typo
  * fails in a second with PATH:LINE: rather than after ten minutes of load. [expect] sections
- * are the verifier's (verify_check_doc). scenario_check_doc() here is the strong definition of
- * the hook `faultline check` calls (cli/check.c holds a weak default).
+ * are the verifier's (verify_check_doc, called from here). `faultline check` (cli/check.c) calls
+ * run_scn_parse too, so it refuses what `faultline run` would.
  */
 #include "run/run.h"
 #include "common/parse.h"
+#include "common/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@ static char *trim(char *s)
 static int parse_phase(struct profile *p, struct inisec *s, struct run_phase *ph, char *err, size_t errlen)
 {
     struct inidoc *d = p->doc;
-    char e[300];
+    char e[FL_ERRLEN];
     int line;
     const char *v;
     memset(ph, 0, sizeof(*ph));
@@ -55,8 +56,7 @@ static int parse_phase(struct profile *p, struct inisec *s, struct run_phase *ph
     if (ph->dur_us <= 0) return SERR(line, "duration: must be more than 0");
     if (ph->dur_us > 24LL * 3600 * 1000000) return SERR(line, "duration: at most 24h");
     if ((v = inisec_get(s, "faults", &line))) {
-        char *copy = strdup(v), *save = NULL;
-        if (!copy) abort();
+        char *copy = fl_strdup(v), *save = NULL;
         for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             char *name = trim(tok);
             if (!*name) continue;
@@ -74,10 +74,8 @@ static int parse_phase(struct profile *p, struct inisec *s, struct run_phase *ph
                     free(copy);
                     return -1;
                 }
-            char **nf = realloc(ph->faults, sizeof(char *) * (size_t)(ph->nfaults + 1));
-            if (!nf) abort();
-            ph->faults = nf;
-            ph->faults[ph->nfaults++] = strdup(name);
+            ph->faults = fl_realloc(ph->faults, sizeof(char *) * (size_t)(ph->nfaults + 1));
+            ph->faults[ph->nfaults++] = fl_strdup(name);
         }
         free(copy);
     }
@@ -86,7 +84,7 @@ static int parse_phase(struct profile *p, struct inisec *s, struct run_phase *ph
 
 static int parse_scenario_sec(struct inidoc *d, struct inisec *s, struct run_scn *sc, char *err, size_t errlen)
 {
-    char e[300];
+    char e[FL_ERRLEN];
     int line;
     const char *v;
     if (s->name[0]) return SERR(s->line, "[scenario] takes no name (use name = ...)");
@@ -126,9 +124,7 @@ int run_scn_parse(struct profile *p, struct run_scn *out, char *err, size_t errl
                     SERR(s->line, "[phase %s] is defined twice (first at line %d)", s->name, sc.ph[k].line);
                     goto fail;
                 }
-            struct run_phase *np = realloc(sc.ph, sizeof(*np) * (size_t)(sc.nph + 1));
-            if (!np) abort();
-            sc.ph = np;
+            sc.ph = fl_realloc(sc.ph, sizeof(*sc.ph) * (size_t)(sc.nph + 1));
             if (parse_phase(p, s, &sc.ph[sc.nph], err, errlen) < 0) {
                 for (int j = 0; j < sc.ph[sc.nph].nfaults; j++) free(sc.ph[sc.nph].faults[j]);
                 free(sc.ph[sc.nph].faults);
@@ -152,9 +148,7 @@ int run_scn_parse(struct profile *p, struct run_scn *out, char *err, size_t errl
                 SERR(s->line, "[action %s] is defined twice (first at line %d)", s->name, sc.act[k].line);
                 goto fail;
             }
-        struct run_action *na = realloc(sc.act, sizeof(*na) * (size_t)(sc.nact + 1));
-        if (!na) abort();
-        sc.act = na;
+        sc.act = fl_realloc(sc.act, sizeof(*sc.act) * (size_t)(sc.nact + 1));
         if (run_action_parse(p, s, &sc, &sc.act[sc.nact], err, errlen) < 0) goto fail;
         sc.nact++;
     }
@@ -186,10 +180,4 @@ void run_scn_free(struct run_scn *s)
     s->ph = NULL;
     s->nph = 0;
     run_actions_free(s);
-}
-
-/* The hook of `faultline check` (strong definition; see cli/check.c). */
-int scenario_check_doc(struct profile *p, char *err, size_t errlen)
-{
-    return run_scn_parse(p, NULL, err, errlen);
 }

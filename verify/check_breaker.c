@@ -21,6 +21,7 @@
  * or an open_within longer than the client's timeout.
  */
 #include "verify/check.h"
+#include "common/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +76,7 @@ static void judge_window(struct vpx *p, enum vmeasure m, double base, const stru
     /* probes: the most calls in any probe_window of the open period */
     double probes = -1;
     if (max_probes >= 0) {
-        double *t = calloc((size_t)p->nev + 1, sizeof(double));
-        if (!t) abort();
+        double *t = fl_calloc((size_t)p->nev + 1, sizeof(double));
         int nt = 0, use_ev = 0;
         for (int i = 0; i < p->nev; i++) {
             struct vev *ev = &p->ev[i];

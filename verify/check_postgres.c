@@ -7,7 +7,7 @@
  * holding locks and a snapshot. Two sources of that view, for the service's `application_name`
  * and/or `user`:
  *   - `source = pg_stat_activity`: samples taken during the run (R:pg:<expect name>, written by
- *     the sampler: verify_sampler_* in `faultline run`, or `faultline verify FILE --run ID
+ *     the sampler: run/sampler.c in `faultline run`, or `faultline verify FILE --run ID
  *     --sample`), and one look at verify time (which alone can only fail the check, unless
  *     `oneshot = yes`). Needs a DSN and the privilege to read other sessions' state.
  *   - `source = record`: what a `mode = postgres` proxy (`proxy = NAME`) saw of its sessions,
@@ -21,7 +21,8 @@
  * `slack` within `within`. A Postgres that cannot be reached ends verify with exit 2.
  */
 #include "verify/check.h"
-#include "verify/source.h"
+#include "verify/samples.h"
+#include "common/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +33,7 @@ struct pgacc { struct pgs *s; int n; const char *app, *user; };
 
 static void pgacc_add(struct pgacc *a, const struct pgs *s)
 {
-    struct pgs *ns = realloc(a->s, sizeof(*ns) * (size_t)(a->n + 1));
-    if (!ns) abort();
-    a->s = ns;
+    a->s = fl_realloc(a->s, sizeof(*a->s) * (size_t)(a->n + 1));
     a->s[a->n++] = *s;
 }
 
@@ -123,6 +122,77 @@ static void pg_merge(struct pgacc *a)
     a->n = o + 1;
 }
 
+/* "conns <= 20, idle in tx <= 5s, baseline+2 within 10s" (the bounds given) into r. */
+static void bound_text(double max, double itm, double within, double slack, struct verify_result *r)
+{
+    char b1[32], bound[200] = "";
+    if (max >= 0) snprintf(bound + strlen(bound), sizeof(bound) - strlen(bound), "conns <= %g", max);
+    if (itm >= 0) snprintf(bound + strlen(bound), sizeof(bound) - strlen(bound), "%sidle in tx <= %s",
+                           bound[0] ? ", " : "", vfmt_ms(itm, b1, sizeof(b1)));
+    if (within >= 0) snprintf(bound + strlen(bound), sizeof(bound) - strlen(bound), "%sbaseline+%g within %s",
+                              bound[0] ? ", " : "", slack, vfmt_ms(within, b1, sizeof(b1)));
+    vres_bound(r, "%s", bound);
+}
+
+/* The samples into a (the record's stream named in sfx) and the state now: from the proxy's
+ * record (rec: its last entry is "now", the state when the run ended, or the latest), or from
+ * pg_stat_activity (one query now, and the sampler's samples). 0, or -1 with e->err. */
+static int read_samples(struct vctx *cx, struct vexp *e, int rec, const char *dsn, int tmo_ms, struct vpg_now *now,
+                        struct pgacc *a, char *sfx, size_t sfxlen)
+{
+    if (rec) {
+        snprintf(sfx, sfxlen, "pgstate:%s", e->proxy);
+        if (vrec_stream(cx->rec, sfx, pgstate_entry, a, e->err, e->errlen) < 0) { free(a->s); return -1; }
+        pg_merge(a);
+        if (a->n) {
+            now->count = a->s[a->n - 1].count;
+            now->idle_tx = a->s[a->n - 1].idle_tx;
+            now->idle_tx_max_ms = a->s[a->n - 1].idle_max;
+        }
+        return 0;
+    }
+    if (vpg_query(dsn, a->app, a->user, tmo_ms, now, e->err, e->errlen) < 0) return -1;
+    snprintf(sfx, sfxlen, "pg:%s", e->name);
+    if (vrec_stream(cx->rec, sfx, pg_entry, a, e->err, e->errlen) < 0) { free(a->s); return -1; }
+    return 0;
+}
+
+/* `within`: after each fault window the count came back to its pre-fault peak + slack in time.
+ * 1 when it did; else 0 with r FAIL or INCONCLUSIVE. */
+static int released(struct vctx *cx, const struct pgacc *a, const struct vwins *w, const struct vpg_now *now,
+                    double within, double slack, struct verify_result *r)
+{
+    char b1[32];
+    double base = -1;
+    for (int i = 0; i < a->n; i++)
+        if (a->s[i].at < w->w[0].start && a->s[i].count > base) base = a->s[i].count;
+    if (base < 0) {
+        vres(r, V_INCONCLUSIVE, "no sample before the fault: no baseline");
+        return 0;
+    }
+    for (int k = 0; k < w->n; k++) {
+        const struct vwin *win = &w->w[k];
+        if (isinf(win->end)) { vres(r, V_INCONCLUSIVE, "the fault was still active when the record ends"); return 0; }
+        double back = NAN, last = NAN, lastv = 0;
+        for (int i = 0; i < a->n; i++) {
+            if (a->s[i].at < win->end) continue;
+            last = a->s[i].at;
+            lastv = a->s[i].count;
+            if (a->s[i].count <= base + slack) { back = a->s[i].at - win->end; break; }
+        }
+        if (isnan(back) && now->count <= base + slack && !cx->rec->ended) back = NAN;
+        if (!isnan(back) && back <= within) continue;
+        if ((!isnan(last) && last >= win->end + within) || !isnan(back)) {
+            vres(r, V_FAIL, "%g connections %s after the fault (baseline %g): not released", lastv,
+                 vfmt_ms(within, b1, sizeof(b1)), base);
+            return 0;
+        }
+        vres(r, V_INCONCLUSIVE, "samples end before 'within' ran out after the fault");
+        return 0;
+    }
+    return 1;
+}
+
 static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
 {
     double max, itm, within, slack, interval, mins, tmo;
@@ -151,32 +221,12 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     int rec = src == 2;
     const char *what = rec ? "the proxy's sessions" : "pg_stat_activity";
 
-    char b1[32], b2[32], bound[200] = "";
-    if (max >= 0) snprintf(bound + strlen(bound), sizeof(bound) - strlen(bound), "conns <= %g", max);
-    if (itm >= 0) snprintf(bound + strlen(bound), sizeof(bound) - strlen(bound), "%sidle in tx <= %s",
-                           bound[0] ? ", " : "", vfmt_ms(itm, b1, sizeof(b1)));
-    if (within >= 0) snprintf(bound + strlen(bound), sizeof(bound) - strlen(bound), "%sbaseline+%g within %s",
-                              bound[0] ? ", " : "", slack, vfmt_ms(within, b1, sizeof(b1)));
-    vres_bound(r, "%s", bound);
-
+    char b1[32], b2[32];
+    bound_text(max, itm, within, slack, r);
     struct vpg_now now = {0, 0, 0};
     struct pgacc a = {NULL, 0, app, user};
     char sfx[200];
-    if (rec) {
-        /* the record: the last entry is "now" (the state when the run ended, or the latest) */
-        snprintf(sfx, sizeof(sfx), "pgstate:%s", e->proxy);
-        if (vrec_stream(cx->rec, sfx, pgstate_entry, &a, e->err, e->errlen) < 0) { free(a.s); return -1; }
-        pg_merge(&a);
-        if (a.n) {
-            now.count = a.s[a.n - 1].count;
-            now.idle_tx = a.s[a.n - 1].idle_tx;
-            now.idle_tx_max_ms = a.s[a.n - 1].idle_max;
-        }
-    } else {
-        if (vpg_query(dsn, app, user, (int)tmo, &now, e->err, e->errlen) < 0) return -1;
-        snprintf(sfx, sizeof(sfx), "pg:%s", e->name);
-        if (vrec_stream(cx->rec, sfx, pg_entry, &a, e->err, e->errlen) < 0) { free(a.s); return -1; }
-    }
+    if (read_samples(cx, e, rec, dsn, (int)tmo, &now, &a, sfx, sizeof(sfx)) < 0) return -1;
     double peak = now.count, idle = now.idle_tx_max_ms;
     for (int i = 0; i < a.n; i++) {
         if (a.s[i].peak > peak) peak = a.s[i].peak;
@@ -216,39 +266,7 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     struct vwins w;
     vctx_windows(cx, e, e->proxy, &w);
     if ((needf || within >= 0) && vctx_need_fault(cx, e, &w, r)) { vwins_free(&w); free(a.s); return 0; }
-    if (within >= 0) {
-        double base = -1;
-        for (int i = 0; i < a.n; i++)
-            if (a.s[i].at < w.w[0].start && a.s[i].count > base) base = a.s[i].count;
-        if (base < 0) {
-            vres(r, V_INCONCLUSIVE, "no sample before the fault: no baseline");
-            vwins_free(&w);
-            free(a.s);
-            return 0;
-        }
-        for (int k = 0; k < w.n; k++) {
-            struct vwin *win = &w.w[k];
-            if (isinf(win->end)) { vres(r, V_INCONCLUSIVE, "the fault was still active when the record ends"); goto out; }
-            double back = NAN, last = NAN, lastv = 0;
-            for (int i = 0; i < a.n; i++) {
-                if (a.s[i].at < win->end) continue;
-                last = a.s[i].at;
-                lastv = a.s[i].count;
-                if (a.s[i].count <= base + slack) { back = a.s[i].at - win->end; break; }
-            }
-            if (isnan(back) && now.count <= base + slack && !cx->rec->ended) back = NAN;
-            if (!isnan(back) && back <= within) continue;
-            if ((!isnan(last) && last >= win->end + within) || !isnan(back)) {
-                vres(r, V_FAIL, "%g connections %s after the fault (baseline %g): not released", lastv,
-                     vfmt_ms(within, b1, sizeof(b1)), base);
-                goto out;
-            }
-            vres(r, V_INCONCLUSIVE, "samples end before 'within' ran out after the fault");
-            goto out;
-        }
-    }
-    vres(r, V_PASS, "%s stayed within bounds", what);
-out:
+    if (within < 0 || released(cx, &a, &w, &now, within, slack, r)) vres(r, V_PASS, "%s stayed within bounds", what);
     vwins_free(&w);
     free(a.s);
     return 0;

@@ -19,66 +19,15 @@
  * (R:gostacks:<expect name>): a goroutine leak shown with the code that leaks.
  */
 #include "verify/check.h"
-#include "verify/source.h"
+#include "verify/samples.h"
 #include "verify/goprof.h"
+#include "common/mem.h"
 
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *const vprobe_format_names[] = {"json", "prometheus", "expvar", "go_goroutines", NULL};
-
 #define PROBE_MAX_PAIRS (1 << 20)     /* (stack, count) pairs read back from one record: 16 MiB */
-
-int vprobe_spec_read(struct vexp *e, struct vprobe_spec *s)
-{
-    memset(s, 0, sizeof(*s));
-    const char *url = vexp_str(e, "url");
-    s->json_path = vexp_str(e, "json_path");
-    s->metric = vexp_str(e, "metric");
-    if (vexp_enum(e, "format", vprobe_format_names, -1, &s->format) < 0) return -1;
-    if (s->format < 0) s->format = s->metric && !s->json_path ? VPF_PROM : VPF_JSON;
-    if (!url) return vexp_fail(e, NULL, "needs 'url' (http://HOST:PORT/path)");
-    if (strncmp(url, "http://", 7)) return vexp_fail(e, "url", "'%s': only http:// URLs", url);
-    switch (s->format) {
-    case VPF_JSON:
-    case VPF_PROM:
-        if (!s->json_path == !s->metric) return vexp_fail(e, NULL, "needs exactly one of json_path, metric");
-        if (s->format == VPF_JSON && !s->json_path) return vexp_fail(e, "format", "json needs json_path");
-        if (s->format == VPF_PROM && !s->metric) return vexp_fail(e, "format", "prometheus needs metric");
-        break;
-    case VPF_EXPVAR:
-        if (!s->json_path || s->metric)
-            return vexp_fail(e, "format", "expvar needs json_path (e.g. memstats.HeapAlloc), not metric");
-        break;
-    case VPF_GOROUTINES:
-        if (s->json_path || s->metric)
-            return vexp_fail(e, "format", "go_goroutines reads the goroutine profile: no json_path or metric");
-        break;
-    }
-    /* the format's usual path when the URL gives none */
-    const char *path = strchr(url + 7, '/');
-    const char *def = s->format == VPF_EXPVAR ? "/debug/vars" : s->format == VPF_GOROUTINES ? "/debug/pprof/goroutine?debug=1" : "";
-    int n;
-    if ((!path || !strcmp(path, "/")) && def[0])
-        n = snprintf(s->url, sizeof(s->url), "%.*s%s", (int)(path ? (size_t)(path - url) : strlen(url)), url, def);
-    else if (s->format == VPF_GOROUTINES && path && !strchr(path, '?'))
-        n = snprintf(s->url, sizeof(s->url), "%s?debug=1", url);    /* debug=0 is protobuf */
-    else
-        n = snprintf(s->url, sizeof(s->url), "%s", url);
-    if (n < 0 || (size_t)n >= sizeof(s->url)) return vexp_fail(e, "url", "longer than %d bytes", VPROBE_URL_MAX - 1);
-    if (s->format == VPF_GOROUTINES) {
-        if (strstr(s->url, "debug=2"))
-            return vexp_fail(e, "url", "go_goroutines reads debug=1 (stacks with counts), not debug=2");
-        double ms, ss;
-        if (vexp_num(e, "max_stacks", 32, 1, VPROBE_MAX_STACKS, &ms) < 0) return -1;
-        if (vexp_num(e, "show_stacks", 5, 0, 20, &ss) < 0) return -1;
-        s->max_stacks = (int)ms;
-        s->show_stacks = (int)ss;
-    }
-    return 0;
-}
 
 struct pair { uint64_t key; double count; };
 struct ps { double at, v; int p0, np; };
@@ -100,9 +49,7 @@ static void add_pairs(struct psacc *a, struct ps *s, const char *txt)
                 if (a->np >= PROBE_MAX_PAIRS) { a->cut = 1; break; }
                 if (a->np == a->pcap) {
                     a->pcap = a->pcap ? a->pcap * 2 : 256;
-                    struct pair *np = realloc(a->p, sizeof(*np) * (size_t)a->pcap);
-                    if (!np) abort();
-                    a->p = np;
+                    a->p = fl_realloc(a->p, sizeof(*a->p) * (size_t)a->pcap);
                 }
                 a->p[a->np++] = (struct pair){key, c};
             }
@@ -127,9 +74,7 @@ static void ps_entry(void *ud, const char **f, const char **v, int n)
     }
     if (!ok || isnan(s.at) || isnan(s.v)) { a->failed++; return; }
     if (stacks) add_pairs(a, &s, stacks);
-    struct ps *ns = realloc(a->s, sizeof(*ns) * (size_t)(a->n + 1));
-    if (!ns) abort();
-    a->s = ns;
+    a->s = fl_realloc(a->s, sizeof(*a->s) * (size_t)(a->n + 1));
     a->s[a->n++] = s;
 }
 
@@ -153,8 +98,7 @@ static void stacks_detail(struct vctx *cx, struct vexp *e, const struct vprobe_s
     int nb = 0;
     for (int i = 0; i < a->n; i++) nb += a->s[i].at < base_end;
     if (!nb) return;
-    struct grown *g = calloc((size_t)last->np, sizeof(*g));
-    if (!g) abort();
+    struct grown *g = fl_calloc((size_t)last->np, sizeof(*g));
     int ng = 0;
     for (int k = 0; k < last->np; k++) {
         const struct pair *pk = &a->p[last->p0 + k];
@@ -178,14 +122,16 @@ static void stacks_detail(struct vctx *cx, struct vexp *e, const struct vprobe_s
     for (int k = 0; k < ng && k < sp->show_stacks && len < sizeof(r->detail) - 1; k++) {
         char ks[GOPROF_KEY_LEN + 1], desc[1024] = "(frames not recorded)";
         goprof_key_str(g[k].key, ks);
-        redisReply *rr = vrec_cmd(cx->rec, e->err, e->errlen, "HGET %s:gostacks:%s %s", cx->rec->key, e->name, ks);
-        if (rr && rr->type == REDIS_REPLY_STRING) {
+        char hash[200];
+        snprintf(hash, sizeof(hash), "gostacks:%s", e->name);
+        char *frames = vrec_hget(cx->rec, hash, ks, e->err, e->errlen);
+        if (frames) {
             struct goprof_stack st;
             memset(&st, 0, sizeof(st));
-            goprof_frames_parse(rr->str, &st);
+            goprof_frames_parse(frames, &st);
             goprof_describe(&st, 4, desc, sizeof(desc));
+            free(frames);
         }
-        if (rr) freeReplyObject(rr);
         int w = snprintf(r->detail + len, sizeof(r->detail) - len, "  +%.0f (%.3g -> %.0f) %s: %s\n", g[k].end - g[k].base,
                          g[k].base, g[k].end, ks, desc);
         if (w < 0) break;

@@ -24,6 +24,7 @@
  * It is judged on calls identified exactly (ids, or fingerprints the baseline does not repeat).
  */
 #include "verify/check.h"
+#include "common/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,82 +87,75 @@ static double estimate(const struct att *at, int i, int j, int nb, double a, dou
     return best;
 }
 
-static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
-{
+struct params {
     double maxa, window, minbo, minc;
-    int idm, backoff;
-    if (vexp_num(e, "max_attempts", NAN, 1, 1e6, &maxa) < 0) return -1;
-    if (vexp_enum(e, "id", id_names, 0, &idm) < 0) return -1;
-    const char *idh = vexp_str(e, "id_header");
-    if (idh && idm == 2) return vexp_fail(e, "id_header", "contradicts id = fingerprint");
-    if (idh) idm = 1;
-    if (vexp_dur(e, "window", 5000, &window) < 0) return -1;
-    if (window <= 0) return vexp_fail(e, "window", "must be above 0");
-    if (vexp_bool(e, "backoff", 0, &backoff) < 0) return -1;
-    if (vexp_dur(e, "min_backoff", 0, &minbo) < 0) return -1;
-    if (vexp_num(e, "min_calls", 1, 1, 1e9, &minc) < 0) return -1;
-    if (!cx) return 0;
+    int idm, backoff;          /* idm: index into id_names */
+    const char *idh;           /* id_header, or NULL */
+};
 
-    char b1[32], b2[32];
-    vres_bound(r, "attempts <= %g%s", maxa, backoff ? ", growing backoff" : "");
-    struct vwins w;
-    vctx_windows(cx, e, e->proxy, &w);
-    if (vctx_need_fault(cx, e, &w, r)) { vwins_free(&w); return 0; }
-    struct vpx *p = vrec_proxy(cx->rec, e->proxy, 1, e->err, e->errlen);
-    if (!p) { vwins_free(&w); return -1; }
-    if (idh) {
-        const char *rec = vrec_id_header(cx->rec, e->proxy);
-        if (!rec) rec = "X-Request-Id";
-        if (strcasecmp(rec, idh)) {
-            vres_measured(r, "proxy records %s", rec);
-            vres(r, V_INCONCLUSIVE, "proxy '%s' recorded the header %s as request_id, not %s (set id_header = %s in [proxy %s])",
-                 e->proxy, rec, idh, idh, e->proxy);
-            vwins_free(&w);
-            return 0;
-        }
-    }
-    struct att *at = calloc((size_t)p->nev + 1, sizeof(*at));
-    if (!at) abort();
-    int n = 0, with_id = 0;
+/* What the attempts add up to. */
+struct tally {
+    int ncalls, namb;          /* calls identified; fingerprints the baseline repeats */
+    double est_best, est_cnt, est_base;   /* the highest estimate for those, with its evidence */
+    const struct vev *est_ev;
+    int worst, worst_i, retried, bad_backoff, bad_i;
+    char badgaps[160];         /* the pauses of the first call without growing backoff */
+};
+
+static int read_params(struct vexp *e, struct params *pm)
+{
+    if (vexp_num(e, "max_attempts", NAN, 1, 1e6, &pm->maxa) < 0) return -1;
+    if (vexp_enum(e, "id", id_names, 0, &pm->idm) < 0) return -1;
+    pm->idh = vexp_str(e, "id_header");
+    if (pm->idh && pm->idm == 2) return vexp_fail(e, "id_header", "contradicts id = fingerprint");
+    if (pm->idh) pm->idm = 1;
+    if (vexp_dur(e, "window", 5000, &pm->window) < 0) return -1;
+    if (pm->window <= 0) return vexp_fail(e, "window", "must be above 0");
+    if (vexp_bool(e, "backoff", 0, &pm->backoff) < 0) return -1;
+    if (vexp_dur(e, "min_backoff", 0, &pm->minbo) < 0) return -1;
+    if (vexp_num(e, "min_calls", 1, 1, 1e9, &pm->minc) < 0) return -1;
+    return 0;
+}
+
+/* 1 with r INCONCLUSIVE when the proxy records another header as request_id than id_header. */
+static int wrong_id_header(struct vctx *cx, struct vexp *e, const char *idh, struct verify_result *r)
+{
+    if (!idh) return 0;
+    const char *rec = vrec_id_header(cx->rec, e->proxy);
+    if (!rec) rec = "X-Request-Id";
+    if (!strcasecmp(rec, idh)) return 0;
+    vres_measured(r, "proxy records %s", rec);
+    vres(r, V_INCONCLUSIVE, "proxy '%s' recorded the header %s as request_id, not %s (set id_header = %s in [proxy %s])",
+         e->proxy, rec, idh, idh, e->proxy);
+    return 1;
+}
+
+/* Every request event as an attempt (*n of them, *with_id carrying a request id). The array is
+ * the caller's (free). */
+static struct att *attempts(const struct vpx *p, int *n, int *with_id)
+{
+    struct att *at = fl_calloc((size_t)p->nev + 1, sizeof(*at));
+    *n = *with_id = 0;
     for (int i = 0; i < p->nev; i++) {
         const struct vev *ev = &p->ev[i];
         if (ev->kind != VEV_REQUEST || isnan(ev->req_ms)) continue;
-        at[n].start = ev->req_ms;
-        at[n].end = ev->req_ms + (!isnan(ev->total_ms) ? ev->total_ms : !isnan(ev->abandoned_ms) ? ev->abandoned_ms : 0);
-        at[n].failed = ev->status >= 500 || ev->status == 0 || ev->status == 408 || ev->status == 429 ||
-                       !isnan(ev->abandoned_ms);
-        at[n].ev = ev;
-        if (ev->request_id[0]) with_id++;
-        n++;
+        struct att *t = &at[(*n)++];
+        t->start = ev->req_ms;
+        t->end = ev->req_ms + (!isnan(ev->total_ms) ? ev->total_ms : !isnan(ev->abandoned_ms) ? ev->abandoned_ms : 0);
+        t->failed = ev->status >= 500 || ev->status == 0 || ev->status == 408 || ev->status == 429 ||
+                    !isnan(ev->abandoned_ms);
+        t->ev = ev;
+        if (ev->request_id[0]) (*with_id)++;
     }
-    if (n == 0) {
-        vres_measured(r, "no requests");
-        vres(r, V_INCONCLUSIVE, "no request events on proxy '%s' (retries needs an http proxy with traffic)", e->proxy);
-        free(at);
-        vwins_free(&w);
-        return 0;
-    }
-    if (idm == 0) idm = with_id ? 1 : 2;
-    if (idm == 1 && !with_id) {
-        vres_measured(r, "%d requests, none with %s", n, idh ? idh : "a request id");
-        vres(r, V_INCONCLUSIVE, "no request carried %s: attempts cannot be told apart by id", idh ? idh : "a request id");
-        free(at);
-        vwins_free(&w);
-        return 0;
-    }
-    for (int i = 0; i < n; i++) at[i].byid = idm == 1 && at[i].ev->request_id[0];
+    return at;
+}
 
-    /* the baseline, to find fingerprints the normal traffic repeats */
-    double a = NAN, b = NAN;
-    struct verify_result tmp;
-    memset(&tmp, 0, sizeof(tmp));
-    if (vctx_baseline(cx, e, &w, &a, &b, &tmp) < 0) a = b = NAN;
-    double dend = vpx_data_end(p);
-
-    qsort(at, (size_t)n, sizeof(*at), cmp_key);
-    int ncalls = 0, namb = 0;
-    double est_best = 0, est_cnt = 0, est_base = 0;
-    const struct vev *est_ev = NULL;
+/* Groups the attempts (sorted by identity, then start) into calls: at[k].call. An identity the
+ * baseline [a, b) repeats within `window` is ambiguous: its attempts get call -1, and its
+ * attempts per call are estimated from rates instead (into t). */
+static void group_calls(struct att *at, int n, double a, double b, const struct vwins *w, double dend,
+                        double window, struct tally *t)
+{
     for (int i = 0; i < n;) {
         int j = i;
         while (j < n && cmp_keyonly(&at[i], &at[j]) == 0) j++;
@@ -174,79 +168,135 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
             }
         }
         if (amb && nb >= 5) {
-            namb++;
+            t->namb++;
             double cnt = 0, bs = 0;
-            double est = estimate(at, i, j, nb, a, b, &w, dend, window, &cnt, &bs);
-            if (est > est_best) { est_best = est; est_cnt = cnt; est_base = bs; est_ev = at[i].ev; }
+            double est = estimate(at, i, j, nb, a, b, w, dend, window, &cnt, &bs);
+            if (est > t->est_best) { t->est_best = est; t->est_cnt = cnt; t->est_base = bs; t->est_ev = at[i].ev; }
             for (int k = i; k < j; k++) { at[k].amb = 1; at[k].call = -1; }
             i = j;
             continue;
         }
         for (int k = i; k < j; k++) {
             int same = k > i && (at[k].byid || (at[k - 1].failed && at[k].start - at[k - 1].end <= window));
-            at[k].call = same ? at[k - 1].call : ncalls++;
+            at[k].call = same ? at[k - 1].call : t->ncalls++;
         }
         i = j;
     }
-    vwins_free(&w);
-    qsort(at, (size_t)n, sizeof(*at), cmp_att);
-    int worst = 0, worst_i = -1, retried = 0, bad_backoff = 0, bad_i = -1;
-    char badgaps[160] = "";
+}
+
+/* Attempts per call and the pauses between them, over the attempts sorted by call (into t). */
+static void count_calls(const struct att *at, int n, const struct params *pm, struct tally *t)
+{
+    char b1[32];
+    t->worst_i = t->bad_i = -1;
     for (int i = 0; i < n;) {
         int j = i;
         while (j < n && at[j].call == at[i].call) j++;
         if (at[i].amb) { i = j; continue; }
         int k = j - i;
-        if (k > worst) { worst = k; worst_i = i; }
-        if (k > 1) retried++;
-        if (backoff && k > 1) {
+        if (k > t->worst) { t->worst = k; t->worst_i = i; }
+        if (k > 1) t->retried++;
+        if (pm->backoff && k > 1) {
             int bad = 0;
             double first = at[i + 1].start - at[i].end, last = at[j - 1].start - at[j - 2].end;
-            for (int q = i + 1; q < j; q++) if (at[q].start - at[q - 1].end < minbo) bad = 1;
+            for (int q = i + 1; q < j; q++) if (at[q].start - at[q - 1].end < pm->minbo) bad = 1;
             if (k >= 3 && !(last > first)) bad = 1;
             if (bad) {
-                bad_backoff++;
-                if (bad_i < 0) {
-                    bad_i = i;
-                    for (int q = i + 1; q < j && strlen(badgaps) < 120; q++)
-                        snprintf(badgaps + strlen(badgaps), sizeof(badgaps) - strlen(badgaps), "%s%s",
-                                 badgaps[0] ? ", " : "", vfmt_ms(at[q].start - at[q - 1].end, b1, sizeof(b1)));
+                t->bad_backoff++;
+                if (t->bad_i < 0) {
+                    t->bad_i = i;
+                    for (int q = i + 1; q < j && strlen(t->badgaps) < 120; q++)
+                        snprintf(t->badgaps + strlen(t->badgaps), sizeof(t->badgaps) - strlen(t->badgaps), "%s%s",
+                                 t->badgaps[0] ? ", " : "", vfmt_ms(at[q].start - at[q - 1].end, b1, sizeof(b1)));
                 }
             }
         }
         i = j;
     }
-    const char *mode = idm == 1 ? "request id" : "fingerprint";
+}
+
+/* The measured text and the verdict. */
+static void verdict(const struct att *at, const struct params *pm, const struct tally *t, struct verify_result *r)
+{
+    char b2[32];
+    const char *mode = pm->idm == 1 ? "request id" : "fingerprint";
     char m1[256] = "", m2[160] = "";
-    if (worst_i >= 0) {
-        const struct vev *wv = at[worst_i].ev;
+    if (t->worst_i >= 0) {
+        const struct vev *wv = at[t->worst_i].ev;
         char what[64] = "";
-        if (at[worst_i].byid) snprintf(what, sizeof(what), " id=%.40s", wv->request_id);
+        if (at[t->worst_i].byid) snprintf(what, sizeof(what), " id=%.40s", wv->request_id);
         else if (wv->body_hash[0]) snprintf(what, sizeof(what), " body %.8s", wv->body_hash);
-        snprintf(m1, sizeof(m1), "max %d attempts (%s %.60s%s), %d of %d calls retried (by %s)", worst, wv->method,
-                 wv->path, what, retried, ncalls, mode);
+        snprintf(m1, sizeof(m1), "max %d attempts (%s %.60s%s), %d of %d calls retried (by %s)", t->worst, wv->method,
+                 wv->path, what, t->retried, t->ncalls, mode);
     }
-    if (est_ev)
+    if (t->est_ev)
         snprintf(m2, sizeof(m2), "%s~%.1f attempts per call for %d repeated request%s (%s %.40s: %g in %s, baseline %.3g/s)",
-                 m1[0] ? "; " : "", est_best, namb, namb == 1 ? "" : "s", est_ev->method, est_ev->path, est_cnt,
-                 vfmt_ms(window, b2, sizeof(b2)), est_base);
-    else if (namb)
-        snprintf(m2, sizeof(m2), "%s%d repeated request%s, no rise", m1[0] ? "; " : "", namb, namb == 1 ? "" : "s");
+                 m1[0] ? "; " : "", t->est_best, t->namb, t->namb == 1 ? "" : "s", t->est_ev->method, t->est_ev->path,
+                 t->est_cnt, vfmt_ms(pm->window, b2, sizeof(b2)), t->est_base);
+    else if (t->namb)
+        snprintf(m2, sizeof(m2), "%s%d repeated request%s, no rise", m1[0] ? "; " : "", t->namb, t->namb == 1 ? "" : "s");
     vres_measured(r, "%s%s", m1, m2);
-    double total_calls = ncalls + (namb ? 1 : 0);
-    if (total_calls < minc) vres(r, V_INCONCLUSIVE, "%d logical calls (needs %g)", ncalls, minc);
-    else if (worst > maxa)
-        vres(r, V_FAIL, "a call was attempted %d times (at most %g): retry storm", worst, maxa);
-    else if (est_best > maxa)
+    double total_calls = t->ncalls + (t->namb ? 1 : 0);
+    if (total_calls < pm->minc) vres(r, V_INCONCLUSIVE, "%d logical calls (needs %g)", t->ncalls, pm->minc);
+    else if (t->worst > pm->maxa)
+        vres(r, V_FAIL, "a call was attempted %d times (at most %g): retry storm", t->worst, pm->maxa);
+    else if (t->est_best > pm->maxa)
         vres(r, V_FAIL, "the rate of a repeated request rose %.1fx during the fault (at most %g attempts per call): retry storm",
-             est_best, maxa);
-    else if (bad_backoff)
-        vres(r, V_FAIL, "%d retried call%s without growing backoff (pauses %s; min_backoff %s)", bad_backoff,
-             bad_backoff == 1 ? "" : "s", badgaps, vfmt_ms(minbo, b2, sizeof(b2)));
-    else if (backoff && !retried && est_best > 1.2)
+             t->est_best, pm->maxa);
+    else if (t->bad_backoff)
+        vres(r, V_FAIL, "%d retried call%s without growing backoff (pauses %s; min_backoff %s)", t->bad_backoff,
+             t->bad_backoff == 1 ? "" : "s", t->badgaps, vfmt_ms(pm->minbo, b2, sizeof(b2)));
+    else if (pm->backoff && !t->retried && t->est_best > 1.2)
         vres(r, V_INCONCLUSIVE, "attempts within bounds; the retried requests repeat in the baseline, so their backoff "
                                 "cannot be judged (send a request id: id_header)");
-    else vres(r, V_PASS, retried || est_best > 1.2 ? "retries stayed bounded" : "no call was retried");
+    else vres(r, V_PASS, t->retried || t->est_best > 1.2 ? "retries stayed bounded" : "no call was retried");
+}
+
+static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
+{
+    struct params pm;
+    if (read_params(e, &pm) < 0) return -1;
+    if (!cx) return 0;
+
+    vres_bound(r, "attempts <= %g%s", pm.maxa, pm.backoff ? ", growing backoff" : "");
+    struct vwins w;
+    vctx_windows(cx, e, e->proxy, &w);
+    if (vctx_need_fault(cx, e, &w, r)) { vwins_free(&w); return 0; }
+    struct vpx *p = vrec_proxy(cx->rec, e->proxy, 1, e->err, e->errlen);
+    if (!p) { vwins_free(&w); return -1; }
+    if (wrong_id_header(cx, e, pm.idh, r)) { vwins_free(&w); return 0; }
+    int n, with_id;
+    struct att *at = attempts(p, &n, &with_id);
+    if (n == 0) {
+        vres_measured(r, "no requests");
+        vres(r, V_INCONCLUSIVE, "no request events on proxy '%s' (retries needs an http proxy with traffic)", e->proxy);
+        free(at);
+        vwins_free(&w);
+        return 0;
+    }
+    if (pm.idm == 0) pm.idm = with_id ? 1 : 2;
+    if (pm.idm == 1 && !with_id) {
+        vres_measured(r, "%d requests, none with %s", n, pm.idh ? pm.idh : "a request id");
+        vres(r, V_INCONCLUSIVE, "no request carried %s: attempts cannot be told apart by id", pm.idh ? pm.idh : "a request id");
+        free(at);
+        vwins_free(&w);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) at[i].byid = pm.idm == 1 && at[i].ev->request_id[0];
+
+    /* the baseline, to find fingerprints the normal traffic repeats */
+    double a = NAN, b = NAN;
+    struct verify_result tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    if (vctx_baseline(cx, e, &w, &a, &b, &tmp) < 0) a = b = NAN;
+    struct tally t;
+    memset(&t, 0, sizeof(t));
+    qsort(at, (size_t)n, sizeof(*at), cmp_key);
+    group_calls(at, n, a, b, &w, vpx_data_end(p), pm.window, &t);
+    vwins_free(&w);
+    qsort(at, (size_t)n, sizeof(*at), cmp_att);
+    count_calls(at, n, &pm, &t);
+    verdict(at, &pm, &t, r);
     free(at);
     return 0;
 }

@@ -19,12 +19,62 @@
  * retry storm that never answers) instead of degrading, measured from its callers' side.
  */
 #include "verify/requests.h"
+#include "common/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char *const windows[] = {"faults", "run", NULL};
+
+/* The period judged: the phase's runs, the whole run, or the fault windows (ends still open
+ * taken at the record's end), into *per (fl_malloc'd, *nper entries) and its name. 1 with r
+ * INCONCLUSIVE when the record has no such period. */
+static int judged_period(struct vctx *cx, struct vexp *e, const char *phase, int win, struct vwin **per, int *nper,
+                         char *pname, size_t plen, struct verify_result *r)
+{
+    struct vrec *v = cx->rec;
+    *per = NULL;
+    *nper = 0;
+    if (phase) {
+        for (int i = 0; i < v->nph; i++)
+            if (!strcmp(v->ph[i].name, phase)) {
+                *per = fl_realloc(*per, sizeof(**per) * (size_t)(*nper + 1));
+                (*per)[*nper].start = v->ph[i].start;
+                (*per)[*nper].end = isinf(v->ph[i].end) ? v->end_ms : v->ph[i].end;
+                (*nper)++;
+            }
+        if (!*nper) {
+            vres(r, V_INCONCLUSIVE, "the run has no phase '%s' (R:phases): was it run with faultline run?", phase);
+            return 1;
+        }
+        snprintf(pname, plen, "phase %s", phase);
+    } else if (win == 1) {
+        *per = fl_malloc(sizeof(**per));
+        (*per)[0].start = v->start_ms;
+        (*per)[0].end = v->end_ms;
+        *nper = 1;
+        snprintf(pname, plen, "the whole run");
+    } else {
+        struct vwins w;
+        vctx_windows(cx, e, NULL, &w);
+        if (!w.n) {
+            vres(r, V_INCONCLUSIVE, "no fault window in the record%s: name a phase (phase = NAME) or window = run",
+                 e->fault ? " for that fault" : "");
+            vwins_free(&w);
+            return 1;
+        }
+        *per = fl_malloc(sizeof(**per) * (size_t)w.n);
+        for (int i = 0; i < w.n; i++) {
+            (*per)[i] = w.w[i];
+            if (isinf((*per)[i].end)) (*per)[i].end = v->end_ms;
+        }
+        *nper = w.n;
+        snprintf(pname, plen, "fault windows (%s)", w.names);
+        vwins_free(&w);
+    }
+    return 0;
+}
 
 static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
 {
@@ -50,59 +100,18 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     else
         vres_bound(r, "success >= %g%%", min_success * 100);
 
-    /* the period */
-    struct vrec *v = cx->rec;
-    struct vwin *per = NULL;
-    int nper = 0;
+    struct vwin *per;
+    int nper;
     char pname[300];
-    if (phase) {
-        for (int i = 0; i < v->nph; i++)
-            if (!strcmp(v->ph[i].name, phase)) {
-                per = realloc(per, sizeof(*per) * (size_t)(nper + 1));
-                if (!per) abort();
-                per[nper].start = v->ph[i].start;
-                per[nper].end = isinf(v->ph[i].end) ? v->end_ms : v->ph[i].end;
-                nper++;
-            }
-        if (!nper) {
-            vres(r, V_INCONCLUSIVE, "the run has no phase '%s' (R:phases): was it run with faultline run?", phase);
-            return 0;
-        }
-        snprintf(pname, sizeof(pname), "phase %s", phase);
-    } else if (win == 1) {
-        per = malloc(sizeof(*per));
-        if (!per) abort();
-        per[0].start = v->start_ms;
-        per[0].end = v->end_ms;
-        nper = 1;
-        snprintf(pname, sizeof(pname), "the whole run");
-    } else {
-        struct vwins w;
-        vctx_windows(cx, e, NULL, &w);
-        if (!w.n) {
-            vres(r, V_INCONCLUSIVE, "no fault window in the record%s: name a phase (phase = NAME) or window = run",
-                 e->fault ? " for that fault" : "");
-            vwins_free(&w);
-            return 0;
-        }
-        per = malloc(sizeof(*per) * (size_t)w.n);
-        if (!per) abort();
-        for (int i = 0; i < w.n; i++) {
-            per[i] = w.w[i];
-            if (isinf(per[i].end)) per[i].end = v->end_ms;
-        }
-        nper = w.n;
-        snprintf(pname, sizeof(pname), "fault windows (%s)", w.names);
-        vwins_free(&w);
-    }
+    if (judged_period(cx, e, phase, win, &per, &nper, pname, sizeof(pname), r)) return 0;
+    struct vrec *v = cx->rec;
 
     struct vpx *p;
     int rc = vreq_proxy(cx, e, &p, r);
     if (rc) { free(per); return rc < 0 ? -1 : 0; }
 
     int cnt[VRQ_NKINDS] = {0}, n = 0, refused = 0, nl = 0;
-    double *lat = calloc((size_t)p->nev + 1, sizeof(double));
-    if (!lat) abort();
+    double *lat = fl_calloc((size_t)p->nev + 1, sizeof(double));
     for (int i = 0; i < p->nev; i++) {
         const struct vev *ev = &p->ev[i];
         if (ev->kind != VEV_REQUEST || isnan(ev->req_ms)) continue;

@@ -22,6 +22,7 @@
  * counted. `quantile` (default 1 = all calls) relaxes the bound for clients with jitter.
  */
 #include "verify/check.h"
+#include "common/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,24 +72,171 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The waits of the held calls, and how each ended. */
+struct waits {
+    double *wt;                /* one per counted call: how long the client waited */
+    int n, stuck, abandoned, skipped;
+};
+
+static void add_wait(struct waits *t, double waited, int *which)
+{
+    t->wt[t->n++] = waited;
+    (*which)++;
+}
+
+/* A tcp connection a slowing fault (latency, bandwidth, slicer...) acted on: it marks no hold,
+ * so the record's turns say which calls it slowed (docs/metrics.md, call_*). */
+static void slowed_calls(struct vctx *cx, const struct vev *ev, double within, struct waits *t)
+{
+    struct vfault *f = vrec_fault(cx->rec, ev->fault);
+    if (!f || !is_holding(f->type) || in_list(marking, f->type)) return;
+    double cl = !isnan(ev->close_ms) ? ev->close_ms : cx->rec->end_ms;
+    /* the call still open at the close (no answer since the client spoke, or bytes
+     * still held towards it): abandoned when the client closed, else held to the end */
+    if (!isnan(ev->call_open_ms) && in_windows(f, ev->call_open_ms, cl)) {
+        if (!isnan(ev->client_eof_ms) || !strcmp(ev->closed_by, "client"))   /* the client hung up on it */
+            add_wait(t, (!isnan(ev->client_eof_ms) ? ev->client_eof_ms : cl) - ev->call_open_ms, &t->abandoned);
+        else if (cl - ev->call_open_ms > within) add_wait(t, cl - ev->call_open_ms, &t->stuck);
+        else t->skipped++;
+    }
+    /* the longest answered call: the client waited it out */
+    if (!isnan(ev->call_max_ms) && !isnan(ev->call_max_at_ms) &&
+        in_windows(f, ev->call_max_at_ms, ev->call_max_at_ms + ev->call_max_ms)) {
+        if (ev->call_max_ms > within) add_wait(t, ev->call_max_ms, &t->stuck);
+        else t->skipped++;
+    }
+}
+
+/* A tcp connection a holding fault held: when its call started, when the client gave up on it
+ * (*gave, NAN: never), when the hold ends by itself and when the call ended. 0 when it holds no
+ * call. */
+static int held_conn(struct vctx *cx, const struct vev *ev, double *start, double *gave, double *end_hold,
+                     double *closed)
+{
+    if (ev->kind != VEV_CONN || isnan(ev->hang_ms) || isnan(ev->last_up_ms)) return 0;
+    *end_hold = hold_end(cx->rec, ev->fault, ev->hang_ms);
+    *closed = !isnan(ev->close_ms) ? ev->close_ms : cx->rec->end_ms;
+    if (!isnan(ev->call_open_ms) || !isnan(ev->call_max_at_ms)) {
+        /* turns recorded: a held call is one open at the close (sent, never answered),
+         * or one the fault released and that was answered after the hold began; a
+         * pooled connection idling through the hold, and closed by the pool, is none.
+         * A turn opened after the hold ended (a Postgres Terminate, a last request the
+         * client sent after its released call was answered) was never held: then the
+         * answered one is the call */
+        if (!isnan(ev->call_open_ms) && !(ev->call_open_ms >= *end_hold && !isnan(ev->call_max_at_ms))) {
+            *start = ev->call_open_ms > ev->hang_ms ? ev->call_open_ms : ev->hang_ms;
+            if (!isnan(ev->gave_up_ms) && ev->gave_up_ms <= *end_hold + 1) *gave = ev->gave_up_ms - *start;
+        } else {
+            double cs = ev->call_max_at_ms, ce = cs + ev->call_max_ms;
+            if (ce < ev->hang_ms) return 0;          /* answered before the hold */
+            *start = cs > ev->hang_ms ? cs : ev->hang_ms;
+            *closed = ce;
+        }
+    } else {
+        /* older records: any bytes sent; a request answered before the hold is no call */
+        if (ev->last_up_ms < ev->hang_ms - 1 && !isnan(ev->first_down_ms) && ev->first_down_ms > ev->last_up_ms) return 0;
+        *start = ev->last_up_ms > ev->hang_ms ? ev->last_up_ms : ev->hang_ms;
+        if (!isnan(ev->gave_up_ms) && ev->gave_up_ms <= *end_hold + 1)
+            *gave = !isnan(ev->waited_ms) ? ev->waited_ms : ev->gave_up_ms - *start;
+    }
+    return 1;
+}
+
+/* An http request a holding fault was applied to: as held_conn. */
+static int held_request(struct vctx *cx, const struct vev *ev, double *start, double *gave, double *end_hold,
+                        double *closed)
+{
+    if (ev->kind != VEV_REQUEST || !ev->fault[0] || isnan(ev->req_ms)) return 0;
+    struct vfault *f = vrec_fault(cx->rec, ev->fault);
+    if (f && !is_holding(f->type)) return 0;
+    *start = ev->req_ms;
+    *end_hold = hold_end(cx->rec, ev->fault, ev->req_ms);
+    if (!isnan(ev->abandoned_ms)) *gave = ev->abandoned_ms;
+    *closed = !isnan(ev->total_ms) ? *start + ev->total_ms : (ev->held_at_end ? cx->rec->end_ms : NAN);
+    return !isnan(*closed);
+}
+
+/* Every held call of the proxy's events into t. */
+static void collect_waits(struct vctx *cx, struct vexp *e, const struct vpx *p, double within, struct waits *t)
+{
+    int http = 0;
+    for (int i = 0; i < p->nev; i++) if (p->ev[i].kind == VEV_REQUEST) { http = 1; break; }
+    for (int i = 0; i < p->nev; i++) {
+        const struct vev *ev = &p->ev[i];
+        if (e->fault && strcmp(ev->fault, e->fault)) continue;
+        if (!http && ev->kind == VEV_CONN && isnan(ev->hang_ms) && ev->fault[0]) {
+            slowed_calls(cx, ev, within, t);
+            continue;
+        }
+        double start, gave = NAN, end_hold, closed;
+        if (!(http ? held_request : held_conn)(cx, ev, &start, &gave, &end_hold, &closed)) continue;
+        if (!isnan(gave)) {
+            add_wait(t, gave, &t->abandoned);
+            continue;
+        }
+        double held = (end_hold < closed ? end_hold : closed) - start;
+        if (held > within) add_wait(t, held, &t->stuck);
+        else t->skipped++;
+    }
+}
+
+/* `quantile`: p99, p99.9, or a ratio (default 1: every call). */
+static int read_quantile(struct vexp *e, double *q)
+{
+    const char *qs0 = vexp_str(e, "quantile");
+    if (qs0 && (qs0[0] == 'p' || qs0[0] == 'P')) {          /* p99, p99.9 */
+        char *end;
+        *q = strtod(qs0 + 1, &end) / 100;
+        if (end == qs0 + 1 || *end || *q <= 0 || *q > 1) return vexp_fail(e, "quantile", "'%s' is not p50..p100 or a ratio", qs0);
+    } else if (vexp_ratio(e, "quantile", 1.0, 1.0, q) < 0) {
+        return -1;
+    }
+    if (*q <= 0) return vexp_fail(e, "quantile", "must be above 0");
+    return 0;
+}
+
+/* The q-quantile of the waits against `within`. */
+static void verdict(struct waits *t, double q, double within, double minc, struct verify_result *r)
+{
+    char b1[32], b2[32];
+    int n = t->n;
+    if (n == 0 || (n < minc && !(q >= 1 && t->stuck))) {
+        vres_measured(r, "%d held call%s", n, n == 1 ? "" : "s");
+        vres(r, V_INCONCLUSIVE, "%d call%s held long enough to judge (needs %g)%s", n, n == 1 ? "" : "s", minc,
+             t->skipped ? "; calls released by the fault before the bound are not counted" : "");
+        return;
+    }
+    qsort(t->wt, (size_t)n, sizeof(double), cmp_d);
+    int k = (int)ceil(q * n - 1e-9) - 1;
+    if (k < 0) k = 0;
+    if (k >= n) k = n - 1;
+    double pq = t->wt[k];
+    char qs[16];
+    if (q >= 1) snprintf(qs, sizeof(qs), "max");
+    else snprintf(qs, sizeof(qs), "p%g", q * 100);
+    vres_measured(r, "%s waited %s (%d held calls: %d abandoned, %d never)", qs, vfmt_ms(pq, b1, sizeof(b1)), n,
+                  t->abandoned, t->stuck);
+    if (pq <= within) {
+        vres(r, V_PASS, "the client gave up on held calls within %s", vfmt_ms(within, b2, sizeof(b2)));
+    } else if (t->stuck) {
+        vres(r, V_FAIL, "%d call%s stayed held longer than %s without the client giving up (no timeout?)", t->stuck,
+             t->stuck == 1 ? "" : "s", vfmt_ms(within, b2, sizeof(b2)));
+    } else {
+        vres(r, V_FAIL, "the client waited %s on a held call, more than %s (timeout too long)",
+             vfmt_ms(pq, b1, sizeof(b1)), vfmt_ms(within, b2, sizeof(b2)));
+    }
+}
+
 static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
 {
     double within, q, minc;
     if (vexp_dur(e, "within", VREQ, &within) < 0) return -1;
-    const char *qs0 = vexp_str(e, "quantile");
-    if (qs0 && (qs0[0] == 'p' || qs0[0] == 'P')) {          /* p99, p99.9 */
-        char *end;
-        q = strtod(qs0 + 1, &end) / 100;
-        if (end == qs0 + 1 || *end || q <= 0 || q > 1) return vexp_fail(e, "quantile", "'%s' is not p50..p100 or a ratio", qs0);
-    } else if (vexp_ratio(e, "quantile", 1.0, 1.0, &q) < 0) {
-        return -1;
-    }
-    if (q <= 0) return vexp_fail(e, "quantile", "must be above 0");
+    if (read_quantile(e, &q) < 0) return -1;
     double defmin = q >= 1 ? 1 : ceil(1 / (1 - q) - 1e-9);
     if (vexp_num(e, "min_calls", defmin, 1, 1e9, &minc) < 0) return -1;
     if (!cx) return 0;
 
-    char b1[32], b2[32];
+    char b1[32];
     if (q < 1) vres_bound(r, "p%g <= %s", q * 100, vfmt_ms(within, b1, sizeof(b1)));
     else vres_bound(r, "all <= %s", vfmt_ms(within, b1, sizeof(b1)));
     struct vwins w;
@@ -97,121 +245,10 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     vwins_free(&w);
     struct vpx *p = vrec_proxy(cx->rec, e->proxy, 1, e->err, e->errlen);
     if (!p) return -1;
-    int http = 0;
-    for (int i = 0; i < p->nev; i++) if (p->ev[i].kind == VEV_REQUEST) { http = 1; break; }
-
-    double *wt = calloc(2 * (size_t)p->nev + 1, sizeof(double));
-    if (!wt) abort();
-    int n = 0, stuck = 0, abandoned = 0, skipped = 0;
-    for (int i = 0; i < p->nev; i++) {
-        struct vev *ev = &p->ev[i];
-        if (e->fault && strcmp(ev->fault, e->fault)) continue;
-        double start, gave = NAN, end_hold, closed;
-        if (!http && ev->kind == VEV_CONN && isnan(ev->hang_ms) && ev->fault[0]) {
-            /* a slowing fault (latency, bandwidth, slicer...) marks no hold: the record's turns
-             * say which calls it slowed (docs/metrics.md, call_*) */
-            struct vfault *f = vrec_fault(cx->rec, ev->fault);
-            if (!f || !is_holding(f->type) || in_list(marking, f->type)) continue;
-            double cl = !isnan(ev->close_ms) ? ev->close_ms : cx->rec->end_ms;
-            /* the call still open at the close (no answer since the client spoke, or bytes
-             * still held towards it): abandoned when the client closed, else held to the end */
-            if (!isnan(ev->call_open_ms) && in_windows(f, ev->call_open_ms, cl)) {
-                if (!isnan(ev->client_eof_ms) || !strcmp(ev->closed_by, "client")) {
-                    /* the client hung up on it */
-                    wt[n++] = (!isnan(ev->client_eof_ms) ? ev->client_eof_ms : cl) - ev->call_open_ms;
-                    abandoned++;
-                } else if (cl - ev->call_open_ms > within) {
-                    wt[n++] = cl - ev->call_open_ms;
-                    stuck++;
-                } else {
-                    skipped++;
-                }
-            }
-            /* the longest answered call: the client waited it out */
-            if (!isnan(ev->call_max_ms) && !isnan(ev->call_max_at_ms) &&
-                in_windows(f, ev->call_max_at_ms, ev->call_max_at_ms + ev->call_max_ms)) {
-                if (ev->call_max_ms > within) { wt[n++] = ev->call_max_ms; stuck++; }
-                else skipped++;
-            }
-            continue;
-        }
-        if (!http) {
-            if (ev->kind != VEV_CONN || isnan(ev->hang_ms) || isnan(ev->last_up_ms)) continue;
-            end_hold = hold_end(cx->rec, ev->fault, ev->hang_ms);
-            closed = !isnan(ev->close_ms) ? ev->close_ms : cx->rec->end_ms;
-            if (!isnan(ev->call_open_ms) || !isnan(ev->call_max_at_ms)) {
-                /* turns recorded: a held call is one open at the close (sent, never answered),
-                 * or one the fault released and that was answered after the hold began; a
-                 * pooled connection idling through the hold, and closed by the pool, is none.
-                 * A turn opened after the hold ended (a Postgres Terminate, a last request the
-                 * client sent after its released call was answered) was never held: then the
-                 * answered one is the call */
-                if (!isnan(ev->call_open_ms) && !(ev->call_open_ms >= end_hold && !isnan(ev->call_max_at_ms))) {
-                    start = ev->call_open_ms > ev->hang_ms ? ev->call_open_ms : ev->hang_ms;
-                    if (!isnan(ev->gave_up_ms) && ev->gave_up_ms <= end_hold + 1) gave = ev->gave_up_ms - start;
-                } else {
-                    double cs = ev->call_max_at_ms, ce = cs + ev->call_max_ms;
-                    if (ce < ev->hang_ms) continue;          /* answered before the hold */
-                    start = cs > ev->hang_ms ? cs : ev->hang_ms;
-                    closed = ce;
-                }
-            } else {
-                /* older records: any bytes sent; a request answered before the hold is no call */
-                if (ev->last_up_ms < ev->hang_ms - 1 && !isnan(ev->first_down_ms) && ev->first_down_ms > ev->last_up_ms) continue;
-                start = ev->last_up_ms > ev->hang_ms ? ev->last_up_ms : ev->hang_ms;
-                if (!isnan(ev->gave_up_ms) && ev->gave_up_ms <= end_hold + 1)
-                    gave = !isnan(ev->waited_ms) ? ev->waited_ms : ev->gave_up_ms - start;
-            }
-        } else {
-            if (ev->kind != VEV_REQUEST || !ev->fault[0] || isnan(ev->req_ms)) continue;
-            struct vfault *f = vrec_fault(cx->rec, ev->fault);
-            if (f && !is_holding(f->type)) continue;
-            start = ev->req_ms;
-            end_hold = hold_end(cx->rec, ev->fault, ev->req_ms);
-            if (!isnan(ev->abandoned_ms)) gave = ev->abandoned_ms;
-            closed = !isnan(ev->total_ms) ? start + ev->total_ms : (ev->held_at_end ? cx->rec->end_ms : NAN);
-            if (isnan(closed)) continue;
-        }
-        if (!isnan(gave)) {
-            wt[n++] = gave;
-            abandoned++;
-            continue;
-        }
-        double held = (end_hold < closed ? end_hold : closed) - start;
-        if (held > within) {
-            wt[n++] = held;
-            stuck++;
-        } else {
-            skipped++;
-        }
-    }
-    if (n == 0 || (n < minc && !(q >= 1 && stuck))) {
-        vres_measured(r, "%d held call%s", n, n == 1 ? "" : "s");
-        vres(r, V_INCONCLUSIVE, "%d call%s held long enough to judge (needs %g)%s", n, n == 1 ? "" : "s", minc,
-             skipped ? "; calls released by the fault before the bound are not counted" : "");
-        free(wt);
-        return 0;
-    }
-    qsort(wt, (size_t)n, sizeof(double), cmp_d);
-    int k = (int)ceil(q * n - 1e-9) - 1;
-    if (k < 0) k = 0;
-    if (k >= n) k = n - 1;
-    double pq = wt[k];
-    char qs[16];
-    if (q >= 1) snprintf(qs, sizeof(qs), "max");
-    else snprintf(qs, sizeof(qs), "p%g", q * 100);
-    vres_measured(r, "%s waited %s (%d held calls: %d abandoned, %d never)", qs, vfmt_ms(pq, b1, sizeof(b1)), n,
-                  abandoned, stuck);
-    if (pq <= within) {
-        vres(r, V_PASS, "the client gave up on held calls within %s", vfmt_ms(within, b2, sizeof(b2)));
-    } else if (stuck) {
-        vres(r, V_FAIL, "%d call%s stayed held longer than %s without the client giving up (no timeout?)", stuck,
-             stuck == 1 ? "" : "s", vfmt_ms(within, b2, sizeof(b2)));
-    } else {
-        vres(r, V_FAIL, "the client waited %s on a held call, more than %s (timeout too long)",
-             vfmt_ms(pq, b1, sizeof(b1)), vfmt_ms(within, b2, sizeof(b2)));
-    }
-    free(wt);
+    struct waits t = {fl_calloc(2 * (size_t)p->nev + 1, sizeof(double)), 0, 0, 0, 0};
+    collect_waits(cx, e, p, within, &t);
+    verdict(&t, q, within, minc, r);
+    free(t.wt);
     return 0;
 }
 

@@ -8,6 +8,7 @@
  */
 #include "verify/check.h"
 #include "common/parse.h"
+#include "common/mem.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -161,8 +162,7 @@ void vctx_windows(struct vctx *cx, struct vexp *e, const char *proxy, struct vwi
             snprintf(out->types + strlen(out->types), sizeof(out->types) - strlen(out->types), "%s%s",
                      out->types[0] ? "," : "", f->type);
         for (int k = 0; k < f->nw; k++) {
-            struct vwin *nw = realloc(out->w, sizeof(*nw) * (size_t)(out->n + 1));
-            if (!nw) abort();
+            struct vwin *nw = fl_realloc(out->w, sizeof(*nw) * (size_t)(out->n + 1));
             out->w = nw;
             out->w[out->n++] = f->w[k];
         }

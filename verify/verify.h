@@ -1,4 +1,4 @@
-/* verify.h -- judging a recorded run. Used by `faultline verify` and `faultline run`.
+/* verify.h -- judging a recorded run. Used by `faultline verify` (cli/verify.c) and `faultline run`.
  *
  * A verdict is PASS, FAIL or INCONCLUSIVE; no data, too few samples or a fault that was never
  * applied is INCONCLUSIVE, never a pass. Exit status: 0 all pass, 1 any fail, 3 none fail but
@@ -9,6 +9,9 @@
 
 #include <stdio.h>
 #include "common/inidoc.h"
+
+/* The record's Redis when neither --redis nor the file names one. */
+#define VERIFY_DEFAULT_REDIS "redis://127.0.0.1:6379/0"
 
 enum verdict { V_PASS = 0, V_FAIL, V_INCONCLUSIVE };
 
@@ -54,26 +57,5 @@ int verify_write_json(const struct verify_report *rep, const char *path, char *e
 /* r->detail as a JSON array of its lines (a new json_t*, owned by the caller). */
 void *verify_detail_json(const struct verify_result *r);
 void verify_report_free(struct verify_report *rep);
-
-/* ---- samplers: values the record cannot see, taken during the run ----
- * `postgres` and `probe` expectations judge samples taken while the run goes on. The runner
- * (or `faultline verify FILE --run ID --sample`) creates a sampler from the same document and
- * calls verify_sampler_tick() regularly; each expectation is sampled every `interval` (default
- * 1s) into the run's record: R:pg:<expect name> (at_ms, count, idle_in_tx, idle_in_tx_max_ms,
- * ok, error) and R:probe:<expect name> (at_ms, value, ok, error; docs/metrics.md).
- * Every call blocks, bounded by the expectation's `timeout` (default 1s probe, 2s postgres):
- * call it from a thread or a child process, not from a busy event loop. A failed sample is
- * recorded with ok=0 and is not an error; only Redis failing is. */
-struct verify_sampler;
-/* NULL with err (bad document, Redis unreachable). A sampler with nothing to sample is valid
- * (verify_sampler_count() == 0). Owned by the caller: verify_sampler_free. */
-struct verify_sampler *verify_sampler_new(struct inidoc *doc, const struct verify_opts *o, char *err, size_t errlen);
-int verify_sampler_count(const struct verify_sampler *s);
-/* Takes the samples that are due. Returns ms until the next one is due, or -1 with err. */
-int verify_sampler_tick(struct verify_sampler *s, char *err, size_t errlen);
-/* One sample of one expectation now (by its name). 0, or -1 with err (unknown name, Redis). */
-int verify_pg_sample(struct verify_sampler *s, const char *expect, char *err, size_t errlen);
-int verify_probe_sample(struct verify_sampler *s, const char *expect, char *err, size_t errlen);
-void verify_sampler_free(struct verify_sampler *s);
 
 #endif

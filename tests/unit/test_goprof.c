@@ -4,7 +4,7 @@
  * concurrent calls, vars.json its /debug/vars), and on hostile input. */
 #include "unit.h"
 #include "verify/goprof.h"
-#include "verify/source.h"
+#include "run/probe.h"
 
 #include <stdlib.h>
 
@@ -146,12 +146,12 @@ UNIT(goprof_real_expvar)
     if (!t) return;
     double v = 0;
     char err[256];
-    EXPECT_EQ_INT(vprobe_json(t, "memstats.HeapAlloc", &v, err, sizeof(err)), 0);
+    EXPECT_EQ_INT(probe_json(t, "memstats.HeapAlloc", &v, err, sizeof(err)), 0);
     EXPECT(v > 100000);
-    EXPECT_EQ_INT(vprobe_json(t, "goroutines", &v, err, sizeof(err)), 0);
+    EXPECT_EQ_INT(probe_json(t, "goroutines", &v, err, sizeof(err)), 0);
     EXPECT_EQ_INT((long long)v, 41);
-    EXPECT_EQ_INT(vprobe_json(t, "dependency_calls", &v, err, sizeof(err)), 0);
-    EXPECT_EQ_INT(vprobe_json(t, "memstats.NoSuch", &v, err, sizeof(err)), -1);
+    EXPECT_EQ_INT(probe_json(t, "dependency_calls", &v, err, sizeof(err)), 0);
+    EXPECT_EQ_INT(probe_json(t, "memstats.NoSuch", &v, err, sizeof(err)), -1);
     free(t);
 }
 

@@ -3,7 +3,7 @@
 #include "unit.h"
 #include "verify/verify.h"
 #include "record/read.h"
-#include "verify/source.h"
+#include "run/probe.h"
 
 UNIT(verify_ts_parse)
 {
@@ -20,18 +20,18 @@ UNIT(verify_probe_json)
 {
     double v = 0;
     char err[256];
-    EXPECT_EQ_INT(vprobe_json("{\"a\": {\"b\": [1, {\"c\": 42.5}]}}", "a.b[1].c", &v, err, sizeof(err)), 0);
+    EXPECT_EQ_INT(probe_json("{\"a\": {\"b\": [1, {\"c\": 42.5}]}}", "a.b[1].c", &v, err, sizeof(err)), 0);
     EXPECT(v == 42.5);
-    EXPECT_EQ_INT(vprobe_json("{\"runtime\": {\"goroutines\": 12}}", "$.runtime.goroutines", &v, err, sizeof(err)), 0);
+    EXPECT_EQ_INT(probe_json("{\"runtime\": {\"goroutines\": 12}}", "$.runtime.goroutines", &v, err, sizeof(err)), 0);
     EXPECT(v == 12);
-    EXPECT_EQ_INT(vprobe_json("{\"x\": \"17\"}", "x", &v, err, sizeof(err)), 0);
+    EXPECT_EQ_INT(probe_json("{\"x\": \"17\"}", "x", &v, err, sizeof(err)), 0);
     EXPECT(v == 17);
-    EXPECT_EQ_INT(vprobe_json("{\"x\": true}", "x", &v, err, sizeof(err)), 0);
+    EXPECT_EQ_INT(probe_json("{\"x\": true}", "x", &v, err, sizeof(err)), 0);
     EXPECT(v == 1);
-    EXPECT_EQ_INT(vprobe_json("{\"x\": 1}", "y", &v, err, sizeof(err)), -1);
+    EXPECT_EQ_INT(probe_json("{\"x\": 1}", "y", &v, err, sizeof(err)), -1);
     EXPECT_CONTAINS(err, "not found");
-    EXPECT_EQ_INT(vprobe_json("{\"x\": [1]}", "x", &v, err, sizeof(err)), -1);
-    EXPECT_EQ_INT(vprobe_json("not json", "x", &v, err, sizeof(err)), -1);
+    EXPECT_EQ_INT(probe_json("{\"x\": [1]}", "x", &v, err, sizeof(err)), -1);
+    EXPECT_EQ_INT(probe_json("not json", "x", &v, err, sizeof(err)), -1);
 }
 
 UNIT(verify_probe_prom)
@@ -42,13 +42,13 @@ UNIT(verify_probe_prom)
                     "go_goroutines_extra 99\n";
     double v = 0;
     char err[256];
-    EXPECT_EQ_INT(vprobe_prom(t, "go_goroutines", &v, err, sizeof(err)), 0);
+    EXPECT_EQ_INT(probe_prom(t, "go_goroutines", &v, err, sizeof(err)), 0);
     EXPECT(v == 23);
-    EXPECT_EQ_INT(vprobe_prom(t, "http_requests_total", &v, err, sizeof(err)), 0);
+    EXPECT_EQ_INT(probe_prom(t, "http_requests_total", &v, err, sizeof(err)), 0);
     EXPECT(v == 13);
-    EXPECT_EQ_INT(vprobe_prom(t, "http_requests_total{code=\"500\"}", &v, err, sizeof(err)), 0);
+    EXPECT_EQ_INT(probe_prom(t, "http_requests_total{code=\"500\"}", &v, err, sizeof(err)), 0);
     EXPECT(v == 3);
-    EXPECT_EQ_INT(vprobe_prom(t, "nope", &v, err, sizeof(err)), -1);
+    EXPECT_EQ_INT(probe_prom(t, "nope", &v, err, sizeof(err)), -1);
 }
 
 UNIT(verify_exit_codes)

@@ -1,4 +1,4 @@
-/* verify/sampler.c -- the samplers behind `postgres` and `probe` expectations (verify.h).
+/* run/sampler.c -- the samplers behind `postgres` and `probe` expectations (run/sampler.h).
  *
  * The record holds what the proxy saw; a connection left idle in transaction or a goroutine
  * count are only visible from Postgres or from the service itself, and only while the run
@@ -13,10 +13,11 @@
  * for at most SAMPLER_MAX_DESCRIBED stacks per expectation: the record stays bounded however
  * long the run and however many distinct stacks the service shows (docs/metrics.md).
  */
-#include "verify/verify.h"
-#include "verify/check.h"
-#include "verify/source.h"
+#include "run/sampler.h"
+#include "run/probe.h"
 #include "verify/goprof.h"
+#include "record/read.h"
+#include "common/mem.h"
 
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -28,20 +29,16 @@
 #define SAMPLER_MAX_DESCRIBED 1024
 
 struct vsamp {
-    int pg;                    /* 1 postgres, 0 probe */
-    char name[128];
-    const char *dsn, *app, *user;
-    struct vprobe_spec probe;
-    double interval_ms, timeout_ms, next;
+    struct vsample_spec spec;  /* what to sample, read by the verifier */
+    double next;               /* monotonic ms the next sample is due (0: now) */
     uint64_t *described;       /* go_goroutines: stacks whose frames are in R:gostacks:<name> */
     int ndescribed;
 };
 
-struct verify_sampler {
-    struct vrec rec;           /* used for its Redis connection and key */
+struct sampler {
+    struct vrec rec;           /* used for its Redis connection, the run's key and TTL */
     struct vsamp *s;
     int n;
-    char dsn_default[512];
 };
 
 static double mono_ms(void)
@@ -58,58 +55,26 @@ static double wall_ms(void)
     return (double)tv.tv_sec * 1e3 + (double)tv.tv_usec / 1e3;
 }
 
-struct verify_sampler *verify_sampler_new(struct inidoc *doc, const struct verify_opts *o, char *err, size_t errlen)
+struct sampler *sampler_new(struct inidoc *doc, const struct verify_opts *o, char *err, size_t errlen)
 {
-    if (verify_check_doc(doc, err, errlen) < 0) return NULL;
-    if (!o->run || !o->run[0]) { snprintf(err, errlen, "no run id"); return NULL; }
-    struct verify_sampler *vs = calloc(1, sizeof(*vs));
-    if (!vs) abort();
-    if (o->pg_dsn) snprintf(vs->dsn_default, sizeof(vs->dsn_default), "%s", o->pg_dsn);
-    for (int i = 0; i < doc->nsecs; i++) {
-        struct inisec *sec = &doc->secs[i];
-        if (strcmp(sec->type, "expect")) continue;
-        int line;
-        const char *ck = inisec_get(sec, "check", &line);
-        if (!ck || (strcmp(ck, "postgres") && strcmp(ck, "probe"))) continue;
-        struct vexp e = {doc, sec, sec->name, ck, NULL, NULL, err, errlen};
-        struct vsamp s;
-        memset(&s, 0, sizeof(s));
-        s.pg = !strcmp(ck, "postgres");
-        snprintf(s.name, sizeof(s.name), "%s", sec->name);
-        if (vexp_dur(&e, "interval", 1000, &s.interval_ms) < 0 ||
-            vexp_dur(&e, "timeout", s.pg ? 2000 : 1000, &s.timeout_ms) < 0) { verify_sampler_free(vs); return NULL; }
-        if (s.interval_ms < 50) s.interval_ms = 50;
-        if (s.pg) {
-            s.dsn = vexp_str(&e, "dsn");
-            if (!s.dsn) s.dsn = vs->dsn_default[0] ? vs->dsn_default : NULL;
-            /* judged from the proxy's record (check_postgres.c): nothing to sample */
-            const char *src = inisec_get(sec, "source", &line);
-            if ((src && !strcmp(src, "record")) || (!s.dsn && inisec_get(sec, "proxy", &line))) continue;
-            if (!s.dsn) {
-                vexp_fail(&e, NULL, "needs 'dsn' (or --pg DSN) to be sampled");
-                verify_sampler_free(vs);
-                return NULL;
-            }
-            s.app = vexp_str(&e, "application_name");
-            s.user = vexp_str(&e, "user");
-        } else if (vprobe_spec_read(&e, &s.probe) < 0) {
-            verify_sampler_free(vs);
-            return NULL;
-        }
-        struct vsamp *ns = realloc(vs->s, sizeof(*ns) * (size_t)(vs->n + 1));
-        if (!ns) abort();
-        vs->s = ns;
-        vs->s[vs->n++] = s;
-    }
+    struct vsample_spec *specs;
+    int n;
+    if (vsample_specs(doc, o->pg_dsn, &specs, &n, err, errlen) < 0) return NULL;
+    if (!o->run || !o->run[0]) { free(specs); snprintf(err, errlen, "no run id"); return NULL; }
+    struct sampler *sp = fl_calloc(1, sizeof(*sp));
+    sp->s = fl_calloc((size_t)n + 1, sizeof(*sp->s));
+    for (int i = 0; i < n; i++) sp->s[i].spec = specs[i];
+    sp->n = n;
+    free(specs);
     /* the Redis connection (and the run's TTL) */
-    if (vrec_open(&vs->rec, o->redis_url, o->run, err, errlen) < 0) {
-        verify_sampler_free(vs);
+    if (vrec_open(&sp->rec, o->redis_url, o->run, err, errlen) < 0) {
+        sampler_free(sp);
         return NULL;
     }
-    return vs;
+    return sp;
 }
 
-int verify_sampler_count(const struct verify_sampler *s) { return s ? s->n : 0; }
+int sampler_count(const struct sampler *s) { return s ? s->n : 0; }
 
 static int cmp_count(const void *a, const void *b)
 {
@@ -120,27 +85,26 @@ static int cmp_count(const void *a, const void *b)
 /* One goroutine profile: the total into value, the largest stacks into *stacks (malloc'd
  * "KEY:COUNT,..."), the rest's count into other; frames of stacks not yet described go into
  * R:gostacks:<name>. 0, or -1 with err (the probe failed: an ok=0 sample, not an error). */
-static int goroutines_sample(struct verify_sampler *vs, struct vsamp *s, char *value, size_t vl, char **stacks,
+static int goroutines_sample(struct sampler *vs, struct vsamp *s, char *value, size_t vl, char **stacks,
                              char *other, size_t ol, char *err, size_t errlen)
 {
     char *body = NULL;
-    if (vprobe_get(s->probe.url, (int)s->timeout_ms, &body, err, errlen) < 0) return -1;
+    if (probe_get(s->spec.probe.url, (int)s->spec.timeout_ms, &body, err, errlen) < 0) return -1;
     struct goprof p;
     int rc = goprof_parse(body, strlen(body), &p, err, errlen);
     free(body);
     if (rc < 0) return -1;
     qsort(p.s, (size_t)p.n, sizeof(*p.s), cmp_count);
-    int keep = p.n < s->probe.max_stacks ? p.n : s->probe.max_stacks;
+    int keep = p.n < s->spec.probe.max_stacks ? p.n : s->spec.probe.max_stacks;
     long long rest = p.other;
     for (int i = keep; i < p.n; i++) rest += p.s[i].count;
     snprintf(value, vl, "%lld", p.total);
     snprintf(other, ol, "%lld", rest);
     size_t cap = (size_t)keep * (GOPROF_KEY_LEN + 24) + 1, len = 0;
-    *stacks = malloc(cap);
-    if (!*stacks) abort();
+    *stacks = fl_malloc(cap);
     (*stacks)[0] = 0;
     char hkey[400];
-    snprintf(hkey, sizeof(hkey), "%s:gostacks:%s", vs->rec.key, s->name);
+    snprintf(hkey, sizeof(hkey), "%s:gostacks:%s", vs->rec.key, s->spec.name);
     redisContext *c = vs->rec.rc;
     int wrote = 0;
     for (int i = 0; i < keep; i++) {
@@ -158,10 +122,7 @@ static int goroutines_sample(struct verify_sampler *vs, struct vsamp *s, char *v
             continue;
         }
         freeReplyObject(r);
-        if (!s->described) {
-            s->described = calloc(SAMPLER_MAX_DESCRIBED, sizeof(*s->described));
-            if (!s->described) abort();
-        }
+        if (!s->described) s->described = fl_calloc(SAMPLER_MAX_DESCRIBED, sizeof(*s->described));
         s->described[s->ndescribed++] = p.s[i].key;
         wrote = 1;
     }
@@ -173,22 +134,22 @@ static int goroutines_sample(struct verify_sampler *vs, struct vsamp *s, char *v
     return 0;
 }
 
-static int write_sample(struct verify_sampler *vs, struct vsamp *s, char *err, size_t errlen)
+static int write_sample(struct sampler *vs, struct vsamp *s, char *err, size_t errlen)
 {
     char at[32], e[512] = "";
     snprintf(at, sizeof(at), "%.3f", wall_ms());
     const char *argv[20];
     char key[400], v1[32], v2[32], v3[32], *stacks = NULL;
-    snprintf(key, sizeof(key), "%s:%s:%s", vs->rec.key, s->pg ? "pg" : "probe", s->name);
+    snprintf(key, sizeof(key), "%s:%s:%s", vs->rec.key, s->spec.pg ? "pg" : "probe", s->spec.name);
     int argc = 0, ok;
     argv[argc++] = "XADD";
     argv[argc++] = key;
     argv[argc++] = "*";
     argv[argc++] = "at_ms";
     argv[argc++] = at;
-    if (s->pg) {
+    if (s->spec.pg) {
         struct vpg_now now;
-        ok = vpg_query(s->dsn, s->app, s->user, (int)s->timeout_ms, &now, e, sizeof(e)) == 0;
+        ok = vpg_query(s->spec.dsn, s->spec.app, s->spec.user, (int)s->spec.timeout_ms, &now, e, sizeof(e)) == 0;
         if (ok) {
             snprintf(v1, sizeof(v1), "%g", now.count);
             snprintf(v2, sizeof(v2), "%g", now.idle_tx);
@@ -197,7 +158,7 @@ static int write_sample(struct verify_sampler *vs, struct vsamp *s, char *err, s
             argv[argc++] = "idle_in_tx"; argv[argc++] = v2;
             argv[argc++] = "idle_in_tx_max_ms"; argv[argc++] = v3;
         }
-    } else if (s->probe.format == VPF_GOROUTINES) {
+    } else if (s->spec.probe.format == VPF_GOROUTINES) {
         ok = goroutines_sample(vs, s, v1, sizeof(v1), &stacks, v2, sizeof(v2), e, sizeof(e)) == 0;
         if (ok) {
             argv[argc++] = "value"; argv[argc++] = v1;
@@ -206,7 +167,7 @@ static int write_sample(struct verify_sampler *vs, struct vsamp *s, char *err, s
         }
     } else {
         double v;
-        ok = vprobe_fetch(s->probe.url, s->probe.json_path, s->probe.metric, (int)s->timeout_ms, &v, e, sizeof(e)) == 0;
+        ok = probe_fetch(s->spec.probe.url, s->spec.probe.json_path, s->spec.probe.metric, (int)s->spec.timeout_ms, &v, e, sizeof(e)) == 0;
         if (ok) {
             snprintf(v1, sizeof(v1), "%.17g", v);
             argv[argc++] = "value"; argv[argc++] = v1;
@@ -229,15 +190,15 @@ static int write_sample(struct verify_sampler *vs, struct vsamp *s, char *err, s
     return 0;
 }
 
-int verify_sampler_tick(struct verify_sampler *vs, char *err, size_t errlen)
+int sampler_tick(struct sampler *vs, char *err, size_t errlen)
 {
     double now = mono_ms(), next = now + 1000;
     for (int i = 0; i < vs->n; i++) {
         struct vsamp *s = &vs->s[i];
         if (s->next <= now) {
             if (write_sample(vs, s, err, errlen) < 0) return -1;
-            s->next = (s->next ? s->next : now) + s->interval_ms;
-            if (s->next < mono_ms()) s->next = mono_ms() + s->interval_ms;
+            s->next = (s->next ? s->next : now) + s->spec.interval_ms;
+            if (s->next < mono_ms()) s->next = mono_ms() + s->spec.interval_ms;
         }
         if (s->next < next) next = s->next;
     }
@@ -245,25 +206,15 @@ int verify_sampler_tick(struct verify_sampler *vs, char *err, size_t errlen)
     return w < 0 ? 0 : (int)w;
 }
 
-static int sample_one(struct verify_sampler *vs, const char *expect, int pg, char *err, size_t errlen)
+int sampler_take(struct sampler *vs, const char *expect, char *err, size_t errlen)
 {
     for (int i = 0; i < vs->n; i++)
-        if (vs->s[i].pg == pg && !strcmp(vs->s[i].name, expect)) return write_sample(vs, &vs->s[i], err, errlen);
-    snprintf(err, errlen, "no [expect %s] with check = %s", expect, pg ? "postgres" : "probe");
+        if (!strcmp(vs->s[i].spec.name, expect)) return write_sample(vs, &vs->s[i], err, errlen);
+    snprintf(err, errlen, "no [expect %s] with check = postgres or probe to sample", expect);
     return -1;
 }
 
-int verify_pg_sample(struct verify_sampler *s, const char *expect, char *err, size_t errlen)
-{
-    return sample_one(s, expect, 1, err, errlen);
-}
-
-int verify_probe_sample(struct verify_sampler *s, const char *expect, char *err, size_t errlen)
-{
-    return sample_one(s, expect, 0, err, errlen);
-}
-
-void verify_sampler_free(struct verify_sampler *vs)
+void sampler_free(struct sampler *vs)
 {
     if (!vs) return;
     vrec_free(&vs->rec);
