@@ -19,12 +19,10 @@
  * callback that is still using it: callbacks hold c->busy and the last one out frees.
  */
 #include "proxy/proxy.h"
+#include "proxy/protocol.h"
 #include "faults/chain.h"
-#include "proxy/protocols/http.h"
 #include "common/log.h"
 #include "record/record.h"
-#include "proxy/protocols/postgres.h"
-#include "proxy/protocols/redis.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -74,15 +72,15 @@ static void side_read(struct conn *c, struct bufferevent *bev, int on)
 
 static inline int conn_frames_input(const struct conn *c)
 {
-    return c->proto && (c->px->spec.mode == MODE_POSTGRES || c->px->spec.mode == MODE_REDIS);
+    return c->proto && (c->px->spec.protocol->flags & PROTO_KEEPS_INPUT);
 }
 
 static size_t pipe_pending(struct pipe *p)
 {
     size_t n = p->dst ? evbuffer_get_length(bufferevent_get_output(p->dst)) : 0;
-    for (int i = 0; i < p->nstages; i++) n += stage_held(p->stages[i]);
-    /* postgres/redis keep what they cannot pass yet (a gated request, a partial message) in the
-     * source's input: it counts against the same bound (proxy/protocols/frame.h) */
+    for (int i = 0; i < p->ch.nstages; i++) n += stage_held(p->ch.stages[i]);
+    /* protocols that keep what they cannot pass yet (a gated request, a partial message) in the
+     * source's input (PROTO_KEEPS_INPUT: postgres, redis): it counts against the same bound */
     if (conn_frames_input(p->c) && p->src) n += evbuffer_get_length(bufferevent_get_input(p->src));
     return n;
 }
@@ -267,15 +265,10 @@ static void conn_mark_dead(struct conn *c)
 void conn_free(struct conn *c)
 {
     struct fl_proxy *px = c->px;
-    switch (px->spec.mode) {   /* protocol modes: their per-connection state (c->proto) */
-    case MODE_HTTP: if (c->proto) http_conn_free(c); break;
-    case MODE_POSTGRES: pg_conn_free(c); break;
-    case MODE_REDIS: resp_conn_free(c); break;
-    default: break;
-    }
+    if (px->spec.protocol->conn_free) px->spec.protocol->conn_free(c);   /* its state (c->proto) */
     for (int d = 0; d < 2; d++) {
-        for (int i = 0; i < c->p[d].nstages; i++) stage_free(c->p[d].stages[i]);
-        free(c->p[d].stages);
+        for (int i = 0; i < c->p[d].ch.nstages; i++) stage_free(c->p[d].ch.stages[i]);
+        free(c->p[d].ch.stages);
     }
     if (c->cli) bufferevent_free(c->cli);
     if (c->up) bufferevent_free(c->up);
@@ -364,7 +357,7 @@ void conn_close(struct conn *c, enum closer who, enum close_how how)
     c->closing = 1;
     if (c->closed_by == CLOSER_NONE) c->closed_by = who;
     for (int d = 0; d < 2; d++)
-        for (int i = 0; i < c->p[d].nstages; i++) stage_timer(c->p[d].stages[i], -1);
+        for (int i = 0; i < c->p[d].ch.nstages; i++) stage_timer(c->p[d].ch.stages[i], -1);
     if (how == CLOSE_RST) {
         if (c->cli) { linger0(c->cli); bufferevent_free(c->cli); c->cli = NULL; }
         if (c->up) { linger0(c->up); bufferevent_free(c->up); c->up = NULL; }
@@ -409,8 +402,8 @@ static void turn_up(struct conn *c)
     if (!c->t_turn) c->t_turn = c->t_last_up;
 }
 
-/* protocol modes (and anything else that lets the bufferevents read): libevent read into the
- * source's input; the mode decides what enters the chain */
+/* A read into the source's input (conn_readable, or libevent's own): a protocol engine decides what
+ * enters the chain (struct protocol on_read), else it all does */
 static void on_read(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
@@ -421,21 +414,18 @@ static void on_read(struct bufferevent *bev, void *arg)
     c->busy++;
     if (c->proto) {
         uint64_t down0 = c->p[1].bytes;
-        /* protocol modes decide what enters the chain: http (proxy/protocols/http.c), postgres
-         * (proxy/protocols/postgres.c), redis (proxy/protocols/redis.c) */
-        switch (c->px->spec.mode) {
-        case MODE_POSTGRES: pg_on_read(c, p, in); break;
-        case MODE_REDIS: resp_on_read(c, p, in); break;
-        default:
+        const struct protocol *pr = c->px->spec.protocol;
+        if (pr->flags & PROTO_CORK) {
             cork_conn = c;
-            http_on_data(c, p->dir);
+            pr->on_read(c, p, in);
             conn_uncork(c);
-            break;
+        } else {
+            pr->on_read(c, p, in);
         }
         if (c->p[1].bytes != down0 && !c->t_cli_eof) c->t_last_down = fl_now_us();   /* written straight to the client */
     } else {
         p->bytes_in += evbuffer_get_length(in);
-        chain_input(p, in);
+        pipe_input(p, in);
     }
     if (!c->closing) pipe_after_io(p);
     if (--c->busy == 0 && c->dead) conn_free(c);
@@ -476,7 +466,7 @@ static ssize_t read_into(evutil_socket_t fd, struct evbuffer *buf, size_t want)
 }
 
 /* The chain's read when a fault asked for arrival times (stage_want_arrival, the latency fault):
- * recvmsg() with the kernel's receive time of the bytes, kept in p->rx_us (monotonic; 0 if the
+ * recvmsg() with the kernel's receive time of the bytes, kept in p->ch.rx_us (monotonic; 0 if the
  * kernel gave none) while they go through the chain. The fast path never comes here. */
 void pipe_stamp_arrivals(struct pipe *p, evutil_socket_t fd)
 {
@@ -493,13 +483,13 @@ static ssize_t recv_stamped(struct pipe *p, evutil_socket_t fd, size_t want)
     struct iovec iov = {conn_rbuf, want};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b)};
     ssize_t r = recvmsg(fd, &mh, 0);
-    p->rx_us = 0;
+    p->ch.rx_us = 0;
     if (r > 0)
         for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h))
             if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
                 struct timespec ts;
                 memcpy(&ts, CMSG_DATA(h), sizeof(ts));
-                p->rx_us = fl_now_us() - (fl_wall_us() - ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000));
+                p->ch.rx_us = fl_now_us() - (fl_wall_us() - ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000));
             }
     return r;
 }
@@ -604,7 +594,7 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
     size_t bound = c->px->srv->g.buffer, total = 0;
     ssize_t r = 0;
     int sent_up = 0, up_err = 0, held_more = 0;
-    int fast = !c->proto && p->nlive == 0 && p->dst;
+    int fast = !c->proto && p->ch.nlive == 0 && p->dst;
     /* the peer's FIN is in (EPOLLRDHUP): the bytes read now are its last */
     int last = (what & EV_CLOSED) != 0;
     if (fast) {
@@ -683,8 +673,8 @@ static void conn_readable(evutil_socket_t fd, short what, void *arg)
         if (p->dir == 0) c->px->st.bytes_up += total;
         else { c->px->st.bytes_down += total; if (!c->t_cli_eof) c->t_last_down = fl_now_us(); }
     } else if (total) {
-        on_read(bev, c);   /* the chain, or http mode's parser: as after libevent's own read */
-        p->rx_us = 0;      /* later emits (a stage's timer) are not this read's bytes */
+        on_read(bev, c);   /* the chain, or the protocol's engine: as after libevent's own read */
+        p->ch.rx_us = 0;   /* later emits (a stage's timer) are not this read's bytes */
     }
     if (r == 0 && !c->closing) {
         event_del(&bev->ev_read);
@@ -770,23 +760,16 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         struct pipe *p = is_cli ? &c->p[0] : &c->p[1];
         if (!c->closed_by) c->closed_by = who;
         p->src_eof = 1;
-        if (c->proto) {
-            switch (c->px->spec.mode) {
-            case MODE_POSTGRES: if (!pg_on_eof(c, p)) chain_eof(p); break;
-            case MODE_REDIS: if (!resp_on_eof(c, p)) chain_eof(p); break;
-            default: http_on_eof(c, p->dir); break;
-            }
-        } else {
-            chain_eof(p);
-        }
+        /* a protocol engine may pass the EOF on later itself, after what it holds */
+        if (!c->proto || !c->px->spec.protocol->on_eof(c, p)) pipe_eof_in(p);
         goto out;
     }
-    if (!is_cli && (what & BEV_EVENT_ERROR) && c->proto && c->px->spec.mode == MODE_HTTP) {
-        /* an upstream reset (a server closing with unread requests sends RST, not FIN): in
-         * http mode the requests it left unanswered get a 502, as after an early EOF */
+    if (!is_cli && (what & BEV_EVENT_ERROR) && c->proto && c->px->spec.protocol->upstream_reset) {
+        /* an upstream reset (a server closing with unread requests sends RST, not FIN): the
+         * engine answers what it left open (http: a 502, as after an early EOF) */
         if (!c->closed_by) c->closed_by = who;
         c->p[1].src_eof = 1;
-        http_upstream_reset(c);
+        c->px->spec.protocol->upstream_reset(c);
         goto out;
     }
     /* error or timeout: the pair ends */
@@ -804,19 +787,51 @@ static void conn_upstream_failed(struct conn *c, int err, int dns)
     log_info("upstream_failed", "proxy=%s upstream=%s id=%llu error=%s", log_q(c->px->spec.name),
              log_q(addr_str(&c->px->spec.upstream, up, sizeof(up))), (unsigned long long)c->id,
              dns ? log_q(evutil_gai_strerror(dns)) : log_q(evutil_socket_error_to_string(err)));
-    if (c->proto && c->px->spec.mode == MODE_HTTP) { http_upstream_failed(c); return; }   /* http: a 502 */
+    if (c->proto && c->px->spec.protocol->upstream_failed) {   /* the engine answers (http: a 502) */
+        c->px->spec.protocol->upstream_failed(c);
+        return;
+    }
     /* the failure ends the pair, even when the client's EOF was read first (tcp mode reads the
      * client before the connect completes): the record's upstream_failed counts on it */
     c->closed_by = CLOSER_PROXY;
     conn_close(c, CLOSER_PROXY, CLOSE_FIN);
 }
 
+/* ---- what faults report (faults/host.h, and the protocol engines) ---- */
+
+void conn_fault_applied(struct conn *c, const struct fault *f)
+{
+    if (!c->fault_name[0]) {
+        snprintf(c->fault_name, sizeof(c->fault_name), "%s", f->name);
+        c->applied = f;
+    }
+    rec_fault_applied((struct fault *)f, c);
+}
+
+void conn_hold_started(struct conn *c, const struct fault *f)
+{
+    if (!c->t_hang || c->t_hang_end) {   /* (a new hold after one that was released) */
+        c->t_hang = fl_now_us();
+        c->t_hang_end = 0;
+        c->hang_fault = f;
+        if (f) snprintf(c->fault_name, sizeof(c->fault_name), "%s", f->name);
+    }
+}
+
+void conn_hold_ended(struct conn *c, const struct fault *f)
+{
+    if (c->hang_fault == f && c->t_hang && !c->t_hang_end && !c->t_gave_up) {
+        c->t_hang_end = fl_now_us();
+        c->hang_fault = NULL;
+    }
+}
+
 /* ---- stages ---- */
 
 static int fault_covers(const struct fl_proxy *px, const struct fault *f, int dir)
 {
-    if (f->type->flags & (FT_CONN_LEVEL | FT_PG_ONLY | FT_REDIS_ONLY)) return 0;
-    if (http_fault_per_request(px, f)) return 0;   /* acts per request in proxy/protocols/http.c */
+    if (f->type->flags & (FT_CONN_LEVEL | FT_PROTOCOL_ONLY)) return 0;
+    if (protocol_owns_fault(px->spec.protocol, f)) return 0;   /* acts inside the protocol's engine */
     return (f->dir & (dir == 0 ? FDIR_UP : FDIR_DOWN)) != 0;
 }
 
@@ -825,7 +840,7 @@ void conn_sync_stages(struct conn *c)
     struct fl_proxy *px = c->px;
     for (int d = 0; d < 2; d++) {
         struct pipe *p = &c->p[d];
-        int cap = px->nfaults + p->nstages;
+        int cap = px->nfaults + p->ch.nstages;
         struct stage **ns = calloc((size_t)cap + 1, sizeof(*ns));
         if (!ns) abort();
         int n = 0;
@@ -833,45 +848,45 @@ void conn_sync_stages(struct conn *c)
          * by stages that were before an orphan were on their way into it: they are dropped,
          * not let past the hang by the move. */
         int last_orphan = -1;
-        for (int i = 0; i < p->nstages; i++)
-            if (p->stages[i]->orphan) { ns[n++] = p->stages[i]; last_orphan = i; }
+        for (int i = 0; i < p->ch.nstages; i++)
+            if (p->ch.stages[i]->orphan) { ns[n++] = p->ch.stages[i]; last_orphan = i; }
         for (int i = 0; i < last_orphan; i++)
-            if (!p->stages[i]->orphan && stage_held(p->stages[i]))
-                stage_discard(p->stages[i], p->stages[i]->held, (size_t)-1);
+            if (!p->ch.stages[i]->orphan && stage_held(p->ch.stages[i]))
+                stage_discard(p->ch.stages[i], p->ch.stages[i]->held, (size_t)-1);
         for (int j = 0; j < px->nfaults; j++) {
             struct fault *f = px->faults[j];
             if (!fault_covers(px, f, d)) continue;
             struct stage *st = NULL;
-            for (int i = 0; i < p->nstages; i++)
-                if (p->stages[i] && p->stages[i]->f == f) { st = p->stages[i]; p->stages[i] = NULL; break; }
+            for (int i = 0; i < p->ch.nstages; i++)
+                if (p->ch.stages[i] && p->ch.stages[i]->f == f) { st = p->ch.stages[i]; p->ch.stages[i] = NULL; break; }
             if (!st) {
                 int sel = -1;
                 struct pipe *o = &c->p[!d];
-                for (int i = 0; i < o->nstages; i++)
-                    if (o->stages[i] && o->stages[i]->f == f) sel = o->stages[i]->selected;
+                for (int i = 0; i < o->ch.nstages; i++)
+                    if (o->ch.stages[i] && o->ch.stages[i]->f == f) sel = o->ch.stages[i]->selected;
                 if (sel < 0) {
                     f->c.conns_seen++;
                     sel = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
                 }
-                st = stage_new(c, d, f, sel);
+                st = stage_new(&p->ch, d, f, sel);
             }
             ns[n++] = st;
         }
         /* stages of faults no longer on the proxy (already ended by proxy_fault_remove) */
-        for (int i = 0; i < p->nstages; i++)
-            if (p->stages[i] && !p->stages[i]->orphan) stage_free(p->stages[i]);
-        free(p->stages);
-        p->stages = ns;
-        p->nstages = n;
-        p->nlive = 0;
+        for (int i = 0; i < p->ch.nstages; i++)
+            if (p->ch.stages[i] && !p->ch.stages[i]->orphan) stage_free(p->ch.stages[i]);
+        free(p->ch.stages);
+        p->ch.stages = ns;
+        p->ch.nstages = n;
+        p->ch.nlive = 0;
         for (int i = 0; i < n; i++) {
             ns[i]->idx = i;
-            if (ns[i]->acting) p->nlive++;
+            if (ns[i]->acting) p->ch.nlive++;
         }
     }
     /* start the selected stages of faults acting now */
     for (int d = 0; d < 2; d++)
-        for (int i = 0; i < c->p[d].nstages && !c->closing; i++) stage_start(c->p[d].stages[i]);
+        for (int i = 0; i < c->p[d].ch.nstages && !c->closing; i++) stage_start(c->p[d].ch.stages[i]);
 }
 
 /* ---- accept ---- */
@@ -960,9 +975,7 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     c->p[0] = (struct pipe){.c = c, .dir = 0, .src = c->cli, .dst = c->up};
     c->p[1] = (struct pipe){.c = c, .dir = 1, .src = c->up, .dst = c->cli};
     c->own_read = 1;   /* every mode (0 only in tests/fuzz/fuzz_http.c: bufferevent pairs, no socket) */
-    if (px->spec.mode == MODE_HTTP) http_conn_new(c);
-    else if (px->spec.mode == MODE_POSTGRES) pg_conn_init(c);
-    else if (px->spec.mode == MODE_REDIS) resp_conn_init(c);
+    if (px->spec.protocol->conn_init) px->spec.protocol->conn_init(c);
     conn_setcb(c);
     size_t half = s->g.buffer / 2;
     bufferevent_setwatermark(c->cli, EV_WRITE, half, 0);
@@ -979,7 +992,7 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     rec_conn_open(c);
     c->busy++;
     int rc;
-    if (px->spec.mode == MODE_TCP && ua->kind != ADDR_NAME) {
+    if ((px->spec.protocol->flags & PROTO_DIRECT_CONNECT) && ua->kind != ADDR_NAME) {
         conn_connect_tcp(c, fd);
         if (--c->busy == 0 && c->dead) conn_free(c);
         return;

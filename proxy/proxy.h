@@ -15,7 +15,9 @@
 #include <event2/listener.h>
 #include <event2/dns.h>
 #include "proxy/profile.h"
+#include "proxy/protocol.h"
 #include "faults/fault.h"
+#include "faults/chain.h"
 
 enum closer { CLOSER_NONE = 0, CLOSER_CLIENT, CLOSER_UPSTREAM, CLOSER_PROXY, CLOSER_FAULT };
 const char *closer_str(enum closer c);
@@ -33,13 +35,12 @@ struct proxy_stats {
     uint64_t bad_requests, bad_responses, inflight, peak_inflight;
 };
 
-/* One direction of a connection: bytes from src go through the stages into dst. */
+/* One direction of a connection: bytes from src go through the direction's fault chain into
+ * dst. */
 struct pipe {
     struct conn *c;
     struct bufferevent *src, *dst;
-    struct stage **stages;
-    int nstages;
-    int nlive;                    /* stages selected and not ended: 0 = fast path */
+    struct chain ch;              /* the stages (faults/chain.h); ch.nlive == 0: the fast path */
     /* flags: one byte each (a held connection's memory is mostly these structs: issue 3 asks
      * <= 4 KiB per held connection) */
     unsigned char dir;            /* 0 = up (client -> upstream), 1 = down */
@@ -49,10 +50,9 @@ struct pipe {
     unsigned char shut_deferred;  /* tcp mode: shutdown waits for dst's read due this turn (pipe_shut) */
     unsigned char read_paused;    /* we disabled src reading for backpressure */
     /* arrival times (faults/chain.c stage_want_arrival): src's bytes carry the kernel's receive
-     * time; rx_us is the monotonic arrival of the bytes now in the chain, set only while a read
-     * is handed to it (0 = unknown: a timer's emit, or no timestamp) */
+     * time; ch.rx_us is the monotonic arrival of the bytes now in the chain, set only while a
+     * read is handed to it (0 = unknown: a timer's emit, or no timestamp) */
     unsigned char want_rxts, rxts_on;
-    int64_t rx_us;
     uint64_t bytes;               /* bytes written towards dst */
     uint64_t bytes_in;            /* tcp mode: bytes read from src (bytes_in - bytes = held by faults) */
 };
@@ -75,7 +75,7 @@ struct conn {
     int64_t t_cli_eof;               /* the client closed (EOF or error): the record's client_eof_ms */
     int64_t t_turn;                  /* start of the current turn (0 = none) */
     int64_t turn_max_us, t_turn_max; /* longest finished turn, and when it started */
-    const struct fault *hang_fault;  /* the fault holding this call, if any */
+    const struct fault *hang_fault;  /* the fault holding this call, if any (borrowed) */
     const struct fault *applied;     /* first fault applied (for the record) */
     union { struct sockaddr_in in; struct sockaddr_in6 in6; } peer_sa;   /* the client, as accepted
                                                                           (text: conn_peer) */
@@ -86,7 +86,7 @@ struct conn {
     int own_read;                    /* conn.c reads the sockets itself (conn_readable): every mode
                                         in the daemon; 0 only in tests/fuzz/fuzz_http.c */
     struct conn *prev, *next;
-    void *proto;                     /* mode-specific state (http, postgres, redis) */
+    void *proto;                     /* the protocol's state (struct protocol conn_init; NULL: tcp relay) */
     void *rec;                       /* recorder's per-connection scratch */
 };
 
@@ -193,8 +193,32 @@ void conn_sync_stages(struct conn *c);
 void pipe_after_io(struct pipe *p);
 void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n);  /* end of chain */
 void pipe_eof_out(struct pipe *p);                                   /* EOF out of chain */
+/* Bytes from p's source enter its fault chain (straight to the destination when the chain is
+ * empty); the source's EOF likewise. What protocol engines call to pass bytes and EOFs on. */
+static inline void pipe_input(struct pipe *p, struct evbuffer *in)
+{
+    if (p->ch.nstages == 0) pipe_deliver(p, in, (size_t)-1);
+    else chain_input(&p->ch, in);
+}
+static inline void pipe_eof_in(struct pipe *p)
+{
+    if (p->ch.nstages == 0) pipe_eof_out(p);
+    else chain_eof(&p->ch);
+}
 /* Turns on the kernel's receive stamps (SO_TIMESTAMPNS) of p's source socket fd, once. */
 void pipe_stamp_arrivals(struct pipe *p, evutil_socket_t fd);
 void conn_free(struct conn *c);
+/* Fault f acted on c (f's own counters are the caller's): c's first fault is named for the record
+ * and the recorder counts it. */
+void conn_fault_applied(struct conn *c, const struct fault *f);
+/* f began holding c's call (a hang): the client's give-up is measured from now. A new hold after
+ * a released one starts the times again. */
+void conn_hold_started(struct conn *c, const struct fault *f);
+/* f stopped holding c's call (no effect unless f is the one holding it and the client is still
+ * there): hang_end is now. */
+void conn_hold_ended(struct conn *c, const struct fault *f);
+
+/* The fault host (proxy/host.c): installs the table faults/host.h asks for, on s's loop. */
+void proxy_fault_host_install(struct fl_server *s);
 
 #endif

@@ -70,7 +70,7 @@ void server_remove_proxy(struct fl_server *s, struct fl_proxy *px)
 
 static int spec_same_listener(const struct proxy_spec *a, const struct proxy_spec *b)
 {
-    return strcmp(a->listen_text, b->listen_text) == 0 && a->mode == b->mode;
+    return strcmp(a->listen_text, b->listen_text) == 0 && a->protocol == b->protocol;
 }
 
 int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t errlen)
@@ -307,6 +307,7 @@ struct fl_server *server_new(struct profile *prof, char *err, size_t errlen)
     s->g = prof->g;
     snprintf(s->profile_path, sizeof(s->profile_path), "%s", prof->path);
     s->started_us = fl_now_us();
+    proxy_fault_host_install(s);
     fl_rand_seed((uint64_t)fl_wall_us() ^ ((uint64_t)getpid() << 32));
     /* signals are caught before any listener is bound: a SIGHUP sent as soon as a port accepts
      * (a supervisor, a test) must reload, not kill the process (it did, under load); their
@@ -342,7 +343,7 @@ int server_run(struct fl_server *s)
     for (int i = 0; i < s->nproxies; i++) {
         struct fl_proxy *px = s->proxies[i];
         log_info("listening", "proxy=%s listen=%s upstream=%s mode=%s enabled=%s faults=%d", log_q(px->spec.name),
-                 log_q(px->spec.listen_text), log_q(px->spec.upstream_text), proxy_mode_str(px->spec.mode),
+                 log_q(px->spec.listen_text), log_q(px->spec.upstream_text), px->spec.protocol->name,
                  px->spec.enabled ? "yes" : "no", px->nfaults);
     }
     log_info("started", "profile=%s proxies=%d pid=%d", log_q(s->profile_path), s->nproxies, (int)getpid());

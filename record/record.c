@@ -31,8 +31,7 @@
 #include "proxy/proxy.h"
 #include "common/log.h"
 #include "common/version.h"
-#include "proxy/protocols/postgres.h"
-#include "proxy/protocols/redis.h"
+#include "proxy/protocol.h"
 
 #include <netdb.h>
 #include <stdarg.h>
@@ -348,23 +347,23 @@ static void write_fault(struct rec_fault *rf)
 static void write_proto(struct rec_px *rp)
 {
     struct fl_proxy *px = rp->px;
-    if (!px || (px->spec.mode != MODE_POSTGRES && px->spec.mode != MODE_REDIS)) return;
+    const struct protocol *pr = px ? px->spec.protocol : NULL;
+    if (!pr || !pr->totals_facts) return;
     struct rbuf *b = &rec_st->b;
     struct rec_kv kv = {b, 0};
     rb_begin(b);
     rb_str(b, "HSET");
     rb_str(b, rp->k_proto);
-    if (px->spec.mode == MODE_POSTGRES) pg_totals_facts(px, &kv);
-    else resp_totals_facts(px, &kv);
+    pr->totals_facts(px, &kv);
     if (kv.n) rec_send_plain(NULL, 0);
-    if (px->spec.mode != MODE_POSTGRES) return;
+    if (!pr->state_facts) return;
     kv.n = 0;
     rb_begin(b);
     rb_xadd_capped(b, rp->k_pgstate);
     rb_str(b, "at_ms");
     rb_ms(b, fl_wall_us());
     rb_kv_str(b, "inst", rec_st->inst);
-    pg_state_facts(px, &kv);
+    pr->state_facts(px, &kv);
     if (rec_send_plain(rp, 1) == 0 && !rp->pgstate_expired) {
         rp->pgstate_expired = 1;
         rec_expire_key(rp->k_pgstate);
@@ -451,9 +450,9 @@ static void flush_all(void)
             rec_expire_key(rec_st->pxs[i]->k_ts);
             rec_expire_key(rec_st->pxs[i]->k_events);
             struct fl_proxy *px = rec_st->pxs[i]->px;
-            if (px && (px->spec.mode == MODE_POSTGRES || px->spec.mode == MODE_REDIS)) {
+            if (px && px->spec.protocol->totals_facts) {
                 rec_expire_key(rec_st->pxs[i]->k_proto);
-                if (px->spec.mode == MODE_POSTGRES) rec_expire_key(rec_st->pxs[i]->k_pgstate);
+                if (px->spec.protocol->state_facts) rec_expire_key(rec_st->pxs[i]->k_pgstate);
             }
         }
         for (int i = 0; i < rec_st->nfaults; i++) rec_expire_key(rec_st->faults[i]->key);
@@ -736,8 +735,7 @@ void rec_conn_close(struct conn *c)
     rb_kv_u64(b, "bytes_down", c->p[1].bytes);
     if (!c->t_connected && c->closed_by == CLOSER_PROXY) rb_kv_str(b, "upstream_failed", "1");
     struct rec_kv kv = {b, 0};
-    if (c->px->spec.mode == MODE_POSTGRES) pg_conn_facts(c, &kv);
-    else if (c->px->spec.mode == MODE_REDIS) resp_conn_facts(c, &kv);
+    if (c->px->spec.protocol->conn_facts) c->px->spec.protocol->conn_facts(c, &kv);
     event_send(rp);
 }
 

@@ -447,7 +447,7 @@ static void sample(struct runner *r)
         const struct proxy_stats *s = &px->st;
         struct run_px_totals *x = &tot[i];
         run_copy(x->proxy, sizeof(x->proxy), px->spec.name);
-        x->http = px->spec.mode == MODE_HTTP && s->requests > 0;   /* http mode that saw requests */
+        x->http = s->requests > 0;   /* an http proxy that saw requests (no other protocol counts requests) */
         x->active = (double)s->active;
         x->inflight = (double)s->inflight;
         x->accepted = s->accepted;

@@ -29,9 +29,9 @@
  */
 #include "proxy/protocols/http.h"
 #include "proxy/proxy.h"
-#include "faults/chain.h"
+#include "proxy/protocol.h"
 #include "faults/http_fault.h"
-#include "proxy/protocols/http_rec.h"
+#include "record/record.h"
 #include "common/log.h"
 #include "common/parse.h"
 
@@ -104,10 +104,8 @@ struct http_conn {
     int64_t sb_last_us;
 };
 
-int http_fault_per_request(const struct fl_proxy *px, const struct fault *f)
-{
-    return px->spec.mode == MODE_HTTP && f->type->http != NULL;
-}
+/* Every type with per-request ops acts per request here (faults/http_fault.h): no tcp stage. */
+static int http_fault_inside(const struct fault *f) { return f->type->http != NULL; }
 
 /* ---- small helpers ---- */
 
@@ -191,7 +189,7 @@ static enum http_errno head_last_lf(struct http_conn *hc, http_parser *p, const 
  * Whatever they did not take (the pair is closing) is dropped, so b is empty afterwards. */
 static void send_on(struct http_conn *hc, int dir, struct evbuffer *b)
 {
-    chain_input(&hc->c->p[dir], b);
+    pipe_input(&hc->c->p[dir], b);
     if (evbuffer_get_length(b)) evbuffer_drain(b, evbuffer_get_length(b));
 }
 
@@ -510,11 +508,7 @@ static void choose_fault(struct http_conn *hc, struct http_req *r)
         snprintf(r->fault_name, sizeof(r->fault_name), "%s", f->name);
         memset(&r->pl, 0, sizeof(r->pl));
         f->type->http->plan(f, &r->pl);
-        if (!c->fault_name[0]) {
-            snprintf(c->fault_name, sizeof(c->fault_name), "%s", f->name);
-            c->applied = f;
-        }
-        rec_fault_applied(f, c);
+        conn_fault_applied(c, f);
         return;
     }
 }
@@ -537,7 +531,7 @@ static void forward_request(struct http_conn *hc, struct http_req *r, struct evb
     if (r == hc->rq_cur) hc->rq_body_fwd = 1;
     r->t_fwd = fl_now_us();
     if (r->upgrade || r->is_connect) hc->rq_wait = RQW_UPGRADE;
-    chain_input(&c->p[0], head);
+    pipe_input(&c->p[0], head);
 }
 
 /* Sends the head a latency or a hang kept back (r->pending_head), once its wait is over. */
@@ -675,7 +669,7 @@ static int client_process(struct http_conn *hc)
         size_t avail = evbuffer_get_length(in);
         if (!avail) break;
         if (hc->tunnel) {
-            chain_input(&c->p[0], in);
+            pipe_input(&c->p[0], in);
             progress = 1;
             break;
         }
@@ -854,7 +848,7 @@ static int upstream_process(struct http_conn *hc)
         size_t avail = evbuffer_get_length(in);
         if (!avail) break;
         if (hc->tunnel) {
-            chain_input(&c->p[1], in);
+            pipe_input(&c->p[1], in);
             progress = 1;
             break;
         }
@@ -971,14 +965,14 @@ static int eof_process(struct http_conn *hc)
     if (hc->cli_eof && !hc->cli_eof_passed && (!c->cli || !evbuffer_get_length(bufferevent_get_input(c->cli))) &&
         (hc->rq_wait == RQW_NONE || hc->rq_wait == RQW_UPGRADE)) {
         hc->cli_eof_passed = 1;
-        chain_eof(&c->p[0]);
+        pipe_eof_in(&c->p[0]);
         progress = 1;
     }
     if (c->closing) return progress;
     if (hc->up_eof && !hc->up_eof_done && (!c->up || !evbuffer_get_length(bufferevent_get_input(c->up)))) {
         if (hc->tunnel) {
             hc->up_eof_done = 1;
-            chain_eof(&c->p[1]);
+            pipe_eof_in(&c->p[1]);
             return 1;
         }
         struct http_req *t = rs_find_target(hc);
@@ -1015,7 +1009,7 @@ static int eof_process(struct http_conn *hc)
             return progress;
         }
         hc->up_eof_done = 1;
-        chain_eof(&c->p[1]);
+        pipe_eof_in(&c->p[1]);
         progress = 1;
     }
     return progress;
@@ -1200,7 +1194,7 @@ void http_upstream_failed(struct conn *c)
 void http_fault_ended(struct fault *f)
 {
     struct fl_proxy *px = f->px;
-    if (!px || px->spec.mode != MODE_HTTP) return;
+    if (!px || px->spec.protocol != &protocol_http) return;
     for (struct conn *c = px->conns, *next; c; c = next) {
         c->busy++;
         struct http_conn *hc = c->proto;
@@ -1241,3 +1235,31 @@ void http_fault_ended(struct fault *f)
         if (--c->busy == 0 && c->dead) conn_free(c);
     }
 }
+
+/* ---- the protocol (proxy/protocol.h) ---- */
+
+static void http_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
+{
+    (void)in;
+    http_on_data(c, p->dir);
+}
+
+static int http_on_eof_op(struct conn *c, struct pipe *p)
+{
+    http_on_eof(c, p->dir);
+    return 1;   /* passed on by eof_process once every request before it is done */
+}
+
+const struct protocol protocol_http = {
+    .name = "http",
+    .flags = PROTO_CORK | PROTO_REQUESTS,
+    .fault_flag = FT_HTTP_ONLY,
+    .conn_init = http_conn_new,
+    .conn_free = http_conn_free,
+    .on_read = http_on_read,
+    .on_eof = http_on_eof_op,
+    .upstream_failed = http_upstream_failed,
+    .upstream_reset = http_upstream_reset,
+    .fault_inside = http_fault_inside,
+    .fault_ended = http_fault_ended,
+};

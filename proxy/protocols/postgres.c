@@ -27,7 +27,7 @@
 #include "faults/pg_fault.h"
 #include "proxy/protocols/frame.h"
 #include "proxy/proxy.h"
-#include "faults/chain.h"
+#include "proxy/protocol.h"
 #include "common/log.h"
 #include "record/record.h"
 
@@ -188,7 +188,7 @@ char *pg_stats_json(const struct fl_proxy *px)
     const struct pg_totals *t = pg_totals_find(px->spec.name);
     if (!t) t = &zero;
     uint64_t live = 0, in_tx = 0, held = 0;
-    for (struct frame_sess *o = t->h.open; o && px->spec.mode == MODE_POSTGRES; o = o->onext) {
+    for (struct frame_sess *o = t->h.open; o && px->spec.protocol == &protocol_postgres; o = o->onext) {
         live++;
         if (pg_of(o)->txs == 'T' || pg_of(o)->txs == 'E') in_tx++;
         if (o->gate_until == INT64_MAX) held++;
@@ -414,11 +414,12 @@ static struct fault *pg_decide(struct pg_sess *s, const char *query, int startup
 static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in);
 static void pg_run_fs(struct frame_sess *fs, int dir, struct evbuffer *in) { pg_run(pg_of(fs), dir, in); }
 static void pg_set_dead(struct frame_sess *fs) { pg_of(fs)->phase = PGP_DEAD; }
-static const struct frame_ops pg_ops = {MODE_POSTGRES, "pg_garbage", pg_run_fs, pg_set_dead};
+static const struct frame_ops pg_ops = {&protocol_postgres, "pg_garbage", pg_run_fs, pg_set_dead};
 
-void pg_fault_ended(struct fault *f)
+/* struct protocol fault_ended: called for this protocol's own types only (FT_PG_ONLY), so f->cfg
+ * is a pg_fcfg */
+static void pg_fault_ended(struct fault *f)
 {
-    /* only pg fault types name this as their on_deactivate: f->cfg is a pg_fcfg */
     frame_fault_ended(f, &pg_ops, ((const struct pg_fcfg *)f->cfg)->on_end);
 }
 
@@ -1051,3 +1052,20 @@ void pg_sess_free(struct pg_sess *s)
 {
     if (s) pg_sess_release(s);
 }
+
+/* ---- the protocol (proxy/protocol.h) ---- */
+
+const struct protocol protocol_postgres = {
+    .name = "postgres",
+    .flags = PROTO_KEEPS_INPUT | PROTO_TLS,
+    .fault_flag = FT_PG_ONLY,
+    .conn_init = pg_conn_init,
+    .conn_free = pg_conn_free,
+    .on_read = pg_on_read,
+    .on_eof = pg_on_eof,
+    .fault_ended = pg_fault_ended,
+    .stats_json = pg_stats_json,
+    .conn_facts = pg_conn_facts,
+    .totals_facts = pg_totals_facts,
+    .state_facts = pg_state_facts,
+};

@@ -21,6 +21,9 @@
 struct conn;
 struct pipe;
 struct fl_proxy;
+struct protocol;
+
+extern const struct protocol protocol_postgres;   /* mode = postgres (proxy/protocol.h) */
 struct pg_sess;
 
 /* Creates the session of a new connection on a postgres proxy (sets c->proto). */

@@ -28,7 +28,7 @@
 #include "faults/redis_fault.h"
 #include "proxy/protocols/frame.h"
 #include "proxy/proxy.h"
-#include "faults/chain.h"
+#include "proxy/protocol.h"
 #include "common/log.h"
 #include "record/record.h"
 
@@ -154,7 +154,7 @@ char *resp_stats_json(const struct fl_proxy *px)
 {
     const struct resp_totals *t = resp_totals_of(px);
     uint64_t live = 0, inflight = 0, held = 0;
-    for (struct frame_sess *o = t->h.open; o && px->spec.mode == MODE_REDIS; o = o->onext) {
+    for (struct frame_sess *o = t->h.open; o && px->spec.protocol == &protocol_redis; o = o->onext) {
         live++;
         inflight += resp_inflight(resp_of(o));
         if (o->gate_until == INT64_MAX) held++;
@@ -268,11 +268,12 @@ static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in);
 
 static void resp_run_fs(struct frame_sess *fs, int dir, struct evbuffer *in) { resp_run(resp_of(fs), dir, in); }
 static void resp_set_dead(struct frame_sess *fs) { resp_of(fs)->dead = 1; }
-static const struct frame_ops resp_ops = {MODE_REDIS, "redis_garbage", resp_run_fs, resp_set_dead};
+static const struct frame_ops resp_ops = {&protocol_redis, "redis_garbage", resp_run_fs, resp_set_dead};
 
-void resp_fault_ended(struct fault *f)
+/* struct protocol fault_ended: called for this protocol's own types only (FT_REDIS_ONLY), so
+ * f->cfg is a resp_fcfg */
+static void resp_fault_ended(struct fault *f)
 {
-    /* only redis fault types name this as their on_deactivate: f->cfg is a resp_fcfg */
     frame_fault_ended(f, &resp_ops, ((const struct resp_fcfg *)f->cfg)->on_end);
 }
 
@@ -942,3 +943,19 @@ void resp_sess_free(struct resp_sess *s)
 {
     if (s) resp_sess_release(s);
 }
+
+/* ---- the protocol (proxy/protocol.h) ---- */
+
+const struct protocol protocol_redis = {
+    .name = "redis",
+    .flags = PROTO_KEEPS_INPUT,
+    .fault_flag = FT_REDIS_ONLY,
+    .conn_init = resp_conn_init,
+    .conn_free = resp_conn_free,
+    .on_read = resp_on_read,
+    .on_eof = resp_on_eof,
+    .fault_ended = resp_fault_ended,
+    .stats_json = resp_stats_json,
+    .conn_facts = resp_conn_facts,
+    .totals_facts = resp_totals_facts,
+};

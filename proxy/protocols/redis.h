@@ -17,6 +17,9 @@
 struct conn;
 struct pipe;
 struct fl_proxy;
+struct protocol;
+
+extern const struct protocol protocol_redis;   /* mode = redis (proxy/protocol.h) */
 struct resp_sess;
 
 void resp_conn_init(struct conn *c);

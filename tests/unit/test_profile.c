@@ -2,6 +2,7 @@
 #include "unit.h"
 #include "common/inidoc.h"
 #include "proxy/profile.h"
+#include "proxy/protocol.h"
 #include "common/log.h"
 
 #include <stdlib.h>
@@ -128,7 +129,7 @@ UNIT(profile_defaults)
     EXPECT_EQ_INT(p->g.record_interval_us, 1000000);
     EXPECT_EQ_INT(p->g.retention_us, 7LL * 86400 * 1000000);
     EXPECT_EQ_INT(p->proxies[0].enabled, 1);
-    EXPECT_EQ_INT(p->proxies[0].mode, MODE_TCP);
+    EXPECT_STR(p->proxies[0].protocol->name, "tcp");
     EXPECT_EQ_INT(p->proxies[0].role, ROLE_EGRESS);
     EXPECT_EQ_INT(p->proxies[0].line, 1);
     profile_free(p);
@@ -181,7 +182,7 @@ UNIT(profile_all_keys)
     EXPECT_EQ_INT(p->proxies[0].listen.port, 9000);
     EXPECT_EQ_INT(p->proxies[0].upstream.kind, ADDR_NAME);
     EXPECT_STR(p->proxies[0].upstream.host, "db.internal");
-    EXPECT_EQ_INT(p->proxies[0].mode, MODE_HTTP);
+    EXPECT_STR(p->proxies[0].protocol->name, "http");
     EXPECT_EQ_INT(p->proxies[0].enabled, 0);
     EXPECT_EQ_INT(p->proxies[0].add_via, 1);
     EXPECT_EQ_INT(p->proxies[0].role, ROLE_INGRESS);
