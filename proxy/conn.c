@@ -218,17 +218,7 @@ void pipe_eof_out(struct pipe *p)
 const char *conn_peer(const struct conn *c)
 {
     static char text[64];
-    char host[46];
-    if (c->peer_sa.in.sin_family == AF_INET) {
-        evutil_inet_ntop(AF_INET, &c->peer_sa.in.sin_addr, host, sizeof(host));
-        snprintf(text, sizeof(text), "%s:%d", host, ntohs(c->peer_sa.in.sin_port));
-    } else if (c->peer_sa.in6.sin6_family == AF_INET6) {
-        evutil_inet_ntop(AF_INET6, &c->peer_sa.in6.sin6_addr, host, sizeof(host));
-        snprintf(text, sizeof(text), "[%s]:%d", host, ntohs(c->peer_sa.in6.sin6_port));
-    } else {
-        snprintf(text, sizeof(text), "unix");
-    }
-    return text;
+    return sockaddr_str((const struct sockaddr *)&c->peer_sa, text, sizeof(text));
 }
 
 static void conn_unlink(struct conn *c)
@@ -258,7 +248,7 @@ static void conn_mark_dead(struct conn *c)
                   (unsigned long long)c->p[1].bytes, (double)(c->t_close - c->t_open) / 1000.0,
                   closer_str(c->closed_by), c->fault_name[0] ? log_q(c->fault_name) : "-");
     }
-    rec_conn_close(c);
+    if (rec_active) conn_record_close(c);
     conn_unlink(c);
 }
 
@@ -805,7 +795,7 @@ void conn_fault_applied(struct conn *c, const struct fault *f)
         snprintf(c->fault_name, sizeof(c->fault_name), "%s", f->name);
         c->applied = f;
     }
-    rec_fault_applied((struct fault *)f, c);
+    if (rec_active) rec_fault_applied(proxy_rec(c->px));
 }
 
 void conn_hold_started(struct conn *c, const struct fault *f)
@@ -989,7 +979,7 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     px->st.accepted++;
     px->st.active++;
     if (px->st.active > px->st.peak_active) px->st.peak_active = px->st.active;
-    rec_conn_open(c);
+    if (rec_active) rec_conn_open(proxy_rec(px), px->st.active);
     c->busy++;
     int rc;
     if ((px->spec.protocol->flags & PROTO_DIRECT_CONNECT) && ua->kind != ADDR_NAME) {

@@ -222,7 +222,7 @@ static void fault_activate(struct fault *f)
     f->phase = FAULT_ACTIVE;
     f->active_since_us = fl_now_us();
     log_info("fault_start", "fault=%s proxy=%s type=%s", log_q(f->name), log_q(px->spec.name), f->type->name);
-    rec_fault_window(f, 1);
+    if (rec_active) fault_record_window(f, 1, NULL);
     if (f->type->on_activate) f->type->on_activate(f);
     for (struct conn *c = px->conns, *next; c; c = next) {
         c->busy++;
@@ -284,7 +284,7 @@ static void fault_deactivate(struct fault *f, const char *why)
     const struct protocol *pr = f->px ? f->px->spec.protocol : NULL;
     if (pr && pr->fault_ended && protocol_owns_fault(pr, f)) pr->fault_ended(f);
     fault_log_counters(f, "fault_end", why);
-    rec_fault_window(f, 0);
+    if (rec_active) fault_record_window(f, 0, NULL);
     fault_end_stages(f);
 }
 

@@ -18,6 +18,7 @@
 #include "proxy/protocol.h"
 #include "faults/fault.h"
 #include "faults/chain.h"
+#include "record/record.h"
 
 enum closer { CLOSER_NONE = 0, CLOSER_CLIENT, CLOSER_UPSTREAM, CLOSER_PROXY, CLOSER_FAULT };
 const char *closer_str(enum closer c);
@@ -107,7 +108,7 @@ struct fl_proxy {
     int64_t accept_backoff_us;
     int retired;                  /* removed by reload: no listener, freed with its last conn */
     struct fl_proxy *next_retired;
-    void *rec;                    /* recorder's per-proxy data */
+    struct rec_px *rec;           /* the recorder's entry (proxy_rec; NULL until used, or not recording) */
     int from_api;                 /* created through the admin API: a reload keeps it */
 };
 
@@ -220,5 +221,20 @@ void conn_hold_ended(struct conn *c, const struct fault *f);
 
 /* The fault host (proxy/host.c): installs the table faults/host.h asks for, on s's loop. */
 void proxy_fault_host_install(struct fl_server *s);
+
+/* ---- the record (proxy/recording.c; record/record.h). Call sites test rec_active first. ---- */
+/* Starts recording for s's [faultline] settings (nothing without `redis`). 0, or -1 with err. */
+int server_record_start(struct fl_server *s, char *err, size_t errlen);
+/* Ends the run's record: windows of faults still acting, the last flush (bounded), and the
+ * recorder's entries forgotten. A no-op when not recording. */
+void server_record_stop(struct fl_server *s);
+/* The proxy object's recorder entry, attached on first use. */
+struct rec_px *proxy_rec_attach(struct fl_proxy *px);
+static inline struct rec_px *proxy_rec(struct fl_proxy *px) { return px->rec ? px->rec : proxy_rec_attach(px); }
+/* f's window opened (1) or closed (0); reason NULL = the one f's state says (duration, killed,
+ * removed, ttl). */
+void fault_record_window(const struct fault *f, int active, const char *reason);
+/* c ended: its `kind=conn` event. */
+void conn_record_close(struct conn *c);
 
 #endif

@@ -272,7 +272,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-    rec_tick(arg);
+    (void)arg;
+    rec_tick();
 }
 
 static void raise_nofile(void)
@@ -326,7 +327,7 @@ struct fl_server *server_new(struct profile *prof, char *err, size_t errlen)
         server_add_proxy(s, px);
     }
     if (admin_start(s, err, errlen) < 0) { server_free(s); return NULL; }
-    if (rec_start(s, err, errlen) < 0) { server_free(s); return NULL; }
+    if (server_record_start(s, err, errlen) < 0) { server_free(s); return NULL; }
     for (int k = 0; k < prof->nfaults; k++) {
         struct fault *f = profile_take_fault(prof, k);
         proxy_fault_add(server_find_proxy(s, f->proxy), f);
@@ -348,7 +349,7 @@ int server_run(struct fl_server *s)
     }
     log_info("started", "profile=%s proxies=%d pid=%d", log_q(s->profile_path), s->nproxies, (int)getpid());
     event_base_dispatch(s->base);
-    rec_stop(s);
+    server_record_stop(s);
     log_info("stopped", "exit=%d", s->exit_code);
     return s->exit_code;
 }

@@ -830,7 +830,7 @@ int cli_run(int argc, char **argv)
          * while the recorder still runs, so their events say held_at_end */
         for (int i = 0; i < r->srv->nproxies; i++) proxy_close_all(r->srv->proxies[i], CLOSE_RST);
         for (int i = 0; i < 3; i++) event_base_loop(r->base, EVLOOP_NONBLOCK);
-        rec_stop(r->srv);       /* flush the record before judging it */
+        server_record_stop(r->srv);   /* flush the record before judging it */
         server_free(r->srv);
         r->srv = NULL;
     } else {

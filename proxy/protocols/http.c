@@ -242,7 +242,12 @@ static struct evbuffer *local_response(struct http_conn *hc, struct http_req *re
 
 static void req_record(struct http_conn *hc, struct http_req *r)
 {
+    if (!rec_active) return;
+    struct conn *c = hc->c;
     struct rec_request rr = {
+        .conn = c->id,
+        .upstream_connected = c->t_connected != 0,
+        .closed_by_proxy = c->closed_by == CLOSER_PROXY,
         .method = r->method,
         .path = r->path,
         .host = r->host,
@@ -260,7 +265,7 @@ static void req_record(struct http_conn *hc, struct http_req *r)
         .body_hash = r->body_hash,
         .body_whole = r->body_whole,
     };
-    rec_request(hc->c, &rr);
+    rec_request(proxy_rec(c->px), &rr);
 }
 
 static void req_free(struct http_req *r)
@@ -598,7 +603,7 @@ static void request_head(struct http_conn *hc)
     px->st.requests++;
     px->st.inflight++;
     if (px->st.inflight > px->st.peak_inflight) px->st.peak_inflight = px->st.inflight;
-    rec_request_start(c);
+    if (rec_active) rec_request_start(proxy_rec(px), px->st.inflight);
     q_push(hc, r);
     hc->rq_cur = r;
     hc->rq_hash = r;

@@ -95,7 +95,7 @@ static struct conn *pair_conn(struct fl_proxy *px, struct bufferevent *cli, stru
     px->conns = c;
     px->st.accepted++;
     px->st.active++;
-    rec_conn_open(c);
+    if (rec_active) rec_conn_open(proxy_rec(px), px->st.active);
     bufferevent_enable(c->cli, EV_READ | EV_WRITE);
     bufferevent_enable(c->up, EV_READ | EV_WRITE);
     if (px->nfaults) conn_sync_stages(c);
