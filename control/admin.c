@@ -675,6 +675,8 @@ int admin_start(struct fl_server *s, char *err, size_t errlen)
     return 0;
 }
 
+const struct server_part admin_part = {"admin", admin_start, admin_stop};
+
 void admin_stop(struct fl_server *s)
 {
     struct adm_state *st = s ? s->admin : NULL;

@@ -135,6 +135,19 @@ struct fl_server {
 /* The server of this process (one per process). */
 extern struct fl_server *fl_srv;
 
+/* A part its composer adds to every server (the admin API: cli/main.c composes control/admin.c's
+ * admin_part), so that the core needs none of it. start runs in server_new once the listeners
+ * are bound, before recording starts and faults are attached (an error fails server_new); stop
+ * runs when the server starts draining and again before it is freed (it must be idempotent). */
+struct server_part {
+    const char *name;
+    int (*start)(struct fl_server *s, char *err, size_t errlen);
+    void (*stop)(struct fl_server *s);
+};
+/* Adds part to every server created from now on, in order (at most 4; adding one twice adds it
+ * once). part is borrowed for the life of the process. */
+void server_compose(const struct server_part *part);
+
 /* Creates the server on a new event base from a loaded profile (taken over). Binds every
  * listener; on failure returns NULL with the reason in err and nothing left open. */
 struct fl_server *server_new(struct profile *prof, char *err, size_t errlen);

@@ -8,7 +8,6 @@
  * game-day stop button: every fault stops acting at once.
  */
 #include "proxy/proxy.h"
-#include "control/admin.h"
 #include "faults/chain.h"
 #include "common/log.h"
 #include "record/record.h"
@@ -22,6 +21,21 @@
 #include <unistd.h>
 
 struct fl_server *fl_srv;
+
+static const struct server_part *parts[4];
+static int nparts;
+
+void server_compose(const struct server_part *part)
+{
+    for (int i = 0; i < nparts; i++)
+        if (parts[i] == part) return;
+    if (nparts < (int)(sizeof(parts) / sizeof(parts[0]))) parts[nparts++] = part;
+}
+
+static void parts_stop(struct fl_server *s)
+{
+    for (int i = nparts - 1; i >= 0; i--) parts[i]->stop(s);
+}
 
 struct fl_proxy *server_find_proxy(struct fl_server *s, const char *name)
 {
@@ -248,7 +262,7 @@ void server_stop(struct fl_server *s)
     int open = total_conns(s);
     log_info("stopping", "open_connections=%d drain_ms=%lld", open, (long long)(s->g.drain_us / 1000));
     for (int i = 0; i < s->nproxies; i++) proxy_update_listener(s->proxies[i]);
-    admin_stop(s);
+    parts_stop(s);   /* the admin API stops answering */
     s->drain_deadline_us = fl_now_us() + s->g.drain_us;
     s->drain_ev = evtimer_new(s->base, drain_cb, s);
     struct timeval tv = {0, 0};
@@ -326,7 +340,8 @@ struct fl_server *server_new(struct profile *prof, char *err, size_t errlen)
         if (!px) { server_free(s); return NULL; }
         server_add_proxy(s, px);
     }
-    if (admin_start(s, err, errlen) < 0) { server_free(s); return NULL; }
+    for (int i = 0; i < nparts; i++)
+        if (parts[i]->start(s, err, errlen) < 0) { server_free(s); return NULL; }
     if (server_record_start(s, err, errlen) < 0) { server_free(s); return NULL; }
     for (int k = 0; k < prof->nfaults; k++) {
         struct fault *f = profile_take_fault(prof, k);
@@ -357,7 +372,7 @@ int server_run(struct fl_server *s)
 void server_free(struct fl_server *s)
 {
     if (!s) return;
-    admin_stop(s);
+    parts_stop(s);
     /* conn_kill, not proxy_close_all: a connection still flushing after the drain timeout is
      * already closing, and would outlive its proxy (leaked at exit; found by LeakSanitizer) */
     for (int i = 0; i < s->nproxies; i++) {
