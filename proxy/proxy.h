@@ -84,7 +84,7 @@ struct conn {
     int busy;                        /* callbacks on the stack: free is deferred until 0 */
     int dead;                        /* both sockets closed; freed when busy drops to 0 */
     int cli_shut_pending, up_shut_pending;
-    int own_read;                    /* conn.c reads the sockets itself (conn_readable): every mode
+    int own_read;                    /* conn_relay.c reads the sockets itself (conn_readable): every protocol
                                         in the daemon; 0 only in tests/fuzz/fuzz_http.c */
     struct conn *prev, *next;
     void *proto;                     /* the protocol's state (struct protocol conn_init; NULL: tcp relay) */
