@@ -44,7 +44,7 @@ static void h_want_arrival(struct chain *ch)
 {
     struct pipe *p = pipe_of(ch);
     p->want_rxts = 1;
-    /* now if the socket exists (else conn.c's first stamped read turns it on): the skbs of a
+    /* now if the socket exists (else conn_relay.c's first stamped read turns it on): the skbs of a
      * read are stamped only if the option was on when they arrived */
     pipe_stamp_arrivals(p, p->src ? bufferevent_getfd(p->src) : -1);
 }

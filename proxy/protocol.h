@@ -1,28 +1,53 @@
 /* protocol.h -- the one interface every wire protocol implements: `mode = tcp | http | postgres |
- * redis` in a profile's [proxy] section names one struct protocol.
+ * redis` in a profile's [proxy] section names one struct protocol (proxy/protocols/registry.c).
  *
- * What the core does for every protocol. proxy/conn.c accepts the client, connects the upstream
- * and owns both sockets, their buffers and their reading; it relays the bytes of each direction
- * through that direction's fault chain (faults/chain.h) into the other socket, pauses reading
- * when a direction holds more than the proxy's buffer, passes EOFs on as half-closes and frees
- * the pair. A protocol never reads or writes a socket itself.
+ * What the core does for every protocol. proxy/conn*.c accept the client, connect the upstream
+ * and own both sockets, their buffers and their reading; they relay the bytes of each direction
+ * through that direction's fault chain (faults/chain.h) into the other socket, pause reading
+ * when a direction holds more than the proxy's buffer, pass EOFs on as half-closes, close and
+ * free the pair, and record it. A protocol never reads or writes a socket itself: it works on
+ * the input buffer the core read into and hands bytes back to the core.
  *
- * What a protocol adds. A protocol that understands its bytes creates per-connection state in
- * conn_init (c->proto; conn.c takes c->proto != NULL to mean "an engine reads this connection":
- * its bytes no longer take the tcp fast path). From then on every read lands in the source's
- * input buffer and the core calls on_read; the engine frames what it finds there, decides per
- * request (query, command) which fault applies, and passes the bytes it lets through into the
- * direction's chain with pipe_input() (proxy/proxy.h) or writes its own answers there. What it
- * leaves in the input (a partial message, a request held by a fault) stays until the next
- * on_read or until the engine runs again from a timer of its own. EOF, a failed or reset
- * upstream and the connection's end are the other calls. The engine's faults are fault types
- * whose flags carry the protocol's fault_flag (faults/fault.h): they are accepted only on this
- * protocol's proxies and make no stages; the engine finds them in c->px->faults.
+ * What a protocol adds. One that understands its bytes creates per-connection state in
+ * conn_init (c->proto; the core takes c->proto != NULL to mean "an engine reads this
+ * connection": its bytes leave the tcp fast path). From then on every read lands in the
+ * source's input buffer and the core calls on_read(c, p, in):
+ *   - the engine frames what it finds in `in` (p->dir: 0 = from the client, 1 = from the
+ *     upstream), decides per message (request, query, command) which of its faults applies,
+ *     and passes the bytes it lets through on with pipe_input(p, buf) (proxy/proxy.h), which
+ *     runs the direction's tcp-level fault chain and writes to the other socket;
+ *   - its own answers (an injected error) go towards the client the same way, on c->p[1];
+ *   - what it cannot pass yet (a partial message, a request a fault holds) stays in `in`; with
+ *     PROTO_KEEPS_INPUT it counts against the proxy's buffer, so reading pauses past it;
+ *   - when it runs outside a read (a timer of its own: a latency), it holds the connection
+ *     (c->busy++ ... if (--c->busy == 0 && c->dead) conn_free(c)), works on
+ *     bufferevent_get_input(c->cli / c->up), and calls pipe_after_io(&c->p[d]) so reading
+ *     resumes once its input shrank;
+ *   - to end the pair it calls conn_close(c, CLOSER_*, CLOSE_FIN or CLOSE_RST).
+ * on_eof says whether the engine passes a source's EOF on itself (pipe_eof_in, once what it
+ * holds went through) or lets the core do it now. A failed or reset upstream, the fault ends and
+ * the connection's end are the other calls. proxy/protocols/frame.h has the helpers two framed
+ * engines share (forwarding a framed run, injecting, a gate for latency and hang, totals by
+ * proxy name): postgres.c and redis.c are built on it, http.c on libhttp-parser.
+ *
+ * Faults. A protocol's own fault types (faults/pg_*.c, faults/redis_*.c, faults/http_*.c) carry
+ * its fault_flag (FT_*_ONLY, faults/fault.h): the profile and both admin APIs accept them only
+ * on its proxies (protocol_accepts), they make no tcp stage, and the engine finds them in
+ * c->px->faults, takes the first that is active, matches and wins its probability roll, counts
+ * it (f->c) and reports it with conn_fault_applied (and a held call with conn_hold_started).
+ * When such a fault's window closes the core calls fault_ended so the engine lets go of what
+ * the fault holds. Every other fault of the proxy is a tcp stage and keeps working after the
+ * engine, on the bytes it passes on.
+ *
+ * What it knows. stats_json is the protocol's object in /stats; conn_facts, totals_facts and
+ * state_facts add its fields to the record (record/record.h, docs/metrics.md). All optional.
  *
  * Adding a protocol: write proxy/protocols/NAME.c defining `const struct protocol protocol_NAME`
- * (every operation may be NULL: tcp's are all NULL) and add one line to
- * proxy/protocols/registry.c; its docs go in docs/protocols.md, its tests in tests/protocols/.
- * Nothing in the core changes: the core never names a protocol, it asks this table.
+ * (every operation may be NULL: tcp's are all NULL), add one line to
+ * proxy/protocols/registry.c, and its docs (docs/protocols.md) and tests (tests/protocols/).
+ * Fault types of its own are files in faults/ with a new FT_*_ONLY flag (faults/fault.h) that
+ * the protocol names as its fault_flag. Nothing in the core changes: the core never names a
+ * protocol, it asks this table.
  *
  * Ownership: a struct protocol is a static constant; proxies point at theirs (spec.protocol).
  * State made by conn_init belongs to the connection and is freed by conn_free.
@@ -61,7 +86,7 @@ struct protocol {
     unsigned flags;               /* PROTO_* */
     unsigned fault_flag;          /* the FT_*_ONLY flag of fault types only this protocol runs (0: none) */
 
-    /* ---- per connection (conn.c calls them with the connection held: it is not freed under them) ---- */
+    /* ---- per connection (called with the connection held: it is not freed under them) ---- */
     /* A connection was accepted: attach state to c->proto (or leave it NULL: plain relay). */
     void (*conn_init)(struct conn *c);
     /* The connection is being freed (c stays readable): record and log what is still open, free

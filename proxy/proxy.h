@@ -190,7 +190,7 @@ void fault_schedule(struct fault *f);
 /* Ends the fault now (kill, ttl, cap): it stays attached but acts no more. */
 void fault_end_now(struct fault *f, const char *why);
 
-/* Connections (proxy/conn.c). */
+/* Connections (proxy/conn.c, conn_relay.c, conn_close.c). */
 void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr *sa, int salen);
 void conn_close(struct conn *c, enum closer who, enum close_how how);
 /* The client's address as text ("1.2.3.4:5", "[::1]:5", "unix"; "unix" too when unknown),

@@ -5,7 +5,7 @@
  *
  * Why apart: proxy/protocols/postgres.c and proxy/protocols/redis.c frame different protocols but hand bytes on the
  * same way, and that way is the hot path of both (one call per read, not per message), so it
- * lives once, here, beside tcp mode's own fast path in proxy/conn.c which it mirrors. The glue
+ * lives once, here, beside the tcp relay's own fast path in proxy/conn_relay.c which it mirrors. The glue
  * was written twice, line for line, before it moved here; what differs between the engines
  * (their FIFO entries and local answers, their facts and totals) stays in them.
  */

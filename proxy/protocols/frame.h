@@ -33,7 +33,7 @@ void frame_inject(struct conn *c, struct evbuffer *sink, struct evbuffer *tmp, c
 
 
 /* Input bound: a protocol connection's incomplete or held messages wait in its input buffers,
- * counted by proxy/conn.c as pending against the proxy's buffer (reading pauses at the bound,
+ * counted by proxy/conn_relay.c as pending against the proxy's buffer (reading pauses at the bound,
  * as for the chain's held bytes; no libevent read watermark). An engine that drains the
  * client's input outside that side's own read (a gate opening, a full FIFO emptying) calls
  * pipe_after_io(&c->p[0]) so reading resumes. */

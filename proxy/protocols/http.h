@@ -1,6 +1,6 @@
 /* http.h -- mode = http: the connection pair understands HTTP/1.x so faults act per request.
  *
- * protocol_http (proxy/protocol.h) is how the core reaches it: proxy/conn.c hands every byte of
+ * protocol_http (proxy/protocol.h) is how the core reaches it: proxy/conn_relay.c hands every byte of
  * an http proxy's connection to it instead of moving it straight across; what HTTP decides to
  * forward then enters the direction's fault chain (pipe_input), so connection-level faults keep
  * working on http proxies. The state lives in conn->proto (created by http_conn_new, freed by

@@ -15,7 +15,7 @@
  * a fault answer a query itself (pg_error) even when the client pipelines: the local answer
  * waits in the FIFO until every answer before it has passed. Per-query latency and hang close a
  * gate on the client's input: the query and everything after it wait (in the socket's input
- * buffer, counted against the proxy's buffer: proxy/conn.c stops reading past it) until the
+ * buffer, counted against the proxy's buffer: proxy/conn_relay.c stops reading past it) until the
  * gate opens.
  *
  * Files: postgres.c (here) frames and decides; postgres_facts.c keeps what the engine knows

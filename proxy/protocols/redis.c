@@ -16,7 +16,7 @@
  * answer a command itself in the right place: the local answer waits in the FIFO until every
  * reply before it has passed. Latency and hang close a gate on the client's input: the
  * command and everything after it wait in the socket's input buffer (counted against the
- * proxy's buffer: proxy/conn.c stops reading past it) until the gate opens.
+ * proxy's buffer: proxy/conn_relay.c stops reading past it) until the gate opens.
  *
  * Files: redis.c (here) frames and decides; redis_facts.c keeps what the engine knows and tells
  * it (totals, /stats, the record); redis_int.h is what they share.
