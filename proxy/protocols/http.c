@@ -757,8 +757,8 @@ void http_conn_new(struct conn *c)
     hc->rq_head = evbuffer_new();
     hc->rs_head = evbuffer_new();
     hc->tmp = evbuffer_new();
-    hc->rq_timer = evtimer_new(fl_srv->base, http_rq_timer_cb, hc);
-    hc->rs_timer = evtimer_new(fl_srv->base, http_rs_timer_cb, hc);
+    hc->rq_timer = evtimer_new(c->px->srv->base, http_rq_timer_cb, hc);
+    hc->rs_timer = evtimer_new(c->px->srv->base, http_rs_timer_cb, hc);
     event_priority_set(hc->rq_timer, 0);   /* per-request delays: before I/O (see server.c) */
     event_priority_set(hc->rs_timer, 0);
     if (!hc->rq_head || !hc->rs_head || !hc->tmp || !hc->rq_timer || !hc->rs_timer) abort();
