@@ -83,7 +83,6 @@ struct conn {
     char fault_name[128];            /* first fault applied / holding fault, for the record */
     int busy;                        /* callbacks on the stack: free is deferred until 0 */
     int dead;                        /* both sockets closed; freed when busy drops to 0 */
-    int cli_shut_pending, up_shut_pending;
     int own_read;                    /* conn_relay.c reads the sockets itself (conn_readable): every protocol
                                         in the daemon; 0 only in tests/fuzz/fuzz_http.c */
     struct conn *prev, *next;
