@@ -8,6 +8,7 @@
  *   version
  */
 #include "cli/cli.h"
+#include "control/admin.h"
 #include "common/version.h"
 #include "common/log.h"
 #include "proxy/profile.h"
@@ -108,6 +109,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "--version")) return cmd_version(1, argv + 1);
+    server_compose(&admin_part);   /* every server this process makes (serve, run) has the admin API */
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"serve", cmd_serve}, {"check", cmd_check}, {"version", cmd_version},
         {"ctl", cli_ctl}, {"verify", cli_verify}, {"run", cli_run},

@@ -47,6 +47,10 @@ int parse_addr(const char *s, int allow_name, struct fl_addr *out, char *err, si
 /* Writes the address back in profile syntax. Returns buf. */
 const char *addr_str(const struct fl_addr *a, char *buf, size_t len);
 
+/* A socket address as text: "1.2.3.4:5", "[::1]:5"; "unix" for any other family (a unix
+ * socket's peer has no name). Returns buf (64 bytes hold every form). */
+const char *sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
+
 /* Formats a duration in the most natural unit ("100ms", "5s", "0"). Returns buf. */
 const char *duration_str(int64_t us, char *buf, size_t len);
 

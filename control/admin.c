@@ -13,6 +13,7 @@
  */
 #define FL_ADMIN_INTERNAL
 #include "proxy/proxy.h"
+#include "proxy/protocol.h"
 #include "control/admin.h"
 #include "common/version.h"
 #include "common/log.h"
@@ -359,9 +360,10 @@ static struct fault *build_checked(struct adm_req *r, const char *name, struct k
         fault_free(f);
         return NULL;
     }
-    if ((f->type->flags & FT_HTTP_ONLY) && px->spec.mode != MODE_HTTP) {
-        adm_error(r, 400, "type: '%s' needs an http proxy; '%s' is mode %s", f->type->name, px->spec.name,
-                  proxy_mode_str(px->spec.mode));
+    if (!protocol_accepts(px->spec.protocol, f->type)) {
+        const struct protocol *need = protocol_for_fault(f->type);
+        adm_error(r, 400, "type: '%s' needs %s %s proxy; '%s' is mode %s", f->type->name, protocol_article(need),
+                  need->name, px->spec.name, px->spec.protocol->name);
         fault_free(f);
         return NULL;
     }
@@ -672,6 +674,8 @@ int admin_start(struct fl_server *s, char *err, size_t errlen)
     s->admin = st;
     return 0;
 }
+
+const struct server_part admin_part = {"admin", admin_start, admin_stop};
 
 void admin_stop(struct fl_server *s)
 {

@@ -17,6 +17,10 @@ struct fl_server;
 int admin_start(struct fl_server *s, char *err, size_t errlen);
 /* Closes the listener and frees the API state. Idempotent; safe when never started. */
 void admin_stop(struct fl_server *s);
+/* The two as a server part (proxy/proxy.h server_compose): whoever builds the daemon composes it
+ * (cli/main.c does, for serve and run), so every server it creates starts the admin API. */
+struct server_part;
+extern const struct server_part admin_part;
 
 /* ---- internal to proxy/admin*.c ---- */
 #ifdef FL_ADMIN_INTERNAL

@@ -11,8 +11,7 @@
 #include "control/admin.h"
 #include "common/version.h"
 #include "record/record.h"
-#include "proxy/protocols/postgres.h"
-#include "proxy/protocols/redis.h"
+#include "proxy/protocol.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,7 +40,7 @@ static json_t *proxy_stats_json(const struct fl_proxy *px)
     json_t *faults = json_object();
     for (int i = 0; i < px->nfaults; i++) json_object_set_new(faults, px->faults[i]->name, fault_counters_json(px->faults[i]));
     json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "listen",
-                          px->spec.listen_text, "upstream", px->spec.upstream_text, "mode", proxy_mode_str(px->spec.mode),
+                          px->spec.listen_text, "upstream", px->spec.upstream_text, "mode", px->spec.protocol->name,
                           "enabled", px->spec.enabled, "accepted", (json_int_t)st->accepted, "active",
                           (json_int_t)st->active, "peak_active", (json_int_t)st->peak_active, "upstream_ok",
                           (json_int_t)st->upstream_ok, "upstream_failed", (json_int_t)st->upstream_failed, "refused",
@@ -53,12 +52,13 @@ static json_t *proxy_stats_json(const struct fl_proxy *px)
                                              "inflight", (json_int_t)st->inflight, "peak_inflight",
                                              (json_int_t)st->peak_inflight));
     json_object_set_new(o, "faults", faults);
-    /* protocol modes: their own facts (proxy/protocols/postgres.c, proxy/protocols/redis.c) */
-    if (px->spec.mode == MODE_POSTGRES || px->spec.mode == MODE_REDIS) {
-        char *txt = px->spec.mode == MODE_POSTGRES ? pg_stats_json(px) : resp_stats_json(px);
+    /* a protocol's own facts, under its name (struct protocol stats_json: postgres, redis) */
+    const struct protocol *pr = px->spec.protocol;
+    if (pr->stats_json) {
+        char *txt = pr->stats_json(px);
         json_t *pj = json_loads(txt, 0, NULL);
         free(txt);
-        if (pj) json_object_set_new(o, px->spec.mode == MODE_POSTGRES ? "postgres" : "redis", pj);
+        if (pj) json_object_set_new(o, pr->name, pj);
     }
     return o;
 }

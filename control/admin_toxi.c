@@ -14,6 +14,7 @@
  */
 #define FL_ADMIN_INTERNAL
 #include "proxy/proxy.h"
+#include "proxy/protocol.h"
 #include "control/admin.h"
 #include "common/version.h"
 #include "common/log.h"
@@ -110,7 +111,7 @@ static json_t *proxy_json(const struct fl_proxy *px)
     for (int i = 0; i < px->nfaults; i++) json_array_append_new(tox, toxic_json(px->faults[i]));
     return json_pack("{s:s, s:s, s:s, s:b, s:o, s:s}", "name", px->spec.name, "listen", px->spec.listen_text, "upstream",
                      px->spec.upstream_text, "enabled", px->spec.enabled, "toxics", tox, "mode",
-                     proxy_mode_str(px->spec.mode));
+                     px->spec.protocol->name);
 }
 
 static struct fault *find_toxic(struct fl_proxy *px, const char *name)
@@ -169,6 +170,7 @@ static int name_ok(const char *n)
 static int spec_from_json(struct adm_req *r, json_t *o, const char *at, struct proxy_spec *sp)
 {
     memset(sp, 0, sizeof(*sp));
+    sp->protocol = protocols[0];
     sp->enabled = 1;
     if (!json_is_object(o)) { adm_error(r, 400, "bad request body: expected a JSON object%s", at); return -1; }
     json_t *jn = json_object_get(o, "name"), *jl = json_object_get(o, "listen"), *ju = json_object_get(o, "upstream"),
@@ -195,8 +197,8 @@ static int spec_from_json(struct adm_req *r, json_t *o, const char *at, struct p
     snprintf(sp->upstream_text, sizeof(sp->upstream_text), "%s", up);
     if (json_is_boolean(je)) sp->enabled = json_is_true(je);
     if (jm) {
-        if (!json_is_string(jm) || proxy_mode_parse(json_string_value(jm), &sp->mode) < 0) {
-            adm_error(r, 400, "bad request body: mode: must be tcp, http, postgres or redis%s", at);
+        if (!json_is_string(jm) || !(sp->protocol = protocol_find(json_string_value(jm)))) {
+            adm_error(r, 400, "bad request body: mode: must be %s%s", protocol_names(), at);
             return -1;
         }
     }
@@ -447,8 +449,10 @@ static struct fault *tkv_build(struct adm_req *r, const char *name, struct tkv *
     char err[600];
     struct fault *f = fault_build(name, (const char *const *)l->k, (const char *const *)l->v, l->n, &bad, err, sizeof(err));
     if (!f) { adm_error(r, 400, "bad request body: %s", err); return NULL; }
-    if ((f->type->flags & FT_HTTP_ONLY) && px->spec.mode != MODE_HTTP) {
-        adm_error(r, 400, "bad request body: type: '%s' needs an http proxy", f->type->name);
+    if (!protocol_accepts(px->spec.protocol, f->type)) {
+        const struct protocol *need = protocol_for_fault(f->type);
+        adm_error(r, 400, "bad request body: type: '%s' needs %s %s proxy", f->type->name, protocol_article(need),
+                  need->name);
         fault_free(f);
         return NULL;
     }

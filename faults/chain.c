@@ -1,27 +1,35 @@
 /* chain.c -- the stage machinery: bytes through an ordered chain of faults, in order.
  *
- * Each direction of a connection (struct pipe) owns an array of stages, one per fault of its
- * proxy that covers the direction. Bytes enter at stage 0 and leave the last stage into the
- * destination bufferevent (pipe_deliver). A stage that is not acting (not selected by
- * probability, fault outside its window, or ended) passes bytes straight on; when no stage of a
- * pipe acts, conn.c skips the chain entirely (the fast path: one evbuffer_add_buffer).
+ * Each direction of a connection owns a chain (faults/chain.h): an array of stages, one per
+ * fault of its proxy that covers the direction. Bytes enter at stage 0 and leave the last stage
+ * through the host (faults/host.h: deliver, towards the destination socket). A stage that is
+ * not acting (not selected by probability, fault outside its window, or ended) passes bytes
+ * straight on; when no stage of a chain acts, the host skips the chain entirely (the fast path).
+ * Everything a stage does to its connection -- close it, count it as affected, mark a held call
+ * -- is a call of the host's table: this file knows no connection, socket or proxy.
  *
  * Order: a stage emits synchronously into the next one, so bytes it emits are processed before
  * the stage that fed it can emit anything newer. When a fault ends or is removed, each stage
  * releases what it holds into the next stage of the chain as it stands, which keeps order too.
  */
 #include "faults/fault.h"
-#include "proxy/proxy.h"
-#include "common/log.h"
-#include "record/record.h"
+#include "faults/chain.h"
+#include "faults/host.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static inline struct pipe *stage_pipe(struct stage *st) { return &st->conn->p[st->dir]; }
+const struct fault_host *fault_host;
+struct event_base *fault_base;
 
-int stage_closing(const struct stage *st) { return st->conn->closing; }
+void fault_host_set(const struct fault_host *h, struct event_base *base)
+{
+    fault_host = h;
+    fault_base = base;
+}
+
+int stage_closing(const struct stage *st) { return fault_host->closing(st->ch); }
 
 int fault_is_active(const struct fault *f) { return f && f->phase == FAULT_ACTIVE; }
 
@@ -32,12 +40,12 @@ void stage_emit(struct stage *st, struct evbuffer *buf, size_t n)
     size_t len = evbuffer_get_length(buf);
     if (n > len) n = len;
     if (n == 0) return;
-    struct pipe *p = stage_pipe(st);
-    if (st->idx + 1 >= p->nstages) {
-        pipe_deliver(p, buf, n);
+    struct chain *ch = st->ch;
+    if (st->idx + 1 >= ch->nstages) {
+        fault_host->deliver(ch, buf, n);
         return;
     }
-    struct stage *next = p->stages[st->idx + 1];
+    struct stage *next = ch->stages[st->idx + 1];
     if (n == len) {
         stage_in(next, buf);
         return;
@@ -85,11 +93,11 @@ void stage_discard(struct stage *st, struct evbuffer *buf, size_t n)
 static void stage_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct stage *st = arg;
-    struct conn *c = st->conn;
-    c->busy++;
-    if (!c->closing && st->acting && st->f && st->f->type->on_timer) st->f->type->on_timer(st);
-    pipe_after_io(stage_pipe(st));
-    if (--c->busy == 0 && c->dead) conn_free(c);
+    struct chain *ch = st->ch;
+    fault_host->hold(ch);
+    if (!fault_host->closing(ch) && st->acting && st->f && st->f->type->on_timer) st->f->type->on_timer(st);
+    fault_host->after_io(ch);
+    fault_host->release(ch);
 }
 
 void stage_timer(struct stage *st, int64_t delay_us)
@@ -99,7 +107,7 @@ void stage_timer(struct stage *st, int64_t delay_us)
         return;
     }
     if (!st->timer) {
-        st->timer = evtimer_new(fl_srv->base, stage_timer_cb, st);
+        st->timer = evtimer_new(fault_base, stage_timer_cb, st);
         /* a release that is due goes before the loop turn's I/O: its lateness is the fault's error */
         event_priority_set(st->timer, 0);
     }
@@ -109,16 +117,12 @@ void stage_timer(struct stage *st, int64_t delay_us)
 
 void stage_want_arrival(struct stage *st)
 {
-    struct pipe *p = stage_pipe(st);
-    p->want_rxts = 1;
-    /* now if the socket exists (else conn.c's first stamped read turns it on): the skbs of a
-     * read are stamped only if the option was on when they arrived */
-    pipe_stamp_arrivals(p, p->src ? bufferevent_getfd(p->src) : -1);
+    fault_host->want_arrival(st->ch);
 }
 
 int64_t stage_arrival_us(const struct stage *st)
 {
-    int64_t now = fl_now_us(), rx = st->conn->p[st->dir].rx_us;
+    int64_t now = fl_now_us(), rx = st->ch->rx_us;
     return rx > 0 && rx < now ? rx : now;
 }
 
@@ -126,10 +130,10 @@ void stage_eof(struct stage *st)
 {
     if (st->eof_out) return;
     st->eof_out = 1;
-    struct pipe *p = stage_pipe(st);
-    if (st->idx + 1 >= p->nstages) pipe_eof_out(p);
+    struct chain *ch = st->ch;
+    if (st->idx + 1 >= ch->nstages) fault_host->eof_out(ch);
     else {
-        struct stage *next = p->stages[st->idx + 1];
+        struct stage *next = ch->stages[st->idx + 1];
         next->eof_in = 1;
         if (next->acting && next->f && next->f->type->on_eof && next->f->type->on_eof(next)) {
             next->eof_custom = 1;
@@ -146,35 +150,24 @@ void stage_close(struct stage *st, enum close_how how)
         if (how == CLOSE_RST) st->f->c.resets++;
         else st->f->c.closes++;
     }
-    conn_close(st->conn, CLOSER_FAULT, how);
+    fault_host->close(st->ch, how);
 }
 
 void stage_applied(struct stage *st)
 {
     if (st->applied || !st->f) return;
     st->applied = 1;
-    struct conn *c = st->conn;
     /* a fault on both directions counts its connection once */
-    struct pipe *other = &c->p[!st->dir];
+    const struct chain *other = fault_host->other(st->ch);
     for (int i = 0; i < other->nstages; i++)
         if (other->stages[i]->f == st->f && other->stages[i]->applied) return;
     st->f->c.conns_affected++;
-    if (!c->fault_name[0]) {
-        snprintf(c->fault_name, sizeof(c->fault_name), "%s", st->f->name);
-        c->applied = st->f;
-    }
-    rec_fault_applied(st->f, c);
+    fault_host->applied(st->ch, st->f);
 }
 
 void stage_mark_hanging(struct stage *st)
 {
-    struct conn *c = st->conn;
-    if (!c->t_hang || c->t_hang_end) {   /* (a new hold after one that was released) */
-        c->t_hang = fl_now_us();
-        c->t_hang_end = 0;
-        c->hang_fault = st->f;
-        if (st->f) snprintf(c->fault_name, sizeof(c->fault_name), "%s", st->f->name);
-    }
+    fault_host->hold_started(st->ch, st->f);
 }
 
 /* ---- engine side ---- */
@@ -193,19 +186,19 @@ static void stage_in(struct stage *st, struct evbuffer *in)
     stage_emit(st, in, (size_t)-1);
 }
 
-void chain_input(struct pipe *p, struct evbuffer *in)
+void chain_input(struct chain *ch, struct evbuffer *in)
 {
-    if (p->nstages == 0) pipe_deliver(p, in, (size_t)-1);
-    else stage_in(p->stages[0], in);
+    if (ch->nstages == 0) fault_host->deliver(ch, in, (size_t)-1);
+    else stage_in(ch->stages[0], in);
 }
 
-void chain_eof(struct pipe *p)
+void chain_eof(struct chain *ch)
 {
-    if (p->nstages == 0) {
-        pipe_eof_out(p);
+    if (ch->nstages == 0) {
+        fault_host->eof_out(ch);
         return;
     }
-    struct stage *st = p->stages[0];
+    struct stage *st = ch->stages[0];
     st->eof_in = 1;
     if (st->orphan) return;
     if (st->acting && st->f->type->on_eof && st->f->type->on_eof(st)) {
@@ -217,9 +210,9 @@ void chain_eof(struct pipe *p)
 
 void stage_start(struct stage *st)
 {
-    if (st->acting || !st->selected || !st->f || !fault_is_active(st->f) || st->conn->closing) return;
+    if (st->acting || !st->selected || !st->f || !fault_is_active(st->f) || fault_host->closing(st->ch)) return;
     st->acting = 1;
-    stage_pipe(st)->nlive++;
+    st->ch->nlive++;
     stage_applied(st);
     if (st->f->type->on_start) st->f->type->on_start(st);
 }
@@ -241,26 +234,22 @@ void stage_end(struct stage *st)
         return;
     }
     st->acting = 0;
-    stage_pipe(st)->nlive--;
+    st->ch->nlive--;
     stage_timer(st, -1);
     /* the call this stage held flows again: a later client close is no longer a give-up. When
      * the hold began stays recorded (hang_ms): the verifier measures how long it lasted. */
-    struct conn *c = st->conn;
-    if (c->hang_fault == st->f && c->t_hang && !c->t_hang_end && !c->t_gave_up) {
-        c->t_hang_end = fl_now_us();
-        c->hang_fault = NULL;
-    }
+    fault_host->hold_ended(st->ch, st->f);
     stage_release(st, (size_t)-1);
     if (st->eof_in && !st->eof_out) stage_eof(st);
 }
 
-struct stage *stage_new(struct conn *c, int dir, struct fault *f, int selected)
+struct stage *stage_new(struct chain *ch, int dir, struct fault *f, int selected)
 {
     struct stage *st = calloc(1, sizeof(*st));
     if (!st) abort();
     st->f = f;
     st->cfg = f->cfg;
-    st->conn = c;
+    st->ch = ch;
     st->dir = dir;
     st->selected = selected;
     if (f->type->state_size) {
@@ -282,42 +271,4 @@ void stage_free(struct stage *st)
     if (st->scratch) evbuffer_free(st->scratch);
     free(st->state);
     free(st);
-}
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-void fl_rand_seed(uint64_t seed) { rng_state = seed ? seed : 0x9E3779B97F4A7C15ULL; }
-
-double fl_rand01(void)
-{
-    /* xorshift64* */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    uint64_t r = rng_state * 2685821657736338717ULL;
-    return (double)(r >> 11) * (1.0 / 9007199254740992.0);
-}
-
-int64_t fl_jitter_us(int64_t jitter_us)
-{
-    return jitter_us ? (int64_t)((fl_rand01() * 2.0 - 1.0) * (double)jitter_us) : 0;
-}
-
-int64_t fl_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t fl_wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t fl_mono_to_wall_us(int64_t mono)
-{
-    return mono ? fl_wall_us() - (fl_now_us() - mono) : 0;
 }

@@ -11,8 +11,10 @@
  * for every one of them: pass them on (stage_emit), hold them (stage_hold, released later with
  * stage_release) or drop them (stage_discard). The engine (faults/chain.c) guarantees order:
  * bytes a stage emits reach the next stage before anything newer, and when a fault is removed
- * its held bytes are passed on before the stage is freed. Stages never touch sockets; they ask
- * the connection to close through stage_close().
+ * its held bytes are passed on before the stage is freed. Stages never touch sockets or the
+ * connection: everything beyond their bytes goes through the stage API below, which asks the
+ * host (the proxy core, faults/host.h) -- to close the connection (stage_close), to count the
+ * fault as applied, to note a held call.
  *
  * Adding a type: write faults/<type>.c exporting `const struct fault_type fault_<type>` and add
  * one line to faults/registry.c. Nothing else changes.
@@ -24,11 +26,12 @@
 #include <stdint.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include "common/clock.h"
 
 struct stage;
 struct fault;
-struct conn;
-struct fl_proxy;
+struct chain;
+struct fl_proxy;   /* the proxy a fault is attached to: the core's, never looked into here */
 
 enum fault_dir { FDIR_UP = 1, FDIR_DOWN = 2, FDIR_BOTH = 3 };  /* UP = client -> upstream */
 enum fkey_rc { FKEY_OK = 0, FKEY_UNKNOWN = 1, FKEY_BAD = -1 };
@@ -71,14 +74,19 @@ struct fault_type {
     void (*on_activate)(struct fault *f);
     void (*on_deactivate)(struct fault *f);
 
-    /* Set by HTTP mode for types with per-request behaviour; opaque here. */
+    /* Per-request behaviour on http proxies (faults/http_fault.h); opaque here. */
     const struct fault_http_ops *http;
     unsigned flags;
 };
 #define FT_CONN_LEVEL  0x1   /* acts on whole connections (refuse): no stages are made */
-#define FT_HTTP_ONLY   0x2   /* only valid on http proxies */
-#define FT_PG_ONLY     0x4   /* acts per query on postgres proxies (proxy/protocols/postgres.c): no stages */
-#define FT_REDIS_ONLY  0x8   /* acts per command on redis proxies (proxy/protocols/redis.c): no stages */
+/* A type that acts only inside one protocol carries that protocol's flag: it is accepted only on
+ * proxies of that protocol (struct protocol's fault_flag, proxy/protocol.h) and makes no stages
+ * there (the protocol engine acts per request, query or command). A new protocol with fault types
+ * of its own adds its flag here and to FT_PROTOCOL_ONLY. */
+#define FT_HTTP_ONLY   0x2   /* http proxies (proxy/protocols/http.c) */
+#define FT_PG_ONLY     0x4   /* postgres proxies, per query (proxy/protocols/postgres.c) */
+#define FT_REDIS_ONLY  0x8   /* redis proxies, per command (proxy/protocols/redis.c) */
+#define FT_PROTOCOL_ONLY (FT_HTTP_ONLY | FT_PG_ONLY | FT_REDIS_ONLY)
 
 /* Counters kept per fault; read by /stats, /metrics and the recorder. */
 struct fault_counters {
@@ -114,7 +122,7 @@ struct fault {
     int nkv;
 
     /* runtime, owned by the engine */
-    struct fl_proxy *px;
+    struct fl_proxy *px;          /* attached to (opaque: faults/host.h answers about it) */
     int64_t loaded_us;            /* monotonic time the fault was attached */
     int64_t active_since_us, ended_us;
     enum fault_phase phase;
@@ -131,7 +139,7 @@ struct stage {
     struct fault *f;
     const void *cfg;              /* == f->cfg */
     void *state;                  /* type's per-stage state, state_size bytes */
-    struct conn *conn;
+    struct chain *ch;             /* the direction it is in (faults/chain.h; the host's) */
     int dir;                      /* 0 = up (client->upstream), 1 = down */
     int idx;                      /* position in the chain */
     int selected;                 /* probability said yes (decided once) */
@@ -160,15 +168,16 @@ void stage_discard(struct stage *st, struct evbuffer *buf, size_t n);
 void stage_timer(struct stage *st, int64_t delay_us);
 /* Pass the EOF on (after held bytes, which must have been released already). */
 void stage_eof(struct stage *st);
-/* Close the whole connection: FIN flushes what was already emitted downstream; RST drops. */
+/* Close the whole connection (through the host): FIN flushes what was already emitted
+ * downstream; RST drops. */
 void stage_close(struct stage *st, enum close_how how);
 /* Count this stage's connection as affected (once) and notify the recorder. */
 void stage_applied(struct stage *st);
 /* Note that the stage started holding a call: the moment the client gives up is measured from
  * here (the service's effective timeout). */
 void stage_mark_hanging(struct stage *st);
-/* Ask for the kernel's receive time of the direction's bytes (SO_TIMESTAMPNS on its source
- * socket, from now on). stage_arrival_us: when the bytes now in on_data reached the proxy's
+/* Ask for the kernel's receive time of the direction's bytes (the host stamps its reads of the
+ * source socket from now on: SO_TIMESTAMPNS). stage_arrival_us: when the bytes now in on_data reached the proxy's
  * socket (monotonic us, never later than now); fl_now_us() when unknown (bytes emitted by an
  * earlier stage's timer, no timestamp yet). A delay counted from here does not include the
  * time the proxy took to wake up and read them. */
@@ -179,14 +188,7 @@ int stage_closing(const struct stage *st);
 /* Whether the fault is in its active window now. */
 int fault_is_active(const struct fault *f);
 
-/* Monotonic microseconds; wall-clock microseconds; a monotonic instant as wall clock. */
-int64_t fl_now_us(void);
-int64_t fl_wall_us(void);
-int64_t fl_mono_to_wall_us(int64_t mono);
-/* Uniform random double in [0,1) and in [-1,1] (fast, not cryptographic). */
-double fl_rand01(void);
-/* A jitter draw: uniform in [-jitter_us, +jitter_us]; 0 (and no draw) when jitter_us is 0. */
-int64_t fl_jitter_us(int64_t jitter_us);
+/* (The clock and the random draws the types use, fl_now_us, fl_rand01, fl_jitter_us: common/clock.h.) */
 
 /* ---- registry (faults/registry.c) ---- */
 const struct fault_type *fault_type_find(const char *name);

@@ -117,6 +117,5 @@ const struct fault_type fault_hang = {
     .on_data = hang_data,
     .on_eof = hang_eof,
     .on_end = hang_end,
-    .on_deactivate = http_fault_ended,
     .http = &hang_http_ops,
 };

@@ -99,7 +99,6 @@ const struct fault_type fault_http_error = {
     .set = http_error_set,
     .attrs = http_error_attrs,
     .cfg_free = http_error_free,
-    .on_deactivate = http_fault_ended,
     .http = &http_error_ops,
     .flags = FT_HTTP_ONLY,
 };

@@ -1,7 +1,7 @@
 /* http_fault.h -- how a fault type acts on one HTTP request (http mode, proxy/protocols/http.c).
  *
  * A type that can act per request sets `.http` in its struct fault_type to a struct
- * fault_http_ops. On an http proxy every fault whose type has `.http` acts per request and
+ * fault_http_ops (the engine, proxy/protocols/http.c, reads them). On an http proxy every fault whose type has `.http` acts per request and
  * makes no TCP stages; faults of other types (no `.http`) stay connection-level TCP stages
  * there, exactly as on a tcp proxy. The same type name can so mean both: `hang` on a tcp proxy
  * holds bytes, `hang` on an http proxy holds one request.
@@ -55,10 +55,8 @@ struct fault_http_ops {
     void (*plan)(const struct fault *f, struct http_fault_plan *out);
 };
 
-/* The fault's window closed or it is being removed (f->removing): requests it holds follow its
- * on_end, and the engine drops every pointer to f. Set as `.on_deactivate` by every type with
- * `.http` (a no-op for faults on non-http proxies). Defined in proxy/protocols/http.c. */
-void http_fault_ended(struct fault *f);
+/* When the fault's window closes (or it is removed), the engine lets go of the requests it holds,
+ * following plan.on_end: the type has nothing to do for it. */
 
 /* Per-request ops of types whose settings live in their own files. */
 extern const struct fault_http_ops http_reset_ops;

@@ -153,6 +153,5 @@ const struct fault_type fault_latency = {
     .on_timer = latency_timer,
     .on_end = latency_end,
     .on_free = latency_free,
-    .on_deactivate = http_fault_ended,
     .http = &latency_http_ops,
 };

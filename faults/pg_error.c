@@ -91,6 +91,5 @@ const struct fault_type fault_pg_error = {
     .validate = pg_error_validate,
     .attrs = pg_error_attrs,
     .cfg_free = pg_fcfg_free,
-    .on_deactivate = pg_fault_ended,
     .flags = FT_PG_ONLY,
 };

@@ -58,9 +58,8 @@ void pg_fcfg_free(void *cfg);
 /* A default message for well-known sqlstates. */
 const char *pg_sqlstate_text(const char *sqlstate);
 
-/* The fault's window closed or it is being removed: queries it holds follow its on_end and the
- * engine drops every pointer to f. Defined in proxy/protocols/postgres.c; set as `.on_deactivate`. */
-void pg_fault_ended(struct fault *f);
+/* When the fault's window closes (or it is removed), the engine lets go of the queries it holds,
+ * following on_end: the types have nothing to do for it. */
 
 extern const struct fault_type fault_pg_error, fault_pg_latency, fault_pg_hang, fault_pg_drop;
 

@@ -107,7 +107,6 @@ const struct fault_type fault_pg_latency = {
     .validate = lat_validate,
     .attrs = lat_attrs,
     .cfg_free = pg_fcfg_free,
-    .on_deactivate = pg_fault_ended,
     .flags = FT_PG_ONLY,
 };
 
@@ -120,7 +119,6 @@ const struct fault_type fault_pg_hang = {
     .set = hang_set,
     .attrs = hang_attrs,
     .cfg_free = pg_fcfg_free,
-    .on_deactivate = pg_fault_ended,
     .flags = FT_PG_ONLY,
 };
 
@@ -133,6 +131,5 @@ const struct fault_type fault_pg_drop = {
     .set = drop_set,
     .attrs = drop_attrs,
     .cfg_free = pg_fcfg_free,
-    .on_deactivate = pg_fault_ended,
     .flags = FT_PG_ONLY,
 };

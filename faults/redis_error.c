@@ -91,6 +91,5 @@ const struct fault_type fault_redis_error = {
     .set = re_set,
     .attrs = re_attrs,
     .cfg_free = resp_fcfg_free,
-    .on_deactivate = resp_fault_ended,
     .flags = FT_REDIS_ONLY,
 };

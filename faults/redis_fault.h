@@ -41,8 +41,8 @@ void resp_fcfg_free(void *cfg);
 /* The cluster hash slot of a key (CRC16/XMODEM mod 16384, with {hash tags}). */
 unsigned resp_key_slot(const char *key, size_t len);
 
-/* The fault's window closed or it is being removed (proxy/protocols/redis.c). */
-void resp_fault_ended(struct fault *f);
+/* When the fault's window closes (or it is removed), the engine lets go of the commands it
+ * holds, following on_end (proxy/protocols/redis.c): the types have nothing to do for it. */
 
 extern const struct fault_type fault_redis_error, fault_redis_latency, fault_redis_hang;
 

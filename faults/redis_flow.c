@@ -69,7 +69,6 @@ const struct fault_type fault_redis_latency = {
     .validate = lat_validate,
     .attrs = lat_attrs,
     .cfg_free = resp_fcfg_free,
-    .on_deactivate = resp_fault_ended,
     .flags = FT_REDIS_ONLY,
 };
 
@@ -82,6 +81,5 @@ const struct fault_type fault_redis_hang = {
     .set = hang_set,
     .attrs = hang_attrs,
     .cfg_free = resp_fcfg_free,
-    .on_deactivate = resp_fault_ended,
     .flags = FT_REDIS_ONLY,
 };

@@ -21,7 +21,7 @@
  * a new fault with its own activation.
  */
 #include "faults/fault.h"
-#include "proxy/proxy.h"
+#include "faults/host.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -40,6 +40,7 @@ extern const struct fault_type fault_refuse;
 struct refuse_rt {
     int fd;                       /* packet socket while active, else -1 (0 before the first use) */
     int open;
+    int refusing;                 /* this fault holds its proxy's listener closed */
     struct event *ev;
 };
 
@@ -49,9 +50,10 @@ static void refuse_init(void *cfg) { ((struct refuse_rt *)cfg)->fd = -1; }
  * faults at once refuse each connection once). */
 static int refuse_counts_proxy(const struct fault *f)
 {
-    const struct fl_proxy *px = f->px;
-    for (int i = 0; px && i < px->nfaults; i++) {
-        const struct fault *o = px->faults[i];
+    int n = 0;
+    struct fault *const *fs = fault_host->siblings(f, &n);
+    for (int i = 0; fs && i < n; i++) {
+        const struct fault *o = fs[i];
         if (o->type == &fault_refuse && ((const struct refuse_rt *)o->cfg)->open) return o == f;
     }
     return 0;
@@ -64,7 +66,7 @@ static void refuse_drain(struct fault *f)
     for (int i = 0; rt->open && i < 4096; i++) {
         if (recv(rt->fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC) < 0) break;
         f->c.refused++;
-        if (refuse_counts_proxy(f)) f->px->st.refused++;
+        if (refuse_counts_proxy(f)) fault_host->count_refused(f);
     }
 }
 
@@ -78,7 +80,7 @@ static void refuse_seen_cb(evutil_socket_t fd, short what, void *arg)
 static int refuse_count_open(struct fault *f, char *err, size_t errlen)
 {
     struct refuse_rt *rt = f->cfg;
-    const struct fl_addr *a = &f->px->spec.listen;
+    const struct fl_addr *a = fault_host->listen_addr(f);
     if (a->kind != ADDR_INET) { snprintf(err, errlen, "a unix-socket listener"); return -1; }
     int port, loop;
     if (a->ss.ss_family == AF_INET) {
@@ -132,7 +134,7 @@ static int refuse_count_open(struct fault *f, char *err, size_t errlen)
         close(fd);
         return -1;
     }
-    rt->ev = event_new(fl_srv->base, fd, EV_READ | EV_PERSIST, refuse_seen_cb, f);
+    rt->ev = event_new(fault_base, fd, EV_READ | EV_PERSIST, refuse_seen_cb, f);
     if (!rt->ev) { close(fd); snprintf(err, errlen, "out of memory"); return -1; }
     event_add(rt->ev, NULL);
     rt->fd = fd;
@@ -154,20 +156,22 @@ static void refuse_count_close(struct fault *f)
 
 static void refuse_activate(struct fault *f)
 {
+    struct refuse_rt *rt = f->cfg;
     if (!f->px) return;
     char err[200];
     if (refuse_count_open(f, err, sizeof(err)) < 0)
-        log_warn("refuse_uncounted", "fault=%s proxy=%s reason=%s", log_q(f->name), log_q(f->px->spec.name), log_q(err));
-    f->px->refusing++;
-    proxy_update_listener(f->px);
+        log_warn("refuse_uncounted", "fault=%s proxy=%s reason=%s", log_q(f->name), log_q(f->proxy), log_q(err));
+    rt->refusing = 1;
+    fault_host->refusing(f, 1);
 }
 
 static void refuse_deactivate(struct fault *f)
 {
-    if (!f->px || f->px->refusing <= 0) return;
-    f->px->refusing--;
+    struct refuse_rt *rt = f->cfg;
+    if (!f->px || !rt->refusing) return;
+    rt->refusing = 0;
     refuse_count_close(f);   /* before the listener reopens: nothing accepted is counted */
-    proxy_update_listener(f->px);
+    fault_host->refusing(f, 0);
 }
 
 static void refuse_cfg_free(void *cfg)

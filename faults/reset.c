@@ -27,6 +27,5 @@ const struct fault_type fault_reset = {
     .on_start = reset_start,
     .on_data = reset_data,
     .on_timer = reset_timer,
-    .on_deactivate = http_fault_ended,   /* http proxies: per request (faults/http_reset.c) */
     .http = &http_reset_ops,
 };

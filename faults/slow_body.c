@@ -58,7 +58,6 @@ const struct fault_type fault_slow_body = {
     .set = slow_body_set,
     .validate = slow_body_validate,
     .attrs = slow_body_attrs,
-    .on_deactivate = http_fault_ended,
     .http = &slow_body_ops,
     .flags = FT_HTTP_ONLY,
 };

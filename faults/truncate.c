@@ -47,7 +47,6 @@ const struct fault_type fault_truncate = {
     .cfg_size = sizeof(struct truncate_cfg),
     .set = truncate_set,
     .attrs = truncate_attrs,
-    .on_deactivate = http_fault_ended,
     .http = &truncate_ops,
     .flags = FT_HTTP_ONLY,
 };

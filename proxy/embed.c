@@ -116,7 +116,7 @@ void embed_close_all(struct fl_embed *e)
 void embed_free(struct fl_embed *e)
 {
     if (!e) return;
-    rec_stop(e->srv);       /* flush the record before anyone judges it */
+    server_record_stop(e->srv);   /* flush the record before anyone judges it */
     server_free(e->srv);
     free(e);
 }

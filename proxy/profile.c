@@ -5,6 +5,7 @@
  * with the line of the key (or of the section header when a key is missing).
  */
 #include "proxy/profile.h"
+#include "proxy/protocol.h"
 #include "common/log.h"
 
 #include <stdio.h>
@@ -12,15 +13,12 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *mode_names[] = {"tcp", "http", "postgres", "redis"};
-
-const char *proxy_mode_str(enum proxy_mode m) { return mode_names[m]; }
-
-int proxy_mode_parse(const char *s, enum proxy_mode *m)
+/* The first protocol that has flag (for messages naming who has a feature). */
+static const struct protocol *protocol_with(unsigned flag)
 {
-    for (int i = 0; i < 4; i++)
-        if (strcasecmp(s, mode_names[i]) == 0) { *m = (enum proxy_mode)i; return 0; }
-    return -1;
+    for (int i = 0; protocols[i]; i++)
+        if (protocols[i]->flags & flag) return protocols[i];
+    return protocols[0];
 }
 
 void global_defaults(struct global_spec *g)
@@ -93,6 +91,7 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
     int line;
     const char *v;
     memset(p, 0, sizeof(*p));
+    p->protocol = protocols[0];
     p->enabled = 1;
     p->line = s->line;
     if (!s->name[0]) return KEYERR(s->line, "[proxy] needs a name: [proxy NAME]");
@@ -101,8 +100,8 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
     /* a misspelt key is reported as unknown (at its own line) before anything is called missing */
     int lline, uline;
     const char *lv = inisec_get(s, "listen", &lline), *uv = inisec_get(s, "upstream", &uline);
-    if ((v = inisec_get(s, "mode", &line)) && proxy_mode_parse(v, &p->mode) < 0)
-        return KEYERR(line, "mode: '%s' is not tcp, http, postgres or redis", v);
+    if ((v = inisec_get(s, "mode", &line)) && !(p->protocol = protocol_find(v)))
+        return KEYERR(line, "mode: '%s' is not %s", v, protocol_names());
     if ((v = inisec_get(s, "enabled", &line)) && parse_bool(v, &p->enabled, e, sizeof(e)) < 0)
         return KEYERR(line, "enabled: %s", e);
     if ((v = inisec_get(s, "add_via", &line)) && parse_bool(v, &p->add_via, e, sizeof(e)) < 0)
@@ -117,15 +116,20 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
         if (strcasecmp(v, "passthrough") == 0) p->tls_passthrough = 1;
         else if (strcasecmp(v, "refuse") == 0) p->tls_passthrough = 0;
         else return KEYERR(line, "tls: '%s' is not refuse or passthrough", v);
-        if (p->mode != MODE_POSTGRES) return KEYERR(line, "tls: only postgres proxies negotiate TLS (mode = postgres)");
+        if (!(p->protocol->flags & PROTO_TLS))
+            return KEYERR(line, "tls: only %s proxies negotiate TLS (mode = %s)", protocol_with(PROTO_TLS)->name,
+                          protocol_with(PROTO_TLS)->name);
     }
     if ((v = inisec_get(s, "role", &line))) {
         if (strcasecmp(v, "ingress") == 0) p->role = ROLE_INGRESS;
         else if (strcasecmp(v, "egress") == 0) p->role = ROLE_EGRESS;
         else return KEYERR(line, "role: '%s' is not egress or ingress", v);
         /* the ingress view is the service's own answers: only an http proxy sees them */
-        if (p->role == ROLE_INGRESS && p->mode != MODE_HTTP)
-            return KEYERR(line, "role: ingress needs an http proxy (mode = http): the verifier judges the service's responses");
+        if (p->role == ROLE_INGRESS && !(p->protocol->flags & PROTO_REQUESTS)) {
+            const struct protocol *rq = protocol_with(PROTO_REQUESTS);
+            return KEYERR(line, "role: ingress needs %s %s proxy (mode = %s): the verifier judges the service's responses",
+                          protocol_article(rq), rq->name, rq->name);
+        }
     }
     if (inisec_check_unused(d, s, err, errlen) < 0) return -1;
     if (!lv) return KEYERR(s->line, "[proxy %s] is missing 'listen'", s->name);
@@ -158,21 +162,12 @@ static int load_fault(struct inidoc *d, struct inisec *s, struct profile *p, cha
     for (int i = 0; i < p->nproxies; i++)
         if (strcmp(p->proxies[i].name, f->proxy) == 0) {
             found = 1;
-            if (p->proxies[i].mode != MODE_HTTP && (f->type->flags & FT_HTTP_ONLY)) {
+            if (!protocol_accepts(p->proxies[i].protocol, f->type)) {
                 int line;
                 inisec_get(s, "type", &line);
-                KEYERR(line, "[fault %s] type '%s' needs an http proxy; '%s' is mode %s", s->name, f->type->name,
-                       p->proxies[i].name, proxy_mode_str(p->proxies[i].mode));
-                fault_free(f);
-                return -1;
-            }
-            if (((f->type->flags & FT_PG_ONLY) && p->proxies[i].mode != MODE_POSTGRES) ||
-                ((f->type->flags & FT_REDIS_ONLY) && p->proxies[i].mode != MODE_REDIS)) {
-                int line;
-                inisec_get(s, "type", &line);
-                const char *need = (f->type->flags & FT_PG_ONLY) ? "postgres" : "redis";
-                KEYERR(line, "[fault %s] type '%s' needs a %s proxy; '%s' is mode %s", s->name, f->type->name,
-                       need, p->proxies[i].name, proxy_mode_str(p->proxies[i].mode));
+                const struct protocol *need = protocol_for_fault(f->type);
+                KEYERR(line, "[fault %s] type '%s' needs %s %s proxy; '%s' is mode %s", s->name, f->type->name,
+                       protocol_article(need), need->name, p->proxies[i].name, p->proxies[i].protocol->name);
                 fault_free(f);
                 return -1;
             }

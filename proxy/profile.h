@@ -15,14 +15,14 @@
 #include "faults/fault.h"
 #include "common/inidoc.h"
 
-enum proxy_mode { MODE_TCP = 0, MODE_HTTP, MODE_POSTGRES, MODE_REDIS };
+struct protocol;
 enum proxy_role { ROLE_EGRESS = 0, ROLE_INGRESS };
 
 struct proxy_spec {
     char name[128];
     struct fl_addr listen, upstream;
     char listen_text[300], upstream_text[300];
-    enum proxy_mode mode;
+    const struct protocol *protocol;   /* mode = NAME (proxy/protocol.h; never NULL once loaded) */
     enum proxy_role role;
     int enabled;
     int add_via;                 /* http: add a Via header */
@@ -68,8 +68,6 @@ void profile_free(struct profile *p);
 /* Detaches fault i from the profile (the caller now owns it). */
 struct fault *profile_take_fault(struct profile *p, int i);
 
-const char *proxy_mode_str(enum proxy_mode m);
-int proxy_mode_parse(const char *s, enum proxy_mode *m);
 void global_defaults(struct global_spec *g);
 
 #endif

@@ -222,13 +222,13 @@ static void fault_activate(struct fault *f)
     f->phase = FAULT_ACTIVE;
     f->active_since_us = fl_now_us();
     log_info("fault_start", "fault=%s proxy=%s type=%s", log_q(f->name), log_q(px->spec.name), f->type->name);
-    rec_fault_window(f, 1);
+    if (rec_active) fault_record_window(f, 1, NULL);
     if (f->type->on_activate) f->type->on_activate(f);
     for (struct conn *c = px->conns, *next; c; c = next) {
         c->busy++;
         for (int d = 0; d < 2; d++)
-            for (int i = 0; i < c->p[d].nstages && !c->closing; i++)
-                if (c->p[d].stages[i]->f == f) stage_start(c->p[d].stages[i]);
+            for (int i = 0; i < c->p[d].ch.nstages && !c->closing; i++)
+                if (c->p[d].ch.stages[i]->f == f) stage_start(c->p[d].ch.stages[i]);
         next = c->next;
         if (--c->busy == 0 && c->dead) conn_free(c);
     }
@@ -244,8 +244,8 @@ static void fault_end_stages(struct fault *f)
     for (struct conn *c = px->conns, *next; c; c = next) {
         c->busy++;
         for (int d = 0; d < 2; d++)
-            for (int i = 0; i < c->p[d].nstages && !c->closing; i++)
-                if (c->p[d].stages[i]->f == f) stage_end(c->p[d].stages[i]);
+            for (int i = 0; i < c->p[d].ch.nstages && !c->closing; i++)
+                if (c->p[d].ch.stages[i]->f == f) stage_end(c->p[d].ch.stages[i]);
         for (int d = 0; d < 2; d++) pipe_after_io(&c->p[d]);
         next = c->next;
         if (--c->busy == 0 && c->dead) conn_free(c);
@@ -278,11 +278,13 @@ static void fault_deactivate(struct fault *f, const char *why)
         if (f->removing) fault_end_stages(f);
         return;
     }
-    /* undone first (refuse reopens its listener and counts its last refusals): whoever reads the
-     * fault_end line can rely on it */
+    /* undone first (refuse reopens its listener and counts its last refusals; a protocol's engine
+     * lets go of the requests the fault holds): whoever reads the fault_end line can rely on it */
     if (f->type->on_deactivate) f->type->on_deactivate(f);
+    const struct protocol *pr = f->px ? f->px->spec.protocol : NULL;
+    if (pr && pr->fault_ended && protocol_owns_fault(pr, f)) pr->fault_ended(f);
     fault_log_counters(f, "fault_end", why);
-    rec_fault_window(f, 0);
+    if (rec_active) fault_record_window(f, 0, NULL);
     fault_end_stages(f);
 }
 

@@ -15,7 +15,10 @@
 #include <event2/listener.h>
 #include <event2/dns.h>
 #include "proxy/profile.h"
+#include "proxy/protocol.h"
 #include "faults/fault.h"
+#include "faults/chain.h"
+#include "record/record.h"
 
 enum closer { CLOSER_NONE = 0, CLOSER_CLIENT, CLOSER_UPSTREAM, CLOSER_PROXY, CLOSER_FAULT };
 const char *closer_str(enum closer c);
@@ -33,13 +36,12 @@ struct proxy_stats {
     uint64_t bad_requests, bad_responses, inflight, peak_inflight;
 };
 
-/* One direction of a connection: bytes from src go through the stages into dst. */
+/* One direction of a connection: bytes from src go through the direction's fault chain into
+ * dst. */
 struct pipe {
     struct conn *c;
     struct bufferevent *src, *dst;
-    struct stage **stages;
-    int nstages;
-    int nlive;                    /* stages selected and not ended: 0 = fast path */
+    struct chain ch;              /* the stages (faults/chain.h); ch.nlive == 0: the fast path */
     /* flags: one byte each (a held connection's memory is mostly these structs: issue 3 asks
      * <= 4 KiB per held connection) */
     unsigned char dir;            /* 0 = up (client -> upstream), 1 = down */
@@ -49,10 +51,9 @@ struct pipe {
     unsigned char shut_deferred;  /* tcp mode: shutdown waits for dst's read due this turn (pipe_shut) */
     unsigned char read_paused;    /* we disabled src reading for backpressure */
     /* arrival times (faults/chain.c stage_want_arrival): src's bytes carry the kernel's receive
-     * time; rx_us is the monotonic arrival of the bytes now in the chain, set only while a read
-     * is handed to it (0 = unknown: a timer's emit, or no timestamp) */
+     * time; ch.rx_us is the monotonic arrival of the bytes now in the chain, set only while a
+     * read is handed to it (0 = unknown: a timer's emit, or no timestamp) */
     unsigned char want_rxts, rxts_on;
-    int64_t rx_us;
     uint64_t bytes;               /* bytes written towards dst */
     uint64_t bytes_in;            /* tcp mode: bytes read from src (bytes_in - bytes = held by faults) */
 };
@@ -75,18 +76,17 @@ struct conn {
     int64_t t_cli_eof;               /* the client closed (EOF or error): the record's client_eof_ms */
     int64_t t_turn;                  /* start of the current turn (0 = none) */
     int64_t turn_max_us, t_turn_max; /* longest finished turn, and when it started */
-    const struct fault *hang_fault;  /* the fault holding this call, if any */
+    const struct fault *hang_fault;  /* the fault holding this call, if any (borrowed) */
     const struct fault *applied;     /* first fault applied (for the record) */
     union { struct sockaddr_in in; struct sockaddr_in6 in6; } peer_sa;   /* the client, as accepted
                                                                           (text: conn_peer) */
     char fault_name[128];            /* first fault applied / holding fault, for the record */
     int busy;                        /* callbacks on the stack: free is deferred until 0 */
     int dead;                        /* both sockets closed; freed when busy drops to 0 */
-    int cli_shut_pending, up_shut_pending;
-    int own_read;                    /* conn.c reads the sockets itself (conn_readable): every mode
+    int own_read;                    /* conn_relay.c reads the sockets itself (conn_readable): every protocol
                                         in the daemon; 0 only in tests/fuzz/fuzz_http.c */
     struct conn *prev, *next;
-    void *proto;                     /* mode-specific state (http, postgres, redis) */
+    void *proto;                     /* the protocol's state (struct protocol conn_init; NULL: tcp relay) */
     void *rec;                       /* recorder's per-connection scratch */
 };
 
@@ -107,7 +107,7 @@ struct fl_proxy {
     int64_t accept_backoff_us;
     int retired;                  /* removed by reload: no listener, freed with its last conn */
     struct fl_proxy *next_retired;
-    void *rec;                    /* recorder's per-proxy data */
+    struct rec_px *rec;           /* the recorder's entry (proxy_rec; NULL until used, or not recording) */
     int from_api;                 /* created through the admin API: a reload keeps it */
 };
 
@@ -133,6 +133,19 @@ struct fl_server {
 
 /* The server of this process (one per process). */
 extern struct fl_server *fl_srv;
+
+/* A part its composer adds to every server (the admin API: cli/main.c composes control/admin.c's
+ * admin_part), so that the core needs none of it. start runs in server_new once the listeners
+ * are bound, before recording starts and faults are attached (an error fails server_new); stop
+ * runs when the server starts draining and again before it is freed (it must be idempotent). */
+struct server_part {
+    const char *name;
+    int (*start)(struct fl_server *s, char *err, size_t errlen);
+    void (*stop)(struct fl_server *s);
+};
+/* Adds part to every server created from now on, in order (at most 4; adding one twice adds it
+ * once). part is borrowed for the life of the process. */
+void server_compose(const struct server_part *part);
 
 /* Creates the server on a new event base from a loaded profile (taken over). Binds every
  * listener; on failure returns NULL with the reason in err and nothing left open. */
@@ -176,7 +189,7 @@ void fault_schedule(struct fault *f);
 /* Ends the fault now (kill, ttl, cap): it stays attached but acts no more. */
 void fault_end_now(struct fault *f, const char *why);
 
-/* Connections (proxy/conn.c). */
+/* Connections (proxy/conn.c, conn_relay.c, conn_close.c). */
 void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr *sa, int salen);
 void conn_close(struct conn *c, enum closer who, enum close_how how);
 /* The client's address as text ("1.2.3.4:5", "[::1]:5", "unix"; "unix" too when unknown),
@@ -193,8 +206,47 @@ void conn_sync_stages(struct conn *c);
 void pipe_after_io(struct pipe *p);
 void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n);  /* end of chain */
 void pipe_eof_out(struct pipe *p);                                   /* EOF out of chain */
+/* Bytes from p's source enter its fault chain (straight to the destination when the chain is
+ * empty); the source's EOF likewise. What protocol engines call to pass bytes and EOFs on. */
+static inline void pipe_input(struct pipe *p, struct evbuffer *in)
+{
+    if (p->ch.nstages == 0) pipe_deliver(p, in, (size_t)-1);
+    else chain_input(&p->ch, in);
+}
+static inline void pipe_eof_in(struct pipe *p)
+{
+    if (p->ch.nstages == 0) pipe_eof_out(p);
+    else chain_eof(&p->ch);
+}
 /* Turns on the kernel's receive stamps (SO_TIMESTAMPNS) of p's source socket fd, once. */
 void pipe_stamp_arrivals(struct pipe *p, evutil_socket_t fd);
 void conn_free(struct conn *c);
+/* Fault f acted on c (f's own counters are the caller's): c's first fault is named for the record
+ * and the recorder counts it. */
+void conn_fault_applied(struct conn *c, const struct fault *f);
+/* f began holding c's call (a hang): the client's give-up is measured from now. A new hold after
+ * a released one starts the times again. */
+void conn_hold_started(struct conn *c, const struct fault *f);
+/* f stopped holding c's call (no effect unless f is the one holding it and the client is still
+ * there): hang_end is now. */
+void conn_hold_ended(struct conn *c, const struct fault *f);
+
+/* The fault host (proxy/host.c): installs the table faults/host.h asks for, on s's loop. */
+void proxy_fault_host_install(struct fl_server *s);
+
+/* ---- the record (proxy/recording.c; record/record.h). Call sites test rec_active first. ---- */
+/* Starts recording for s's [faultline] settings (nothing without `redis`). 0, or -1 with err. */
+int server_record_start(struct fl_server *s, char *err, size_t errlen);
+/* Ends the run's record: windows of faults still acting, the last flush (bounded), and the
+ * recorder's entries forgotten. A no-op when not recording. */
+void server_record_stop(struct fl_server *s);
+/* The proxy object's recorder entry, attached on first use. */
+struct rec_px *proxy_rec_attach(struct fl_proxy *px);
+static inline struct rec_px *proxy_rec(struct fl_proxy *px) { return px->rec ? px->rec : proxy_rec_attach(px); }
+/* f's window opened (1) or closed (0); reason NULL = the one f's state says (duration, killed,
+ * removed, ttl). */
+void fault_record_window(const struct fault *f, int active, const char *reason);
+/* c ended: its `kind=conn` event. */
+void conn_record_close(struct conn *c);
 
 #endif

@@ -8,7 +8,6 @@
  * game-day stop button: every fault stops acting at once.
  */
 #include "proxy/proxy.h"
-#include "control/admin.h"
 #include "faults/chain.h"
 #include "common/log.h"
 #include "record/record.h"
@@ -22,6 +21,21 @@
 #include <unistd.h>
 
 struct fl_server *fl_srv;
+
+static const struct server_part *parts[4];
+static int nparts;
+
+void server_compose(const struct server_part *part)
+{
+    for (int i = 0; i < nparts; i++)
+        if (parts[i] == part) return;
+    if (nparts < (int)(sizeof(parts) / sizeof(parts[0]))) parts[nparts++] = part;
+}
+
+static void parts_stop(struct fl_server *s)
+{
+    for (int i = nparts - 1; i >= 0; i--) parts[i]->stop(s);
+}
 
 struct fl_proxy *server_find_proxy(struct fl_server *s, const char *name)
 {
@@ -70,7 +84,7 @@ void server_remove_proxy(struct fl_server *s, struct fl_proxy *px)
 
 static int spec_same_listener(const struct proxy_spec *a, const struct proxy_spec *b)
 {
-    return strcmp(a->listen_text, b->listen_text) == 0 && a->mode == b->mode;
+    return strcmp(a->listen_text, b->listen_text) == 0 && a->protocol == b->protocol;
 }
 
 int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t errlen)
@@ -248,7 +262,7 @@ void server_stop(struct fl_server *s)
     int open = total_conns(s);
     log_info("stopping", "open_connections=%d drain_ms=%lld", open, (long long)(s->g.drain_us / 1000));
     for (int i = 0; i < s->nproxies; i++) proxy_update_listener(s->proxies[i]);
-    admin_stop(s);
+    parts_stop(s);   /* the admin API stops answering */
     s->drain_deadline_us = fl_now_us() + s->g.drain_us;
     s->drain_ev = evtimer_new(s->base, drain_cb, s);
     struct timeval tv = {0, 0};
@@ -272,7 +286,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-    rec_tick(arg);
+    (void)arg;
+    rec_tick();
 }
 
 static void raise_nofile(void)
@@ -307,6 +322,7 @@ struct fl_server *server_new(struct profile *prof, char *err, size_t errlen)
     s->g = prof->g;
     snprintf(s->profile_path, sizeof(s->profile_path), "%s", prof->path);
     s->started_us = fl_now_us();
+    proxy_fault_host_install(s);
     fl_rand_seed((uint64_t)fl_wall_us() ^ ((uint64_t)getpid() << 32));
     /* signals are caught before any listener is bound: a SIGHUP sent as soon as a port accepts
      * (a supervisor, a test) must reload, not kill the process (it did, under load); their
@@ -324,8 +340,9 @@ struct fl_server *server_new(struct profile *prof, char *err, size_t errlen)
         if (!px) { server_free(s); return NULL; }
         server_add_proxy(s, px);
     }
-    if (admin_start(s, err, errlen) < 0) { server_free(s); return NULL; }
-    if (rec_start(s, err, errlen) < 0) { server_free(s); return NULL; }
+    for (int i = 0; i < nparts; i++)
+        if (parts[i]->start(s, err, errlen) < 0) { server_free(s); return NULL; }
+    if (server_record_start(s, err, errlen) < 0) { server_free(s); return NULL; }
     for (int k = 0; k < prof->nfaults; k++) {
         struct fault *f = profile_take_fault(prof, k);
         proxy_fault_add(server_find_proxy(s, f->proxy), f);
@@ -342,12 +359,12 @@ int server_run(struct fl_server *s)
     for (int i = 0; i < s->nproxies; i++) {
         struct fl_proxy *px = s->proxies[i];
         log_info("listening", "proxy=%s listen=%s upstream=%s mode=%s enabled=%s faults=%d", log_q(px->spec.name),
-                 log_q(px->spec.listen_text), log_q(px->spec.upstream_text), proxy_mode_str(px->spec.mode),
+                 log_q(px->spec.listen_text), log_q(px->spec.upstream_text), px->spec.protocol->name,
                  px->spec.enabled ? "yes" : "no", px->nfaults);
     }
     log_info("started", "profile=%s proxies=%d pid=%d", log_q(s->profile_path), s->nproxies, (int)getpid());
     event_base_dispatch(s->base);
-    rec_stop(s);
+    server_record_stop(s);
     log_info("stopped", "exit=%d", s->exit_code);
     return s->exit_code;
 }
@@ -355,7 +372,7 @@ int server_run(struct fl_server *s)
 void server_free(struct fl_server *s)
 {
     if (!s) return;
-    admin_stop(s);
+    parts_stop(s);
     /* conn_kill, not proxy_close_all: a connection still flushing after the drain timeout is
      * already closing, and would outlive its proxy (leaked at exit; found by LeakSanitizer) */
     for (int i = 0; i < s->nproxies; i++) {

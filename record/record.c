@@ -7,8 +7,9 @@
  * there and must never cost the data path anything when it is not. Hence:
  *
  *   - The hooks the daemon calls (rec_conn_open, rec_fault_applied, ...) only bump a few
- *     counters in the proxy's recorder entry (px->rec). Only a connection's close (and an http
- *     request's end) formats a Redis command, into a reusable buffer.
+ *     counters in the proxy's recorder entry (struct rec_px, which the core keeps per proxy
+ *     object). Only a connection's close (and an http request's end) formats a Redis command,
+ *     into a reusable buffer.
  *   - One hiredis async connection on the server's own event base (libevent adapter). Commands
  *     are appended to hiredis's output buffer and leave in one write per loop iteration, so
  *     everything is pipelined. A bounded queue: at most REC_MAX_INFLIGHT commands and
@@ -22,17 +23,19 @@
  *   - Redis lost: reconnect with backoff (100 ms doubling to 5 s); a connect that takes over 2 s
  *     or commands unanswered for 5 s count as lost. Drops are logged at most once per interval.
  *
- * What the recorder does not do: read the record back (verify/), or decide anything about faults.
- * Entries per proxy and per fault are kept by name for the whole run and outlive the daemon's
- * objects (a reload may free and recreate them); totals of an earlier object with the same name
- * are carried as a base so counters never go backwards.
+ *   - The daemon's objects are never looked into: the core hands plain values in (record.h), and
+ *     once per interval the recorder asks it (struct rec_source observe) to report its live
+ *     proxies and faults with their counters; what is not reported is gone.
+ *
+ * What the recorder does not do: read the record back (record/read.c, verify/), or decide
+ * anything about faults. Entries per proxy and per fault are kept by name for the whole run and
+ * outlive the daemon's objects (a reload may free and recreate them); totals of an earlier object
+ * with the same name are carried as a base so counters never go backwards.
  */
 #include "record/record_int.h"
-#include "proxy/proxy.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "common/version.h"
-#include "proxy/protocols/postgres.h"
-#include "proxy/protocols/redis.h"
 
 #include <netdb.h>
 #include <stdarg.h>
@@ -46,6 +49,7 @@
 
 /* The one recorder (record_int.h): set by rec_start, NULL when not recording. */
 struct rec *rec_st;
+int rec_active;
 
 static char *xstrdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *xstrdup_printf(const char *fmt, ...)
@@ -104,13 +108,16 @@ static struct rec_px *px_entry(const char *name)
 }
 
 /* Adds the totals of an earlier object with the same name (current values are not totals). */
-static void stats_add(struct proxy_stats *to, const struct proxy_stats *a)
+static void stats_add(struct rec_stats *to, const struct rec_stats *a)
 {
     to->accepted += a->accepted;
     if (a->peak_active > to->peak_active) to->peak_active = a->peak_active;
     to->upstream_ok += a->upstream_ok;
     to->upstream_failed += a->upstream_failed;
-    for (int i = 0; i < 5; i++) to->closed_by[i] += a->closed_by[i];
+    to->closed_client += a->closed_client;
+    to->closed_upstream += a->closed_upstream;
+    to->closed_proxy += a->closed_proxy;
+    to->closed_fault += a->closed_fault;
     to->bytes_up += a->bytes_up;
     to->bytes_down += a->bytes_down;
     to->refused += a->refused;
@@ -123,50 +130,47 @@ static void stats_add(struct proxy_stats *to, const struct proxy_stats *a)
     if (a->peak_inflight > to->peak_inflight) to->peak_inflight = a->peak_inflight;
 }
 
-/* The entry's object is gone or replaced by px (NULL: gone): its last values join the base. */
-static void px_fold(struct rec_px *rp, struct fl_proxy *px)
+/* The entry's object is gone or replaced by obj (NULL: gone): its last values join the base. */
+static void px_fold(struct rec_px *rp, const void *obj)
 {
     stats_add(&rp->base, &rp->last);   /* zero when already folded */
     memset(&rp->last, 0, sizeof(rp->last));
-    rp->px = px;
+    rp->obj = obj;
+    if (!obj) memset(&rp->facts, 0, sizeof(rp->facts));
 }
 
-/* A proxy object the recorder has not seen yet (px->rec == NULL): attach it to its name. An
- * earlier object with that name is folded into the base. */
-static struct rec_px *px_attach(struct fl_proxy *px)
+struct rec_px *rec_proxy_attach(const char *name, const void *obj)
 {
-    struct rec_px *rp = px_entry(px->spec.name);
-    px_fold(rp, px);
+    if (!rec_st) return NULL;
+    struct rec_px *rp = px_entry(name);
+    px_fold(rp, obj);
     rp->b_req = rp->b_up = rp->b_down = 0;
-    px->rec = rp;
     return rp;
 }
 
-static inline struct rec_px *px_rec(struct fl_proxy *px)
+void rec_observe_proxy(struct rec_px *rp, const void *obj, const struct rec_stats *st, const struct rec_facts *fx)
 {
-    return px->rec ? (struct rec_px *)px->rec : px_attach(px);
+    if (!rec_st || !rp || rp->obj != obj) return;   /* an older object with the name (retired) */
+    rp->seen = 1;
+    rp->cur = *st;
+    rp->facts = *fx;
 }
 
-static struct rec_fault *fault_entry(const struct fault *f)
+static struct rec_fault *fault_entry(const char *name)
 {
     for (int i = 0; i < rec_st->nfaults; i++)
-        if (!strcmp(rec_st->faults[i]->name, f->name)) return rec_st->faults[i];
+        if (!strcmp(rec_st->faults[i]->name, name)) return rec_st->faults[i];
     struct rec_fault *rf = rec_xcalloc(sizeof(*rf));
-    snprintf(rf->name, sizeof(rf->name), "%s", f->name);
-    rf->key = xstrdup_printf("fl:run:%s:fault:%s:%s", rec_st->run, f->name, rec_st->inst);
+    snprintf(rf->name, sizeof(rf->name), "%s", name);
+    rf->key = xstrdup_printf("fl:run:%s:fault:%s:%s", rec_st->run, name, rec_st->inst);
     rec_st->faults = grow_one(rec_st->faults, rec_st->nfaults, sizeof(*rec_st->faults));
     rec_st->faults[rec_st->nfaults++] = rf;
     return rf;
 }
 
-/* Every field of struct fault_counters (faults/fault.h), in the order write_fault sends them;
- * each is a total that only grows and is written under its own name (docs/metrics.md). Adding,
- * comparing and writing go field by field over this one list, so a new counter is added here. */
-#define REC_FC_FIELDS(X) \
-    X(conns_seen) X(conns_affected) X(bytes_delayed) X(bytes_held) X(bytes_dropped) \
-    X(closes) X(resets) X(abandoned) X(refused) X(requests_affected)
-
-static void fc_add(struct fault_counters *to, const struct fault_counters *a)
+/* Adding, comparing and writing a fault's counters go field by field over REC_FC_FIELDS
+ * (record.h), so a new counter is added there. */
+static void fc_add(struct rec_fault_counters *to, const struct rec_fault_counters *a)
 {
 #define REC_FC_ADD(field) to->field += a->field;
     REC_FC_FIELDS(REC_FC_ADD)
@@ -174,7 +178,7 @@ static void fc_add(struct fault_counters *to, const struct fault_counters *a)
 }
 
 /* A fault object reused by name (or a recycled address) shows as counters going backwards. */
-static int fc_went_back(const struct fault_counters *n, const struct fault_counters *l)
+static int fc_went_back(const struct rec_fault_counters *n, const struct rec_fault_counters *l)
 {
 #define REC_FC_BACK(field) if (n->field < l->field) return 1;
     REC_FC_FIELDS(REC_FC_BACK)
@@ -182,21 +186,24 @@ static int fc_went_back(const struct fault_counters *n, const struct fault_count
     return 0;
 }
 
-/* The entry's object is gone or replaced by f (NULL: gone): its last values join the base. */
-static void fault_fold(struct rec_fault *rf, struct fault *f)
+/* The entry's object is gone or replaced by obj (NULL: gone): its last values join the base. */
+static void fault_fold(struct rec_fault *rf, const void *obj)
 {
     fc_add(&rf->base, &rf->last);     /* zero when already folded */
     memset(&rf->last, 0, sizeof(rf->last));
-    rf->f = f;
+    rf->obj = obj;
 }
 
-/* Notes the live object f for its entry (at flush time, when f is known to be alive). */
-static void fault_observe(struct rec_fault *rf, struct fault *f)
+/* Notes the live object obj for its entry (at flush time, when it is known to be alive). */
+void rec_observe_fault(const char *name, const char *proxy, const char *type, const void *obj,
+                       const struct rec_fault_counters *c)
 {
-    if (rf->f != f || fc_went_back(&f->c, &rf->last)) fault_fold(rf, f);
-    rf->last = f->c;
-    snprintf(rf->proxy, sizeof(rf->proxy), "%s", f->proxy);
-    snprintf(rf->type, sizeof(rf->type), "%s", f->type ? f->type->name : "");
+    if (!rec_st) return;
+    struct rec_fault *rf = fault_entry(name);
+    if (rf->obj != obj || fc_went_back(c, &rf->last)) fault_fold(rf, obj);
+    rf->last = *c;
+    snprintf(rf->proxy, sizeof(rf->proxy), "%s", proxy);
+    snprintf(rf->type, sizeof(rf->type), "%s", type);
     rf->seen = 1;
 }
 
@@ -204,7 +211,6 @@ static void fault_observe(struct rec_fault *rf, struct fault *f)
 
 static void write_meta(int ended)
 {
-    struct fl_server *s = rec_st->s;
     struct rbuf *b = &rec_st->b;
     rb_begin(b);
     rb_str(b, "HSET");
@@ -219,26 +225,16 @@ static void write_meta(int ended)
     rb_kv_str(b, "host", host);
     rb_str(b, "record_interval_ms");
     rb_fmt(b, "%lld", (long long)(rec_st->interval_us / 1000));
-    if (s->prof && s->prof->text) rb_kv_str(b, "profile", s->prof->text);
-    char plist[4096];
-    size_t o = 0;
-    plist[0] = 0;
-    for (int i = 0; i < s->nproxies && o < sizeof(plist) - 1; i++)
-        o += (size_t)snprintf(plist + o, sizeof(plist) - o, "%s%s", i ? "," : "", s->proxies[i]->spec.name);
-    if (o >= sizeof(plist)) o = sizeof(plist) - 1;
-    rb_kv_str(b, "proxies", plist);
-    for (int i = 0; i < s->nproxies; i++) {    /* role:<proxy> = ingress|egress (docs/metrics.md) */
-        char k[160];
-        snprintf(k, sizeof(k), "role:%s", s->proxies[i]->spec.name);
-        rb_kv_str(b, k, s->proxies[i]->spec.role == ROLE_INGRESS ? "ingress" : "egress");
-    }
+    /* profile, proxies, role:<proxy> = ingress|egress (docs/metrics.md): the daemon's */
+    struct rec_kv kv = {b, 0};
+    rec_st->src.meta(rec_st->src.ctx, &kv);
     rb_kv_u64(b, "record_dropped", rec_st->dropped);
     if (ended) {
         rb_str(b, "ended_ms");
         rb_ms(b, fl_wall_us());
     }
     rec_send_plain(NULL, 0);
-    rec_st->prof_written = s->prof;
+    rec_st->meta_written = rec_st->src.meta_version(rec_st->src.ctx);
 }
 
 /* On every (re)connect: the run's index entries and metadata (all idempotent). */
@@ -263,10 +259,10 @@ void rec_write_hello(void)
 
 static void write_counters(struct rec_px *rp)
 {
-    struct proxy_stats st = rp->base;
-    if (rp->px) stats_add(&st, &rp->px->st);
+    struct rec_stats st = rp->base;
+    if (rp->obj) stats_add(&st, &rp->cur);
     uint64_t peak = rp->base.peak_active;
-    if (rp->px && rp->px->st.peak_active > peak) peak = rp->px->st.peak_active;
+    if (rp->obj && rp->cur.peak_active > peak) peak = rp->cur.peak_active;
     struct rbuf *b = &rec_st->b;
     rb_begin(b);
     rb_str(b, "HSET");
@@ -274,10 +270,10 @@ static void write_counters(struct rec_px *rp)
     rb_kv_u64(b, "accepted", st.accepted);
     rb_kv_u64(b, "upstream_ok", st.upstream_ok);
     rb_kv_u64(b, "upstream_failed", st.upstream_failed);
-    rb_kv_u64(b, "closed_client", st.closed_by[CLOSER_CLIENT]);
-    rb_kv_u64(b, "closed_upstream", st.closed_by[CLOSER_UPSTREAM]);
-    rb_kv_u64(b, "closed_proxy", st.closed_by[CLOSER_PROXY]);
-    rb_kv_u64(b, "closed_fault", st.closed_by[CLOSER_FAULT]);
+    rb_kv_u64(b, "closed_client", st.closed_client);
+    rb_kv_u64(b, "closed_upstream", st.closed_upstream);
+    rb_kv_u64(b, "closed_proxy", st.closed_proxy);
+    rb_kv_u64(b, "closed_fault", st.closed_fault);
     rb_kv_u64(b, "bytes_up", st.bytes_up);
     rb_kv_u64(b, "bytes_down", st.bytes_down);
     rb_kv_u64(b, "requests", st.requests);
@@ -289,10 +285,10 @@ static void write_counters(struct rec_px *rp)
     rb_kv_u64(b, "faults_applied", rp->faults_applied);
     rb_kv_u64(b, "refused", st.refused);
     rb_kv_u64(b, "peak_active", peak);
-    rb_kv_u64(b, "active", rp->px ? rp->px->st.active : 0);
+    rb_kv_u64(b, "active", rp->obj ? rp->cur.active : 0);
     rb_kv_u64(b, "record_dropped", rp->dropped);
     rec_send_plain(NULL, 0);
-    if (rp->px) rp->last = rp->px->st;
+    if (rp->obj) rp->last = rp->cur;
 }
 
 static void write_series(struct rec_px *rp)
@@ -329,7 +325,7 @@ static void write_series(struct rec_px *rp)
 
 static void write_fault(struct rec_fault *rf)
 {
-    struct fault_counters c = rf->base;
+    struct rec_fault_counters c = rf->base;
     fc_add(&c, &rf->last);
     struct rbuf *b = &rec_st->b;
     rb_begin(b);
@@ -343,56 +339,47 @@ static void write_fault(struct rec_fault *rf)
     rec_send_plain(NULL, 0);
 }
 
-/* Protocol modes: the module's totals (HSET, absolute) and, for postgres, the state of its
- * sessions now (one stream entry per interval). Only while the proxy object is live. */
+/* A protocol's facts: its totals (HSET, absolute) and, for postgres, the state of its sessions
+ * now (one stream entry per interval). Only while the proxy object is live. */
 static void write_proto(struct rec_px *rp)
 {
-    struct fl_proxy *px = rp->px;
-    if (!px || (px->spec.mode != MODE_POSTGRES && px->spec.mode != MODE_REDIS)) return;
+    const struct rec_facts *fx = &rp->facts;
+    if (!rp->obj || !fx->totals) return;
     struct rbuf *b = &rec_st->b;
     struct rec_kv kv = {b, 0};
     rb_begin(b);
     rb_str(b, "HSET");
     rb_str(b, rp->k_proto);
-    if (px->spec.mode == MODE_POSTGRES) pg_totals_facts(px, &kv);
-    else resp_totals_facts(px, &kv);
+    fx->totals(fx->arg, &kv);
     if (kv.n) rec_send_plain(NULL, 0);
-    if (px->spec.mode != MODE_POSTGRES) return;
+    if (!fx->state) return;
     kv.n = 0;
     rb_begin(b);
     rb_xadd_capped(b, rp->k_pgstate);
     rb_str(b, "at_ms");
     rb_ms(b, fl_wall_us());
     rb_kv_str(b, "inst", rec_st->inst);
-    pg_state_facts(px, &kv);
+    fx->state(fx->arg, &kv);
     if (rec_send_plain(rp, 1) == 0 && !rp->pgstate_expired) {
         rp->pgstate_expired = 1;
         rec_expire_key(rp->k_pgstate);
     }
 }
 
-/* Walks the daemon's live proxies and faults: attaches new objects, forgets freed ones. */
-static void observe_proxy(struct fl_proxy *px)
-{
-    struct rec_px *rp = px_rec(px);
-    if (rp->px == px) rp->seen = 1;
-    for (int j = 0; j < px->nfaults; j++) fault_observe(fault_entry(px->faults[j]), px->faults[j]);
-}
-
+/* Asks the daemon for its live proxies and faults (rec_observe_proxy, rec_observe_fault), then
+ * forgets the objects it did not report. */
 static void observe_objects(void)
 {
-    struct fl_server *s = rec_st->s;
     for (int i = 0; i < rec_st->npx; i++) rec_st->pxs[i]->seen = 0;
     for (int i = 0; i < rec_st->nfaults; i++) rec_st->faults[i]->seen = 0;
-    for (int i = 0; i < s->nproxies; i++) observe_proxy(s->proxies[i]);
-    for (struct fl_proxy *px = s->retired; px; px = px->next_retired) observe_proxy(px);
+    rec_st->src.observe(rec_st->src.ctx);
     for (int i = 0; i < rec_st->npx; i++) {
         struct rec_px *rp = rec_st->pxs[i];
-        if (!rp->seen && rp->px) px_fold(rp, NULL);
+        if (!rp->seen && rp->obj) px_fold(rp, NULL);
     }
     for (int i = 0; i < rec_st->nfaults; i++) {
         struct rec_fault *rf = rec_st->faults[i];
-        if (!rf->seen && rf->f) fault_fold(rf, NULL);
+        if (!rf->seen && rf->obj) fault_fold(rf, NULL);
     }
 }
 
@@ -401,7 +388,7 @@ static void close_buckets(int64_t label_sec)
 {
     for (int i = 0; i < rec_st->npx; i++) {
         struct rec_px *rp = rec_st->pxs[i];
-        struct fl_proxy *px = rp->px;
+        const struct rec_stats *px = rp->obj ? &rp->cur : NULL;
         struct rec_bucket *k = &rp->ring[rp->nb % REC_RING];
         memset(k, 0, sizeof(*k));
         k->sec = label_sec;
@@ -411,20 +398,20 @@ static void close_buckets(int64_t label_sec)
         k->err = rp->a_err;
         k->inflight = rp->a_inflight;
         if (px) {
-            k->cur = px->st.active;
-            k->req = px->st.requests - rp->b_req;
-            k->up = px->st.bytes_up - rp->b_up;
-            k->down = px->st.bytes_down - rp->b_down;
-            if (px->st.inflight > k->inflight) k->inflight = px->st.inflight;
-            rp->b_req = px->st.requests;
-            rp->b_up = px->st.bytes_up;
-            rp->b_down = px->st.bytes_down;
+            k->cur = px->active;
+            k->req = px->requests - rp->b_req;
+            k->up = px->bytes_up - rp->b_up;
+            k->down = px->bytes_down - rp->b_down;
+            if (px->inflight > k->inflight) k->inflight = px->inflight;
+            rp->b_req = px->requests;
+            rp->b_up = px->bytes_up;
+            rp->b_down = px->bytes_down;
         }
         if (k->cur > k->peak) k->peak = k->cur;
         rp->nb++;
         rp->a_new = rp->a_faults = rp->a_err = 0;
-        rp->a_peak = px ? px->st.active : 0;
-        rp->a_inflight = px ? px->st.inflight : 0;
+        rp->a_peak = px ? px->active : 0;
+        rp->a_inflight = px ? px->inflight : 0;
     }
 }
 
@@ -432,7 +419,7 @@ static void flush_all(void)
 {
     evtimer_del(rec_st->batch_ev);
     rec_batch_flush();
-    if (rec_st->s->prof != rec_st->prof_written && rec_st->ac) write_meta(0);
+    if (rec_st->src.meta_version(rec_st->src.ctx) != rec_st->meta_written && rec_st->ac) write_meta(0);
     for (int i = 0; i < rec_st->npx; i++) {
         write_counters(rec_st->pxs[i]);
         write_series(rec_st->pxs[i]);
@@ -450,10 +437,10 @@ static void flush_all(void)
             rec_expire_key(rec_st->pxs[i]->k_counters);
             rec_expire_key(rec_st->pxs[i]->k_ts);
             rec_expire_key(rec_st->pxs[i]->k_events);
-            struct fl_proxy *px = rec_st->pxs[i]->px;
-            if (px && (px->spec.mode == MODE_POSTGRES || px->spec.mode == MODE_REDIS)) {
-                rec_expire_key(rec_st->pxs[i]->k_proto);
-                if (px->spec.mode == MODE_POSTGRES) rec_expire_key(rec_st->pxs[i]->k_pgstate);
+            const struct rec_px *rp = rec_st->pxs[i];
+            if (rp->obj && rp->facts.totals) {
+                rec_expire_key(rp->k_proto);
+                if (rp->facts.state) rec_expire_key(rp->k_pgstate);
             }
         }
         for (int i = 0; i < rec_st->nfaults; i++) rec_expire_key(rec_st->faults[i]->key);
@@ -498,12 +485,12 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- start / stop ---- */
 
-int rec_start(struct fl_server *s, char *err, size_t errlen)
+int rec_start(const struct rec_config *cfg, char *err, size_t errlen)
 {
-    if (!s->g.redis[0]) return 0;
+    if (!cfg->redis[0]) return 0;
     struct rec_url u;
     char e[700];
-    if (rec_url_parse(s->g.redis, &u, e, sizeof(e)) < 0) {
+    if (rec_url_parse(cfg->redis, &u, e, sizeof(e)) < 0) {
         snprintf(err, errlen, "[faultline] %s", e);
         return -1;
     }
@@ -522,15 +509,17 @@ int rec_start(struct fl_server *s, char *err, size_t errlen)
     }
     struct rec *r = rec_xcalloc(sizeof(*r));
     rec_st = r;
-    r->s = s;
+    rec_active = 1;
+    r->base = cfg->base;
+    r->src = cfg->src;
     r->url = u;
-    rec_mask_url(s->g.redis, r->url_text, sizeof(r->url_text));
+    rec_mask_url(cfg->redis, r->url_text, sizeof(r->url_text));
     r->started_wall_us = fl_wall_us();
-    r->interval_us = s->g.record_interval_us > 0 ? s->g.record_interval_us : 1000000;
-    r->ttl_s = s->g.retention_us / 1000000;
+    r->interval_us = cfg->interval_us > 0 ? cfg->interval_us : 1000000;
+    r->ttl_s = cfg->retention_us / 1000000;
     if (r->ttl_s < 1) r->ttl_s = 1;
-    if (s->g.run[0]) {
-        snprintf(r->run, sizeof(r->run), "%s", s->g.run);
+    if (cfg->run[0]) {
+        snprintf(r->run, sizeof(r->run), "%s", cfg->run);
     } else {
         time_t t = (time_t)(r->started_wall_us / 1000000);
         struct tm tm;
@@ -539,10 +528,9 @@ int rec_start(struct fl_server *s, char *err, size_t errlen)
         strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", &tm);
         unsigned x = (unsigned)((uint64_t)r->started_wall_us ^ ((uint64_t)getpid() << 16)) * 2654435761u;
         snprintf(r->run, sizeof(r->run), "%s-%04x", ts, (x >> 16) & 0xffff);
-        snprintf(s->g.run, sizeof(s->g.run), "%s", r->run);
     }
-    if (s->g.instance[0]) {
-        snprintf(r->inst, sizeof(r->inst), "%s", s->g.instance);
+    if (cfg->instance[0]) {
+        snprintf(r->inst, sizeof(r->inst), "%s", cfg->instance);
     } else {
         char host[128] = "";
         gethostname(host, sizeof(host) - 1);
@@ -551,13 +539,12 @@ int rec_start(struct fl_server *s, char *err, size_t errlen)
     r->k_meta = xstrdup_printf("fl:run:%s:meta:%s", r->run, r->inst);
     r->k_instances = xstrdup_printf("fl:run:%s:instances", r->run);
     r->k_faults = xstrdup_printf("fl:run:%s:faults", r->run);
-    r->reconnect_ev = evtimer_new(s->base, rec_reconnect_cb, NULL);
-    r->flush_ev = evtimer_new(s->base, flush_cb, NULL);
-    r->kill_ev = evtimer_new(s->base, rec_kill_cb, NULL);
-    r->batch_ev = evtimer_new(s->base, rec_batch_cb, NULL);
+    r->reconnect_ev = evtimer_new(r->base, rec_reconnect_cb, NULL);
+    r->flush_ev = evtimer_new(r->base, flush_cb, NULL);
+    r->kill_ev = evtimer_new(r->base, rec_kill_cb, NULL);
+    r->batch_ev = evtimer_new(r->base, rec_batch_cb, NULL);
     int64_t L = bucket_len_us();
     r->bucket_start_us = r->started_wall_us / L * L;
-    for (int i = 0; i < s->nproxies; i++) px_rec(s->proxies[i]);
     log_info("recording", "run=%s instance=%s redis=%s interval_ms=%lld retention_s=%lld", log_q(r->run),
              log_q(r->inst), log_q(r->url_text), (long long)(r->interval_us / 1000), (long long)r->ttl_s);
     rec_connect_now();
@@ -565,11 +552,9 @@ int rec_start(struct fl_server *s, char *err, size_t errlen)
     return 0;
 }
 
-static void write_fault_window(struct fault *f, int active, const char *reason);
-
 static void stop_timer_cb(evutil_socket_t fd, short what, void *arg) { *(int *)arg = 1; }
 
-void rec_stop(struct fl_server *s)
+void rec_stop(void)
 {
     struct rec *r = rec_st;
     if (!r) return;
@@ -577,11 +562,6 @@ void rec_stop(struct fl_server *s)
     evtimer_del(r->flush_ev);
     evtimer_del(r->reconnect_ev);
     evtimer_del(r->batch_ev);
-    /* faults still acting when the run ends */
-    for (int i = 0; i < s->nproxies; i++)
-        for (int j = 0; j < s->proxies[i]->nfaults; j++)
-            if (s->proxies[i]->faults[j]->phase == FAULT_ACTIVE)
-                write_fault_window(s->proxies[i]->faults[j], 0, "stopped");
     observe_objects();
     close_buckets(r->bucket_start_us / 1000000);
     if (r->ac) {
@@ -592,10 +572,10 @@ void rec_stop(struct fl_server *s)
         for (int i = 0; i < r->npx; i++) rec_expire_key(r->pxs[i]->k_events);
         /* run the loop until Redis answered everything, bounded */
         int expired = 0;
-        struct event *t = evtimer_new(s->base, stop_timer_cb, &expired);
+        struct event *t = evtimer_new(r->base, stop_timer_cb, &expired);
         struct timeval tv = {REC_STOP_FLUSH_US / 1000000, REC_STOP_FLUSH_US % 1000000};
         evtimer_add(t, &tv);
-        while (r->ac && (r->inflight || r->nq || !r->up) && !expired) event_base_loop(s->base, EVLOOP_ONCE);
+        while (r->ac && (r->inflight || r->nq || !r->up) && !expired) event_base_loop(r->base, EVLOOP_ONCE);
         event_free(t);
     }
     rec_batch_flush();                   /* without a connection: counted as dropped */
@@ -609,9 +589,7 @@ void rec_stop(struct fl_server *s)
     }
     log_info("recorded", "run=%s instance=%s dropped=%llu", log_q(r->run), log_q(r->inst), (unsigned long long)r->dropped);
     for (int i = 0; i < r->nfaultq; i++) { free(r->faultq[i]->cmd); free(r->faultq[i]); }
-    /* the daemon's objects keep pointers to our entries: forget them */
-    for (int i = 0; i < s->nproxies; i++) s->proxies[i]->rec = NULL;
-    for (struct fl_proxy *px = s->retired; px; px = px->next_retired) px->rec = NULL;
+    /* (the core forgets the entries it kept: record.h) */
     for (int i = 0; i < r->npx; i++) {
         free(r->pxs[i]->k_counters);
         free(r->pxs[i]->k_ts);
@@ -634,22 +612,21 @@ void rec_stop(struct fl_server *s)
     free(r->b.p);
     free(r);
     rec_st = NULL;
+    rec_active = 0;
 }
 
 /* ---- hooks ---- */
 
-void rec_conn_open(struct conn *c)
+void rec_conn_open(struct rec_px *rp, uint64_t active)
 {
-    if (!rec_st) return;
-    struct rec_px *rp = px_rec(c->px);
+    if (!rec_st || !rp) return;
     rp->a_new++;
-    if (c->px->st.active > rp->a_peak) rp->a_peak = c->px->st.active;
+    if (active > rp->a_peak) rp->a_peak = active;
 }
 
-void rec_fault_applied(struct fault *f, struct conn *c)
+void rec_fault_applied(struct rec_px *rp)
 {
-    if (!rec_st || !c) return;
-    struct rec_px *rp = px_rec(c->px);
+    if (!rec_st || !rp) return;
     rp->a_faults++;
     rp->faults_applied++;
 }
@@ -686,15 +663,38 @@ static void event_send(struct rec_px *rp)
     if (rec_queue_plain(rp, 1) == 0) events_expire(rp);
 }
 
-void rec_conn_close(struct conn *c)
+/* The fields of a closing connection's calls as turns (docs/metrics.md, call_*): the longest
+ * answered one, and the one still open at the close (no bytes delivered since the client spoke,
+ * or bytes still held by a fault towards the client). */
+static void conn_turns(struct rbuf *b, const struct rec_conn *c, int64_t off)
 {
-    if (!rec_st || rec_st->stopping > 1) return;
-    struct rec_px *rp = px_rec(c->px);
+    int64_t tmax = c->turn_max_us, tmax_at = c->t_turn_max, open = 0;
+    uint64_t pend = c->pending_down;
+    if (c->t_turn) {
+        if (c->t_last_down > c->t_turn && !pend) {
+            if (c->t_last_down - c->t_turn > tmax) { tmax = c->t_last_down - c->t_turn; tmax_at = c->t_turn; }
+        } else {
+            open = c->t_turn;
+        }
+    }
+    if (tmax_at) {
+        rb_dur(b, "call_max_ms", tmax);
+        rb_time(b, "call_max_at_ms", tmax_at, off);
+    }
+    rb_time(b, "call_open_ms", open, off);
+    if (pend) rb_kv_u64(b, "pending_down", pend);
+    rb_time(b, "client_eof_ms", c->t_cli_eof, off);
+}
+
+void rec_conn_close(struct rec_px *rp, const struct rec_conn *c)
+{
+    if (!rec_st || rec_st->stopping > 1 || !rp) return;
     if (event_begin(rp, "conn") < 0) return;
     int64_t off = fl_wall_us() - fl_now_us();
     struct rbuf *b = &rec_st->b;
+    char peer[64];
     rb_kv_u64(b, "id", c->id);
-    rb_kv_str(b, "peer", conn_peer(c));
+    rb_kv_str(b, "peer", sockaddr_str(c->peer, peer, sizeof(peer)));
     rb_time(b, "open_ms", c->t_open, off);
     rb_time(b, "connected_ms", c->t_connected, off);
     rb_time(b, "first_up_ms", c->t_first_up, off);
@@ -708,67 +708,44 @@ void rec_conn_close(struct conn *c)
         if (from) rb_dur(b, "waited_ms", c->t_gave_up - from);
     }
     if (c->held_at_end) rb_kv_str(b, "held_at_end", "1");
-    /* calls as turns: the longest answered one, and the one still open at the close (no bytes
-     * delivered since the client spoke, or bytes still held by a fault towards the client) */
-    {
-        int64_t tmax = c->turn_max_us, tmax_at = c->t_turn_max, open = 0;
-        uint64_t pend = 0;
-        if (!c->proto && c->p[1].bytes_in > c->p[1].bytes) pend = c->p[1].bytes_in - c->p[1].bytes;
-        if (c->t_turn) {
-            if (c->t_last_down > c->t_turn && !pend) {
-                if (c->t_last_down - c->t_turn > tmax) { tmax = c->t_last_down - c->t_turn; tmax_at = c->t_turn; }
-            } else {
-                open = c->t_turn;
-            }
-        }
-        if (tmax_at) {
-            rb_dur(b, "call_max_ms", tmax);
-            rb_time(b, "call_max_at_ms", tmax_at, off);
-        }
-        rb_time(b, "call_open_ms", open, off);
-        if (pend) rb_kv_u64(b, "pending_down", pend);
-        rb_time(b, "client_eof_ms", c->t_cli_eof, off);
-    }
+    conn_turns(b, c, off);
     rb_time(b, "close_ms", c->t_close ? c->t_close : fl_now_us(), off);
-    rb_kv_str(b, "closed_by", closer_str(c->closed_by));
-    if (c->fault_name[0]) rb_kv_str(b, "fault", c->fault_name);
-    rb_kv_u64(b, "bytes_up", c->p[0].bytes);
-    rb_kv_u64(b, "bytes_down", c->p[1].bytes);
-    if (!c->t_connected && c->closed_by == CLOSER_PROXY) rb_kv_str(b, "upstream_failed", "1");
+    rb_kv_str(b, "closed_by", c->closed_by);
+    if (c->fault && c->fault[0]) rb_kv_str(b, "fault", c->fault);
+    rb_kv_u64(b, "bytes_up", c->bytes_up);
+    rb_kv_u64(b, "bytes_down", c->bytes_down);
+    if (c->upstream_failed) rb_kv_str(b, "upstream_failed", "1");
     struct rec_kv kv = {b, 0};
-    if (c->px->spec.mode == MODE_POSTGRES) pg_conn_facts(c, &kv);
-    else if (c->px->spec.mode == MODE_REDIS) resp_conn_facts(c, &kv);
+    if (c->facts) c->facts(c->facts_arg, &kv);
     event_send(rp);
 }
 
-void rec_request_start(struct conn *c)
+void rec_request_start(struct rec_px *rp, uint64_t inflight)
 {
-    if (!rec_st) return;
-    struct rec_px *rp = px_rec(c->px);
-    if (c->px->st.inflight > rp->a_inflight) rp->a_inflight = c->px->st.inflight;
+    if (!rec_st || !rp) return;
+    if (inflight > rp->a_inflight) rp->a_inflight = inflight;
 }
 
 /* How a request ended, for the service's own view (ingress proxies, docs/metrics.md): done (a
  * whole response), aborted (the client left first), inflight (still open when the proxy closed
  * the connection: the run or the daemon stopped), reset (no whole response: the upstream closed
  * or reset mid-way, or a reset fault). */
-static const char *req_end(const struct conn *c, const struct rec_request *q)
+static const char *req_end(const struct rec_request *q)
 {
     if (q->t_abandoned) return "aborted";
     if (q->t_done) return q->status > 0 ? "done" : "reset";
-    if (q->held_at_end || c->closed_by == CLOSER_PROXY) return "inflight";
+    if (q->held_at_end || q->closed_by_proxy) return "inflight";
     return "reset";
 }
 
-void rec_request(struct conn *c, const struct rec_request *q)
+void rec_request(struct rec_px *rp, const struct rec_request *q)
 {
-    if (!rec_st || rec_st->stopping > 1) return;
-    struct rec_px *rp = px_rec(c->px);
+    if (!rec_st || rec_st->stopping > 1 || !rp) return;
     if (q->status >= 500 || (q->status == 0 && !q->t_abandoned)) rp->a_err++;
     if (event_begin(rp, "request") < 0) return;
     int64_t off = fl_wall_us() - fl_now_us();
     struct rbuf *b = &rec_st->b;
-    rb_kv_u64(b, "conn", c->id);
+    rb_kv_u64(b, "conn", q->conn);
     if (q->method && *q->method) rb_kv_str(b, "method", q->method);
     if (q->path && *q->path) rb_kv_str(b, "path", q->path);
     if (q->host && *q->host) rb_kv_str(b, "host", q->host);
@@ -780,8 +757,8 @@ void rec_request(struct conn *c, const struct rec_request *q)
     if (q->fault && *q->fault) rb_kv_str(b, "fault", q->fault);
     if (q->t_abandoned && q->t_req) rb_dur(b, "abandoned_ms", q->t_abandoned - q->t_req);
     if (q->held_at_end) rb_kv_str(b, "held_at_end", "1");
-    rb_kv_str(b, "end", req_end(c, q));
-    if (!c->t_connected) rb_kv_str(b, "upstream_failed", "1");
+    rb_kv_str(b, "end", req_end(q));
+    if (!q->upstream_connected) rb_kv_str(b, "upstream_failed", "1");
     rb_kv_u64(b, "bytes_req", q->bytes_req);
     rb_kv_u64(b, "bytes_resp", q->bytes_resp);
     if (q->request_id && *q->request_id) rb_kv_str(b, "request_id", q->request_id);
@@ -795,34 +772,21 @@ void rec_request(struct conn *c, const struct rec_request *q)
     event_send(rp);
 }
 
-static const char *end_reason(const struct fault *f)
-{
-    if (f->removing) {
-        int64_t now = fl_now_us();
-        if (f->ttl_us && now >= f->loaded_us + f->ttl_us) return "ttl";
-        int64_t cap = rec_st->s->g.max_fault_duration_us;
-        if (cap && now >= f->loaded_us + f->start_us + cap) return "ttl";
-        return "removed";
-    }
-    if (f->killed) return "killed";
-    return "duration";
-}
-
-static void write_fault_window(struct fault *f, int active, const char *reason)
+static void write_fault_window(const struct rec_fault_window *w)
 {
     struct rbuf *b = &rec_st->b;
     rb_begin(b);
     rb_str(b, "XADD");
     rb_str(b, rec_st->k_faults);
     rb_str(b, "*");
-    rb_kv_str(b, "fault", f->name);
-    rb_kv_str(b, "proxy", f->px ? f->px->spec.name : f->proxy);
-    rb_kv_str(b, "type", f->type ? f->type->name : "");
+    rb_kv_str(b, "fault", w->name);
+    rb_kv_str(b, "proxy", w->proxy);
+    rb_kv_str(b, "type", w->type);
     rb_kv_str(b, "inst", rec_st->inst);
-    rb_kv_str(b, "event", active ? "start" : "end");
+    rb_kv_str(b, "event", w->active ? "start" : "end");
     rb_str(b, "at_ms");
     rb_ms(b, fl_wall_us());
-    if (!active) rb_kv_str(b, "reason", reason);
+    if (!w->active) rb_kv_str(b, "reason", w->reason);
     size_t len;
     const char *cmd = rb_end(b, &len);
     struct rec_cb *cb = rec_xcalloc(sizeof(*cb));
@@ -835,20 +799,20 @@ static void write_fault_window(struct fault *f, int active, const char *reason)
     if (rec_st->nfaultq || rec_send_cmd(cb->cmd, len, cb) < 0) rec_faultq_push(cb, 0);
 }
 
-void rec_fault_window(struct fault *f, int active)
+void rec_fault_window(const struct rec_fault_window *w)
 {
     if (!rec_st || rec_st->stopping > 1) return;
-    write_fault_window(f, active, active ? NULL : end_reason(f));
-    if (!active && f->removing) {
+    write_fault_window(w);
+    if (!w->active && w->removing) {
         /* the object is about to be freed: keep its final counters */
-        struct rec_fault *rf = fault_entry(f);
-        if (rf->f == f) {
-            rf->last = f->c;
+        struct rec_fault *rf = fault_entry(w->name);
+        if (rf->obj == w->obj) {
+            rf->last = w->c;
             fault_fold(rf, NULL);
-        } else if (!rf->f) {
-            fc_add(&rf->base, &f->c);
-            snprintf(rf->proxy, sizeof(rf->proxy), "%s", f->proxy);
-            snprintf(rf->type, sizeof(rf->type), "%s", f->type ? f->type->name : "");
+        } else if (!rf->obj) {
+            fc_add(&rf->base, &w->c);
+            snprintf(rf->proxy, sizeof(rf->proxy), "%s", w->proxy);
+            snprintf(rf->type, sizeof(rf->type), "%s", w->type);
         }
     }
 }

@@ -1,4 +1,4 @@
-/* record_int.h -- what the recorder's files share (proxy/record*.c); the rest of the daemon
+/* record_int.h -- what the recorder's files share (record/record*.c); the rest of the daemon
  * sees only record.h. The design is in record.c's header comment.
  *
  *   record.c        what is recorded: entries per proxy and per fault, counters, series
@@ -12,10 +12,11 @@
 #define FL_RECORD_INT_H
 
 #include "record/record.h"
-#include "proxy/proxy.h"
+#include "common/clock.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <event2/event.h>
 #include <hiredis/async.h>
 
 /* ---- limits (docs/metrics.md, "Limits") ---- */
@@ -60,14 +61,16 @@ struct rec_bucket {
 struct rec_px {
     char name[128];
     int idx;
-    struct fl_proxy *px;          /* the live object with this name, NULL once it is gone */
+    const void *obj;              /* the live object with this name (identity), NULL once it is gone */
+    struct rec_stats cur;         /* obj's counters at the last observation */
+    struct rec_facts facts;       /* obj's protocol facts (valid while obj is) */
     char *k_counters, *k_ts, *k_events;
-    char *k_proto, *k_pgstate;     /* protocol modes: R:proto:<proxy>:<inst>, R:pgstate:<proxy> */
+    char *k_proto, *k_pgstate;     /* protocol facts: R:proto:<proxy>:<inst>, R:pgstate:<proxy> */
     /* accumulators of the open bucket, bumped by the hooks */
     uint64_t a_new, a_peak, a_faults, a_err, a_inflight;
     uint64_t faults_applied, dropped;
     /* totals of earlier objects with this name, and the live object's values at the last flush */
-    struct proxy_stats base, last;
+    struct rec_stats base, last;
     uint64_t b_req, b_up, b_down;  /* the live object's totals at the open bucket's start */
     int events_expired;            /* EXPIRE sent for the events stream on this connection */
     int pgstate_expired;           /* ... and for the pgstate stream */
@@ -79,8 +82,8 @@ struct rec_px {
 struct rec_fault {
     char name[128], proxy[128], type[64];
     char *key;
-    struct fault *f;              /* the live object, NULL once it is gone */
-    struct fault_counters base, last;
+    const void *obj;              /* the live object (identity), NULL once it is gone */
+    struct rec_fault_counters base, last;
     int seen;
 };
 
@@ -96,7 +99,8 @@ struct rec_cb {                   /* reply privdata for the commands that need a
 };
 
 struct rec {
-    struct fl_server *s;
+    struct event_base *base;
+    struct rec_source src;
     struct rec_url url;
     char url_text[600];           /* for logs: password masked */
     char run[128], inst[200];
@@ -120,7 +124,7 @@ struct rec {
     int nfaults;
     struct rec_cb *faultq[REC_FAULTQ];
     int nfaultq;
-    const struct profile *prof_written;
+    const void *meta_written;     /* src.meta_version() when the meta hash was last written */
     int64_t bucket_start_us;      /* wall */
     struct rbuf b;
     /* events waiting to be handed to hiredis together (one write, one read of the replies) */

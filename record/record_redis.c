@@ -4,7 +4,6 @@
  * the whole, is record.c; what both share is record_int.h.
  */
 #include "record/record_int.h"
-#include "proxy/proxy.h"
 #include "common/log.h"
 
 #include <stdarg.h>
@@ -448,7 +447,7 @@ void rec_connect_now(void)
         schedule_reconnect();
         return;
     }
-    if (redisLibeventAttach(ac, rec_st->s->base) != REDIS_OK) {
+    if (redisLibeventAttach(ac, rec_st->base) != REDIS_OK) {
         redisAsyncFree(ac);
         schedule_reconnect();
         return;
@@ -500,7 +499,7 @@ void rec_kill_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-void rec_tick(struct fl_server *s)
+void rec_tick(void)
 {
     if (!rec_st || !rec_st->ac || rec_st->stopping) return;
     int64_t now = fl_now_us();

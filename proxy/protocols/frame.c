@@ -5,14 +5,12 @@
  *
  * Why apart: proxy/protocols/postgres.c and proxy/protocols/redis.c frame different protocols but hand bytes on the
  * same way, and that way is the hot path of both (one call per read, not per message), so it
- * lives once, here, beside tcp mode's own fast path in proxy/conn.c which it mirrors. The glue
+ * lives once, here, beside the tcp relay's own fast path in proxy/conn_relay.c which it mirrors. The glue
  * was written twice, line for line, before it moved here; what differs between the engines
  * (their FIFO entries and local answers, their facts and totals) stays in them.
  */
 #include "proxy/protocols/frame.h"
 #include "proxy/proxy.h"
-#include "faults/chain.h"
-#include "record/record.h"
 #include "common/log.h"
 
 #include <stdio.h>
@@ -25,7 +23,7 @@ void frame_fwd(struct conn *c, int dir, struct evbuffer *in, size_t n, struct ev
     if (!n) return;
     if (!c || c->closing) { evbuffer_drain(in, n); return; }
     struct pipe *p = &c->p[dir];
-    if (p->nlive == 0) {
+    if (p->ch.nlive == 0) {
         /* like tcp mode's fast path: nothing queued for dst, so write straight away and queue
          * only what the socket did not take (saves an event round trip per message) */
         if (p->dst && !p->shut && evbuffer_get_length(bufferevent_get_output(p->dst)) == 0 &&
@@ -51,9 +49,9 @@ void frame_fwd(struct conn *c, int dir, struct evbuffer *in, size_t n, struct ev
         pipe_deliver(p, in, n);
         return;
     }
-    if (n == evbuffer_get_length(in)) { chain_input(p, in); return; }
+    if (n == evbuffer_get_length(in)) { chain_input(&p->ch, in); return; }
     evbuffer_remove_buffer(in, tmp, n);
-    chain_input(p, tmp);
+    chain_input(&p->ch, tmp);
     size_t left = evbuffer_get_length(tmp);
     if (left) evbuffer_drain(tmp, left);
 }
@@ -75,14 +73,7 @@ void frame_applied(struct frame_sess *fs, struct fault *f)
         if (fs->applied[i] == f) return;
     if (fs->napplied < 8) fs->applied[fs->napplied++] = f;
     f->c.conns_affected++;
-    struct conn *c = fs->c;
-    if (c) {
-        if (!c->fault_name[0]) {
-            snprintf(c->fault_name, sizeof(c->fault_name), "%s", f->name);
-            c->applied = f;
-        }
-        rec_fault_applied(f, c);
-    }
+    if (fs->c) conn_fault_applied(fs->c, f);
 }
 
 int frame_roll(struct frame_sess *fs, struct fault *f)
@@ -167,7 +158,7 @@ void frame_read_done(struct frame_sess *fs, struct pipe *p, struct evbuffer *in)
 {
     if (p->dir == 0 && fs->eof_pending && !fs->c->closing && evbuffer_get_length(in) == 0) {
         fs->eof_pending = 0;
-        chain_eof(p);
+        pipe_eof_in(p);
     }
 }
 
@@ -238,7 +229,7 @@ void frame_delay(struct frame_sess *fs, int64_t delay_us, int64_t jitter_us)
     if (delay_us < 0) delay_us = 0;
     fs->gate_until = fl_now_us() + delay_us;
     if (!fs->c) return;                         /* detached: opens at the next feed */
-    if (!fs->gate_ev) fs->gate_ev = evtimer_new(fl_srv->base, frame_gate_cb, fs);
+    if (!fs->gate_ev) fs->gate_ev = evtimer_new(fs->c->px->srv->base, frame_gate_cb, fs);
     struct timeval tv = {(time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000)};
     evtimer_add(fs->gate_ev, &tv);
 }
@@ -249,18 +240,13 @@ void frame_hold(struct frame_sess *fs, struct fault *f)
     if (fs->tot) fs->tot->hung++;
     fs->gate_until = INT64_MAX;
     fs->hang_f = f;
-    if (c && (!c->t_hang || c->t_hang_end)) {   /* (a new hold after a released one) */
-        c->t_hang = fl_now_us();
-        c->t_hang_end = 0;
-        c->hang_fault = f;
-        snprintf(c->fault_name, sizeof(c->fault_name), "%s", f->name);
-    }
+    if (c) conn_hold_started(c, f);   /* (again, after a released one) */
 }
 
 void frame_fault_ended(struct fault *f, const struct frame_ops *ops, enum hang_end on_end)
 {
     struct fl_proxy *px = f->px;
-    if (!px || px->spec.mode != ops->mode) return;
+    if (!px || px->spec.protocol != ops->protocol) return;
     for (struct conn *c = px->conns, *next; c; c = next) {
         next = c->next;
         struct frame_sess *fs = c->proto;

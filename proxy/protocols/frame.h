@@ -33,7 +33,7 @@ void frame_inject(struct conn *c, struct evbuffer *sink, struct evbuffer *tmp, c
 
 
 /* Input bound: a protocol connection's incomplete or held messages wait in its input buffers,
- * counted by proxy/conn.c as pending against the proxy's buffer (reading pauses at the bound,
+ * counted by proxy/conn_relay.c as pending against the proxy's buffer (reading pauses at the bound,
  * as for the chain's held bytes; no libevent read watermark). An engine that drains the
  * client's input outside that side's own read (a gate opening, a full FIFO emptying) calls
  * pipe_after_io(&c->p[0]) so reading resumes. */
@@ -69,7 +69,7 @@ struct frame_sess;
 
 /* What the frame_ functions need of an engine: one static instance per engine. */
 struct frame_ops {
-    enum proxy_mode mode;          /* MODE_POSTGRES / MODE_REDIS: proxies whose c->proto is ours */
+    const struct protocol *protocol;   /* proxies of this protocol have our sessions as c->proto */
     const char *garbage_event;     /* the log event of frame_garbage() */
     /* frames what waits in `in` (dir 0 = the client's input, 1 = the server's) */
     void (*run)(struct frame_sess *fs, int dir, struct evbuffer *in);
@@ -158,7 +158,7 @@ void frame_delay(struct frame_sess *fs, int64_t delay_us, int64_t jitter_us);
 /* Closes the gate until fault f ends (frame_fault_ended) and counts a hang; the connection's
  * hang times start (again, after a released hold). */
 void frame_hold(struct frame_sess *fs, struct fault *f);
-/* Fault f (a hang of the engine's mode, with on_end) ended: every session it holds follows
+/* Fault f (a hang of the engine's protocol, with on_end) ended: every session it holds follows
  * on_end (release: the gate opens and the client's input is framed again; reset: RST). */
 void frame_fault_ended(struct fault *f, const struct frame_ops *ops, enum hang_end on_end);
 /* Detached: no time passes, so a latency gate opens at the next feed and a hang ends (as with

@@ -1,5 +1,5 @@
-/* http.c -- http mode: HTTP/1.x framing on both directions of a connection pair, and the
- * per-request faults.
+/* http.c -- mode = http: HTTP/1.x framing on both directions of a connection pair, so that
+ * faults act per request (protocol_http, proxy/protocol.h).
  *
  * Both directions are parsed with libhttp-parser (Debian's, not by hand): requests from the
  * client, responses from the upstream. Bytes are streamed, never buffered whole: only a head
@@ -26,12 +26,16 @@
  *
  * Ownership: struct http_conn is owned by its conn (conn->proto); requests are owned by the
  * FIFO; faults are borrowed (every pointer to a fault is dropped in http_fault_ended()).
+ *
+ * Files: http.c (here) frames; http_answer.c keeps the FIFO and faultline's own answers;
+ * http_plan.c chooses each request's fault and runs the waits it causes (http_int.h).
  */
 #include "proxy/protocols/http.h"
+#include "proxy/protocols/http_int.h"
 #include "proxy/proxy.h"
-#include "faults/chain.h"
+#include "proxy/protocol.h"
 #include "faults/http_fault.h"
-#include "proxy/protocols/http_rec.h"
+#include "record/record.h"
 #include "common/log.h"
 #include "common/parse.h"
 
@@ -41,73 +45,6 @@
 #include <string.h>
 #include <strings.h>
 #include <event2/buffer.h>
-
-#define HTTP_MAX_CAPTURED_HEADERS 128
-#define HTTP_PIPELINE_MAX 256          /* requests in the FIFO of one connection */
-#define VIA_TEXT "faultline"
-
-enum rq_wait { RQW_NONE = 0, RQW_LATENCY, RQW_HOLD, RQW_UPGRADE };
-enum rs_wait { RSW_NONE = 0, RSW_LATENCY, RSW_SLOW };
-
-struct http_req {
-    struct http_req *next;
-    char method[24];
-    char *path, *host, *reqid;
-    int is_head, is_connect, upgrade, keep_alive;
-    unsigned short major, minor;
-    struct fault *f;                 /* NULL once the fault ended (see fault_name) */
-    char fault_name[128];
-    struct http_fault_plan pl;       /* numeric fields only are read after the decision */
-    struct evbuffer *pending_head;   /* head not yet forwarded (latency request / hold) */
-    struct evbuffer *local;          /* the proxy's own answer, sent at the FIFO head */
-    int local_close;                 /* close the connection after the local answer */
-    int forwarded, fwd_body, req_done;
-    int held, held_at_end;
-    int resp_started, resp_done, resp_head_seen, resp_complete_pending, latency_done;
-    int status;
-    int64_t t_req, t_fwd, t_resp_head, t_done, t_abandoned;
-    uint64_t bytes_req, bytes_resp, body_wire;
-    uint64_t body_hash;              /* FNV-1a 64 of the body bytes (de-chunked) seen so far */
-    int body_whole;                  /* the whole body was read (body_hash is final) */
-};
-
-struct hdr { uint32_t n_off, n_len, v_off, v_len; };
-
-struct http_conn {
-    struct conn *c;
-    http_parser rq, rs;
-    struct evbuffer *rq_head, *rs_head, *tmp;
-    /* what the request parser captured of the head being read */
-    char *hb;
-    size_t hb_len, hb_cap;
-    uint32_t url_off, url_len;
-    struct hdr hdr[HTTP_MAX_CAPTURED_HEADERS];
-    int nhdr, last_was_value, hdr_overflow, hdr_skip;
-    int ev_hc, ev_mc;                /* parser events of the last execute() */
-    int rq_in_body, rs_in_body;
-    struct http_req *rq_cur;         /* request whose body is being read (NULL once answered) */
-    struct http_req *rq_hash;        /* request whose body is being read, answered or not: hashed */
-    struct http_req *rq_linger;      /* answered before its body was read whole: recorded (and
-                                      * freed) once the body ends or the connection closes */
-    int rq_body_fwd;                 /* the body being read goes upstream (else dropped) */
-    struct http_req *q, *q_tail;     /* FIFO */
-    int nq;                          /* its length (bounded by HTTP_PIPELINE_MAX) */
-    struct http_req *rs_target;      /* set while parsing a response */
-    enum rq_wait rq_wait;
-    enum rs_wait rs_wait;
-    int tunnel, rq_bad, rs_dead;
-    int cli_eof, up_eof, cli_eof_passed, up_eof_done, up_failed;
-    int in_paused[2];
-    int running, again;
-    struct event *rq_timer, *rs_timer;
-    double sb_tokens;
-    int64_t sb_last_us;
-};
-
-int http_fault_per_request(const struct fl_proxy *px, const struct fault *f)
-{
-    return px->spec.mode == MODE_HTTP && f->type->http != NULL;
-}
 
 /* ---- small helpers ---- */
 
@@ -187,14 +124,6 @@ static enum http_errno head_last_lf(struct http_conn *hc, http_parser *p, const 
     return e;
 }
 
-/* Hands b to the stages of direction dir (0 = towards the upstream, 1 = towards the client).
- * Whatever they did not take (the pair is closing) is dropped, so b is empty afterwards. */
-static void send_on(struct http_conn *hc, int dir, struct evbuffer *b)
-{
-    chain_input(&hc->c->p[dir], b);
-    if (evbuffer_get_length(b)) evbuffer_drain(b, evbuffer_get_length(b));
-}
-
 /* Inserts "Via: 1.x faultline" before the blank line that ends a head. */
 static void head_add_via(struct evbuffer *head, unsigned short major, unsigned short minor)
 {
@@ -210,134 +139,6 @@ static void head_add_via(struct evbuffer *head, unsigned short major, unsigned s
     evbuffer_drain(head, len);
     evbuffer_add_buffer(head, nb);
     evbuffer_free(nb);
-}
-
-static const char *reason_of(int status)
-{
-    const char *r = http_status_str((enum http_status)status);
-    return (r && strcmp(r, "<unknown>") != 0) ? r : "Status";
-}
-
-/* The proxy's own answer to req. */
-static struct evbuffer *local_response(struct http_conn *hc, struct http_req *req, int status, const char *body,
-                                       const char *const *headers, int nheaders, int close)
-{
-    struct evbuffer *b = evbuffer_new();
-    if (!b) abort();
-    char defbody[160];
-    if (!body) {
-        snprintf(defbody, sizeof(defbody), "%d %s (faultline)\n", status, reason_of(status));
-        body = defbody;
-    }
-    size_t bl = strlen(body);
-    evbuffer_add_printf(b, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n", status,
-                        reason_of(status), bl);
-    for (int i = 0; i < nheaders; i++) evbuffer_add_printf(b, "%s\r\n", headers[i]);
-    if (hc->c->px->spec.add_via) evbuffer_add_printf(b, "Via: 1.1 " VIA_TEXT "\r\n");
-    if (close) evbuffer_add_printf(b, "Connection: close\r\n");
-    evbuffer_add(b, "\r\n", 2);
-    if (!(req && req->is_head)) evbuffer_add(b, body, bl);
-    return b;
-}
-
-/* ---- FIFO and records ---- */
-
-static void req_record(struct http_conn *hc, struct http_req *r)
-{
-    struct rec_request rr = {
-        .method = r->method,
-        .path = r->path,
-        .host = r->host,
-        .request_id = r->reqid,
-        .fault = r->fault_name[0] ? r->fault_name : NULL,
-        .status = r->status,
-        .t_req = r->t_req,
-        .t_forwarded = r->t_fwd,
-        .t_resp_head = r->t_resp_head,
-        .t_done = r->t_done,
-        .t_abandoned = r->t_abandoned,
-        .held_at_end = r->held_at_end,
-        .bytes_req = r->bytes_req,
-        .bytes_resp = r->bytes_resp,
-        .body_hash = r->body_hash,
-        .body_whole = r->body_whole,
-    };
-    rec_request(hc->c, &rr);
-}
-
-static void req_free(struct http_req *r)
-{
-    if (!r) return;
-    free(r->path);
-    free(r->host);
-    free(r->reqid);
-    if (r->pending_head) evbuffer_free(r->pending_head);
-    if (r->local) evbuffer_free(r->local);
-    free(r);
-}
-
-static void q_push(struct http_conn *hc, struct http_req *r)
-{
-    if (hc->q_tail) hc->q_tail->next = r;
-    else hc->q = r;
-    hc->q_tail = r;
-    hc->nq++;
-}
-
-/* The FIFO head is finished (answered): count, record, free. */
-static void q_finish_head(struct http_conn *hc)
-{
-    struct http_req *r = hc->q;
-    if (!r) return;
-    struct fl_proxy *px = hc->c->px;
-    hc->q = r->next;
-    if (!hc->q) hc->q_tail = NULL;
-    hc->nq--;
-    if (hc->rq_cur == r) hc->rq_cur = NULL;
-    if (!r->t_done) r->t_done = fl_now_us();
-    px->st.responses++;
-    int cls = r->status / 100;
-    px->st.status_class[cls >= 1 && cls <= 5 ? cls : 0]++;
-    if (px->st.inflight) px->st.inflight--;
-    if (r == hc->rq_hash) {
-        hc->rq_linger = r;    /* its body still arrives: recorded with the whole body's hash */
-        return;
-    }
-    req_record(hc, r);
-    req_free(r);
-}
-
-/* The request's response will not come through the upstream (local answer / give up). */
-static void req_answer_locally(struct http_conn *hc, struct http_req *r, int status, const char *body,
-                               const char *const *headers, int nheaders, int close)
-{
-    if (r->local) evbuffer_free(r->local);
-    if (!r->keep_alive) close = 1;
-    r->local = local_response(hc, r, status, body, headers, nheaders, close);
-    r->local_close = close;
-    r->status = status;
-    r->fwd_body = 0;
-    if (r == hc->rq_cur) hc->rq_body_fwd = 0;
-}
-
-static void hang_mark(struct http_conn *hc, struct http_req *r)
-{
-    struct conn *c = hc->c;
-    r->held = 1;
-    if (!c->t_hang) {
-        c->t_hang = fl_now_us();
-        c->hang_fault = r->f;
-        snprintf(c->fault_name, sizeof(c->fault_name), "%s", r->fault_name);
-    }
-}
-
-static void hang_unmark(struct http_conn *hc, struct http_req *r)
-{
-    r->held = 0;
-    for (struct http_req *o = hc->q; o; o = o->next)
-        if (o->held) return;
-    hc->c->t_hang = 0;
-    hc->c->hang_fault = NULL;
 }
 
 /* ---- request parser callbacks ---- */
@@ -457,78 +258,16 @@ static const http_parser_settings rs_settings = {
     .on_message_complete = any_message_complete,
 };
 
-/* ---- matching and choosing a fault ---- */
-
-static int fault_matches(struct http_conn *hc, const struct fault *f, const struct http_req *r)
-{
-    if (f->match_method && strcasecmp(f->match_method, r->method) != 0 && !glob_match(f->match_method, r->method))
-        return 0;
-    if (f->match_path && !glob_match(f->match_path, r->path ? r->path : "")) return 0;
-    if (f->match_host) {
-        const char *h = r->host ? r->host : "";
-        if (!glob_match(f->match_host, h)) {
-            /* also without the port */
-            char nop[512];
-            snprintf(nop, sizeof(nop), "%s", h);
-            char *colon = strrchr(nop, ':');
-            if (colon && !strchr(nop, ']')) *colon = 0;
-            else if (colon && colon > strchr(nop, ']')) *colon = 0;
-            if (strcasecmp(f->match_host, nop) != 0 && !glob_match(f->match_host, nop)) return 0;
-        }
-    }
-    if (f->match_header_name) {
-        char v[8192];
-        int found = 0;
-        for (int i = 0; i < hc->nhdr && !found; i++) {
-            struct hdr *h = &hc->hdr[i];
-            size_t nl = strlen(f->match_header_name);
-            if (h->n_len != nl || strncasecmp(hc->hb + h->n_off, f->match_header_name, nl) != 0) continue;
-            size_t vl = h->v_len < sizeof(v) - 1 ? h->v_len : sizeof(v) - 1;
-            memcpy(v, hc->hb + h->v_off, vl);
-            v[vl] = 0;
-            if (glob_match(f->match_header_value, v)) found = 1;
-        }
-        if (!found) return 0;
-    }
-    return 1;
-}
-
-static void choose_fault(struct http_conn *hc, struct http_req *r)
-{
-    struct conn *c = hc->c;
-    struct fl_proxy *px = c->px;
-    for (int i = 0; i < px->nfaults; i++) {
-        struct fault *f = px->faults[i];
-        if (!f->type->http || !fault_is_active(f)) continue;
-        if (!fault_matches(hc, f, r)) continue;
-        f->c.conns_seen++;
-        int sel = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
-        if (!sel) continue;
-        f->c.conns_affected++;
-        f->c.requests_affected++;
-        r->f = f;
-        snprintf(r->fault_name, sizeof(r->fault_name), "%s", f->name);
-        memset(&r->pl, 0, sizeof(r->pl));
-        f->type->http->plan(f, &r->pl);
-        if (!c->fault_name[0]) {
-            snprintf(c->fault_name, sizeof(c->fault_name), "%s", f->name);
-            c->applied = f;
-        }
-        rec_fault_applied(f, c);
-        return;
-    }
-}
-
 /* ---- the client -> upstream direction ---- */
 
-static void forward_request(struct http_conn *hc, struct http_req *r, struct evbuffer *head)
+void http_forward_request(struct http_conn *hc, struct http_req *r, struct evbuffer *head)
 {
     struct conn *c = hc->c;
     if (hc->up_eof || !c->up) {
         /* the upstream already went away (or never came): this request cannot be sent */
         if (!hc->up_failed) c->px->st.bad_responses++;
         evbuffer_drain(head, evbuffer_get_length(head));
-        req_answer_locally(hc, r, 502, NULL, NULL, 0, 1);
+        http_answer_locally(hc, r, 502, NULL, NULL, 0, 1);
         return;
     }
     if (c->px->spec.add_via) head_add_via(head, r->major, r->minor);
@@ -537,41 +276,7 @@ static void forward_request(struct http_conn *hc, struct http_req *r, struct evb
     if (r == hc->rq_cur) hc->rq_body_fwd = 1;
     r->t_fwd = fl_now_us();
     if (r->upgrade || r->is_connect) hc->rq_wait = RQW_UPGRADE;
-    chain_input(&c->p[0], head);
-}
-
-/* Sends the head a latency or a hang kept back (r->pending_head), once its wait is over. */
-static void forward_pending(struct http_conn *hc, struct http_req *r)
-{
-    struct evbuffer *h = r->pending_head;
-    r->pending_head = NULL;
-    forward_request(hc, r, h);
-    evbuffer_free(h);
-}
-
-static void bad_request(struct http_conn *hc, int status)
-{
-    struct conn *c = hc->c;
-    c->px->st.bad_requests++;
-    hc->rq_bad = 1;
-    log_debug("http_bad_request", "proxy=%s id=%llu status=%d error=%s", log_q(c->px->spec.name),
-              (unsigned long long)c->id, status, http_errno_name(HTTP_PARSER_ERRNO(&hc->rq)));
-    if (hc->rq_in_body && hc->rq_body_fwd) {
-        /* half a request went upstream: its answer can never be matched; end the pair */
-        conn_close(c, CLOSER_PROXY, CLOSE_FIN);
-        return;
-    }
-    struct http_req *r = calloc(1, sizeof(*r));
-    if (!r) abort();
-    snprintf(r->method, sizeof(r->method), "-");
-    r->t_req = fl_now_us();
-    r->keep_alive = 0;
-    r->req_done = 1;
-    c->px->st.requests++;
-    c->px->st.inflight++;
-    if (c->px->st.inflight > c->px->st.peak_inflight) c->px->st.peak_inflight = c->px->st.inflight;
-    req_answer_locally(hc, r, status, NULL, NULL, 0, 1);
-    q_push(hc, r);
+    pipe_input(&c->p[0], head);
 }
 
 /* A request head is complete: hc->rq_head holds its raw bytes. */
@@ -604,16 +309,16 @@ static void request_head(struct http_conn *hc)
     px->st.requests++;
     px->st.inflight++;
     if (px->st.inflight > px->st.peak_inflight) px->st.peak_inflight = px->st.inflight;
-    rec_request_start(c);
-    q_push(hc, r);
+    if (rec_active) rec_request_start(proxy_rec(px), px->st.inflight);
+    http_q_push(hc, r);
     hc->rq_cur = r;
     hc->rq_hash = r;
     hc->rq_body_fwd = 0;
-    choose_fault(hc, r);
+    http_choose_fault(hc, r);
 
     switch (r->pl.act) {
     case HACT_ERROR:
-        req_answer_locally(hc, r, r->pl.status, r->pl.body, r->pl.headers, r->pl.nheaders, 0);
+        http_answer_locally(hc, r, r->pl.status, r->pl.body, r->pl.headers, r->pl.nheaders, 0);
         evbuffer_drain(hc->rq_head, evbuffer_get_length(hc->rq_head));
         break;
     case HACT_RESET:
@@ -622,9 +327,9 @@ static void request_head(struct http_conn *hc)
         conn_close(c, CLOSER_FAULT, CLOSE_RST);
         break;
     case HACT_HANG:
-        hang_mark(hc, r);
+        http_hang_mark(hc, r);
         if (r->pl.forward) {
-            forward_request(hc, r, hc->rq_head);
+            http_forward_request(hc, r, hc->rq_head);
         } else {
             r->pending_head = evbuffer_new();
             evbuffer_add_buffer(r->pending_head, hc->rq_head);
@@ -640,10 +345,10 @@ static void request_head(struct http_conn *hc)
             arm(hc->rq_timer, plan_delay_us(&r->pl));
             break;
         }
-        forward_request(hc, r, hc->rq_head);   /* the delay comes before the response head */
+        http_forward_request(hc, r, hc->rq_head);   /* the delay comes before the response head */
         break;
     default:
-        forward_request(hc, r, hc->rq_head);
+        http_forward_request(hc, r, hc->rq_head);
         break;
     }
 }
@@ -657,8 +362,8 @@ static void request_done(struct http_conn *hc)
     if (hc->rq_hash) {
         hc->rq_hash->body_whole = 1;
         if (hc->rq_hash == hc->rq_linger) {
-            req_record(hc, hc->rq_linger);
-            req_free(hc->rq_linger);
+            http_req_record(hc, hc->rq_linger);
+            http_req_free(hc->rq_linger);
             hc->rq_linger = NULL;
         }
         hc->rq_hash = NULL;
@@ -675,7 +380,7 @@ static int client_process(struct http_conn *hc)
         size_t avail = evbuffer_get_length(in);
         if (!avail) break;
         if (hc->tunnel) {
-            chain_input(&c->p[0], in);
+            pipe_input(&c->p[0], in);
             progress = 1;
             break;
         }
@@ -692,7 +397,7 @@ static int client_process(struct http_conn *hc)
         size_t len = v.iov_len;
         if (!hc->rq_in_body) {
             size_t room = head_room(hc->rq_head);
-            if (room == 0) { bad_request(hc, 431); progress = 1; continue; }
+            if (room == 0) { http_bad_request(hc, 431); progress = 1; continue; }
             if (len > room) len = room;
         }
         hc->ev_hc = hc->ev_mc = 0;
@@ -700,16 +405,16 @@ static int client_process(struct http_conn *hc)
         enum http_errno e = HTTP_PARSER_ERRNO(&hc->rq);
         progress = 1;
         if (e != HPE_OK && e != HPE_PAUSED) {
-            bad_request(hc, e == HPE_HEADER_OVERFLOW || hc->hdr_overflow ? 431 : 400);
+            http_bad_request(hc, e == HPE_HEADER_OVERFLOW || hc->hdr_overflow ? 431 : 400);
             continue;
         }
         if (hc->ev_hc) {
             /* paused on the head's last LF, which the parser has not consumed yet */
             char lf = ((const char *)v.iov_base)[n];
             evbuffer_remove_buffer(in, hc->rq_head, n + 1);
-            if (evbuffer_get_length(hc->rq_head) > HTTP_HEAD_MAX) { bad_request(hc, 431); continue; }
+            if (evbuffer_get_length(hc->rq_head) > HTTP_HEAD_MAX) { http_bad_request(hc, 431); continue; }
             e = head_last_lf(hc, &hc->rq, &rq_settings, lf);
-            if (e != HPE_OK && e != HPE_PAUSED) { bad_request(hc, 400); continue; }
+            if (e != HPE_OK && e != HPE_PAUSED) { http_bad_request(hc, 400); continue; }
             int mc = hc->ev_mc;
             hc->rq_in_body = 1;
             request_head(hc);
@@ -719,11 +424,11 @@ static int client_process(struct http_conn *hc)
         }
         if (!hc->rq_in_body) {
             evbuffer_remove_buffer(in, hc->rq_head, n);
-            if (evbuffer_get_length(hc->rq_head) >= HTTP_HEAD_MAX) bad_request(hc, 431);
+            if (evbuffer_get_length(hc->rq_head) >= HTTP_HEAD_MAX) http_bad_request(hc, 431);
         } else {
             if (hc->rq_body_fwd) {
                 evbuffer_remove_buffer(in, hc->tmp, n);
-                send_on(hc, 0, hc->tmp);
+                http_send_on(hc, 0, hc->tmp);
             } else {
                 evbuffer_drain(in, n);
             }
@@ -739,7 +444,7 @@ static int client_process(struct http_conn *hc)
 
 /* ---- the upstream -> client direction ---- */
 
-static struct http_req *rs_find_target(struct http_conn *hc)
+struct http_req *http_rs_find_target(struct http_conn *hc)
 {
     for (struct http_req *r = hc->q; r; r = r->next)
         if (r->forwarded && !r->resp_done && !r->local) return r;
@@ -764,7 +469,7 @@ static void bad_response(struct http_conn *hc, struct http_req *t, const char *w
     }
     if (t && !t->resp_started) {
         t->forwarded = 0;
-        req_answer_locally(hc, t, 502, NULL, NULL, 0, 1);
+        http_answer_locally(hc, t, 502, NULL, NULL, 0, 1);
         hc->rs_in_body = 0;
         return;
     }
@@ -781,12 +486,12 @@ static void truncate_close(struct http_conn *hc, struct http_req *t)
 static void response_done(struct http_conn *hc, struct http_req *t);
 
 /* Sends the response head held in rs_head (after a latency, or at once). */
-static void response_head_release(struct http_conn *hc, struct http_req *t)
+void http_response_head_release(struct http_conn *hc, struct http_req *t)
 {
     struct conn *c = hc->c;
     if (c->px->spec.add_via) head_add_via(hc->rs_head, hc->rs.http_major, hc->rs.http_minor);
     if (!(t->status >= 100 && t->status < 200 && t->status != 101)) t->resp_started = 1;
-    send_on(hc, 1, hc->rs_head);
+    http_send_on(hc, 1, hc->rs_head);
     if (c->closing) return;
     if (t->pl.act == HACT_TRUNCATE && t->status >= 200 && t->pl.after_bytes == 0) {
         truncate_close(hc, t);
@@ -808,7 +513,7 @@ static void response_head(struct http_conn *hc, struct http_req *t)
     t->status = status;
     if (!t->t_resp_head) t->t_resp_head = fl_now_us();
     if (status == 101 || (t->is_connect && status >= 200 && status < 300)) {
-        response_head_release(hc, t);
+        http_response_head_release(hc, t);
         hc->tunnel = 1;
         hc->rq_wait = RQW_NONE;
         return;
@@ -827,7 +532,7 @@ static void response_head(struct http_conn *hc, struct http_req *t)
         arm(hc->rs_timer, plan_delay_us(&t->pl));
         return;
     }
-    response_head_release(hc, t);
+    http_response_head_release(hc, t);
 }
 
 static void response_done(struct http_conn *hc, struct http_req *t)
@@ -838,7 +543,7 @@ static void response_done(struct http_conn *hc, struct http_req *t)
     t->resp_done = 1;
     t->t_done = fl_now_us();
     int trunc = t->pl.act == HACT_TRUNCATE;
-    if (hc->q == t) q_finish_head(hc);
+    if (hc->q == t) http_q_finish_head(hc);
     if (trunc) {
         conn_close(hc->c, CLOSER_FAULT, CLOSE_FIN);
     }
@@ -854,13 +559,13 @@ static int upstream_process(struct http_conn *hc)
         size_t avail = evbuffer_get_length(in);
         if (!avail) break;
         if (hc->tunnel) {
-            chain_input(&c->p[1], in);
+            pipe_input(&c->p[1], in);
             progress = 1;
             break;
         }
         if (hc->rs_dead) { evbuffer_drain(in, avail); break; }
         if (hc->rs_wait) break;
-        struct http_req *t = rs_find_target(hc);
+        struct http_req *t = http_rs_find_target(hc);
         if (!t) {
             /* bytes nobody asked for */
             bad_response(hc, NULL, "unsolicited");
@@ -926,7 +631,7 @@ static int upstream_process(struct http_conn *hc)
             t->body_wire += n;
             t->resp_started = 1;
             if (t->pl.act == HACT_SLOW_BODY) hc->sb_tokens -= (double)n;
-            send_on(hc, 1, hc->tmp);
+            http_send_on(hc, 1, hc->tmp);
             if (c->closing) break;
             if (hc->ev_mc) {
                 http_parser_pause(&hc->rs, 0);
@@ -942,26 +647,6 @@ static int upstream_process(struct http_conn *hc)
     return progress;
 }
 
-/* Sends the proxy's own answers that reached the FIFO head. */
-static int emit_locals(struct http_conn *hc)
-{
-    struct conn *c = hc->c;
-    int progress = 0;
-    while (!c->closing && hc->q && hc->q->local) {
-        struct http_req *r = hc->q;
-        int close = r->local_close;
-        r->resp_started = 1;
-        send_on(hc, 1, r->local);
-        q_finish_head(hc);
-        progress = 1;
-        if (close) {
-            conn_close(c, CLOSER_PROXY, CLOSE_FIN);
-            break;
-        }
-    }
-    return progress;
-}
-
 /* EOFs that can be passed on now. */
 static int eof_process(struct http_conn *hc)
 {
@@ -971,17 +656,17 @@ static int eof_process(struct http_conn *hc)
     if (hc->cli_eof && !hc->cli_eof_passed && (!c->cli || !evbuffer_get_length(bufferevent_get_input(c->cli))) &&
         (hc->rq_wait == RQW_NONE || hc->rq_wait == RQW_UPGRADE)) {
         hc->cli_eof_passed = 1;
-        chain_eof(&c->p[0]);
+        pipe_eof_in(&c->p[0]);
         progress = 1;
     }
     if (c->closing) return progress;
     if (hc->up_eof && !hc->up_eof_done && (!c->up || !evbuffer_get_length(bufferevent_get_input(c->up)))) {
         if (hc->tunnel) {
             hc->up_eof_done = 1;
-            chain_eof(&c->p[1]);
+            pipe_eof_in(&c->p[1]);
             return 1;
         }
-        struct http_req *t = rs_find_target(hc);
+        struct http_req *t = http_rs_find_target(hc);
         if (t && t->held) return progress;              /* a hung dependency never says goodbye */
         if (hc->rs_wait) return progress;
         if (t && t == hc->q && hc->rs_in_body) {
@@ -1015,7 +700,7 @@ static int eof_process(struct http_conn *hc)
             return progress;
         }
         hc->up_eof_done = 1;
-        chain_eof(&c->p[1]);
+        pipe_eof_in(&c->p[1]);
         progress = 1;
     }
     return progress;
@@ -1041,7 +726,7 @@ static void input_bounds(struct http_conn *hc)
     }
 }
 
-static void http_run(struct http_conn *hc)
+void http_run(struct http_conn *hc)
 {
     if (hc->running) { hc->again = 1; return; }
     hc->running = 1;
@@ -1049,54 +734,14 @@ static void http_run(struct http_conn *hc)
     for (int i = 0; i < 64 && !c->closing; i++) {
         hc->again = 0;
         int p = client_process(hc);
-        if (!c->closing) p |= emit_locals(hc);
+        if (!c->closing) p |= http_emit_locals(hc);
         if (!c->closing) p |= upstream_process(hc);
-        if (!c->closing) p |= emit_locals(hc);
+        if (!c->closing) p |= http_emit_locals(hc);
         if (!c->closing) p |= eof_process(hc);
         if (!p && !hc->again) break;
     }
     input_bounds(hc);
     hc->running = 0;
-}
-
-/* ---- timers ---- */
-
-static void rq_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct http_conn *hc = arg;
-    struct conn *c = hc->c;
-    c->busy++;
-    if (!c->closing && hc->rq_wait == RQW_LATENCY) {
-        hc->rq_wait = RQW_NONE;
-        struct http_req *r = NULL;
-        for (struct http_req *o = hc->q; o; o = o->next)
-            if (o->pending_head && !o->held) r = o;
-        if (r) forward_pending(hc, r);
-        http_run(hc);
-        pipe_after_io(&c->p[0]);
-        pipe_after_io(&c->p[1]);
-    }
-    if (--c->busy == 0 && c->dead) conn_free(c);
-}
-
-static void rs_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct http_conn *hc = arg;
-    struct conn *c = hc->c;
-    c->busy++;
-    if (!c->closing) {
-        if (hc->rs_wait == RSW_LATENCY) {
-            hc->rs_wait = RSW_NONE;
-            struct http_req *t = rs_find_target(hc);
-            if (t) response_head_release(hc, t);
-        } else if (hc->rs_wait == RSW_SLOW) {
-            hc->rs_wait = RSW_NONE;
-        }
-        if (!c->closing) http_run(hc);
-        pipe_after_io(&c->p[0]);
-        pipe_after_io(&c->p[1]);
-    }
-    if (--c->busy == 0 && c->dead) conn_free(c);
 }
 
 /* ---- entry points ---- */
@@ -1112,8 +757,8 @@ void http_conn_new(struct conn *c)
     hc->rq_head = evbuffer_new();
     hc->rs_head = evbuffer_new();
     hc->tmp = evbuffer_new();
-    hc->rq_timer = evtimer_new(fl_srv->base, rq_timer_cb, hc);
-    hc->rs_timer = evtimer_new(fl_srv->base, rs_timer_cb, hc);
+    hc->rq_timer = evtimer_new(c->px->srv->base, http_rq_timer_cb, hc);
+    hc->rs_timer = evtimer_new(c->px->srv->base, http_rs_timer_cb, hc);
     event_priority_set(hc->rq_timer, 0);   /* per-request delays: before I/O (see server.c) */
     event_priority_set(hc->rs_timer, 0);
     if (!hc->rq_head || !hc->rs_head || !hc->tmp || !hc->rq_timer || !hc->rs_timer) abort();
@@ -1126,8 +771,8 @@ void http_conn_free(struct conn *c)
     if (!hc) return;
     int64_t gone = c->t_gave_up ? c->t_gave_up : (c->closed_by == CLOSER_CLIENT ? c->t_close : 0);
     if (hc->rq_linger) {
-        req_record(hc, hc->rq_linger);
-        req_free(hc->rq_linger);
+        http_req_record(hc, hc->rq_linger);
+        http_req_free(hc->rq_linger);
         hc->rq_linger = hc->rq_hash = NULL;
     }
     while (hc->q) {
@@ -1136,8 +781,8 @@ void http_conn_free(struct conn *c)
         if (r->held && c->closed_by != CLOSER_CLIENT) r->held_at_end = 1;
         if (!r->t_done) r->t_abandoned = gone;
         if (c->px->st.inflight) c->px->st.inflight--;
-        req_record(hc, r);
-        req_free(r);
+        http_req_record(hc, r);
+        http_req_free(r);
     }
     evbuffer_free(hc->rq_head);
     evbuffer_free(hc->rs_head);
@@ -1195,49 +840,30 @@ void http_upstream_failed(struct conn *c)
     upstream_gone(hc);
 }
 
-/* ---- a fault's window closed ---- */
+/* ---- the protocol (proxy/protocol.h) ---- */
 
-void http_fault_ended(struct fault *f)
+static void http_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
 {
-    struct fl_proxy *px = f->px;
-    if (!px || px->spec.mode != MODE_HTTP) return;
-    for (struct conn *c = px->conns, *next; c; c = next) {
-        c->busy++;
-        struct http_conn *hc = c->proto;
-        int reset = 0, kick = 0;
-        for (struct http_req *r = hc ? hc->q : NULL; r && !c->closing; r = r->next) {
-            if (r->f != f) continue;
-            if (r->held) {
-                switch (r->pl.on_end) {
-                case HANG_RELEASE:
-                    hang_unmark(hc, r);
-                    if (r->pending_head) {
-                        hc->rq_wait = RQW_NONE;
-                        forward_pending(hc, r);
-                    }
-                    kick = 1;
-                    break;
-                case HANG_RESET:
-                    reset = 1;
-                    break;
-                case HANG_KEEP:
-                default:
-                    r->held_at_end = 1;   /* stays held: a dependency that really died */
-                    break;
-                }
-            }
-            r->f = NULL;
-        }
-        if (c->hang_fault == f && !c->t_hang) c->hang_fault = NULL;
-        if (reset && !c->closing) {
-            f->c.resets++;
-            conn_close(c, CLOSER_FAULT, CLOSE_RST);
-        } else if (kick && !c->closing) {
-            http_run(hc);
-            pipe_after_io(&c->p[0]);
-            pipe_after_io(&c->p[1]);
-        }
-        next = c->next;
-        if (--c->busy == 0 && c->dead) conn_free(c);
-    }
+    (void)in;
+    http_on_data(c, p->dir);
 }
+
+static int http_on_eof_op(struct conn *c, struct pipe *p)
+{
+    http_on_eof(c, p->dir);
+    return 1;   /* passed on by eof_process once every request before it is done */
+}
+
+const struct protocol protocol_http = {
+    .name = "http",
+    .flags = PROTO_CORK | PROTO_REQUESTS,
+    .fault_flag = FT_HTTP_ONLY,
+    .conn_init = http_conn_new,
+    .conn_free = http_conn_free,
+    .on_read = http_on_read,
+    .on_eof = http_on_eof_op,
+    .upstream_failed = http_upstream_failed,
+    .upstream_reset = http_upstream_reset,
+    .fault_inside = http_fault_inside,
+    .fault_ended = http_fault_ended,
+};

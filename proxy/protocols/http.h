@@ -1,10 +1,11 @@
-/* http.h -- http mode: the connection pair understands HTTP/1.x so faults act per request.
+/* http.h -- mode = http: the connection pair understands HTTP/1.x so faults act per request.
  *
- * proxy/conn.c hands every byte of an http proxy's connection to these functions instead of
- * moving it straight across; what HTTP decides to forward then enters the direction's TCP
- * stage chain (chain_input), so connection-level faults keep working on http proxies. The
- * state lives in conn->proto (created by http_conn_new, freed by http_conn_free). See
- * docs/http.md for the behaviour and the choices made.
+ * protocol_http (proxy/protocol.h) is how the core reaches it: proxy/conn_relay.c hands every byte of
+ * an http proxy's connection to it instead of moving it straight across; what HTTP decides to
+ * forward then enters the direction's fault chain (pipe_input), so connection-level faults keep
+ * working on http proxies. The state lives in conn->proto (created by http_conn_new, freed by
+ * http_conn_free). See docs/http.md for the behaviour and the choices made. The functions below
+ * are the protocol's operations, public for the fuzz harness (tests/fuzz/fuzz_http.c).
  */
 #ifndef FL_HTTP_H
 #define FL_HTTP_H
@@ -12,6 +13,9 @@
 struct conn;
 struct fault;
 struct fl_proxy;
+struct protocol;
+
+extern const struct protocol protocol_http;
 
 /* Heads (request line + headers, or status line + headers) larger than this are refused:
  * 431 to the client for a request, 502 for a response. */
@@ -30,7 +34,9 @@ void http_upstream_failed(struct conn *c);
 /* The upstream reset the connection after it was up: unanswered requests get a 502 (as after
  * an early EOF), bytes still queued toward it are dropped. */
 void http_upstream_reset(struct conn *c);
-/* 1 if f acts per request on px (http proxy and a type with .http): no TCP stage for it. */
-int http_fault_per_request(const struct fl_proxy *px, const struct fault *f);
+/* A fault with per-request ops (faults/http_fault.h) ended or is being removed (f->removing):
+ * requests it holds follow its on_end, and the engine drops every pointer to f. A no-op for
+ * faults of non-http proxies. */
+void http_fault_ended(struct fault *f);
 
 #endif

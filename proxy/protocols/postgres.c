@@ -15,8 +15,11 @@
  * a fault answer a query itself (pg_error) even when the client pipelines: the local answer
  * waits in the FIFO until every answer before it has passed. Per-query latency and hang close a
  * gate on the client's input: the query and everything after it wait (in the socket's input
- * buffer, counted against the proxy's buffer: proxy/conn.c stops reading past it) until the
+ * buffer, counted against the proxy's buffer: proxy/conn_relay.c stops reading past it) until the
  * gate opens.
+ *
+ * Files: postgres.c (here) frames and decides; postgres_facts.c keeps what the engine knows
+ * and tells it (totals, /stats, the record); postgres_int.h is what they share.
  *
  * What it does not do: TLS (SSLRequest is answered 'N', or with `tls = passthrough` the
  * connection falls back to plain tcp forwarding, with no facts or faults), replication
@@ -24,10 +27,11 @@
  * counted.
  */
 #include "proxy/protocols/postgres.h"
+#include "proxy/protocols/postgres_int.h"
 #include "faults/pg_fault.h"
 #include "proxy/protocols/frame.h"
 #include "proxy/proxy.h"
-#include "faults/chain.h"
+#include "proxy/protocol.h"
 #include "common/log.h"
 #include "record/record.h"
 
@@ -39,257 +43,11 @@
 #define PG_MSG_MAX     (1u << 30)    /* the server's own limit on a message (1 GiB) */
 #define PG_INSPECT_MAX 65536u        /* bytes of a Query/Parse/Bind read to decide (prefix) */
 #define PG_FIFO_MAX    4096u         /* cycles outstanding before the client is not read */
-#define PG_STMTS       64            /* named statements remembered per session */
 #define PG_STMT_TEXT   4096u         /* bytes of a statement's text remembered */
 
 #define PG_CODE_SSL    80877103u
 #define PG_CODE_GSS    80877104u
 #define PG_CODE_CANCEL 80877102u
-
-enum pg_phase { PGP_STARTUP = 0, PGP_AUTH, PGP_READY, PGP_RAW, PGP_DEAD };
-
-/* Sessions per (user, application_name), for the record's state stream and /stats: the pool a
- * service holds, as pg_stat_activity would show it. PG_GROUPS per proxy, then one shared row. */
-#define PG_GROUPS 32
-struct pg_group {
-    char user[64], app[64];
-    uint64_t conns;              /* sessions ever */
-    uint32_t live, peak;         /* open now; most open at once since the last state entry */
-    int64_t idle_done_max_us;    /* longest idle-in-transaction period that ended since then */
-};
-
-struct pg_totals {
-    struct frame_totals h;       /* first: name, conns, delayed, hung, garbage_*, open sessions */
-    uint64_t startups, queries, xacts, rows;
-    uint64_t cancel_requests, cancels_matched, cancels_while_held;
-    uint64_t errors_server, errors_injected, startup_errors;
-    uint64_t dropped, abandoned_held, closed_in_tx, terminated;
-    uint64_t ssl_refused, ssl_passthrough, gss_refused;
-    uint64_t idle_tx_us;
-    struct pg_group groups[PG_GROUPS];
-    int ngroups;
-    /* h.open: the state, /stats and cancels see the sessions of retired proxy objects too */
-};
-
-struct pg_cycle {
-    uint8_t local;               /* answered by faultline: the server never saw it */
-    uint8_t err_before_rfq;      /* forwarded (a Sync), but an error goes out before its RFQ */
-    uint8_t fatal;
-    uint8_t drop, drop_rst;
-    uint64_t drop_after;
-    char sqlstate[6];
-    char *message;               /* owned */
-};
-
-struct pg_dir {
-    uint32_t left;               /* bytes of the current message still to pass or discard */
-    uint8_t discard;
-    uint8_t decided;             /* the message at the head already went through the faults */
-};
-
-struct pg_stmt { char *name, *text; };
-
-struct pg_sess {
-    struct frame_sess fs;        /* first (proxy/protocols/frame.h): connection, gate, applied faults, ... */
-    struct pg_totals *tot;       /* fs.tot, typed; NULL when detached */
-    enum pg_phase phase;
-    struct pg_dir d[2];
-    char txs;                    /* status of the last ReadyForQuery */
-    /* extended protocol */
-    int batch_fwd;               /* messages forwarded since the last Sync */
-    int batch_discard;           /* pg_error: discarding until Sync */
-    struct pg_cycle pend;        /* what the cycle ending at Sync carries */
-    struct pg_stmt stmts[PG_STMTS];
-    int stmt_next;
-    /* the FIFO of cycles */
-    struct pg_cycle *q;
-    size_t qhead, qn, qcap;
-    int fifo_full;
-    uint64_t rows_cycle;
-    /* facts */
-    char user[64], database[64], app[64];
-    uint32_t pid, key;
-    int have_key, is_cancel;
-    uint64_t queries, xacts, rows, cancels, errors_server, errors_injected;
-    int64_t idle_tx_since, idle_tx_us, idle_tx_max_us;
-    struct pg_group *grp;        /* counted in this group since its startup packet */
-    uint64_t cancel_target;      /* a CancelRequest connection: id of the session it cancelled */
-};
-
-/* ---- per-proxy totals ---- */
-
-static struct frame_table totals = {sizeof(struct pg_totals), 256, 0, NULL};
-
-static struct pg_totals *pg_totals_for(const char *name)
-{
-    return (struct pg_totals *)frame_totals_for(&totals, name);
-}
-
-/* A session of tot->h.open (the struct frame_sess is its first member). */
-static inline struct pg_sess *pg_of(struct frame_sess *fs) { return (struct pg_sess *)fs; }
-
-/* s as the inside of a JSON string (control characters dropped), cut to fit n. */
-static const char *pg_json_esc(const char *s, char *b, size_t n)
-{
-    size_t o = 0;
-    for (; *s && o + 3 < n; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch < 0x20) continue;
-        if (ch >= 0x80) ch = '?';            /* JSON wants UTF-8; the wire may have any bytes */
-        if (ch == '"' || ch == '\\') b[o++] = '\\';
-        b[o++] = (char)ch;
-    }
-    b[o] = 0;
-    return b;
-}
-
-static struct pg_group *pg_group_for(struct pg_totals *t, const char *user, const char *app)
-{
-    for (int i = 0; i < t->ngroups; i++)
-        if (!strcmp(t->groups[i].user, user) && !strcmp(t->groups[i].app, app)) return &t->groups[i];
-    struct pg_group *g;
-    if (t->ngroups < PG_GROUPS - 1) {
-        g = &t->groups[t->ngroups++];
-        snprintf(g->user, sizeof(g->user), "%s", user);
-        snprintf(g->app, sizeof(g->app), "%s", app);
-    } else {
-        g = &t->groups[PG_GROUPS - 1];                 /* shared overflow row */
-        snprintf(g->user, sizeof(g->user), "(other)");
-        snprintf(g->app, sizeof(g->app), "(other)");
-        t->ngroups = PG_GROUPS;
-    }
-    return g;
-}
-
-static const struct pg_totals *pg_totals_find(const char *name)
-{
-    return (const struct pg_totals *)frame_totals_find(&totals, name);
-}
-
-/* Live state of a group's sessions on px: in a transaction now, longest idle in one now. */
-struct pg_gstate { uint32_t in_tx; int64_t idle_max_us; };
-
-static void pg_group_states(const struct pg_totals *t, struct pg_gstate *gs)
-{
-    int64_t now = fl_now_us();
-    memset(gs, 0, sizeof(*gs) * PG_GROUPS);
-    for (struct frame_sess *o = t->h.open; o; o = o->onext) {
-        const struct pg_sess *s = pg_of(o);
-        if (!s->grp) continue;
-        struct pg_gstate *g = &gs[s->grp - t->groups];
-        if (s->txs == 'T' || s->txs == 'E') g->in_tx++;
-        if (s->idle_tx_since && now - s->idle_tx_since > g->idle_max_us) g->idle_max_us = now - s->idle_tx_since;
-    }
-}
-
-char *pg_stats_json(const struct fl_proxy *px)
-{
-    static struct pg_totals zero;
-    const struct pg_totals *t = pg_totals_find(px->spec.name);
-    if (!t) t = &zero;
-    uint64_t live = 0, in_tx = 0, held = 0;
-    for (struct frame_sess *o = t->h.open; o && px->spec.mode == MODE_POSTGRES; o = o->onext) {
-        live++;
-        if (pg_of(o)->txs == 'T' || pg_of(o)->txs == 'E') in_tx++;
-        if (o->gate_until == INT64_MAX) held++;
-    }
-    char *out = malloc(2048);
-    if (!out) abort();
-#define U(x) (unsigned long long)(x)
-    snprintf(out, 2048,
-             "{\"conns\":%llu,\"live\":%llu,\"live_in_tx\":%llu,\"held\":%llu,\"startups\":%llu,\"queries\":%llu,"
-             "\"xacts\":%llu,\"rows\":%llu,\"cancel_requests\":%llu,\"cancels_matched\":%llu,"
-             "\"cancels_while_held\":%llu,\"errors_server\":%llu,\"errors_injected\":%llu,"
-             "\"startup_errors\":%llu,\"delayed\":%llu,\"hung\":%llu,\"dropped\":%llu,\"abandoned_held\":%llu,"
-             "\"closed_in_tx\":%llu,\"terminated\":%llu,\"ssl_refused\":%llu,\"ssl_passthrough\":%llu,"
-             "\"gss_refused\":%llu,\"garbage_client\":%llu,\"garbage_server\":%llu,\"idle_in_tx_ms\":%.1f}",
-             U(t->h.conns), U(live), U(in_tx), U(held), U(t->startups), U(t->queries), U(t->xacts), U(t->rows),
-             U(t->cancel_requests), U(t->cancels_matched), U(t->cancels_while_held), U(t->errors_server),
-             U(t->errors_injected), U(t->startup_errors), U(t->h.delayed), U(t->h.hung), U(t->dropped),
-             U(t->abandoned_held), U(t->closed_in_tx), U(t->terminated), U(t->ssl_refused),
-             U(t->ssl_passthrough), U(t->gss_refused), U(t->h.garbage_client), U(t->h.garbage_server),
-             (double)t->idle_tx_us / 1000.0);
-    /* ... then the sessions per (user, application), as a pool seen from the database */
-    size_t o = strlen(out) - 1, cap = 2048 + (size_t)t->ngroups * 400;
-    out = realloc(out, cap);
-    if (!out) abort();
-    o += (size_t)snprintf(out + o, cap - o, ",\"sessions\":[");
-    struct pg_gstate gs[PG_GROUPS];
-    pg_group_states(t, gs);
-    for (int i = 0; i < t->ngroups; i++) {
-        const struct pg_group *g = &t->groups[i];
-        char ue[200], ae[200];
-        o += (size_t)snprintf(out + o, cap - o,
-                              "%s{\"user\":\"%s\",\"application_name\":\"%s\",\"conns\":%llu,\"live\":%u,"
-                              "\"in_tx\":%u,\"idle_in_tx_max_ms\":%.1f}",
-                              i ? "," : "", pg_json_esc(g->user, ue, sizeof(ue)), pg_json_esc(g->app, ae, sizeof(ae)),
-                              U(g->conns), g->live, gs[i].in_tx, (double)gs[i].idle_max_us / 1000.0);
-    }
-    snprintf(out + o, cap - o, "]}");
-#undef U
-    return out;
-}
-
-/* ---- facts for the recorder (record/record.h, docs/metrics.md) ---- */
-
-void pg_totals_facts(const struct fl_proxy *px, struct rec_kv *kv)
-{
-    const struct pg_totals *t = pg_totals_find(px->spec.name);
-    static const struct pg_totals zero;
-    if (!t) t = &zero;
-    uint64_t live = 0, in_tx = 0, held = 0;
-    for (struct frame_sess *o = t->h.open; o; o = o->onext) {
-        live++;
-        if (pg_of(o)->txs == 'T' || pg_of(o)->txs == 'E') in_tx++;
-        if (o->gate_until == INT64_MAX) held++;
-    }
-#define F(k) rec_kv_u64(kv, #k, t->k)
-#define FH(k) rec_kv_u64(kv, #k, t->h.k)
-    rec_kv_str(kv, "mode", "postgres");
-    FH(conns); F(startups); F(queries); F(xacts); F(rows); F(cancel_requests); F(cancels_matched);
-    F(cancels_while_held); F(errors_server); F(errors_injected); F(startup_errors); FH(delayed); FH(hung);
-    F(dropped); F(abandoned_held); F(closed_in_tx); F(terminated); F(ssl_refused); F(ssl_passthrough);
-    F(gss_refused); FH(garbage_client); FH(garbage_server);
-#undef FH
-#undef F
-    rec_kv_ms(kv, "idle_in_tx_ms", (int64_t)t->idle_tx_us);
-    rec_kv_u64(kv, "live", live);
-    rec_kv_u64(kv, "live_in_tx", in_tx);
-    rec_kv_u64(kv, "held", held);
-}
-
-void pg_state_facts(struct fl_proxy *px, struct rec_kv *kv)
-{
-    struct pg_totals *t = pg_totals_for(px->spec.name);
-    struct pg_gstate gs[PG_GROUPS];
-    pg_group_states(t, gs);
-    uint64_t live = 0, in_tx = 0;
-    int64_t idle = 0;
-    int n = 0;
-    for (int i = 0; i < t->ngroups; i++) {
-        struct pg_group *g = &t->groups[i];
-        int64_t gi = gs[i].idle_max_us > g->idle_done_max_us ? gs[i].idle_max_us : g->idle_done_max_us;
-        live += g->live;
-        in_tx += gs[i].in_tx;
-        if (gi > idle) idle = gi;
-        if (g->live || g->peak || gi) {
-            char k[32];
-            snprintf(k, sizeof(k), "user.%d", n); rec_kv_str(kv, k, g->user);
-            snprintf(k, sizeof(k), "app.%d", n); rec_kv_str(kv, k, g->app);
-            snprintf(k, sizeof(k), "conns.%d", n); rec_kv_u64(kv, k, g->live);
-            snprintf(k, sizeof(k), "peak.%d", n); rec_kv_u64(kv, k, g->peak > g->live ? g->peak : g->live);
-            snprintf(k, sizeof(k), "in_tx.%d", n); rec_kv_u64(kv, k, gs[i].in_tx);
-            snprintf(k, sizeof(k), "idle_in_tx_max_ms.%d", n); rec_kv_ms(kv, k, gi);
-            n++;
-        }
-        g->peak = g->live;
-        g->idle_done_max_us = 0;
-    }
-    rec_kv_u64(kv, "conns", live);
-    rec_kv_u64(kv, "in_tx", in_tx);
-    rec_kv_ms(kv, "idle_in_tx_max_ms", idle);
-    rec_kv_u64(kv, "groups", (uint64_t)n);
-}
 
 /* ---- bytes out ---- */
 
@@ -414,11 +172,12 @@ static struct fault *pg_decide(struct pg_sess *s, const char *query, int startup
 static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in);
 static void pg_run_fs(struct frame_sess *fs, int dir, struct evbuffer *in) { pg_run(pg_of(fs), dir, in); }
 static void pg_set_dead(struct frame_sess *fs) { pg_of(fs)->phase = PGP_DEAD; }
-static const struct frame_ops pg_ops = {MODE_POSTGRES, "pg_garbage", pg_run_fs, pg_set_dead};
+static const struct frame_ops pg_ops = {&protocol_postgres, "pg_garbage", pg_run_fs, pg_set_dead};
 
-void pg_fault_ended(struct fault *f)
+/* struct protocol fault_ended: called for this protocol's own types only (FT_PG_ONLY), so f->cfg
+ * is a pg_fcfg */
+static void pg_fault_ended(struct fault *f)
 {
-    /* only pg fault types name this as their on_deactivate: f->cfg is a pg_fcfg */
     frame_fault_ended(f, &pg_ops, ((const struct pg_fcfg *)f->cfg)->on_end);
 }
 
@@ -755,6 +514,162 @@ static inline void pg_peek(struct evbuffer *in, size_t off, void *dst, size_t n)
     evbuffer_copyout_from(in, &ptr, dst, n);
 }
 
+/* What a step of the framing loop says: frame the next message, stop (wait for more bytes, or
+ * a gate: what was framed is passed on), or stop dead (the session was closed: nothing more). */
+enum pg_step { PG_NEXT = 0, PG_WAIT, PG_DEAD };
+
+/* A client message of `len` (its header at *off, avail bytes from there): decides it and sets
+ * d->left (and d->discard) for the loop to pass or drop its body. */
+static inline enum pg_step pg_client_step(struct pg_sess *s, struct evbuffer *in, size_t *off, size_t avail,
+                                          uint8_t type, uint32_t len, size_t imax)
+{
+    struct pg_dir *d = &s->d[0];
+    uint32_t total = len + 1;
+#define FLUSH() do { pg_fwd(s, 0, in, *off); *off = 0; } while (0)
+    if (!pg_valid_client_type(type)) { FLUSH(); pg_garbage(s, 0, "unknown frontend message type"); return PG_DEAD; }
+    if (type == 'Q' || type == 'P' || type == 'B') {
+        size_t need = total < imax ? total : imax;
+        if (avail < need) return PG_WAIT;
+        FLUSH();
+        int rc = pg_client_msg(s, in, type, len, need);
+        return rc < 0 ? PG_DEAD : rc == 0 ? PG_WAIT : PG_NEXT;
+    }
+    if (s->batch_discard && type != 'S') {
+        FLUSH();
+        d->left = total;
+        d->discard = 1;
+        return PG_NEXT;
+    }
+    pg_idle_end(s);
+    switch (type) {
+    case 'S':
+        if (s->batch_discard) FLUSH();
+        pg_sync(s);
+        if (d->discard) {
+            evbuffer_drain(in, 5);
+            d->left = 0;
+            d->discard = 0;
+            pg_flush_local(s);
+            return PG_NEXT;
+        }
+        break;
+    case 'E':
+        s->queries++;
+        if (s->tot) s->tot->queries++;
+        s->batch_fwd++;
+        d->left = total;
+        break;
+    case 'F': {
+        struct pg_cycle cy = {0};
+        pg_push(s, &cy);
+        d->left = total;
+        break;
+    }
+    case 'X':
+        s->fs.client_ended = 1;   /* Terminate */
+        if (s->tot) s->tot->terminated++;
+        d->left = total;
+        break;
+    case 'D': case 'C': case 'H':
+        s->batch_fwd++;
+        d->left = total;
+        break;
+    default:
+        d->left = total;
+        break;
+    }
+    return PG_NEXT;
+#undef FLUSH
+}
+
+/* A ReadyForQuery (st: its transaction status; its `total` bytes at *off): the cycle at the FIFO
+ * head is answered, an error a fault owes goes before it, local answers whose turn came go
+ * after it. */
+static inline enum pg_step pg_server_rfq(struct pg_sess *s, struct evbuffer *in, size_t *off, uint32_t total,
+                                         char st, int *rerun_client)
+{
+#define FLUSH() do { pg_fwd(s, 1, in, *off); *off = 0; } while (0)
+    if (st != 'I' && st != 'T' && st != 'E') { FLUSH(); pg_garbage(s, 1, "bad transaction status"); return PG_DEAD; }
+    if (s->phase == PGP_AUTH) {
+        s->phase = PGP_READY;
+        s->txs = st;
+        *off += total;
+        return PG_NEXT;
+    }
+    struct pg_cycle *hc = pg_head(s);
+    if (hc && !hc->local && hc->err_before_rfq) {
+        FLUSH();
+        pg_inject_error(s, "ERROR", hc->sqlstate, hc->message ? hc->message : pg_sqlstate_text(hc->sqlstate));
+        s->errors_injected++;
+        if (s->tot) s->tot->errors_injected++;
+    }
+    if (s->txs == 'I' && st != 'I') {
+        s->xacts++;
+        if (s->tot) s->tot->xacts++;
+    }
+    s->txs = st;
+    *off += total;                          /* forwarded with the rest of the read */
+    if (hc && !hc->local) pg_pop(s);
+    struct pg_cycle *nh = pg_head(s);
+    if (nh && nh->local) {
+        FLUSH();                            /* local answers go after this RFQ */
+        pg_flush_local(s);
+    } else {
+        pg_idle_check(s);
+    }
+    if (s->fifo_full) { s->fifo_full = 0; *rerun_client = 1; }
+    return PG_NEXT;
+#undef FLUSH
+}
+
+/* A server message of `len` (its header at *off, avail bytes from there): counted, and the
+ * ones that decide something (BackendKeyData, ReadyForQuery, a drop fault's moment) read. */
+static inline enum pg_step pg_server_step(struct pg_sess *s, struct evbuffer *in, size_t *off, size_t avail,
+                                          uint8_t type, uint32_t len, int *rerun_client)
+{
+    struct pg_dir *d = &s->d[1];
+    uint32_t total = len + 1;
+#define FLUSH() do { pg_fwd(s, 1, in, *off); *off = 0; } while (0)
+    if (!pg_valid_server_type(type)) { FLUSH(); pg_garbage(s, 1, "unknown backend message type"); return PG_DEAD; }
+    if (s->phase != PGP_AUTH && pg_drop_due(s, type)) {
+        struct pg_cycle *hc = pg_head(s);
+        FLUSH();
+        if (s->tot) s->tot->dropped++;
+        if (s->fs.c)
+            log_info("pg_drop", "id=%llu proxy=%s rows=%llu close=%s", (unsigned long long)s->fs.c->id,
+                     log_q(s->fs.px->spec.name), (unsigned long long)s->rows_cycle, hc->drop_rst ? "rst" : "fin");
+        pg_close(s, CLOSER_FAULT, hc->drop_rst ? CLOSE_RST : CLOSE_FIN);
+        return PG_DEAD;
+    }
+    if (type == 'D') {
+        s->rows++;
+        s->rows_cycle++;
+        if (s->tot) s->tot->rows++;
+    } else if (type == 'E') {
+        s->errors_server++;
+        if (s->tot) s->tot->errors_server++;
+    } else if (type == 'K' || type == 'Z') {
+        if ((type == 'K' && len != 12) || (type == 'Z' && len != 5)) {
+            FLUSH();
+            pg_garbage(s, 1, "bad BackendKeyData/ReadyForQuery length");
+            return PG_DEAD;
+        }
+        if (avail < total) return PG_WAIT;
+        uint8_t b[13];
+        pg_peek(in, *off, b, total);
+        if (type == 'Z') return pg_server_rfq(s, in, off, total, (char)b[5], rerun_client);
+        s->pid = be32(b + 5);
+        s->key = be32(b + 9);
+        s->have_key = 1;
+    }
+    d->left = total;
+    return PG_NEXT;
+#undef FLUSH
+}
+
+/* Frames what waits in `in` (dir 0 = the client's input, 1 = the server's): message headers are
+ * read and decided, bodies pass (or are dropped) `left` bytes at a time, and the framed bytes
+ * go on in one forward per read. */
 static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
 {
     struct pg_dir *d = &s->d[dir];
@@ -796,131 +711,10 @@ static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
         uint8_t type = h[0];
         uint32_t len = be32(h + 1);
         if (len < 4 || len > PG_MSG_MAX) { FLUSH(); pg_garbage(s, dir, "message length out of range"); return; }
-        uint32_t total = len + 1;
-        if (dir == 0) {
-            if (!pg_valid_client_type(type)) { FLUSH(); pg_garbage(s, 0, "unknown frontend message type"); return; }
-            if (type == 'Q' || type == 'P' || type == 'B') {
-                size_t need = total < imax ? total : imax;
-                if (avail < need) break;
-                FLUSH();
-                int rc = pg_client_msg(s, in, type, len, need);
-                if (rc < 0) return;
-                if (rc == 0) break;
-                continue;
-            }
-            if (s->batch_discard && type != 'S') {
-                FLUSH();
-                d->left = total;
-                d->discard = 1;
-                continue;
-            }
-            pg_idle_end(s);
-            switch (type) {
-            case 'S':
-                if (s->batch_discard) FLUSH();
-                pg_sync(s);
-                if (d->discard) {
-                    evbuffer_drain(in, 5);
-                    d->left = 0;
-                    d->discard = 0;
-                    pg_flush_local(s);
-                    continue;
-                }
-                break;
-            case 'E':
-                s->queries++;
-                if (s->tot) s->tot->queries++;
-                s->batch_fwd++;
-                d->left = total;
-                break;
-            case 'F': {
-                struct pg_cycle cy = {0};
-                pg_push(s, &cy);
-                d->left = total;
-                break;
-            }
-            case 'X':
-                s->fs.client_ended = 1;   /* Terminate */
-                if (s->tot) s->tot->terminated++;
-                d->left = total;
-                break;
-            case 'D': case 'C': case 'H':
-                s->batch_fwd++;
-                d->left = total;
-                break;
-            default:
-                d->left = total;
-                break;
-            }
-            continue;
-        }
-        /* server -> client */
-        if (!pg_valid_server_type(type)) { FLUSH(); pg_garbage(s, 1, "unknown backend message type"); return; }
-        if (s->phase != PGP_AUTH && pg_drop_due(s, type)) {
-            struct pg_cycle *hc = pg_head(s);
-            FLUSH();
-            if (s->tot) s->tot->dropped++;
-            if (s->fs.c)
-                log_info("pg_drop", "id=%llu proxy=%s rows=%llu close=%s", (unsigned long long)s->fs.c->id,
-                         log_q(s->fs.px->spec.name), (unsigned long long)s->rows_cycle, hc->drop_rst ? "rst" : "fin");
-            pg_close(s, CLOSER_FAULT, hc->drop_rst ? CLOSE_RST : CLOSE_FIN);
-            return;
-        }
-        if (type == 'D') {
-            s->rows++;
-            s->rows_cycle++;
-            if (s->tot) s->tot->rows++;
-        } else if (type == 'E') {
-            s->errors_server++;
-            if (s->tot) s->tot->errors_server++;
-        } else if (type == 'K' || type == 'Z') {
-            if ((type == 'K' && len != 12) || (type == 'Z' && len != 5)) {
-                FLUSH();
-                pg_garbage(s, 1, "bad BackendKeyData/ReadyForQuery length");
-                return;
-            }
-            if (avail < total) break;
-            uint8_t b[13];
-            pg_peek(in, off, b, total);
-            if (type == 'K') {
-                s->pid = be32(b + 5);
-                s->key = be32(b + 9);
-                s->have_key = 1;
-            } else {
-                char st = (char)b[5];
-                if (st != 'I' && st != 'T' && st != 'E') { FLUSH(); pg_garbage(s, 1, "bad transaction status"); return; }
-                if (s->phase == PGP_AUTH) {
-                    s->phase = PGP_READY;
-                    s->txs = st;
-                    off += total;
-                    continue;
-                }
-                struct pg_cycle *hc = pg_head(s);
-                if (hc && !hc->local && hc->err_before_rfq) {
-                    FLUSH();
-                    pg_inject_error(s, "ERROR", hc->sqlstate, hc->message ? hc->message : pg_sqlstate_text(hc->sqlstate));
-                    s->errors_injected++;
-                    if (s->tot) s->tot->errors_injected++;
-                }
-                if (s->txs == 'I' && st != 'I') {
-                    s->xacts++;
-                    if (s->tot) s->tot->xacts++;
-                }
-                s->txs = st;
-                off += total;                       /* forwarded with the rest of the read */
-                if (hc && !hc->local) pg_pop(s);
-                struct pg_cycle *nh = pg_head(s);
-                if (nh && nh->local) {
-                    FLUSH();                        /* local answers go after this RFQ */
-                    pg_flush_local(s);
-                } else {
-                    pg_idle_check(s);
-                }
-                if (s->fifo_full) { s->fifo_full = 0; rerun_client = 1; }
-                continue;
-            }
-        }
-        d->left = total;
+        enum pg_step rc = dir == 0 ? pg_client_step(s, in, &off, avail, type, len, imax)
+                                   : pg_server_step(s, in, &off, avail, type, len, &rerun_client);
+        if (rc == PG_DEAD) return;
+        if (rc == PG_WAIT) break;
     }
     FLUSH();
 #undef FLUSH
@@ -959,39 +753,6 @@ static void pg_sess_release(struct pg_sess *s)
         free(s->stmts[i].text);
     }
     frame_sess_release(&s->fs);
-}
-
-void pg_conn_facts(const struct conn *c, struct rec_kv *kv)
-{
-    const struct pg_sess *s = c->proto;
-    if (!s) return;
-    if (s->is_cancel) {
-        rec_kv_str(kv, "pg_cancel_request", "1");
-        if (s->cancel_target) rec_kv_u64(kv, "pg_cancel_target", s->cancel_target);
-        return;
-    }
-    if (s->phase == PGP_RAW) rec_kv_str(kv, "pg_passthrough", "1");
-    if (!s->grp) return;                 /* no startup packet: nothing else is known */
-    int64_t idle = s->idle_tx_us, idle_max = s->idle_tx_max_us;
-    if (s->idle_tx_since) {
-        int64_t d = (c->t_close ? c->t_close : fl_now_us()) - s->idle_tx_since;
-        idle += d;
-        if (d > idle_max) idle_max = d;
-    }
-    rec_kv_str(kv, "pg_user", s->user);
-    rec_kv_str(kv, "pg_database", s->database);
-    rec_kv_str(kv, "pg_app", s->app);
-    rec_kv_u64(kv, "pg_queries", s->queries);
-    rec_kv_u64(kv, "pg_xacts", s->xacts);
-    rec_kv_u64(kv, "pg_rows", s->rows);
-    rec_kv_ms(kv, "pg_idle_in_tx_ms", idle);
-    rec_kv_ms(kv, "pg_idle_in_tx_max_ms", idle_max);
-    rec_kv_str(kv, "pg_in_tx_at_close", s->txs == 'T' || s->txs == 'E' ? "1" : "0");
-    rec_kv_u64(kv, "pg_cancels_received", s->cancels);
-    rec_kv_u64(kv, "pg_errors_server", s->errors_server);
-    rec_kv_u64(kv, "pg_errors_injected", s->errors_injected);
-    if (s->fs.gate_until == INT64_MAX) rec_kv_str(kv, "pg_held_at_close", "1");
-    rec_kv_str(kv, "pg_terminate", s->fs.client_ended ? "1" : "0");
 }
 
 void pg_conn_free(struct conn *c)
@@ -1051,3 +812,20 @@ void pg_sess_free(struct pg_sess *s)
 {
     if (s) pg_sess_release(s);
 }
+
+/* ---- the protocol (proxy/protocol.h) ---- */
+
+const struct protocol protocol_postgres = {
+    .name = "postgres",
+    .flags = PROTO_KEEPS_INPUT | PROTO_TLS,
+    .fault_flag = FT_PG_ONLY,
+    .conn_init = pg_conn_init,
+    .conn_free = pg_conn_free,
+    .on_read = pg_on_read,
+    .on_eof = pg_on_eof,
+    .fault_ended = pg_fault_ended,
+    .stats_json = pg_stats_json,
+    .conn_facts = pg_conn_facts,
+    .totals_facts = pg_totals_facts,
+    .state_facts = pg_state_facts,
+};

@@ -1,7 +1,8 @@
 /* proxy/protocols/postgres.h -- mode = postgres: the frontend/backend protocol v3 engine of a connection pair.
  *
- * proxy/conn.c hands every byte a postgres proxy reads to pg_on_read() instead of its plain
- * forwarding; the engine frames messages as they stream past, keeps facts about the session,
+ * The core reaches it through protocol_postgres (proxy/protocol.h), whose operations are the
+ * functions below: proxy/conn_relay.c hands every byte a postgres proxy reads to pg_on_read()
+ * instead of its plain relay; the engine frames messages as they stream past, keeps facts about the session,
  * applies the pg_* faults (faults/pg_fault.h) at message boundaries, and passes bytes on into
  * the direction's ordinary fault chain (so tcp-level faults still act after it). Whole result
  * sets are never buffered: only messages that must be read to decide something (startup,
@@ -21,6 +22,9 @@
 struct conn;
 struct pipe;
 struct fl_proxy;
+struct protocol;
+
+extern const struct protocol protocol_postgres;   /* mode = postgres (proxy/protocol.h) */
 struct pg_sess;
 
 /* Creates the session of a new connection on a postgres proxy (sets c->proto). */

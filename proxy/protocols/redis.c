@@ -16,7 +16,10 @@
  * answer a command itself in the right place: the local answer waits in the FIFO until every
  * reply before it has passed. Latency and hang close a gate on the client's input: the
  * command and everything after it wait in the socket's input buffer (counted against the
- * proxy's buffer: proxy/conn.c stops reading past it) until the gate opens.
+ * proxy's buffer: proxy/conn_relay.c stops reading past it) until the gate opens.
+ *
+ * Files: redis.c (here) frames and decides; redis_facts.c keeps what the engine knows and tells
+ * it (totals, /stats, the record); redis_int.h is what they share.
  *
  * Pub/sub and MONITOR connections pass through: after SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE,
  * MONITOR or CLIENT REPLY OFF|SKIP the connection is forwarded as plain tcp (no framing, no
@@ -25,10 +28,11 @@
  * counted.
  */
 #include "proxy/protocols/redis.h"
+#include "proxy/protocols/redis_int.h"
 #include "faults/redis_fault.h"
 #include "proxy/protocols/frame.h"
 #include "proxy/proxy.h"
-#include "faults/chain.h"
+#include "proxy/protocol.h"
 #include "common/log.h"
 #include "record/record.h"
 
@@ -40,57 +44,9 @@
 #define RESP_LINE_MAX   65536u          /* a status/error line or an inline command (Redis: 64 KiB) */
 #define RESP_BULK_MAX   (1ull << 32)    /* a bulk string's length */
 #define RESP_AGG_MAX    (1ll << 31)     /* an aggregate's element count */
-#define RESP_DEPTH_MAX  64              /* nesting of aggregates */
 #define RESP_PEEK_MAX   8192u           /* bytes of a command read to find its name and key */
-#define RESP_NAME_MAX   32              /* bytes of a command name kept */
 #define RESP_KEY_MAX    1024u           /* bytes of the first key kept for match_key */
 #define RESP_FIFO_MAX   65536u          /* commands outstanding before the client is not read */
-#define RESP_NAMES_MAX  128             /* command names counted per proxy (then "other") */
-
-struct resp_agg { int64_t left; uint8_t attr; };
-
-struct resp_dir {
-    struct resp_agg stack[RESP_DEPTH_MAX];
-    int depth;
-    uint64_t bulk_left;          /* body bytes (with CRLF) of a bulk still to pass */
-    uint8_t top;                 /* type of the current top-level value, 0 = between values */
-    uint8_t in_cmd;              /* (client) a multibulk command has started */
-    uint8_t discard;             /* (client) the current command is dropped (answered locally) */
-    uint8_t decided;             /* (client) the command at the head went through the faults */
-};
-
-struct resp_entry { uint8_t local; uint16_t name; char *error; };
-
-struct resp_name_stat { char name[RESP_NAME_MAX]; uint64_t calls, errors, injected; };
-
-struct resp_totals {
-    struct frame_totals h;       /* first: name, conns, delayed, hung, garbage_*, open sessions */
-    uint64_t commands, replies, errors_server, errors_injected;
-    uint64_t abandoned_inflight, abandoned_held;
-    uint64_t passthrough, pushes, unsolicited, peak_inflight;
-    struct resp_name_stat names[RESP_NAMES_MAX];
-    int nnames;
-    uint8_t hslot[256];          /* hash of a name -> its row + 1 (0 = empty) */
-};
-
-struct resp_sess {
-    struct frame_sess fs;        /* first (proxy/protocols/frame.h): connection, gate, applied faults, ... */
-    struct resp_totals *tot;     /* fs.tot, typed; NULL when detached */
-    int dead, raw, raw_after;
-    struct resp_dir d[2];
-    struct resp_entry *q;
-    size_t qhead, qn, qcap;
-    int fifo_full;
-    int in_multi;
-    /* facts */
-    uint64_t commands, replies, errors_server, errors_injected, pushes;
-    uint64_t peak_inflight;
-    struct { uint16_t idx; uint32_t calls, errors; } by[16];   /* per command name, first 16 */
-    int nby;
-};
-
-/* A session of tot->h.open (the struct frame_sess is its first member). */
-static inline struct resp_sess *resp_of(struct frame_sess *fs) { return (struct resp_sess *)fs; }
 
 static void resp_sess_count(struct resp_sess *s, uint16_t idx, int call, int err)
 {
@@ -104,25 +60,6 @@ static void resp_sess_count(struct resp_sess *s, uint16_t idx, int call, int err
     }
     s->by[i].calls += (uint32_t)call;
     s->by[i].errors += (uint32_t)err;
-}
-
-static uint64_t resp_inflight(const struct resp_sess *s);
-
-/* ---- per-proxy totals ---- */
-
-static struct frame_table totals = {sizeof(struct resp_totals), 128, 0, NULL};
-
-static struct resp_totals *resp_totals_for(const char *name)
-{
-    return (struct resp_totals *)frame_totals_for(&totals, name);
-}
-
-/* The totals of proxy px (a zero row when it never had a connection). */
-static const struct resp_totals *resp_totals_of(const struct fl_proxy *px)
-{
-    static const struct resp_totals zero;
-    const struct resp_totals *t = (const struct resp_totals *)frame_totals_find(&totals, px->spec.name);
-    return t ? t : &zero;
 }
 
 static uint16_t resp_name_idx(struct resp_totals *t, const char *name)
@@ -148,40 +85,6 @@ static uint16_t resp_name_idx(struct resp_totals *t, const char *name)
     snprintf(t->names[RESP_NAMES_MAX - 1].name, RESP_NAME_MAX, "(other)");
     t->nnames = RESP_NAMES_MAX;
     return RESP_NAMES_MAX - 1;
-}
-
-char *resp_stats_json(const struct fl_proxy *px)
-{
-    const struct resp_totals *t = resp_totals_of(px);
-    uint64_t live = 0, inflight = 0, held = 0;
-    for (struct frame_sess *o = t->h.open; o && px->spec.mode == MODE_REDIS; o = o->onext) {
-        live++;
-        inflight += resp_inflight(resp_of(o));
-        if (o->gate_until == INT64_MAX) held++;
-    }
-    size_t cap = 1024 + (size_t)t->nnames * 120, o = 0;
-    char *out = malloc(cap);
-    if (!out) abort();
-#define U(x) (unsigned long long)(x)
-    o += (size_t)snprintf(out + o, cap - o,
-                          "{\"conns\":%llu,\"live\":%llu,\"inflight\":%llu,\"held\":%llu,\"peak_inflight\":%llu,"
-                          "\"commands\":%llu,\"replies\":%llu,\"errors_server\":%llu,\"errors_injected\":%llu,"
-                          "\"delayed\":%llu,\"hung\":%llu,\"abandoned_inflight\":%llu,\"abandoned_held\":%llu,"
-                          "\"garbage_client\":%llu,\"garbage_server\":%llu,\"passthrough\":%llu,\"pushes\":%llu,"
-                          "\"unsolicited\":%llu,\"by_command\":{",
-                          U(t->h.conns), U(live), U(inflight), U(held), U(t->peak_inflight), U(t->commands), U(t->replies),
-                          U(t->errors_server), U(t->errors_injected), U(t->h.delayed), U(t->h.hung),
-                          U(t->abandoned_inflight), U(t->abandoned_held), U(t->h.garbage_client), U(t->h.garbage_server),
-                          U(t->passthrough), U(t->pushes), U(t->unsolicited));
-    for (int i = 0; i < t->nnames && o < cap; i++) {
-        /* names are upper-cased letters/digits from the wire; anything else was replaced */
-        o += (size_t)snprintf(out + o, cap - o, "%s\"%s\":{\"calls\":%llu,\"errors\":%llu,\"injected\":%llu}",
-                              i ? "," : "", t->names[i].name, U(t->names[i].calls), U(t->names[i].errors),
-                              U(t->names[i].injected));
-    }
-    if (o < cap) snprintf(out + o, cap - o, "}}");
-#undef U
-    return out;
 }
 
 /* ---- bytes out ---- */
@@ -268,11 +171,12 @@ static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in);
 
 static void resp_run_fs(struct frame_sess *fs, int dir, struct evbuffer *in) { resp_run(resp_of(fs), dir, in); }
 static void resp_set_dead(struct frame_sess *fs) { resp_of(fs)->dead = 1; }
-static const struct frame_ops resp_ops = {MODE_REDIS, "redis_garbage", resp_run_fs, resp_set_dead};
+static const struct frame_ops resp_ops = {&protocol_redis, "redis_garbage", resp_run_fs, resp_set_dead};
 
-void resp_fault_ended(struct fault *f)
+/* struct protocol fault_ended: called for this protocol's own types only (FT_REDIS_ONLY), so
+ * f->cfg is a resp_fcfg */
+static void resp_fault_ended(struct fault *f)
 {
-    /* only redis fault types name this as their on_deactivate: f->cfg is a resp_fcfg */
     frame_fault_ended(f, &resp_ops, ((const struct resp_fcfg *)f->cfg)->on_end);
 }
 
@@ -396,154 +300,151 @@ static inline int resp_type_ok(char t)
     }
 }
 
-/* The start of a command at off (between commands, not gated). Decides its fault and sets the
- * framing up. 1 = go on, 0 = wait (more bytes, or gated), -1 = dead. For inline commands the
- * whole line is consumed here (*linelen set); multibulk commands are framed by the loop. */
+/* What the start of a command says (resp_parse_multibulk, resp_parse_inline). */
+struct resp_cmd {
+    char name[RESP_NAME_MAX];    /* upper-cased; bytes that cannot be in a name are '?' */
+    char key[RESP_KEY_MAX + 1];  /* the first argument, cut at RESP_KEY_MAX */
+    char arg2[16];               /* the first argument upper-cased, cut (CLIENT REPLY ...) */
+    int has_key;
+    int replies;                 /* 0: Redis answers nothing (*0, *-1, an empty line) */
+};
+
 #define RESP_MORE 2   /* resp_cmd_head: the peek needs more bytes */
-static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, const struct frame_view *v, size_t off,
-                         size_t avail, size_t *inline_len, size_t want)
+
+/* A multibulk command's count, name and first argument from b[0..n) (complete_peek: n is as
+ * much as will ever be looked at). 1, RESP_MORE, or -1 (garbage: the session is closed). */
+static inline int resp_parse_multibulk(struct resp_sess *s, const char *b, size_t n, int complete_peek,
+                                       struct resp_cmd *cmd)
+{
+    const char *e = memchr(b, '\r', n);
+    if (!e || (size_t)(e - b) + 1 >= n) return n > 32 ? resp_garbage(s, 0, "multibulk header too long") : RESP_MORE;
+    if (e[1] != '\n') return resp_garbage(s, 0, "multibulk header without CRLF");
+    char num[24];
+    size_t nl = (size_t)(e - b) - 1;
+    if (nl > 20) return resp_garbage(s, 0, "multibulk count too long");
+    memcpy(num, b + 1, nl);
+    num[nl] = 0;
+    int64_t cnt;
+    if (resp_int(num, &cnt) < 0 || cnt > 1024 * 1024 || cnt < -1)
+        return resp_garbage(s, 0, "bad multibulk count");
+    if (cnt <= 0) cmd->replies = 0;       /* Redis answers nothing to *0 / *-1 */
+    size_t o = (size_t)(e - b) + 2;
+    const char *body;
+    size_t blen, full;
+    if (cnt >= 1) {
+        long r = resp_peek_bulk(b, n, o, &body, &blen, &full);
+        if (r < 0) return resp_garbage(s, 0, "command element is not a bulk string");
+        if (r == 0 && !(complete_peek && blen > 0)) return complete_peek ? resp_garbage(s, 0, "command name too long") : RESP_MORE;
+        size_t k = blen < RESP_NAME_MAX - 1 ? blen : RESP_NAME_MAX - 1;
+        for (size_t i = 0; i < k; i++) {
+            unsigned char ch = (unsigned char)body[i];
+            cmd->name[i] = (char)(isalnum(ch) || ch == '_' || ch == '|' || ch == '-' || ch == '.' ? toupper(ch) : '?');
+        }
+        cmd->name[k] = 0;
+        if (r > 0 && cnt >= 2) {
+            const char *kb;
+            size_t kl, kfull;
+            long r2 = resp_peek_bulk(b, n, (size_t)r, &kb, &kl, &kfull);
+            if (r2 < 0) return resp_garbage(s, 0, "command element is not a bulk string");
+            if (r2 == 0 && !complete_peek && kl < RESP_KEY_MAX) return RESP_MORE;
+            size_t kk = kl < RESP_KEY_MAX ? kl : RESP_KEY_MAX;
+            memcpy(cmd->key, kb, kk);
+            cmd->key[kk] = 0;
+            cmd->has_key = 1;
+            for (size_t i = 0; i < kk && i < sizeof(cmd->arg2) - 1; i++) cmd->arg2[i] = (char)toupper((unsigned char)kb[i]);
+            cmd->arg2[kk < sizeof(cmd->arg2) - 1 ? kk : sizeof(cmd->arg2) - 1] = 0;
+        }
+    }
+    return 1;
+}
+
+/* An inline command (one line ending in \n, \r\n tolerated) at off, b[0..n) its first bytes:
+ * its name and first argument, and in *inline_len the whole line's length. 1, RESP_MORE, 0
+ * (the line's end is not there yet) or -1 (garbage: the session is closed). */
+static inline int resp_parse_inline(struct resp_sess *s, struct evbuffer *in, const char *b, size_t n, size_t off,
+                                    size_t avail, size_t *inline_len, struct resp_cmd *cmd)
+{
+    const char *nlp = memchr(b, '\n', n);
+    if (!nlp && n < avail && n < RESP_PEEK_MAX) return RESP_MORE;
+    if (!nlp) {
+        struct evbuffer_ptr ptr;
+        evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+        struct evbuffer_ptr e = evbuffer_search_eol(in, &ptr, NULL, EVBUFFER_EOL_LF);
+        if (e.pos < 0) return avail > RESP_LINE_MAX ? resp_garbage(s, 0, "inline command too long") : 0;
+        if ((size_t)e.pos - off > RESP_LINE_MAX) return resp_garbage(s, 0, "inline command too long");
+        *inline_len = (size_t)e.pos - off + 1;
+    } else {
+        *inline_len = (size_t)(nlp - b) + 1;
+    }
+    size_t ll = nlp ? (size_t)(nlp - b) : n;
+    size_t i = 0;
+    while (i < ll && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r')) i++;
+    size_t k = 0;
+    while (i < ll && b[i] != ' ' && b[i] != '\t' && b[i] != '\r') {
+        unsigned char ch = (unsigned char)b[i++];
+        if (k < RESP_NAME_MAX - 1) cmd->name[k++] = (char)(isalnum(ch) || ch == '_' || ch == '-' ? toupper(ch) : '?');
+    }
+    cmd->name[k] = 0;
+    if (!k) cmd->replies = 0;             /* an empty line: Redis answers nothing */
+    while (i < ll && (b[i] == ' ' || b[i] == '\t')) i++;
+    k = 0;
+    while (i < ll && b[i] != ' ' && b[i] != '\t' && b[i] != '\r' && k < RESP_KEY_MAX) cmd->key[k++] = b[i++];
+    cmd->key[k] = 0;
+    cmd->has_key = k > 0;
+    for (size_t j = 0; j < k && j < sizeof(cmd->arg2) - 1; j++) cmd->arg2[j] = (char)toupper((unsigned char)cmd->key[j]);
+    cmd->arg2[k < sizeof(cmd->arg2) - 1 ? k : sizeof(cmd->arg2) - 1] = 0;
+    return 1;
+}
+
+/* The command's fault, if one acts (not on commands queued inside MULTI): a latency or a hang
+ * closes the gate (0: wait), an error answers it in its turn (1, or -1 if that closed the
+ * session); 2 when none acted. */
+static inline int resp_cmd_fault(struct resp_sess *s, const struct resp_cmd *cmd, uint16_t idx)
 {
     struct resp_dir *d = &s->d[0];
-    size_t n = avail < want ? avail : want;
-    char bcopy[RESP_PEEK_MAX];
-    const char *b;
-    struct evbuffer_ptr ptr;
-    if (off + n <= v->len) {
-        b = v->p + off;                          /* in place: it lies in the first chain */
-    } else {
-        evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
-        evbuffer_copyout_from(in, &ptr, bcopy, n);
-        b = bcopy;
+    const char *name = cmd->name;
+    int faults_apply = !s->in_multi || resp_is_cmd(name, "EXEC") || resp_is_cmd(name, "DISCARD") ||
+                       resp_is_cmd(name, "MULTI");
+    if (!s->fs.px || !s->fs.px->nfaults) faults_apply = 0;
+    struct fault *f = faults_apply && s->fs.px && s->fs.px->nfaults ? resp_decide(s, name, cmd->has_key ? cmd->key : NULL) : NULL;
+    if (!f) return 2;
+    const struct resp_fcfg *fc = f->cfg;
+    if (fc->act == RESPA_LATENCY && s->fs.c) {   /* detached: no time passes, no gate */
+        d->decided = 1;
+        d->in_cmd = 0;
+        frame_delay(&s->fs, fc->delay_us, fc->jitter_us);
+        return 0;
     }
-    int complete_peek = n == RESP_PEEK_MAX;   /* as much as we will ever look at */
-    char name[RESP_NAME_MAX], key[RESP_KEY_MAX + 1], arg2[16];
-    name[0] = key[0] = arg2[0] = 0;
-    int has_key = 0, replies = 1;
-    *inline_len = 0;
-    if (b[0] == '*') {
-        const char *e = memchr(b, '\r', n);
-        if (!e || (size_t)(e - b) + 1 >= n) return n > 32 ? resp_garbage(s, 0, "multibulk header too long") : RESP_MORE;
-        if (e[1] != '\n') return resp_garbage(s, 0, "multibulk header without CRLF");
-        char num[24];
-        size_t nl = (size_t)(e - b) - 1;
-        if (nl > 20) return resp_garbage(s, 0, "multibulk count too long");
-        memcpy(num, b + 1, nl);
-        num[nl] = 0;
-        int64_t cnt;
-        if (resp_int(num, &cnt) < 0 || cnt > 1024 * 1024 || cnt < -1)
-            return resp_garbage(s, 0, "bad multibulk count");
-        if (cnt <= 0) replies = 0;       /* Redis answers nothing to *0 / *-1 */
-        size_t o = (size_t)(e - b) + 2;
-        const char *body;
-        size_t blen, full;
-        if (cnt >= 1) {
-            long r = resp_peek_bulk(b, n, o, &body, &blen, &full);
-            if (r < 0) return resp_garbage(s, 0, "command element is not a bulk string");
-            if (r == 0 && !(complete_peek && blen > 0)) return complete_peek ? resp_garbage(s, 0, "command name too long") : RESP_MORE;
-            size_t k = blen < RESP_NAME_MAX - 1 ? blen : RESP_NAME_MAX - 1;
-            for (size_t i = 0; i < k; i++) {
-                unsigned char ch = (unsigned char)body[i];
-                name[i] = (char)(isalnum(ch) || ch == '_' || ch == '|' || ch == '-' || ch == '.' ? toupper(ch) : '?');
-            }
-            name[k] = 0;
-            if (r > 0 && cnt >= 2) {
-                const char *kb;
-                size_t kl, kfull;
-                long r2 = resp_peek_bulk(b, n, (size_t)r, &kb, &kl, &kfull);
-                if (r2 < 0) return resp_garbage(s, 0, "command element is not a bulk string");
-                if (r2 == 0 && !complete_peek && kl < RESP_KEY_MAX) return RESP_MORE;
-                size_t kk = kl < RESP_KEY_MAX ? kl : RESP_KEY_MAX;
-                memcpy(key, kb, kk);
-                key[kk] = 0;
-                has_key = 1;
-                for (size_t i = 0; i < kk && i < sizeof(arg2) - 1; i++) arg2[i] = (char)toupper((unsigned char)kb[i]);
-                arg2[kk < sizeof(arg2) - 1 ? kk : sizeof(arg2) - 1] = 0;
-            }
-        }
-        d->in_cmd = 1;
-    } else {
-        /* inline command: one line ending in \n (\r\n tolerated) */
-        const char *nlp = memchr(b, '\n', n);
-        if (!nlp && n < avail && n < RESP_PEEK_MAX) return RESP_MORE;
-        if (!nlp) {
-            evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
-            struct evbuffer_ptr e = evbuffer_search_eol(in, &ptr, NULL, EVBUFFER_EOL_LF);
-            if (e.pos < 0) return avail > RESP_LINE_MAX ? resp_garbage(s, 0, "inline command too long") : 0;
-            if ((size_t)e.pos - off > RESP_LINE_MAX) return resp_garbage(s, 0, "inline command too long");
-            *inline_len = (size_t)e.pos - off + 1;
+    if (fc->act == RESPA_HANG) {
+        d->decided = 1;
+        d->in_cmd = 0;
+        frame_hold(&s->fs, f);
+        return 0;
+    }
+    if (fc->act == RESPA_ERROR) {
+        char *line;
+        if (fc->moved) {
+            line = malloc(400);
+            if (!line) abort();
+            snprintf(line, 400, "%s %u %s", fc->error, resp_key_slot(cmd->key, strlen(cmd->key)),
+                     fc->moved_to ? fc->moved_to : "127.0.0.1:7000");
         } else {
-            *inline_len = (size_t)(nlp - b) + 1;
+            line = strdup(fc->error ? fc->error : "ERR injected by faultline");
+            if (!line) abort();
         }
-        size_t ll = nlp ? (size_t)(nlp - b) : n;
-        size_t i = 0;
-        while (i < ll && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r')) i++;
-        size_t k = 0;
-        while (i < ll && b[i] != ' ' && b[i] != '\t' && b[i] != '\r') {
-            unsigned char ch = (unsigned char)b[i++];
-            if (k < RESP_NAME_MAX - 1) name[k++] = (char)(isalnum(ch) || ch == '_' || ch == '-' ? toupper(ch) : '?');
-        }
-        name[k] = 0;
-        if (!k) replies = 0;             /* an empty line: Redis answers nothing */
-        while (i < ll && (b[i] == ' ' || b[i] == '\t')) i++;
-        k = 0;
-        while (i < ll && b[i] != ' ' && b[i] != '\t' && b[i] != '\r' && k < RESP_KEY_MAX) key[k++] = b[i++];
-        key[k] = 0;
-        has_key = k > 0;
-        for (size_t j = 0; j < k && j < sizeof(arg2) - 1; j++) arg2[j] = (char)toupper((unsigned char)key[j]);
-        arg2[k < sizeof(arg2) - 1 ? k : sizeof(arg2) - 1] = 0;
-    }
-    if (!replies) {
         d->decided = 0;
-        return 1;
+        d->discard = 1;
+        resp_push(s, 1, idx, line);
+        resp_flush_local(s);
+        return s->dead ? -1 : 1;
     }
-    uint16_t idx = resp_name_idx(s->tot, name);
-    if (!d->decided) {
-        s->commands++;
-        resp_sess_count(s, idx, 1, 0);
-        if (s->tot) {
-            s->tot->commands++;
-            s->tot->names[idx].calls++;
-        }
-        int faults_apply = !s->in_multi || resp_is_cmd(name, "EXEC") || resp_is_cmd(name, "DISCARD") ||
-                           resp_is_cmd(name, "MULTI");
-        if (!s->fs.px || !s->fs.px->nfaults) faults_apply = 0;
-        struct fault *f = faults_apply && s->fs.px && s->fs.px->nfaults ? resp_decide(s, name, has_key ? key : NULL) : NULL;
-        if (f) {
-            const struct resp_fcfg *fc = f->cfg;
-            if (fc->act == RESPA_LATENCY && s->fs.c) {   /* detached: no time passes, no gate */
-                d->decided = 1;
-                d->in_cmd = 0;
-                frame_delay(&s->fs, fc->delay_us, fc->jitter_us);
-                return 0;
-            }
-            if (fc->act == RESPA_HANG) {
-                d->decided = 1;
-                d->in_cmd = 0;
-                frame_hold(&s->fs, f);
-                return 0;
-            }
-            if (fc->act == RESPA_ERROR) {
-                char *line;
-                if (fc->moved) {
-                    line = malloc(400);
-                    if (!line) abort();
-                    snprintf(line, 400, "%s %u %s", fc->error, resp_key_slot(key, strlen(key)),
-                             fc->moved_to ? fc->moved_to : "127.0.0.1:7000");
-                } else {
-                    line = strdup(fc->error ? fc->error : "ERR injected by faultline");
-                    if (!line) abort();
-                }
-                d->decided = 0;
-                d->discard = 1;
-                resp_push(s, 1, idx, line);
-                resp_flush_local(s);
-                return s->dead ? -1 : 1;
-            }
-        }
-    }
-    d->decided = 0;
-    resp_push(s, 0, idx, NULL);
-    /* state the rest of the stream depends on (by first letter: most commands are none of these) */
+    return 2;
+}
+
+/* State the rest of the stream depends on, after a command that goes to the server (by first
+ * letter: most commands are none of these). */
+static inline void resp_cmd_state(struct resp_sess *s, const char *name, const char *arg2)
+{
     switch (name[0]) {
     case 'M':
         if (resp_is_cmd(name, "MULTI")) s->in_multi = 1;
@@ -565,6 +466,55 @@ static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, const struct 
     default:
         break;
     }
+}
+
+/* The start of a command at off (between commands, not gated), its first `want` bytes looked
+ * at: parses it, decides its fault and sets the framing up. 1 = go on, 0 = wait (more bytes, or
+ * gated), RESP_MORE = look at more bytes, -1 = dead. For inline commands the whole line is
+ * consumed by the caller (*inline_len set); multibulk commands are framed by the loop. */
+static int resp_cmd_head(struct resp_sess *s, struct evbuffer *in, const struct frame_view *v, size_t off,
+                         size_t avail, size_t *inline_len, size_t want)
+{
+    struct resp_dir *d = &s->d[0];
+    size_t n = avail < want ? avail : want;
+    char bcopy[RESP_PEEK_MAX];
+    const char *b;
+    if (off + n <= v->len) {
+        b = v->p + off;                          /* in place: it lies in the first chain */
+    } else {
+        struct evbuffer_ptr ptr;
+        evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+        evbuffer_copyout_from(in, &ptr, bcopy, n);
+        b = bcopy;
+    }
+    struct resp_cmd cmd;
+    cmd.name[0] = cmd.key[0] = cmd.arg2[0] = 0;
+    cmd.has_key = 0;
+    cmd.replies = 1;
+    *inline_len = 0;
+    int multibulk = b[0] == '*';
+    int rc = multibulk ? resp_parse_multibulk(s, b, n, n == RESP_PEEK_MAX, &cmd)
+                       : resp_parse_inline(s, in, b, n, off, avail, inline_len, &cmd);
+    if (rc != 1) return rc;
+    if (multibulk) d->in_cmd = 1;
+    if (!cmd.replies) {
+        d->decided = 0;
+        return 1;
+    }
+    uint16_t idx = resp_name_idx(s->tot, cmd.name);
+    if (!d->decided) {
+        s->commands++;
+        resp_sess_count(s, idx, 1, 0);
+        if (s->tot) {
+            s->tot->commands++;
+            s->tot->names[idx].calls++;
+        }
+        int frc = resp_cmd_fault(s, &cmd, idx);
+        if (frc != 2) return frc;
+    }
+    d->decided = 0;
+    resp_push(s, 0, idx, NULL);
+    resp_cmd_state(s, cmd.name, cmd.arg2);
     return 1;
 }
 
@@ -631,25 +581,157 @@ static void resp_value_done(struct resp_sess *s, int dir)
     resp_pop(s);
 }
 
+/* Where resp_run stands in its input: framed bytes at the front still to forward (off), the
+ * buffer's length and its first chain, re-read only when its front changes. */
+struct resp_cur {
+    size_t off, len;
+    struct frame_view v;
+    int vstale;
+};
+
+/* Forwards the framed bytes (a local answer or a drop goes after them). Inlined, as the macro it
+ * was: the framing loop runs it per value. */
+static inline __attribute__((always_inline)) void resp_cur_flush(struct resp_sess *s, int dir, struct evbuffer *in, struct resp_cur *k)
+{
+    if (!k->off) return;
+    resp_fwd(s, dir, in, k->off);
+    k->off = 0;
+    k->len = evbuffer_get_length(in);
+    k->vstale = 1;
+}
+
+/* n bytes of the current value are framed: passed on with the rest, or dropped (a command
+ * answered locally). */
+static inline __attribute__((always_inline)) void resp_cur_consume(struct resp_sess *s, int dir, struct evbuffer *in, struct resp_cur *k, size_t n)
+{
+    if (s->d[dir].discard) {
+        resp_cur_flush(s, dir, in, k);
+        evbuffer_drain(in, n);
+        k->len -= n;
+        k->vstale = 1;
+    } else {
+        k->off += n;
+    }
+}
+
+enum resp_tok { RESP_TOK_NEXT = 0, RESP_TOK_VALUE, RESP_TOK_WAIT, RESP_TOK_DEAD };
+
+/* The careful path: one token at k->off (a line: type byte, payload, CRLF), read in place when
+ * it lies in the first chain (almost always: a read lands in one chain), copied out when it
+ * straddles two. RESP_TOK_NEXT: framed, the value goes on; RESP_TOK_VALUE: a top-level value
+ * ended; RESP_TOK_WAIT: the line is not all there; RESP_TOK_DEAD: garbage, the session closed. */
+static inline enum resp_tok resp_token(struct resp_sess *s, int dir, struct evbuffer *in, struct resp_cur *k,
+                                       size_t avail)
+{
+    struct resp_dir *d = &s->d[dir];
+    char b[40];
+    size_t ll = 0, cl;
+    const char *lp = NULL;
+    char t0;
+    if (k->off < k->v.len) {
+        const char *st = k->v.p + k->off;
+        size_t room = k->v.len - k->off;
+        t0 = st[0];
+        if (!resp_type_ok(t0)) goto garbage_type;
+        const char *cr = memchr(st, '\r', room < RESP_LINE_MAX + 1 ? room : RESP_LINE_MAX + 1);
+        if (cr && (size_t)(cr - st) + 1 < room && cr[1] == '\n') {
+            lp = st;
+            ll = (size_t)(cr - st);
+        }
+    }
+    if (lp) {
+        cl = ll < sizeof(b) - 1 ? ll : sizeof(b) - 1;
+        memcpy(b, lp, cl);
+    } else {
+        struct evbuffer_ptr ptr, e;
+        size_t eol;
+        evbuffer_ptr_set(in, &ptr, k->off, EVBUFFER_PTR_SET);
+        evbuffer_copyout_from(in, &ptr, &t0, 1);
+        if (!resp_type_ok(t0)) goto garbage_type;   /* say so now, not after a line that never ends */
+        e = evbuffer_search_eol(in, &ptr, &eol, EVBUFFER_EOL_CRLF_STRICT);
+        if (e.pos < 0) {
+            if (avail > RESP_LINE_MAX) goto garbage_long;
+            return RESP_TOK_WAIT;
+        }
+        ll = (size_t)e.pos - k->off;
+        cl = ll < sizeof(b) - 1 ? ll : sizeof(b) - 1;
+        if (ll && ll <= RESP_LINE_MAX) evbuffer_copyout_from(in, &ptr, b, cl);
+    }
+    if (ll == 0) { resp_cur_flush(s, dir, in, k); resp_garbage(s, dir, "empty line"); return RESP_TOK_DEAD; }
+    if (ll > RESP_LINE_MAX) goto garbage_long;
+    b[cl] = 0;
+    uint8_t t = (uint8_t)b[0];
+    if (d->depth == 0 && t != '|') d->top = t;
+    int64_t num = 0;
+    int done = 0;
+    switch (t) {
+    case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+        if (dir == 0) { resp_cur_flush(s, dir, in, k); resp_garbage(s, 0, "command element is not a bulk string"); return RESP_TOK_DEAD; }
+        resp_cur_consume(s, dir, in, k, ll + 2);
+        done = resp_elem_done(d);
+        break;
+    case '$': case '!': case '=':
+        if ((dir == 0 && (t != '$' || d->depth == 0)) || ll > 21 || resp_int(b + 1, &num) < 0 ||
+            (num < 0 && (num != -1 || t != '$')) || (num > 0 && (uint64_t)num > RESP_BULK_MAX)) {
+            resp_cur_flush(s, dir, in, k);
+            resp_garbage(s, dir, dir == 0 ? "bad bulk string in command" : "bad bulk length");
+            return RESP_TOK_DEAD;
+        }
+        resp_cur_consume(s, dir, in, k, ll + 2);
+        if (num < 0) done = resp_elem_done(d);
+        else d->bulk_left = (uint64_t)num + 2;
+        break;
+    case '*': case '~': case '>': case '%': case '|':
+        if ((dir == 0 && (t != '*' || d->depth > 0)) || ll > 21 || resp_int(b + 1, &num) < 0 ||
+            (num < 0 && (num != -1 || t != '*')) || num > RESP_AGG_MAX) {
+            resp_cur_flush(s, dir, in, k);
+            resp_garbage(s, dir, dir == 0 ? "bad multibulk header" : "bad aggregate header");
+            return RESP_TOK_DEAD;
+        }
+        resp_cur_consume(s, dir, in, k, ll + 2);
+        if (num <= 0) {
+            if (t != '|') done = resp_elem_done(d);   /* empty / null aggregate is a value */
+        } else {
+            if (d->depth >= RESP_DEPTH_MAX) {
+                resp_cur_flush(s, dir, in, k);
+                resp_garbage(s, dir, "aggregates nested too deep");
+                return RESP_TOK_DEAD;
+            }
+            int64_t n2 = (t == '%' || t == '|') ? num * 2 : num;
+            d->stack[d->depth++] = (struct resp_agg){n2, (uint8_t)(t == '|')};
+        }
+        break;
+    default:
+        goto garbage_type;
+    }
+    return done ? RESP_TOK_VALUE : RESP_TOK_NEXT;
+garbage_type:
+    resp_cur_flush(s, dir, in, k);
+    resp_garbage(s, dir, "unknown RESP type");
+    return RESP_TOK_DEAD;
+garbage_long:
+    resp_cur_flush(s, dir, in, k);
+    resp_garbage(s, dir, "line too long");
+    return RESP_TOK_DEAD;
+}
+
+/* Frames what waits in `in` (dir 0 = the client's input, 1 = the server's): commands and
+ * replies that lie whole in the first chain pass in one step each; anything else token by token
+ * (resp_token), bulk bodies `bulk_left` bytes at a time; the framed bytes go on in one forward
+ * per read. */
 static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in)
 {
     struct resp_dir *d = &s->d[dir];
-    size_t off = 0;              /* framed bytes at the front of in, still to forward */
     int rerun_client = 0;
-    /* the buffer's length and its first chain, re-read only when its front changes */
-    size_t len = evbuffer_get_length(in);
-    struct frame_view v = {NULL, 0};
-    int vstale = 1;
-#define FLUSH() do { if (off) { resp_fwd(s, dir, in, off); off = 0; len = evbuffer_get_length(in); vstale = 1; } } while (0)
-#define CONSUME(n) do { if (d->discard) { FLUSH(); evbuffer_drain(in, (n)); len -= (n); vstale = 1; } else off += (n); } while (0)
+    struct resp_cur k = {0, evbuffer_get_length(in), {NULL, 0}, 1};
     for (;;) {
         if (s->dead) return;
-        size_t avail = len - off;
-        if (s->raw) { off += avail; break; }
+        size_t avail = k.len - k.off;
+        if (s->raw) { k.off += avail; break; }
         if (d->bulk_left) {
             size_t n = avail < d->bulk_left ? avail : (size_t)d->bulk_left;
             if (!n) break;
-            CONSUME(n);
+            resp_cur_consume(s, dir, in, &k, n);
             d->bulk_left -= n;
             if (d->bulk_left == 0 && resp_elem_done(d)) goto value_done;
             continue;
@@ -659,125 +741,44 @@ static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in)
             if (s->fs.gate_until) break;
             if (s->qn >= RESP_FIFO_MAX) { s->fifo_full = 1; break; }
             size_t inl;
-            if (vstale) { frame_view_get(in, &v); vstale = 0; }
-            int rc = resp_cmd_start(s, in, &v, off, avail, &inl);
+            if (k.vstale) { frame_view_get(in, &k.v); k.vstale = 0; }
+            int rc = resp_cmd_start(s, in, &k.v, k.off, avail, &inl);
             if (rc < 0) return;
             if (rc == 0) break;
             if (!d->in_cmd) {       /* inline (or an empty command): the whole line goes now */
                 if (!inl) continue;
-                CONSUME(inl);
+                resp_cur_consume(s, dir, in, &k, inl);
                 resp_value_done(s, 0);
                 continue;
             }
             /* the whole command in the first chain: passed in one step */
-            size_t whole = off < v.len ? resp_scan(v.p + off, v.len - off, 1) : 0;
+            size_t whole = k.off < k.v.len ? resp_scan(k.v.p + k.off, k.v.len - k.off, 1) : 0;
             if (whole) {
-                CONSUME(whole);
+                resp_cur_consume(s, dir, in, &k, whole);
                 d->top = 0;
                 goto value_done;
             }
         }
-        /* a line: type byte, payload, CRLF. In place when it lies in the first chain (almost
-         * always: a read lands in one chain); copied out when it straddles two. */
-        if (vstale) { frame_view_get(in, &v); vstale = 0; }
-        if (dir == 1 && d->depth == 0 && off < v.len) {
+        if (k.vstale) { frame_view_get(in, &k.v); k.vstale = 0; }
+        if (dir == 1 && d->depth == 0 && k.off < k.v.len) {
             /* a whole reply in the first chain: passed in one step */
-            size_t whole = resp_scan(v.p + off, v.len - off, 0);
+            size_t whole = resp_scan(k.v.p + k.off, k.v.len - k.off, 0);
             if (whole) {
-                d->top = (uint8_t)v.p[off];
-                off += whole;
+                d->top = (uint8_t)k.v.p[k.off];
+                k.off += whole;
                 goto value_done;
             }
         }
-        char b[40];
-        size_t ll = 0, cl;
-        const char *lp = NULL;
-        char t0;
-        if (off < v.len) {
-            const char *st = v.p + off;
-            size_t room = v.len - off;
-            t0 = st[0];
-            if (!resp_type_ok(t0)) { FLUSH(); resp_garbage(s, dir, "unknown RESP type"); return; }
-            const char *cr = memchr(st, '\r', room < RESP_LINE_MAX + 1 ? room : RESP_LINE_MAX + 1);
-            if (cr && (size_t)(cr - st) + 1 < room && cr[1] == '\n') {
-                lp = st;
-                ll = (size_t)(cr - st);
-            }
-        }
-        if (lp) {
-            cl = ll < sizeof(b) - 1 ? ll : sizeof(b) - 1;
-            memcpy(b, lp, cl);
-        } else {
-            struct evbuffer_ptr ptr, e;
-            size_t eol;
-            evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
-            evbuffer_copyout_from(in, &ptr, &t0, 1);
-            if (!resp_type_ok(t0)) {   /* say so now, not after a line that never ends */
-                FLUSH();
-                resp_garbage(s, dir, "unknown RESP type");
-                return;
-            }
-            e = evbuffer_search_eol(in, &ptr, &eol, EVBUFFER_EOL_CRLF_STRICT);
-            if (e.pos < 0) {
-                if (avail > RESP_LINE_MAX) { FLUSH(); resp_garbage(s, dir, "line too long"); return; }
-                break;
-            }
-            ll = (size_t)e.pos - off;
-            cl = ll < sizeof(b) - 1 ? ll : sizeof(b) - 1;
-            if (ll && ll <= RESP_LINE_MAX) evbuffer_copyout_from(in, &ptr, b, cl);
-        }
-        if (ll == 0) { FLUSH(); resp_garbage(s, dir, "empty line"); return; }
-        if (ll > RESP_LINE_MAX) { FLUSH(); resp_garbage(s, dir, "line too long"); return; }
-        b[cl] = 0;
-        uint8_t t = (uint8_t)b[0];
-        if (d->depth == 0 && t != '|') d->top = t;
-        int64_t num = 0;
-        int done = 0;
-        switch (t) {
-        case '+': case '-': case ':': case '_': case ',': case '#': case '(':
-            if (dir == 0) { FLUSH(); resp_garbage(s, 0, "command element is not a bulk string"); return; }
-            CONSUME(ll + 2);
-            done = resp_elem_done(d);
-            break;
-        case '$': case '!': case '=':
-            if ((dir == 0 && (t != '$' || d->depth == 0)) || ll > 21 || resp_int(b + 1, &num) < 0 ||
-                (num < 0 && (num != -1 || t != '$')) || (num > 0 && (uint64_t)num > RESP_BULK_MAX)) {
-                FLUSH();
-                resp_garbage(s, dir, dir == 0 ? "bad bulk string in command" : "bad bulk length");
-                return;
-            }
-            CONSUME(ll + 2);
-            if (num < 0) done = resp_elem_done(d);
-            else d->bulk_left = (uint64_t)num + 2;
-            break;
-        case '*': case '~': case '>': case '%': case '|':
-            if ((dir == 0 && (t != '*' || d->depth > 0)) || ll > 21 || resp_int(b + 1, &num) < 0 ||
-                (num < 0 && (num != -1 || t != '*')) || num > RESP_AGG_MAX) {
-                FLUSH();
-                resp_garbage(s, dir, dir == 0 ? "bad multibulk header" : "bad aggregate header");
-                return;
-            }
-            CONSUME(ll + 2);
-            if (num <= 0) {
-                if (t != '|') done = resp_elem_done(d);   /* empty / null aggregate is a value */
-            } else {
-                if (d->depth >= RESP_DEPTH_MAX) { FLUSH(); resp_garbage(s, dir, "aggregates nested too deep"); return; }
-                int64_t n2 = (t == '%' || t == '|') ? num * 2 : num;
-                d->stack[d->depth++] = (struct resp_agg){n2, (uint8_t)(t == '|')};
-            }
-            break;
-        default:
-            FLUSH();
-            resp_garbage(s, dir, "unknown RESP type");
-            return;
-        }
-        if (!done) continue;
+        enum resp_tok t = resp_token(s, dir, in, &k, avail);
+        if (t == RESP_TOK_DEAD) return;
+        if (t == RESP_TOK_WAIT) break;
+        if (t == RESP_TOK_NEXT) continue;
     value_done:
         if (dir == 1) {
             resp_value_done(s, 1);
             struct resp_entry *h = resp_head(s);
             if (h && h->local) {
-                FLUSH();
+                resp_cur_flush(s, dir, in, &k);
                 resp_flush_local(s);
             }
             if (s->fifo_full) { s->fifo_full = 0; rerun_client = 1; }
@@ -785,9 +786,7 @@ static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in)
             resp_value_done(s, 0);
         }
     }
-    FLUSH();
-#undef CONSUME
-#undef FLUSH
+    resp_cur_flush(s, dir, in, &k);
     if (rerun_client) frame_rerun_client(&s->fs);
 }
 
@@ -820,71 +819,6 @@ static void resp_sess_release(struct resp_sess *s)
     for (size_t i = 0; i < s->qn; i++) free(s->q[(s->qhead + i) % s->qcap].error);
     free(s->q);
     frame_sess_release(&s->fs);
-}
-
-/* ---- facts for the recorder (record/record.h, docs/metrics.md) ---- */
-
-static uint64_t resp_inflight(const struct resp_sess *s)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < s->qn; i++)
-        if (!s->q[(s->qhead + i) % s->qcap].local) n++;
-    return n;
-}
-
-void resp_conn_facts(const struct conn *c, struct rec_kv *kv)
-{
-    const struct resp_sess *s = c->proto;
-    if (!s) return;
-    uint64_t inflight = resp_inflight(s);
-    int held = s->fs.gate_until == INT64_MAX;
-    rec_kv_u64(kv, "redis_commands", s->commands);
-    rec_kv_u64(kv, "redis_replies", s->replies);
-    rec_kv_u64(kv, "redis_errors_server", s->errors_server);
-    rec_kv_u64(kv, "redis_errors_injected", s->errors_injected);
-    rec_kv_u64(kv, "redis_peak_inflight", s->peak_inflight);
-    rec_kv_u64(kv, "redis_inflight_at_close", inflight);
-    if (held) rec_kv_str(kv, "redis_held_at_close", "1");
-    if (c->closed_by == CLOSER_CLIENT && (inflight || held))
-        rec_kv_u64(kv, "redis_abandoned", inflight + (held ? 1 : 0));
-    if (s->raw) rec_kv_str(kv, "redis_passthrough", "1");
-    char by[16 * 48] = "";
-    size_t o = 0;
-    for (int i = 0; i < s->nby && s->tot && o < sizeof(by); i++)
-        o += (size_t)snprintf(by + o, sizeof(by) - o, "%s%s:%u/%u", i ? "," : "", s->tot->names[s->by[i].idx].name,
-                              s->by[i].calls, s->by[i].errors);
-    if (by[0]) rec_kv_str(kv, "redis_by_command", by);
-}
-
-void resp_totals_facts(const struct fl_proxy *px, struct rec_kv *kv)
-{
-    const struct resp_totals *t = resp_totals_of(px);
-    uint64_t live = 0, inflight = 0, held = 0;
-    for (struct frame_sess *o = t->h.open; o; o = o->onext) {
-        live++;
-        inflight += resp_inflight(resp_of(o));
-        if (o->gate_until == INT64_MAX) held++;
-    }
-#define F(k) rec_kv_u64(kv, #k, t->k)
-#define FH(k) rec_kv_u64(kv, #k, t->h.k)
-    rec_kv_str(kv, "mode", "redis");
-    FH(conns); F(commands); F(replies); F(errors_server); F(errors_injected); FH(delayed); FH(hung);
-    F(abandoned_inflight); F(abandoned_held); FH(garbage_client); FH(garbage_server); F(passthrough);
-    F(pushes); F(unsolicited); F(peak_inflight);
-#undef FH
-#undef F
-    rec_kv_u64(kv, "live", live);
-    rec_kv_u64(kv, "inflight", inflight);
-    rec_kv_u64(kv, "held", held);
-    char k[RESP_NAME_MAX + 16];
-    for (int i = 0; i < t->nnames; i++) {
-        snprintf(k, sizeof(k), "cmd:%s:calls", t->names[i].name);
-        rec_kv_u64(kv, k, t->names[i].calls);
-        snprintf(k, sizeof(k), "cmd:%s:errors", t->names[i].name);
-        rec_kv_u64(kv, k, t->names[i].errors);
-        snprintf(k, sizeof(k), "cmd:%s:injected", t->names[i].name);
-        rec_kv_u64(kv, k, t->names[i].injected);
-    }
 }
 
 void resp_conn_free(struct conn *c)
@@ -942,3 +876,19 @@ void resp_sess_free(struct resp_sess *s)
 {
     if (s) resp_sess_release(s);
 }
+
+/* ---- the protocol (proxy/protocol.h) ---- */
+
+const struct protocol protocol_redis = {
+    .name = "redis",
+    .flags = PROTO_KEEPS_INPUT,
+    .fault_flag = FT_REDIS_ONLY,
+    .conn_init = resp_conn_init,
+    .conn_free = resp_conn_free,
+    .on_read = resp_on_read,
+    .on_eof = resp_on_eof,
+    .fault_ended = resp_fault_ended,
+    .stats_json = resp_stats_json,
+    .conn_facts = resp_conn_facts,
+    .totals_facts = resp_totals_facts,
+};

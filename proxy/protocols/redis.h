@@ -1,6 +1,8 @@
 /* proxy/protocols/redis.h -- mode = redis: the RESP2/RESP3 engine of a connection pair.
  *
- * proxy/conn.c hands every byte a redis proxy reads to resp_on_read(); the engine frames
+ * The core reaches it through protocol_redis (proxy/protocol.h), whose operations are the
+ * functions below: proxy/conn_relay.c hands every byte a redis proxy reads to resp_on_read();
+ * the engine frames
  * commands (arrays of bulk strings, and inline commands) and replies (every RESP2/RESP3 type,
  * aggregates, attributes and pushes) as they stream, pairs them through a FIFO (pipelining),
  * keeps facts, applies the redis_* faults (faults/redis_fault.h) per command, and passes bytes on
@@ -17,6 +19,9 @@
 struct conn;
 struct pipe;
 struct fl_proxy;
+struct protocol;
+
+extern const struct protocol protocol_redis;   /* mode = redis (proxy/protocol.h) */
 struct resp_sess;
 
 void resp_conn_init(struct conn *c);

@@ -13,17 +13,19 @@
 #include <string.h>
 #include <event2/buffer.h>
 #include "proxy/proxy.h"
+#include "proxy/protocol.h"
 #include "faults/fault.h"
 
 /* rows: key, value pairs ending with NULL (at most 4 pairs); nrows <= 8 */
-static struct fl_proxy *fault_proxy(struct fl_proxy *cache[256], uint8_t sel, int mode,
+static struct fl_proxy *fault_proxy(struct fl_proxy *cache[256], uint8_t sel, const char *mode,
                                     const char *const rows[][8], int nrows)
 {
     if (cache[sel]) return cache[sel];
     struct fl_proxy *px = calloc(1, sizeof(*px));
     if (!px) abort();
     strcpy(px->spec.name, "fuzz");
-    px->spec.mode = mode;
+    px->spec.protocol = protocol_find(mode);
+    if (!px->spec.protocol) abort();
     px->faults = calloc((size_t)nrows, sizeof(*px->faults));
     if (!px->faults) abort();
     for (int i = 0; i < nrows; i++) {

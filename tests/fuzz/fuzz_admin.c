@@ -29,6 +29,7 @@
 #include <jansson.h>
 #include <event2/event.h>
 #include "proxy/proxy.h"
+#include "control/admin.h"
 #include "common/log.h"
 #include "proxy/profile.h"
 
@@ -82,6 +83,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(GLOBAL, sizeof(GLOBAL), "[faultline]\nadmin = unix:%s\nlog = error\n", SOCK);
     char err[1024];
     log_min_level = LOG_ERROR;
+    server_compose(&admin_part);   /* as cli/main.c composes the daemon */
     S = server_new(baseline(), err, sizeof(err));
     if (!S) { fprintf(stderr, "fuzz_admin: server: %s\n", err); abort(); }
     return 0;

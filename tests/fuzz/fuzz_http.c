@@ -95,7 +95,7 @@ static struct conn *pair_conn(struct fl_proxy *px, struct bufferevent *cli, stru
     px->conns = c;
     px->st.accepted++;
     px->st.active++;
-    rec_conn_open(c);
+    if (rec_active) rec_conn_open(proxy_rec(px), px->st.active);
     bufferevent_enable(c->cli, EV_READ | EV_WRITE);
     bufferevent_enable(c->up, EV_READ | EV_WRITE);
     if (px->nfaults) conn_sync_stages(c);
@@ -127,8 +127,8 @@ static int collect(const struct event_base *b, const struct event *ev, void *arg
     void *a = event_get_callback_arg(ev);
     int mine = a == t->c->proto;
     for (int d = 0; d < 2 && !mine; d++)
-        for (int i = 0; i < t->c->p[d].nstages; i++)
-            if (a == t->c->p[d].stages[i]) mine = 1;
+        for (int i = 0; i < t->c->p[d].ch.nstages; i++)
+            if (a == t->c->p[d].ch.stages[i]) mine = 1;
     if (mine && t->n < 64 && event_pending(ev, EV_TIMEOUT, NULL)) t->ev[t->n++] = (struct event *)ev;
     return 0;
 }

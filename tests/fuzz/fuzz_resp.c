@@ -40,7 +40,7 @@ static struct fl_proxy *proxies[256];
 
 static struct fl_proxy *proxy_for(uint8_t sel)
 {
-    return fault_proxy(proxies, sel, MODE_REDIS, faults, NF);
+    return fault_proxy(proxies, sel, "redis", faults, NF);
 }
 
 /* the engine's entry points, typed for the driver */

@@ -2,8 +2,10 @@
 #include "unit.h"
 #include "common/inidoc.h"
 #include "proxy/profile.h"
+#include "proxy/protocol.h"
 #include "common/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 UNIT(inidoc_lines_of_sections_and_keys)
@@ -128,7 +130,7 @@ UNIT(profile_defaults)
     EXPECT_EQ_INT(p->g.record_interval_us, 1000000);
     EXPECT_EQ_INT(p->g.retention_us, 7LL * 86400 * 1000000);
     EXPECT_EQ_INT(p->proxies[0].enabled, 1);
-    EXPECT_EQ_INT(p->proxies[0].mode, MODE_TCP);
+    EXPECT_STR(p->proxies[0].protocol->name, "tcp");
     EXPECT_EQ_INT(p->proxies[0].role, ROLE_EGRESS);
     EXPECT_EQ_INT(p->proxies[0].line, 1);
     profile_free(p);
@@ -181,7 +183,7 @@ UNIT(profile_all_keys)
     EXPECT_EQ_INT(p->proxies[0].listen.port, 9000);
     EXPECT_EQ_INT(p->proxies[0].upstream.kind, ADDR_NAME);
     EXPECT_STR(p->proxies[0].upstream.host, "db.internal");
-    EXPECT_EQ_INT(p->proxies[0].mode, MODE_HTTP);
+    EXPECT_STR(p->proxies[0].protocol->name, "http");
     EXPECT_EQ_INT(p->proxies[0].enabled, 0);
     EXPECT_EQ_INT(p->proxies[0].add_via, 1);
     EXPECT_EQ_INT(p->proxies[0].role, ROLE_INGRESS);
@@ -236,4 +238,30 @@ UNIT(profile_scenario_sections_only_when_allowed)
     struct profile *p = profile_parse("p.ini", t, PROF_ALLOW_SCENARIO, e, sizeof(e));
     EXPECT(p != NULL);
     profile_free(p);
+}
+
+/* `mode = NAME` resolves through the protocol registry (proxy/protocols/registry.c), and which
+ * fault types a proxy accepts is its protocol's answer */
+UNIT(profile_mode_through_the_protocol_registry)
+{
+    char e[512], t[256];
+    for (int i = 0; protocols[i]; i++) {
+        snprintf(t, sizeof(t), "[proxy a]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = %s\n", protocols[i]->name);
+        struct profile *p = profile_parse("p.ini", t, 0, e, sizeof(e));
+        EXPECT(p != NULL && p->proxies[0].protocol == protocols[i]);
+        profile_free(p);
+    }
+    EXPECT(protocol_find("REDIS") == protocol_find("redis") && protocol_find("udp") == NULL);
+    EXPECT_STR(protocol_names(), "tcp, http, postgres or redis");
+    EXPECT(err_at("[proxy a]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = udp\n",
+                  "p.ini:4: mode: 'udp' is not tcp, http, postgres or redis", e, sizeof(e)));
+    EXPECT(err_at("[proxy a]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = redis\ntls = refuse\n",
+                  "p.ini:5: tls: only postgres proxies negotiate TLS (mode = postgres)", e, sizeof(e)));
+    EXPECT(err_at("[proxy a]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = http\n"
+                  "[fault f]\nproxy = a\ntype = pg_error\nsqlstate = 40001\n",
+                  "p.ini:7: [fault f] type 'pg_error' needs a postgres proxy; 'a' is mode http", e, sizeof(e)));
+    const struct fault_type *pg = fault_type_find("pg_error"), *lat = fault_type_find("latency");
+    EXPECT(protocol_for_fault(pg) == protocol_find("postgres") && protocol_for_fault(lat) == NULL);
+    EXPECT(protocol_accepts(protocol_find("postgres"), pg) && !protocol_accepts(protocol_find("tcp"), pg));
+    for (int i = 0; protocols[i]; i++) EXPECT(protocol_accepts(protocols[i], lat));
 }
