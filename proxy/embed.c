@@ -7,7 +7,6 @@
  */
 #include "proxy/embed.h"
 #include "proxy/proxy.h"
-#include "record/record.h"
 #include "common/mem.h"
 
 #include <stdio.h>
