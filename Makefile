@@ -104,9 +104,10 @@ bench: all
 	@bench/passthrough.sh
 
 install: $(BUILD)/faultline
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/faultline/profiles
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/faultline/profiles/scenarios
 	install -m 0755 $(BUILD)/faultline $(DESTDIR)$(PREFIX)/bin/faultline
 	install -m 0644 profiles/*.ini $(DESTDIR)$(PREFIX)/share/faultline/profiles/
+	install -m 0644 profiles/scenarios/*.ini $(DESTDIR)$(PREFIX)/share/faultline/profiles/scenarios/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/faultline
 	install -m 0644 README.md $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/faultline/
 

@@ -2,8 +2,8 @@
 # scripts/demo.sh -- `make demo`: faultline end to end in about a minute and a half.
 #
 # Installs what is missing, builds, starts the example payments API and the example checkout
-# service behind faultline, and runs two catalog scenarios (profiles/hung-dependency.ini and
-# profiles/pool-exhaustion.ini) against the service configured well (timeout 500 ms, pool of 8,
+# service behind faultline, and runs two catalog scenarios (profiles/scenarios/hung-dependency.ini and
+# profiles/scenarios/pool-exhaustion.ini) against the service configured well (timeout 500 ms, pool of 8,
 # breaker on) and with the bugs (no timeout, unbounded pool, no breaker). Prints the verdicts
 # (the buggy service fails, and the report says why) and where the reports are. Exit 0 when
 # the verdicts are the expected ones: every good run passes and every buggy run fails.
@@ -65,7 +65,7 @@ done
 
 # a throwaway Postgres, only if a chosen scenario needs one
 for s in $SCENARIOS; do
-    if grep -q '^postgres *=' "profiles/$s.ini" && [ -z "$PGDATA_DIR" ]; then
+    if grep -q '^postgres *=' "profiles/scenarios/$s.ini" && [ -z "$PGDATA_DIR" ]; then
         say "throwaway Postgres on 127.0.0.1:5432"
         port_busy 5432 && { echo "demo: 127.0.0.1:5432 is in use (a packaged Postgres? systemctl stop postgresql)" >&2; exit 1; }
         PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
@@ -96,8 +96,8 @@ for cfg in good buggy; do
         PIDS+=($SP)
         wait_http http://127.0.0.1:14080/healthz 10 || { echo "demo: the service did not start" >&2; exit 1; }
         out=$OUTROOT/$s-$cfg
-        say "faultline run profiles/$s.ini  (service: $cfg)"
-        "$FL" run "profiles/$s.ini" --out "$out" </dev/null
+        say "faultline run profiles/scenarios/$s.ini  (service: $cfg)"
+        "$FL" run "profiles/scenarios/$s.ini" --out "$out" </dev/null
         rc=$?
         expect=0; [ $cfg = buggy ] && expect=1
         ok=yes; [ $rc = $expect ] || { ok=NO; all_ok=0; }

@@ -20,8 +20,8 @@ shorten() {  # PROFILE OUT
         -e '/^\[phase inject\]/,/^duration/ s/^duration = .*/duration = 4s/' \
         -e '/^\[phase recover\]/,/^duration/ s/^duration = .*/duration = 2s/' "$1" >"$2"
 }
-shorten profiles/hung-dependency.ini "$TT/hung.ini"
-shorten profiles/pool-exhaustion.ini "$TT/pool.ini"
+shorten profiles/scenarios/hung-dependency.ini "$TT/hung.ini"
+shorten profiles/scenarios/pool-exhaustion.ini "$TT/pool.ini"
 check shortened_profiles_check bash -c "'$FL' check '$TT/hung.ini' >/dev/null && '$FL' check '$TT/pool.ini' >/dev/null"
 
 declare -A RC WHY
