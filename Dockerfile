@@ -37,7 +37,7 @@ COPY verify ./verify
 COPY run ./run
 COPY cli ./cli
 COPY examples ./examples
-COPY tests/lib ./tests/lib
+COPY tests/peers ./tests/peers
 COPY profiles ./profiles
 COPY man ./man
 RUN make -j"$(nproc)" build/faultline build/examples/service \

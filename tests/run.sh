@@ -2,7 +2,7 @@
 # tests/run.sh BUILD_DIR -- the whole suite: unit tests, then every integration script.
 # Each script prints "ok NAME" / "not ok NAME # why"; this runner counts them and ends with
 # the line "N passed, N failed". Exit 1 if anything failed (or a script crashed/timed out).
-# TESTS="tests/integration/daemon.sh ..." runs a subset.
+# TESTS="tests/proxy/reload.sh ..." runs a subset.
 #
 # Lanes: up to JOBS scripts (default 3) run at the same time. The scripts spend most of their
 # wall time sleeping on timers, servers and deadlines, so on 2 cores 3 lanes cut the suite to
@@ -20,9 +20,9 @@ export BUILD FL="${FL_WRAP:-$PWD/$BUILD/faultline}" TBIN="$PWD/$BUILD/t"   # FL_
 JOBS=${JOBS:-3}
 # alone after the lanes: the verifier's verdicts on a real service's timing (backoff growth, a
 # quiet window, a goroutine probe) that failed under 3-4 lanes on a machine at load 20+
-# (and integration/held.sh: 10,000 pairs take ~40,000 descriptors and 20,000 ephemeral ports for
+# (and proxy/held.sh: 10,000 pairs take ~40,000 descriptors and 20,000 ephemeral ports for
 # a few seconds, which other scripts' connects should not have to share)
-SERIAL_TESTS="run/action.sh run/catalog_drops.sh run/demo_pair.sh run/go_bugs.sh integration/held.sh ${SERIAL:-}"
+SERIAL_TESTS="run/action.sh run/catalog_drops.sh run/demo_pair.sh run/go_bugs.sh proxy/held.sh ${SERIAL:-}"
 passed=0 failed=0
 LOGDIR=$(mktemp -d /tmp/flrun.XXXXXX)
 suite_start=$(date +%s)
