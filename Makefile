@@ -108,8 +108,10 @@ install: $(BUILD)/faultline
 	install -m 0755 $(BUILD)/faultline $(DESTDIR)$(PREFIX)/bin/faultline
 	install -m 0644 profiles/*.ini $(DESTDIR)$(PREFIX)/share/faultline/profiles/
 	install -m 0644 profiles/scenarios/*.ini $(DESTDIR)$(PREFIX)/share/faultline/profiles/scenarios/
-	install -d $(DESTDIR)$(PREFIX)/share/doc/faultline
-	install -m 0644 README.md $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/faultline/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/faultline/docs/dev
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/faultline/
+	install -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/faultline/docs/
+	install -m 0644 $(wildcard docs/dev/*.md) $(DESTDIR)$(PREFIX)/share/doc/faultline/docs/dev/
 
 clean:
 	rm -rf $(BUILD) build build-asan build-clang build-fuzz
