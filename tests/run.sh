@@ -6,13 +6,13 @@
 #
 # Lanes: up to JOBS scripts (default 3) run at the same time. The scripts spend most of their
 # wall time sleeping on timers, servers and deadlines, so on 2 cores 3 lanes cut the suite to
-# well under half (measured in docs/testing.md). Every script is already isolated: its own
+# well under half (measured in docs/dev/notes.md). Every script is already isolated: its own
 # mktemp dir, free ports, its own redis/postgres. Scripts start longest first (tests/times.txt:
 # seconds per script from a lanes run; unknown scripts count as 30 s), so the long ones do not
 # end up alone at the tail. The result lines come in sorted order, each printed as soon as it
 # and every script before it have finished. Scripts named in SERIAL_TESTS (below, plus
 # $SERIAL) run one at a time after the lanes, alone: those whose verdicts depend on timing
-# too much to share the machine. JOBS=1 is the old serial runner.
+# too much to share the machine. JOBS=1 runs them one by one.
 set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
