@@ -20,10 +20,12 @@
 # machine's own apt sources and Acquire/proxy settings, and cached as a tarball in
 # BARE_CACHE (default /var/cache/faultline-bare; delete the tarball to rebuild). Each run
 # unpacks it into a new temp dir, bind-mounts /proc, /sys, /dev, /dev/pts and a private tmpfs on
-# /dev/shm, and copies resolv.conf and the apt configuration in. A policy-rc.d that refuses
-# every start keeps the services that apt installs (redis-server, postgresql) from starting:
-# the chroot shares this machine's network and its ports, and the project starts its own
-# throwaway servers anyway. At the end every process still running inside the root is killed
+# /dev/shm, and copies in what a machine of this network is set up with to fetch: resolv.conf,
+# the apt configuration, the locally added CA certificates (/usr/local/share/ca-certificates,
+# for HTTPS through a proxy that re-signs it) and /etc/npmrc (npm's system-wide settings; never
+# a user's ~/.npmrc). A policy-rc.d that refuses every start keeps the services that apt
+# installs (redis-server, postgresql) from starting: the chroot shares this machine's network
+# and its ports, and the project starts its own throwaway servers anyway. At the end every process still running inside the root is killed
 # (by pid: only those whose root is the temp dir), the mounts are undone and the dir deleted
 # (BARE_KEEP=1 leaves the unpacked root in place, unmounted, and prints its path).
 #
@@ -89,6 +91,11 @@ cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 rm -f "$ROOT"/etc/apt/sources.list "$ROOT"/etc/apt/sources.list.d/*
 # shellcheck disable=SC2086
 for f in $SOURCES $APTCONF; do cp "$f" "$ROOT$f"; done
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+    cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+    chroot "$ROOT" update-ca-certificates >/dev/null
+fi
+[ -f /etc/npmrc ] && cp /etc/npmrc "$ROOT/etc/npmrc"
 printf '#!/bin/sh\n# bare-machine.sh: no service starts inside the rehearsal root\nexit 101\n' \
     >"$ROOT/usr/sbin/policy-rc.d"
 chmod 755 "$ROOT/usr/sbin/policy-rc.d"
