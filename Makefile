@@ -96,7 +96,9 @@ asan: deps
 valgrind: all
 	@scripts/valgrind.sh $(BUILD)
 
-demo: deps
+# the demo installs only what it needs (install-deps.sh demo); make deps / test / asan install all
+demo:
+	@scripts/install-deps.sh demo
 	@$(MAKE) --no-print-directory -j2 all
 	@scripts/demo.sh
 

@@ -55,7 +55,7 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 t_start=$(date +%s)
 say "dependencies"
-scripts/install-deps.sh || exit 1
+scripts/install-deps.sh demo || exit 1
 say "build"
 make -s -j2 BUILD="$BUILD" all >/dev/null || { echo "demo: build failed (run make to see why)" >&2; exit 1; }
 
