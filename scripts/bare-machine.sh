@@ -25,9 +25,10 @@
 # for HTTPS through a proxy that re-signs it) and /etc/npmrc (npm's system-wide settings; never
 # a user's ~/.npmrc). A policy-rc.d that refuses every start keeps the services that apt
 # installs (redis-server, postgresql) from starting: the chroot shares this machine's network
-# and its ports, and the project starts its own throwaway servers anyway. At the end every process still running inside the root is killed
-# (by pid: only those whose root is the temp dir), the mounts are undone and the dir deleted
-# (BARE_KEEP=1 leaves the unpacked root in place, unmounted, and prints its path).
+# and its ports, and the project starts its own throwaway servers anyway. At the end every
+# process still running inside the root is killed (by pid: only those whose root is the temp
+# dir), the mounts are undone and the dir deleted (BARE_KEEP=1 leaves the unpacked root in place,
+# unmounted, and prints its path).
 #
 # Needs root and mount rights (a container without CAP_SYS_ADMIN cannot run it).
 set -euo pipefail

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # scripts/demo.sh -- `make demo`: faultline end to end in about a minute and a half.
 #
-# Installs what is missing, builds, starts the example payments API and the example checkout
-# service behind faultline, and runs two catalog scenarios (profiles/scenarios/hung-dependency.ini and
-# profiles/scenarios/pool-exhaustion.ini) against the service configured well (timeout 500 ms, pool of 8,
-# breaker on) and with the bugs (no timeout, unbounded pool, no breaker). Prints the verdicts
-# (the buggy service fails, and the report says why) and where the reports are. Exit 0 when
-# the verdicts are the expected ones: every good run passes and every buggy run fails.
+# Installs what is missing (install-deps.sh demo), builds, starts the example payments API and
+# the example checkout service behind faultline, and runs two catalog scenarios
+# (profiles/scenarios/hung-dependency.ini and profiles/scenarios/pool-exhaustion.ini) against the
+# service configured well (timeout 500 ms, pool of 8, breaker on) and with the bugs (no timeout,
+# unbounded pool, no breaker). Prints the verdicts (the buggy service fails, and the report says
+# why) and where the reports are. Exit 0 when the verdicts are the expected ones: every good run
+# passes and every buggy run fails.
 #
 # Everything listens on 127.0.0.1 only. DEMO_SCENARIOS="a b" picks other catalog entries; a
 # scenario that names a `postgres` DSN gets a throwaway Postgres cluster for the demo.
