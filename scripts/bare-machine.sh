@@ -94,7 +94,7 @@ rm -f "$ROOT"/etc/apt/sources.list "$ROOT"/etc/apt/sources.list.d/*
 for f in $SOURCES $APTCONF; do cp "$f" "$ROOT$f"; done
 if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
     cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
-    chroot "$ROOT" update-ca-certificates >/dev/null
+    chroot "$ROOT" update-ca-certificates >/dev/null 2>&1
 fi
 [ -f /etc/npmrc ] && cp /etc/npmrc "$ROOT/etc/npmrc"
 printf '#!/bin/sh\n# bare-machine.sh: no service starts inside the rehearsal root\nexit 101\n' \
