@@ -7,8 +7,10 @@
 # admin_token: the default 127.0.0.1:8474 is the container's own loopback.)
 #
 # The runtime image holds the binary, its shared libraries, redis-server (for `faultline run`'s
-# embedded record) and the catalog of scenarios under /usr/local/share/faultline/profiles.
-# Profiles are mounted at /etc/faultline. It runs as the unprivileged user `faultline`.
+# embedded record), the plain profiles under /usr/local/share/faultline/profiles and the catalog
+# of scenarios under /usr/local/share/faultline/profiles/scenarios. Profiles are mounted at
+# /etc/faultline (the image's default holds profiles/ of the tree, scenarios/ included). It runs
+# as the unprivileged user `faultline`.
 # HEALTHCHECK asks the admin API's /healthz, so the profile must keep the admin API on and
 # reachable inside the container (`[faultline] admin = 0.0.0.0:8474` plus `admin_token`, or
 # the default 127.0.0.1:8474, which the check reaches from inside the container).
@@ -35,7 +37,7 @@ COPY verify ./verify
 COPY run ./run
 COPY cli ./cli
 COPY examples ./examples
-COPY tests/lib ./tests/lib
+COPY tests/peers ./tests/peers
 COPY profiles ./profiles
 COPY man ./man
 RUN make -j"$(nproc)" build/faultline build/examples/service \

@@ -24,8 +24,8 @@ SRC := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRC))
 LIBOBJ := $(filter-out $(BUILD)/obj/cli/main.o,$(OBJ))
 UNIT_SRC := $(wildcard tests/unit/*.c)
-TESTBIN_SRC := $(wildcard tests/lib/*.c)
-TESTBINS := $(patsubst tests/lib/%.c,$(BUILD)/t/%,$(TESTBIN_SRC))
+TESTBIN_SRC := $(wildcard tests/peers/*.c)
+TESTBINS := $(patsubst tests/peers/%.c,$(BUILD)/t/%,$(TESTBIN_SRC))
 
 .PHONY: all deps test asan clean install demo bench unit tools
 all: $(BUILD)/faultline tools examples
@@ -43,14 +43,14 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/unit: $(UNIT_SRC) $(LIBOBJ)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $(UNIT_SRC) $(LIBOBJ) $(LDFLAGS) $(LDLIBS)
 
-# small C test peers: upstreams, clients (tests/lib/*.c, one binary each). They are not what is
+# small C test peers: upstreams, clients (tests/peers/*.c, one binary each). They are not what is
 # under test: `make asan` builds them with TOOL_OPT (no sanitizers), so a peer's own exit-time
 # leak report never fails a test of faultline. The quarantine is kept small (16 MiB) so that
 # freed memory held by ASan does not read as growth in the RSS-bounded tests. Reports of the
 # sanitized binaries (faultline, unit) go to build-asan/reports/; any report fails `make asan`
 # even when the test that provoked it passed.
 TOOL_OPT ?= $(OPT)
-$(BUILD)/t/%: tests/lib/%.c $(wildcard tests/lib/*.h)
+$(BUILD)/t/%: tests/peers/%.c $(wildcard tests/peers/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(TOOL_OPT) -I. $(PKG_CFLAGS) -o $@ $< $(LDFLAGS) $(LDLIBS)
 
@@ -96,7 +96,9 @@ asan: deps
 valgrind: all
 	@scripts/valgrind.sh $(BUILD)
 
-demo: deps
+# the demo installs only what it needs (install-deps.sh demo); make deps / test / asan install all
+demo:
+	@scripts/install-deps.sh demo
 	@$(MAKE) --no-print-directory -j2 all
 	@scripts/demo.sh
 
@@ -104,11 +106,14 @@ bench: all
 	@bench/passthrough.sh
 
 install: $(BUILD)/faultline
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/faultline/profiles
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/faultline/profiles/scenarios
 	install -m 0755 $(BUILD)/faultline $(DESTDIR)$(PREFIX)/bin/faultline
 	install -m 0644 profiles/*.ini $(DESTDIR)$(PREFIX)/share/faultline/profiles/
-	install -d $(DESTDIR)$(PREFIX)/share/doc/faultline
-	install -m 0644 README.md $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/faultline/
+	install -m 0644 profiles/scenarios/*.ini $(DESTDIR)$(PREFIX)/share/faultline/profiles/scenarios/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/faultline/docs/dev
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/faultline/
+	install -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/faultline/docs/
+	install -m 0644 $(wildcard docs/dev/*.md) $(DESTDIR)$(PREFIX)/share/doc/faultline/docs/dev/
 
 clean:
 	rm -rf $(BUILD) build build-asan build-clang build-fuzz

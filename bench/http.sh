@@ -152,5 +152,5 @@ awk '
         printf "p99 added by http mode vs direct (1 connection): %.0f us (target <= 300 us): %s\n", added, (added <= 300 ? "PASS" : "FAIL")
     }' "$D/res"
 rc=$?
-echo "GET / (6-byte body), keep-alive; upstream tests/lib/httpup.c; $(nproc) cores, load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "GET / (6-byte body), keep-alive; upstream tests/peers/httpup.c; $(nproc) cores, load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $rc

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # scripts/demo.sh -- `make demo`: faultline end to end in about a minute and a half.
 #
-# Installs what is missing, builds, starts the example payments API and the example checkout
-# service behind faultline, and runs two catalog scenarios (profiles/hung-dependency.ini and
-# profiles/pool-exhaustion.ini) against the service configured well (timeout 500 ms, pool of 8,
-# breaker on) and with the bugs (no timeout, unbounded pool, no breaker). Prints the verdicts
-# (the buggy service fails, and the report says why) and where the reports are. Exit 0 when
-# the verdicts are the expected ones: every good run passes and every buggy run fails.
+# Installs what is missing (install-deps.sh demo), builds, starts the example payments API and
+# the example checkout service behind faultline, and runs two catalog scenarios
+# (profiles/scenarios/hung-dependency.ini and profiles/scenarios/pool-exhaustion.ini) against the
+# service configured well (timeout 500 ms, pool of 8, breaker on) and with the bugs (no timeout,
+# unbounded pool, no breaker). Prints the verdicts (the buggy service fails, and the report says
+# why) and where the reports are. Exit 0 when the verdicts are the expected ones: every good run
+# passes and every buggy run fails.
 #
 # Everything listens on 127.0.0.1 only. DEMO_SCENARIOS="a b" picks other catalog entries; a
 # scenario that names a `postgres` DSN gets a throwaway Postgres cluster for the demo.
@@ -55,7 +56,7 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 t_start=$(date +%s)
 say "dependencies"
-scripts/install-deps.sh || exit 1
+scripts/install-deps.sh demo || exit 1
 say "build"
 make -s -j2 BUILD="$BUILD" all >/dev/null || { echo "demo: build failed (run make to see why)" >&2; exit 1; }
 
@@ -65,7 +66,7 @@ done
 
 # a throwaway Postgres, only if a chosen scenario needs one
 for s in $SCENARIOS; do
-    if grep -q '^postgres *=' "profiles/$s.ini" && [ -z "$PGDATA_DIR" ]; then
+    if grep -q '^postgres *=' "profiles/scenarios/$s.ini" && [ -z "$PGDATA_DIR" ]; then
         say "throwaway Postgres on 127.0.0.1:5432"
         port_busy 5432 && { echo "demo: 127.0.0.1:5432 is in use (a packaged Postgres? systemctl stop postgresql)" >&2; exit 1; }
         PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
@@ -96,8 +97,8 @@ for cfg in good buggy; do
         PIDS+=($SP)
         wait_http http://127.0.0.1:14080/healthz 10 || { echo "demo: the service did not start" >&2; exit 1; }
         out=$OUTROOT/$s-$cfg
-        say "faultline run profiles/$s.ini  (service: $cfg)"
-        "$FL" run "profiles/$s.ini" --out "$out" </dev/null
+        say "faultline run profiles/scenarios/$s.ini  (service: $cfg)"
+        "$FL" run "profiles/scenarios/$s.ini" --out "$out" </dev/null
         rc=$?
         expect=0; [ $cfg = buggy ] && expect=1
         ok=yes; [ $rc = $expect ] || { ok=NO; all_ok=0; }

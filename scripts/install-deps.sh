@@ -1,19 +1,38 @@
 #!/usr/bin/env bash
-# scripts/install-deps.sh -- idempotent: installs (apt-get) whatever the build, the tests and
-# the demo need and is missing. Run as root on Debian 12. Does nothing when all is present.
+# scripts/install-deps.sh [demo] -- idempotent: installs (apt-get) whatever the build, the demo
+# and the tests need and is missing. Run as root on Debian 12. Does nothing when all is present.
+#
+# `demo` (make demo, scripts/demo.sh) installs only what building and the demo need, so the
+# README's first command does not wait for the tests' toolchains; without it (make deps, make
+# test, make asan) everything is installed:
+# clang, libclang-rt-14-dev: the sanitizer and fuzz builds (`make asan`, `make fuzz`; the
+# runtimes are only a Recommends of clang, which --no-install-recommends leaves out).
 # golang-go (Go 1.19, standard library only) builds examples/go-service for tests/run/go_bugs.sh.
 # strace: tests/faults/latency_release.sh watches the release path with it (it skips without).
-# libclang-rt-14-dev: clang's sanitizer and libFuzzer runtimes (`make asan`, `make fuzz`; only a
-# Recommends of clang, which --no-install-recommends leaves out). libxml2-utils: xmllint, which
-# the verifier's tests use to validate the JUnit XML they write.
+# libxml2-utils: xmllint, which the verifier's tests use to validate the JUnit XML they write.
+# python3-urllib3: the retrying client of tests/verify/retries.sh.
 set -eu
-PKGS="build-essential pkg-config clang libevent-dev libhiredis-dev libinih-dev libpq-dev
+PKGS="build-essential pkg-config libevent-dev libhiredis-dev libinih-dev libpq-dev
 libhttp-parser-dev libjansson-dev redis-server redis-tools postgresql postgresql-client curl jq
-procps iproute2 ca-certificates python3 python3-urllib3 golang-go strace
-libclang-rt-14-dev libxml2-utils"
+procps iproute2 ca-certificates python3"
+TEST_PKGS="clang libclang-rt-14-dev golang-go strace libxml2-utils python3-urllib3"
+case "${1:-}" in
+demo) ;;
+"") PKGS="$PKGS $TEST_PKGS" ;;
+*) echo "usage: $0 [demo]" >&2; exit 2 ;;
+esac
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+# Commands the suite runs that may come from elsewhere (a nodejs from another source brings its
+# own npm and conflicts with Debian's): their Debian package is installed only when the command
+# is missing. node, npm: tests/control/node_client.sh drives the admin API with the real npm
+# package toxiproxy-node-client (node >= 18; Debian 12 has 18). man: tests/run/packaging.sh
+# renders the man pages. Without them those cases are skipped, not failed: a bare machine would
+# pass `make test` having run less of it.
+[ "${1:-}" = demo ] || for c in node:nodejs npm:npm man:man-db; do
+    command -v "${c%%:*}" >/dev/null 2>&1 || missing="$missing ${c#*:}"
 done
 if [ -z "$missing" ]; then
     exit 0
@@ -25,5 +44,6 @@ fi
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# shellcheck disable=SC2086  # one word per package
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
 # Debian starts the packaged servers; the tests run their own throwaway ones on unix sockets.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/valgrind.sh [BUILD] -- `make valgrind`: the integration suite (tests/integration/*.sh,
+# scripts/valgrind.sh [BUILD] -- `make valgrind`: the proxy's suite (tests/proxy/*.sh,
 # or $TESTS) with every `faultline serve` running under valgrind memcheck (--leak-check=full,
 # definite leaks count as errors), through a wrapper that tests/run.sh takes as $FL. Then reads every memcheck log:
 # pass = no error and no definitely-lost byte in any of them. Test cases that fail only because
@@ -23,7 +23,7 @@ WRAP
 chmod +x "$VG_DIR/faultline"
 # one script at a time (tests/run.sh's lanes off): memcheck is CPU-bound, 20-50x slower
 export VALGRIND=1 VG_DIR FL_WRAP=$VG_DIR/faultline TEST_TIMEOUT=${TEST_TIMEOUT:-900} JOBS=${VALGRIND_JOBS:-1}
-TESTS=${TESTS:-$(ls tests/integration/*.sh)} bash tests/run.sh "$BUILD" | tee "$VG_DIR/suite.log"
+TESTS=${TESTS:-$(ls tests/proxy/*.sh)} bash tests/run.sh "$BUILD" | tee "$VG_DIR/suite.log"
 suite_rc=${PIPESTATUS[0]}
 logs=$(ls "$VG_DIR"/vg.*.log 2>/dev/null | wc -l)
 bad=0

@@ -2,17 +2,17 @@
 # tests/run.sh BUILD_DIR -- the whole suite: unit tests, then every integration script.
 # Each script prints "ok NAME" / "not ok NAME # why"; this runner counts them and ends with
 # the line "N passed, N failed". Exit 1 if anything failed (or a script crashed/timed out).
-# TESTS="tests/integration/daemon.sh ..." runs a subset.
+# TESTS="tests/proxy/reload.sh ..." runs a subset.
 #
 # Lanes: up to JOBS scripts (default 3) run at the same time. The scripts spend most of their
 # wall time sleeping on timers, servers and deadlines, so on 2 cores 3 lanes cut the suite to
-# well under half (measured in docs/testing.md). Every script is already isolated: its own
+# well under half (measured in docs/dev/notes.md). Every script is already isolated: its own
 # mktemp dir, free ports, its own redis/postgres. Scripts start longest first (tests/times.txt:
 # seconds per script from a lanes run; unknown scripts count as 30 s), so the long ones do not
 # end up alone at the tail. The result lines come in sorted order, each printed as soon as it
 # and every script before it have finished. Scripts named in SERIAL_TESTS (below, plus
 # $SERIAL) run one at a time after the lanes, alone: those whose verdicts depend on timing
-# too much to share the machine. JOBS=1 is the old serial runner.
+# too much to share the machine. JOBS=1 runs them one by one.
 set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
@@ -20,9 +20,9 @@ export BUILD FL="${FL_WRAP:-$PWD/$BUILD/faultline}" TBIN="$PWD/$BUILD/t"   # FL_
 JOBS=${JOBS:-3}
 # alone after the lanes: the verifier's verdicts on a real service's timing (backoff growth, a
 # quiet window, a goroutine probe) that failed under 3-4 lanes on a machine at load 20+
-# (and integration/held.sh: 10,000 pairs take ~40,000 descriptors and 20,000 ephemeral ports for
+# (and proxy/held.sh: 10,000 pairs take ~40,000 descriptors and 20,000 ephemeral ports for
 # a few seconds, which other scripts' connects should not have to share)
-SERIAL_TESTS="run/action.sh run/catalog_drops.sh run/demo_pair.sh run/go_bugs.sh integration/held.sh ${SERIAL:-}"
+SERIAL_TESTS="run/action.sh run/catalog_drops.sh run/demo_pair.sh run/go_bugs.sh proxy/held.sh ${SERIAL:-}"
 passed=0 failed=0
 LOGDIR=$(mktemp -d /tmp/flrun.XXXXXX)
 suite_start=$(date +%s)

@@ -20,7 +20,7 @@
 //	-bug=no-graceful     SIGTERM exits at once: in-flight requests are cut off
 //
 // -pidfile PATH writes the pid once listening; restart.sh PATH restarts the instance (an
-// [action] in profiles/go-no-graceful.ini). -handover PATH passes the listening socket from an
+// [action] in profiles/scenarios/go-no-graceful.ini). -handover PATH passes the listening socket from an
 // instance to its successor (handover.go), so a restart refuses and resets no connection.
 //
 // Fixed mode: a 500ms client timeout, at most 20 concurrent dependency calls, bodies always

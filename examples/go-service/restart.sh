@@ -9,7 +9,7 @@
 # (handover.go) it takes the listening socket over from the old instance, which keeps it open
 # while it drains, so no connection is refused or reset in between; without -handover it
 # binds the address as soon as the old instance has released it (it retries while in use).
-# Used as the [action] of profiles/go-no-graceful.ini.
+# Used as the [action] of profiles/scenarios/go-no-graceful.ini.
 set -u
 pidf=$1
 read -r pid <"$pidf" || exit 1

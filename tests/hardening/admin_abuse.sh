@@ -4,7 +4,7 @@
 # request deadline of 10 s), the admin API keeps answering meanwhile and the data path is not
 # slowed down. See docs/api.md ("Limits").
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/../api/lib_api.bash"
+. "$(dirname "$0")/../control/lib_api.bash"
 
 start_peer ECHO 127.0.0.1:0 echo
 PP=$(free_port)

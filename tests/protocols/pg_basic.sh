@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# mode = postgres with no faults: real psql, pgbench and libpq (tests/lib/pgclient.c) through the
+# mode = postgres with no faults: real psql, pgbench and libpq (tests/peers/pgclient.c) through the
 # proxy — simple and extended protocol, COPY both ways, a large result set, pipelining, a real
 # CancelRequest matched to its session — and the facts the engine logs per session.
 cd "$(dirname "$0")/../.."

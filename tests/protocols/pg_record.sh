@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mode = postgres facts in the record and in /stats, and the verifier's `postgres` check judged
 # from them with no database privileges (source = record, automatic without a dsn): a real
-# Postgres, real libpq clients through the proxy (tests/lib/vclient_pg.c) — one gives its burst
+# Postgres, real libpq clients through the proxy (tests/peers/vclient_pg.c) — one gives its burst
 # of transactions back (PASS), one leaves them idle in transaction (FAIL) — and a pg_latency
 # window from 3 s to 6 s for `within`. Also: the per-connection event fields (user, application,
 # queries, transactions, idle in transaction, cancels matched to their session, who closed).

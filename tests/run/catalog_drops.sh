@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# profiles/drops-resets.ini end to end, good and buggy at once (phases 0.3x, the recovery's
+# profiles/scenarios/drops-resets.ini end to end, good and buggy at once (phases 0.3x, the recovery's
 # within cut to 2 s): the example service that retries twice with a growing pause PASSes both expectations (no leaked
 # connections, bounded retries); one that retries six times at once FAILs check = retries.
 . "$(dirname "$0")/../lib.sh"
@@ -7,7 +7,7 @@
 
 cat_deps || { fail deps_started; done_tests; exit; }
 SEDX='s/^within = 5s/within = 2s/'
-cat_pair profiles/drops-resets.ini drops 0.3 "--pool 8 --timeout 500 --retries 2 --backoff on" \
+cat_pair profiles/scenarios/drops-resets.ini drops 0.3 "--pool 8 --timeout 500 --retries 2 --backoff on" \
     "--pool 8 --timeout 500 --retries 6 --backoff off"
 cat_expect drops-good no-leaked-connections PASS
 cat_expect drops-good bounded-retries PASS

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# profiles/goroutine-growth.ini end to end: `faultline run` alone samples the service's own
+# profiles/scenarios/goroutine-growth.ini end to end: `faultline run` alone samples the service's own
 # /metrics (check = probe) during the whole run. The example service with a deadline on its
 # payments calls comes back to baseline (PASS); without one, its stuck calls stay counted (FAIL,
 # the probe check named). Phases at 0.25x, the recovery's `within` cut to 4 s to match.
@@ -8,7 +8,7 @@
 
 cat_deps || { fail deps_started; done_tests; exit; }
 SEDX='s/^within = 15s/within = 4s/'
-cat_pair profiles/goroutine-growth.ini probe 0.25 "--timeout 500" "--timeout 0"
+cat_pair profiles/scenarios/goroutine-growth.ini probe 0.25 "--timeout 500" "--timeout 0"
 cat_expect probe-good workers-recover PASS
 check probe_good_sampled bash -c "grep -q 'probe:workers-recover' '$OUTD/record.json'"
 cat_expect probe-buggy workers-recover FAIL
@@ -29,7 +29,7 @@ check no_sampler_left bash -c "! pgrep -f '[f]aultline run $TT' >/dev/null"
 # with the run, the verdict is never a pass, the partial report is written
 SP2=$(free_port); PX2=$(free_port)
 sed -e "s/127\.0\.0\.1:14080/127.0.0.1:$SP2/g; s/127\.0\.0\.1:14001/127.0.0.1:$PX2/g; s/127\.0\.0\.1:14901/127.0.0.1:$PAY/g" \
-    profiles/goroutine-growth.ini >"$TT/int.ini"
+    profiles/scenarios/goroutine-growth.ini >"$TT/int.ini"
 "$SVC" --listen 127.0.0.1:$SP2 --dep 127.0.0.1:$PX2 --timeout 500 2>/dev/null &
 _PIDS+=($!)
 wait_for 10 curl -s -m 1 -o /dev/null "http://127.0.0.1:$SP2/healthz"

@@ -4,7 +4,7 @@
 # seconds), against the service with a timeout and a bounded pool (must pass) and without
 # (must fail, naming why). Then the buggy run's report is rendered in headless Chromium when
 # chromium is installed (skipped with the reason otherwise: CI images without chromium). The
-# screenshot must be a PNG of the window's size with real content (tests/lib/pngstat.py: many
+# screenshot must be a PNG of the window's size with real content (tests/peers/pngstat.py: many
 # colours, a fair share of non-background pixels), not a blank or error page.
 . "$(dirname "$0")/../lib.sh"
 
@@ -20,8 +20,8 @@ shorten() {  # PROFILE OUT
         -e '/^\[phase inject\]/,/^duration/ s/^duration = .*/duration = 4s/' \
         -e '/^\[phase recover\]/,/^duration/ s/^duration = .*/duration = 2s/' "$1" >"$2"
 }
-shorten profiles/hung-dependency.ini "$TT/hung.ini"
-shorten profiles/pool-exhaustion.ini "$TT/pool.ini"
+shorten profiles/scenarios/hung-dependency.ini "$TT/hung.ini"
+shorten profiles/scenarios/pool-exhaustion.ini "$TT/pool.ini"
 check shortened_profiles_check bash -c "'$FL' check '$TT/hung.ini' >/dev/null && '$FL' check '$TT/pool.ini' >/dev/null"
 
 declare -A RC WHY
@@ -58,7 +58,7 @@ else
     # a private profile directory: other chromium instances (parallel tests) hold the default one
     timeout 60 "$CHROME" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1040,1250 \
         --user-data-dir="$TT/chrome" --screenshot="$TT/report.png" "file://$H" >"$TT/chrome.log" 2>&1
-    st=$(python3 "$(dirname "$0")/../lib/pngstat.py" "$TT/report.png" 2>&1)
+    st=$(python3 "$(dirname "$0")/../peers/pngstat.py" "$TT/report.png" 2>&1)
     echo "# screenshot: $st"
     check report_screenshot_is_window_sized_png bash -c "[ '$(kv "$st" width)' = 1040 ] && [ '$(kv "$st" height)' = 1250 ]"
     check report_screenshot_size_reasonable within "$(kv "$st" bytes)" 20000 5000000

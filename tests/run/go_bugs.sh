@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seed's Go bugs, caught: each profiles/go-*.ini scenario, run by `faultline run` against
+# The seed's Go bugs, caught: each profiles/scenarios/go-*.ini scenario, run by `faultline run` against
 # examples/go-service with its bug switched on (-bug=NAME) must FAIL, with the check that
 # names the bug among the failures; against the fixed service (no -bug) it must PASS. Real
 # processes: the Go service (built with Debian's golang-go), the C payments dependency
@@ -25,9 +25,9 @@ check go_service_built [ -x "$GOSVC" ]
 check payments_built [ -x "$PAY" ]
 
 # scenario  bug flag  expectation that must fail (check)  ... for the fixed service, all pass
-# (runs profiles/go-goroutine-leak.ini, profiles/go-no-timeout.ini, profiles/go-body-leak.ini,
-# profiles/go-no-breaker.ini and profiles/go-no-graceful.ini end to end: tests/run/catalog.sh
-# looks for these names)
+# (runs profiles/scenarios/go-goroutine-leak.ini, profiles/scenarios/go-no-timeout.ini,
+# profiles/scenarios/go-body-leak.ini, profiles/scenarios/go-no-breaker.ini and
+# profiles/scenarios/go-no-graceful.ini end to end: tests/run/catalog.sh looks for these names)
 SCEN=(
     "go-goroutine-leak goroutine-leak goroutines-come-back:probe"
     "go-no-timeout no-timeout payments-calls-time-out:timeout"
@@ -49,7 +49,7 @@ start_run() {  # NAME PROFILE BUGFLAG|"" -- payments, the Go service and faultli
     while [ "$ing" = "$svc" ] || [ "$ing" = "$pxy" ] || [ "$ing" = "$pay" ]; do ing=$(free_port); done
     sed -e "s/127\.0\.0\.1:14081/127.0.0.1:$svc/g" -e "s/127\.0\.0\.1:14001/127.0.0.1:$pxy/g" \
         -e "s/127\.0\.0\.1:14901/127.0.0.1:$pay/g" -e "s/127\.0\.0\.1:14082/127.0.0.1:$ing/g" \
-        -e "s|/tmp/faultline-go-service\.pid|$d/svc.pid|g" "profiles/$prof.ini" >"$d/scenario.ini"
+        -e "s|/tmp/faultline-go-service\.pid|$d/svc.pid|g" "profiles/scenarios/$prof.ini" >"$d/scenario.ini"
     "$PAY" --payments --listen "127.0.0.1:$pay" >"$d/payments.log" 2>&1 &
     _PIDS+=($!)
     local extra=()   # the command lines the profiles' headers give

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # breaker over several fault windows: two http_error (503) faults on each proxy, 3-6 s and
-# 12-15 s (their windows are unioned: two windows). Real clients (tests/lib/vclient.c, 40 calls/s):
+# 12-15 s (their windows are unioned: two windows). Real clients (tests/peers/vclient.c, 40 calls/s):
 #   good   a breaker (opens after 5 failures for 2 s, one probe) in both windows   PASS
 #   once   the same breaker, but it never opens again once it has closed           FAIL (window 2 does not drop)
 #   stuck  a breaker that stays open 30 s: never closes after window 1             FAIL (window 1 does not recover)
 # The detail reports each window's measures.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.bash"
-. "$(dirname "$0")/../http/http_lib.bash"
+. "$(dirname "$0")/../protocols/http_lib.bash"
 
 start_redis || { fail redis_start "redis-server did not start"; exit 1; }
 start_httpup UP || { fail start "httpup"; exit 1; }

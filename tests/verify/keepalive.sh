@@ -9,7 +9,7 @@
 #              recovery: PASS (an idle pooled connection the hold caught is no leaked call)
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.bash"
-. "$(dirname "$0")/../http/http_lib.bash"
+. "$(dirname "$0")/../protocols/http_lib.bash"
 
 start_redis || { fail redis_start "redis-server did not start"; exit 1; }
 start_httpup UP || { fail start "httpup"; exit 1; }

@@ -12,7 +12,7 @@
 # Plus: the recorded body_hash is FNV-1a 64 of the de-chunked body (a chunked request).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.bash"
-. "$(dirname "$0")/../http/http_lib.bash"
+. "$(dirname "$0")/../protocols/http_lib.bash"
 
 # urllib3: Debian's python3-urllib3 (scripts/install-deps.sh) for /usr/bin/python3, or the
 # python3 first in PATH when it has its own

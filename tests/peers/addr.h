@@ -1,4 +1,4 @@
-/* addr.h -- the address parser the C test tools share (header-only: each tests/lib/NAME.c is
+/* addr.h -- the address parser the C test tools share (header-only: each tests/peers/NAME.c is
  * built alone into build/t/NAME, so shared helpers live here as static inline functions).
  *
  * parse_sa("127.0.0.1:9000" | "[::1]:9000" | "unix:/path", &ss, &len): numeric addresses only

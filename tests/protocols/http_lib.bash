@@ -1,5 +1,5 @@
-# tests/http/http_lib.bash -- shared by tests/http/*.sh (not a test itself: no .sh suffix).
-# start_httpup VAR: runs the HTTP test upstream (tests/lib/httpup.c), sets VAR to its port.
+# tests/protocols/http_lib.bash -- shared by tests/protocols/http_*.sh (not a test itself: no .sh suffix).
+# start_httpup VAR: runs the HTTP test upstream (tests/peers/httpup.c), sets VAR to its port.
 start_httpup() {
     local var=$1 out="$TT/httpup.$RANDOM$RANDOM" i
     "$TBIN/httpup" 127.0.0.1:0 >"$out" 2>&1 &

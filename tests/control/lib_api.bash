@@ -1,4 +1,4 @@
-# tests/api/lib_api.bash -- sourced by tests/api/*.sh (after ../lib.sh): start faultline with
+# tests/control/lib_api.bash -- sourced by tests/control/*.sh (after ../lib.sh): start faultline with
 # its admin API on a free port and talk to it with curl.
 #
 #   api_profile FILE [EXTRA [faultline] LINES]   write a profile with only [faultline]

@@ -1,6 +1,6 @@
-/* httpc.c -- a small HTTP/1.1 client for tests/http: many requests on ONE connection, one
- * after the other (keep-alive) or all at once (-p, pipelining), responses parsed with
- * libhttp-parser.
+/* httpc.c -- a small HTTP/1.1 client for tests/protocols/http_*.sh: many requests on ONE
+ * connection, one after the other (keep-alive) or all at once (-p, pipelining), responses parsed
+ * with libhttp-parser.
  *
  *   httpc [-p] [-t TIMEOUT_MS] ADDR REQ...
  *

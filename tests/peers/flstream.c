@@ -262,7 +262,7 @@ int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc < 4) { fprintf(stderr, "usage: see the top of tests/lib/flstream.c\n"); return 2; }
+    if (argc < 4) { fprintf(stderr, "usage: see the top of tests/peers/flstream.c\n"); return 2; }
     const char *cmd = argv[1], *addr = argv[2];
     uint64_t n = strtoull(argv[3], NULL, 10);
     if (!strcmp(cmd, "send")) return c_send(addr, n);

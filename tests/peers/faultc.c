@@ -400,7 +400,7 @@ int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc < 3) { fprintf(stderr, "usage: see the top of tests/lib/faultc.c\n"); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: see the top of tests/peers/faultc.c\n"); return 2; }
     const char *cmd = argv[1];
     parse_target(argv[2]);
     if (!strcmp(cmd, "reads")) return c_reads(argc > 3 ? atoi(argv[3]) : 10000);
@@ -412,6 +412,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "hold") && argc > 4) return c_hold(atoi(argv[3]), atof(argv[4]));
     if (!strcmp(cmd, "stalled") && argc > 4) return c_stalled(atoi(argv[3]), atoi(argv[4]));
     if (!strcmp(cmd, "echod") && argc > 3) return c_echod(atof(argv[3]));
-    fprintf(stderr, "bad arguments; see the top of tests/lib/faultc.c\n");
+    fprintf(stderr, "bad arguments; see the top of tests/peers/faultc.c\n");
     return 2;
 }

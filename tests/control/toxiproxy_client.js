@@ -1,5 +1,5 @@
-// tests/api/toxiproxy_client.js -- drives faultline's admin API with the real npm package
-// toxiproxy-node-client (run by tests/api/node_client.sh, which installs it).
+// tests/control/toxiproxy_client.js -- drives faultline's admin API with the real npm package
+// toxiproxy-node-client (run by tests/control/node_client.sh, which installs it).
 //
 // Env: ADMIN (http://127.0.0.1:PORT), ECHO (port of an echo upstream), CLIENT_DIR (where the
 // package is installed). Prints "ok NAME" / "not ok NAME # why" lines; "# skip ..." for a toxic

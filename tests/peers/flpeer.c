@@ -411,7 +411,7 @@ int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc < 3) { fprintf(stderr, "usage: see the top of tests/lib/flpeer.c\n"); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: see the top of tests/peers/flpeer.c\n"); return 2; }
     const char *cmd = argv[1], *addr = argv[2];
     if (!strcmp(cmd, "serve")) return serve(addr, argc - 3, argv + 3);
     if (!strcmp(cmd, "echo")) return c_echo(addr, argc > 3 ? strtoull(argv[3], NULL, 10) : 0, argc > 4 ? strtoul(argv[4], NULL, 10) : 0);

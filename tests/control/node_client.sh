@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compatibility with a real Toxiproxy client library: npm's toxiproxy-node-client drives the
-# admin API unchanged (tests/api/toxiproxy_client.js): create a proxy, add and remove a toxic of
+# admin API unchanged (tests/control/toxiproxy_client.js): create a proxy, add and remove a toxic of
 # each mapped type and observe its effect on a real connection, update, disable, reset,
 # populate. Skipped with a message when node/npm are missing or the package cannot be installed.
 . "$(dirname "$0")/../lib.sh"

@@ -1,4 +1,5 @@
-/* httpup.c -- the HTTP test upstream for tests/http: richer than `flpeer serve ADDR http`.
+/* httpup.c -- the HTTP test upstream for tests/protocols/http_*.sh: richer than
+ * `flpeer serve ADDR http`.
  *
  *   httpup ADDR        prints "listening PORT" once bound, serves until killed.
  *
