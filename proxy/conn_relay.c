@@ -492,7 +492,8 @@ void conn_on_event(struct bufferevent *bev, short what, void *arg)
         if (!c->closed_by) c->closed_by = who;
         p->src_eof = 1;
         /* a protocol engine may pass the EOF on later itself, after what it holds */
-        if (!c->proto || !c->px->spec.protocol->on_eof(c, p)) pipe_eof_in(p);
+        const struct protocol *pr = c->px->spec.protocol;
+        if (!c->proto || !pr->on_eof || !pr->on_eof(c, p)) pipe_eof_in(p);
         goto out;
     }
     if (!is_cli && (what & BEV_EVENT_ERROR) && c->proto && c->px->spec.protocol->upstream_reset) {

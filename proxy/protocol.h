@@ -43,7 +43,8 @@
  * state_facts add its fields to the record (record/record.h, docs/metrics.md). All optional.
  *
  * Adding a protocol: write proxy/protocols/NAME.c defining `const struct protocol protocol_NAME`
- * (every operation may be NULL: tcp's are all NULL), add one line to
+ * (every operation may be NULL -- tcp's are all NULL -- except that a conn_init which attaches
+ * state needs an on_read to frame the bytes that state now routes to it), add one line to
  * proxy/protocols/registry.c, and its docs (docs/protocols.md) and tests (tests/protocols/).
  * Fault types of its own are files in faults/ with a new FT_*_ONLY flag (faults/fault.h) that
  * the protocol names as its fault_flag. Nothing in the core changes: the core never names a
