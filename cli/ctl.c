@@ -55,8 +55,8 @@ static void usage(FILE *out)
             "options:\n"
             "  --admin ADDR   admin API address (default $FAULTLINE_ADMIN or 127.0.0.1:8474;\n"
             "                 host:port, [v6]:port, unix:/path; an http:// prefix is accepted)\n"
-            "  --token TOKEN  bearer token when the daemon sets admin_token (default\n"
-            "                 $FAULTLINE_TOKEN)\n"
+            "  --token TOKEN  bearer token when the daemon has one (default\n"
+            "                 $FAULTLINE_ADMIN_TOKEN, else $FAULTLINE_TOKEN)\n"
             "  --json         print the API's JSON instead of tables\n"
             "\n"
             "Exit status: 0 success, 1 the server answered an error (printed), 2 usage error or\n"
@@ -98,11 +98,12 @@ static int http_call(struct ctl *c, const char *method, const char *path, const 
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
         if (soerr) { errno = soerr; goto conn_fail; }
     }
-    char head[2048];
+    char head[2048], host[320] = "localhost";   /* Host: the address (the admin API refuses other names) */
+    if (c->addr.kind == ADDR_INET) addr_str(&c->addr, host, sizeof(host));
     int hl = snprintf(head, sizeof(head),
-                      "%s %s HTTP/1.1\r\nHost: faultline\r\nUser-Agent: faultline-ctl/%s\r\nConnection: close\r\n"
+                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: faultline-ctl/%s\r\nConnection: close\r\n"
                       "Content-Length: %zu\r\n%s%s%s%s%s%s\r\n",
-                      method, path, FAULTLINE_VERSION, blen, ctype ? "Content-Type: " : "", ctype ? ctype : "",
+                      method, path, host, FAULTLINE_VERSION, blen, ctype ? "Content-Type: " : "", ctype ? ctype : "",
                       ctype ? "\r\n" : "", c->token && *c->token ? "Authorization: Bearer " : "",
                       c->token && *c->token ? c->token : "", c->token && *c->token ? "\r\n" : "");
     if (hl < 0 || (size_t)hl >= sizeof(head)) { snprintf(err, errlen, "request head too long"); close(fd); return -1; }
@@ -443,7 +444,8 @@ int cli_ctl(int argc, char **argv)
     struct ctl c = {0};
     c.admin = getenv("FAULTLINE_ADMIN");
     if (!c.admin || !*c.admin) c.admin = "127.0.0.1:8474";
-    c.token = getenv("FAULTLINE_TOKEN");
+    c.token = getenv("FAULTLINE_ADMIN_TOKEN");   /* the daemon reads the same variable */
+    if (!c.token || !*c.token) c.token = getenv("FAULTLINE_TOKEN");
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *o = argv[i];
