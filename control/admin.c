@@ -116,8 +116,8 @@ static void adm_attach_cb(evutil_socket_t fd, short what, void *arg)
          * other connection has been served, the new one is refused: a flood of connections
          * cannot evict the operator's */
         struct adm_conn *old = NULL;
-        for (struct adm_conn *c = ac->next; c; c = c->next)
-            if (!c->served) old = c;
+        for (struct adm_conn *c = st->conns; c; c = c->next)   /* accepted in one batch: anywhere */
+            if (!c->served && c != ac) old = c;
         if (!old) {
             st->refused++;
             log_debug("api_busy", "connections=%d max=%d action=refused_new", st->nconns, st->max_conns);
