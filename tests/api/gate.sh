@@ -44,20 +44,10 @@ hreq browser_user_agent_403 403 "User agent" -A 'Mozilla/5.0 (X11; Linux x86_64)
 req GET /faults
 expect refused_requests_changed_nothing 200 'length == 0'
 check ctl_still_passes_the_gate "$FL" ctl --admin "127.0.0.1:$ADMIN_PORT" list
-stop_pid "$FL_PID"
-
-# names an operator uses for the admin API are listed in admin_hosts; a cap of 50 connections
-ADMIN_PORT=$(free_port); A="http://127.0.0.1:$ADMIN_PORT"
-api_profile "$TT/q.ini" "admin_hosts = faultline.test, *.ops.test" "admin_max_conns = 50" \
-    "[proxy db]" "listen = 127.0.0.1:$LP" "upstream = 127.0.0.1:$ECHO"
-start_api "$TT/q.ini" || { fail start_capped "faultline did not start: $(cat "$FL_LOG")"; exit 1; }
-hreq host_listed_ok 200 "" -H "Host: faultline.test:$ADMIN_PORT" "$A/healthz"
-hreq host_listed_glob_ok 200 "" -H "Host: a.ops.test" "$A/healthz"
-hreq host_unlisted_still_403 403 admin_hosts -H "Host: faultline.test.evil.example" "$A/healthz"
-hreq origin_listed_host_ok 200 "" -H "Host: faultline.test:$ADMIN_PORT" -H "Origin: http://faultline.test:$ADMIN_PORT" "$A/healthz"
 
 # the connection cap: the operator's connection (it has been served) survives a flood
 # op_req FD: one keep-alive GET /healthz on an open connection; 0 when it answered 200
+trap "" PIPE   # a write on a connection the server closed must fail, not end the script
 op_req() {
     local fd=$1 line len=0
     printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&"$fd" 2>/dev/null || return 1
@@ -71,6 +61,28 @@ op_req() {
     [ "$len" -gt 0 ] && IFS= read -r -t 5 -N "$len" line <&"$fd"
     return 0
 }
+# the default cap (256): 300 connections that never send a request cannot evict the operator's
+exec 5<>"/dev/tcp/127.0.0.1/$ADMIN_PORT"
+check default_cap_operator_first_request op_req 5
+"$TBIN/idleconns" "127.0.0.1:$ADMIN_PORT" 300 2 >"$TT/idle300.out" &
+IDLE=$!
+wait_for 5 grep -q open= "$TT/idle300.out"
+sleep 0.3
+check default_cap_operator_survives_300 op_req 5
+wait "$IDLE"
+exec 5>&-
+stop_pid "$FL_PID"
+
+# names an operator uses for the admin API are listed in admin_hosts; a cap of 50 connections
+ADMIN_PORT=$(free_port); A="http://127.0.0.1:$ADMIN_PORT"
+api_profile "$TT/q.ini" "admin_hosts = faultline.test, *.ops.test" "admin_max_conns = 50" \
+    "[proxy db]" "listen = 127.0.0.1:$LP" "upstream = 127.0.0.1:$ECHO"
+start_api "$TT/q.ini" || { fail start_capped "faultline did not start: $(cat "$FL_LOG")"; exit 1; }
+hreq host_listed_ok 200 "" -H "Host: faultline.test:$ADMIN_PORT" "$A/healthz"
+hreq host_listed_glob_ok 200 "" -H "Host: a.ops.test" "$A/healthz"
+hreq host_unlisted_still_403 403 admin_hosts -H "Host: faultline.test.evil.example" "$A/healthz"
+hreq origin_listed_host_ok 200 "" -H "Host: faultline.test:$ADMIN_PORT" -H "Origin: http://faultline.test:$ADMIN_PORT" "$A/healthz"
+
 exec 5<>"/dev/tcp/127.0.0.1/$ADMIN_PORT"
 check operator_first_request op_req 5
 # 60 connections that never send a request: past the cap the oldest of them make room
