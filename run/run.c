@@ -638,7 +638,7 @@ static void usage(FILE *out)
             "  --out DIR      where the run's files go (default runs/<run id>/): journal.json, junit.xml,\n"
             "                 record.json, report.html, load.log\n"
             "  --admin ADDR   drive a running faultline at ADDR (host:port) instead of starting proxies\n"
-            "  --token T      bearer token for that admin API\n"
+            "  --token T      bearer token for that admin API (default $FAULTLINE_ADMIN_TOKEN)\n"
             "  --run ID       run id (default: [faultline] run, or a new YYYYmmdd-HHMMSS-xxxx); with --admin\n"
             "                 it must be the run the daemon records\n"
             "  --redis URL    the record's Redis (default: [scenario] redis, [faultline] redis, or a private\n"
@@ -688,7 +688,8 @@ int cli_run(int argc, char **argv)
     r->cur = -1;
     r->st.load_status = -1;
     r->admin = admin;
-    r->token = token;
+    r->token = token ? token : getenv("FAULTLINE_ADMIN_TOKEN");   /* not in ps: as ctl and serve */
+    if (r->token && !*r->token) r->token = NULL;
     r->tty = isatty(2);
     r->prof = profile_load(path, PROF_ALLOW_SCENARIO, err, sizeof(err));
     if (!r->prof) { fprintf(stderr, "faultline run: %s\n", err); return 2; }
