@@ -84,18 +84,16 @@ int policy_check_profile(struct profile *p, char *err, size_t errlen)
     return 0;
 }
 
-/* Is a exactly one of the trusted profile's own addresses? */
-static int named_by_profile(const struct profile *t, const char *text, const struct fl_addr *a)
+/* Is a exactly one of the trusted profile's own listen (is_listen) or upstream addresses? */
+static int named_by_profile(const struct profile *t, const char *text, const struct fl_addr *a, int is_listen)
 {
     char buf[320];
     for (int i = 0; t && i < t->nproxies; i++) {
         const struct proxy_spec *ps = &t->proxies[i];
-        if (!strcmp(ps->listen_text, text) || !strcmp(ps->upstream_text, text)) return 1;
-        if (!strcmp(addr_str(&ps->listen, buf, sizeof(buf)), text) || !strcmp(addr_str(&ps->upstream, buf, sizeof(buf)), text))
+        const struct fl_addr *own = is_listen ? &ps->listen : &ps->upstream;
+        if (!strcmp(is_listen ? ps->listen_text : ps->upstream_text, text) || !strcmp(addr_str(own, buf, sizeof(buf)), text))
             return 1;
-        if (a->kind == ADDR_UNIX && ((ps->listen.kind == ADDR_UNIX && !strcmp(ps->listen.path, a->path)) ||
-                                     (ps->upstream.kind == ADDR_UNIX && !strcmp(ps->upstream.path, a->path))))
-            return 1;
+        if (a->kind == ADDR_UNIX && own->kind == ADDR_UNIX && !strcmp(own->path, a->path)) return 1;
     }
     return 0;
 }
@@ -104,7 +102,7 @@ int policy_api_addr(const struct api_policy *pol, const struct profile *trusted,
                     const char *text, int is_listen, char *err, size_t errlen)
 {
     const char *what = is_listen ? "listen" : "upstream";
-    if (named_by_profile(trusted, text, a)) return 0;
+    if (named_by_profile(trusted, text, a, is_listen)) return 0;
     if (a->kind == ADDR_UNIX) {
         struct dir_list dl = {0};
         dirs_parse(pol->unix_dirs, &dl, NULL, 0);

@@ -12,8 +12,9 @@
  * Defaults, when a key is not set: unix_dirs none (a profile may name any socket path; the API
  * none but the ones the profile file names), api_listen_allow loopback addresses on ports
  * 1024-65535, api_upstream_allow loopback addresses, "localhost" and every host the profile
- * file's own proxies name. An address the profile file itself names (listen or upstream, as
- * written) is always allowed through the API, so a proxy can be moved back where it was.
+ * file's own proxies name. A listen (upstream) address the profile file itself gives a proxy
+ * is always allowed as a listen (upstream) address through the API, so a proxy can be moved
+ * back where it was.
  */
 #ifndef FL_PROXY_POLICY_H
 #define FL_PROXY_POLICY_H
