@@ -48,8 +48,8 @@ static void usage(FILE *out)
             "options:\n"
             "  --admin ADDR   admin API address (default $FAULTLINE_ADMIN or 127.0.0.1:8474;\n"
             "                 host:port, [v6]:port, unix:/path; an http:// prefix is accepted)\n"
-            "  --token TOKEN  bearer token when the daemon sets admin_token (default\n"
-            "                 $FAULTLINE_TOKEN)\n"
+            "  --token TOKEN  bearer token when the daemon has one (default\n"
+            "                 $FAULTLINE_ADMIN_TOKEN, else $FAULTLINE_TOKEN)\n"
             "  --json         print the API's JSON instead of tables\n"
             "\n"
             "Exit status: 0 success, 1 the server answered an error (printed), 2 usage error or\n"
@@ -350,7 +350,8 @@ int cli_ctl(int argc, char **argv)
     struct ctl c = {0};
     c.admin = getenv("FAULTLINE_ADMIN");
     if (!c.admin || !*c.admin) c.admin = "127.0.0.1:8474";
-    c.token = getenv("FAULTLINE_TOKEN");
+    c.token = getenv("FAULTLINE_ADMIN_TOKEN");   /* the daemon reads the same variable */
+    if (!c.token || !*c.token) c.token = getenv("FAULTLINE_TOKEN");
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *o = argv[i];

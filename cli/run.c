@@ -24,7 +24,7 @@ static void usage(FILE *out)
             "  --out DIR      where the run's files go (default runs/<run id>/): journal.json, junit.xml,\n"
             "                 record.json, report.html, load.log\n"
             "  --admin ADDR   drive a running faultline at ADDR (host:port) instead of starting proxies\n"
-            "  --token T      bearer token for that admin API\n"
+            "  --token T      bearer token for that admin API (default $FAULTLINE_ADMIN_TOKEN)\n"
             "  --run ID       run id (default: [faultline] run, or a new YYYYmmdd-HHMMSS-xxxx); with --admin\n"
             "                 it must be the run the daemon records\n"
             "  --redis URL    the record's Redis (default: [scenario] redis, [faultline] redis, or a private\n"
@@ -67,6 +67,8 @@ int cli_run(int argc, char **argv)
         }
     }
 
+    if (!token) token = getenv("FAULTLINE_ADMIN_TOKEN");   /* not in ps: as ctl and serve */
+    if (token && !*token) token = NULL;
     struct run_opts o = {path, out, admin, token, redis, runid, scale};
     return run_scenario(&o);
 }

@@ -37,6 +37,30 @@ int log_format_parse(const char *s, enum log_format *out)
     return -1;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (1..4), or 0 when the byte at p does not start
+ * one (a stray continuation byte, an overlong form, a surrogate, a cut sequence). */
+static int utf8_len(const unsigned char *p)
+{
+    if (*p < 0x80) return 1;
+    int n = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    if (n == 2 && *p < 0xc2) return 0;
+    if (n == 3) {
+        unsigned cp = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
+        if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    }
+    if (n == 4) {
+        unsigned cp = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
+        if (cp < 0x10000 || cp > 0x10ffff) return 0;
+    }
+    return n;
+}
+
+/* A byte that may not appear as itself in a line: a control byte or one that is not part of
+ * well-formed UTF-8. Written as \u00XX (a JSON escape, and readable in logfmt). */
+static int put_u00(char *o, unsigned char c) { return sprintf(o, "\\u%04x", c); }
+
 const char *log_q(const char *s)
 {
     static char bufs[4][512];
@@ -44,17 +68,18 @@ const char *log_q(const char *s)
     char *b = bufs[which++ & 3];
     if (!s) s = "";
     int needs = !*s;
-    for (const char *p = s; *p; p++)
-        if (*p == ' ' || *p == '"' || *p == '=' || *p == '\\' || (unsigned char)*p < 0x20) needs = 1;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p == ' ' || *p == '"' || *p == '=' || *p == '\\' || *p < 0x20 || *p >= 0x7f) needs = 1;
     if (!needs) { snprintf(b, 512, "%s", s); return b; }
     size_t o = 0;
     b[o++] = '"';
-    for (const char *p = s; *p && o < 508; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"' || c == '\\') { b[o++] = '\\'; b[o++] = (char)c; }
-        else if (c == '\n') { b[o++] = '\\'; b[o++] = 'n'; }
-        else if (c < 0x20) b[o++] = '?';
-        else b[o++] = (char)c;
+    for (const unsigned char *p = (const unsigned char *)s; *p && o < 504;) {
+        unsigned char c = *p;
+        int n = utf8_len(p);
+        if (c == '"' || c == '\\') { b[o++] = '\\'; b[o++] = (char)c; p++; }
+        else if (c == '\n') { b[o++] = '\\'; b[o++] = 'n'; p++; }
+        else if (c < 0x20 || c == 0x7f || !n) { o += (size_t)put_u00(b + o, c); p++; }
+        else { memcpy(b + o, p, (size_t)n); o += (size_t)n; p += n; }
     }
     b[o++] = '"';
     b[o] = 0;
@@ -78,36 +103,86 @@ static int json_number(const char *v, const char *e)
     return q == e;
 }
 
-/* logfmt pairs -> JSON members. Values in quotes keep their escapes (JSON-compatible). */
-static size_t pairs_to_json(const char *in, char *out, size_t cap)
+static int is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+/* Writes [v, e) as the inside of a JSON string at out (room for 6 bytes per input byte).
+ * escaped: v is the inside of a log_q-quoted value, whose \" \\ \n \uXXXX are kept. */
+static size_t json_str(char *out, const char *v, const char *e, int escaped)
+{
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)v, *end = (const unsigned char *)e;
+    while (p < end) {
+        unsigned char c = *p;
+        if (c == '\\' && escaped && p + 1 < end && (p[1] == '"' || p[1] == '\\' || p[1] == 'n')) {
+            out[o++] = '\\';
+            out[o++] = (char)p[1];
+            p += 2;
+        } else if (c == '\\' && escaped && p + 5 < end && p[1] == 'u' && is_hex((char)p[2]) && is_hex((char)p[3]) &&
+                   is_hex((char)p[4]) && is_hex((char)p[5])) {
+            memcpy(out + o, p, 6);
+            o += 6;
+            p += 6;
+        } else if (c == '\\' || c == '"') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+            p++;
+        } else {
+            int n = utf8_len(p);
+            if (c < 0x20 || c == 0x7f || !n || p + n > end) { o += (size_t)put_u00(out + o, c); p++; }
+            else { memcpy(out + o, p, (size_t)n); o += (size_t)n; p += n; }
+        }
+    }
+    return o;
+}
+
+/* logfmt pairs -> JSON members. Values in quotes keep their escapes (JSON-compatible); any byte
+ * a peer sent that is not well-formed UTF-8, and any control byte, becomes \u00XX, so every
+ * line parses as JSON whatever went into it. out has room for 8 bytes per byte of in. */
+static size_t pairs_to_json(const char *in, char *out)
 {
     size_t o = 0;
     const char *p = in;
-    while (*p && o + 8 < cap) {
+    while (*p) {
         while (*p == ' ') p++;
         if (!*p) break;
         const char *k = p;
         while (*p && *p != '=' && *p != ' ') p++;
-        size_t kl = (size_t)(p - k);
-        o += (size_t)snprintf(out + o, cap - o, ",\"%.*s\":", (int)kl, k);
-        if (o >= cap) break;
-        if (*p != '=') { o += (size_t)snprintf(out + o, cap - o, "true"); continue; }
+        memcpy(out + o, ",\"", 2);
+        o += 2;
+        o += json_str(out + o, k, p, 0);
+        memcpy(out + o, "\":", 2);
+        o += 2;
+        if (*p != '=') { memcpy(out + o, "true", 4); o += 4; continue; }
         p++;
         if (*p == '"') {
-            const char *v = p++;
+            const char *v = ++p;
             while (*p && *p != '"') { if (*p == '\\' && p[1]) p++; p++; }
+            out[o++] = '"';
+            o += json_str(out + o, v, p, 1);
+            out[o++] = '"';
             if (*p == '"') p++;
-            o += (size_t)snprintf(out + o, cap - o, "%.*s", (int)(p - v), v);
         } else {
             const char *v = p;
             while (*p && *p != ' ') p++;
-            if (json_number(v, p)) o += (size_t)snprintf(out + o, cap - o, "%.*s", (int)(p - v), v);
-            else o += (size_t)snprintf(out + o, cap - o, "\"%.*s\"", (int)(p - v), v);
+            if (json_number(v, p)) { memcpy(out + o, v, (size_t)(p - v)); o += (size_t)(p - v); }
+            else { out[o++] = '"'; o += json_str(out + o, v, p, 0); out[o++] = '"'; }
         }
     }
-    if (o >= cap) o = cap - 1;
     out[o] = 0;
     return o;
+}
+
+/* logfmt: the pairs with every control byte and every byte that is not well-formed UTF-8 as
+ * \u00XX (quotes and backslashes are left as log_q wrote them). out: 6 bytes per byte of in. */
+static void pairs_clean(const char *in, char *out)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p;) {
+        int n = utf8_len(p);
+        if (*p < 0x20 || *p == 0x7f || !n) { o += (size_t)put_u00(out + o, *p); p++; }
+        else { memcpy(out + o, p, (size_t)n); o += (size_t)n; p += n; }
+    }
+    out[o] = 0;
 }
 
 void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
@@ -126,16 +201,19 @@ void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
     char ts[80];
     snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
-    char line[4096];
+    /* worst case: every byte of pairs escaped as \u00XX (6), or a one-letter key per two
+     * bytes (",\"\u00XX\":true", 7 per byte) -- the line never needs cutting, so it always parses */
+    char members[sizeof(pairs) * 8 + 64];
+    char line[sizeof(members) + 256];
     int n;
     if (log_fmt == LOG_JSON) {
-        char members[3000];
-        pairs_to_json(pairs, members, sizeof(members));
+        pairs_to_json(pairs, members);
         n = snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"event\":\"%s\"%s}\n", ts,
                      level_names[lvl], event, members);
     } else {
+        pairs_clean(pairs, members);
         n = snprintf(line, sizeof(line), "ts=%s level=%s event=%s%s%s\n", ts, level_names[lvl], event,
-                     pairs[0] ? " " : "", pairs);
+                     members[0] ? " " : "", members);
     }
     if (n < 0) return;
     if ((size_t)n >= sizeof(line)) { n = sizeof(line) - 1; line[n - 1] = '\n'; }

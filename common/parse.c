@@ -39,7 +39,7 @@ int parse_duration(const char *s, int64_t *out_us, char *err, size_t errlen)
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(end, units[i].unit) == 0) {
             double us = v * units[i].mult;
-            if (us > 9.2e18) { SETERR("duration '%s' is too large", s); return -1; }
+            if (us > (double)PARSE_MAX_DURATION_US) { SETERR("duration '%s' is too large (at most 36500d)", s); return -1; }
             *out_us = (int64_t)llround(us);
             return 0;
         }
@@ -65,7 +65,7 @@ int parse_size(const char *s, uint64_t *out, char *err, size_t errlen)
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(end, units[i].unit) == 0) {
             double b = v * units[i].mult;
-            if (b > 1.8e19) { SETERR("size '%s' is too large", s); return -1; }
+            if (b > (double)PARSE_MAX_SIZE) { SETERR("size '%s' is too large (at most 1048576GiB)", s); return -1; }
             if (b != floor(b)) { SETERR("size '%s' is not a whole number of bytes", s); return -1; }
             *out = (uint64_t)b;
             return 0;

@@ -14,10 +14,15 @@
 #include <sys/un.h>
 
 /* Durations are kept in microseconds. Accepted: "0", "250us", "100ms", "1.5s", "2m", "1h",
- * "7d". A bare number other than 0 is refused: a unit must be said. */
+ * "7d". A bare number other than 0 is refused: a unit must be said. At most 36500d (100 years):
+ * a clock reading plus a few such durations, or one of them in nanoseconds, never wraps an
+ * int64_t, so the places that add start, duration, ttl and max_fault_duration need no checks. */
+#define PARSE_MAX_DURATION_US (36500LL * 86400 * 1000000)
 int parse_duration(const char *s, int64_t *out_us, char *err, size_t errlen);
 
-/* Sizes in bytes: "512", "512B", "16KiB", "8MiB", "1GiB" (also KB/MB/GB = powers of 1000). */
+/* Sizes in bytes: "512", "512B", "16KiB", "8MiB", "1GiB" (also KB/MB/GB = powers of 1000). At
+ * most 1048576GiB (2^50): a size times 1000, or shown as a JSON integer, stays exact. */
+#define PARSE_MAX_SIZE (1ULL << 50)
 int parse_size(const char *s, uint64_t *out, char *err, size_t errlen);
 
 /* yes/no, true/false, on/off, 1/0. */

@@ -3,10 +3,11 @@
  *
  * One evhttp server on the event loop the proxies run on, bound on [faultline] admin
  * (127.0.0.1:8474 by default; "off" disables it). Every request passes the same gate before
- * any handler runs: the bearer token when admin_token is set (401), Toxiproxy's refusal of
- * browser user agents (403: a web page must not be able to drive a local fault injector), and
- * the body cap (413). Handlers validate everything before they change anything, so a request
- * answered 4xx has changed nothing. Mutating requests are logged one line each (event=api), so
+ * any handler runs: the browser gate of control/guard.c (403: Host, Origin, Sec-Fetch-Site and
+ * Toxiproxy's refusal of browser user agents -- a web page must not be able to drive a local
+ * fault injector), the bearer token when one is set (401), and the body cap (413). Handlers
+ * validate everything before they change anything (listen and upstream addresses against the
+ * reach policy too, 403), so a request answered 4xx has changed nothing. Mutating requests are logged one line each (event=api), so
  * a game day's changes can be read back from the log.
  *
  * Faults created here are marked from_api: a SIGHUP reload of the profile keeps them.
@@ -17,6 +18,8 @@
 #include "control/admin.h"
 #include "common/version.h"
 #include "common/log.h"
+#include "common/unixsock.h"
+#include "control/guard.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,11 +37,12 @@
 /* Slow clients. evhttp's own timeout (set_timeout) is an inactivity timeout: a client sending a
  * header byte every few seconds (slow-loris) would hold its connection forever. So every admin
  * connection also has a deadline: it must deliver each request whole within ADM_REQ_DEADLINE_S
- * of opening (or of the previous answer), else it is closed; and at most ADM_MAX_CONNS admin
- * connections are open at once (a new one beyond that closes the oldest), so a flood of them
- * can neither use up the descriptors the proxies need nor lock a real client out. */
+ * of opening (or of the previous answer), else it is closed; and at most admin_max_conns admin
+ * connections are open at once (control/guard.h): past that, a new one makes room by closing
+ * the oldest connection that never delivered a request, or is refused when every other one
+ * has -- so a flood can neither use up the descriptors the proxies need, nor lock a real
+ * client out, nor evict the operator's connection. */
 #define ADM_REQ_DEADLINE_S 10
-#define ADM_MAX_CONNS 256
 
 struct adm_conn {
     struct adm_state *st;
@@ -46,6 +50,7 @@ struct adm_conn {
     struct evhttp_connection *evcon;  /* NULL until attached */
     struct event *attach, *deadline;
     struct adm_conn *prev, *next;
+    int served;                       /* a whole request arrived on it: never evicted */
 };
 
 struct adm_state {
@@ -53,8 +58,8 @@ struct adm_state {
     struct evconnlistener *lis;
     char unix_path[128];
     struct adm_conn *conns;
-    int nconns;
-    uint64_t closed_slow, evicted;
+    int nconns, max_conns;
+    uint64_t closed_slow, evicted, refused;
 };
 
 /* ---- connection deadline and cap ---- */
@@ -106,13 +111,22 @@ static void adm_attach_cb(evutil_socket_t fd, short what, void *arg)
     ac->evcon = cbarg;
     evhttp_connection_set_closecb(ac->evcon, adm_conn_closed, ac);
     adm_arm_deadline(ac);
-    if (st->nconns > ADM_MAX_CONNS) {
-        /* full: the oldest connection goes (new ones are at the head), so a flood of slow
-         * clients cannot lock a real client out */
-        struct adm_conn *old = st->conns;
-        while (old->next) old = old->next;
+    if (st->nconns > st->max_conns) {
+        /* full: the oldest connection that never delivered a whole request goes (new ones are
+         * at the head), so a flood of slow clients cannot lock a real client out; when every
+         * other connection has been served, the new one is refused: a flood of connections
+         * cannot evict the operator's */
+        struct adm_conn *old = NULL;
+        for (struct adm_conn *c = st->conns; c; c = c->next)   /* accepted in one batch: anywhere */
+            if (!c->served && c != ac) old = c;
+        if (!old) {
+            st->refused++;
+            log_debug("api_busy", "connections=%d max=%d action=refused_new", st->nconns, st->max_conns);
+            evhttp_connection_free(ac->evcon);   /* calls adm_conn_closed: ac is gone */
+            return;
+        }
         st->evicted++;
-        log_debug("api_busy", "connections=%d max=%d evicted=oldest", st->nconns, ADM_MAX_CONNS);
+        log_debug("api_busy", "connections=%d max=%d evicted=oldest_unserved", st->nconns, st->max_conns);
         if (old->evcon) evhttp_connection_free(old->evcon);
         else adm_conn_free(old);
     }
@@ -145,7 +159,7 @@ static void adm_request_seen(struct fl_server *s, struct evhttp_request *req)
     struct evhttp_connection *evcon = req ? evhttp_request_get_connection(req) : NULL;
     if (!st || !evcon) return;
     for (struct adm_conn *ac = st->conns; ac; ac = ac->next)
-        if (ac->evcon == evcon) { adm_arm_deadline(ac); return; }
+        if (ac->evcon == evcon) { ac->served = 1; adm_arm_deadline(ac); return; }
 }
 
 /* ---- replies ---- */
@@ -484,6 +498,7 @@ static void profile_post(struct adm_req *r)
     char err[1024];
     struct profile *p = profile_parse("POST /profile", r->body, 0, err, sizeof(err));
     if (!p) { adm_error(r, 400, "%s", err); return; }
+    if (guard_api_profile(r, p) < 0) { profile_free(p); return; }
     int nf = p->nfaults, np = p->nproxies;
     if (server_apply(r->s, p, err, sizeof(err)) < 0) {
         profile_free(p);
@@ -563,14 +578,10 @@ static void gen_cb(struct evhttp_request *req, void *arg)
     if (!path || !*path) path = "/";
     char *pcopy = strdup(path);
     if (!pcopy) abort();
+    if (guard_request(&r) < 0) goto out;
     if (!token_ok(s, req)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer realm=\"faultline\"");
         adm_error(&r, 401, "unauthorized: this admin API needs 'Authorization: Bearer <admin_token>'");
-        goto out;
-    }
-    const char *ua = evhttp_find_header(evhttp_request_get_input_headers(req), "User-Agent");
-    if (ua && !strncmp(ua, "Mozilla/", 8)) {
-        adm_error(&r, 403, "User agent not allowed");
         goto out;
     }
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -619,6 +630,7 @@ static int addr_is_loopback(const struct fl_addr *a)
 int admin_start(struct fl_server *s, char *err, size_t errlen)
 {
     if (s->g.admin_off || s->admin) return 0;
+    if (guard_token_init(s, err, errlen) < 0) return -1;
     const struct fl_addr *a = &s->g.admin;
     if (!addr_is_loopback(a) && !s->g.admin_token[0]) {
         snprintf(err, errlen,
@@ -628,9 +640,14 @@ int admin_start(struct fl_server *s, char *err, size_t errlen)
     }
     struct adm_state *st = calloc(1, sizeof(*st));
     if (!st) abort();
+    st->max_conns = guard_max_conns(s);
     if (a->kind == ADDR_UNIX) {
-        struct stat sb;
-        if (stat(a->path, &sb) == 0 && S_ISSOCK(sb.st_mode)) unlink(a->path);
+        char ue[300];
+        if (unixsock_prepare(a->path, ue, sizeof(ue)) < 0) {
+            snprintf(err, errlen, "admin: cannot listen on %s: %s", s->g.admin_text, ue);
+            free(st);
+            return -1;
+        }
         snprintf(st->unix_path, sizeof(st->unix_path), "%s", a->path);
     }
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | (a->kind == ADDR_INET ? LEV_OPT_REUSEABLE : 0);
@@ -640,6 +657,7 @@ int admin_start(struct fl_server *s, char *err, size_t errlen)
         free(st);
         return -1;
     }
+    if (st->unix_path[0]) unixsock_bound(st->unix_path);
     st->http = evhttp_new(s->base);
     if (!st->http) abort();
     evhttp_set_allowed_methods(st->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
@@ -677,6 +695,15 @@ int admin_start(struct fl_server *s, char *err, size_t errlen)
 
 const struct server_part admin_part = {"admin", admin_start, admin_stop};
 
+void adm_conn_counts(struct fl_server *s, uint64_t *open, uint64_t *refused, uint64_t *evicted, uint64_t *slow)
+{
+    struct adm_state *st = s->admin;
+    *open = st ? (uint64_t)st->nconns : 0;
+    *refused = st ? st->refused : 0;
+    *evicted = st ? st->evicted : 0;
+    *slow = st ? st->closed_slow : 0;
+}
+
 void admin_stop(struct fl_server *s)
 {
     struct adm_state *st = s ? s->admin : NULL;
@@ -684,6 +711,6 @@ void admin_stop(struct fl_server *s)
     s->admin = NULL;
     evhttp_free(st->http);   /* frees the bound listener too, and its connections */
     while (st->conns) adm_conn_free(st->conns);   /* accepted, not yet attached */
-    if (st->unix_path[0]) unlink(st->unix_path);
+    if (st->unix_path[0]) unixsock_release(st->unix_path);
     free(st);
 }

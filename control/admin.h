@@ -25,6 +25,7 @@ extern const struct server_part admin_part;
 /* ---- internal to proxy/admin*.c ---- */
 #ifdef FL_ADMIN_INTERNAL
 #include <jansson.h>
+#include <stdint.h>
 #include <event2/http.h>
 #include "faults/fault.h"
 
@@ -53,6 +54,10 @@ void adm_method_not_allowed(struct adm_req *r, const char *allow);
 json_t *adm_body_json(struct adm_req *r);
 /* A JSON scalar as fault-key text ("100ms", 5, 0.5, true). 0, or -1 when not a scalar. */
 int adm_scalar_str(json_t *v, char *buf, size_t len);
+
+/* The admin connections open now, and those refused past admin_max_conns, evicted (never
+ * served) to make room, and closed for missing the request deadline, since the start. */
+void adm_conn_counts(struct fl_server *s, uint64_t *open, uint64_t *refused, uint64_t *evicted, uint64_t *slow);
 
 /* Route handlers: return 1 if the path is theirs (a reply was sent), 0 otherwise. */
 int adm_toxi_route(struct adm_req *r);

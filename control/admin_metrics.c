@@ -180,6 +180,15 @@ static void metrics(struct adm_req *r)
     one(&o, "faultline_reloads_total", "counter", "Profile reloads applied (SIGHUP).", s->reloads);
     one(&o, "faultline_reload_failures_total", "counter", "Profile reloads refused (the running profile was kept).",
         s->reload_failures);
+    uint64_t aopen, arefused, aevicted, aslow;
+    adm_conn_counts(s, &aopen, &arefused, &aevicted, &aslow);
+    one(&o, "faultline_admin_connections_open", "gauge", "Admin API connections open now.", aopen);
+    one(&o, "faultline_admin_connections_refused_total", "counter",
+        "Admin API connections refused past admin_max_conns (every open one had been served).", arefused);
+    one(&o, "faultline_admin_connections_evicted_total", "counter",
+        "Admin API connections closed past admin_max_conns to make room (they never sent a whole request).", aevicted);
+    one(&o, "faultline_admin_slow_clients_closed_total", "counter",
+        "Admin API connections closed for not sending a whole request within 10 s.", aslow);
     one(&o, "faultline_record_dropped_total", "counter", "Records the recorder could not write to Redis.", rec_dropped());
     per_proxy(&o, s, "faultline_proxy_enabled", "gauge", "1 while the proxy is enabled.", p_enabled);
     per_proxy(&o, s, "faultline_connections_total", "counter", "Client connections accepted.", p_acc);

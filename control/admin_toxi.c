@@ -18,6 +18,7 @@
 #include "control/admin.h"
 #include "common/version.h"
 #include "common/log.h"
+#include "control/guard.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -202,6 +203,8 @@ static int spec_from_json(struct adm_req *r, json_t *o, const char *at, struct p
             return -1;
         }
     }
+    if (guard_api_addr(r, &sp->listen, sp->listen_text, 1, at) < 0 || guard_api_addr(r, &sp->upstream, sp->upstream_text, 0, at) < 0)
+        return -1;
     return 0;
 }
 
@@ -252,6 +255,9 @@ static void proxy_update(struct adm_req *r, struct fl_proxy *px)
         snprintf(nsp.upstream_text, sizeof(nsp.upstream_text), "%s", json_string_value(ju));
     }
     json_decref(j);
+    if ((strcmp(nsp.listen_text, px->spec.listen_text) && guard_api_addr(r, &nsp.listen, nsp.listen_text, 1, "") < 0) ||
+        (strcmp(nsp.upstream_text, px->spec.upstream_text) && guard_api_addr(r, &nsp.upstream, nsp.upstream_text, 0, "") < 0))
+        return;
     int moved = strcmp(nsp.listen_text, px->spec.listen_text) || strcmp(nsp.upstream_text, px->spec.upstream_text);
     struct proxy_spec old = px->spec;
     int was = px->spec.enabled;

@@ -82,6 +82,7 @@ static int load_global(struct inidoc *d, struct inisec *s, struct global_spec *g
         if (parse_duration(v, &g->record_interval_us, e, sizeof(e)) < 0) return KEYERR(line, "record_interval: %s", e);
         if (g->record_interval_us < 100000) return KEYERR(line, "record_interval: at least 100ms");
     }
+    if (policy_load(d, s, g, err, errlen) < 0) return -1;
     return inisec_check_unused(d, s, err, errlen);
 }
 
@@ -263,6 +264,7 @@ struct profile *profile_parse(const char *name, const char *text, unsigned flags
             }
         if (load_fault(d, s, p, err, errlen) < 0) goto fail;
     }
+    if (policy_check_profile(p, err, errlen) < 0) goto fail;
     return p;
 fail:
     profile_free(p);

@@ -14,6 +14,7 @@
 #include "common/parse.h"
 #include "faults/fault.h"
 #include "common/inidoc.h"
+#include "proxy/policy.h"
 
 struct protocol;
 enum proxy_role { ROLE_EGRESS = 0, ROLE_INGRESS };
@@ -45,6 +46,7 @@ struct global_spec {
     char instance[128];          /* "" = hostname-pid */
     int64_t retention_us;
     int64_t record_interval_us;  /* series resolution */
+    struct api_policy pol;       /* who may reach what through the admin API (proxy/policy.h) */
 };
 
 struct profile {

@@ -13,6 +13,7 @@
 #include "faults/chain.h"
 #include "common/log.h"
 #include "record/record.h"
+#include "common/unixsock.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -65,9 +66,10 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 static int proxy_bind(struct fl_proxy *px, char *err, size_t errlen)
 {
     const struct fl_addr *a = &px->spec.listen;
-    if (a->kind == ADDR_UNIX) {
-        struct stat sb;
-        if (stat(a->path, &sb) == 0 && S_ISSOCK(sb.st_mode)) unlink(a->path);
+    char ue[300];
+    if (a->kind == ADDR_UNIX && unixsock_prepare(a->path, ue, sizeof(ue)) < 0) {
+        snprintf(err, errlen, "[proxy %s] cannot listen on %s: %s", px->spec.name, px->spec.listen_text, ue);
+        return -1;
     }
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
     if (a->kind == ADDR_INET) flags |= LEV_OPT_REUSEABLE;
@@ -78,6 +80,7 @@ static int proxy_bind(struct fl_proxy *px, char *err, size_t errlen)
                  strerror(errno));
         return -1;
     }
+    if (a->kind == ADDR_UNIX) unixsock_bound(a->path);
     if (a->kind == ADDR_INET) {
         /* TCP_NODELAY on the listening socket: Linux copies it to every socket accept() returns,
          * so the client side of each pair has it with no setsockopt per connection */
@@ -102,7 +105,7 @@ void proxy_update_listener(struct fl_proxy *px)
     } else if (!proxy_should_listen(px) && px->lis) {
         evconnlistener_free(px->lis);
         px->lis = NULL;
-        if (px->spec.listen.kind == ADDR_UNIX) unlink(px->spec.listen.path);
+        if (px->spec.listen.kind == ADDR_UNIX) unixsock_release(px->spec.listen.path);
     }
 }
 
@@ -152,7 +155,7 @@ void proxy_free(struct fl_proxy *px)
     px->faults = NULL;
     px->nfaults = 0;
     if (px->lis) evconnlistener_free(px->lis);
-    if (px->spec.listen.kind == ADDR_UNIX && px->lis) unlink(px->spec.listen.path);
+    if (px->spec.listen.kind == ADDR_UNIX && px->lis) unixsock_release(px->spec.listen.path);
     if (px->resume_ev) event_free(px->resume_ev);
     free(px);
 }

@@ -126,6 +126,28 @@ void *vrec_connect(const char *url, char *err, size_t errlen)
 
 void vrec_disconnect(void *rc) { if (rc) redisFree(rc); }
 
+/* Every reply read.c looks into is flat: an array of strings (SMEMBERS, HGETALL), or, for
+ * XRANGE, an array of [id, [field, value, ...]] entries. A reply of another shape -- a nil or
+ * a number where a string belongs, an array where none is -- is refused as an error: whoever
+ * can write to a shared Redis must not be able to crash the verifier (tests/fuzz/fuzz_vrec.c). */
+static int reply_shape_ok(const redisReply *r, int stream)
+{
+    if (r->type != REDIS_REPLY_ARRAY) return 1;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (!stream) {
+            if (!e || !e->str) return 0;
+            continue;
+        }
+        if (!e || e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !e->element[0]->str ||
+            e->element[1]->type != REDIS_REPLY_ARRAY)
+            return 0;
+        for (size_t k = 0; k < e->element[1]->elements; k++)
+            if (!e->element[1]->element[k]->str) return 0;
+    }
+    return 1;
+}
+
 /* Runs a command and returns the redisReply* (caller frees with freeReplyObject), or NULL with
  * err on I/O error or an error reply. */
 static void *vrec_cmd(struct vrec *v, char *err, size_t errlen, const char *fmt, ...)
@@ -141,6 +163,11 @@ static void *vrec_cmd(struct vrec *v, char *err, size_t errlen, const char *fmt,
     }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "redis: %s", r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    if (!reply_shape_ok(r, !strncmp(fmt, "XRANGE", 6))) {
+        snprintf(err, errlen, "redis: a reply of unexpected shape to %.*s: not a faultline record", (int)strcspn(fmt, " "), fmt);
         freeReplyObject(r);
         return NULL;
     }
@@ -381,7 +408,7 @@ int vrec_open(struct vrec *v, const char *url, const char *run, char *err, size_
             const char *f = r->element[k]->str, *val = r->element[k + 1]->str;
             if (!strcmp(f, "started_ms")) st = num(val);
             else if (!strcmp(f, "ended_ms")) en = num(val);
-            else if (!strcmp(f, "profile")) profiles[i] = fl_strdup(val);
+            else if (!strcmp(f, "profile")) { free(profiles[i]); profiles[i] = fl_strdup(val); }   /* named twice: the last */
         }
         freeReplyObject(r);
         if (!isnan(st) && st < start) start = st;

@@ -1,13 +1,18 @@
-/* fuzz_admin.c -- libFuzzer harness for the admin API's request bodies (control/admin.c,
- * control/admin_toxi.c): arbitrary bytes as the JSON (or INI) body of every mutating endpoint,
- * sent through the real evhttp server on a unix socket, handled on the real event loop.
+/* fuzz_admin.c -- libFuzzer harness for the admin API (control/admin.c, control/admin_toxi.c,
+ * control/guard.c): arbitrary bytes as the JSON (or INI) body of every mutating endpoint, and
+ * whole requests of arbitrary bytes (request line, headers -- Host, Origin, Sec-Fetch-Site,
+ * Authorization -- and body), sent through the real evhttp server on a loopback TCP port (so
+ * the Host check of the gate runs), handled on the real event loop.
  *
  * The server is built once (admin on a unix socket, two disabled proxies with faults); before
  * every input every proxy is removed and the baseline profile applied again, so each input
  * starts from the same state. Byte 0 picks the request: a mutating endpoint from TARGETS (body
- * = the rest of the input), or, for selectors past the table, a free request: byte 1 picks the
- * method, the input up to the first newline is the path (control bytes and spaces dropped) and
- * the rest the body. Checked: no crash, no sanitizer report, no leak, an answer within 5 s,
+ * = the rest of the input), or, for selectors past the table up to RAW_SEL, a free request:
+ * byte 1 picks the method, the input up to the first newline is the path (control bytes and
+ * spaces dropped) and the rest the body; from RAW_SEL on, the rest of the input is sent as it
+ * is (the harness only half-closes after it) and needs no answer. The profile sets
+ * admin_hosts, api_listen_allow and unix_dirs, so their checks run on what the inputs name.
+ * Checked: no crash, no sanitizer report, no leak, an answer within 5 s,
  * never the "out of memory" answer of a JSON document that could not be built, and every
  * answer of a table endpoint is a status with an empty body or a JSON document.
  *
@@ -25,6 +30,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 #include <jansson.h>
 #include <event2/event.h>
@@ -60,8 +67,9 @@ static const struct { const char *method, *path; } TARGETS[] = {
 static const char *METHODS[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
 
 static struct fl_server *S;
-static char SOCK[108];
-static char GLOBAL[256];
+static int PORT;
+static char GLOBAL[512];
+#define RAW_SEL 240
 
 static struct profile *baseline(void)
 {
@@ -73,14 +81,24 @@ static struct profile *baseline(void)
     return p;
 }
 
-static void unlink_sock(void) { unlink(SOCK); }
+/* A free loopback port for the admin API (in scripts/fuzz.sh's private network namespace). */
+static int pick_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) abort();
+    close(fd);
+    return ntohs(sa.sin_port);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc; (void)argv;
-    atexit(unlink_sock);
-    snprintf(SOCK, sizeof(SOCK), "/tmp/fuzz_admin.%d.sock", (int)getpid());
-    snprintf(GLOBAL, sizeof(GLOBAL), "[faultline]\nadmin = unix:%s\nlog = error\n", SOCK);
+    PORT = pick_port();
+    snprintf(GLOBAL, sizeof(GLOBAL),
+             "[faultline]\nadmin = 127.0.0.1:%d\nlog = error\nadmin_hosts = fuzz, *.fuzz.test\n"
+             "api_listen_allow = 127.0.0.0/8:1024-65535, [::1]\nunix_dirs = /tmp/fuzz_admin.d\n", PORT);
     char err[1024];
     log_min_level = LOG_ERROR;
     server_compose(&admin_part);   /* as cli/main.c composes the daemon */
@@ -101,12 +119,11 @@ static void reset_state(void)
 static int64_t now_ms(void) { return fl_now_us() / 1000; }
 
 /* Sends req on a fresh connection and returns the whole answer (malloc'd) in *out. */
-static size_t exchange(const char *req, size_t len, char **out)
+static size_t exchange(const char *req, size_t len, int half_close, char **out)
 {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) abort();
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", SOCK);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)PORT), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS && errno != EAGAIN) {
         fprintf(stderr, "fuzz_admin: connect: %s\n", strerror(errno));
         abort();
@@ -115,12 +132,14 @@ static size_t exchange(const char *req, size_t len, char **out)
     char *buf = malloc(cap);
     if (!buf) abort();
     int64_t deadline = now_ms() + 5000;
+    int shut = 0;
     for (;;) {
         if (sent < len) {
             ssize_t w = send(fd, req + sent, len - sent, MSG_NOSIGNAL);
             if (w > 0) sent += (size_t)w;
             else if (w < 0 && errno != EAGAIN && errno != EINTR) sent = len;   /* server closed early */
         }
+        if (sent == len && half_close && !shut) { shutdown(fd, SHUT_WR); shut = 1; }
         event_base_loop(S->base, EVLOOP_NONBLOCK);
         if (got == cap) {
             cap *= 2;
@@ -142,6 +161,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 65536) return 0;
     reset_state();
+    if (data[0] >= RAW_SEL) {   /* a whole request (or several, or none) as the input says */
+        char *ans;
+        exchange((const char *)data + 1, size - 1, 1, &ans);
+        free(ans);
+        return 0;
+    }
     const char *method, *path;
     char pbuf[512];
     const uint8_t *body = data + 1;
@@ -163,14 +188,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         blen = size - (size_t)(body - data);
     }
     char head[800];
-    int hl = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+    int hl = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
                       method, path, blen);
     char *req = malloc((size_t)hl + blen);
     if (!req) abort();
     memcpy(req, head, (size_t)hl);
     memcpy(req + hl, body, blen);
     char *ans;
-    size_t alen = exchange(req, (size_t)hl + blen, &ans);
+    size_t alen = exchange(req, (size_t)hl + blen, 0, &ans);
     free(req);
     if (alen < 12 || memcmp(ans, "HTTP/1.1 ", 9) != 0) { fprintf(stderr, "fuzz_admin: no HTTP answer\n"); abort(); }
     /* adm_json's answer when building the JSON failed: never the answer to a request */

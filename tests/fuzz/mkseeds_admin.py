@@ -33,12 +33,30 @@ seeds = {
     "kill": t("POST /kill", ""),
     "bad_utf8": t("POST /faults", '{"name":"\xff\xfe","proxy":"p1"}'),
     "deep": t("POST /faults", "[" * 3000),
-    "free_get_faults": bytes([240, 0]) + b"faults/f1\n",
-    "free_delete_toxic": bytes([240, 4]) + b"proxies/p1/toxics/f1\n",
-    "free_delete_proxy": bytes([240, 4]) + b"proxies/h1\n",
-    "free_pct": bytes([240, 0]) + b"proxies/%70%31/toxics\n",
-    "free_stats": bytes([240, 0]) + b"stats\n",
-    "free_metrics": bytes([240, 0]) + b"metrics\n",
+    "free_get_faults": bytes([224, 0]) + b"faults/f1\n",
+    "free_delete_toxic": bytes([224, 4]) + b"proxies/p1/toxics/f1\n",
+    "free_delete_proxy": bytes([224, 4]) + b"proxies/h1\n",
+    "free_pct": bytes([224, 0]) + b"proxies/%70%31/toxics\n",
+    "free_stats": bytes([224, 0]) + b"stats\n",
+    "free_metrics": bytes([224, 0]) + b"metrics\n",
+    # raw requests (selector >= 240): request line, headers and body exactly as written
+    "raw_host_evil": bytes([240]) + b"GET /healthz HTTP/1.1\r\nHost: evil.example:8474\r\n\r\n",
+    "raw_host_listed": bytes([240]) + b"GET /faults HTTP/1.1\r\nHost: a.fuzz.test\r\n\r\n",
+    "raw_host_v6": bytes([240]) + b"GET /proxies HTTP/1.1\r\nHost: [::1]:1\r\nSec-Fetch-Site: none\r\n\r\n",
+    "raw_origin": bytes([241]) + b"POST /faults HTTP/1.1\r\nHost: 127.0.0.1:1\r\nOrigin: http://127.0.0.1:1\r\n"
+                 b"Content-Type: text/plain\r\nContent-Length: 48\r\n\r\n"
+                 b'{"name":"o","proxy":"p1","type":"latency","delay":"1ms"}',
+    "raw_origin_evil": bytes([242]) + b"POST /kill HTTP/1.1\r\nHost: localhost\r\nOrigin: null\r\nContent-Length: 0\r\n\r\n",
+    "raw_sec_fetch": bytes([243]) + b"DELETE /proxies/p1 HTTP/1.1\r\nHost: fuzz\r\nSec-Fetch-Site: cross-site\r\n\r\n",
+    "raw_ua": bytes([244]) + b"GET /version HTTP/1.0\r\nUser-Agent: Mozilla/5.0\r\n\r\n",
+    "raw_auth": bytes([245]) + b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer x\r\n\r\n",
+    "raw_pipelined": bytes([246]) + b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                     b"POST /proxies HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 72\r\n\r\n"
+                     b'{"name":"u","listen":"unix:/tmp/fuzz_admin.d/u.sock","upstream":"127.0.0.1:9"}',
+    "raw_listen_denied": bytes([247]) + b"POST /proxies HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 60\r\n\r\n"
+                         b'{"name":"w","listen":"0.0.0.0:80","upstream":"10.0.0.1:5432"}',
+    "raw_chunked": bytes([248]) + b"POST /populate HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"2\r\n[]\r\n0\r\n\r\n",
 }
 d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus", "fuzz_admin")
 os.makedirs(d, exist_ok=True)
