@@ -4,7 +4,7 @@
 # traffic to hosts the profile does not name (docs/security.md). Each request below is the
 # attack; each is refused with 403 naming the rule, and the victim socket keeps serving.
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/../api/lib_api.bash"
+. "$(dirname "$0")/../control/lib_api.bash"
 
 mkdir -p "$TT/other" "$TT/ok"
 start_peer ECHO 127.0.0.1:0 echo

@@ -4,7 +4,7 @@
 # faultline serves as an unprivileged user with no capabilities and no new privileges, its token
 # from a 0400 file, its sockets under unix_dirs -- the way that unit runs it.
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/../api/lib_api.bash"
+. "$(dirname "$0")/../control/lib_api.bash"
 
 U=packaging/faultline.service
 for d in 'DynamicUser=yes' 'NoNewPrivileges=yes' 'CapabilityBoundingSet=' 'ProtectSystem=strict' 'ProtectHome=yes' \

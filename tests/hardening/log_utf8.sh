@@ -3,7 +3,7 @@
 # an HTTP request line); every JSON line must still parse, and every logfmt line be UTF-8
 # without control bytes, whatever bytes the peers sent: they are written as \u00XX.
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/../api/lib_api.bash"
+. "$(dirname "$0")/../control/lib_api.bash"
 
 trap "" PIPE   # a peer writing on after the daemon closed must not end the script
 start_peer HOLD 127.0.0.1:0 hold

@@ -4,7 +4,7 @@
 # taken (106751d), and the sums the daemon makes of them -- start + duration, arrival + delay +
 # jitter, start + max_fault_duration -- overflowed int64_t (undefined behaviour in C).
 . "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/../api/lib_api.bash"
+. "$(dirname "$0")/../control/lib_api.bash"
 
 # checkbad NAME LINE KEY TEXT: faultline check refuses the profile at LINE naming KEY
 checkbad() {
