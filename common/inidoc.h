@@ -5,7 +5,9 @@
  * (the handler runs for the line the reader returned last), remembers where each [section]
  * header stands, strips comments and indentation itself (so only content counts against the
  * limit), and turns a line whose content is over 199 characters into an error instead of a
- * silent split.
+ * silent split. Comments: a line starting with ';' or '#', and inline after a space or tab
+ * ("key = value  ; why", "key = value  # why"). A key given twice in one section and a line
+ * that is not [section] / key = value are errors naming the line.
  *
  * Profiles, scenarios and expectation files are all inidocs; each consumer walks the sections
  * and reports errors as "PATH:LINE: reason" through inidoc_err().

@@ -106,7 +106,16 @@ UNIT(inidoc_errors_have_lines)
     EXPECT(inidoc_parse("t.ini", "k = v\n[a]\n", e, sizeof(e)) == NULL);
     EXPECT_STR(e, "t.ini:1: key 'k' is outside any [section]");
     EXPECT(inidoc_parse("t.ini", "[a]\nk = v\n\nnot a pair\n", e, sizeof(e)) == NULL);
-    EXPECT_CONTAINS(e, "t.ini:4: syntax error");
+    EXPECT_CONTAINS(e, "t.ini:4: syntax error: 'not a pair' is not key = value");
+    EXPECT(inidoc_parse("t.ini", "[a]\nk: v\n", e, sizeof(e)) == NULL);      /* '=' is the only separator */
+    EXPECT_CONTAINS(e, "t.ini:2: syntax error: 'k: v' is not key = value");
+    EXPECT(inidoc_parse("t.ini", "[a]\nk = 1\n[b]\nk = 2\nj = 3\nk = 4\n", e, sizeof(e)) == NULL);
+    EXPECT_STR(e, "t.ini:6: duplicate key 'k' in [b] (first at line 4)");
+    /* inline comments: ';' or '#' after a blank */
+    struct inidoc *d = inidoc_parse("t.ini", "[a]\nk = v # c\nj = x#y ; z\n", e, sizeof(e));
+    EXPECT(d != NULL);
+    if (d) { EXPECT_STR(d->secs[0].keys[0].value, "v"); EXPECT_STR(d->secs[0].keys[1].value, "x#y"); }
+    inidoc_free(d);
     EXPECT(inidoc_parse("t.ini", "[a]\n[b\nk = v\n", e, sizeof(e)) == NULL);
     EXPECT_CONTAINS(e, "t.ini:2: syntax error");
 }
