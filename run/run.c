@@ -334,7 +334,7 @@ static void sampler_start(struct runner *r)
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_IGN);
         char err[FL_ERRLEN];
-        struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL};
+        struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL, NULL, 0, 1};
         struct sampler *vs = sampler_new(r->prof->doc, &vo, err, sizeof(err));
         if (!vs) {
             fprintf(stderr, "faultline run: sampler: %s\n", err);
@@ -510,11 +510,17 @@ static void finish(struct runner *r, const char *why)
 {
     if (r->finishing) return;
     r->finishing = 1;
+    double t = now_ms();
     if (why) {
         r->st.aborted = 1;
         run_copy(r->st.abort_reason, sizeof(r->st.abort_reason), why);
-        say(r, "aborting (%s): stopping the load and removing every fault", why);
+        say(r, "%s (%s): stopping the load and removing every fault", r->st.halted ? "HALTED" : "aborting", why);
     }
+    /* how the run ended, before the faults go: a window closed from here on was cut by it */
+    char err[FL_ERRLEN];
+    if (r->rctx && run_redis_runner(r->rctx, r->st.run_id, r->st.halted ? "halted" : why ? "aborted" : "finished",
+                                    why, t, err, sizeof(err)) < 0)
+        say(r, "warning: R:runner not written: %s", err);
     run_actions_stop(&r->sc, why ? why : "the run ended");   /* no action child is left behind */
     load_stop(r);
     sampler_stop(r);
@@ -745,6 +751,9 @@ static void run_phases(struct runner *r)
             r->st.out_dir);
     r->st.started_ms = now_ms();
     r->t0_us = fl_now_us();
+    char err[FL_ERRLEN];
+    if (r->rctx && run_redis_runner(r->rctx, r->st.run_id, "running", NULL, r->st.started_ms, err, sizeof(err)) < 0)
+        say(r, "warning: R:runner not written: %s", err);
     r->phase_end_us = fl_calloc((size_t)r->sc.nph, sizeof(int64_t));
     int64_t acc = r->t0_us;
     for (int i = 0; i < r->sc.nph; i++) r->phase_end_us[i] = acc += r->sc.ph[i].dur_us;
@@ -786,7 +795,10 @@ static void stop_proxies(struct runner *r)
 static int judge(struct runner *r, struct verify_report *rep, int *have_rep)
 {
     char err[FL_ERRLEN];
-    struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL};
+    /* in process, the proxies have written their end (embed_free): the record is complete; a
+     * daemon driven with --admin goes on recording its run, which is judged as it stands */
+    struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL, NULL, 0,
+                             r->admin != NULL};
     if (verify_doc(r->prof->doc, &vo, rep, err, sizeof(err)) < 0) {
         fprintf(stderr, "faultline run: verify: %s\n", err);
         return 2;

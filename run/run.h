@@ -142,8 +142,9 @@ struct run_state {
     char out_dir[512];
     char redis_url[600];
     int embedded_redis;
-    int aborted;
-    char abort_reason[128];
+    int aborted;             /* Ctrl-C, SIGTERM, or a stop condition (halted) */
+    char abort_reason[256];
+    int halted;              /* a [scenario] halt_if stop condition fired (run/halt.c) */
     double started_ms, ended_ms;
     /* the load */
     char load_cmd[4096];
@@ -177,6 +178,11 @@ void run_redis_free(void *ctx);
  * twice per phase. -1 with err. */
 int run_redis_phase(void *ctx, const char *run, const char *phase, const char *event, double at_ms,
                     char *err, size_t errlen);
+/* R:runner (docs/metrics.md): outcome "running" with started_ms at the start; at the end
+ * "finished", "aborted" or "halted", the reason, and stopped_ms = when the runner stopped
+ * observing (before it removed the faults). Blocking, bounded by the 1 s timeout. -1 with err. */
+int run_redis_runner(void *ctx, const char *run, const char *outcome, const char *reason, double at_ms, char *err,
+                     size_t errlen);
 /* Dumps every key of the run (and its fl:runs entry) as JSON into path. */
 int run_redis_export(void *ctx, const char *run, const char *path, char *err, size_t errlen);
 /* Fills series from R:ts:* and abandonment moments from R:events:* (used by --admin runs,

@@ -172,7 +172,11 @@ static int released(struct vctx *cx, const struct pgacc *a, const struct vwins *
     }
     for (int k = 0; k < w->n; k++) {
         const struct vwin *win = &w->w[k];
-        if (isinf(win->end)) { vres(r, V_INCONCLUSIVE, "the fault was still active when the record ends"); return 0; }
+        char cut[300];
+        if (vwin_cut(cx, win, cut, sizeof(cut))) {
+            vres(r, V_INCONCLUSIVE, "%s: connections coming back were never observed", cut);
+            return 0;
+        }
         double back = NAN, last = NAN, lastv = 0;
         for (int i = 0; i < a->n; i++) {
             if (a->s[i].at < win->end) continue;
