@@ -309,9 +309,11 @@ static void win_entry(void *ud, const char **f, const char **val, int n)
     if (!fault || !ev || isnan(at)) return;
     if (!inst) inst = "";
     if (!strcmp(ev, "start")) {
-        /* a start written twice (resent after a reconnect) opens nothing new */
+        /* a start written twice (resent after a reconnect, with its first at_ms) opens nothing
+         * new, whether or not its window has closed since */
         for (int i = a->n - 1; i >= 0; i--)
-            if (!strcmp(a->w[i].fault, fault) && !strcmp(a->w[i].inst, inst) && isinf(a->w[i].end)) return;
+            if (!strcmp(a->w[i].fault, fault) && !strcmp(a->w[i].inst, inst) &&
+                (isinf(a->w[i].end) || fabs(a->w[i].start - at) < 1)) return;
         a->w = fl_realloc(a->w, sizeof(*a->w) * (size_t)(a->n + 1));
         struct rawwin *w = &a->w[a->n++];
         memset(w, 0, sizeof(*w));

@@ -6,7 +6,8 @@
 # must still read as INI the way faultline reads it: [section], key = value, comments, no key
 # twice in a section. Plus the INI rules themselves, each naming file:line:
 #   inline comments (" ;" and " #" after whitespace) are comments, in every INI faultline reads;
-#   a line without '=' and a key given twice are errors naming the line.
+#   a line without '=' and a key given twice are errors naming the line;
+#   `check` on an expectation file validates the expectations and says what it holds.
 . "$(dirname "$0")/../lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -88,4 +89,17 @@ printf '[expect t]\ncheck = timeout\nproxy = a\nwithin = 2s\nwithin = 3s\n' >"$T
 out=$("$FL" verify "$TT/dupe.ini" --run x 2>&1); rc=$?
 echo "# $out"
 check duplicate_key_in_expectations bash -c "[ $rc = 2 ] && echo \"\$1\" | grep -q 'dupe.ini:5: duplicate key'" _ "$out"
+# `check` on a file of [expect] sections alone: validated as the verifier reads it
+printf '[expect slow]\ncheck = timeout\nproxy = db\nwithin = 2s\n[expect pool]\ncheck = pool\nproxy = db\nmax = 5\n' >"$TT/exp.ini"
+out=$("$FL" check "$TT/exp.ini" 2>&1); rc=$?
+echo "# $out"
+check expect_file_summary bash -c "[ $rc = 0 ] && echo \"\$1\" | grep -q 'exp.ini: ok (2 expectations: slow (timeout), pool (pool))'" _ "$out"
+printf '[expect slow]\ncheck = timeout\nproxy = db\nwithin = soon\n' >"$TT/expbad.ini"
+out=$("$FL" check "$TT/expbad.ini" 2>&1); rc=$?
+echo "# $out"
+check expect_file_bad_value bash -c "[ $rc = 2 ] && echo \"\$1\" | grep -q 'expbad.ini:4: \[expect slow\] within'" _ "$out"
+printf '[expect slow]\ncheck = timeuot\nproxy = db\n' >"$TT/expbad2.ini"
+out=$("$FL" check "$TT/expbad2.ini" 2>&1); rc=$?
+echo "# $out"
+check expect_file_unknown_check bash -c "[ $rc = 2 ] && echo \"\$1\" | grep -q \"expbad2.ini:2: \\[expect slow\\] check: unknown check 'timeuot'\"" _ "$out"
 done_tests
