@@ -283,6 +283,17 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
         return 0;
     }
     for (int i = 0; i < n; i++) at[i].byid = pm.idm == 1 && at[i].ev->request_id[0];
+    /* a retry answers a failure: with no failed attempt the policy had nothing to act on */
+    int nfailed = 0;
+    for (int i = 0; i < n; i++) nfailed += at[i].failed;
+    if (!nfailed) {
+        vres_measured(r, "%d requests, none failed", n);
+        vres(r, V_INCONCLUSIVE, "no attempt failed (5xx, 408, 429, no answer, abandoned): nothing to retry, so the retry "
+             "policy was never exercised");
+        free(at);
+        vwins_free(&w);
+        return 0;
+    }
 
     /* the baseline, to find fingerprints the normal traffic repeats */
     double a = NAN, b = NAN;
