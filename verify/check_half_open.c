@@ -76,8 +76,8 @@ static enum verdict one_window(const struct call *c, int n, const struct vwin *w
             snprintf(why, wl, "the fault lasted %s, less than after_min: no open period could show", vfmt_ms(we - ws, b1, sizeof(b1)));
             return V_INCONCLUSIVE;
         }
-        snprintf(why, wl, "calls kept coming through the fault (%d failed, never a pause of %s): the breaker never opened",
-                 nfail, vfmt_ms(pm->amin, b1, sizeof(b1)));
+        snprintf(why, wl, "calls kept coming through the fault (%d failed, never a pause of %s): the breaker never opened, "
+                 "or it probes sooner than after_min", nfail, vfmt_ms(pm->amin, b1, sizeof(b1)));
         return V_FAIL;
     }
     double opened = c[open_i].start;
