@@ -296,7 +296,9 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
             vres(r, V_INCONCLUSIVE, "%d intervals in R:%s (needs %g): is proxy %s a recorded mode = postgres proxy?",
                  a.n, sfx, mins, e->proxy);
         else
-            vres(r, V_INCONCLUSIVE, "%d samples in R:pg:%s (needs %g): run the sampler during the run", a.n, e->name, mins);
+            vres(r, V_INCONCLUSIVE, "%d samples in R:pg:%s (needs %g): samples are taken during the run by `faultline "
+                 "run`, `faultline serve PROFILE --expect %s`, or `faultline verify %s --run %s --sample` beside it",
+                 a.n, e->name, mins, e->doc->path, e->doc->path, cx->rec->run);
         free(a.s);
         return 0;
     }

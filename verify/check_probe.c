@@ -179,7 +179,9 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
         if (a.s[i].at < w.w[0].start) { base += a.s[i].v; nb++; }
     if (nb < minb) {
         vres_measured(r, "%d samples (%d before the fault, %d failed)", a.n, nb, a.failed);
-        vres(r, V_INCONCLUSIVE, "%d probe samples before the fault (needs %g) in R:probe:%s", nb, minb, e->name);
+        vres(r, V_INCONCLUSIVE, "%d probe samples before the fault (needs %g) in R:probe:%s%s", nb, minb, e->name,
+             a.n ? "" : ": samples are taken during the run by `faultline run`, `faultline serve PROFILE --expect FILE`, "
+                        "or `faultline verify FILE --run ID --sample` beside it");
         goto out;
     }
     base /= nb;
