@@ -100,15 +100,6 @@ static int handler(void *user, const char *section, const char *name, const char
         snprintf(ps->cur, sizeof(ps->cur), "%s", section);
     }
     struct inisec *s = &d->secs[d->nsecs - 1];
-    for (int i = 0; i < s->nkeys; i++)
-        if (!strcmp(s->keys[i].key, name)) {
-            if (!ps->bad_line) {
-                ps->bad_line = ps->r->line;
-                snprintf(ps->why, sizeof(ps->why), "duplicate key '%.60s' in [%.60s] (first at line %d)", name, section,
-                         s->keys[i].line);
-            }
-            return 1;
-        }
     struct inikey *nk = realloc(s->keys, sizeof(*nk) * (size_t)(s->nkeys + 1));
     if (!nk) abort();
     s->keys = nk;
@@ -117,6 +108,7 @@ static int handler(void *user, const char *section, const char *name, const char
     k->value = xstrdup(value);
     k->line = ps->r->line;
     k->used = 0;
+    k->single = 0;
     return 1;
 }
 
@@ -225,6 +217,7 @@ const char *inisec_get(struct inisec *s, const char *key, int *line)
     for (int i = 0; i < s->nkeys; i++) {
         if (strcmp(s->keys[i].key, key) == 0) {
             s->keys[i].used = 1;
+            s->keys[i].single = 1;
             v = s->keys[i].value;
             if (line) *line = s->keys[i].line;
         }
@@ -235,6 +228,14 @@ const char *inisec_get(struct inisec *s, const char *key, int *line)
 
 int inisec_check_unused(const struct inidoc *d, const struct inisec *s, char *err, size_t errlen)
 {
+    /* a key read as one value (inisec_get) but given twice: the first would be silently lost */
+    for (int i = 0; i < s->nkeys; i++) {
+        if (!s->keys[i].single) continue;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(s->keys[j].key, s->keys[i].key))
+                return inidoc_err(d, s->keys[i].line, err, errlen, "duplicate key '%s' in [%s%s%s] (first at line %d)",
+                                  s->keys[i].key, s->type, s->name[0] ? " " : "", s->name, s->keys[j].line);
+    }
     for (int i = 0; i < s->nkeys; i++) {
         if (!s->keys[i].used)
             return inidoc_err(d, s->keys[i].line, err, errlen, "unknown key '%s' in [%s%s%s]",
