@@ -5,11 +5,17 @@
  *
  * Exit status, as curl-minded scripts expect: 0 success; 1 the server answered an error
  * (4xx/5xx; its message is printed); 2 usage error or no connection to the admin API.
+ *
+ * Errors name what the user wrote, not the HTTP route: `add` checks its NAME and the required
+ * keys before asking; `load` validates the file here first (the same loader as `serve`, so
+ * "FILE:LINE: reason"), and a refusal from the daemon about the profile's text has the route
+ * replaced by the file's name.
  */
 #include "cli/cli.h"
 #include "common/version.h"
 #include "common/httpc.h"
 #include "common/mem.h"
+#include "proxy/profile.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -86,8 +92,19 @@ static int http_call(struct ctl *c, const char *method, const char *path, const 
 
 /* Runs a request; on no answer prints why and returns 2, on an error status prints the
  * server's message and returns 1; else 0 with *out parsed (may be NULL for an empty body). */
+static int call_as(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body, size_t blen,
+                   json_t **out, const char *as);
+
 static int call(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body, size_t blen,
                 json_t **out)
+{
+    return call_as(c, method, path, ctype, body, blen, out, NULL);
+}
+
+/* As call(); an error message that starts with "METHOD PATH" (the daemon naming the text it
+ * parsed by its route) is printed with `as` (a file name) in its place. */
+static int call_as(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body, size_t blen,
+                   json_t **out, const char *as)
 {
     struct httpc_resp r;
     char err[FL_ERRLEN];
@@ -99,8 +116,13 @@ static int call(struct ctl *c, const char *method, const char *path, const char 
     json_t *j = r.blen ? json_loadb(r.body, r.blen, 0, NULL) : NULL;
     if (r.status >= 400) {
         json_t *e = json_object_get(j, "error");
+        const char *msg = json_is_string(e) ? json_string_value(e) : r.body;
+        char route[600];
+        snprintf(route, sizeof(route), "%s %s", method, path);
+        size_t rl = strlen(route);
         if (c->json && j) fprintf(stderr, "%s\n", r.body);
-        else fprintf(stderr, "faultline ctl: %s (HTTP %d)\n", json_is_string(e) ? json_string_value(e) : r.body, r.status);
+        else if (as && !strncmp(msg, route, rl)) fprintf(stderr, "faultline ctl: %s%s (HTTP %d)\n", as, msg + rl, r.status);
+        else fprintf(stderr, "faultline ctl: %s (HTTP %d)\n", msg, r.status);
         json_decref(j);
         httpc_resp_free(&r);
         return 1;
@@ -241,6 +263,21 @@ static int cmd_show(struct ctl *c, const char *name)
 
 static int cmd_add(struct ctl *c, const char *name, int n, char **kv)
 {
+    if (strchr(name, '=')) {
+        fprintf(stderr, "faultline ctl: add needs the fault's NAME first: faultline ctl add NAME type=TYPE proxy=PROXY "
+                "[key=value...] (got '%s' where the name goes)\n", name);
+        return 2;
+    }
+    int has_type = 0, has_proxy = 0;
+    for (int i = 0; i < n; i++) {
+        has_type |= !strncmp(kv[i], "type=", 5);
+        has_proxy |= !strncmp(kv[i], "proxy=", 6);
+    }
+    if (!has_type || !has_proxy) {
+        fprintf(stderr, "faultline ctl: add %s: missing %s%s%s (faultline ctl add %s type=TYPE proxy=PROXY ...)\n", name,
+                has_type ? "" : "type=", !has_type && !has_proxy ? " and " : "", has_proxy ? "" : "proxy=", name);
+        return 2;
+    }
     json_t *o = json_pack("{s:s}", "name", name);
     for (int i = 0; i < n; i++) {
         char *eq = strchr(kv[i], '=');
@@ -297,8 +334,12 @@ static int cmd_load(struct ctl *c, const char *file)
     size_t n = fread(text, 1, CTL_MAX_FILE + 1, fp);
     fclose(fp);
     if (n > CTL_MAX_FILE) { fprintf(stderr, "faultline ctl: %s: larger than 1 MiB\n", file); free(text); return 2; }
+    char err[FL_ERRLEN];   /* the daemon's own loader, here first: FILE:LINE: reason */
+    struct profile *p = profile_load(file, 0, err, sizeof(err));
+    if (!p) { fprintf(stderr, "faultline ctl: %s\n", err); free(text); return 2; }
+    profile_free(p);
     json_t *o;
-    int rc = call(c, "POST", "/profile", "text/plain", text, n, &o);
+    int rc = call_as(c, "POST", "/profile", "text/plain", text, n, &o, file);
     free(text);
     if (rc) return rc;
     if (c->json) print_json(o);

@@ -131,6 +131,27 @@ int run_redis_phase(void *ctx, const char *run, const char *phase, const char *e
     return 0;
 }
 
+int run_redis_runner(void *ctx, const char *run, const char *outcome, const char *reason, double at_ms, char *err,
+                     size_t errlen)
+{
+    redisContext *c = ctx;
+    if (!c) { snprintf(err, errlen, "no redis connection"); return -1; }
+    char key[300], at[64];
+    snprintf(key, sizeof(key), "fl:run:%s:runner", run);
+    snprintf(at, sizeof(at), "%.3f", at_ms);
+    const char *field = strcmp(outcome, "running") ? "stopped_ms" : "started_ms";
+    redisReply *r = redisCommand(c, "HSET %s outcome %s reason %s %s %s", key, outcome, reason ? reason : "", field, at);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "HSET %s: %s", key, r ? r->str : c->errstr);
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    r = redisCommand(c, "EXPIRE %s %d", key, 7 * 86400);
+    if (r) freeReplyObject(r);
+    return 0;
+}
+
 /* ---- export ---- */
 
 static json_t *reply_json(redisReply *r)

@@ -89,8 +89,8 @@ out=$("$TBIN/flpeer" echo "127.0.0.1:$LP" 100)
 check loaded_fault_acts within "$(kv "$out" ms)" 430 4000
 printf '[fault x]\ntype = latency\n' >"$TT/bad.ini"
 ctl load "$TT/bad.ini" >/dev/null 2>"$TT/err"
-check load_bad_exit_1 [ $? = 1 ]
-check load_bad_has_line grep -q 'POST /profile:1: \[fault x\] .proxy. is required' "$TT/err"
+check load_bad_exit_2 [ $? = 2 ]       # checked here first: nothing sent
+check load_bad_has_line grep -q 'bad.ini:1: \[fault x\] .proxy. is required' "$TT/err"
 ctl load "$TT/missing.ini" >/dev/null 2>&1
 check load_missing_file_exit_2 [ $? = 2 ]
 done_tests
