@@ -146,6 +146,45 @@ check reset_proxy_serves [ "$(kv "$out" match)" = yes ]
 req GET /reset
 expect reset_wrong_method_405 405
 
+# --- reset_peer as Toxiproxy's: an idle connection is left alone; the first data starts
+# `timeout` (0: reset at once), and none of it reaches the client
+for to in 0 500; do
+    req POST /proxies/echo/toxics "{\"name\":\"rp\",\"type\":\"reset_peer\",\"attributes\":{\"timeout\":$to}}"
+    expect "reset_peer_${to}_created" 200 ".type == \"reset_peer\" and .attributes.timeout == $to"
+    out=$(python3 - "$LP2" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(0.7)
+try:
+    idle = "closed" if s.recv(10) == b"" else "data"
+except socket.timeout:
+    idle = "open"
+except OSError:
+    idle = "reset"
+t = time.monotonic()
+s.settimeout(3)
+try:
+    s.sendall(b"ping\n")
+    got = "eof" if s.recv(10) == b"" else "data"
+except ConnectionResetError:
+    got = "reset"
+except OSError as e:
+    got = type(e).__name__
+print("idle=%s got=%s ms=%d" % (idle, got, (time.monotonic() - t) * 1000))
+PY
+)
+    echo "# reset_peer timeout=$to: $out"
+    check "reset_peer_${to}_idle_left_open" [ "$(kv "$out" idle)" = open ]
+    check "reset_peer_${to}_reset_on_data" [ "$(kv "$out" got)" = reset ]
+    check "reset_peer_${to}_after_timeout" within "$(kv "$out" ms)" $((to > 50 ? to - 50 : 0)) $((to + 450))
+    req DELETE /proxies/echo/toxics/rp
+done
+# a profile's reset (from the connect) is not Toxiproxy's reset_peer: shown as faultline's type
+req POST /faults '{"name":"rc","type":"reset","proxy":"echo","after":"1h"}'
+req GET /proxies/echo/toxics/rc
+expect reset_from_connect_shown_as_reset 200 '.type == "reset" and .attributes.trigger == "connect"'
+req DELETE /faults/rc
+
 # --- delete
 exec {H}<>"/dev/tcp/127.0.0.1/$P1"
 exchange $H held
