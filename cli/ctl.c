@@ -365,9 +365,14 @@ static int cmd_proxy(struct ctl *c, int n, char **a)
                 json_decref(b);
                 return 2;
             }
+            int yes = !strcmp(eq + 1, "yes") || !strcmp(eq + 1, "true"), no = !strcmp(eq + 1, "no") || !strcmp(eq + 1, "false");
+            if (!strncmp(a[i], "enabled=", 8) && !yes && !no) {
+                fprintf(stderr, "faultline ctl proxy add: enabled: '%s' is not yes or no\n", eq + 1);
+                json_decref(b);
+                return 2;
+            }
             *eq = 0;
-            if (!strcmp(a[i], "enabled")) json_object_set_new(b, "enabled", json_boolean(!strcmp(eq + 1, "yes") ||
-                                                                                       !strcmp(eq + 1, "true")));
+            if (!strcmp(a[i], "enabled")) json_object_set_new(b, "enabled", json_boolean(yes));
             else json_object_set_new(b, a[i], json_string(eq + 1));
             *eq = '=';
         }

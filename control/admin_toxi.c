@@ -502,7 +502,18 @@ static void toxic_create(struct adm_req *r, struct fl_proxy *px)
     if (!name[0]) snprintf(name, sizeof(name), "%s_%s", type, stream);
     const struct toxmap *m = map_by_toxi(type);
     /* a mapped type whose faultline fault is not built is as unknown as any other */
-    if (m ? !fault_type_find(m->fl) : !fault_type_find(type)) { adm_error(r, 400, "invalid toxic type"); goto out; }
+    if (m ? !fault_type_find(m->fl) : !fault_type_find(type)) {
+        /* Toxiproxy's message first (clients may match it), then what would do */
+        char valid[800];
+        size_t o = (size_t)snprintf(valid, sizeof(valid), "Toxiproxy's:");
+        for (size_t i = 0; i < NTOXMAP && o < sizeof(valid); i++)
+            if (fault_type_find(TOXMAP[i].fl)) o += (size_t)snprintf(valid + o, sizeof(valid) - o, " %s", TOXMAP[i].toxi);
+        if (o < sizeof(valid)) o += (size_t)snprintf(valid + o, sizeof(valid) - o, "; faultline's:");
+        for (int k = 0; fault_types[k] && o < sizeof(valid); k++)
+            o += (size_t)snprintf(valid + o, sizeof(valid) - o, " %s", fault_types[k]->name);
+        adm_error(r, 400, "invalid toxic type: '%s' (%s)", type, valid);
+        goto out;
+    }
     /* a killed toxic (POST /kill) acts no more: adding it again replaces it */
     struct fault *killed = find_toxic(px, name);
     if (killed && !killed->killed) { adm_error(r, 409, "toxic already exists"); goto out; }

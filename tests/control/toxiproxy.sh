@@ -65,7 +65,7 @@ expect toxic_update_patch_toxicity 200 '.toxicity == 0.5 and .attributes.latency
 req POST /proxies/echo/toxics '{"type":"latency","attributes":{"latency":10}}'
 expect toxic_duplicate_409 409 '.error == "toxic already exists" and .status == 409'
 req POST /proxies/echo/toxics '{"type":"nonsense"}'
-expect toxic_bad_type_400 400 '.error == "invalid toxic type"'
+expect toxic_bad_type_400 400 '(.error | startswith("invalid toxic type: '"'"'nonsense'"'"' (Toxiproxy'"'"'s: latency bandwidth")) and (.error | contains("reset_peer")) and (.error | contains("faultline'"'"'s: ")) and (.error | contains(" hang"))'
 req POST /proxies/echo/toxics '{"type":"latency","stream":"sideways"}'
 expect toxic_bad_stream_400 400 '.error == "stream was invalid, can be either upstream or downstream"'
 req POST /proxies/echo/toxics '{"name":"l2","type":"latency","attributes":{"latency":"slow"}}'
