@@ -85,6 +85,9 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
             double held_at = ev->kind == VEV_CONN ? ev->hang_ms : ev->req_ms;
             if (isnan(held_at) || held_at < win->start - 1 || held_at > win->end) continue;
             if (ev->kind == VEV_REQUEST && !ev->held_at_end) continue;
+            /* a request the client gave up on was given up, not held (records that marked it
+             * held_at_end too); its connection's event says how long it stayed open */
+            if (ev->kind == VEV_REQUEST && !isnan(ev->abandoned_ms)) continue;
             /* a pooled connection idling through the hold holds no call (turns recorded, none
              * open at the close): keeping idle connections is what pools do (slack) */
             if (ev->kind == VEV_CONN && isnan(ev->call_open_ms) && !isnan(ev->call_max_at_ms)) continue;

@@ -55,13 +55,12 @@ static int exp_init(struct inidoc *d, struct inisec *s, struct vexp *e, const st
     int line;
     if (!s->name[0]) return inidoc_err(d, s->line, err, errlen, "[expect] needs a name: [expect NAME]");
     e->check = inisec_get(s, "check", &line);
-    char list[300] = "";
+    char list[400] = "";
     for (int i = 0; vchecks[i]; i++)
         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", vchecks[i]->name);
     if (!e->check) return inidoc_err(d, s->line, err, errlen, "[expect %s] needs 'check' (%s)", s->name, list);
     *ck = vcheck_find(e->check);
-    if (!*ck)
-        return inidoc_err(d, line, err, errlen, "[expect %s] check: unknown check '%s' (%s)", s->name, e->check, list);
+    if (!*ck) return inidoc_err(d, line, err, errlen, "[expect %s] check: unknown check '%s' (one of: %s)", s->name, e->check, list);
     e->proxy = inisec_get(s, "proxy", &line);
     if (e->proxy && doc_has(d, "proxy", e->proxy) == 0)
         return inidoc_err(d, line, err, errlen, "[expect %s] proxy: no [proxy %s] in this file", s->name, e->proxy);

@@ -12,7 +12,7 @@ ctl() { "$FL" ctl --admin "127.0.0.1:$AP" "$@"; }
 
 out=$(ctl add type=latency proxy=db delay=100ms 2>&1); rc=$?
 echo "# $out"
-check add_without_name bash -c "[ $rc = 2 ] && echo \"\$1\" | grep -q \"add needs the fault's NAME first: .*got 'type=latency' where the name goes\"" _ "$out"
+check add_without_name bash -c "[ $rc = 2 ] && echo \"\$1\" | grep -q \"missing the fault's NAME: 'type=latency' is a key=value\"" _ "$out"
 out=$(ctl add lat proxy=db delay=100ms 2>&1); rc=$?
 echo "# $out"
 check add_without_type bash -c "[ $rc = 2 ] && echo \"\$1\" | grep -q 'add lat: missing type='" _ "$out"
