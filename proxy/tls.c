@@ -157,8 +157,8 @@ static int load_tls_mode(struct inidoc *d, struct inisec *s, struct proxy_spec *
     else if (starttls && strcasecmp(v, "refuse") == 0) p->tls_passthrough = 0;
     else if (starttls) return KEYERR(line, "tls: '%s' is not terminate, refuse, passthrough or off", v);
     else if (strcasecmp(v, "passthrough") == 0 || strcasecmp(v, "refuse") == 0)
-        return KEYERR(line, "tls: %s applies to protocols that ask for TLS in their own bytes (mode = postgres); a %s proxy "
-                      "passes TLS bytes through unless tls = terminate", v, p->protocol->name);
+        return KEYERR(line, "tls: %s applies to protocols that ask for TLS in their own bytes (mode = postgres); %s %s proxy "
+                      "passes TLS bytes through unless tls = terminate", v, protocol_article(p->protocol), p->protocol->name);
     else return KEYERR(line, "tls: '%s' is not terminate or off", v);
     return 0;
 }
@@ -192,7 +192,7 @@ static int load_client_side(struct inidoc *d, struct inisec *s, struct proxy_spe
         return 0;
     }
     if (ha && (hc || hk)) return KEYERR(la, "tls_ca: give either tls_ca (minted certificates) or tls_cert and tls_key, not both");
-    if (!ha && !hc) return KEYERR(tline, "tls = terminate needs tls_cert and tls_key, or tls_ca = DIR (faultline ca init DIR)");
+    if (!ha && !hc) return KEYERR(tline, "tls: terminate needs tls_cert and tls_key, or tls_ca = DIR (faultline ca init DIR)");
     if (hc && !hk) return KEYERR(lc, "tls_cert: needs tls_key");
     if (hk && !hc) return KEYERR(lk, "tls_key: needs tls_cert");
     if (ha) {

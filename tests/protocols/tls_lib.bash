@@ -36,3 +36,21 @@ start_tlsup() {
 }
 # tls_failures LOG SIDE: tls_handshake_failed lines of one side (client|upstream) in a faultline log
 tls_failures() { grep -c "event=tls_handshake_failed .*side=$2" "$1"; }
+# start_postgres_tls CERT KEY: start_postgres (tests/lib.sh) with ssl = on and this certificate
+start_postgres_tls() {
+    local bin
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+    PGDATA_DIR="$TT/pgdata"
+    mkdir -p "$PGDATA_DIR" "$TT/pgsock"
+    touch "$TT/pg.log"
+    chown postgres "$PGDATA_DIR" "$TT/pgsock" "$TT/pg.log"
+    runuser -u postgres -- "$bin/initdb" -D "$PGDATA_DIR" -A trust -U postgres >"$TT/initdb.log" 2>&1 || return 1
+    cp "$1" "$PGDATA_DIR/server.crt"
+    cp "$2" "$PGDATA_DIR/server.key"
+    chown postgres "$PGDATA_DIR/server.crt" "$PGDATA_DIR/server.key"
+    chmod 600 "$PGDATA_DIR/server.key"
+    PGPORT=$(free_port)
+    runuser -u postgres -- "$bin/pg_ctl" -D "$PGDATA_DIR" -l "$TT/pg.log" -w -t 30 \
+        -o "-p $PGPORT -k $TT/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=on" start >/dev/null || return 1
+    export PGHOST="$TT/pgsock" PGPORT PGUSER=postgres
+}
