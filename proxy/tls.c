@@ -287,11 +287,19 @@ static void info_cb(const SSL *ssl, int where, int ret)
     ts->alert_sent = (where & SSL_CB_WRITE) != 0;
 }
 
+/* The proxy's TLS state for a callback: the connection's proxy's current one (a reload may have
+ * built it again since this SSL was made: tls_proxy_reload), else the context's own (fuzzing). */
+static struct tls_px *cb_px(const SSL *ssl, void *arg)
+{
+    const struct tls_side *ts = SSL_get_app_data(ssl);
+    return ts && ts->c && ts->c->px->tls ? ts->c->px->tls : arg;
+}
+
 /* The client's ALPN offer against the proxy's list, in the proxy's order of preference. No common
  * name: the handshake goes on without ALPN (as most servers do) rather than failing. */
 static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in, unsigned inlen, void *arg)
 {
-    struct tls_px *t = arg;
+    struct tls_px *t = cb_px(ssl, arg);
     unsigned char *sel;
     if (!t->alpn_len) return SSL_TLSEXT_ERR_NOACK;
     if (SSL_select_next_proto(&sel, outlen, t->alpn, t->alpn_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
@@ -321,7 +329,7 @@ static int leaf_host(SSL *ssl, char *host, size_t hl, int *is_ip)
 /* tls_ca: the leaf for the asked name, minted on first use (proxy/tls_ca.c). */
 static int sni_cb(SSL *ssl, int *al, void *arg)
 {
-    struct tls_px *t = arg;
+    struct tls_px *t = cb_px(ssl, arg);
     struct tls_side *ts = SSL_get_app_data(ssl);
     const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (ts && sni && !ts->sni) ts->sni = strndup(sni, TLS_HOST_MAX + 2);
@@ -469,6 +477,28 @@ void tls_proxy_free(struct fl_proxy *px)
     SSL_SESSION_free(t->up_sess);
     free(t);
     px->tls = NULL;
+}
+
+int tls_proxy_reload(struct fl_proxy *px, const struct proxy_spec *spec, char *err, size_t errlen)
+{
+    struct tls_px *old = px->tls;
+    struct tls_spec keep = px->spec.tls;
+    err[0] = 0;
+    px->spec.tls = spec->tls;
+    px->tls = NULL;
+    if (tls_proxy_init(px, err, errlen) < 0 || !px->tls) {
+        tls_proxy_free(px);
+        px->spec.tls = keep;
+        px->tls = old;
+        if (!err[0]) snprintf(err, errlen, "[proxy %s] TLS cannot be turned off in place", px->spec.name);
+        return -1;
+    }
+    struct tls_px *fresh = px->tls;
+    memcpy(fresh->n, old->n, sizeof(fresh->n));
+    px->tls = old;   /* (the live SSLs hold references of their own to what they use) */
+    tls_proxy_free(px);
+    px->tls = fresh;
+    return 0;
 }
 
 SSL *tls_ssl_new(struct tls_px *t, struct tls_side *ts)

@@ -87,6 +87,10 @@ int tls_spec_load(struct inidoc *d, struct inisec *s, struct proxy_spec *p, char
  * otherwise. 0, or -1 with "[proxy NAME] reason" in err. */
 int tls_proxy_init(struct fl_proxy *px, char *err, size_t errlen);
 void tls_proxy_free(struct fl_proxy *px);
+/* A reload keeps the proxy (px has TLS before and after): its TLS is built again from spec (the
+ * files read again), the counters carried over; live connections keep what they use. 0, or -1
+ * with err and px unchanged. */
+int tls_proxy_reload(struct fl_proxy *px, const struct proxy_spec *spec, char *err, size_t errlen);
 /* The proxy's TLS counters as the value of "tls" in /stats (malloc'd JSON), NULL without TLS. */
 char *tls_stats_json(const struct fl_proxy *px);
 
