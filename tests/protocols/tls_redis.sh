@@ -23,10 +23,10 @@ redis-server --port 0 --tls-port "$RM" --tls-cert-file "$TT/srv/cert.pem" --tls-
 _PIDS+=($!)
 wait_port "$RP" || { fail redis_tls_start "$(cat "$TT/redis1.log")"; done_tests; exit; }
 wait_port "$RM"
-P=$(free_port); Q=$(free_port); M=$(free_port); MN=$(free_port)
+P=$(free_port); Q=$(free_port); M=$(free_port); MN=$(free_port); A=$(free_port)
 cat >"$TT/p.ini" <<EOT
 [faultline]
-admin = off
+admin = 127.0.0.1:$A
 [proxy cache]
 listen = 127.0.0.1:$P
 upstream = 127.0.0.1:$RP
@@ -87,5 +87,12 @@ check plain_client_tls_server test "$(timeout 10 redis-cli -h 127.0.0.1 -p "$Q" 
 check mtls_client_cert test "$(timeout 10 redis-cli -h 127.0.0.1 -p "$M" ping)" = PONG
 out=$(timeout 10 redis-cli -h 127.0.0.1 -p "$MN" ping 2>&1)
 check mtls_without_cert_fails eval '[ "$out" != PONG ]'
+# /stats: the TLS counters of each side
+st=$(curl -s -m 5 "http://127.0.0.1:$A/stats")
+check stats_tls_client eval '[ "$(jq ".proxies.cache.tls.client.handshakes" <<<"$st")" -ge 5 ]'
+check stats_tls_upstream eval '[ "$(jq ".proxies.cache.tls.upstream.handshakes" <<<"$st")" -ge 5 ]'
+# (TLS 1.3: the server refuses the missing client certificate after the client's handshake is done,
+# with an alert the next read gets)
+check mtls_refusal_logged eval 'grep "proxy=nocert" "$FL_LOG" | grep -q "certificate required"'
 check redis_verbatim_no_errors bash -c "! grep -q 'level=error' '$FL_LOG'"
 done_tests
