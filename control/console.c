@@ -200,7 +200,11 @@ static int same_origin_change(struct adm_req *r)
 
 static void login(struct adm_req *r)
 {
-    if (r->method != EVHTTP_REQ_POST) { adm_method_not_allowed(r, "POST"); return; }
+    if (r->method == EVHTTP_REQ_GET) {   /* the page asks whether to show the token form */
+        adm_json(r, 200, json_pack("{s:b}", "token_required", r->s->g.admin_token[0] != 0));
+        return;
+    }
+    if (r->method != EVHTTP_REQ_POST) { adm_method_not_allowed(r, "GET, POST"); return; }
     if (same_origin_change(r) < 0) return;
     const char *ct = hdr(r, "Content-Type");
     if (!ct || strncasecmp(ct, "application/json", 16)) {

@@ -198,7 +198,8 @@ function renderTimeline(now) {
       if (e < t0) continue;
       s.appendChild(svg('rect', { x: x(a), y: top, width: Math.max(1, x(e) - x(a)), height: H - top - 24,
         fill: '#c62828', 'fill-opacity': 0.12 }));
-      s.appendChild(svg('text', { x: x(a) + 2, y: H - 28, 'font-size': 10, fill: '#c62828' }, key));
+      s.appendChild(svg('text', { x: x(a) + 2, y: H - 28, 'font-size': 10, fill: '#c62828',
+        'text-anchor': x(a) > W - 120 ? 'end' : 'start' }, key));
     }
   }
   names.forEach((name, i) => {
@@ -217,7 +218,8 @@ function renderTimeline(now) {
     if (a.at_ms < t0 || !/\/(kill|resume)$/.test(a.path || a.what || '')) continue;
     s.appendChild(svg('line', { x1: x(a.at_ms), x2: x(a.at_ms), y1: top, y2: H - 24, stroke: '#333',
       'stroke-dasharray': '4 3' }));
-    s.appendChild(svg('text', { x: x(a.at_ms) + 3, y: top + 10, 'font-size': 10 }, (a.path || a.what).replace(/^.*\//, '') + ' (' + a.who + ')'));
+    s.appendChild(svg('text', { x: x(a.at_ms) + 3, y: top + 10, 'font-size': 10,
+      'text-anchor': x(a.at_ms) > W - 120 ? 'end' : 'start' }, (a.path || a.what).replace(/^.*\//, '') + ' (' + a.who + ')'));
   }
   for (let m = 0; m <= 5; m++) {
     const t = t0 + m * 60000;
@@ -322,8 +324,10 @@ function init() {
     showLogin('logged out');
   });
   if (st.csrf) { showMain(); return; }
-  // an API without a token (loopback) needs no token: try an empty one first
-  login('').then(showMain, () => showLogin(''));
+  // an API without a token (loopback only) needs none: log in at once
+  fetch('/console/login', { credentials: 'same-origin', cache: 'no-store' }).then((r) => r.json())
+    .then((j) => (j.token_required ? showLogin('') : login('').then(showMain)))
+    .catch((e) => showLogin(e.message));
 }
 
 window.flConsole = { renderInstances, renderFaults, renderProxies, proxyRates, renderAudit, renderVerdicts, fmtLeft };
