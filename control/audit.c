@@ -119,7 +119,7 @@ static void body_str(json_t *j, const char *key, char *out, size_t n)
 /* The fault (or toxic) and proxy the request names, from its path and JSON body. */
 static void names_of(struct adm_req *r, struct audit_entry *e, char *proxy, size_t plen)
 {
-    json_t *j = r->blen && r->body[0] == '{' ? json_loadb(r->body, r->blen, 0, NULL) : NULL;
+    json_t *j = r->body && r->blen && r->body[0] == '{' ? json_loadb(r->body, r->blen, 0, NULL) : NULL;
     const char *s0 = r->nseg ? r->seg[0] : "";
     if (!strcmp(s0, "faults")) {
         if (r->nseg >= 2) snprintf(e->fault, sizeof(e->fault), "%s", r->seg[r->nseg - 1]);
