@@ -37,6 +37,10 @@ function fmtLeft(ms) {
   if (s >= 60) return Math.floor(s / 60) + 'm' + String(s % 60).padStart(2, '0') + 's';
   return s + 's';
 }
+function fmtLat(ms) {
+  if (ms === null || ms === undefined || !isFinite(ms)) return '—';
+  return ms < 1 ? Math.round(ms * 1000) + ' µs' : ms.toFixed(1) + ' ms';
+}
 function fmtNum(v, d) { return v === null || v === undefined || !isFinite(v) ? '—' : v.toFixed(d); }
 function fmtTime(ms) { return new Date(ms).toLocaleTimeString(); }
 
@@ -142,7 +146,7 @@ function renderProxies(stats, rates) {
     const r = rates[name] || {};
     rows.push(row([name, p.mode, p.listen + ' → ' + p.upstream, p.enabled ? 'yes' : 'no', { t: r.open, cls: 'num' },
       { t: fmtNum(r.rate, 1), cls: 'num' }, { t: fmtNum(r.err, 1), cls: 'num' },
-      { t: r.lat === null || r.lat === undefined ? '—' : r.lat.toFixed(1) + ' ms', cls: 'num' }]));
+      { t: fmtLat(r.lat), cls: 'num' }]));
     const o = el('option', name);
     o.value = name;
     sel.appendChild(o);
@@ -178,8 +182,9 @@ function renderVerdicts(v) {
     { t: x.verdict, cls: 'v-' + x.verdict }])));
 }
 
-// The run's timeline since the page opened: per proxy, its rate (blue) and errors (red) per
-// second; faults' active windows as red bands; kills and resumes as dashed lines.
+// The run's timeline since the page opened (at most HISTORY seconds, at least a minute wide):
+// per proxy, its rate (blue) and errors (red) per second; faults' active windows as red bands;
+// kills and resumes as dashed lines.
 const NS = 'http://www.w3.org/2000/svg';
 function svg(tag, attrs, text) {
   const e = document.createElementNS(NS, tag);
@@ -190,15 +195,19 @@ function svg(tag, attrs, text) {
 function renderTimeline(now) {
   const names = Object.keys(st.hist);
   const W = 960, L = 110, R = 10, PH = 70, top = 8, H = top + Math.max(1, names.length) * (PH + 10) + 24;
-  const t0 = now - HISTORY * 1000, x = (t) => L + (W - L - R) * (t - t0) / (HISTORY * 1000);
+  // the window: since the page's first sample, at least a minute, at most HISTORY seconds
+  const first = Math.min(now, ...names.map((n) => (st.hist[n][0] || { t: now }).t));
+  const span = Math.min(HISTORY * 1000, Math.max(60000, now - first + 2000));
+  const t0 = now - span, x = (t) => L + (W - L - R) * (t - t0) / span;
   const s = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'timeline' });
+  let nb = 0;
   for (const [key, list] of Object.entries(st.bands)) {
     for (const b of list) {
       const a = Math.max(b[0], t0), e = b[1] || now;
       if (e < t0) continue;
       s.appendChild(svg('rect', { x: x(a), y: top, width: Math.max(1, x(e) - x(a)), height: H - top - 24,
         fill: '#c62828', 'fill-opacity': 0.12 }));
-      s.appendChild(svg('text', { x: x(a) + 2, y: H - 28, 'font-size': 10, fill: '#c62828',
+      s.appendChild(svg('text', { x: x(a) + 2, y: H - 28 - 11 * (nb++ % 4), 'font-size': 10, fill: '#c62828',
         'text-anchor': x(a) > W - 120 ? 'end' : 'start' }, key));
     }
   }
@@ -222,8 +231,9 @@ function renderTimeline(now) {
       'text-anchor': x(a.at_ms) > W - 120 ? 'end' : 'start' }, (a.path || a.what).replace(/^.*\//, '') + ' (' + a.who + ')'));
   }
   for (let m = 0; m <= 5; m++) {
-    const t = t0 + m * 60000;
-    s.appendChild(svg('text', { x: x(t) - 12, y: H - 6, 'font-size': 10, fill: '#666' }, m === 5 ? 'now' : '-' + (5 - m) + 'm'));
+    const ago = Math.round(span * (5 - m) / 5 / 1000);
+    s.appendChild(svg('text', { x: x(now - ago * 1000) - 12, y: H - 6, 'font-size': 10, fill: '#666' },
+      m === 5 ? 'now' : '-' + (ago >= 60 && ago % 60 === 0 ? ago / 60 + 'm' : ago + 's')));
   }
   $('timeline').replaceChildren(s);
 }
@@ -330,5 +340,5 @@ function init() {
     .catch((e) => showLogin(e.message));
 }
 
-window.flConsole = { renderInstances, renderFaults, renderProxies, proxyRates, renderAudit, renderVerdicts, fmtLeft };
+window.flConsole = { renderInstances, renderFaults, renderProxies, proxyRates, renderAudit, renderVerdicts, fmtLeft, fmtLat };
 document.addEventListener('DOMContentLoaded', init);

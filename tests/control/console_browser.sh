@@ -19,12 +19,20 @@ NODEFLAGS=()
     { echo "ok console_browser # SKIP this node has no WebSocket (node >= 20.10 needed)"; exit 0; }
 
 start_peer ECHO 127.0.0.1:0 echo
-LP=$(free_port)
+start_peer HUP 127.0.0.1:0 http
+LP=$(free_port); WP=$(free_port)
 api_profile "$TT/p.ini" "admin_token = gd-$RANDOM$RANDOM" "admin_token_name = gameday" \
     "[proxy db]" "listen = 127.0.0.1:$LP" "upstream = 127.0.0.1:$ECHO" \
+    "[proxy web]" "listen = 127.0.0.1:$WP" "upstream = 127.0.0.1:$HUP" "mode = http" \
     "[fault base]" "type = latency" "proxy = db" "delay = 1ms"
 TOKEN=$(sed -n 's/^admin_token = //p' "$TT/p.ini")
 start_api "$TT/p.ini" || { fail start "faultline did not start: $(cat "$FL_LOG")"; exit 1; }
+# live traffic through the http proxy (its rate and latency in the Proxies panel), and a run's
+# verdicts posted as `faultline run --admin` does at its end (the Verdicts panel)
+( while :; do curl -s -m 2 -o /dev/null "http://127.0.0.1:$WP/x"; sleep 0.05; done ) &
+_PIDS+=($!)
+curl -s -m 5 -o /dev/null -H "Authorization: Bearer $TOKEN" -d '{"run":"r-1","exit":1,"verdicts":[{"name":"db-slo",
+  "check":"slo","proxy":"web","verdict":"FAIL","measured":"91% answered","bound":">= 95%","why":"x"}]}' "$A/verdicts"
 
 # another origin, another site: localhost (the console is on 127.0.0.1)
 EVP=$(free_port)

@@ -4,7 +4,8 @@
 //   node [--experimental-websocket] console_cdp.js WS_URL ADMIN_URL TOKEN EVIL_URL OUTDIR
 //
 // Prints "ok NAME" / "not ok NAME # why" lines. What it does, in one real browser:
-//   1. loads ADMIN_URL/console, logs in through the form with TOKEN, sees the proxies;
+//   1. loads ADMIN_URL/console, logs in through the form with TOKEN, sees the proxies with the
+//      live rate and latency of an http proxy, and the verdicts a run posted;
 //   2. adds a fault through the console's form and sees it listed, active, with its time left;
 //   3. presses "Kill all faults" (a real mouse click) and sees every fault killed (page and API);
 //   4. checks the session cookie's flags (HttpOnly, SameSite=Strict, Path=/; not in document.cookie);
@@ -84,6 +85,12 @@ async function consoleFlow() {
     document.getElementById('login-form').requestSubmit(); true`);
   const proxies = await until(sid, `(() => { const r = ${rowsText('proxies')}; return r.length ? r : false; })()`);
   check('logged_in_sees_proxies', proxies && proxies.some((r) => r[0] === 'db'), 'proxies: ' + JSON.stringify(proxies));
+  const web = await until(sid, `(() => { const r = ${rowsText('proxies')}.find((c) => c[0] === 'web');
+    return r && parseFloat(r[5]) > 0 && /[0-9] (ms|µs)$/.test(r[7]) ? r : false; })()`);
+  check('live_rate_and_latency_of_http_proxy', web, JSON.stringify(await evaluate(sid, rowsText('proxies'))));
+  const verdicts = await until(sid, `(() => { const r = ${rowsText('verdicts')};
+    return !document.getElementById('verdicts-panel').hidden && r.length === 1 ? r : false; })()`);
+  check('verdicts_panel', verdicts && verdicts[0][0] === 'db-slo' && verdicts[0][4] === 'FAIL', JSON.stringify(verdicts));
   check('single_daemon_view_without_fleet', await evaluate(sid, 'document.getElementById("instances-panel").hidden'),
     'the Instances panel shows while /fleet/instances answers 404');
   // add a fault through the console's form
