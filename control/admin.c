@@ -714,7 +714,7 @@ static void gen_cb(struct evhttp_request *req, void *arg)
     if (guard_request(&r) < 0) goto out;
     /* the console's page and login are open (control/console.c checks them); everything else
      * needs the token or a console session */
-    if (!(r.nseg >= 1 && !strcmp(r.seg[0], "console"))) {
+    if (!(r.nseg >= 1 && r.nseg <= 2 && !strcmp(r.seg[0], "console"))) {
         int cs = console_session(&r);
         if (cs < 0) goto out;
         if (!cs && !token_ok(s, req)) {

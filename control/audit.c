@@ -200,8 +200,8 @@ int adm_audit_route(struct adm_req *r)
         const char *v = evhttp_find_header(&kv, "n");
         int64_t nn;
         if (v && parse_int(v, 0, AUDIT_RING, &nn, NULL, 0) < 0) {
-            evhttp_clear_headers(&kv);
             adm_error(r, 400, "n: '%.40s' is not a number from 0 to %d", v, AUDIT_RING);
+            evhttp_clear_headers(&kv);
             return 1;
         }
         if (v) n = (int)nn;
