@@ -17,8 +17,10 @@
 #include "proxy/proxy.h"
 #include "proxy/protocol.h"
 #include "record/record.h"
+#include "common/text.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct rec_px *proxy_rec_attach(struct fl_proxy *px)
@@ -32,7 +34,13 @@ struct rec_px *proxy_rec_attach(struct fl_proxy *px)
 static void src_meta(void *ctx, struct rec_kv *kv)
 {
     struct fl_server *s = ctx;
-    if (s->prof && s->prof->text) rec_kv_str(kv, "profile", s->prof->text);
+    if (s->prof && s->prof->text) {
+        /* the profile as recorded: its shape and on_end keys for the verifier, never its secrets
+         * (admin_token, Redis passwords, a scenario's commands: common/text.h) */
+        char *shown = fl_redact_profile(s->prof->text);
+        rec_kv_str(kv, "profile", shown);
+        free(shown);
+    }
     char plist[4096];
     size_t o = 0;
     plist[0] = 0;

@@ -5,6 +5,7 @@
  */
 #include "record/record_int.h"
 #include "common/log.h"
+#include "common/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -512,19 +513,4 @@ void rec_tick(void)
     }
 }
 
-void rec_mask_url(const char *url, char *out, size_t n)
-{
-    snprintf(out, n, "%s", url);
-    char *at = strrchr(out, '@');
-    char *cred = strstr(out, "://");
-    if (at && cred && at > cred + 3) {
-        char *colon = memchr(cred + 3, ':', (size_t)(at - cred - 3));
-        if (colon) memmove(colon + 4, at, strlen(at) + 1), memcpy(colon + 1, "***", 3);
-    }
-    char *pw = strstr(out, "password=");
-    if (pw) {
-        char *e = pw + 9 + strcspn(pw + 9, "&");
-        memmove(pw + 12, e, strlen(e) + 1);
-        memcpy(pw + 9, "***", 3);
-    }
-}
+void rec_mask_url(const char *url, char *out, size_t n) { fl_redact_url(url, out, n); }

@@ -26,6 +26,7 @@
 #include "run/run.h"
 #include "common/parse.h"
 #include "common/mem.h"
+#include "common/text.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -297,7 +298,9 @@ static void start_cb(evutil_socket_t fd, short what, void *arg)
     struct timeval tv = {(time_t)(a->timeout_us / 1000000), (suseconds_t)(a->timeout_us % 1000000)};
     evtimer_add(a->ev_timeout, &tv);
     record(a, "start", a->start_ms, NULL);
-    say("action %s started (pid %d): %s", a->name, (int)p, a->cmd);
+    char shown[128];
+    fl_redact_cmd(a->cmd, shown, sizeof(shown));   /* never its arguments: they may hold secrets */
+    say("action %s started (pid %d): %s", a->name, (int)p, shown);
     reap();                        /* a command that was over before we watched it */
 }
 

@@ -11,6 +11,7 @@
  * is visible at a glance.
  */
 #include "run/run.h"
+#include "common/text.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -33,7 +34,9 @@ int run_write_journal(const struct run_state *st, const struct run_scn *sc, cons
     json_object_set_new(o, "ended_ms", jtime(st->ended_ms));
     json_object_set_new(o, "aborted", json_boolean(st->aborted));
     if (st->aborted) json_object_set_new(o, "abort_reason", json_string(st->abort_reason));
-    json_object_set_new(o, "redis", json_string(st->redis_url));
+    char shown[sizeof(st->redis_url)];
+    fl_redact_url(st->redis_url, shown, sizeof(shown));   /* never its password */
+    json_object_set_new(o, "redis", json_string(shown));
     json_object_set_new(o, "embedded_redis", json_boolean(st->embedded_redis));
     json_t *load = json_object();
     json_object_set_new(load, "command", json_string(st->load_cmd));
@@ -79,7 +82,9 @@ int run_write_journal(const struct run_state *st, const struct run_scn *sc, cons
         json_t *j = json_object();
         json_object_set_new(j, "name", json_string(a->name));
         json_object_set_new(j, "at", json_string(a->at));
-        json_object_set_new(j, "command", json_string(a->cmd));
+        char cmd[128];
+        fl_redact_cmd(a->cmd, cmd, sizeof(cmd));   /* its program name and a hash: never its arguments */
+        json_object_set_new(j, "command", json_string(cmd));
         json_object_set_new(j, "planned_s", json_real((double)a->due_us / 1e6));
         json_object_set_new(j, "start_ms", jtime(a->start_ms));
         json_object_set_new(j, "end_ms", jtime(a->end_ms));
@@ -440,7 +445,9 @@ static void html_phases(FILE *f, const struct run_state *st, const struct run_sc
             else if (ac->status != -1 && WIFEXITED(ac->status)) fprintf(f, "exit %d", WEXITSTATUS(ac->status));
             else if (ac->status != -1 && WIFSIGNALED(ac->status)) fprintf(f, "signal %d", WTERMSIG(ac->status));
             fprintf(f, "</td><td><code>");
-            esc(f, ac->cmd);
+            char cmd[128];
+            fl_redact_cmd(ac->cmd, cmd, sizeof(cmd));
+            esc(f, cmd);
             fprintf(f, "</code></td></tr>\n");
         }
         fprintf(f, "</table>\n");

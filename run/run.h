@@ -146,7 +146,7 @@ struct run_state {
     char abort_reason[128];
     double started_ms, ended_ms;
     /* the load */
-    char load_cmd[4096];
+    char load_cmd[128];      /* as shown: its program name and a hash (fl_redact_cmd) */
     int load_pid;
     int load_status;         /* waitpid status; -1 = not run / not reaped */
     double load_exit_ms;
