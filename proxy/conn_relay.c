@@ -25,6 +25,7 @@
 #include "proxy/conn_int.h"
 #include "proxy/protocol.h"
 #include "faults/chain.h"
+#include "common/fd.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -462,8 +463,12 @@ void conn_on_event(struct bufferevent *bev, short what, void *arg)
     int is_cli = (bev == c->cli);
     c->busy++;
     if (what & BEV_EVENT_CONNECTED) {
-        /* a named upstream's socket is made by libevent once the name is resolved */
-        if (c->px->spec.upstream.kind == ADDR_NAME) conn_set_nodelay(bufferevent_getfd(c->up));
+        /* a named upstream's socket is made by libevent once the name is resolved (without
+         * close-on-exec: common/fd.h) */
+        if (c->px->spec.upstream.kind == ADDR_NAME) {
+            conn_set_nodelay(bufferevent_getfd(c->up));
+            fl_cloexec(bufferevent_getfd(c->up));
+        }
         if (c->own_read) {
             /* libevent's connect handling is done with ev_read: it becomes conn_readable */
             event_del(&c->up->ev_read);

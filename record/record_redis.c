@@ -4,6 +4,7 @@
  * the whole, is record.c; what both share is record_int.h.
  */
 #include "record/record_int.h"
+#include "common/fd.h"
 #include "common/log.h"
 #include "common/text.h"
 
@@ -453,6 +454,7 @@ void rec_connect_now(void)
         schedule_reconnect();
         return;
     }
+    fl_cloexec(ac->c.fd);   /* hiredis' socket is not close-on-exec (common/fd.h) */
     rec_st->ac = ac;
     rec_st->up = 0;
     rec_st->inflight = rec_st->pending = 0;

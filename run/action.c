@@ -25,6 +25,7 @@
  */
 #include "run/run.h"
 #include "common/parse.h"
+#include "common/fd.h"
 #include "common/mem.h"
 #include "common/text.h"
 
@@ -275,7 +276,7 @@ static void start_cb(evutil_socket_t fd, short what, void *arg)
         dup2(pfd[1], 2);
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0) { dup2(nul, 0); close(nul); }
-        close_range(3, ~0U, 0);            /* not the proxies' sockets, not the loop's */
+        fl_child_close_fds();              /* not the proxies' sockets, not the loop's */
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

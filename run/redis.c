@@ -10,6 +10,7 @@
  */
 #include "run/run.h"
 #include "record/read.h"
+#include "common/fd.h"
 #include "common/mem.h"
 
 #include <errno.h>
@@ -47,6 +48,7 @@ int run_redis_start(const char *dir, char *url, size_t urllen, int *pid, char *e
         FILE *lf = freopen(logf, "w", stdout);
         (void)lf;
         dup2(1, 2);
+        fl_child_close_fds();   /* it inherits none of the runner's descriptors */
         execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
                "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--loglevel", "warning",
                (char *)NULL);

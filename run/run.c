@@ -22,6 +22,7 @@
  */
 #include "run/run.h"
 #include "run/sampler.h"
+#include "common/fd.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/text.h"
@@ -272,6 +273,7 @@ static void load_start(struct runner *r)
         if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); close(fd); }
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0) { dup2(nul, 0); close(nul); }
+        fl_child_close_fds();            /* not the proxies' sockets, not the loop's, not the record's */
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
@@ -331,7 +333,7 @@ static void sampler_start(struct runner *r)
     if (p == 0) {
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
-        close_range(3, ~0U, 0);          /* not the proxies' sockets, not the loop's */
+        fl_child_close_fds();            /* not the proxies' sockets, not the loop's */
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_IGN);
         char err[FL_ERRLEN];
