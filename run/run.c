@@ -622,6 +622,7 @@ static int has_key(struct profile *p, const char *sec, const char *key)
 static int load_scenario(struct runner *r, const struct run_opts *o)
 {
     char err[FL_ERRLEN];
+    if (run_scn_trusted(o->path, err, sizeof(err)) < 0) { fprintf(stderr, "faultline run: %s\n", err); return -1; }
     r->prof = profile_load(o->path, PROF_ALLOW_SCENARIO, err, sizeof(err));
     if (!r->prof) { fprintf(stderr, "faultline run: %s\n", err); return -1; }
     if (run_scn_parse(r->prof, &r->sc, err, sizeof(err)) < 0) {

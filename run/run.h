@@ -102,6 +102,10 @@ struct run_opts {
 int run_scenario(const struct run_opts *o);
 
 /* ---- run/scenario.c ---- */
+/* A scenario runs commands (load, [action] run): `faultline run` takes only a file that no one
+ * but the runner (or root) could have written -- owned by the runner or by root, not writable by
+ * group or others (docs/security.md). 0, or -1 with "PATH: reason" and the fix. */
+int run_scn_trusted(const char *path, char *err, size_t errlen);
 /* Validates [scenario], [phase] and [expect] sections of p (already loaded with
  * PROF_ALLOW_SCENARIO). Fills *out when given (run_scn_free). 0 or -1 with "PATH:LINE: reason". */
 int run_scn_parse(struct profile *p, struct run_scn *out, char *err, size_t errlen);
