@@ -123,6 +123,9 @@ int run_write_journal(const struct run_state *st, const struct run_scn *sc, cons
 
 /* ---- HTML ---- */
 
+/* Every text the page shows goes through esc(): names come from the scenario and, with --admin,
+ * from the record (Redis may be shared: docs/security.md), so a fault named "<script>" is shown
+ * as text, in element content and in attribute values alike. */
 static void esc(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
@@ -131,6 +134,7 @@ static void esc(FILE *f, const char *s)
         case '>': fputs("&gt;", f); break;
         case '&': fputs("&amp;", f); break;
         case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
         default: fputc(*s, f);
         }
     }
@@ -237,7 +241,9 @@ static void shading(FILE *f, const struct axis *a, const struct run_state *st, c
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"fw\"><title>", x0, y0,
                 x1 - x0 > 1 ? x1 - x0 : 1, h);
         esc(f, w->fault);
-        fprintf(f, " (%s)</title></rect>\n", w->type);
+        fprintf(f, " (");
+        esc(f, w->type);
+        fprintf(f, ")</title></rect>\n");
         if (labels) {
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"fwl\">", x0 + 4, y0 - 22 + 0 * row);
             esc(f, w->fault);
@@ -352,7 +358,9 @@ static void html_head(FILE *f, const struct run_state *st, const struct run_scn 
             st->aborted ? "<span class=\"badge ABORTED\">aborted</span>" : "");
     fprintf(f, "<div class=\"meta\">run <code>");
     esc(f, st->run_id);
-    fprintf(f, "</code> · %s · %.1fs · scenario <code>", when, (st->ended_ms - st->started_ms) / 1000.0);
+    fprintf(f, "</code> · ");
+    esc(f, when);   /* (%Z: the zone's name comes from the environment) */
+    fprintf(f, " · %.1fs · scenario <code>", (st->ended_ms - st->started_ms) / 1000.0);
     esc(f, st->scenario_path);
     fprintf(f, "</code> · exit status %d", exit_code);
     if (st->aborted) {
