@@ -46,6 +46,7 @@ struct global_spec {
     char instance[128];          /* "" = hostname-pid */
     int64_t retention_us;
     int64_t record_interval_us;  /* series resolution */
+    uint64_t record_max_bytes;   /* the run's budget of events in Redis, per instance */
     struct api_policy pol;       /* who may reach what through the admin API (proxy/policy.h) */
 };
 

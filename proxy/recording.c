@@ -38,7 +38,7 @@ static void src_meta(void *ctx, struct rec_kv *kv)
         /* the profile as recorded: its shape and on_end keys for the verifier, never its secrets
          * (admin_token, Redis passwords, a scenario's commands: common/text.h) */
         char *shown = fl_redact_profile(s->prof->text);
-        rec_kv_str(kv, "profile", shown);
+        rec_kv_text(kv, "profile", shown);
         free(shown);
     }
     char plist[4096];
@@ -46,7 +46,7 @@ static void src_meta(void *ctx, struct rec_kv *kv)
     plist[0] = 0;
     for (int i = 0; i < s->nproxies && o < sizeof(plist) - 1; i++)
         o += (size_t)snprintf(plist + o, sizeof(plist) - o, "%s%s", i ? "," : "", s->proxies[i]->spec.name);
-    rec_kv_str(kv, "proxies", plist);
+    rec_kv_text(kv, "proxies", plist);
     for (int i = 0; i < s->nproxies; i++) {    /* role:<proxy> = ingress|egress (docs/metrics.md) */
         char k[160];
         snprintf(k, sizeof(k), "role:%s", s->proxies[i]->spec.name);
@@ -126,6 +126,7 @@ int server_record_start(struct fl_server *s, char *err, size_t errlen)
         .instance = s->g.instance,
         .interval_us = s->g.record_interval_us,
         .retention_us = s->g.retention_us,
+        .max_bytes = s->g.record_max_bytes,
         .base = s->base,
         .src = {s, src_meta, src_meta_version, src_observe},
     };

@@ -135,6 +135,17 @@ void rb_dur(struct rbuf *b, const char *k, int64_t us)
 
 void rec_kv_str(struct rec_kv *kv, const char *key, const char *val)
 {
+    char c[FL_CLIP_MAX + 1];
+    int cl = 0;
+    rb_str(kv->b, key);
+    if (!val) val = "";
+    rb_arg(kv->b, c, fl_clip(val, strlen(val), c, &cl));
+    kv->clipped += (unsigned)cl;
+    kv->n++;
+}
+
+void rec_kv_text(struct rec_kv *kv, const char *key, const char *val)
+{
     rb_str(kv->b, key);
     rb_str(kv->b, val ? val : "");
     kv->n++;

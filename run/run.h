@@ -11,7 +11,8 @@
  *   run/remote.c     --admin: faults and live numbers through a running faultline's admin API
  *   run/sampler.c    postgres and probe samples written into the record (run/sampler.h)
  *   run/probe.c      one number read off the service's own endpoint (run/probe.h)
- *   run/redis.c      the embedded redis-server, R:phases writes, the record export, series
+ *   run/redis.c      the embedded redis-server, R:phases writes, series
+ *   run/export.c     the record export (record.json), streamed
  *   run/artifacts.c  journal.json and the self-contained report.html
  *
  * The runner drives the proxies through proxy/embed.h only, and judges through verify/verify.h.
@@ -181,7 +182,8 @@ void run_redis_free(void *ctx);
  * twice per phase. -1 with err. */
 int run_redis_phase(void *ctx, const char *run, const char *phase, const char *event, double at_ms,
                     char *err, size_t errlen);
-/* Dumps every key of the run (and its fl:runs entry) as JSON into path. */
+/* run/export.c: every key of the run (and its fl:runs entry) as JSON into path, streamed page by
+ * page (the memory used is one page whatever the record's size). 0, or -1 with err. */
 int run_redis_export(void *ctx, const char *run, const char *path, char *err, size_t errlen);
 /* Fills series from R:ts:* and abandonment moments from R:events:* (used by --admin runs,
  * and to add abandonment times to in-process series). */
