@@ -442,6 +442,7 @@ void conn_on_write(struct bufferevent *bev, void *arg)
         conn_try_finish(c);
     } else {
         pipe_after_io(p);
+        if (c->proto && c->px->spec.protocol->on_drain && !c->closing) c->px->spec.protocol->on_drain(c, p);
     }
     if (--c->busy == 0 && c->dead) conn_free(c);
 }

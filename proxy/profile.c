@@ -34,6 +34,7 @@ void global_defaults(struct global_spec *g)
     g->retention_us = 7LL * 86400 * 1000000;
     g->record_interval_us = 1000000;
     g->record_max_bytes = 256ULL << 20;
+    limits_defaults(&g->lim);
 }
 
 #define KEYERR(line, ...) inidoc_err(d, line, err, errlen, __VA_ARGS__)
@@ -89,6 +90,7 @@ static int load_global(struct inidoc *d, struct inisec *s, struct global_spec *g
             return KEYERR(line, "record_max_bytes: must be 1MiB..1TiB");
     }
     if (policy_load(d, s, g, err, errlen) < 0) return -1;
+    if (limits_load(d, s, &g->lim, 1, err, errlen) < 0) return -1;
     return inisec_check_unused(d, s, err, errlen);
 }
 
@@ -138,6 +140,7 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
                           protocol_article(rq), rq->name, rq->name);
         }
     }
+    if (limits_load(d, s, &p->lim, 0, err, errlen) < 0) return -1;
     if (inisec_check_unused(d, s, err, errlen) < 0) return -1;
     if (!lv) return KEYERR(s->line, "[proxy %s] is missing 'listen'", s->name);
     if (parse_addr(lv, 0, &p->listen, e, sizeof(e)) < 0) return KEYERR(lline, "listen: %s", e);
