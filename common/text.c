@@ -195,8 +195,8 @@ static void redact_line(struct sbuf *b, const char *l, size_t n, char *section, 
         if (*v) sb_str(b, FL_REDACTED);
     } else {
         char *val = fl_strdup(v);   /* without its inline comment, as inidoc reads it */
-        for (char *q = val + 1; *q; q++)
-            if (*q == ';' && (q[-1] == ' ' || q[-1] == '\t')) { *q = 0; break; }
+        for (size_t i = 1; val[0] && val[i]; i++)
+            if (val[i] == ';' && (val[i - 1] == ' ' || val[i - 1] == '\t')) { val[i] = 0; break; }
         size_t vl = strlen(val);
         while (vl && (val[vl - 1] == ' ' || val[vl - 1] == '\t' || val[vl - 1] == '\r')) val[--vl] = 0;
         char red[128];

@@ -13,7 +13,9 @@
  * arrays of entries (their fields and "_id"), strings as strings (null past 16 MiB: faultline
  * writes none). The record is untrusted (Redis may be shared): every string goes through
  * fl_json_str (common/text.h), so bytes that are not UTF-8 come out as \u00XX and the file
- * always parses; a reply of unexpected shape is written as null, never read past.
+ * always parses; a reply of unexpected shape is written as null, never read past. When Redis
+ * stops answering midway the export fails (an error for the caller) and the file still parses:
+ * what was open is closed (tests/fuzz/fuzz_export.c holds it to both).
  */
 #include "run/run.h"
 #include "common/mem.h"
@@ -69,7 +71,7 @@ static int put_scan(FILE *f, redisContext *c, const char *cmd, const char *key, 
     putc(as_pairs ? '{' : '[', f);
     do {
         redisReply *r = redisCommand(c, "%s %b %s COUNT %d", cmd, key, klen, cursor, EXPORT_PAGE);
-        if (!r) return -1;
+        if (!r) { putc(as_pairs ? '}' : ']', f); return -1; }
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !is_str(r->element[0])) { freeReplyObject(r); break; }
         snprintf(cursor, sizeof(cursor), "%.*s", (int)r->element[0]->len, r->element[0]->str);
         const redisReply *page = r->element[1];
@@ -94,7 +96,7 @@ static int put_stream(FILE *f, redisContext *c, const char *key, size_t klen)
     putc('[', f);
     for (long page = 0; page < 100000; page++) {
         redisReply *r = redisCommand(c, "XRANGE %b %s + COUNT %d", key, klen, from, EXPORT_PAGE);
-        if (!r) return -1;
+        if (!r) { putc(']', f); return -1; }
         size_t got = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
         for (size_t i = 0; i < got; i++) {
             const redisReply *e = r->element[i];
@@ -120,7 +122,7 @@ static int put_list(FILE *f, redisContext *c, const char *key, size_t klen)
     putc('[', f);
     for (long start = 0, n = 0;; start += EXPORT_PAGE) {
         redisReply *r = redisCommand(c, "LRANGE %b %ld %ld", key, klen, start, start + EXPORT_PAGE - 1);
-        if (!r) return -1;
+        if (!r) { putc(']', f); return -1; }
         size_t got = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
         for (size_t i = 0; i < got; i++, n++) {
             if (n) putc(',', f);
@@ -136,11 +138,11 @@ static int put_list(FILE *f, redisContext *c, const char *key, size_t klen)
 static int put_string(FILE *f, redisContext *c, const char *key, size_t klen)
 {
     redisReply *r = redisCommand(c, "STRLEN %b", key, klen);
-    if (!r) return -1;
+    if (!r) { fputs("null", f); return -1; }
     int small = r->type == REDIS_REPLY_INTEGER && r->integer <= (long long)EXPORT_MAX_STRING;
     freeReplyObject(r);
     if (!small) { fputs("null", f); return 0; }
-    if (!(r = redisCommand(c, "GET %b", key, klen))) return -1;
+    if (!(r = redisCommand(c, "GET %b", key, klen))) { fputs("null", f); return -1; }
     put_reply(f, r, 0);
     freeReplyObject(r);
     return 0;
@@ -151,7 +153,7 @@ static int put_key(FILE *f, redisContext *c, const char *key)
 {
     size_t klen = strlen(key);
     redisReply *t = redisCommand(c, "TYPE %b", key, klen);
-    if (!t) return -1;
+    if (!t) { fputs("null", f); return -1; }
     char type[32];
     snprintf(type, sizeof(type), "%.*s", is_str(t) ? (int)t->len : 4, is_str(t) ? t->str : "none");
     freeReplyObject(t);
@@ -187,6 +189,10 @@ static int list_keys(redisContext *c, const char *run, char ***keys, size_t *n, 
             r->element[1]->type != REDIS_REPLY_ARRAY) {
             snprintf(err, errlen, "SCAN: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr[0] ? c->errstr : "unexpected reply");
             if (r) freeReplyObject(r);
+            for (size_t i = 0; i < *n; i++) free((*keys)[i]);
+            free(*keys);
+            *keys = NULL;
+            *n = 0;
             return -1;
         }
         snprintf(cursor, sizeof(cursor), "%.*s", (int)r->element[0]->len, r->element[0]->str);
