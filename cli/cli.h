@@ -3,6 +3,7 @@
 #ifndef FL_CLI_H
 #define FL_CLI_H
 int cli_check(const char *path);                 /* cli/check.c */
+int cli_serve(int argc, char **argv);            /* cli/serve.c */
 int cli_ctl(int argc, char **argv);              /* cli/ctl.c */
 int cli_verify(int argc, char **argv);           /* cli/verify.c */
 int cli_run(int argc, char **argv);              /* cli/run.c */

@@ -5,11 +5,17 @@
  *
  * Exit status, as curl-minded scripts expect: 0 success; 1 the server answered an error
  * (4xx/5xx; its message is printed); 2 usage error or no connection to the admin API.
+ *
+ * Errors name what the user wrote, not the HTTP route: `add` checks its NAME and the required
+ * keys before asking; `load` validates the file here first (the same loader as `serve`, so
+ * "FILE:LINE: reason"), and a refusal from the daemon about the profile's text has the route
+ * replaced by the file's name.
  */
 #include "cli/cli.h"
 #include "common/version.h"
 #include "common/httpc.h"
 #include "common/mem.h"
+#include "proxy/profile.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -41,9 +47,20 @@ static void usage(FILE *out)
             "  add NAME key=value...  add a fault; the keys of a profile [fault NAME] section\n"
             "                         (type=latency proxy=db delay=200ms ttl=5m ...)\n"
             "  rm NAME                remove a fault\n"
+            "  enable NAME            arm a fault again (enabled = yes; a killed one too)\n"
+            "  disable NAME           stop a fault, keeping it (enabled = no)\n"
             "  kill                   stop every fault at once (the game-day stop button)\n"
+            "  enable | resume        (no NAME) every fault the kill stopped acts again\n"
             "  load FILE              apply a profile file to the running daemon\n"
             "  stats                  connection, byte and fault counters per proxy\n"
+            "  proxy list             the proxies\n"
+            "  proxy add NAME listen=ADDR upstream=ADDR [mode=tcp|http|postgres|redis] [enabled=no]\n"
+            "  proxy rm NAME          delete a proxy (its connections are dropped)\n"
+            "  proxy enable NAME      open its listener again\n"
+            "  proxy disable NAME     close its listener and its connections\n"
+            "\n"
+            "A fault's NAME is unique per proxy: where two proxies have one of that name, write\n"
+            "PROXY/NAME (ctl rm db/slow); ctl add PROXY/NAME sets proxy=PROXY.\n"
             "\n"
             "options:\n"
             "  --admin ADDR   admin API address (default $FAULTLINE_ADMIN or 127.0.0.1:8474;\n"
@@ -85,8 +102,19 @@ static int http_call(struct ctl *c, const char *method, const char *path, const 
 
 /* Runs a request; on no answer prints why and returns 2, on an error status prints the
  * server's message and returns 1; else 0 with *out parsed (may be NULL for an empty body). */
+static int call_as(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body, size_t blen,
+                   json_t **out, const char *as);
+
 static int call(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body, size_t blen,
                 json_t **out)
+{
+    return call_as(c, method, path, ctype, body, blen, out, NULL);
+}
+
+/* As call(); an error message that starts with "METHOD PATH" (the daemon naming the text it
+ * parsed by its route) is printed with `as` (a file name) in its place. */
+static int call_as(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body, size_t blen,
+                   json_t **out, const char *as)
 {
     struct httpc_resp r;
     char err[FL_ERRLEN];
@@ -98,8 +126,13 @@ static int call(struct ctl *c, const char *method, const char *path, const char 
     json_t *j = r.blen ? json_loadb(r.body, r.blen, 0, NULL) : NULL;
     if (r.status >= 400) {
         json_t *e = json_object_get(j, "error");
+        const char *msg = json_is_string(e) ? json_string_value(e) : r.body;
+        char route[600];
+        snprintf(route, sizeof(route), "%s %s", method, path);
+        size_t rl = strlen(route);
         if (c->json && j) fprintf(stderr, "%s\n", r.body);
-        else fprintf(stderr, "faultline ctl: %s (HTTP %d)\n", json_is_string(e) ? json_string_value(e) : r.body, r.status);
+        else if (as && !strncmp(msg, route, rl)) fprintf(stderr, "faultline ctl: %s%s (HTTP %d)\n", as, msg + rl, r.status);
+        else fprintf(stderr, "faultline ctl: %s (HTTP %d)\n", msg, r.status);
         json_decref(j);
         httpc_resp_free(&r);
         return 1;
@@ -199,6 +232,9 @@ static int cmd_list(struct ctl *c)
         }
         printf("\n");
         faults_table(faults);
+        if (num(st, "killed"))
+            printf("\nkill switch: %lld fault(s) killed, acting no more (faultline ctl enable resumes them)\n",
+                   num(st, "killed"));
     }
     json_decref(st);
     json_decref(faults);
@@ -240,7 +276,33 @@ static int cmd_show(struct ctl *c, const char *name)
 
 static int cmd_add(struct ctl *c, const char *name, int n, char **kv)
 {
-    json_t *o = json_pack("{s:s}", "name", name);
+    /* the name comes first; without one, say so (a key=value there is not a name) */
+    if (!name || !*name || strchr(name, '=')) {
+        fprintf(stderr, "faultline ctl add: missing the fault's NAME%s%s%s (ctl add NAME type=TYPE proxy=PROXY "
+                "[key=value...])\n", name && *name ? ": '" : "", name && *name ? name : "",
+                name && *name ? "' is a key=value" : "");
+        return 2;
+    }
+    char fname[200], pxname[200] = "";
+    snprintf(fname, sizeof(fname), "%s", name);
+    char *slash = strchr(fname, '/');
+    if (slash && slash > fname && slash[1]) {   /* PROXY/NAME: proxy=PROXY */
+        *slash = 0;
+        snprintf(pxname, sizeof(pxname), "%s", fname);
+        memmove(fname, slash + 1, strlen(slash + 1) + 1);
+    }
+    int has_type = 0, has_proxy = *pxname != 0;
+    for (int i = 0; i < n; i++) {
+        has_type |= !strncmp(kv[i], "type=", 5);
+        has_proxy |= !strncmp(kv[i], "proxy=", 6);
+    }
+    if (!has_type || !has_proxy) {
+        fprintf(stderr, "faultline ctl: add %s: missing %s%s%s (faultline ctl add %s type=TYPE proxy=PROXY ...)\n", name,
+                has_type ? "" : "type=", !has_type && !has_proxy ? " and " : "", has_proxy ? "" : "proxy=", name);
+        return 2;
+    }
+    json_t *o = json_pack("{s:s}", "name", fname);
+    if (*pxname) json_object_set_new(o, "proxy", json_string(pxname));
     for (int i = 0; i < n; i++) {
         char *eq = strchr(kv[i], '=');
         if (!eq || eq == kv[i]) {
@@ -249,8 +311,14 @@ static int cmd_add(struct ctl *c, const char *name, int n, char **kv)
             return 2;
         }
         *eq = 0;
-        json_object_set_new(o, kv[i], json_string(eq + 1));
+        int clash = *pxname && !strcmp(kv[i], "proxy") && strcmp(eq + 1, pxname);
+        if (!clash) json_object_set_new(o, kv[i], json_string(eq + 1));
         *eq = '=';
+        if (clash) {
+            fprintf(stderr, "faultline ctl add: %s names proxy %s, but %s\n", name, pxname, kv[i]);
+            json_decref(o);
+            return 2;
+        }
     }
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -261,6 +329,110 @@ static int cmd_add(struct ctl *c, const char *name, int n, char **kv)
     if (c->json) print_json(f);
     else printf("added fault %s (%s on proxy %s, %s)\n", str(f, "name"), str(f, "type"), str(f, "proxy"), str(f, "state"));
     json_decref(f);
+    return 0;
+}
+
+/* enable NAME / disable NAME: the fault's `enabled` key, changed live (a killed fault is armed
+ * again); enable with no NAME: every fault the kill switch stopped (POST /resume). */
+static int cmd_enable(struct ctl *c, const char *name, int on)
+{
+    json_t *o;
+    int rc;
+    if (!name) {
+        if ((rc = call(c, "POST", "/resume", NULL, NULL, 0, &o))) return rc;
+        if (c->json) print_json(o);
+        else printf("resumed %lld killed fault(s); %lld fault(s) attached\n", num(o, "resumed"), num(o, "faults"));
+        json_decref(o);
+        return 0;
+    }
+    char path[600];
+    path_for(path, sizeof(path), "/faults/", name);
+    const char *body = on ? "{\"enabled\":\"yes\"}" : "{\"enabled\":\"no\"}";
+    if ((rc = call(c, "PATCH", path, "application/json", body, strlen(body), &o))) return rc;
+    if (c->json) print_json(o);
+    else printf("%s fault %s on proxy %s (%s)\n", on ? "enabled" : "disabled", str(o, "name"), str(o, "proxy"),
+                str(o, "state"));
+    json_decref(o);
+    return 0;
+}
+
+static void proxies_table(json_t *px)
+{
+    if (!json_object_size(px)) { printf("no proxies\n"); return; }
+    printf("%-16s %-24s %-28s %-8s %-7s %6s\n", "PROXY", "LISTEN", "UPSTREAM", "MODE", "ENABLED", "FAULTS");
+    const char *name;
+    json_t *p;
+    json_object_foreach(px, name, p)
+        printf("%-16s %-24s %-28s %-8s %-7s %6zu\n", name, str(p, "listen"), str(p, "upstream"), str(p, "mode"),
+               json_is_true(json_object_get(p, "enabled")) ? "yes" : "no", json_array_size(json_object_get(p, "toxics")));
+}
+
+/* proxy list | add NAME key=value... | rm NAME | enable NAME | disable NAME, through the
+ * Toxiproxy face (/proxies). */
+static int cmd_proxy(struct ctl *c, int n, char **a)
+{
+    const char *sub = n ? a[0] : "";
+    json_t *o = NULL;
+    int rc;
+    char path[600];
+    if (!strcmp(sub, "list") && n == 1) {
+        if ((rc = call(c, "GET", "/proxies", NULL, NULL, 0, &o))) return rc;
+        if (c->json) print_json(o);
+        else proxies_table(o);
+        json_decref(o);
+        return 0;
+    }
+    if (n != 2 && !(!strcmp(sub, "add") && n >= 2)) {
+        fprintf(stderr, "faultline ctl proxy: expected list, add NAME key=value..., rm NAME, enable NAME or disable NAME\n");
+        return 2;
+    }
+    path_for(path, sizeof(path), "/proxies/", a[1]);
+    if (!strcmp(sub, "add")) {
+        json_t *b = json_pack("{s:s}", "name", a[1]);
+        for (int i = 2; i < n; i++) {
+            char *eq = strchr(a[i], '=');
+            if (!eq || eq == a[i] || (strncmp(a[i], "listen=", 7) && strncmp(a[i], "upstream=", 9) &&
+                                      strncmp(a[i], "mode=", 5) && strncmp(a[i], "enabled=", 8))) {
+                fprintf(stderr, "faultline ctl proxy add: '%s' is not one of listen=, upstream=, mode=, enabled=\n", a[i]);
+                json_decref(b);
+                return 2;
+            }
+            int yes = !strcmp(eq + 1, "yes") || !strcmp(eq + 1, "true"), no = !strcmp(eq + 1, "no") || !strcmp(eq + 1, "false");
+            if (!strncmp(a[i], "enabled=", 8) && !yes && !no) {
+                fprintf(stderr, "faultline ctl proxy add: enabled: '%s' is not yes or no\n", eq + 1);
+                json_decref(b);
+                return 2;
+            }
+            *eq = 0;
+            if (!strcmp(a[i], "enabled")) json_object_set_new(b, "enabled", json_boolean(yes));
+            else json_object_set_new(b, a[i], json_string(eq + 1));
+            *eq = '=';
+        }
+        char *body = json_dumps(b, JSON_COMPACT);
+        json_decref(b);
+        rc = call(c, "POST", "/proxies", "application/json", body, strlen(body), &o);
+        free(body);
+    } else if (!strcmp(sub, "rm")) {
+        rc = call(c, "DELETE", path, NULL, NULL, 0, &o);
+    } else if (!strcmp(sub, "enable") || !strcmp(sub, "disable")) {
+        const char *body = !strcmp(sub, "enable") ? "{\"enabled\":true}" : "{\"enabled\":false}";
+        rc = call(c, "POST", path, "application/json", body, strlen(body), &o);
+    } else {
+        fprintf(stderr, "faultline ctl proxy: unknown command '%s'\n", sub);
+        return 2;
+    }
+    if (rc) return rc;
+    if (c->json) {
+        if (o) print_json(o);
+        else printf("{\"removed\": \"%s\"}\n", a[1]);
+    } else if (!strcmp(sub, "rm")) {
+        printf("removed proxy %s\n", a[1]);
+    } else {
+        printf("%s proxy %s: %s -> %s (%s, %s)\n", !strcmp(sub, "add") ? "added" : sub[0] == 'e' ? "enabled" : "disabled",
+               str(o, "name"), str(o, "listen"), str(o, "upstream"), str(o, "mode"),
+               json_is_true(json_object_get(o, "enabled")) ? "enabled" : "disabled");
+    }
+    json_decref(o);
     return 0;
 }
 
@@ -283,7 +455,8 @@ static int cmd_kill(struct ctl *c)
     int rc = call(c, "POST", "/kill", NULL, NULL, 0, &o);
     if (rc) return rc;
     if (c->json) print_json(o);
-    else printf("stopped %lld active fault(s); %lld fault(s) attached, none acting\n", num(o, "killed"), num(o, "faults"));
+    else printf("stopped %lld active fault(s); %lld fault(s) attached, none acting (faultline ctl enable resumes "
+                "them)\n", num(o, "killed"), num(o, "faults"));
     json_decref(o);
     return 0;
 }
@@ -296,8 +469,12 @@ static int cmd_load(struct ctl *c, const char *file)
     size_t n = fread(text, 1, CTL_MAX_FILE + 1, fp);
     fclose(fp);
     if (n > CTL_MAX_FILE) { fprintf(stderr, "faultline ctl: %s: larger than 1 MiB\n", file); free(text); return 2; }
+    char err[FL_ERRLEN];   /* the daemon's own loader, here first: FILE:LINE: reason */
+    struct profile *p = profile_load(file, 0, err, sizeof(err));
+    if (!p) { fprintf(stderr, "faultline ctl: %s\n", err); free(text); return 2; }
+    profile_free(p);
     json_t *o;
-    int rc = call(c, "POST", "/profile", "text/plain", text, n, &o);
+    int rc = call_as(c, "POST", "/profile", "text/plain", text, n, &o, file);
     free(text);
     if (rc) return rc;
     if (c->json) print_json(o);
@@ -379,9 +556,12 @@ int cli_ctl(int argc, char **argv)
     if (httpc_bearer(c.token, auth, err, sizeof(err)) < 0) { fprintf(stderr, "faultline ctl: --token: %s\n", err); return 2; }
     if (!strcmp(cmd, "list") && nargs == 0) return cmd_list(&c);
     if (!strcmp(cmd, "show") && nargs == 1) return cmd_show(&c, args[0]);
-    if (!strcmp(cmd, "add") && nargs >= 1) return cmd_add(&c, args[0], nargs - 1, args + 1);
+    if (!strcmp(cmd, "add")) return cmd_add(&c, nargs ? args[0] : NULL, nargs ? nargs - 1 : 0, args + 1);
     if (!strcmp(cmd, "rm") && nargs == 1) return cmd_rm(&c, args[0]);
     if (!strcmp(cmd, "kill") && nargs == 0) return cmd_kill(&c);
+    if ((!strcmp(cmd, "enable") || !strcmp(cmd, "resume")) && nargs == 0) return cmd_enable(&c, NULL, 1);
+    if ((!strcmp(cmd, "enable") || !strcmp(cmd, "disable")) && nargs == 1) return cmd_enable(&c, args[0], cmd[0] == 'e');
+    if (!strcmp(cmd, "proxy")) return cmd_proxy(&c, nargs, args);
     if (!strcmp(cmd, "load") && nargs == 1) return cmd_load(&c, args[0]);
     if (!strcmp(cmd, "stats") && nargs == 0) return cmd_stats(&c);
     fprintf(stderr, "faultline ctl: bad command or arguments: %s\n\n", cmd);

@@ -1,6 +1,6 @@
 /* main.c -- the faultline binary: one executable, one subcommand per job.
  *
- *   serve  PROFILE   run the proxies in the foreground
+ *   serve  PROFILE   run the proxies in the foreground (cli/serve.c)
  *   check  PROFILE   validate a profile (or scenario) and exit 0, or 2 with PATH:LINE: reason
  *   ctl    ...       drive a running faultline through its admin API
  *   verify EXPECT    judge a recorded run
@@ -27,7 +27,8 @@ static void usage(FILE *out)
             "the service coped.\n"
             "\n"
             "commands:\n"
-            "  serve PROFILE.ini      run the proxies and faults of a profile (foreground)\n"
+            "  serve PROFILE.ini      run the proxies and faults of a profile (foreground);\n"
+            "                         --expect FILE also samples FILE's postgres/probe expectations\n"
             "  check FILE.ini         validate a profile or scenario; exit 0, or 2 with the error\n"
             "  ctl SUBCOMMAND         drive a running faultline through its admin API\n"
             "  verify EXPECT.ini      judge a recorded run (exit 0 pass, 1 fail, 3 inconclusive)\n"
@@ -42,36 +43,6 @@ static int wants_help(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
     return 0;
-}
-
-static int cmd_serve(int argc, char **argv)
-{
-    if (wants_help(argc, argv) || argc != 2) {
-        fprintf(argc == 2 ? stdout : stderr,
-                "usage: faultline serve PROFILE.ini\n\n"
-                "Runs every [proxy] of the profile with its [fault]s, in the foreground, logging to\n"
-                "stderr. Signals: SIGHUP reloads the profile (a bad one is logged and the running one\n"
-                "kept); SIGTERM/SIGINT stop accepting, let connections finish for up to `drain`, then\n"
-                "exit 0; SIGUSR1 stops every fault at once. Exit status 2 on a bad profile or a listen\n"
-                "address in use.\n");
-        return argc == 2 ? 0 : 2;
-    }
-    char err[1024];
-    struct profile *p = profile_load(argv[1], 0, err, sizeof(err));
-    if (!p) {
-        fprintf(stderr, "faultline: %s\n", err);
-        return 2;
-    }
-    log_setup((enum log_level)p->g.log_level, (enum log_format)p->g.log_format);
-    struct fl_server *s = server_new(p, err, sizeof(err));
-    if (!s) {
-        fprintf(stderr, "faultline: %s\n", err);
-        profile_free(p);
-        return 2;
-    }
-    int rc = server_run(s);
-    server_free(s);
-    return rc;
 }
 
 static int cmd_check(int argc, char **argv)
@@ -111,7 +82,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "--version")) return cmd_version(1, argv + 1);
     server_compose(&admin_part);   /* every server this process makes (serve, run) has the admin API */
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-        {"serve", cmd_serve}, {"check", cmd_check}, {"version", cmd_version},
+        {"serve", cli_serve}, {"check", cmd_check}, {"version", cmd_version},
         {"ctl", cli_ctl}, {"verify", cli_verify}, {"run", cli_run},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

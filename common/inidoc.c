@@ -15,6 +15,8 @@ struct reader {
     int line;              /* line number of the text last handed to inih */
     int too_long_line;     /* first line that did not fit */
     int sec_line;          /* line of the last [section] header */
+    int noeq_line;         /* first line that is not [section] nor key = value */
+    char noeq[80];         /* its text (cut) */
 };
 
 struct pstate {
@@ -26,9 +28,10 @@ struct pstate {
 };
 
 /* Hands inih one line at a time, counting lines. Comments and indentation are removed here
- * (whole-line ';' and '#' comments, and inline "  ; ..." comments the way inih itself reads them),
- * so only a line's content counts against inih's fixed buffer: a long comment is fine, a key and
- * value that do not fit are an error naming the line. */
+ * (whole-line ';' and '#' comments, and inline comments: a ';' or '#' after a space or tab, as
+ * inih's INI_ALLOW_INLINE_COMMENTS reads ';'), so only a line's content counts against inih's
+ * fixed buffer: a long comment is fine, a key and value that do not fit are an error naming the
+ * line. A value cannot hold " ;" or " #" (write it without the space). */
 static char *reader_fn(char *str, int num, void *stream)
 {
     struct reader *r = stream;
@@ -42,7 +45,7 @@ static char *reader_fn(char *str, int num, void *stream)
     while (b < e && (*b == ' ' || *b == '\t')) b++;
     if (b < e && (*b == ';' || *b == '#')) e = b;                      /* comment line */
     for (const char *q = b + 1; q < e; q++)
-        if (*q == ';' && (q[-1] == ' ' || q[-1] == '\t')) { e = q; break; } /* inline comment */
+        if ((*q == ';' || *q == '#') && (q[-1] == ' ' || q[-1] == '\t')) { e = q; break; } /* inline comment */
     while (e > b && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) e--;
     size_t n = (size_t)(e - b);
     if (n > INIDOC_MAX_LINE || n + 1 > (size_t)num) {
@@ -52,6 +55,11 @@ static char *reader_fn(char *str, int num, void *stream)
     memcpy(str, b, n);
     str[n] = 0;
     if (n && *str == '[') r->sec_line = r->line;
+    /* inih also splits at ':' ("key: value"); here a key is followed by '=' and nothing else */
+    if (n && *str != '[' && strcspn(str, "=") >= strcspn(str, ":") && !r->noeq_line) {
+        r->noeq_line = r->line;
+        snprintf(r->noeq, sizeof(r->noeq), "%.60s%s", str, n > 60 ? "..." : "");
+    }
     return str;
 }
 
@@ -100,6 +108,7 @@ static int handler(void *user, const char *section, const char *name, const char
     k->value = xstrdup(value);
     k->line = ps->r->line;
     k->used = 0;
+    k->single = 0;
     return 1;
 }
 
@@ -130,6 +139,12 @@ struct inidoc *inidoc_parse(const char *path, const char *text, char *err, size_
     if (r.too_long_line && (!rc || r.too_long_line <= rc) && (!ps.bad_line || r.too_long_line <= ps.bad_line)) {
         inidoc_err(d, r.too_long_line, err, errlen,
                    "line is longer than %d characters (not counting indentation and comments)", INIDOC_MAX_LINE);
+        inidoc_free(d);
+        return NULL;
+    }
+    if (r.noeq_line && (!rc || r.noeq_line <= rc) && (!ps.bad_line || r.noeq_line <= ps.bad_line)) {
+        inidoc_err(d, r.noeq_line, err, errlen, "syntax error: '%s' is not key = value (a line needs '='), a [section] or a comment",
+                   r.noeq);
         inidoc_free(d);
         return NULL;
     }
@@ -202,6 +217,7 @@ const char *inisec_get(struct inisec *s, const char *key, int *line)
     for (int i = 0; i < s->nkeys; i++) {
         if (strcmp(s->keys[i].key, key) == 0) {
             s->keys[i].used = 1;
+            s->keys[i].single = 1;
             v = s->keys[i].value;
             if (line) *line = s->keys[i].line;
         }
@@ -212,6 +228,14 @@ const char *inisec_get(struct inisec *s, const char *key, int *line)
 
 int inisec_check_unused(const struct inidoc *d, const struct inisec *s, char *err, size_t errlen)
 {
+    /* a key read as one value (inisec_get) but given twice: the first would be silently lost */
+    for (int i = 0; i < s->nkeys; i++) {
+        if (!s->keys[i].single) continue;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(s->keys[j].key, s->keys[i].key))
+                return inidoc_err(d, s->keys[i].line, err, errlen, "duplicate key '%s' in [%s%s%s] (first at line %d)",
+                                  s->keys[i].key, s->type, s->name[0] ? " " : "", s->name, s->keys[j].line);
+    }
     for (int i = 0; i < s->nkeys; i++) {
         if (!s->keys[i].used)
             return inidoc_err(d, s->keys[i].line, err, errlen, "unknown key '%s' in [%s%s%s]",

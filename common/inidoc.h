@@ -5,7 +5,11 @@
  * (the handler runs for the line the reader returned last), remembers where each [section]
  * header stands, strips comments and indentation itself (so only content counts against the
  * limit), and turns a line whose content is over 199 characters into an error instead of a
- * silent split.
+ * silent split. Comments: a line starting with ';' or '#', and inline after a space or tab
+ * ("key = value  ; why", "key = value  # why"). A line that is not [section] / key = value is
+ * an error naming the line; so is a key given twice in one section when its consumer reads it
+ * as one value (inisec_get), reported by inisec_check_unused. Keys a consumer reads by walking
+ * the section (a fault's repeatable `header`) may repeat.
  *
  * Profiles, scenarios and expectation files are all inidocs; each consumer walks the sections
  * and reports errors as "PATH:LINE: reason" through inidoc_err().
@@ -19,6 +23,7 @@ struct inikey {
     char *key, *value;
     int line;
     int used;           /* set by consumers; unused keys are reported as unknown */
+    int single;         /* read as one value (inisec_get): given twice, it is an error */
 };
 
 struct inisec {
@@ -52,7 +57,9 @@ const char *inisec_get(struct inisec *s, const char *key, int *line);
 int inidoc_err(const struct inidoc *d, int line, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* Reports the first key of s not marked used: "PATH:LINE: unknown key 'k' in [type name]". */
+/* Reports a key read with inisec_get but given twice ("PATH:LINE: duplicate key 'k' in [type
+ * name] (first at line N)", the second line), else the first key of s not marked used:
+ * "PATH:LINE: unknown key 'k' in [type name]". */
 int inisec_check_unused(const struct inidoc *d, const struct inisec *s, char *err, size_t errlen);
 
 /* The total of a text's lines, for "read N lines" messages. */

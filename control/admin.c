@@ -1,5 +1,5 @@
 /* admin.c -- the admin API's listener, its safety checks, routing, and faultline's own
- * endpoints (/faults, /profile, /healthz, /kill). See admin.h and docs/api.md.
+ * endpoints (/faults, /profile, /healthz, /kill, /resume). See admin.h and docs/api.md.
  *
  * One evhttp server on the event loop the proxies run on, bound on [faultline] admin
  * (127.0.0.1:8474 by default; "off" disables it). Every request passes the same gate before
@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
+#include <sys/queue.h>
 #include <event2/listener.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -394,6 +395,76 @@ static int count_faults(struct fl_server *s)
     return n;
 }
 
+/* Faults stopped by the kill switch (POST /kill, SIGUSR1) and not resumed, removed or replaced. */
+static int count_killed(struct fl_server *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->nproxies; i++)
+        for (int k = 0; k < s->proxies[i]->nfaults; k++) n += s->proxies[i]->faults[k]->killed != 0;
+    return n;
+}
+
+/* The value of query parameter key into buf (NULL when absent). */
+static const char *query_get(struct adm_req *r, const char *key, char *buf, size_t len)
+{
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(r->req);
+    const char *q = u ? evhttp_uri_get_query(u) : NULL;
+    if (!q) return NULL;
+    struct evkeyvalq kv;
+    TAILQ_INIT(&kv);
+    if (evhttp_parse_query_str(q, &kv) < 0) return NULL;
+    const char *v = evhttp_find_header(&kv, key);
+    if (v) snprintf(buf, len, "%s", v);
+    evhttp_clear_headers(&kv);
+    return v ? buf : NULL;
+}
+
+/* Fault names are unique per proxy: the fault `name` on proxy `pxname` (NULL: any proxy; a
+ * name found on several is refused, 409 naming them; PROXY/NAME names both when no fault is
+ * called that whole). NULL after a 404/409 reply. */
+static struct fault *fault_lookup(struct adm_req *r, const char *name, const char *pxname, struct fl_proxy **pxo)
+{
+    struct fl_server *s = r->s;
+    if (pxname) {
+        struct fl_proxy *px = server_find_proxy(s, pxname);
+        struct fault *f = px ? proxy_find_fault(px, name) : NULL;
+        if (!px) adm_error(r, 404, "proxy not found: %s", pxname);
+        else if (!f) adm_error(r, 404, "fault not found: %s on proxy %s", name, pxname);
+        *pxo = px;
+        return f;
+    }
+    struct fault *f = NULL;
+    int n = 0;
+    json_t *on = json_array();
+    char list[600] = "";
+    for (int i = 0; i < s->nproxies; i++) {
+        struct fault *g = proxy_find_fault(s->proxies[i], name);
+        if (!g) continue;
+        if (!n++) { f = g; *pxo = s->proxies[i]; }
+        json_array_append_new(on, json_string(s->proxies[i]->spec.name));
+        size_t o = strlen(list);
+        snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", s->proxies[i]->spec.name);
+    }
+    const char *slash = strchr(name, '/');
+    if (!n && slash && slash > name && slash[1]) {
+        json_decref(on);
+        char px[200];
+        snprintf(px, sizeof(px), "%.*s", (int)(slash - name), name);
+        return fault_lookup(r, slash + 1, px, pxo);
+    }
+    if (n > 1) {
+        char msg[1000];
+        snprintf(msg, sizeof(msg), "ambiguous fault name: '%s' is on proxies %s; name one as PROXY/NAME (%s/%s) or "
+                 "with ?proxy=PROXY", name, list, json_string_value(json_array_get(on, 0)), name);
+        utf8_scrub(msg);
+        adm_json(r, 409, json_pack("{s:s, s:i, s:o}", "error", msg, "status", 409, "proxies", on));
+        return NULL;
+    }
+    json_decref(on);
+    if (!n) adm_error(r, 404, "fault not found: %s", name);
+    return f;
+}
+
 static void faults_create(struct adm_req *r)
 {
     json_t *j = adm_body_json(r);
@@ -407,20 +478,29 @@ static void faults_create(struct adm_req *r)
     }
     char name[200];
     snprintf(name, sizeof(name), "%s", json_string_value(jn));
+    if (strchr(name, '/')) {
+        json_decref(j);
+        adm_error(r, 400, "name: '%s' holds '/' (PROXY/NAME addresses a fault; give the proxy as \"proxy\")", name);
+        return;
+    }
     struct kvl l = {0};
     if (kvl_from_json(r, &l, j, 0) < 0) { kvl_free(&l); json_decref(j); return; }
     json_decref(j);
-    if (server_find_fault(r->s, name, NULL)) {
-        kvl_free(&l);
-        adm_error(r, 409, "fault already exists: %s", name);
-        return;
-    }
     struct fl_proxy *px;
     struct fault *f = build_checked(r, name, &l, &px);
     kvl_free(&l);
     if (!f) return;
+    /* names are unique per proxy; a killed fault (POST /kill) acts no more: created again, it
+     * is replaced */
+    struct fault *old = proxy_find_fault(px, name);
+    if (old && !old->killed) {
+        fault_free(f);
+        adm_error(r, 409, "fault already exists: %s on proxy %s", name, px->spec.name);
+        return;
+    }
+    if (old) proxy_fault_replace(px, old, f);
+    else proxy_fault_add(px, f);
     f->from_api = 1;
-    proxy_fault_add(px, f);
     adm_json(r, 201, adm_fault_json(f));
 }
 
@@ -456,11 +536,16 @@ static int route_faults(struct adm_req *r)
 {
     if (r->nseg < 1 || strcmp(r->seg[0], "faults")) return 0;
     struct fl_server *s = r->s;
+    char qpx[200];
+    const char *pxname = query_get(r, "proxy", qpx, sizeof(qpx));
     if (r->nseg == 1) {
         if (r->method == EVHTTP_REQ_GET) {
+            if (pxname && !server_find_proxy(s, pxname)) { adm_error(r, 404, "proxy not found: %s", pxname); return 1; }
             json_t *a = json_array();
-            for (int i = 0; i < s->nproxies; i++)
+            for (int i = 0; i < s->nproxies; i++) {
+                if (pxname && strcmp(pxname, s->proxies[i]->spec.name)) continue;
                 for (int k = 0; k < s->proxies[i]->nfaults; k++) json_array_append_new(a, adm_fault_json(s->proxies[i]->faults[k]));
+            }
             adm_json(r, 200, a);
         } else if (r->method == EVHTTP_REQ_POST) {
             faults_create(r);
@@ -469,17 +554,23 @@ static int route_faults(struct adm_req *r)
         }
         return 1;
     }
-    if (r->nseg != 2) return 0;
-    struct fl_proxy *px = NULL;
-    struct fault *f = server_find_fault(s, r->seg[1], &px);
+    /* /faults/NAME, /faults/PROXY/NAME (or PROXY%2FNAME), /faults/NAME?proxy=PROXY */
+    if (r->nseg != 2 && r->nseg != 3) return 0;
     if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_PATCH && r->method != EVHTTP_REQ_DELETE) {
         adm_method_not_allowed(r, "GET, PATCH, DELETE");
         return 1;
     }
-    if (!f) {
-        adm_error(r, 404, "fault not found: %s", r->seg[1]);
-        return 1;
+    const char *name = r->seg[r->nseg - 1];
+    if (r->nseg == 3) {
+        if (pxname && strcmp(pxname, r->seg[1])) {
+            adm_error(r, 400, "proxy: the path names proxy %s, ?proxy= names %s", r->seg[1], pxname);
+            return 1;
+        }
+        pxname = r->seg[1];
     }
+    struct fl_proxy *px = NULL;
+    struct fault *f = fault_lookup(r, name, pxname, &px);
+    if (!f) return 1;
     if (r->method == EVHTTP_REQ_GET) adm_json(r, 200, adm_fault_json(f));
     else if (r->method == EVHTTP_REQ_PATCH) fault_patch(r, f, px);
     else {
@@ -489,7 +580,7 @@ static int route_faults(struct adm_req *r)
     return 1;
 }
 
-/* ---- /profile, /healthz, /kill ---- */
+/* ---- /profile, /healthz, /kill, /resume ---- */
 
 static void profile_post(struct adm_req *r)
 {
@@ -517,15 +608,23 @@ static int route_misc(struct adm_req *r)
     if (!strcmp(p, "healthz")) {
         if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD) { adm_method_not_allowed(r, "GET"); return 1; }
         adm_json(r, r->s->draining ? 503 : 200,
-                 json_pack("{s:s, s:s, s:i, s:i, s:f}", "status", r->s->draining ? "draining" : "ok", "version",
-                           FAULTLINE_VERSION, "proxies", r->s->nproxies, "faults", count_faults(r->s), "uptime_s",
-                           (double)(fl_now_us() - r->s->started_us) / 1e6));
+                 json_pack("{s:s, s:s, s:i, s:i, s:i, s:f}", "status", r->s->draining ? "draining" : "ok", "version",
+                           FAULTLINE_VERSION, "proxies", r->s->nproxies, "faults", count_faults(r->s), "killed",
+                           count_killed(r->s), "uptime_s", (double)(fl_now_us() - r->s->started_us) / 1e6));
         return 1;
     }
     if (!strcmp(p, "kill")) {
         if (r->method != EVHTTP_REQ_POST) { adm_method_not_allowed(r, "POST"); return 1; }
         int n = server_kill_faults(r->s);
         adm_json(r, 200, json_pack("{s:i, s:i}", "killed", n, "faults", count_faults(r->s)));
+        return 1;
+    }
+    if (!strcmp(p, "resume")) {
+        /* the kill switch undone: every killed fault acts again, its window restarting now */
+        if (r->method != EVHTTP_REQ_POST) { adm_method_not_allowed(r, "POST"); return 1; }
+        int n = server_resume_faults(r->s);
+        adm_json(r, 200, json_pack("{s:i, s:i, s:i}", "resumed", n, "faults", count_faults(r->s), "killed",
+                                   count_killed(r->s)));
         return 1;
     }
     if (!strcmp(p, "profile")) {

@@ -69,11 +69,16 @@ static void stats(struct adm_req *r)
 {
     struct fl_server *s = r->s;
     json_t *px = json_object();
-    for (int i = 0; i < s->nproxies; i++) json_object_set_new(px, s->proxies[i]->spec.name, proxy_stats_json(s->proxies[i]));
+    int killed = 0;
+    for (int i = 0; i < s->nproxies; i++) {
+        json_object_set_new(px, s->proxies[i]->spec.name, proxy_stats_json(s->proxies[i]));
+        for (int k = 0; k < s->proxies[i]->nfaults; k++) killed += s->proxies[i]->faults[k]->killed != 0;
+    }
     json_t *o = json_pack("{s:s, s:f, s:I, s:I, s:s, s:o}", "version", FAULTLINE_VERSION, "uptime_s",
                           (double)(fl_now_us() - s->started_us) / 1e6, "reloads", (json_int_t)s->reloads,
                           "reload_failures", (json_int_t)s->reload_failures, "run", rec_run_id(), "proxies", px);
     json_object_set_new(o, "record_dropped", json_integer((json_int_t)rec_dropped()));
+    json_object_set_new(o, "killed", json_integer(killed));   /* faults stopped by the kill switch */
     adm_json(r, 200, o);
 }
 
@@ -158,6 +163,7 @@ FGET(f_resets, resets)
 FGET(f_refused, refused)
 FGET(f_aband, abandoned)
 static uint64_t f_active(const struct fault *f) { return f->phase == FAULT_ACTIVE && !f->killed; }
+static uint64_t f_killed(const struct fault *f) { return f->killed != 0; }
 
 static void per_fault(struct out *o, struct fl_server *s, const char *name, const char *type, const char *help, fget g)
 {
@@ -198,13 +204,17 @@ static void metrics(struct adm_req *r)
     per_proxy(&o, s, "faultline_connections_total", "counter", "Client connections accepted.", p_acc);
     per_proxy(&o, s, "faultline_connections_active", "gauge", "Client connections open now.", p_act);
     per_proxy(&o, s, "faultline_upstream_connect_failures_total", "counter", "Connections whose upstream could not be reached.", p_upfail);
-    per_proxy(&o, s, "faultline_connections_refused_total", "counter", "Connections refused (refuse fault or disabled proxy).", p_refused);
+    per_proxy(&o, s, "faultline_connections_refused_total", "counter",
+              "Connection attempts refused while a refuse fault held the listener closed, counted from their SYNs "
+              "(needs CAP_NET_RAW, else 0); a disabled proxy's refusals are not counted.", p_refused);
     per_proxy(&o, s, "faultline_accept_errors_total", "counter", "accept() failures (EMFILE and others).", p_accerr);
     per_proxy(&o, s, "faultline_connections_capped_total", "counter",
               "Connections reset at accept: the proxy's or the total max_conns was reached.", p_capped);
     per_proxy(&o, s, "faultline_connections_idle_closed_total", "counter",
               "Connections closed for idling past client_idle_timeout or upstream_idle_timeout.", p_idle);
-    head(&o, "faultline_connections_closed_total", "counter", "Connections closed, by the side that closed first.");
+    head(&o, "faultline_connections_closed_total", "counter",
+         "Connections closed, by the side that ended them (an upstream close still held back from the client when "
+         "the client hung up is the client's).");
     for (int i = 0; i < s->nproxies; i++)
         for (int c = 1; c < 5; c++)
             outf(&o, "faultline_connections_closed_total{proxy=\"%s\",by=\"%s\"} %llu\n", esc(s->proxies[i]->spec.name),
@@ -225,15 +235,22 @@ static void metrics(struct adm_req *r)
                  cls[c], (unsigned long long)s->proxies[i]->st.status_class[c]);
     per_proxy(&o, s, "faultline_http_inflight_requests", "gauge", "HTTP requests waiting for their response now.", p_inflight);
     per_fault(&o, s, "faultline_fault_active", "gauge", "1 while the fault is in its active window.", f_active);
+    per_fault(&o, s, "faultline_fault_killed", "gauge",
+              "1 while the fault is stopped by the kill switch (POST /kill, SIGUSR1) and not resumed or replaced.",
+              f_killed);
     per_fault(&o, s, "faultline_fault_connections_seen_total", "counter", "Connections (or requests) offered to the fault.", f_seen);
-    per_fault(&o, s, "faultline_fault_applied_total", "counter", "Connections the fault was applied to (selected by probability while active).", f_aff);
+    per_fault(&o, s, "faultline_fault_applied_total", "counter",
+              "Connections (on http, postgres and redis proxies: requests, queries, commands) the fault acted on "
+              "(selected by probability while active).", f_aff);
     per_fault(&o, s, "faultline_fault_requests_applied_total", "counter", "HTTP requests the fault was applied to.", f_req);
     per_fault(&o, s, "faultline_fault_bytes_delayed_total", "counter", "Bytes the fault delayed.", f_del);
     per_fault(&o, s, "faultline_fault_bytes_held_total", "counter", "Bytes the fault held back.", f_held);
     per_fault(&o, s, "faultline_fault_bytes_dropped_total", "counter", "Bytes the fault dropped.", f_drop);
     per_fault(&o, s, "faultline_fault_closes_total", "counter", "FIN closes done by the fault.", f_closes);
     per_fault(&o, s, "faultline_fault_resets_total", "counter", "RSTs sent by the fault.", f_resets);
-    per_fault(&o, s, "faultline_fault_refused_total", "counter", "Connections refused by the fault.", f_refused);
+    per_fault(&o, s, "faultline_fault_refused_total", "counter",
+              "Connection attempts (SYNs) refused while this refuse fault held the listener closed (needs CAP_NET_RAW, "
+              "else 0).", f_refused);
     per_fault(&o, s, "faultline_fault_abandoned_total", "counter", "Held calls the client gave up on.", f_aband);
     adm_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", o.b, o.n);
     free(o.b);

@@ -33,17 +33,21 @@ struct toxmap {
     const char *toxi, *fl;
     struct toxattr a[3];
     const char *extra_key, *extra_val;   /* fixed faultline key the mapping always sets */
+    int extra_defines;                   /* a fault of type fl is this toxic only with that key */
 };
 
 static const struct toxmap TOXMAP[] = {
-    {"latency", "latency", {{"latency", "delay", U_MS}, {"jitter", "jitter", U_MS}}, NULL, NULL},
-    {"bandwidth", "bandwidth", {{"rate", "rate", U_KBPS}}, NULL, NULL},
-    {"slow_close", "slow_close", {{"delay", "delay", U_MS}}, NULL, NULL},
+    {"latency", "latency", {{"latency", "delay", U_MS}, {"jitter", "jitter", U_MS}}, NULL, NULL, 0},
+    {"bandwidth", "bandwidth", {{"rate", "rate", U_KBPS}}, NULL, NULL, 0},
+    {"slow_close", "slow_close", {{"delay", "delay", U_MS}}, NULL, NULL, 0},
     /* Toxiproxy closes the connections a removed timeout toxic was holding */
-    {"timeout", "timeout", {{"timeout", "timeout", U_MS}}, "on_end", "reset"},
-    {"reset_peer", "reset", {{"timeout", "after", U_MS}}, NULL, NULL},
-    {"slicer", "slicer", {{"average_size", "size", U_BYTES}, {"size_variation", "size_jitter", U_BYTES}, {"delay", "delay", U_US}}, NULL, NULL},
-    {"limit_data", "limit_data", {{"bytes", "bytes", U_BYTES}}, NULL, NULL},
+    {"timeout", "timeout", {{"timeout", "timeout", U_MS}}, "on_end", "reset", 0},
+    /* Toxiproxy's reset_peer waits for data: the first bytes start `timeout` (0: RST at once),
+     * nothing of them goes on (toxics/reset_peer.go); faultline's reset acts from the connect
+     * unless trigger = data */
+    {"reset_peer", "reset", {{"timeout", "after", U_MS}}, "trigger", "data", 1},
+    {"slicer", "slicer", {{"average_size", "size", U_BYTES}, {"size_variation", "size_jitter", U_BYTES}, {"delay", "delay", U_US}}, NULL, NULL, 0},
+    {"limit_data", "limit_data", {{"bytes", "bytes", U_BYTES}}, NULL, NULL, 0},
 };
 #define NTOXMAP (sizeof(TOXMAP) / sizeof(TOXMAP[0]))
 
@@ -54,13 +58,6 @@ static const struct toxmap *map_by_toxi(const char *t)
     return NULL;
 }
 
-static const struct toxmap *map_by_fl(const char *t)
-{
-    for (size_t i = 0; i < NTOXMAP; i++)
-        if (!strcmp(TOXMAP[i].fl, t)) return &TOXMAP[i];
-    return NULL;
-}
-
 /* The last value given for key in the fault's keys, or NULL. */
 static const char *fkv(const struct fault *f, const char *key)
 {
@@ -68,6 +65,19 @@ static const char *fkv(const struct fault *f, const char *key)
     for (int i = 0; i < f->nkv; i++)
         if (!strcmp(f->kv[i].key, key)) v = f->kv[i].value;
     return v;
+}
+
+/* The Toxiproxy toxic fault f is, or NULL: it is shown (and updated) as a faultline type. */
+static const struct toxmap *map_of_fault(const struct fault *f)
+{
+    for (size_t i = 0; i < NTOXMAP; i++) {
+        const struct toxmap *m = &TOXMAP[i];
+        if (strcmp(m->fl, f->type->name)) continue;
+        const char *v = m->extra_defines ? fkv(f, m->extra_key) : NULL;
+        if (m->extra_defines && (!v || strcmp(v, m->extra_val))) continue;
+        return m;
+    }
+    return NULL;
 }
 
 /* A faultline value back in Toxiproxy's unit (0 when absent or unreadable). */
@@ -94,7 +104,7 @@ static const char *stream_str(unsigned dir)
 
 static json_t *toxic_json(const struct fault *f)
 {
-    const struct toxmap *m = map_by_fl(f->type->name);
+    const struct toxmap *m = map_of_fault(f);
     json_t *attrs = json_object();
     if (m) {
         for (int i = 0; i < 3 && m->a[i].attr; i++)
@@ -102,8 +112,10 @@ static json_t *toxic_json(const struct fault *f)
     } else if (f->type->attrs) {
         f->type->attrs(f->cfg, type_attr_cb, attrs);
     }
-    return json_pack("{s:o, s:s, s:s, s:s, s:f}", "attributes", attrs, "name", f->name, "type", m ? m->toxi : f->type->name,
-                     "stream", stream_str(f->dir), "toxicity", f->probability);
+    /* "state" (extension): active, pending, ended, disabled or killed (POST /kill), as /faults */
+    return json_pack("{s:o, s:s, s:s, s:s, s:f, s:s}", "attributes", attrs, "name", f->name, "type",
+                     m ? m->toxi : f->type->name, "stream", stream_str(f->dir), "toxicity", f->probability, "state",
+                     adm_fault_state(f));
 }
 
 static json_t *proxy_json(const struct fl_proxy *px)
@@ -490,8 +502,21 @@ static void toxic_create(struct adm_req *r, struct fl_proxy *px)
     if (!name[0]) snprintf(name, sizeof(name), "%s_%s", type, stream);
     const struct toxmap *m = map_by_toxi(type);
     /* a mapped type whose faultline fault is not built is as unknown as any other */
-    if (m ? !fault_type_find(m->fl) : !fault_type_find(type)) { adm_error(r, 400, "invalid toxic type"); goto out; }
-    if (find_toxic(px, name)) { adm_error(r, 409, "toxic already exists"); goto out; }
+    if (m ? !fault_type_find(m->fl) : !fault_type_find(type)) {
+        /* Toxiproxy's message first (clients may match it), then what would do */
+        char valid[800];
+        size_t o = (size_t)snprintf(valid, sizeof(valid), "Toxiproxy's:");
+        for (size_t i = 0; i < NTOXMAP && o < sizeof(valid); i++)
+            if (fault_type_find(TOXMAP[i].fl)) o += (size_t)snprintf(valid + o, sizeof(valid) - o, " %s", TOXMAP[i].toxi);
+        if (o < sizeof(valid)) o += (size_t)snprintf(valid + o, sizeof(valid) - o, "; faultline's:");
+        for (int k = 0; fault_types[k] && o < sizeof(valid); k++)
+            o += (size_t)snprintf(valid + o, sizeof(valid) - o, " %s", fault_types[k]->name);
+        adm_error(r, 400, "invalid toxic type: '%s' (%s)", type, valid);
+        goto out;
+    }
+    /* a killed toxic (POST /kill) acts no more: adding it again replaces it */
+    struct fault *killed = find_toxic(px, name);
+    if (killed && !killed->killed) { adm_error(r, 409, "toxic already exists"); goto out; }
     snprintf(tox, sizeof(tox), "%s", m ? m->fl : type);
     tkv_set(&l, "type", tox);
     tkv_set(&l, "proxy", px->spec.name);
@@ -510,8 +535,9 @@ static void toxic_create(struct adm_req *r, struct fl_proxy *px)
     }
     struct fault *f = tkv_build(r, name, &l, px);
     if (!f) goto out;
+    if (killed) proxy_fault_replace(px, killed, f);
+    else proxy_fault_add(px, f);
     f->from_api = 1;
-    proxy_fault_add(px, f);
     adm_json(r, 200, toxic_json(f));
 out:
     tkv_free(&l);
@@ -536,7 +562,7 @@ static void toxic_update(struct adm_req *r, struct fl_proxy *px, struct fault *o
         for (int i = 0; i < l.n; i++)
             if (!strcmp(l.k[i], "toxicity")) { free(l.v[i]); l.v[i] = strdup(b); }
     }
-    const struct toxmap *m = map_by_fl(old->type->name);
+    const struct toxmap *m = map_of_fault(old);
     if (attrs_to_kv(m, ja, &l, err, sizeof(err)) < 0) {
         adm_error(r, 400, "bad request body: %s", err);
         goto out;

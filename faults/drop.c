@@ -6,7 +6,8 @@
  * already closed, and retry loops with no backoff (every attempt is dropped at once).
  *
  * Keys: after_bytes (size, default 0 = not by bytes), after (duration, default 0 = not by time).
- * With both 0 the connection is closed as soon as it is accepted.
+ * With both 0 the connection is closed as soon as it is accepted. trigger = data: the first
+ * bytes in the fault's direction (dropped) start `after` instead (faults/cut.h).
  */
 #include "faults/cut.h"
 
@@ -21,6 +22,7 @@ const struct fault_type fault_drop = {
     .cfg_size = sizeof(struct cut_cfg),
     .state_size = sizeof(struct cut_state),
     .set = cut_set_after,
+    .validate = cut_validate_after,
     .attrs = cut_attrs_after,
     .on_start = drop_start,
     .on_data = drop_data,

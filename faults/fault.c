@@ -89,6 +89,14 @@ struct fault *fault_build(const char *name, const char *const *keys, const char 
             }
         }
     if (!t) { snprintf(err, errlen, "'type' is required"); return NULL; }
+    /* a key given twice would silently lose its first value: refused (but the type's repeatable one) */
+    for (int i = 1; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(keys[i], keys[j]) && !(t->repeatable && !strcmp(keys[i], t->repeatable))) {
+                *bad = i;
+                snprintf(err, errlen, "%s: given twice (a fault takes one value)", keys[i]);
+                return NULL;
+            }
 
     struct fault *f = calloc(1, sizeof(*f));
     if (!f) abort();

@@ -56,6 +56,9 @@ struct fault_type {
     int (*validate)(const void *cfg, char *err, size_t errlen);
     void (*attrs)(const void *cfg, fault_attr_fn emit, void *ud);  /* optional */
     void (*cfg_free)(void *cfg);  /* free what set() allocated inside cfg; optional */
+    /* The one type key that may be given more than once (http_error's `header`), or NULL:
+     * any other key given twice is an error naming the second (fault_build). */
+    const char *repeatable;
 
     /* --- per connection and direction (all optional) --- */
     void (*on_start)(struct stage *st);     /* stage created and selected (new or live conn) */

@@ -99,6 +99,7 @@ const struct fault_type fault_http_error = {
     .set = http_error_set,
     .attrs = http_error_attrs,
     .cfg_free = http_error_free,
+    .repeatable = "header",       /* one per header line of the answer */
     .http = &http_error_ops,
     .flags = FT_HTTP_ONLY,
 };

@@ -7,6 +7,8 @@
  * pools that keep a reset connection.
  *
  * Keys: after_bytes (size, default 0), after (duration, default 0); both 0 = reset at connect.
+ * trigger = data: the first bytes in the fault's direction (dropped) start `after` instead
+ * (Toxiproxy's reset_peer; faults/cut.h).
  */
 #include "faults/cut.h"
 #include "faults/http_fault.h"
@@ -23,6 +25,7 @@ const struct fault_type fault_reset = {
     .cfg_size = sizeof(struct cut_cfg),
     .state_size = sizeof(struct cut_state),
     .set = cut_set_after,
+    .validate = cut_validate_after,
     .attrs = cut_attrs_after,
     .on_start = reset_start,
     .on_data = reset_data,

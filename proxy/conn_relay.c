@@ -451,6 +451,10 @@ static void on_client_gone(struct conn *c)
 {
     /* what reaches the client after this answers nothing: it hung up (turns, docs/metrics.md) */
     if (!c->t_cli_eof) c->t_cli_eof = fl_now_us();
+    /* the upstream's EOF came first but never left for the client (a fault or the engine still
+     * holds it, with what came before it): the client did not see the upstream close, it hung
+     * up itself -- the pair is the client's close */
+    if (c->closed_by == CLOSER_UPSTREAM && !c->p[1].eof_at_sink) c->closed_by = CLOSER_CLIENT;
     /* the client hung up while a fault held its call: that moment is its effective timeout */
     if (c->t_hang && !c->t_hang_end && !c->t_gave_up) {
         c->t_gave_up = fl_now_us();

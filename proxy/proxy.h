@@ -161,11 +161,18 @@ int server_reload(struct fl_server *s, char *err, size_t errlen);
 /* Applies a new profile (reload and POST /profile). Takes prof on success. */
 int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t errlen);
 void server_stop(struct fl_server *s);  /* begin drain (SIGTERM) */
-/* Disables every fault at once (POST /kill, SIGUSR1). Returns how many were acting. */
+/* Disables every fault at once (POST /kill, SIGUSR1): they stay attached, killed. Returns how
+ * many were acting. */
 int server_kill_faults(struct fl_server *s);
+/* Arms every killed fault again (POST /resume, ctl enable): each is built again from its keys and
+ * its window restarts from now. Returns how many. */
+int server_resume_faults(struct fl_server *s);
 
 struct fl_proxy *server_find_proxy(struct fl_server *s, const char *name);
+/* The first fault named `name` on any proxy (fault names are unique per proxy only). */
 struct fault *server_find_fault(struct fl_server *s, const char *name, struct fl_proxy **px_out);
+/* The fault named `name` on px, or NULL. */
+struct fault *proxy_find_fault(const struct fl_proxy *px, const char *name);
 
 /* Proxies: create/start/stop. proxy_new binds the listener (unless disabled). */
 struct fl_proxy *proxy_new(struct fl_server *s, const struct proxy_spec *spec, char *err, size_t errlen);

@@ -10,6 +10,7 @@
 #include "proxy/proxy.h"
 #include "faults/chain.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "record/record.h"
 
 #include <errno.h>
@@ -52,6 +53,13 @@ struct fault *server_find_fault(struct fl_server *s, const char *name, struct fl
                 if (px_out) *px_out = s->proxies[i];
                 return s->proxies[i]->faults[j];
             }
+    return NULL;
+}
+
+struct fault *proxy_find_fault(const struct fl_proxy *px, const char *name)
+{
+    for (int j = 0; j < px->nfaults; j++)
+        if (strcmp(px->faults[j]->name, name) == 0) return px->faults[j];
     return NULL;
 }
 
@@ -170,15 +178,13 @@ int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t er
         struct fault *nf = prof->faults[k];
         struct fl_proxy *px = server_find_proxy(s, nf->proxy);
         if (!px) continue;
-        struct fl_proxy *opx = NULL;
-        struct fault *old = server_find_fault(s, nf->name, &opx);
-        if (old && opx == px && fault_same_spec(old, nf)) continue;
+        /* names are per proxy: a fault of the same name on another proxy is another fault (one
+         * the profile moved away was removed above) */
+        struct fault *old = proxy_find_fault(px, nf->name);
+        if (old && fault_same_spec(old, nf)) continue;
         profile_take_fault(prof, k);
-        if (old && opx == px) proxy_fault_replace(px, old, nf);
-        else {
-            if (old) proxy_fault_remove(opx, old);
-            proxy_fault_add(px, nf);
-        }
+        if (old) proxy_fault_replace(px, old, nf);
+        else proxy_fault_add(px, nf);
     }
     profile_free(s->prof);
     s->prof = prof;
@@ -212,6 +218,31 @@ int server_kill_faults(struct fl_server *s)
             fault_end_now(f, "killed");
         }
     log_warn("kill", "faults_stopped=%d", n);
+    return n;
+}
+
+int server_resume_faults(struct fl_server *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->nproxies; i++) {
+        struct fl_proxy *px = s->proxies[i];
+        for (int j = 0; j < px->nfaults; j++) {
+            struct fault *f = px->faults[j];
+            if (!f->killed) continue;
+            /* built again from its own keys, as a change that changes nothing: its window
+             * (start, duration, ttl) restarts from now */
+            const char **kv = fl_calloc(2 * (size_t)f->nkv + 1, sizeof(*kv));
+            for (int k = 0; k < f->nkv; k++) { kv[k] = f->kv[k].key; kv[f->nkv + k] = f->kv[k].value; }
+            char err[FL_ERRLEN];
+            int bad;
+            struct fault *nf = fault_build(f->name, kv, kv + f->nkv, f->nkv, &bad, err, sizeof(err));
+            free(kv);
+            if (!nf) { log_error("resume_failed", "fault=%s error=%s", log_q(f->name), log_q(err)); continue; }
+            proxy_fault_replace(px, f, nf);   /* px->faults[j] is nf now */
+            n++;
+        }
+    }
+    log_warn("resume", "faults_resumed=%d", n);
     return n;
 }
 

@@ -1,9 +1,14 @@
-/* record/read.c -- reading a run's record back from Redis (see record/read.h and docs/metrics.md).
+/* record/read.c -- reading a run's record back (see record/read.h and docs/metrics.md), from Redis
+ * or from the record.json that `faultline run` exports.
  *
- * Synchronous hiredis with a 2 s connect timeout and a 10 s command timeout: the verifier is a
- * command-line tool, and a Redis that stops answering must end it with exit 2, not hang it.
+ * Redis: synchronous hiredis with a 2 s connect timeout and a 10 s command timeout: the verifier
+ * is a command-line tool, and a Redis that stops answering must end it with exit 2, not hang it.
  * Streams are read in pages (XRANGE with exclusive starts), bounded to 200k entries, the
  * recorder's own cap being ~100k per stream.
+ *
+ * record.json holds the same keys (run/redis.c, run_redis_export; docs/metrics.md "record.json"):
+ * every read below goes through four verbs -- a hash, a set, a stream, one hash field -- that
+ * answer from either store, so the merging and pairing code never knows which it reads.
  */
 #include "record/read.h"
 #include "common/inidoc.h"
@@ -13,6 +18,7 @@
 #include "record/record.h"
 
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,13 +131,71 @@ static void *vrec_cmd(struct vrec *v, char *err, size_t errlen, const char *fmt,
     return r;
 }
 
-char *vrec_hget(struct vrec *v, const char *suffix, const char *field, char *err, size_t errlen)
+/* ---- the store: four verbs, answered by Redis or by record.json ---- */
+
+/* record.json: the value of key when its type is `type`, else NULL */
+static json_t *jkey(struct vrec *v, const char *key, const char *type)
 {
-    redisReply *r = vrec_cmd(v, err, errlen, "HGET %s:%s %s", v->key, suffix, field);
+    json_t *k = json_object_get(v->json, key);
+    const char *t = json_string_value(json_object_get(k, "type"));
+    return t && !strcmp(t, type) ? json_object_get(k, "value") : NULL;
+}
+
+typedef void (*pair_fn)(void *ud, const char *f, const char *val);
+
+/* Every field of the hash key (fn per field). 0, or -1 with err. */
+static int st_hash(struct vrec *v, const char *key, pair_fn fn, void *ud, char *err, size_t errlen)
+{
+    if (v->json) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(jkey(v, key, "hash"), k, x)
+            if (json_is_string(x)) fn(ud, k, json_string_value(x));
+        return 0;
+    }
+    redisReply *r = vrec_cmd(v, err, errlen, "HGETALL %s", key);
+    if (!r) return -1;
+    for (size_t k = 0; k + 1 < r->elements; k += 2) fn(ud, r->element[k]->str, r->element[k + 1]->str);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Every member of the set key (fn with val NULL). */
+static int st_set(struct vrec *v, const char *key, pair_fn fn, void *ud, char *err, size_t errlen)
+{
+    if (v->json) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(jkey(v, key, "set"), i, x)
+            if (json_is_string(x)) fn(ud, json_string_value(x), NULL);
+        return 0;
+    }
+    redisReply *r = vrec_cmd(v, err, errlen, "SMEMBERS %s", key);
+    if (!r) return -1;
+    for (size_t i = 0; i < r->elements; i++) fn(ud, r->element[i]->str, NULL);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* One field of the hash key: a new string, NULL when absent (err untouched) or on error (err). */
+static char *st_hget(struct vrec *v, const char *key, const char *field, char *err, size_t errlen)
+{
+    if (v->json) {
+        const char *s = json_string_value(json_object_get(jkey(v, key, "hash"), field));
+        return s ? fl_strdup(s) : NULL;
+    }
+    redisReply *r = vrec_cmd(v, err, errlen, "HGET %s %s", key, field);
     if (!r) return NULL;
     char *val = r->type == REDIS_REPLY_STRING ? fl_strndup(r->str, r->len) : NULL;
     freeReplyObject(r);
     return val;
+}
+
+char *vrec_hget(struct vrec *v, const char *suffix, const char *field, char *err, size_t errlen)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "%s:%s", v->key, suffix);
+    return st_hget(v, key, field, err, errlen);
 }
 
 /* ---- parsing helpers ---- */
@@ -158,6 +222,20 @@ int vrec_stream(struct vrec *v, const char *suffix,
 {
     char key[512], start[64] = "-";
     snprintf(key, sizeof(key), "%s:%s", v->key, suffix);
+    if (v->json) {     /* an array of entries, each an object of fields (and its "_id") */
+        size_t i;
+        json_t *e;
+        json_array_foreach(jkey(v, key, "stream"), i, e) {
+            if (i >= VREC_MAX_ENTRIES) break;
+            const char *f[64], *val[64], *k;
+            int n = 0;
+            json_t *x;
+            json_object_foreach(e, k, x)
+                if (n < 64 && strcmp(k, "_id") && json_is_string(x)) { f[n] = k; val[n++] = json_string_value(x); }
+            fn(ud, f, val, n);
+        }
+        return 0;
+    }
     int total = 0;
     for (;;) {
         redisReply *r = vrec_cmd(v, err, errlen, "XRANGE %s %s + COUNT %d", key, start, VREC_PAGE);
@@ -198,7 +276,7 @@ static const char *field(const char **f, const char **val, int n, const char *na
 
 /* ---- fault windows ---- */
 
-struct rawwin { char fault[128], inst[96], proxy[128], type[64]; double start, end; };
+struct rawwin { char fault[128], inst[96], proxy[128], type[64]; double start, end; int cut; };
 struct winacc { struct rawwin *w; int n; struct vrec *v; };
 
 static void win_entry(void *ud, const char **f, const char **val, int n)
@@ -209,9 +287,11 @@ static void win_entry(void *ud, const char **f, const char **val, int n)
     if (!fault || !ev || isnan(at)) return;
     if (!inst) inst = "";
     if (!strcmp(ev, "start")) {
-        /* a start written twice (resent after a reconnect) opens nothing new */
+        /* a start written twice (resent after a reconnect, with its first at_ms) opens nothing
+         * new, whether or not its window has closed since */
         for (int i = a->n - 1; i >= 0; i--)
-            if (!strcmp(a->w[i].fault, fault) && !strcmp(a->w[i].inst, inst) && isinf(a->w[i].end)) return;
+            if (!strcmp(a->w[i].fault, fault) && !strcmp(a->w[i].inst, inst) &&
+                (isinf(a->w[i].end) || fabs(a->w[i].start - at) < 1)) return;
         a->w = fl_realloc(a->w, sizeof(*a->w) * (size_t)(a->n + 1));
         struct rawwin *w = &a->w[a->n++];
         memset(w, 0, sizeof(*w));
@@ -223,10 +303,13 @@ static void win_entry(void *ud, const char **f, const char **val, int n)
         w->start = at;
         w->end = INFINITY;
     } else if (!strcmp(ev, "end")) {
-        /* closes the latest open window of this fault in this instance */
+        /* closes the latest open window of this fault in this instance; `stopped`: the run
+         * (the daemon) ended while the fault acted, nothing after it was observed */
+        const char *why = field(f, val, n, "reason");
         for (int i = a->n - 1; i >= 0; i--)
             if (!strcmp(a->w[i].fault, fault) && !strcmp(a->w[i].inst, inst) && isinf(a->w[i].end)) {
                 a->w[i].end = at;
+                a->w[i].cut = why && !strcmp(why, "stopped");
                 return;
             }
     }
@@ -257,23 +340,21 @@ struct vfault *vrec_fault(struct vrec *v, const char *name)
     return NULL;
 }
 
-/* Union of overlapping windows (instances recording the same fault). */
-static void win_union(struct vfault *f)
+void vwin_union(struct vwin *w, int *n)
 {
-    if (f->nw < 2) return;
-    qsort(f->w, (size_t)f->nw, sizeof(*f->w), cmp_win);
+    if (*n < 2) return;
+    qsort(w, (size_t)*n, sizeof(*w), cmp_win);
     int o = 0;
-    for (int i = 1; i < f->nw; i++) {
-        if (f->w[i].start <= f->w[o].end) {
-            if (f->w[i].end > f->w[o].end) f->w[o].end = f->w[i].end;
+    for (int i = 1; i < *n; i++) {
+        if (w[i].start <= w[o].end) {
+            if (w[i].end > w[o].end) { w[o].end = w[i].end; w[o].cut = w[i].cut; }
+            else if (w[i].end == w[o].end) w[o].cut |= w[i].cut;
         } else {
-            f->w[++o] = f->w[i];
+            w[++o] = w[i];
         }
     }
-    f->nw = o + 1;
+    *n = o + 1;
 }
-
-struct phacc { struct vrec *v; };
 
 static void phase_entry(void *ud, const char **f, const char **val, int n)
 {
@@ -293,7 +374,7 @@ static void phase_entry(void *ud, const char **f, const char **val, int n)
     }
 }
 
-/* on_end of [fault NAME] in a recorded profile text */
+/* on_end of [fault NAME] and id_header of [proxy NAME] in a recorded profile text */
 static void profile_on_end(struct vrec *v, const char *text)
 {
     char e[256];
@@ -322,92 +403,250 @@ static void profile_on_end(struct vrec *v, const char *text)
     inidoc_free(d);
 }
 
-int vrec_open(struct vrec *v, const char *url, const char *run, char *err, size_t errlen)
+/* ---- opening: instances, liveness, the runner's end, windows, counters, phases ---- */
+
+static void add_inst(void *ud, const char *name, const char *unused)
+{
+    struct vrec *v = ud;
+    (void)unused;
+    v->inst = fl_realloc(v->inst, sizeof(char *) * (size_t)(v->ninst + 1));
+    v->inst[v->ninst++] = fl_strdup(name);
+}
+
+struct metaacc { double started, ended, interval_ms; char *profile, *proxies; };
+
+static void meta_field(void *ud, const char *f, const char *val)
+{
+    struct metaacc *m = ud;
+    if (!strcmp(f, "started_ms")) m->started = num(val);
+    else if (!strcmp(f, "ended_ms")) m->ended = num(val);
+    else if (!strcmp(f, "record_interval_ms")) m->interval_ms = num(val);
+    else if (!strcmp(f, "profile")) { free(m->profile); m->profile = fl_strdup(val); }
+    else if (!strcmp(f, "proxies")) { free(m->proxies); m->proxies = fl_strdup(val); }
+}
+
+static void newest_sec(void *ud, const char *f, const char *val)
+{
+    double *mx = ud, s = num(f);
+    (void)val;
+    if (s > *mx) *mx = s;
+}
+
+/* When an instance that never wrote ended_ms last wrote: the end of its newest series bucket
+ * over all its proxies (the recorder writes one every interval, traffic or not). NAN: none. */
+static int last_write(struct vrec *v, const char *inst, const struct metaacc *m, double *at, char *err, size_t errlen)
+{
+    *at = NAN;
+    if (!m->proxies) return 0;
+    char *copy = fl_strdup(m->proxies), *save = NULL;
+    double mx = -INFINITY;
+    int rc = 0;
+    for (char *t = strtok_r(copy, ",", &save); t && rc == 0; t = strtok_r(NULL, ",", &save)) {
+        char key[600];
+        snprintf(key, sizeof(key), "%s:ts:%s:%s", v->key, t, inst);
+        if (v->json) rc = st_hash(v, key, newest_sec, &mx, err, errlen);
+        else {   /* the field names only */
+            redisReply *r = vrec_cmd(v, err, errlen, "HKEYS %s", key);
+            if (!r) { rc = -1; break; }
+            for (size_t i = 0; i < r->elements; i++) newest_sec(&mx, r->element[i]->str, NULL);
+            freeReplyObject(r);
+        }
+    }
+    free(copy);
+    double len = m->interval_ms > 1000 ? m->interval_ms : 1000;
+    if (!isinf(mx)) *at = mx * 1000 + len;
+    return rc;
+}
+
+/* Instances, their start and end, and which are still recording. profiles[i] gets each
+ * instance's profile text (the caller frees). */
+static int read_instances(struct vrec *v, char **profiles, char *err, size_t errlen)
+{
+    double start = INFINITY, end = 0, now = wall_ms();
+    v->live_last_ms = NAN;
+    for (int i = 0; i < v->ninst; i++) {
+        struct metaacc m = {NAN, NAN, NAN, NULL, NULL};
+        char key[400];
+        snprintf(key, sizeof(key), "%s:meta:%s", v->key, v->inst[i]);
+        if (st_hash(v, key, meta_field, &m, err, errlen) < 0) { free(m.profile); free(m.proxies); return -1; }
+        profiles[i] = m.profile;
+        if (!isnan(m.started) && m.started < start) start = m.started;
+        if (!isnan(m.ended)) {
+            if (m.ended > end) end = m.ended;
+        } else {
+            /* no end written: still recording, or gone without a word (killed, crashed) */
+            double last;
+            if (last_write(v, v->inst[i], &m, &last, err, errlen) < 0) { free(m.proxies); return -1; }
+            if (isnan(last)) last = m.started;        /* started, no bucket written yet */
+            double stale = 3 * (m.interval_ms > 1000 ? m.interval_ms : 1000) + 2000;
+            if (!v->json && (isnan(last) || now - last < stale)) {
+                v->live++;
+                if (isnan(v->live_last_ms) || !(last <= v->live_last_ms)) {
+                    v->live_last_ms = last;
+                    snprintf(v->live_inst, sizeof(v->live_inst), "%s", v->inst[i]);
+                }
+            } else if (!isnan(last) && last > end) {
+                end = last;
+            }
+        }
+        free(m.proxies);
+    }
+    if (!isinf(start)) v->start_ms = start;
+    v->ended = v->ninst > 0 && !v->live;
+    v->end_ms = v->ended ? end : now;
+    return 0;
+}
+
+static void runner_field(void *ud, const char *f, const char *val)
+{
+    struct vrec *v = ud;
+    if (!strcmp(f, "outcome")) snprintf(v->outcome, sizeof(v->outcome), "%s", val);
+    else if (!strcmp(f, "reason")) snprintf(v->stop_reason, sizeof(v->stop_reason), "%s", val);
+    else if (!strcmp(f, "stopped_ms")) v->stop_ms = num(val);
+}
+
+/* Fault windows from R:faults, merged per fault; a window still open when the run ended ends
+ * with it, and one the run's end (or the runner's stop) closed is marked cut. */
+static int read_windows(struct vrec *v, char *err, size_t errlen)
+{
+    struct winacc a = {NULL, 0, v};
+    if (vrec_stream(v, "faults", win_entry, &a, err, errlen) < 0) { free(a.w); return -1; }
+    for (int i = 0; i < a.n; i++) {
+        struct vfault *f = fault_get(v, a.w[i].fault);
+        if (!f->proxy[0]) snprintf(f->proxy, sizeof(f->proxy), "%s", a.w[i].proxy);
+        if (!f->type[0]) snprintf(f->type, sizeof(f->type), "%s", a.w[i].type);
+        f->w = fl_realloc(f->w, sizeof(*f->w) * (size_t)(f->nw + 1));
+        struct vwin *w = &f->w[f->nw++];
+        w->start = a.w[i].start;
+        w->cut = a.w[i].cut;
+        w->end = a.w[i].end;
+        if (isinf(w->end) && v->ended) { w->end = v->end_ms; w->cut = 1; }
+        if (!isnan(v->stop_ms) && !isinf(w->end) && w->end >= v->stop_ms - 1) w->cut = 1;
+    }
+    free(a.w);
+    for (int i = 0; i < v->nfaults; i++) vwin_union(v->faults[i].w, &v->faults[i].nw);
+    return 0;
+}
+
+struct fcacc { struct vfault *f; };
+
+static void fault_counter(void *ud, const char *fn, const char *val)
+{
+    struct vfault *f = ud;
+    if (!strcmp(fn, "conns_affected") || !strcmp(fn, "requests_affected")) f->affected += num(val);
+    else if (!strcmp(fn, "abandoned")) f->abandoned += num(val);
+    else if (!strcmp(fn, "proxy") && !f->proxy[0]) snprintf(f->proxy, sizeof(f->proxy), "%s", val);
+    else if (!strcmp(fn, "type") && !f->type[0]) snprintf(f->type, sizeof(f->type), "%s", val);
+}
+
+/* Everything after the store is open: the run's overview. */
+static int read_overview(struct vrec *v, char *err, size_t errlen)
+{
+    char key[400];
+    snprintf(key, sizeof(key), "%s:instances", v->key);
+    if (st_set(v, key, add_inst, v, err, errlen) < 0) return -1;
+    if (v->ninst) v->known = 1;
+    char **profiles = fl_calloc((size_t)v->ninst + 1, sizeof(char *));
+    int rc = -1;
+    if (read_instances(v, profiles, err, errlen) < 0) goto out;
+    snprintf(key, sizeof(key), "%s:runner", v->key);
+    if (st_hash(v, key, runner_field, v, err, errlen) < 0) goto out;
+    if (read_windows(v, err, errlen) < 0) goto out;
+    for (int i = 0; i < v->nfaults; i++)
+        for (int k = 0; k < v->ninst; k++) {
+            snprintf(key, sizeof(key), "%s:fault:%s:%s", v->key, v->faults[i].name, v->inst[k]);
+            if (st_hash(v, key, fault_counter, &v->faults[i], err, errlen) < 0) goto out;
+        }
+    for (int i = 0; i < v->ninst; i++)
+        if (profiles[i]) profile_on_end(v, profiles[i]);
+    if (vrec_stream(v, "phases", phase_entry, v, err, errlen) < 0) goto out;
+    rc = 0;
+out:
+    for (int i = 0; i < v->ninst; i++) free(profiles[i]);
+    free(profiles);
+    return rc;
+}
+
+static void vrec_init(struct vrec *v, const char *run)
 {
     memset(v, 0, sizeof(*v));
     snprintf(v->run, sizeof(v->run), "%s", run);
     snprintf(v->key, sizeof(v->key), "fl:run:%s", run);
     v->ttl_s = 7 * 86400;
+    v->stop_ms = NAN;
+}
+
+int vrec_open(struct vrec *v, const char *url, const char *run, char *err, size_t errlen)
+{
+    vrec_init(v, run);
+    snprintf(v->source, sizeof(v->source), "redis %s", url);
     v->rc = vrec_connect(url, err, errlen);
     if (!v->rc) return -1;
     redisReply *r = vrec_cmd(v, err, errlen, "ZSCORE fl:runs %s", run);
     if (!r) return -1;
     if (r->type == REDIS_REPLY_STRING) { v->known = 1; v->start_ms = strtod(r->str, NULL); }
     freeReplyObject(r);
-    if (!(r = vrec_cmd(v, err, errlen, "SMEMBERS %s:instances", v->key))) return -1;
-    for (size_t i = 0; i < r->elements; i++) {
-        v->inst = fl_realloc(v->inst, sizeof(char *) * (size_t)(v->ninst + 1));
-        v->inst[v->ninst++] = fl_strdup(r->element[i]->str);
-    }
-    freeReplyObject(r);
-    if (v->ninst) v->known = 1;
     if (!(r = vrec_cmd(v, err, errlen, "TTL %s:instances", v->key))) return -1;
     if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) v->ttl_s = r->integer;
     freeReplyObject(r);
-    /* run start/end from the instances' meta */
-    v->ended = v->ninst > 0;
-    double start = INFINITY, end = 0;
-    char **profiles = fl_calloc((size_t)v->ninst + 1, sizeof(char *));
-    for (int i = 0; i < v->ninst; i++) {
-        if (!(r = vrec_cmd(v, err, errlen, "HGETALL %s:meta:%s", v->key, v->inst[i]))) {
-            for (int k = 0; k < i; k++) free(profiles[k]);
-            free(profiles);
-            return -1;
-        }
-        double st = NAN, en = NAN;
-        for (size_t k = 0; k + 1 < r->elements; k += 2) {
-            const char *f = r->element[k]->str, *val = r->element[k + 1]->str;
-            if (!strcmp(f, "started_ms")) st = num(val);
-            else if (!strcmp(f, "ended_ms")) en = num(val);
-            else if (!strcmp(f, "profile")) { free(profiles[i]); profiles[i] = fl_strdup(val); }   /* named twice: the last */
-        }
-        freeReplyObject(r);
-        if (!isnan(st) && st < start) start = st;
-        if (isnan(en)) v->ended = 0;
-        else if (en > end) end = en;
+    return read_overview(v, err, errlen);
+}
+
+int vrec_open_file(struct vrec *v, const char *path, const char *run, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root) {
+        vrec_init(v, run ? run : "");
+        if (je.line > 0) snprintf(err, errlen, "%s:%d: not a record.json: %s", path, je.line, je.text);
+        else snprintf(err, errlen, "%s: %s", path, je.text);
+        return -1;
     }
-    if (!isinf(start)) v->start_ms = start;
-    v->end_ms = v->ended ? end : wall_ms();
-    /* fault windows */
-    struct winacc a = {NULL, 0, v};
-    if (vrec_stream(v, "faults", win_entry, &a, err, errlen) < 0) { free(a.w); goto fail; }
-    for (int i = 0; i < a.n; i++) {
-        struct vfault *f = fault_get(v, a.w[i].fault);
-        if (!f->proxy[0]) snprintf(f->proxy, sizeof(f->proxy), "%s", a.w[i].proxy);
-        if (!f->type[0]) snprintf(f->type, sizeof(f->type), "%s", a.w[i].type);
-        f->w = fl_realloc(f->w, sizeof(*f->w) * (size_t)(f->nw + 1));
-        f->w[f->nw].start = a.w[i].start;
-        /* a window an instance never closed ends with that run's end at the latest */
-        f->w[f->nw].end = isinf(a.w[i].end) && v->ended ? v->end_ms : a.w[i].end;
-        f->nw++;
+    const char *frun = json_string_value(json_object_get(root, "run"));
+    json_t *keys = json_object_get(root, "keys");
+    if (!frun || !json_is_object(keys)) {
+        vrec_init(v, run ? run : "");
+        json_decref(root);
+        snprintf(err, errlen, "%s: not a record.json of faultline run (no \"run\" and \"keys\")", path);
+        return -1;
     }
-    free(a.w);
-    for (int i = 0; i < v->nfaults; i++) win_union(&v->faults[i]);
-    /* fault counters */
-    for (int i = 0; i < v->nfaults; i++) {
-        struct vfault *f = &v->faults[i];
-        for (int k = 0; k < v->ninst; k++) {
-            if (!(r = vrec_cmd(v, err, errlen, "HGETALL %s:fault:%s:%s", v->key, f->name, v->inst[k]))) goto fail;
-            for (size_t j = 0; j + 1 < r->elements; j += 2) {
-                const char *fn = r->element[j]->str, *val = r->element[j + 1]->str;
-                if (!strcmp(fn, "conns_affected") || !strcmp(fn, "requests_affected")) f->affected += num(val);
-                else if (!strcmp(fn, "abandoned")) f->abandoned += num(val);
-                else if (!strcmp(fn, "proxy") && !f->proxy[0]) snprintf(f->proxy, sizeof(f->proxy), "%s", val);
-                else if (!strcmp(fn, "type") && !f->type[0]) snprintf(f->type, sizeof(f->type), "%s", val);
-            }
-            freeReplyObject(r);
+    if (run && run[0] && strcmp(run, frun)) {
+        vrec_init(v, run);
+        snprintf(err, errlen, "%s holds run %s, not %s", path, frun, run);
+        json_decref(root);
+        return -1;
+    }
+    vrec_init(v, frun);
+    snprintf(v->source, sizeof(v->source), "%s", path);
+    v->json = json_incref(keys);
+    json_t *st = json_object_get(root, "started_ms");
+    if (json_is_number(st)) { v->known = 1; v->start_ms = json_number_value(st); }
+    json_decref(root);
+    return read_overview(v, err, errlen);
+}
+
+int vrec_runs(const char *url, char *out, size_t outlen, char *err, size_t errlen)
+{
+    out[0] = 0;
+    redisContext *c = vrec_connect(url, err, errlen);
+    if (!c) return -1;
+    redisReply *r = redisCommand(c, "ZREVRANGE fl:runs 0 9");
+    int n = 0;
+    if (r && r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < r->elements; i++) {
+            size_t o = strlen(out);
+            snprintf(out + o, outlen - o, "%s%s", o ? ", " : "", r->element[i]->str);
+            n++;
         }
+    if (r) freeReplyObject(r);
+    r = redisCommand(c, "ZCARD fl:runs");
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer > n) {
+        size_t o = strlen(out);
+        snprintf(out + o, outlen - o, " (and %lld older)", r->integer - n);
     }
-    for (int i = 0; i < v->ninst; i++)
-        if (profiles[i]) profile_on_end(v, profiles[i]);
-    if (vrec_stream(v, "phases", phase_entry, v, err, errlen) < 0) goto fail;
-    for (int i = 0; i < v->ninst; i++) free(profiles[i]);
-    free(profiles);
-    return 0;
-fail:
-    for (int i = 0; i < v->ninst; i++) free(profiles[i]);
-    free(profiles);
-    return -1;
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    return n;
 }
 
 const char *vrec_id_header(struct vrec *v, const char *proxy)
@@ -425,28 +664,31 @@ static int cmp_ts(const void *x, const void *y)
     return a->sec < b->sec ? -1 : a->sec > b->sec;
 }
 
+static void ts_field(void *ud, const char *f, const char *val)
+{
+    struct vpx *p = ud;
+    struct vts t;
+    memset(&t, 0, sizeof(t));
+    t.sec = strtoll(f, NULL, 10);
+    vrec_parse_ts(val, &t);
+    int j;
+    for (j = 0; j < p->nts; j++) if (p->ts[j].sec == t.sec) break;
+    if (j == p->nts) {
+        p->ts = fl_realloc(p->ts, sizeof(*p->ts) * (size_t)(p->nts + 1));
+        memset(&p->ts[p->nts], 0, sizeof(t));
+        p->ts[p->nts++].sec = t.sec;
+    }
+    struct vts *d = &p->ts[j];
+    d->nnew += t.nnew; d->peak += t.peak; d->cur += t.cur; d->req += t.req; d->err += t.err;
+    d->inflight += t.inflight; d->faults += t.faults; d->up += t.up; d->down += t.down;
+}
+
 static int load_ts(struct vrec *v, struct vpx *p, char *err, size_t errlen)
 {
     for (int i = 0; i < v->ninst; i++) {
-        redisReply *r = vrec_cmd(v, err, errlen, "HGETALL %s:ts:%s:%s", v->key, p->name, v->inst[i]);
-        if (!r) return -1;
-        for (size_t k = 0; k + 1 < r->elements; k += 2) {
-            struct vts t;
-            memset(&t, 0, sizeof(t));
-            t.sec = strtoll(r->element[k]->str, NULL, 10);
-            vrec_parse_ts(r->element[k + 1]->str, &t);
-            int j;
-            for (j = 0; j < p->nts; j++) if (p->ts[j].sec == t.sec) break;
-            if (j == p->nts) {
-                p->ts = fl_realloc(p->ts, sizeof(*p->ts) * (size_t)(p->nts + 1));
-                memset(&p->ts[p->nts], 0, sizeof(t));
-                p->ts[p->nts++].sec = t.sec;
-            }
-            struct vts *d = &p->ts[j];
-            d->nnew += t.nnew; d->peak += t.peak; d->cur += t.cur; d->req += t.req; d->err += t.err;
-            d->inflight += t.inflight; d->faults += t.faults; d->up += t.up; d->down += t.down;
-        }
-        freeReplyObject(r);
+        char key[600];
+        snprintf(key, sizeof(key), "%s:ts:%s:%s", v->key, p->name, v->inst[i]);
+        if (st_hash(v, key, ts_field, p, err, errlen) < 0) return -1;
     }
     if (p->nts > 1) qsort(p->ts, (size_t)p->nts, sizeof(*p->ts), cmp_ts);
     p->interval_s = 1;
@@ -515,10 +757,14 @@ struct vpx *vrec_proxy(struct vrec *v, const char *proxy, int want_events, char 
         v->px[v->npx++] = p;
         snprintf(p->name, sizeof(p->name), "%s", proxy);
         for (int i = 0; i < v->ninst; i++) {     /* the proxy's role (meta role:<proxy>) */
-            redisReply *r = vrec_cmd(v, err, errlen, "HGET %s:meta:%s role:%s", v->key, v->inst[i], proxy);
-            if (!r) return NULL;
-            if (r->type == REDIS_REPLY_STRING && !strcmp(r->str, "ingress")) p->ingress = 1;
-            freeReplyObject(r);
+            char key[400], fld[200];
+            snprintf(key, sizeof(key), "%s:meta:%s", v->key, v->inst[i]);
+            snprintf(fld, sizeof(fld), "role:%s", proxy);
+            err[0] = 0;
+            char *role = st_hget(v, key, fld, err, errlen);
+            if (!role && err[0]) return NULL;
+            if (role && !strcmp(role, "ingress")) p->ingress = 1;
+            free(role);
         }
     }
     if (!p->ts_loaded && load_ts(v, p, err, errlen) < 0) return NULL;
@@ -535,6 +781,7 @@ void vrec_free(struct vrec *v)
 {
     if (!v) return;
     vrec_disconnect(v->rc);
+    json_decref(v->json);
     for (int i = 0; i < v->ninst; i++) free(v->inst[i]);
     free(v->inst);
     for (int i = 0; i < v->nfaults; i++) free(v->faults[i].w);

@@ -1,4 +1,5 @@
-/* record/read.h -- the record of one run, read back from Redis for the verifier (docs/metrics.md).
+/* record/read.h -- the record of one run, read back for the verifier (docs/metrics.md): from Redis,
+ * or from the record.json `faultline run` leaves behind (vrec_open_file).
  *
  * A synchronous hiredis client (verify is a command, not a daemon). vrec_open reads what every
  * check needs anyway -- instances, run start/end, fault windows and counters, phases -- and the
@@ -40,7 +41,15 @@ struct vev {                  /* one entry of R:events:<proxy> */
     double call_max_ms, call_max_at_ms, call_open_ms, pending_down, client_eof_ms;
 };
 
-struct vwin { double start, end; };       /* end = INFINITY: still open when the record ends */
+struct vwin {
+    double start, end;        /* end = INFINITY: still open when the record ends */
+    int cut;                  /* the window ended because the run did (the daemon stopped, the
+                               * runner finished, was aborted or halted): nothing after its end
+                               * was observed with the service left alone */
+};
+/* Sorts w[0..*n) by start and merges overlapping windows (a merged window is cut when the one
+ * that ends it is). */
+void vwin_union(struct vwin *w, int *n);
 
 struct vfault {
     char name[128], proxy[128], type[64];
@@ -73,8 +82,19 @@ struct vrec {
     int known;                /* the run has instances or is in fl:runs */
     char **inst;
     int ninst;
-    double start_ms, end_ms;  /* run start (earliest instance), end (latest end, or last data) */
-    int ended;                /* every instance wrote ended_ms */
+    double start_ms, end_ms;  /* run start (earliest instance), end (latest end, or last data;
+                               * now while an instance still records) */
+    int ended;                /* no instance still records: each wrote ended_ms, or stopped
+                               * writing (its series) over 3 intervals + 2 s ago (gone) */
+    int live;                 /* instances still recording: no ended_ms, wrote recently */
+    char live_inst[96];       /* one of them, and its last write (ms, end of its newest bucket) */
+    double live_last_ms;
+    /* R:runner, written by `faultline run` (docs/metrics.md): how the run ended */
+    char outcome[16];         /* finished | aborted | halted, "" when no runner wrote it */
+    char stop_reason[256];    /* aborted / halted: why ("interrupted (SIGINT)", the stop condition) */
+    double stop_ms;           /* the runner stopped observing (faults removed, load stopped), or NAN */
+    char source[640];         /* "redis URL" or the record.json path, for messages */
+    void *json;               /* json_t* of record.json's "keys", or NULL (Redis) */
     struct vfault *faults;
     int nfaults;
     struct vphase *ph;
@@ -94,7 +114,13 @@ void vrec_disconnect(void *rc);
 /* Reads the run's overview. 0, or -1 with err (Redis unreachable or answering errors). A run
  * with no record is not an error: known = 0. */
 int vrec_open(struct vrec *v, const char *url, const char *run, char *err, size_t errlen);
+/* The same from a record.json (run/redis.c's export; docs/metrics.md). run may be NULL or "" (the
+ * file's run); another run than the file's is an error. */
+int vrec_open_file(struct vrec *v, const char *path, const char *run, char *err, size_t errlen);
 void vrec_free(struct vrec *v);
+/* The newest runs of fl:runs (at most 10, newest first, "a, b (and 3 older)") into out. The
+ * count listed, or -1 with err (Redis unreachable). */
+int vrec_runs(const char *url, char *out, size_t outlen, char *err, size_t errlen);
 
 /* The proxy's series and events, loaded on first use. NULL with err on a Redis error. The
  * returned entry belongs to v. */

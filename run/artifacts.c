@@ -34,6 +34,11 @@ int run_write_journal(const struct run_state *st, const struct run_scn *sc, cons
     json_object_set_new(o, "ended_ms", jtime(st->ended_ms));
     json_object_set_new(o, "aborted", json_boolean(st->aborted));
     if (st->aborted) json_object_set_new(o, "abort_reason", json_string(st->abort_reason));
+    json_object_set_new(o, "halted", json_boolean(st->halted));     /* a halt_if stop condition */
+    if (st->halted) {
+        json_object_set_new(o, "halt_reason", json_string(st->abort_reason));
+        json_object_set_new(o, "halted_ms", jtime(st->halted_ms));
+    }
     char shown[sizeof(st->redis_url)];
     fl_redact_url(st->redis_url, shown, sizeof(shown));   /* never its password */
     json_object_set_new(o, "redis", json_string(shown));
@@ -355,7 +360,13 @@ static void html_head(FILE *f, const struct run_state *st, const struct run_scn 
     fprintf(f, "<h1>");
     esc(f, sc->name);
     fprintf(f, "<span class=\"badge %s\">%s</span>%s</h1>\n", exit_code == 0 && rep && rep->n ? "PASS" : exit_code == 0 ? "ERROR" : overall, overall,
-            st->aborted ? "<span class=\"badge ABORTED\">aborted</span>" : "");
+            st->halted ? "<span class=\"badge ABORTED\">HALTED</span>"
+                       : st->aborted ? "<span class=\"badge ABORTED\">aborted</span>" : "");
+    if (st->halted) {
+        fprintf(f, "<p class=\"meta\">Halted by a stop condition: ");
+        esc(f, st->abort_reason);
+        fprintf(f, "</p>\n");
+    }
     fprintf(f, "<div class=\"meta\">run <code>");
     esc(f, st->run_id);
     fprintf(f, "</code> · ");

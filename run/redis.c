@@ -133,6 +133,27 @@ int run_redis_phase(void *ctx, const char *run, const char *phase, const char *e
     return 0;
 }
 
+int run_redis_runner(void *ctx, const char *run, const char *outcome, const char *reason, double at_ms, char *err,
+                     size_t errlen)
+{
+    redisContext *c = ctx;
+    if (!c) { snprintf(err, errlen, "no redis connection"); return -1; }
+    char key[300], at[64];
+    snprintf(key, sizeof(key), "fl:run:%s:runner", run);
+    snprintf(at, sizeof(at), "%.3f", at_ms);
+    const char *field = strcmp(outcome, "running") ? "stopped_ms" : "started_ms";
+    redisReply *r = redisCommand(c, "HSET %s outcome %s reason %s %s %s", key, outcome, reason ? reason : "", field, at);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "HSET %s: %s", key, r ? r->str : c->errstr);
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    r = redisCommand(c, "EXPIRE %s %d", key, 7 * 86400);
+    if (r) freeReplyObject(r);
+    return 0;
+}
+
 /* ---- series from the record ---- */
 
 static double field_num(const char *text, const char *name)
@@ -189,9 +210,24 @@ static void series_from_ts(redisContext *c, struct run_state *st, const char *ru
     free(tmp.s);
 }
 
+/* One give-up per held call: on an http proxy the call has a request event (abandoned_ms) and
+ * its connection's event (gave_up_ms) says the same give-up again, so a connection's is taken
+ * only when no request on it was recorded abandoned. */
+struct gave { unsigned long long conn, inst; double at; };   /* inst: a hash of the instance */
+
+static int cmp_conn(const void *a, const void *b)
+{
+    const struct gave *x = a, *y = b;
+    if (x->inst != y->inst) return x->inst < y->inst ? -1 : 1;
+    return x->conn < y->conn ? -1 : x->conn > y->conn;
+}
+
 static void abandon_from_events(redisContext *c, struct run_state *st, const char *run, const char *proxy)
 {
     struct run_series *se = run_series_get(st, proxy, 0);
+    struct gave *cg = NULL;                  /* connections' give-ups */
+    struct gave *rq = NULL;                  /* connections with an abandoned request */
+    size_t ncg = 0, nrq = 0, capg = 0, capq = 0;
     char from[64] = "-";
     for (int page = 0; page < 100; page++) {
         redisReply *r = redisCommand(c, "XRANGE fl:run:%s:events:%s %s + COUNT 1000", run, proxy, from);
@@ -201,20 +237,37 @@ static void abandon_from_events(redisContext *c, struct run_state *st, const cha
             if (e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;
             redisReply *f = e->element[1];
             double gave = 0, req = 0, ab = 0;
+            unsigned long long id = 0, conn = 0, inst = 1469598103934665603ULL;
             for (size_t k = 0; k + 1 < f->elements; k += 2) {
                 const char *key = f->element[k]->str, *val = f->element[k + 1]->str;
+                if (!key || !val) continue;
                 if (!strcmp(key, "gave_up_ms")) gave = atof(val);
                 else if (!strcmp(key, "req_ms")) req = atof(val);
                 else if (!strcmp(key, "abandoned_ms")) ab = atof(val);
+                else if (!strcmp(key, "id")) id = strtoull(val, NULL, 10);
+                else if (!strcmp(key, "conn")) conn = strtoull(val, NULL, 10);
+                else if (!strcmp(key, "inst"))
+                    for (const char *q = val; *q; q++) inst = (inst ^ (unsigned char)*q) * 1099511628211ULL;
             }
-            if (gave > 0) run_series_abandon(se, gave);
-            else if (ab > 0 && req > 0) run_series_abandon(se, req + ab);
+            if (gave > 0) {
+                if (ncg == capg) cg = fl_realloc(cg, sizeof(*cg) * (capg = capg ? 2 * capg : 64));
+                cg[ncg++] = (struct gave){id, inst, gave};
+            } else if (ab > 0 && req > 0) {
+                run_series_abandon(se, req + ab);
+                if (nrq == capq) rq = fl_realloc(rq, sizeof(*rq) * (capq = capq ? 2 * capq : 64));
+                rq[nrq++] = (struct gave){conn, inst, 0};
+            }
             if (i == r->elements - 1) snprintf(from, sizeof(from), "(%s", e->element[0]->str);
         }
         size_t got = r->elements;
         freeReplyObject(r);
         if (got < 1000) break;
     }
+    if (nrq) qsort(rq, nrq, sizeof(*rq), cmp_conn);
+    for (size_t i = 0; i < ncg; i++)
+        if (!nrq || !bsearch(&cg[i], rq, nrq, sizeof(*rq), cmp_conn)) run_series_abandon(se, cg[i].at);
+    free(cg);
+    free(rq);
 }
 
 int run_redis_series(void *ctx, struct run_state *st, int only_abandon, char *err, size_t errlen)

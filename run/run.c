@@ -128,7 +128,7 @@ struct runner {
     int cur;                 /* phase index, -1 before, nph after */
     int64_t t0_us;           /* monotonic start of phase 0 */
     int64_t *phase_end_us;   /* monotonic planned ends */
-    struct event *phase_ev, *tick_ev, *sig_int, *sig_term;
+    struct event *phase_ev, *tick_ev, *sig_int, *sig_term, *halt_ev;
     int finishing;
     int tty;
     int lines_drawn;
@@ -318,60 +318,16 @@ static void load_stop(struct runner *r)
 
 static void sampler_start(struct runner *r)
 {
-    int need = 0;
-    for (int i = 0; i < r->prof->doc->nsecs; i++) {
-        struct inisec *s = &r->prof->doc->secs[i];
-        if (strcmp(s->type, "expect")) continue;
-        for (int k = 0; k < s->nkeys; k++)
-            if (!strcmp(s->keys[k].key, "check") && (!strcmp(s->keys[k].value, "postgres") || !strcmp(s->keys[k].value, "probe")))
-                need = 1;
-    }
-    if (!need) return;
-    fflush(NULL);
-    pid_t p = fork();
-    if (p < 0) { say(r, "warning: no sampler (fork: %s)", strerror(errno)); return; }
-    if (p == 0) {
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        fl_child_close_fds();            /* not the proxies' sockets, not the loop's */
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_IGN);
-        char err[FL_ERRLEN];
-        struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL};
-        struct sampler *vs = sampler_new(r->prof->doc, &vo, err, sizeof(err));
-        if (!vs) {
-            fprintf(stderr, "faultline run: sampler: %s\n", err);
-            _exit(1);
-        }
-        if (sampler_count(vs) == 0) _exit(0);
-        for (;;) {   /* until the runner stops us (SIGTERM) or dies (PDEATHSIG) */
-            int ms = sampler_tick(vs, err, sizeof(err));
-            if (ms < 0) {
-                fprintf(stderr, "faultline run: sampler: %s\n", err);
-                ms = 1000;
-            }
-            if (ms < 20) ms = 20;
-            if (ms > 1000) ms = 1000;
-            struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-    }
-    setpgid(p, p);
-    r->sampler_pid = (int)p;
+    char err[FL_ERRLEN];
+    struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL, NULL, 0, 1};
+    int pid = sampler_child_start(r->prof->doc, &vo, "faultline run", err, sizeof(err));
+    if (pid < 0) say(r, "warning: %s", err);
+    else r->sampler_pid = pid;
 }
 
 static void sampler_stop(struct runner *r)
 {
-    if (r->sampler_pid <= 0) return;
-    kill(r->sampler_pid, SIGTERM);
-    int st;
-    for (int i = 0; i < 150; i++) {
-        if (waitpid(r->sampler_pid, &st, WNOHANG) == r->sampler_pid) { r->sampler_pid = 0; return; }
-        struct timespec ts = {0, 20000000};
-        nanosleep(&ts, NULL);
-    }
-    kill(r->sampler_pid, SIGKILL);
-    waitpid(r->sampler_pid, &st, 0);
+    sampler_child_stop(r->sampler_pid);
     r->sampler_pid = 0;
 }
 
@@ -418,26 +374,15 @@ static void sample_totals(struct runner *r, struct run_state *into, const struct
     }
 }
 
-static void sample(struct runner *r)
+/* Every proxy's totals now: in process from the proxies' counters, with --admin from the
+ * daemon's GET /stats (NULL when it does not answer: err). *n entries, the caller frees. */
+static struct run_px_totals *totals_now(struct runner *r, int *n, char *err, size_t errlen)
 {
-    double t = now_ms();
-    if (!r->emb) {
-        struct run_px_totals *tot;
-        int n;
-        char err[FL_ERRLEN];
-        if (run_admin_stats(r->admin, r->token, &tot, &n, err, sizeof(err)) < 0) {
-            if (!r->stats_failed++) say(r, "warning: no live numbers from the daemon: %s", err);
-            return;
-        }
-        r->stats_failed = 0;
-        sample_totals(r, &r->live, tot, n, t);
-        free(tot);
-        return;
-    }
-    int n;
-    struct embed_stats *es = embed_stats(r->emb, &n);
-    struct run_px_totals *tot = fl_calloc((size_t)n + 1, sizeof(*tot));
-    for (int i = 0; i < n; i++) {
+    struct run_px_totals *tot;
+    if (!r->emb) return run_admin_stats(r->admin, r->token, &tot, n, err, errlen) < 0 ? NULL : tot;
+    struct embed_stats *es = embed_stats(r->emb, n);
+    tot = fl_calloc((size_t)*n + 1, sizeof(*tot));
+    for (int i = 0; i < *n; i++) {
         const struct embed_stats *s = &es[i];
         struct run_px_totals *x = &tot[i];
         run_copy(x->proxy, sizeof(x->proxy), s->proxy);
@@ -450,8 +395,22 @@ static void sample(struct runner *r)
                     s->fault_refused;
         x->abandoned = s->fault_abandoned;
     }
-    sample_totals(r, &r->st, tot, n, t);
     free(es);
+    return tot;
+}
+
+static void sample(struct runner *r)
+{
+    double t = now_ms();
+    int n;
+    char err[FL_ERRLEN];
+    struct run_px_totals *tot = totals_now(r, &n, err, sizeof(err));
+    if (!tot) {
+        if (!r->stats_failed++) say(r, "warning: no live numbers from the daemon: %s", err);
+        return;
+    }
+    r->stats_failed = 0;
+    sample_totals(r, r->emb ? &r->st : &r->live, tot, n, t);
     free(tot);
 }
 
@@ -513,11 +472,17 @@ static void finish(struct runner *r, const char *why)
 {
     if (r->finishing) return;
     r->finishing = 1;
+    double t = now_ms();
     if (why) {
         r->st.aborted = 1;
         run_copy(r->st.abort_reason, sizeof(r->st.abort_reason), why);
-        say(r, "aborting (%s): stopping the load and removing every fault", why);
+        say(r, "%s (%s): stopping the load and removing every fault", r->st.halted ? "HALTED" : "aborting", why);
     }
+    /* how the run ended, before the faults go: a window closed from here on was cut by it */
+    char err[FL_ERRLEN];
+    if (r->rctx && run_redis_runner(r->rctx, r->st.run_id, r->st.halted ? "halted" : why ? "aborted" : "finished",
+                                    why, t, err, sizeof(err)) < 0)
+        say(r, "warning: R:runner not written: %s", err);
     run_actions_stop(&r->sc, why ? why : "the run ended");   /* no action child is left behind */
     load_stop(r);
     sampler_stop(r);
@@ -569,6 +534,22 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         }
     }
     progress(r);
+}
+
+/* [scenario] halt_if, every 250 ms: the first condition that holds halts the run (run/halt.c) */
+static void halt_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct runner *r = arg;
+    if (r->finishing) return;
+    int n;
+    char err[FL_ERRLEN], why[512];
+    struct run_px_totals *tot = totals_now(r, &n, err, sizeof(err));
+    if (run_halt_eval(&r->sc, tot, tot ? n : 0, r->rctx, r->st.run_id, now_ms(), why, sizeof(why))) {
+        r->st.halted = 1;
+        r->st.halted_ms = now_ms();
+        finish(r, why);
+    }
+    free(tot);
 }
 
 static void sig_cb(evutil_socket_t sig, short what, void *arg)
@@ -751,6 +732,9 @@ static void run_phases(struct runner *r)
             r->st.out_dir);
     r->st.started_ms = now_ms();
     r->t0_us = fl_now_us();
+    char err[FL_ERRLEN];
+    if (r->rctx && run_redis_runner(r->rctx, r->st.run_id, "running", NULL, r->st.started_ms, err, sizeof(err)) < 0)
+        say(r, "warning: R:runner not written: %s", err);
     r->phase_end_us = fl_calloc((size_t)r->sc.nph, sizeof(int64_t));
     int64_t acc = r->t0_us;
     for (int i = 0; i < r->sc.nph; i++) r->phase_end_us[i] = acc += r->sc.ph[i].dur_us;
@@ -761,14 +745,20 @@ static void run_phases(struct runner *r)
     run_actions_start(&r->sc, r->base, r->t0_us, r->rctx, r->st.run_id, r->st.out_dir, act_say, r);
     struct timeval one = {1, 0};
     event_add(r->tick_ev, &one);
+    if (r->sc.nhalt) {
+        struct timeval quarter = {0, 250000};
+        r->halt_ev = event_new(r->base, -1, EV_PERSIST, halt_cb, r);
+        event_add(r->halt_ev, &quarter);
+    }
     event_base_dispatch(r->base);
     if (!r->finishing) finish(r, "event loop stopped");
     if (r->tty && r->lines_drawn) { fprintf(stderr, "\033[%dA\033[J", r->lines_drawn); r->lines_drawn = 0; }
-    say(r, "run %s %s after %.1fs", r->st.run_id, r->st.aborted ? "aborted" : "finished",
+    say(r, "run %s %s after %.1fs", r->st.run_id, r->st.halted ? "HALTED" : r->st.aborted ? "aborted" : "finished",
         (r->st.ended_ms - r->st.started_ms) / 1000.0);
 
     event_free(r->phase_ev);
     event_free(r->tick_ev);
+    if (r->halt_ev) event_free(r->halt_ev);
     event_free(r->sig_int);
     event_free(r->sig_term);
 }
@@ -792,7 +782,10 @@ static void stop_proxies(struct runner *r)
 static int judge(struct runner *r, struct verify_report *rep, int *have_rep)
 {
     char err[FL_ERRLEN];
-    struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL};
+    /* in process, the proxies have written their end (embed_free): the record is complete; a
+     * daemon driven with --admin goes on recording its run, which is judged as it stands */
+    struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL, NULL, 0,
+                             r->admin != NULL};
     if (verify_doc(r->prof->doc, &vo, rep, err, sizeof(err)) < 0) {
         fprintf(stderr, "faultline run: verify: %s\n", err);
         return 2;
@@ -855,7 +848,8 @@ int run_scenario(const struct run_opts *o)
     stop_proxies(r);
     rc = judge(r, &rep, &have_rep);
     int wrote = write_outputs(r, have_rep ? &rep : NULL, rc);
-    printf("\n%s%s: exit %d\nreport:  %s/report.html\njournal: %s/journal.json\n", r->st.aborted ? "ABORTED " : "",
+    printf("\n%s%s: exit %d\nreport:  %s/report.html\njournal: %s/journal.json\n",
+           r->st.halted ? "HALTED " : r->st.aborted ? "ABORTED " : "",
            r->sc.name, rc, r->st.out_dir, r->st.out_dir);
     if (wrote < 0 && rc == 0) rc = 2;
 out_record:

@@ -8,6 +8,7 @@
  *   run/run.c        run_scenario: the event loop, phases, the load, Ctrl-C, live status
  *   run/scenario.c   parse and validate the scenario sections (also for `faultline check`)
  *   run/action.c     [action NAME]: commands run at moments of the run
+ *   run/halt.c       [scenario] halt_if: stop conditions
  *   run/remote.c     --admin: faults and live numbers through a running faultline's admin API
  *   run/sampler.c    postgres and probe samples written into the record (run/sampler.h)
  *   run/probe.c      one number read off the service's own endpoint (run/probe.h)
@@ -74,6 +75,20 @@ struct run_action {
 };
 #define RUN_ACTION_OUT_MAX 65536
 
+/* One stop condition of `halt_if` (run/halt.c). The samples are the runner's, kept for the
+ * condition's window. */
+enum { RUN_HALT_ERRORS = 1, RUN_HALT_PROBE };
+struct run_halt {
+    int kind;                /* RUN_HALT_ERRORS: error_rate(target) over over_us; RUN_HALT_PROBE: probe(target) */
+    char target[128];        /* the proxy, or the [expect] probe */
+    int op, or_equal;        /* '>' or '<', and '=' after it */
+    double value;            /* a ratio (error_rate) or a number (probe) */
+    int64_t over_us;
+    char text[256];          /* the condition as written */
+    struct { double t; uint64_t req, err; } *s;
+    int ns;
+};
+
 struct run_scn {
     char name[256];
     char load[4096];         /* shell command, "" = none */
@@ -85,6 +100,8 @@ struct run_scn {
     int nexpect;
     struct run_action *act;  /* [action] sections, file order */
     int nact;
+    struct run_halt *halt;   /* [scenario] halt_if, the conditions joined by `or` */
+    int nhalt;
 };
 
 /* ---- run/run.c: the run ---- */
@@ -147,8 +164,10 @@ struct run_state {
     char out_dir[512];
     char redis_url[600];
     int embedded_redis;
-    int aborted;
-    char abort_reason[128];
+    int aborted;             /* Ctrl-C, SIGTERM, or a stop condition (halted) */
+    char abort_reason[256];
+    int halted;              /* a [scenario] halt_if stop condition fired (run/halt.c) */
+    double halted_ms;
     double started_ms, ended_ms;
     /* the load */
     char load_cmd[128];      /* as shown: its program name and a hash (fl_redact_cmd) */
@@ -182,6 +201,11 @@ void run_redis_free(void *ctx);
  * twice per phase. -1 with err. */
 int run_redis_phase(void *ctx, const char *run, const char *phase, const char *event, double at_ms,
                     char *err, size_t errlen);
+/* R:runner (docs/metrics.md): outcome "running" with started_ms at the start; at the end
+ * "finished", "aborted" or "halted", the reason, and stopped_ms = when the runner stopped
+ * observing (before it removed the faults). Blocking, bounded by the 1 s timeout. -1 with err. */
+int run_redis_runner(void *ctx, const char *run, const char *outcome, const char *reason, double at_ms, char *err,
+                     size_t errlen);
 /* run/export.c: every key of the run (and its fl:runs entry) as JSON into path, streamed page by
  * page (the memory used is one page whatever the record's size). 0, or -1 with err. */
 int run_redis_export(void *ctx, const char *run, const char *path, char *err, size_t errlen);
@@ -209,6 +233,17 @@ void run_actions_start(struct run_scn *sc, struct event_base *base, int64_t t0_u
  * (TERM, then KILL after 1 s) and are reaped. Blocking, bounded (about 3 s). */
 void run_actions_stop(struct run_scn *sc, const char *why);
 void run_actions_free(struct run_scn *sc);
+
+/* ---- run/halt.c: stop conditions ---- */
+/* Parses a halt_if value into sc->halt, checking the proxies and probes it names in pr. 0, or
+ * -1 with the reason in why (without PATH:LINE). */
+int run_halt_parse(struct profile *pr, const char *text, struct run_scn *sc, char *why, size_t wl);
+void run_halt_free(struct run_scn *sc);
+struct run_px_totals;
+/* Evaluates every condition against the proxies' totals now (t, nt) and the record (rctx:
+ * the probes' samples). 1 with why = the condition and the value that crossed it: halt. */
+int run_halt_eval(struct run_scn *sc, const struct run_px_totals *t, int nt, void *rctx, const char *run, double now_ms,
+                  char *why, size_t wl);
 
 /* ---- run/remote.c: driving an already-running faultline ---- */
 /* POST /faults with the [fault] section's keys as a JSON object. 0 or -1 with err. */

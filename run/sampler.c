@@ -17,14 +17,20 @@
 #include "run/probe.h"
 #include "verify/goprof.h"
 #include "record/read.h"
+#include "common/fd.h"
 #include "common/mem.h"
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SAMPLER_MAX_DESCRIBED 1024
 
@@ -221,4 +227,69 @@ void sampler_free(struct sampler *vs)
     for (int i = 0; i < vs->n; i++) free(vs->s[i].described);
     free(vs->s);
     free(vs);
+}
+
+/* ---- in a child process ---- */
+
+static int doc_samples(struct inidoc *doc)
+{
+    for (int i = 0; i < doc->nsecs; i++) {
+        struct inisec *s = &doc->secs[i];
+        if (strcmp(s->type, "expect")) continue;
+        for (int k = 0; k < s->nkeys; k++)
+            if (!strcmp(s->keys[k].key, "check") && (!strcmp(s->keys[k].value, "postgres") || !strcmp(s->keys[k].value, "probe")))
+                return 1;
+    }
+    return 0;
+}
+
+int sampler_child_start(struct inidoc *doc, const struct verify_opts *o, const char *who, char *err, size_t errlen)
+{
+    if (!doc_samples(doc)) return 0;
+    fflush(NULL);
+    pid_t p = fork();
+    if (p < 0) { snprintf(err, errlen, "no sampler (fork: %s)", strerror(errno)); return -1; }
+    if (p == 0) {
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        fl_child_close_fds();            /* not the proxies' sockets, not the loop's (common/fd.h) */
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGUSR1, SIG_IGN);
+        char e[FL_ERRLEN];
+        struct sampler *vs = sampler_new(doc, o, e, sizeof(e));
+        if (!vs) {
+            fprintf(stderr, "%s: sampler: %s\n", who, e);
+            _exit(1);
+        }
+        if (sampler_count(vs) == 0) _exit(0);
+        for (;;) {   /* until the parent stops us (SIGTERM) or dies (PDEATHSIG) */
+            int ms = sampler_tick(vs, e, sizeof(e));
+            if (ms < 0) {
+                fprintf(stderr, "%s: sampler: %s\n", who, e);
+                ms = 1000;
+            }
+            if (ms < 20) ms = 20;
+            if (ms > 1000) ms = 1000;
+            struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    setpgid(p, p);
+    return (int)p;
+}
+
+void sampler_child_stop(int pid)
+{
+    if (pid <= 0) return;
+    kill(pid, SIGTERM);
+    int st;
+    for (int i = 0; i < 150; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid) return;
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
 }

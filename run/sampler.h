@@ -32,4 +32,13 @@ int sampler_tick(struct sampler *s, char *err, size_t errlen);
 int sampler_take(struct sampler *s, const char *expect, char *err, size_t errlen);
 void sampler_free(struct sampler *s);   /* accepts NULL */
 
+/* The samplers in a child process, for a program with an event loop to keep free (`faultline
+ * run`, `faultline serve PROFILE --expect FILE`): the child closes every inherited descriptor
+ * (no proxy socket stays open in it), gets PR_SET_PDEATHSIG, ignores SIGINT (the parent decides
+ * when it stops), and ticks until SIGTERM. Returns its pid, 0 when doc has nothing to sample,
+ * or -1 with err (fork failed). The child reports its own errors on stderr, tagged `who`. */
+int sampler_child_start(struct inidoc *doc, const struct verify_opts *o, const char *who, char *err, size_t errlen);
+/* SIGTERM, up to 3 s, then SIGKILL; reaped. Accepts 0. */
+void sampler_child_stop(int pid);
+
 #endif

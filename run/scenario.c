@@ -102,8 +102,9 @@ static int parse_phase(struct profile *p, struct inisec *s, struct run_phase *ph
     return inisec_check_unused(d, s, err, errlen);
 }
 
-static int parse_scenario_sec(struct inidoc *d, struct inisec *s, struct run_scn *sc, char *err, size_t errlen)
+static int parse_scenario_sec(struct profile *p, struct inisec *s, struct run_scn *sc, char *err, size_t errlen)
 {
+    struct inidoc *d = p->doc;
     char e[FL_ERRLEN];
     int line;
     const char *v;
@@ -122,6 +123,8 @@ static int parse_scenario_sec(struct inidoc *d, struct inisec *s, struct run_scn
     if ((v = inisec_get(s, "postgres", &line))) run_copy(sc->postgres, sizeof(sc->postgres), v);
     if ((v = inisec_get(s, "load_grace", &line)) && parse_duration(v, &sc->load_grace_us, e, sizeof(e)) < 0)
         return SERR(line, "load_grace: %s", e);
+    if ((v = inisec_get(s, "halt_if", &line)) && run_halt_parse(p, v, sc, e, sizeof(e)) < 0)
+        return SERR(line, "halt_if: %s", e);
     return inisec_check_unused(d, s, err, errlen);
 }
 
@@ -137,7 +140,7 @@ int run_scn_parse(struct profile *p, struct run_scn *out, char *err, size_t errl
         struct inisec *s = &d->secs[i];
         if (!strcmp(s->type, "scenario")) {
             if (seen++) { SERR(s->line, "[scenario] appears twice"); goto fail; }
-            if (parse_scenario_sec(d, s, &sc, err, errlen) < 0) goto fail;
+            if (parse_scenario_sec(p, s, &sc, err, errlen) < 0) goto fail;
         } else if (!strcmp(s->type, "phase")) {
             for (int k = 0; k < sc.nph; k++)
                 if (!strcmp(sc.ph[k].name, s->name)) {
@@ -200,4 +203,5 @@ void run_scn_free(struct run_scn *s)
     s->ph = NULL;
     s->nph = 0;
     run_actions_free(s);
+    run_halt_free(s);
 }

@@ -56,6 +56,8 @@ void vres_measured(struct verify_result *r, const char *fmt, ...) __attribute__(
 void vres_bound(struct verify_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "850ms", "1.5s", "2m10s" into b (returns b) */
 const char *vfmt_ms(double ms, char *b, size_t n);
+/* A signed offset: "+1.5s", "-309ms" (never "+-") */
+const char *vfmt_off(double ms, char *b, size_t n);
 
 /* ---- windows, baseline, series ---- */
 struct vwins {
@@ -70,6 +72,12 @@ struct vwins {
  * (vwins_free). */
 void vctx_windows(struct vctx *cx, struct vexp *e, const char *proxy, struct vwins *out);
 void vwins_free(struct vwins *w);
+/* 1 when nothing after the window's end was observed with the service left alone -- the run
+ * ended, was aborted or halted while the fault acted (w->cut), or the fault is still active --
+ * with that said in b ("the run was aborted while the fault acted (interrupted (SIGINT))").
+ * Whatever a check wants to see after a fault (recovery, closing, values coming back) was never
+ * seen then: INCONCLUSIVE. */
+int vwin_cut(struct vctx *cx, const struct vwin *w, char *b, size_t n);
 /* Sets r INCONCLUSIVE and returns 1 when there is no window or the faults never acted. */
 int vctx_need_fault(struct vctx *cx, struct vexp *e, const struct vwins *w, struct verify_result *r);
 /* The baseline period before the first fault (or the phase named by `baseline`, or a phase

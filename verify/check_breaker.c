@@ -33,12 +33,12 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-struct wres { enum verdict v; char measured[160], why[300]; };
+struct wres { enum verdict v; char measured[160], why[400]; };
 
 /* One fault window [win.start, win.end): open, probes, closing again before next_start. */
-static void judge_window(struct vpx *p, enum vmeasure m, double base, const struct vwin *win, double next_start,
-                         double dend, double min_drop, double open_within, double max_probes, double probe_window,
-                         double ratio, double rwithin, struct wres *o)
+static void judge_window(struct vpx *p, enum vmeasure m, double base, const struct vwin *win, const char *cut,
+                         double next_start, double dend, double min_drop, double open_within, double max_probes,
+                         double probe_window, double ratio, double rwithin, struct wres *o)
 {
     char b1[32], b2[32], b3[32];
     const char *u = vmeasure_unit(m);
@@ -109,7 +109,7 @@ static void judge_window(struct vpx *p, enum vmeasure m, double base, const stru
     /* closing again, before the next window starts */
     double back_after = NAN, best_after = 0;
     int recov_state = 0;  /* 0 unknown, 1 back, 2 never, 3 next window came first */
-    if (!isinf(win->end)) {
+    if (!cut) {
         double limit = win->end + rwithin;
         for (int i = 0; i < p->nts; i++) {
             double t0 = (double)p->ts[i].sec * 1000, t1 = t0 + p->interval_s * 1000;
@@ -147,8 +147,8 @@ static void judge_window(struct vpx *p, enum vmeasure m, double base, const stru
                  ratio * 100, vfmt_ms(next_start - win->end, b1, sizeof(b1)), vfmt_ms(rwithin, b2, sizeof(b2)));
     } else if (recov_state == 0) {
         o->v = V_INCONCLUSIVE;
-        snprintf(o->why, sizeof(o->why), "%s", isinf(win->end) ? "the fault never ended: closing again cannot be judged"
-                                                               : "the record ends before recover_within ran out");
+        if (cut) snprintf(o->why, sizeof(o->why), "%.300s: closing again was never observed", cut);
+        else snprintf(o->why, sizeof(o->why), "the record ends before recover_within ran out");
     } else {
         o->v = V_PASS;
         snprintf(o->why, sizeof(o->why), "the breaker opened, probed and closed again");
@@ -201,8 +201,10 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     char det[256] = "", why[512] = "";
     for (int k = 0; k < w.n; k++) {
         struct wres wr;
-        judge_window(p, m, base, &w.w[k], k + 1 < w.n ? w.w[k + 1].start : INFINITY, dend, min_drop, open_within,
-                     max_probes, probe_window, ratio, rwithin, &wr);
+        char cut[256];
+        judge_window(p, m, base, &w.w[k], vwin_cut(cx, &w.w[k], cut, sizeof(cut)) ? cut : NULL,
+                     k + 1 < w.n ? w.w[k + 1].start : INFINITY, dend, min_drop, open_within, max_probes, probe_window,
+                     ratio, rwithin, &wr);
         if (wr.v == V_FAIL) nfail++;
         else if (wr.v == V_INCONCLUSIVE) ninc++;
         else npass++;

@@ -172,7 +172,11 @@ static int released(struct vctx *cx, const struct pgacc *a, const struct vwins *
     }
     for (int k = 0; k < w->n; k++) {
         const struct vwin *win = &w->w[k];
-        if (isinf(win->end)) { vres(r, V_INCONCLUSIVE, "the fault was still active when the record ends"); return 0; }
+        char cut[300];
+        if (vwin_cut(cx, win, cut, sizeof(cut))) {
+            vres(r, V_INCONCLUSIVE, "%s: connections coming back were never observed", cut);
+            return 0;
+        }
         double back = NAN, last = NAN, lastv = 0;
         for (int i = 0; i < a->n; i++) {
             if (a->s[i].at < win->end) continue;
@@ -189,6 +193,39 @@ static int released(struct vctx *cx, const struct pgacc *a, const struct vwins *
         }
         vres(r, V_INCONCLUSIVE, "samples end before 'within' ran out after the fault");
         return 0;
+    }
+    return 1;
+}
+
+/* Did the samples watch the fault? A transaction left open during a fault shows as idle in
+ * transaction beyond `idle_in_transaction_max` from then on, and pool exhaustion during it: a
+ * pass needs samples over each window [start, end + itm], none missing for longer than
+ * max(3 intervals, 2 s) + 1 s. 1 when covered; else 0 with r INCONCLUSIVE saying where the
+ * samples missed it (a sampler stalled by a busy machine, one started late, a stopped one). */
+static int watched(struct vctx *cx, const struct pgacc *a, const struct vwins *w, double itm, double interval, int rec,
+                   const char *sfx, struct verify_result *r)
+{
+    char b1[32], b2[32], b3[32];
+    double maxgap = (3 * interval > 2000 ? 3 * interval : 2000) + 1000;
+    for (int k = 0; k < w->n; k++) {
+        double s0 = w->w[k].start, s1 = (isinf(w->w[k].end) ? cx->rec->end_ms : w->w[k].end) + (itm > 0 ? itm : 0);
+        if (s1 > cx->rec->end_ms) s1 = cx->rec->end_ms;
+        double prev = s0, gap = 0, gap_at = s0;
+        for (int i = 0; i < a->n; i++) {
+            double t = a->s[i].at;
+            if (t < s0 || t > s1) continue;
+            if (t - prev > gap) { gap = t - prev; gap_at = prev; }
+            prev = t;
+        }
+        if (s1 - prev > gap) { gap = s1 - prev; gap_at = prev; }
+        if (gap > maxgap) {
+            vres(r, V_INCONCLUSIVE, "the %s missed the fault: none for %s from %s after fault window %d began (needs one "
+                 "at least every %s over the window and %s after it, R:%s)%s", rec ? "recorded intervals" : "samples",
+                 vfmt_ms(gap, b1, sizeof(b1)), vfmt_ms(gap_at - s0, b2, sizeof(b2)), k + 1,
+                 vfmt_ms(maxgap, b3, sizeof(b3)), itm > 0 ? "idle_in_transaction_max" : "nothing", sfx,
+                 rec ? "" : ": the behaviour was never seen, so it cannot pass");
+            return 0;
+        }
     }
     return 1;
 }
@@ -259,13 +296,20 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
             vres(r, V_INCONCLUSIVE, "%d intervals in R:%s (needs %g): is proxy %s a recorded mode = postgres proxy?",
                  a.n, sfx, mins, e->proxy);
         else
-            vres(r, V_INCONCLUSIVE, "%d samples in R:pg:%s (needs %g): run the sampler during the run", a.n, e->name, mins);
+            vres(r, V_INCONCLUSIVE, "%d samples in R:pg:%s (needs %g): samples are taken during the run by `faultline "
+                 "run`, `faultline serve PROFILE --expect %s`, or `faultline verify %s --run %s --sample` beside it",
+                 a.n, e->name, mins, e->doc->path, e->doc->path, cx->rec->run);
         free(a.s);
         return 0;
     }
     struct vwins w;
     vctx_windows(cx, e, e->proxy, &w);
     if ((needf || within >= 0) && vctx_need_fault(cx, e, &w, r)) { vwins_free(&w); free(a.s); return 0; }
+    if (w.n && (max >= 0 || itm >= 0) && !watched(cx, &a, &w, itm, interval, rec, sfx, r)) {
+        vwins_free(&w);
+        free(a.s);
+        return 0;
+    }
     if (within < 0 || released(cx, &a, &w, &now, within, slack, r)) vres(r, V_PASS, "%s stayed within bounds", what);
     vwins_free(&w);
     free(a.s);

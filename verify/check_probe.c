@@ -11,7 +11,7 @@
  * text goroutine profile, /debug/pprof/goroutine?debug=1: the total, and the count per stack).
  * The check compares the samples after each fault window with the mean of the baseline
  * samples. `tolerance` is relative ("20%" or 0.2, like every ratio), `tolerance_abs` absolute
- * ("5"): 12 +/- 5 goroutines after the fault is back; 300 is a leak.
+ * ("5"): 12 ± 5 goroutines after the fault is back; 300 is a leak.
  *
  * With go_goroutines a number is not all: when the check does not pass, the verdict's detail
  * lists the stacks whose count grew most between the baseline (mean) and the last sample (the
@@ -162,7 +162,7 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
 
     char b1[32], b2[32];
     if (rel) vres_bound(r, "within %g%% of baseline after %s", tv * 100, vfmt_ms(within, b1, sizeof(b1)));
-    else vres_bound(r, "within +/-%g of baseline after %s", tv, vfmt_ms(within, b1, sizeof(b1)));
+    else vres_bound(r, "within ±%g of baseline after %s", tv, vfmt_ms(within, b1, sizeof(b1)));
     struct psacc a;
     memset(&a, 0, sizeof(a));
     char sfx[200];
@@ -179,7 +179,9 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
         if (a.s[i].at < w.w[0].start) { base += a.s[i].v; nb++; }
     if (nb < minb) {
         vres_measured(r, "%d samples (%d before the fault, %d failed)", a.n, nb, a.failed);
-        vres(r, V_INCONCLUSIVE, "%d probe samples before the fault (needs %g) in R:probe:%s", nb, minb, e->name);
+        vres(r, V_INCONCLUSIVE, "%d probe samples before the fault (needs %g) in R:probe:%s%s", nb, minb, e->name,
+             a.n ? "" : ": samples are taken during the run by `faultline run`, `faultline serve PROFILE --expect FILE`, "
+                        "or `faultline verify FILE --run ID --sample` beside it");
         goto out;
     }
     base /= nb;
@@ -188,9 +190,10 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     for (int i = 0; i < a.n; i++) if (a.s[i].at >= w.w[0].start && a.s[i].v > peak) peak = a.s[i].v;
     for (int k = 0; k < w.n; k++) {
         struct vwin *win = &w.w[k];
-        if (isinf(win->end)) {
+        char cut[300];
+        if (vwin_cut(cx, win, cut, sizeof(cut))) {
             vres_measured(r, "baseline %.4g, peak %.4g", base, peak);
-            vres(r, V_INCONCLUSIVE, "the fault was still active when the record ends");
+            vres(r, V_INCONCLUSIVE, "%s: the value coming back was never observed", cut);
             goto out;
         }
         fault_end = win->end;
@@ -203,10 +206,10 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
             if (a.s[i].at > win->end + within) break;
         }
         if (!isnan(back) && back <= within) { if (back > worst_after) worst_after = back; continue; }
-        vres_measured(r, "baseline %.4g, peak %.4g, %.4g at +%s after the fault", base, peak, lastv,
-                      vfmt_ms(isnan(last) ? 0 : last - win->end, b1, sizeof(b1)));
+        vres_measured(r, "baseline %.4g, peak %.4g, %.4g at %s after the fault", base, peak, lastv,
+                      vfmt_off(isnan(last) ? 0 : last - win->end, b1, sizeof(b1)));
         if (!isnan(last) && last >= win->end + within)
-            vres(r, V_FAIL, "the value stayed at %.4g, beyond %.4g +/- %.4g, %s after the fault: leak?", lastv, base,
+            vres(r, V_FAIL, "the value stayed at %.4g, beyond %.4g ± %.4g, %s after the fault: leak?", lastv, base,
                  allowed, vfmt_ms(within, b2, sizeof(b2)));
         else
             vres(r, V_INCONCLUSIVE, "probe samples end before 'within' ran out after the fault");

@@ -49,8 +49,12 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     char why[300] = "";
     for (int k = 0; k < w.n; k++) {
         struct vwin *win = &w.w[k];
-        if (isinf(win->end)) {
-            if (verdict == V_PASS) { verdict = V_INCONCLUSIVE; snprintf(why, sizeof(why), "the fault was still active when the record ends"); }
+        char cut[300];
+        if (vwin_cut(cx, win, cut, sizeof(cut))) {   /* recovery after it was never observed */
+            if (verdict == V_PASS) {
+                verdict = V_INCONCLUSIVE;
+                snprintf(why, sizeof(why), "%.240s: recovery after it was never observed", cut);
+            }
             continue;
         }
         double obs_end = k + 1 < w.n && w.w[k + 1].start < dend ? w.w[k + 1].start : dend;
@@ -81,6 +85,9 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
             double held_at = ev->kind == VEV_CONN ? ev->hang_ms : ev->req_ms;
             if (isnan(held_at) || held_at < win->start - 1 || held_at > win->end) continue;
             if (ev->kind == VEV_REQUEST && !ev->held_at_end) continue;
+            /* a request the client gave up on was given up, not held (records that marked it
+             * held_at_end too); its connection's event says how long it stayed open */
+            if (ev->kind == VEV_REQUEST && !isnan(ev->abandoned_ms)) continue;
             /* a pooled connection idling through the hold holds no call (turns recorded, none
              * open at the close): keeping idle connections is what pools do (slack) */
             if (ev->kind == VEV_CONN && isnan(ev->call_open_ms) && !isnan(ev->call_max_at_ms)) continue;
@@ -101,6 +108,8 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     if (verdict == V_FAIL && !isnan(worst_cur) && worst_cur > 0)
         vres_measured(r, "baseline %g, still %g after %s; %d held left open", base, worst_cur,
                       vfmt_ms(within, b1, sizeof(b1)), leaked);
+    else if (verdict == V_INCONCLUSIVE && !worst_after)
+        vres_measured(r, "baseline %g, not observed after the fault; %d held left open", base, leaked);
     else
         vres_measured(r, "baseline %g, back after %s; %d held left open", base, vfmt_ms(worst_after, b1, sizeof(b1)), leaked);
     if (verdict == V_PASS) snprintf(why, sizeof(why), "connections back to baseline after every fault window");

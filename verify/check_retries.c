@@ -23,7 +23,7 @@
  * first (exponential backoff with +/-50% jitter satisfies this; a fixed or no delay does not).
  * It is judged on calls identified exactly (ids, or fingerprints the baseline does not repeat).
  */
-#include "verify/check.h"
+#include "verify/attempts.h"
 #include "common/mem.h"
 
 #include <stdio.h>
@@ -31,45 +31,9 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const id_names[] = {"auto", "request_id", "fingerprint", NULL};
-
-struct att {
-    double start, end;
-    int failed, byid, call, amb;
-    const struct vev *ev;
-};
-
-/* the identity of a call: id + method + host + path, or the fingerprint */
-static int cmp_keyonly(const struct att *x, const struct att *y)
-{
-    if (x->byid != y->byid) return x->byid ? -1 : 1;
-    int c = 0;
-    if (x->byid) c = strcmp(x->ev->request_id, y->ev->request_id);
-    if (!c) c = strcmp(x->ev->method, y->ev->method);
-    if (!c) c = strcmp(x->ev->host, y->ev->host);
-    if (!c) c = strcmp(x->ev->path, y->ev->path);
-    if (!c && !x->byid) c = strcmp(x->ev->body_hash, y->ev->body_hash);
-    return c;
-}
-
-static int cmp_key(const void *a, const void *b)
-{
-    const struct att *x = a, *y = b;
-    int c = cmp_keyonly(x, y);
-    if (c) return c;
-    return x->start < y->start ? -1 : x->start > y->start;
-}
-
-static int cmp_att(const void *a, const void *b)
-{
-    const struct att *x = a, *y = b;
-    if (x->call != y->call) return x->call < y->call ? -1 : 1;
-    return x->start < y->start ? -1 : x->start > y->start;
-}
-
 /* attempts per call for a fingerprint the baseline repeats: the most requests in a `window`
  * of the fault over what the baseline rate predicts */
-static double estimate(const struct att *at, int i, int j, int nb, double a, double b, const struct vwins *w,
+static double estimate(const struct vatt *at, int i, int j, int nb, double a, double b, const struct vwins *w,
                        double dend, double window, double *cnt, double *base_s)
 {
     double base = nb / (b - a), best = 0;      /* per ms */
@@ -88,9 +52,9 @@ static double estimate(const struct att *at, int i, int j, int nb, double a, dou
 }
 
 struct params {
-    double maxa, window, minbo, minc;
-    int idm, backoff;          /* idm: index into id_names */
-    const char *idh;           /* id_header, or NULL */
+    struct vatt_params id;     /* id, id_header, window */
+    double maxa, minbo, minc;
+    int backoff;
 };
 
 /* What the attempts add up to. */
@@ -105,69 +69,24 @@ struct tally {
 static int read_params(struct vexp *e, struct params *pm)
 {
     if (vexp_num(e, "max_attempts", NAN, 1, 1e6, &pm->maxa) < 0) return -1;
-    if (vexp_enum(e, "id", id_names, 0, &pm->idm) < 0) return -1;
-    pm->idh = vexp_str(e, "id_header");
-    if (pm->idh && pm->idm == 2) return vexp_fail(e, "id_header", "contradicts id = fingerprint");
-    if (pm->idh) pm->idm = 1;
-    if (vexp_dur(e, "window", 5000, &pm->window) < 0) return -1;
-    if (pm->window <= 0) return vexp_fail(e, "window", "must be above 0");
+    if (vatt_params_read(e, &pm->id) < 0) return -1;
     if (vexp_bool(e, "backoff", 0, &pm->backoff) < 0) return -1;
     if (vexp_dur(e, "min_backoff", 0, &pm->minbo) < 0) return -1;
     if (vexp_num(e, "min_calls", 1, 1, 1e9, &pm->minc) < 0) return -1;
     return 0;
 }
 
-/* 1 with r INCONCLUSIVE when the proxy records another header as request_id than id_header. */
-static int wrong_id_header(struct vctx *cx, struct vexp *e, const char *idh, struct verify_result *r)
-{
-    if (!idh) return 0;
-    const char *rec = vrec_id_header(cx->rec, e->proxy);
-    if (!rec) rec = "X-Request-Id";
-    if (!strcasecmp(rec, idh)) return 0;
-    vres_measured(r, "proxy records %s", rec);
-    vres(r, V_INCONCLUSIVE, "proxy '%s' recorded the header %s as request_id, not %s (set id_header = %s in [proxy %s])",
-         e->proxy, rec, idh, idh, e->proxy);
-    return 1;
-}
-
-/* Every request event as an attempt (*n of them, *with_id carrying a request id). The array is
- * the caller's (free). */
-static struct att *attempts(const struct vpx *p, int *n, int *with_id)
-{
-    struct att *at = fl_calloc((size_t)p->nev + 1, sizeof(*at));
-    *n = *with_id = 0;
-    for (int i = 0; i < p->nev; i++) {
-        const struct vev *ev = &p->ev[i];
-        if (ev->kind != VEV_REQUEST || isnan(ev->req_ms)) continue;
-        struct att *t = &at[(*n)++];
-        t->start = ev->req_ms;
-        t->end = ev->req_ms + (!isnan(ev->total_ms) ? ev->total_ms : !isnan(ev->abandoned_ms) ? ev->abandoned_ms : 0);
-        t->failed = ev->status >= 500 || ev->status == 0 || ev->status == 408 || ev->status == 429 ||
-                    !isnan(ev->abandoned_ms);
-        t->ev = ev;
-        if (ev->request_id[0]) (*with_id)++;
-    }
-    return at;
-}
-
 /* Groups the attempts (sorted by identity, then start) into calls: at[k].call. An identity the
  * baseline [a, b) repeats within `window` is ambiguous: its attempts get call -1, and its
  * attempts per call are estimated from rates instead (into t). */
-static void group_calls(struct att *at, int n, double a, double b, const struct vwins *w, double dend,
+static void group_calls(struct vatt *at, int n, double a, double b, const struct vwins *w, double dend,
                         double window, struct tally *t)
 {
     for (int i = 0; i < n;) {
         int j = i;
-        while (j < n && cmp_keyonly(&at[i], &at[j]) == 0) j++;
-        int amb = 0, nb = 0;
-        if (!at[i].byid && !isnan(a)) {
-            for (int k = i; k < j; k++) {
-                if (at[k].start < a || at[k].start >= b) continue;
-                nb++;
-                if (k > i && at[k - 1].start >= a && !at[k - 1].failed && at[k].start - at[k - 1].end <= window) amb = 1;
-            }
-        }
-        if (amb && nb >= 5) {
+        while (j < n && vatt_identity_cmp(&at[i], &at[j]) == 0) j++;
+        int nb;
+        if (vatt_ambiguous(at, i, j, a, b, window, &nb)) {
             t->namb++;
             double cnt = 0, bs = 0;
             double est = estimate(at, i, j, nb, a, b, w, dend, window, &cnt, &bs);
@@ -185,7 +104,7 @@ static void group_calls(struct att *at, int n, double a, double b, const struct 
 }
 
 /* Attempts per call and the pauses between them, over the attempts sorted by call (into t). */
-static void count_calls(const struct att *at, int n, const struct params *pm, struct tally *t)
+static void count_calls(const struct vatt *at, int n, const struct params *pm, struct tally *t)
 {
     char b1[32];
     t->worst_i = t->bad_i = -1;
@@ -216,10 +135,10 @@ static void count_calls(const struct att *at, int n, const struct params *pm, st
 }
 
 /* The measured text and the verdict. */
-static void verdict(const struct att *at, const struct params *pm, const struct tally *t, struct verify_result *r)
+static void verdict(const struct vatt *at, const struct params *pm, const struct tally *t, struct verify_result *r)
 {
     char b2[32];
-    const char *mode = pm->idm == 1 ? "request id" : "fingerprint";
+    const char *mode = pm->id.idm == 1 ? "request id" : "fingerprint";
     char m1[256] = "", m2[160] = "";
     if (t->worst_i >= 0) {
         const struct vev *wv = at[t->worst_i].ev;
@@ -232,7 +151,7 @@ static void verdict(const struct att *at, const struct params *pm, const struct 
     if (t->est_ev)
         snprintf(m2, sizeof(m2), "%s~%.1f attempts per call for %d repeated request%s (%s %.40s: %g in %s, baseline %.3g/s)",
                  m1[0] ? "; " : "", t->est_best, t->namb, t->namb == 1 ? "" : "s", t->est_ev->method, t->est_ev->path,
-                 t->est_cnt, vfmt_ms(pm->window, b2, sizeof(b2)), t->est_base);
+                 t->est_cnt, vfmt_ms(pm->id.window, b2, sizeof(b2)), t->est_base);
     else if (t->namb)
         snprintf(m2, sizeof(m2), "%s%d repeated request%s, no rise", m1[0] ? "; " : "", t->namb, t->namb == 1 ? "" : "s");
     vres_measured(r, "%s%s", m1, m2);
@@ -264,9 +183,9 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     if (vctx_need_fault(cx, e, &w, r)) { vwins_free(&w); return 0; }
     struct vpx *p = vrec_proxy(cx->rec, e->proxy, 1, e->err, e->errlen);
     if (!p) { vwins_free(&w); return -1; }
-    if (wrong_id_header(cx, e, pm.idh, r)) { vwins_free(&w); return 0; }
+    if (vatt_wrong_id_header(cx, e, pm.id.idh, r)) { vwins_free(&w); return 0; }
     int n, with_id;
-    struct att *at = attempts(p, &n, &with_id);
+    struct vatt *at = vatt_collect(p, &n, &with_id);
     if (n == 0) {
         vres_measured(r, "no requests");
         vres(r, V_INCONCLUSIVE, "no request events on proxy '%s' (retries needs an http proxy with traffic)", e->proxy);
@@ -274,15 +193,27 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
         vwins_free(&w);
         return 0;
     }
-    if (pm.idm == 0) pm.idm = with_id ? 1 : 2;
-    if (pm.idm == 1 && !with_id) {
-        vres_measured(r, "%d requests, none with %s", n, pm.idh ? pm.idh : "a request id");
-        vres(r, V_INCONCLUSIVE, "no request carried %s: attempts cannot be told apart by id", pm.idh ? pm.idh : "a request id");
+    if (pm.id.idm == 0) pm.id.idm = with_id ? 1 : 2;
+    if (pm.id.idm == 1 && !with_id) {
+        vres_measured(r, "%d requests, none with %s", n, pm.id.idh ? pm.id.idh : "a request id");
+        vres(r, V_INCONCLUSIVE, "no request carried %s: attempts cannot be told apart by id",
+             pm.id.idh ? pm.id.idh : "a request id");
         free(at);
         vwins_free(&w);
         return 0;
     }
-    for (int i = 0; i < n; i++) at[i].byid = pm.idm == 1 && at[i].ev->request_id[0];
+    for (int i = 0; i < n; i++) at[i].byid = pm.id.idm == 1 && at[i].ev->request_id[0];
+    /* a retry answers a failure: with no failed attempt the policy had nothing to act on */
+    int nfailed = 0;
+    for (int i = 0; i < n; i++) nfailed += at[i].failed;
+    if (!nfailed) {
+        vres_measured(r, "%d requests, none failed", n);
+        vres(r, V_INCONCLUSIVE, "no attempt failed (5xx, 408, 429, no answer, abandoned): nothing to retry, so the retry "
+             "policy was never exercised");
+        free(at);
+        vwins_free(&w);
+        return 0;
+    }
 
     /* the baseline, to find fingerprints the normal traffic repeats */
     double a = NAN, b = NAN;
@@ -291,10 +222,10 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     if (vctx_baseline(cx, e, &w, &a, &b, &tmp) < 0) a = b = NAN;
     struct tally t;
     memset(&t, 0, sizeof(t));
-    qsort(at, (size_t)n, sizeof(*at), cmp_key);
-    group_calls(at, n, a, b, &w, vpx_data_end(p), pm.window, &t);
+    vatt_sort_identity(at, n);
+    group_calls(at, n, a, b, &w, vpx_data_end(p), pm.id.window, &t);
     vwins_free(&w);
-    qsort(at, (size_t)n, sizeof(*at), cmp_att);
+    vatt_sort_calls(at, n);
     count_calls(at, n, &pm, &t);
     verdict(at, &pm, &t, r);
     free(at);

@@ -139,13 +139,15 @@ const char *vfmt_ms(double ms, char *b, size_t n)
     return b;
 }
 
-/* ---- windows ---- */
-
-static int cmp_win(const void *x, const void *y)
+const char *vfmt_off(double ms, char *b, size_t n)
 {
-    const struct vwin *a = x, *b = y;
-    return a->start < b->start ? -1 : a->start > b->start;
+    char d[32];
+    vfmt_ms(fabs(ms), d, sizeof(d));
+    snprintf(b, n, "%s%s", ms < 0 ? "-" : "+", d);
+    return b;
 }
+
+/* ---- windows ---- */
 
 void vctx_windows(struct vctx *cx, struct vexp *e, const char *proxy, struct vwins *out)
 {
@@ -167,18 +169,18 @@ void vctx_windows(struct vctx *cx, struct vexp *e, const char *proxy, struct vwi
             out->w[out->n++] = f->w[k];
         }
     }
-    if (out->n > 1) {
-        qsort(out->w, (size_t)out->n, sizeof(*out->w), cmp_win);
-        int o = 0;
-        for (int i = 1; i < out->n; i++) {
-            if (out->w[i].start <= out->w[o].end) {
-                if (out->w[i].end > out->w[o].end) out->w[o].end = out->w[i].end;
-            } else {
-                out->w[++o] = out->w[i];
-            }
-        }
-        out->n = o + 1;
-    }
+    vwin_union(out->w, &out->n);
+}
+
+int vwin_cut(struct vctx *cx, const struct vwin *w, char *b, size_t n)
+{
+    if (!w->cut && !isinf(w->end)) return 0;
+    struct vrec *v = cx->rec;
+    if (isinf(w->end)) snprintf(b, n, "the fault was still active when the record ends");
+    else if (!strcmp(v->outcome, "halted")) snprintf(b, n, "the run was halted while the fault acted (%s)", v->stop_reason);
+    else if (!strcmp(v->outcome, "aborted")) snprintf(b, n, "the run was aborted while the fault acted (%s)", v->stop_reason);
+    else snprintf(b, n, "the run ended while the fault acted");
+    return 1;
 }
 
 void vwins_free(struct vwins *w) { if (w) { free(w->w); w->w = NULL; w->n = 0; } }

@@ -23,23 +23,38 @@ int verify_exit_code(const struct verify_report *rep)
     return fail ? 1 : inc ? 3 : 0;
 }
 
+/* Columns are measured in characters, not bytes: "±" is two bytes of UTF-8 and one column. */
+static size_t cols(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static void cell(FILE *out, const char *s, size_t w)
+{
+    fputs(s, out);
+    for (size_t n = cols(s); n < w + 2; n++) fputc(' ', out);
+}
+
 void verify_print_table(const struct verify_report *rep, FILE *out)
 {
     static const char *hdr[] = {"EXPECTATION", "CHECK", "MEASURED", "BOUND", "VERDICT"};
     size_t w[5];
-    for (int c = 0; c < 5; c++) w[c] = strlen(hdr[c]);
+    for (int c = 0; c < 5; c++) w[c] = cols(hdr[c]);
     for (int i = 0; i < rep->n; i++) {
         const struct verify_result *r = &rep->r[i];
         const char *col[] = {r->name, r->check, r->measured, r->bound, verdict_str(r->v)};
-        for (int c = 0; c < 5; c++) if (strlen(col[c]) > w[c]) w[c] = strlen(col[c]);
+        for (int c = 0; c < 5; c++) if (cols(col[c]) > w[c]) w[c] = cols(col[c]);
     }
-    fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], hdr[0], (int)w[1], hdr[1], (int)w[2], hdr[2],
-            (int)w[3], hdr[3], hdr[4]);
+    for (int c = 0; c < 4; c++) cell(out, hdr[c], w[c]);
+    fprintf(out, "%s\n", hdr[4]);
     int np = 0, nf = 0, ni = 0;
     for (int i = 0; i < rep->n; i++) {
         const struct verify_result *r = &rep->r[i];
-        fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], r->name, (int)w[1], r->check, (int)w[2], r->measured,
-                (int)w[3], r->bound, verdict_str(r->v));
+        const char *col[] = {r->name, r->check, r->measured, r->bound};
+        for (int c = 0; c < 4; c++) cell(out, col[c], w[c]);
+        fprintf(out, "%s\n", verdict_str(r->v));
         if (r->v == V_PASS) np++;
         else if (r->v == V_FAIL) nf++;
         else ni++;
@@ -54,6 +69,7 @@ void verify_print_table(const struct verify_report *rep, FILE *out)
             }
         }
     }
+    if (rep->note[0]) fprintf(out, "%s\n", rep->note);
     fprintf(out, "run %s: %d passed, %d failed, %d inconclusive\n", rep->run, np, nf, ni);
 }
 
@@ -150,6 +166,7 @@ int verify_write_json(const struct verify_report *rep, const char *path, char *e
         json_array_append_new(arr, j);
     }
     json_object_set_new(root, "run", json_string(rep->run));
+    if (rep->note[0]) json_object_set_new(root, "note", json_string(rep->note));
     json_object_set_new(root, "exit", json_integer(verify_exit_code(rep)));
     json_object_set_new(root, "summary", json_pack("{s:i, s:i, s:i}", "pass", c[V_PASS], "fail", c[V_FAIL],
                                                    "inconclusive", c[V_INCONCLUSIVE]));

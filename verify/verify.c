@@ -17,6 +17,13 @@
 #include <string.h>
 #include <time.h>
 
+static double wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static double mono_s(void)
 {
     struct timespec ts;
@@ -48,14 +55,12 @@ static int exp_init(struct inidoc *d, struct inisec *s, struct vexp *e, const st
     int line;
     if (!s->name[0]) return inidoc_err(d, s->line, err, errlen, "[expect] needs a name: [expect NAME]");
     e->check = inisec_get(s, "check", &line);
-    if (!e->check) {
-        char list[200] = "";
-        for (int i = 0; vchecks[i]; i++)
-            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", vchecks[i]->name);
-        return inidoc_err(d, s->line, err, errlen, "[expect %s] needs 'check' (%s)", s->name, list);
-    }
+    char list[400] = "";
+    for (int i = 0; vchecks[i]; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", vchecks[i]->name);
+    if (!e->check) return inidoc_err(d, s->line, err, errlen, "[expect %s] needs 'check' (%s)", s->name, list);
     *ck = vcheck_find(e->check);
-    if (!*ck) return inidoc_err(d, line, err, errlen, "[expect %s] check: unknown check '%s'", s->name, e->check);
+    if (!*ck) return inidoc_err(d, line, err, errlen, "[expect %s] check: unknown check '%s' (one of: %s)", s->name, e->check, list);
     e->proxy = inisec_get(s, "proxy", &line);
     if (e->proxy && doc_has(d, "proxy", e->proxy) == 0)
         return inidoc_err(d, line, err, errlen, "[expect %s] proxy: no [proxy %s] in this file", s->name, e->proxy);
@@ -95,22 +100,87 @@ int verify_check_doc(struct inidoc *doc, char *err, size_t errlen)
     return 0;
 }
 
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The record of o->run, opened; waited for while an instance still records it (o->wait_ms).
+ * 0, or -1 with err (unreachable, or a run the record does not know: the known ones listed). */
+static int open_record(const struct verify_opts *o, struct vrec *rec, char *err, size_t errlen)
+{
+    if (o->record_file) {
+        if (vrec_open_file(rec, o->record_file, o->run, err, errlen) < 0) return -1;
+        if (!rec->known) { snprintf(err, errlen, "%s holds no run", o->record_file); return -1; }
+        return 0;
+    }
+    const char *url = o->redis_url ? o->redis_url : VERIFY_DEFAULT_REDIS;
+    double t_end = mono_s() + o->wait_ms / 1000;
+    for (;;) {
+        if (vrec_open(rec, url, o->run, err, errlen) < 0) return -1;
+        if (!rec->known) {
+            char runs[1024];
+            int n = vrec_runs(url, runs, sizeof(runs), err, errlen);
+            snprintf(err, errlen, "run '%s' is not in the record at %s (not in fl:runs, no instances)%s%s%s", o->run,
+                     url, n > 0 ? "; known runs, newest first: " : n == 0 ? "; it holds no run at all" : "",
+                     n > 0 ? runs : "", n >= 0 ? "" : "");
+            return -1;
+        }
+        if (!rec->live || mono_s() >= t_end) return 0;
+        vrec_free(rec);
+        sleep_ms(250);
+    }
+}
+
+/* A run still being recorded, or halted by a stop condition: what it does to the verdicts. */
+static void run_as_a_whole(const struct verify_opts *o, const struct vrec *rec, struct verify_report *out)
+{
+    char b[640];
+    if (rec->live && !o->live_ok) {
+        snprintf(out->note, sizeof(out->note), "run %.100s is still being recorded (instance %.60s wrote %.1fs ago)",
+                 rec->run, rec->live_inst, isnan(rec->live_last_ms) ? 0 : (wall_ms() - rec->live_last_ms) / 1000);
+        for (int i = 0; i < out->n; i++) {
+            struct verify_result *r = &out->r[i];
+            if (r->v == V_INCONCLUSIVE) continue;
+            snprintf(b, sizeof(b), "%.300s: its record is not complete (a connection's event is written when it "
+                     "closes); stop the daemon, or judge the record as it stands with --live (judged now: %s)",
+                     out->note, verdict_str(r->v));
+            r->v = V_INCONCLUSIVE;
+            snprintf(r->why, sizeof(r->why), "%.500s", b);
+        }
+    } else if (!strcmp(rec->outcome, "halted")) {
+        snprintf(out->note, sizeof(out->note), "run %.100s was HALTED: %.250s", rec->run, rec->stop_reason);
+        for (int i = 0; i < out->n; i++) {
+            struct verify_result *r = &out->r[i];
+            if (r->v != V_PASS) continue;
+            snprintf(b, sizeof(b), "the run was halted by a stop condition (%.200s): the fault did not run its course, "
+                     "so a pass proves nothing (%.200s)", rec->stop_reason, r->why);
+            r->v = V_INCONCLUSIVE;
+            snprintf(r->why, sizeof(r->why), "%.500s", b);
+        }
+    } else if (!strcmp(rec->outcome, "aborted")) {
+        snprintf(out->note, sizeof(out->note), "run %.100s was aborted: %.250s", rec->run, rec->stop_reason);
+    }
+}
+
 int verify_doc(struct inidoc *doc, const struct verify_opts *o, struct verify_report *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     snprintf(out->run, sizeof(out->run), "%s", o->run ? o->run : "");
-    if (!o->run || !o->run[0]) { snprintf(err, errlen, "no run id (--run ID)"); return -1; }
+    if ((!o->run || !o->run[0]) && !o->record_file) { snprintf(err, errlen, "no run id (--run ID)"); return -1; }
     if (verify_check_doc(doc, err, errlen) < 0) return -1;
     int n = 0;
     for (int i = 0; i < doc->nsecs; i++) n += !strcmp(doc->secs[i].type, "expect");
     out->r = fl_calloc((size_t)n + 1, sizeof(*out->r));
     if (!n) return 0;
     struct vrec rec;
-    if (vrec_open(&rec, o->redis_url ? o->redis_url : VERIFY_DEFAULT_REDIS, o->run, err, errlen) < 0) {
+    if (open_record(o, &rec, err, errlen) < 0) {
         vrec_free(&rec);
         verify_report_free(out);
         return -1;
     }
+    snprintf(out->run, sizeof(out->run), "%s", rec.run);
     struct vctx cx = {&rec, o};
     for (int i = 0; i < doc->nsecs; i++) {
         struct inisec *s = &doc->secs[i];
@@ -123,15 +193,14 @@ int verify_doc(struct inidoc *doc, const struct verify_opts *o, struct verify_re
         snprintf(r->check, sizeof(r->check), "%s", ck->name);
         snprintf(r->proxy, sizeof(r->proxy), "%s", e.proxy ? e.proxy : "");
         double t0 = mono_s();
-        if (!rec.known) {
-            vres(r, V_INCONCLUSIVE, "run '%s' has no record in Redis (not in fl:runs, no instances)", o->run);
-        } else if (ck->judge(&cx, &e, r) < 0) {
+        if (ck->judge(&cx, &e, r) < 0) {
             vrec_free(&rec);
             verify_report_free(out);
             return -1;
         }
         r->seconds = mono_s() - t0;
     }
+    run_as_a_whole(o, &rec, out);
     vrec_free(&rec);
     return 0;
 }

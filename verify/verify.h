@@ -30,22 +30,31 @@ struct verify_result {
 
 struct verify_report {
     char run[128];
+    char note[384];         /* "" or one line about the run as a whole (halted, still live) */
     struct verify_result *r;
     int n;
 };
 
 struct verify_opts {
-    const char *run;        /* run id (required) */
-    const char *redis_url;  /* redis://… or unix:/path (required) */
+    const char *run;        /* run id (required, unless record_file names it) */
+    const char *redis_url;  /* redis://… or unix:/path (required unless record_file) */
     const char *pg_dsn;     /* default DSN for postgres checks (may be NULL) */
+    const char *record_file;/* judge this record.json (faultline run's export) instead of Redis */
+    double wait_ms;         /* a run still being recorded: wait this long for it to end */
+    int live_ok;            /* judge a run still being recorded as it stands (after wait_ms) */
 };
 
 /* Validates every [expect] section of doc (keys, values). 0 or -1 with "PATH:LINE: reason". */
 int verify_check_doc(struct inidoc *doc, char *err, size_t errlen);
 
 /* Judges every [expect] section of doc against the run. Returns 0 with *out filled (caller
- * frees with verify_report_free), or -1 with err set (bad input, Redis/Postgres unreachable:
- * exit 2). */
+ * frees with verify_report_free), or -1 with err set (bad input, Redis/Postgres unreachable, a
+ * run id the record does not know -- err lists the runs it knows: exit 2).
+ *
+ * A run an instance is still recording (no ended_ms, written within the last few intervals) is
+ * waited for, up to o->wait_ms; still live then, every expectation is INCONCLUSIVE saying so,
+ * unless o->live_ok. A run `faultline run` halted on a stop condition (R:runner outcome =
+ * halted) turns every PASS into INCONCLUSIVE with the stop condition as the reason. */
 int verify_doc(struct inidoc *doc, const struct verify_opts *o, struct verify_report *out,
                char *err, size_t errlen);
 

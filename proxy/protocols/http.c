@@ -306,6 +306,7 @@ static void request_head(struct http_conn *hc)
         r->reqid = strdup(v);
     r->body_hash = 0xcbf29ce484222325ULL;  /* FNV-1a 64 offset basis */
     r->t_req = fl_now_us();
+    if (hc->cli_eof) r->t_abandoned = r->t_req;   /* read after the client left (http_client_left) */
     px->st.requests++;
     px->st.inflight++;
     if (px->st.inflight > px->st.peak_inflight) px->st.peak_inflight = px->st.inflight;
@@ -792,7 +793,7 @@ void http_conn_free(struct conn *c)
         struct http_req *r = hc->q;
         hc->q = r->next;
         if (r->held && c->closed_by != CLOSER_CLIENT) r->held_at_end = 1;
-        if (!r->t_done) r->t_abandoned = gone;
+        if (!r->t_done && !r->t_abandoned) r->t_abandoned = gone;
         if (c->px->st.inflight) c->px->st.inflight--;
         http_req_record(hc, r);
         http_req_free(r);
@@ -819,8 +820,12 @@ void http_on_eof(struct conn *c, int dir)
 {
     struct http_conn *hc = c->proto;
     if (!hc) return;
-    if (dir == 0) hc->cli_eof = 1;
-    else hc->up_eof = 1;
+    if (dir == 0) {
+        hc->cli_eof = 1;
+        http_client_left(hc);
+    } else {
+        hc->up_eof = 1;
+    }
     http_run(hc);
 }
 

@@ -65,9 +65,10 @@ void http_req_record(struct http_conn *hc, struct http_req *r)
         .t_req = r->t_req,
         .t_forwarded = r->t_fwd,
         .t_resp_head = r->t_resp_head,
-        .t_done = r->t_done,
-        .t_abandoned = r->t_abandoned,
-        .held_at_end = r->held_at_end,
+        /* answered after the client left: it was given up on (end=aborted, total = abandoned) */
+        .t_done = r->t_abandoned && r->t_done >= r->t_abandoned ? 0 : r->t_done,
+        .t_abandoned = r->t_abandoned && (!r->t_done || r->t_done >= r->t_abandoned) ? r->t_abandoned : 0,
+        .held_at_end = r->held_at_end && !r->t_abandoned,     /* given up on: not held */
         .bytes_req = r->bytes_req,
         .bytes_resp = r->bytes_resp,
         .body_hash = r->body_hash,
@@ -75,6 +76,17 @@ void http_req_record(struct http_conn *hc, struct http_req *r)
         .clipped = r->clipped,
     };
     rec_request(proxy_rec(c->px), &rr);
+}
+
+/* The client closed its side (EOF): every request not yet answered in full was given up on then
+ * (the client's timeout acting), whatever the fault delaying or holding it -- what reaches the
+ * client later answers nothing (as the tcp relay's turns read client_eof_ms). Requests still in
+ * its unread input (behind a held one) are given up on as they are read (request_head). */
+void http_client_left(struct http_conn *hc)
+{
+    int64_t at = hc->c->t_cli_eof ? hc->c->t_cli_eof : fl_now_us();
+    for (struct http_req *r = hc->q; r; r = r->next)
+        if (!r->t_done && !r->t_abandoned) r->t_abandoned = at;
 }
 
 void http_req_free(struct http_req *r)

@@ -119,6 +119,8 @@ void http_answer_locally(struct http_conn *hc, struct http_req *r, int status, c
 void http_bad_request(struct http_conn *hc, int status);
 /* Sends the proxy's answers that reached the FIFO head. 1 if any went. */
 int http_emit_locals(struct http_conn *hc);
+/* The client closed its side: the requests not answered in full were given up on (t_abandoned). */
+void http_client_left(struct http_conn *hc);
 void http_req_record(struct http_conn *hc, struct http_req *r);   /* its `kind=request` event */
 /* r's fault is chosen: its path, Host and id header are kept clipped (r->clipped counts them). */
 void http_keep_clipped(struct http_req *r);

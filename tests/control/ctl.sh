@@ -35,7 +35,7 @@ out=$("$TBIN/flpeer" echo "127.0.0.1:$LP" 100)
 check added_fault_acts within "$(kv "$out" ms)" 480 4000
 ctl add slow type=latency proxy=db delay=5ms >/dev/null 2>"$TT/err"
 check add_duplicate_exit_1 [ $? = 1 ]
-check add_duplicate_message grep -q 'fault already exists: slow (HTTP 409)' "$TT/err"
+check add_duplicate_message grep -q 'fault already exists: slow on proxy db (HTTP 409)' "$TT/err"
 ctl add f2 type=latency proxy=db delay=soon >/dev/null 2>"$TT/err"
 check add_bad_value_exit_1 [ $? = 1 ]
 check add_bad_value_names_key grep -q '^faultline ctl: delay: ' "$TT/err"
@@ -89,8 +89,49 @@ out=$("$TBIN/flpeer" echo "127.0.0.1:$LP" 100)
 check loaded_fault_acts within "$(kv "$out" ms)" 430 4000
 printf '[fault x]\ntype = latency\n' >"$TT/bad.ini"
 ctl load "$TT/bad.ini" >/dev/null 2>"$TT/err"
-check load_bad_exit_1 [ $? = 1 ]
-check load_bad_has_line grep -q 'POST /profile:1: \[fault x\] .proxy. is required' "$TT/err"
+check load_bad_exit_2 [ $? = 2 ]       # checked here first: nothing sent
+check load_bad_has_line grep -q 'bad.ini:1: \[fault x\] .proxy. is required' "$TT/err"
 ctl load "$TT/missing.ini" >/dev/null 2>&1
 check load_missing_file_exit_2 [ $? = 2 ]
+
+# add without a name: the missing field is named, nothing is sent
+ctl add type=latency proxy=db delay=1ms >/dev/null 2>"$TT/err"
+check add_no_name_exit_2 [ $? = 2 ]
+check add_no_name_says grep -q "missing the fault's NAME: 'type=latency' is a key=value" "$TT/err"
+ctl add >/dev/null 2>"$TT/err"
+check add_nothing_exit_2 [ $? = 2 ]
+check add_nothing_says grep -q "missing the fault's NAME" "$TT/err"
+
+# proxies: list, add, disable, enable, rm -- each seen by a real client
+check help_lists_proxy_commands grep -q 'proxy add NAME listen=ADDR upstream=ADDR' "$TT/help"
+LQ=$(free_port)
+ctl proxy add web listen=127.0.0.1:$LQ upstream=127.0.0.1:$ECHO >"$TT/out" 2>&1
+check proxy_add_exit_0 [ $? = 0 ]
+check proxy_add_says grep -q "added proxy web: 127.0.0.1:$LQ -> 127.0.0.1:$ECHO (tcp, enabled)" "$TT/out"
+out=$("$TBIN/flpeer" echo "127.0.0.1:$LQ" 100)
+check proxy_added_serves [ "$(kv "$out" match)" = yes ]
+ctl proxy list >"$TT/out" 2>&1
+check proxy_list grep -qE "^web +127.0.0.1:$LQ +127.0.0.1:$ECHO +tcp +yes" "$TT/out"
+ctl --json proxy list >"$TT/out" 2>&1
+check proxy_list_json jqf '.web.enabled == true and .db.mode == "tcp"' "$TT/out"
+ctl proxy disable web >"$TT/out" 2>&1
+check proxy_disable_exit_0 [ $? = 0 ]
+out=$("$TBIN/flpeer" call "127.0.0.1:$LQ" 1000)
+check proxy_disabled_refuses [ "$(kv "$out" result)" = refused ]
+ctl proxy enable web >/dev/null 2>&1
+out=$("$TBIN/flpeer" echo "127.0.0.1:$LQ" 100)
+check proxy_enabled_serves [ "$(kv "$out" match)" = yes ]
+ctl proxy add web listen=127.0.0.1:0 upstream=127.0.0.1:$ECHO >/dev/null 2>"$TT/err"
+check proxy_add_duplicate_exit_1 [ $? = 1 ]
+ctl proxy add w2 listen=127.0.0.1:0 upstrem=127.0.0.1:1 >/dev/null 2>"$TT/err"
+check proxy_add_bad_key_exit_2 [ $? = 2 ]
+check proxy_add_bad_key_says grep -q "'upstrem=127.0.0.1:1' is not one of listen=, upstream=, mode=, enabled=" "$TT/err"
+ctl proxy rm web >"$TT/out" 2>&1
+check proxy_rm_exit_0 [ $? = 0 ]
+out=$("$TBIN/flpeer" call "127.0.0.1:$LQ" 1000)
+check proxy_removed_refuses [ "$(kv "$out" result)" = refused ]
+ctl proxy rm web >/dev/null 2>&1
+check proxy_rm_unknown_exit_1 [ $? = 1 ]
+ctl proxy frob >/dev/null 2>&1
+check proxy_bad_subcommand_exit_2 [ $? = 2 ]
 done_tests

@@ -114,6 +114,10 @@ check metrics_connections grep -qE '^faultline_connections_total\{proxy="db"\} [
 check metrics_bytes grep -qE '^faultline_bytes_total\{proxy="db",direction="upstream"\} [0-9]+$' "$TT/metrics"
 check metrics_status grep -qE '^faultline_http_responses_total\{proxy="db",status="5xx"\} 0$' "$TT/metrics"
 check metrics_fault_applied grep -qE '^faultline_fault_applied_total\{proxy="db",fault="m1",type="latency"\} [1-9][0-9]*$' "$TT/metrics"
+# HELP texts say what is counted: the refused counter counts a refuse fault's refusals (SYNs
+# seen), never a disabled proxy's
+check metrics_refused_help grep -q '^# HELP faultline_connections_refused_total Connection attempts refused while a refuse fault held the listener closed.*disabled proxy.s refusals are not counted' "$TT/metrics"
+check metrics_fault_refused_help grep -q '^# HELP faultline_fault_refused_total Connection attempts (SYNs) refused while this refuse fault' "$TT/metrics"
 # exposition format: every sample's metric has one HELP and one TYPE before it; no duplicates
 fmt=$(awk '
   /^# HELP / { if (help[$3]++) { print "dup HELP " $3; bad=1 } next }

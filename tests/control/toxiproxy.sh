@@ -65,7 +65,7 @@ expect toxic_update_patch_toxicity 200 '.toxicity == 0.5 and .attributes.latency
 req POST /proxies/echo/toxics '{"type":"latency","attributes":{"latency":10}}'
 expect toxic_duplicate_409 409 '.error == "toxic already exists" and .status == 409'
 req POST /proxies/echo/toxics '{"type":"nonsense"}'
-expect toxic_bad_type_400 400 '.error == "invalid toxic type"'
+expect toxic_bad_type_400 400 '(.error | startswith("invalid toxic type: '"'"'nonsense'"'"' (Toxiproxy'"'"'s: latency bandwidth")) and (.error | contains("reset_peer")) and (.error | contains("faultline'"'"'s: ")) and (.error | contains(" hang"))'
 req POST /proxies/echo/toxics '{"type":"latency","stream":"sideways"}'
 expect toxic_bad_stream_400 400 '.error == "stream was invalid, can be either upstream or downstream"'
 req POST /proxies/echo/toxics '{"name":"l2","type":"latency","attributes":{"latency":"slow"}}'
@@ -145,6 +145,45 @@ out=$("$TBIN/flpeer" echo "127.0.0.1:$P1" 1000)
 check reset_proxy_serves [ "$(kv "$out" match)" = yes ]
 req GET /reset
 expect reset_wrong_method_405 405
+
+# --- reset_peer as Toxiproxy's: an idle connection is left alone; the first data starts
+# `timeout` (0: reset at once), and none of it reaches the client
+for to in 0 500; do
+    req POST /proxies/echo/toxics "{\"name\":\"rp\",\"type\":\"reset_peer\",\"attributes\":{\"timeout\":$to}}"
+    expect "reset_peer_${to}_created" 200 ".type == \"reset_peer\" and .attributes.timeout == $to"
+    out=$(python3 - "$LP2" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(0.7)
+try:
+    idle = "closed" if s.recv(10) == b"" else "data"
+except socket.timeout:
+    idle = "open"
+except OSError:
+    idle = "reset"
+t = time.monotonic()
+s.settimeout(3)
+try:
+    s.sendall(b"ping\n")
+    got = "eof" if s.recv(10) == b"" else "data"
+except ConnectionResetError:
+    got = "reset"
+except OSError as e:
+    got = type(e).__name__
+print("idle=%s got=%s ms=%d" % (idle, got, (time.monotonic() - t) * 1000))
+PY
+)
+    echo "# reset_peer timeout=$to: $out"
+    check "reset_peer_${to}_idle_left_open" [ "$(kv "$out" idle)" = open ]
+    check "reset_peer_${to}_reset_on_data" [ "$(kv "$out" got)" = reset ]
+    check "reset_peer_${to}_after_timeout" within "$(kv "$out" ms)" $((to > 50 ? to - 50 : 0)) $((to + 450))
+    req DELETE /proxies/echo/toxics/rp
+done
+# a profile's reset (from the connect) is not Toxiproxy's reset_peer: shown as faultline's type
+req POST /faults '{"name":"rc","type":"reset","proxy":"echo","after":"1h"}'
+req GET /proxies/echo/toxics/rc
+expect reset_from_connect_shown_as_reset 200 '.type == "reset" and .attributes.trigger == "connect"'
+req DELETE /faults/rc
 
 # --- delete
 exec {H}<>"/dev/tcp/127.0.0.1/$P1"

@@ -33,6 +33,24 @@ function exchange(port, send, { halfClose = true, deadline = 5000 } = {}) {
 
 const portOf = (listen) => Number(listen.split(":").pop());
 
+// Connect, stay idle `idleMs` (is the connection still open then?), send, and time the reset.
+function idleThenSend(port, idleMs, send) {
+    return new Promise((resolve) => {
+        const r = { openAfterIdle: false, bytes: 0, error: null, resetMs: -1 };
+        let sentAt = 0, closed = false;
+        const s = net.connect(port, "127.0.0.1");
+        const timer = setTimeout(() => s.destroy(), idleMs + 4000);
+        s.on("connect", () => setTimeout(() => {
+            r.openAfterIdle = !closed;
+            sentAt = Date.now();
+            if (!closed) s.write(send);
+        }, idleMs));
+        s.on("data", (d) => { r.bytes += d.length; });
+        s.on("error", (e) => { r.error = e.code || String(e); if (sentAt) r.resetMs = Date.now() - sentAt; });
+        s.on("close", () => { closed = true; clearTimeout(timer); if (!sentAt) r.error = r.error || "closed while idle"; resolve(r); });
+    });
+}
+
 async function main() {
     const tp = new Toxiproxy(ADMIN);
     const v = await tp.getVersion();
@@ -90,7 +108,7 @@ async function main() {
             const body = await fetch(`${ADMIN}/proxies/echo/toxics`, {
                 method: "POST", body: JSON.stringify({ name: "probe", type: c.type, attributes: c.attributes }),
             }).then((x) => x.json()).catch(() => ({}));
-            if (body.error === "invalid toxic type") {
+            if (/^invalid toxic type/.test(body.error || "")) {
                 console.log(`# skip toxic_${c.type}: faultline's ${c.type} fault is not in this build`);
                 continue;
             }
@@ -108,6 +126,17 @@ async function main() {
         await toxic.remove();
         r = await exchange(port, c.send, { deadline: 6000 });
         check(`toxic_${c.type}_removed_normal_again`, r.bytes === c.send.length && !r.error && r.closedMs < 1500, JSON.stringify(r));
+    }
+
+    // reset_peer as Toxiproxy's (toxics/reset_peer.go): nothing happens until data comes; the
+    // first data starts `timeout` and nothing of it goes on; timeout 0 resets on that data at once
+    for (const timeout of [0, 500]) {
+        const t = await proxy.addToxic({ type: "reset_peer", attributes: { timeout }, stream: "downstream", toxicity: 1 });
+        const rr = await idleThenSend(port, 700, Buffer.alloc(50, 8));
+        check(`reset_peer_${timeout}_idle_open`, rr.openAfterIdle, JSON.stringify(rr));
+        check(`reset_peer_${timeout}_reset_on_data`, rr.openAfterIdle && rr.error === "ECONNRESET" && rr.bytes === 0 &&
+              rr.resetMs >= Math.max(0, timeout - 50) && rr.resetMs < timeout + 450, JSON.stringify(rr));
+        await t.remove();
     }
 
     // toxic update through the client

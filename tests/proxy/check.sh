@@ -177,6 +177,17 @@ upstream = 127.0.0.1:8080
 listen = 127.0.0.1:18081
 upstream = 127.0.0.1:8081
 INI
+bad fault_key_twice 10 "\[fault slow\] delay: given twice \(a fault takes one value\)" <<INI
+$G
+[proxy web]
+listen = 127.0.0.1:18080
+upstream = 127.0.0.1:8080
+[fault slow]
+proxy = web
+type = latency
+delay = 100ms
+delay = 2s
+INI
 bad proxy_without_name 3 "\[proxy\] needs a name" <<INI
 $G
 [proxy]

@@ -89,6 +89,38 @@ k=[v for n,v in r['keys'].items() if n.endswith(':phases')][0]['value']
 print(len(k), ' '.join(e['phase']+':'+e['event'] for e in k))")
 check r_phases_recorded [ "$n" = "6 baseline:start baseline:end inject:start inject:end recover:start recover:end" ]
 
+# the run is judged again from record.json alone (its embedded redis is gone): same verdict
+"$FL" verify "$TT/s.ini" --record "$OUT/record.json" --json "$TT/again.json" >"$TT/again.out" 2>&1; rc2=$?
+sed 's/^/# again: /' "$TT/again.out"
+check record_json_same_exit [ "$rc2" = "$rc" ]
+check record_json_same_verdict python3 -c "
+import json, sys
+j, a = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+v1 = [(v['name'], v['verdict'], v['measured']) for v in j['verdicts']]
+v2 = [(v['name'], v['verdict'], v['measured']) for v in a['results']]
+assert v1 == v2, (v1, v2)" "$J" "$TT/again.json"
+# without --record, an unreachable redis: the error names the way
+out=$("$FL" verify "$TT/s.ini" --run "$(jq_ "j['run']")" --redis "unix:$TT/none.sock" 2>&1); rc3=$?
+echo "# $out"
+check no_redis_names_record_json bash -c "[ $rc3 = 2 ] && echo \"\$1\" | grep -q -- '--record OUT/record.json'" _ "$out"
+# record.json has the shape docs/metrics.md gives it
+check record_json_shape python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert set(r) == {'run', 'started_ms', 'keys'}, set(r)
+pre = 'fl:run:%s:' % r['run']
+types = {'hash': dict, 'set': list, 'stream': list, 'zset': dict, 'list': list, 'string': str}
+for k, v in r['keys'].items():
+    assert k.startswith(pre), k
+    assert set(v) == {'type', 'value'} and v['type'] in types, (k, v.keys())
+    assert isinstance(v['value'], types[v['type']]), k
+    if v['type'] == 'hash': assert all(isinstance(x, str) for x in v['value'].values()), k
+    if v['type'] == 'stream': assert all('_id' in e and all(isinstance(x, str) for x in e.values()) for e in v['value']), k
+names = {k[len(pre):].split(':')[0] for k in r['keys']}
+assert {'instances', 'meta', 'faults', 'phases', 'runner', 'ts', 'events', 'counters', 'fault'} <= names, names
+run = r['keys'][pre + 'runner']['value']
+assert run['outcome'] == 'finished' and float(run['stopped_ms']) > float(run['started_ms']), run" "$OUT/record.json"
+
 # embedded redis: stopped, socket removed; the load's shell gone
 check embedded_redis_socket_removed [ ! -e "$OUT/redis.sock" ]
 check embedded_redis_stopped bash -c "! pgrep -f '[r]edis-server.*$OUT' >/dev/null"

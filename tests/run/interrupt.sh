@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Ctrl-C during a run: the load's whole process group is stopped, every fault is removed (held
 # calls are let go), the embedded redis-server is stopped, and the partial report is still
-# written, marked aborted. A bad scenario is refused up front with PATH:LINE: and exit 2.
+# written, marked aborted. Recovery after the fault was never observed: the recovery check is
+# INCONCLUSIVE saying so (the runner's removal of the fault and its closing of every connection
+# at the end look like a perfect recovery), in the run and when record.json is judged again
+# (`verify --record`). A bad scenario is refused up front with PATH:LINE: and exit 2.
 . "$(dirname "$0")/../lib.sh"
 
 start_peer UP 127.0.0.1:0 echo
@@ -24,7 +27,7 @@ upstream = 127.0.0.1:$UP
 proxy = api
 type = hang
 [phase baseline]
-duration = 1s
+duration = 3s
 [phase inject]
 duration = 60s
 faults = api-hang
@@ -34,12 +37,16 @@ duration = 10s
 check = timeout
 proxy = api
 within = 1s
+[expect back]
+check = recovery
+proxy = api
+within = 2s
 INI
 "$FL" run "$TT/s.ini" --out "$OUT" >"$TT/run.out" 2>"$TT/run.err" &
 RUN=$!
 _PIDS+=($RUN)
 wait_for 10 test -s "$TT/sleep.pid"
-sleep 1.5
+sleep 3.5
 # a call held by the fault, with a client that would wait 30 s
 "$TBIN/flpeer" call "127.0.0.1:$LP" 30000 >"$TT/held.out" 2>&1 &
 HELD=$!
@@ -71,6 +78,20 @@ check inject_phase_cut_short [ "$(jq_ "j['phases'][1]['end_ms'] - j['phases'][1]
 check recover_never_started [ "$(jq_ "j['phases'][2]['start_ms']")" = None ]
 check report_marked_aborted grep -q 'ABORTED' "$OUT/report.html"
 check terminal_says_aborted grep -q ABORTED "$TT/run.out"
+cat "$TT/run.out" | sed 's/^/# /'
+check recovery_inconclusive grep -Eq '^back +recovery .* INCONCLUSIVE$' "$TT/run.out"
+check recovery_why_aborted grep -q 'INCONCLUSIVE back: the run was aborted while the fault acted (interrupted (SIGINT)): recovery after it was never observed' "$TT/run.out"
+check record_says_aborted python3 -c "
+import json, sys
+k = json.load(open(sys.argv[1]))['keys']
+r = [v for n, v in k.items() if n.endswith(':runner')][0]['value']
+assert r['outcome'] == 'aborted' and 'SIGINT' in r['reason'] and float(r['stopped_ms']) > 0, r" "$OUT/record.json"
+# the run is judged again from what it left: record.json alone, the same verdicts
+"$FL" verify "$TT/s.ini" --record "$OUT/record.json" >"$TT/again.out" 2>&1; rc2=$?
+sed 's/^/# again: /' "$TT/again.out"
+check record_json_exit_3 [ "$rc2" = 3 ]
+check record_json_recovery_inconclusive grep -q 'INCONCLUSIVE back: the run was aborted while the fault acted' "$TT/again.out"
+check record_json_says_aborted grep -q 'was aborted: interrupted (SIGINT)' "$TT/again.out"
 
 # bad scenarios: refused before anything starts
 cat >"$TT/bad1.ini" <<INI

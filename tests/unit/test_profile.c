@@ -108,7 +108,28 @@ UNIT(inidoc_errors_have_lines)
     EXPECT(inidoc_parse("t.ini", "k = v\n[a]\n", e, sizeof(e)) == NULL);
     EXPECT_STR(e, "t.ini:1: key 'k' is outside any [section]");
     EXPECT(inidoc_parse("t.ini", "[a]\nk = v\n\nnot a pair\n", e, sizeof(e)) == NULL);
-    EXPECT_CONTAINS(e, "t.ini:4: syntax error");
+    EXPECT_CONTAINS(e, "t.ini:4: syntax error: 'not a pair' is not key = value");
+    EXPECT(inidoc_parse("t.ini", "[a]\nk: v\n", e, sizeof(e)) == NULL);      /* '=' is the only separator */
+    EXPECT_CONTAINS(e, "t.ini:2: syntax error: 'k: v' is not key = value");
+    /* a key read as one value and given twice: an error at the second line */
+    struct inidoc *dd = inidoc_parse("t.ini", "[a]\nk = 1\n[b]\nk = 2\nj = 3\nk = 4\n", e, sizeof(e));
+    EXPECT(dd != NULL);
+    if (dd) {
+        int line;
+        EXPECT_STR(inisec_get(&dd->secs[1], "k", &line), "4");
+        inisec_get(&dd->secs[1], "j", &line);
+        EXPECT(inisec_check_unused(dd, &dd->secs[1], e, sizeof(e)) < 0);
+        EXPECT_STR(e, "t.ini:6: duplicate key 'k' in [b] (first at line 4)");
+        /* walked, not read as one value (a repeatable key): no error */
+        for (int i = 0; i < dd->secs[1].nkeys; i++) { dd->secs[1].keys[i].used = 1; dd->secs[1].keys[i].single = 0; }
+        EXPECT(inisec_check_unused(dd, &dd->secs[1], e, sizeof(e)) == 0);
+    }
+    inidoc_free(dd);
+    /* inline comments: ';' or '#' after a blank */
+    struct inidoc *d = inidoc_parse("t.ini", "[a]\nk = v # c\nj = x#y ; z\n", e, sizeof(e));
+    EXPECT(d != NULL);
+    if (d) { EXPECT_STR(d->secs[0].keys[0].value, "v"); EXPECT_STR(d->secs[0].keys[1].value, "x#y"); }
+    inidoc_free(d);
     EXPECT(inidoc_parse("t.ini", "[a]\n[b\nk = v\n", e, sizeof(e)) == NULL);
     EXPECT_CONTAINS(e, "t.ini:2: syntax error");
 }

@@ -3,7 +3,9 @@
 # of instances (series summed, fault windows unioned, a window start resent after a reconnect),
 # the phase baseline, branches hard to provoke with real clients (a breaker that never closes,
 # a slow timeout, a window longer than the record), bad input and unreachable Redis (exit 2),
-# and JUnit XML with hostile names.
+# and JUnit XML with hostile names. And checks whose data never saw what they judge: a pool
+# check on an http proxy whose load could not have pushed any client past `max`, a retries
+# check where no attempt failed: INCONCLUSIVE, never PASS.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.bash"
 
@@ -145,6 +147,24 @@ for s in $(seq 0 19); do fx_ts o2 dep "$s" "new=1 peak=1 cur=1 req=0 err=0 infli
 rcli hdel fl:run:o2:meta:i1 ended_ms >/dev/null
 vverify "$TT/m.ini" o2
 expect_verdict rec INCONCLUSIVE fault_still_open
+
+# ---- evidence: too little load for a pool bound, nothing failed for retries ----
+fx_run ev1 0 30
+fx_window ev1 slow web latency 10 20
+rcli hset fl:run:ev1:fault:slow:i1 proxy web type latency conns_affected 0 requests_affected 8 >/dev/null
+for s in $(seq 0 29); do fx_ts ev1 web "$s" "new=0 peak=1 cur=1 req=1 err=0 inflight=1 faults=0 up=1 down=1"; done
+for s in $(seq 0 2 28); do
+    fx_ev ev1 web kind request inst i1 conn 1 method GET path /a host x status 200 req_ms "$(fxms "$s")" total_ms 20 end done
+done
+printf '[expect pool]\ncheck = pool\nproxy = web\nmax = 20\n[expect retr]\ncheck = retries\nproxy = web\nmax_attempts = 2\n' >"$TT/ev.ini"
+vverify "$TT/ev.ini" ev1
+expect_verdict pool INCONCLUSIVE too_little_load
+check too_little_load_why bash -c "echo \"\$1\" | grep -q 'INCONCLUSIVE pool: at the baseline rate (1 req/s) about 10 calls arrive during the fault (10s): not more than max (20)'" _ "$VOUT"
+expect_verdict retr INCONCLUSIVE nothing_failed
+check nothing_failed_why bash -c "echo \"\$1\" | grep -q 'INCONCLUSIVE retr: no attempt failed'" _ "$VOUT"
+printf '[expect pool]\ncheck = pool\nproxy = web\nmax = 5\n' >"$TT/ev2.ini"
+vverify "$TT/ev2.ini" ev1
+expect_verdict pool PASS enough_load
 
 # ---- exit 2: bad input, unreachable redis ----
 printf '[expect x]\ncheck = timeout\nproxy = dep\nwithin = soon\n' >"$TT/bad1.ini"

@@ -4,7 +4,10 @@
 # forgot ROLLBACK), pg_stat_activity sampled into the record by `faultline verify --sample`
 # during a real faultline run (a hang fault on a tcp proxy from 3s to 6s gives the window).
 # Also: one look at verify time (oneshot) while the leak is still there, INCONCLUSIVE without
-# samples and without a fault, exit 2 when Postgres is down.
+# samples and without a fault, exit 2 when Postgres is down. And samples that missed the fault
+# window (a sampler stalled by a loaded machine: samples before the fault and long after it,
+# none during): INCONCLUSIVE, never the PASS of "longest idle in tx 0ms"; the same samples
+# over the whole window PASS.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.bash"
 
@@ -69,6 +72,23 @@ expect unsampled svc-good >"$TT/u.ini"
 vverify "$TT/u.ini" pg1
 expect_verdict unsampled INCONCLUSIVE no_samples
 check exit_3_unsampled [ "$VRC" = 3 ]
+# samples that miss the window: the catalog's idle-in-transaction shape (no `within`)
+fx_run pgmiss 0 30
+fx_window pgmiss api-hang api hang 10 20
+fx_fault pgmiss api-hang api hang 5
+fx_run pgfull 0 30
+fx_window pgfull api-hang api hang 10 20
+fx_fault pgfull api-hang api hang 5
+for t in $(seq 0 0.5 29.5); do
+    case $t in 9.5|1[0-9].*|2[0-4].*) ;; *) rcli xadd fl:run:pgmiss:pg:idle '*' at_ms "$(fxms "$t")" count 2 idle_in_tx 0 idle_in_tx_max_ms 0 ok 1 >/dev/null ;; esac
+    rcli xadd fl:run:pgfull:pg:idle '*' at_ms "$(fxms "$t")" count 2 idle_in_tx 0 idle_in_tx_max_ms 0 ok 1 >/dev/null
+done
+printf '[expect idle]\ncheck = postgres\ndsn = %s\napplication_name = svc-none\nidle_in_transaction_max = 2s\ninterval = 500ms\n' "$DSN" >"$TT/miss.ini"
+vverify "$TT/miss.ini" pgmiss
+expect_verdict idle INCONCLUSIVE samples_miss_window
+check samples_miss_window_why bash -c "echo \"\$1\" | grep -q 'INCONCLUSIVE idle: the samples missed the fault: none for .* after fault window 1 began'" _ "$VOUT"
+vverify "$TT/miss.ini" pgfull
+expect_verdict idle PASS samples_cover_window
 # Postgres down: exit 2
 "$FL" verify "$TT/e.ini" --run pg1 --redis "$REDIS_URL" --pg x >"$TT/o" 2>&1
 runuser -u postgres -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)/pg_ctl" -D "$PGDATA_DIR" -m immediate stop >/dev/null 2>&1

@@ -113,8 +113,8 @@ check exit_0_all_pass [ "$VRC" = 0 ]
 grep -A4 '^\[expect never-' "$TT/e.ini" | grep -v '^--' >"$TT/never.ini"
 vverify "$TT/never.ini" tcp1
 check exit_3_inconclusive [ "$VRC" = 3 ]
-# an unknown run: inconclusive, not pass
+# an unknown run: bad input (exit 2), and the error lists the runs the record knows
 vverify "$TT/good.ini" no-such-run
-check unknown_run_exit_3 [ "$VRC" = 3 ]
-expect_verdict good-timeout INCONCLUSIVE unknown_run
+check unknown_run_exit_2 [ "$VRC" = 2 ]
+check unknown_run_lists_known bash -c "echo \"\$1\" | grep -q \"run 'no-such-run' is not in the record at .*; known runs, newest first: .*tcp1\"" _ "$VOUT"
 done_tests

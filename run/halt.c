@@ -1,0 +1,189 @@
+/* run/halt.c -- stop conditions: `halt_if` in [scenario].
+ *
+ * An experiment on a real system needs a way to stop itself when it hurts more than it may:
+ * AWS FIS stops an experiment when a CloudWatch alarm fires, Gremlin halts an attack on a
+ * failing status check. `halt_if` is that for `faultline run`:
+ *
+ *   halt_if = error_rate(web) > 50% over 5s or probe(goroutines) > 500
+ *
+ *   error_rate(PROXY) > RATIO over DURATION   the share of PROXY's requests that failed (5xx,
+ *                                             resets, upstream failures: the proxy's own
+ *                                             counters) over the last DURATION, once at least
+ *                                             5 requests came in it (an http proxy: an ingress
+ *                                             proxy gives the service's own error rate)
+ *   probe(EXPECT) > NUMBER  (or <, >=, <=)    the newest good sample of the [expect EXPECT]
+ *                                             probe (check = probe), as the sampler wrote it
+ *
+ * Conditions are joined by `or`. The runner evaluates them every 250 ms (run/run.c); the first
+ * that holds halts the run: every fault is removed at once (well within a second), the load is
+ * stopped, the record says so (R:runner outcome = halted, reason = the condition and the value
+ * that crossed it), journal.json has `halted` and `halt_reason`, and the verifier makes every
+ * verdict that would have passed INCONCLUSIVE with that reason (verify/verify.h).
+ * Not here: a check's running state as a condition.
+ */
+#include "run/run.h"
+#include "common/parse.h"
+#include "common/mem.h"
+
+#include <hiredis/hiredis.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HALT_MIN_REQUESTS 5
+
+static const char *skip(const char *p) { while (*p == ' ' || *p == '\t') p++; return p; }
+
+/* `NAME(ARG)` at p: copies ARG, returns the text after ')', or NULL */
+static const char *call_arg(const char *p, const char *name, char *arg, size_t n)
+{
+    size_t l = strlen(name);
+    if (strncmp(p, name, l) || p[l] != '(') return NULL;
+    const char *q = strchr(p + l + 1, ')');
+    if (!q || q == p + l + 1 || (size_t)(q - p - l - 1) >= n) return NULL;
+    memcpy(arg, p + l + 1, (size_t)(q - p - l - 1));
+    arg[q - p - l - 1] = 0;
+    return q + 1;
+}
+
+/* one condition, text [b, e) */
+static int parse_one(struct profile *pr, const char *b, size_t len, struct run_halt *h, char *why, size_t wl)
+{
+    char t[256];
+    if (len >= sizeof(t)) { snprintf(why, wl, "condition too long"); return -1; }
+    memcpy(t, b, len);
+    t[len] = 0;
+    memset(h, 0, sizeof(*h));
+    run_copy(h->text, sizeof(h->text), t);
+    const char *p = skip(t), *q;
+    if ((q = call_arg(p, "error_rate", h->target, sizeof(h->target)))) h->kind = RUN_HALT_ERRORS;
+    else if ((q = call_arg(p, "probe", h->target, sizeof(h->target)))) h->kind = RUN_HALT_PROBE;
+    else { snprintf(why, wl, "'%s': expected error_rate(PROXY) > RATIO over DURATION or probe(EXPECT) > NUMBER", t); return -1; }
+    q = skip(q);
+    if (*q != '>' && *q != '<') { snprintf(why, wl, "'%s': expected > or < after %s", t, p); return -1; }
+    h->op = *q++;
+    if (*q == '=') { h->or_equal = 1; q++; }
+    q = skip(q);
+    char num[64];
+    size_t k = 0;
+    while (*q && *q != ' ' && *q != '\t' && k + 1 < sizeof(num)) num[k++] = *q++;
+    num[k] = 0;
+    char *end;
+    h->value = strtod(num, &end);
+    if (end == num) { snprintf(why, wl, "'%s': '%s' is not a number", t, num); return -1; }
+    if (h->kind == RUN_HALT_ERRORS) {
+        if (*end == '%') { h->value /= 100; end++; }
+        if (*end || h->value < 0 || h->value > 1) { snprintf(why, wl, "'%s': '%s' is not a ratio (50%% or 0.5)", t, num); return -1; }
+        q = skip(q);
+        if (strncmp(q, "over", 4) || (q[4] != ' ' && q[4] != '\t')) {
+            snprintf(why, wl, "'%s': error_rate needs 'over DURATION' (over 5s)", t);
+            return -1;
+        }
+        char e[200];
+        if (parse_duration(skip(q + 4), &h->over_us, e, sizeof(e)) < 0) { snprintf(why, wl, "'%s': over: %s", t, e); return -1; }
+        if (h->over_us < 250000) { snprintf(why, wl, "'%s': over: at least 250ms", t); return -1; }
+        for (int i = 0; i < pr->nproxies; i++) if (!strcmp(pr->proxies[i].name, h->target)) return 0;
+        snprintf(why, wl, "'%s': no [proxy %s] in this scenario", t, h->target);
+        return -1;
+    }
+    if (*end || *skip(q)) { snprintf(why, wl, "'%s': unexpected text after the number", t); return -1; }
+    for (int i = 0; i < pr->doc->nsecs; i++) {
+        struct inisec *s = &pr->doc->secs[i];
+        if (strcmp(s->type, "expect") || strcmp(s->name, h->target)) continue;
+        for (int j = 0; j < s->nkeys; j++)
+            if (!strcmp(s->keys[j].key, "check") && !strcmp(s->keys[j].value, "probe")) return 0;
+        snprintf(why, wl, "'%s': [expect %s] is not a probe (check = probe)", t, h->target);
+        return -1;
+    }
+    snprintf(why, wl, "'%s': no [expect %s] (check = probe) in this scenario", t, h->target);
+    return -1;
+}
+
+int run_halt_parse(struct profile *pr, const char *text, struct run_scn *sc, char *why, size_t wl)
+{
+    const char *p = text;
+    for (;;) {
+        const char *o = strstr(p, " or ");
+        size_t len = o ? (size_t)(o - p) : strlen(p);
+        sc->halt = fl_realloc(sc->halt, sizeof(*sc->halt) * (size_t)(sc->nhalt + 1));
+        if (parse_one(pr, p, len, &sc->halt[sc->nhalt], why, wl) < 0) return -1;
+        sc->nhalt++;
+        if (!o) return 0;
+        p = o + 4;
+    }
+}
+
+void run_halt_free(struct run_scn *sc)
+{
+    for (int i = 0; i < sc->nhalt; i++) free(sc->halt[i].s);
+    free(sc->halt);
+    sc->halt = NULL;
+    sc->nhalt = 0;
+}
+
+static int holds(const struct run_halt *h, double v)
+{
+    return h->op == '>' ? (h->or_equal ? v >= h->value : v > h->value) : (h->or_equal ? v <= h->value : v < h->value);
+}
+
+/* the newest good sample of R:probe:NAME, or NAN */
+static double probe_now(void *rctx, const char *run, const char *name)
+{
+    redisContext *c = rctx;
+    if (!c) return NAN;
+    redisReply *r = redisCommand(c, "XREVRANGE fl:run:%s:probe:%s + - COUNT 5", run, name);
+    double v = NAN;
+    if (r && r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < r->elements && isnan(v); i++) {
+            redisReply *f = r->element[i]->elements >= 2 ? r->element[i]->element[1] : NULL;
+            double val = NAN;
+            int ok = 0;
+            for (size_t k = 0; f && k + 1 < f->elements; k += 2) {
+                if (!strcmp(f->element[k]->str, "value")) val = strtod(f->element[k + 1]->str, NULL);
+                else if (!strcmp(f->element[k]->str, "ok")) ok = !strcmp(f->element[k + 1]->str, "1");
+            }
+            if (ok) v = val;
+        }
+    if (r) freeReplyObject(r);
+    return v;
+}
+
+int run_halt_eval(struct run_scn *sc, const struct run_px_totals *t, int nt, void *rctx, const char *run, double now_ms,
+                  char *why, size_t wl)
+{
+    for (int i = 0; i < sc->nhalt; i++) {
+        struct run_halt *h = &sc->halt[i];
+        if (h->kind == RUN_HALT_PROBE) {
+            double v = probe_now(rctx, run, h->target);
+            if (!isnan(v) && holds(h, v)) {
+                snprintf(why, wl, "halt_if %s (probe %s = %g)", h->text, h->target, v);
+                return 1;
+            }
+            continue;
+        }
+        const struct run_px_totals *x = NULL;
+        for (int k = 0; k < nt; k++) if (!strcmp(t[k].proxy, h->target)) x = &t[k];
+        if (!x) continue;
+        /* the proxy's totals now, and the oldest kept sample still inside the window */
+        h->s = fl_realloc(h->s, sizeof(*h->s) * (size_t)(h->ns + 1));
+        h->s[h->ns].t = now_ms;
+        h->s[h->ns].req = x->requests;
+        h->s[h->ns].err = x->errors;
+        h->ns++;
+        double w = (double)h->over_us / 1000;
+        int o = 0;
+        while (o + 1 < h->ns && h->s[o + 1].t <= now_ms - w) o++;
+        if (o) { memmove(h->s, h->s + o, sizeof(*h->s) * (size_t)(h->ns - o)); h->ns -= o; }
+        if (now_ms - h->s[0].t < w * 0.9) continue;          /* the window is not full yet */
+        double dr = (double)x->requests - (double)h->s[0].req, de = (double)x->errors - (double)h->s[0].err;
+        if (dr < HALT_MIN_REQUESTS || de < 0) continue;
+        double rate = de / dr;
+        if (rate > 1) rate = 1;
+        if (holds(h, rate)) {
+            snprintf(why, wl, "halt_if %s (%.0f%% of %.0f requests failed)", h->text, rate * 100, dr);
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,62 @@
+/* verify/attempts.h -- attempts and logical calls, as the retry checks read them (retries,
+ * retry_spacing, retry_budget).
+ *
+ * From the dependency's side an attempt is one request event of an http proxy, and a retry is
+ * the same call sent again. A logical call is either
+ *   - the attempts sharing the recorded request_id (the proxy's id_header, X-Request-Id by
+ *     default) and the same method, host and path (an id propagated from one user request to
+ *     several different calls is not mistaken for retries), or
+ *   - by fingerprint (method + host + path + body hash): an attempt continues the call of the
+ *     previous one with the same fingerprint when that one failed (5xx, 408, 429, no answer,
+ *     abandoned) and it starts within `window` of that one's end.
+ * A fingerprint that the baseline itself repeats within `window` (a poll, the same GET from
+ * every user) cannot tell a retry from the next user's request: such attempts are ambiguous
+ * (call -1), and each check says what it does with them (retries estimates from rates; the
+ * others leave them out and need ids to judge them).
+ *
+ * Ownership: vatt_collect's array is the caller's (free); attempts point into the record's
+ * events (struct vpx), which outlive them.
+ */
+#ifndef FL_VATTEMPTS_H
+#define FL_VATTEMPTS_H
+
+#include "verify/check.h"
+
+struct vatt {
+    double start, end;         /* request head received; response complete or abandoned */
+    int failed;                /* 5xx, 408, 429, no response, abandoned */
+    int byid;                  /* identified by request id */
+    int call;                  /* logical call number, -1 = ambiguous fingerprint */
+    int amb;
+    int idx;                   /* attempt number within its call (0 = the first), after vatt_number */
+    const struct vev *ev;
+};
+
+struct vatt_params {
+    int idm;                   /* 0 auto, 1 request_id, 2 fingerprint */
+    const char *idh;           /* id_header, or NULL */
+    double window;             /* fingerprint mode: longest pause before a retry (ms) */
+};
+extern const char *const vatt_id_names[];   /* auto, request_id, fingerprint */
+
+/* `id`, `id_header`, `window` (default 5s). 0 or -1 (e->err). */
+int vatt_params_read(struct vexp *e, struct vatt_params *pm);
+/* 1 with r INCONCLUSIVE when the proxy records another header as request_id than idh. */
+int vatt_wrong_id_header(struct vctx *cx, struct vexp *e, const char *idh, struct verify_result *r);
+/* Every request event of p as an attempt (*n of them, *with_id carrying a request id). */
+struct vatt *vatt_collect(const struct vpx *p, int *n, int *with_id);
+/* Same identity (id + method + host + path, or the fingerprint)? 0 when equal. */
+int vatt_identity_cmp(const struct vatt *x, const struct vatt *y);
+void vatt_sort_identity(struct vatt *at, int n);   /* by identity, then start */
+void vatt_sort_calls(struct vatt *at, int n);      /* by call, then start */
+/* 1 when the baseline [a, b) repeats the identity at[i..j) within window (a fingerprint that
+ * cannot tell a retry from the next request); *nb gets its baseline count. */
+int vatt_ambiguous(const struct vatt *at, int i, int j, double a, double b, double window, int *nb);
+/* The attempts of e->proxy (an http proxy), grouped into calls and sorted by call, then start;
+ * at[k].idx numbered; ambiguous fingerprints (call -1, amb) first. Returns 0 with *out, *n, and
+ * *ncalls (calls identified), or 1 with r INCONCLUSIVE (no request events, no request ids where
+ * asked), or -1 (e->err). The baseline for ambiguity is vctx_baseline's (none: nothing ambiguous). */
+int vatt_calls(struct vctx *cx, struct vexp *e, struct vatt_params *pm, const struct vwins *w, struct vatt **out,
+               int *n, int *ncalls, struct verify_result *r);
+
+#endif
