@@ -138,7 +138,10 @@ void fl_redact_cmd(const char *cmd, char *out, size_t n)
         while (*p == ' ' || *p == '\t') p++;
     }
     size_t plen = strcspn(p, " \t\r\n;|&<>()");
-    if (plen > 64) plen = 64;
+    if (plen > 64) {
+        plen = 64;
+        while (plen && ((unsigned char)p[plen] & 0xc0) == 0x80) plen--;   /* whole characters only */
+    }
     snprintf(out, n, "%.*s%s\xe2\x80\xa6#%08x", (int)plen, p, plen ? " " : "", fl_hash32(cmd, strlen(cmd)));
 }
 

@@ -4,7 +4,8 @@
  * Properties: fl_json_str's output always parses as one JSON string, and gives the input back
  * whenever the input is well-formed UTF-8; fl_clip's output is at most FL_CLIP_MAX bytes, the
  * input itself when that short, and clipping it again changes nothing; the redactors never write
- * past their buffer and always terminate it. */
+ * past their buffer and always terminate it; what clipping and fl_redact_cmd make of well-formed
+ * UTF-8 is well-formed UTF-8 (a journal could not hold it otherwise). */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n1 > FL_CLIP_MAX || c1[n1] != 0 || cl != (size > FL_CLIP_MAX)) abort();
     if (!cl && memcmp(c1, data, size) != 0) abort();
     if (fl_clip(c1, n1, c2, &cl) != n1 || cl || memcmp(c1, c2, n1) != 0) abort();
+    int wf = well_formed(data, size);
+    if (wf && !well_formed((const unsigned char *)c1, n1)) abort();
     /* redaction, on the input as text */
     char *s = malloc(size + 1);
     memcpy(s, data, size);
@@ -56,6 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (strlen(small) >= sizeof(small) || strlen(big) >= sizeof(big)) abort();
     fl_redact_cmd(s, small, sizeof(small));
     fl_redact_cmd(s, big, sizeof(big));
+    if (wf && !memchr(data, 0, size) && !well_formed((const unsigned char *)big, strlen(big))) abort();
     char *p = fl_redact_profile(s);
     free(p);
     free(s);
