@@ -5,6 +5,7 @@
  *   ctl    ...       drive a running faultline through its admin API
  *   verify EXPECT    judge a recorded run
  *   run    SCENARIO  baseline / inject / recover, then the verdict
+ *   ca     init DIR  faultline's own CA for minted TLS certificates
  *   version
  */
 #include "cli/cli.h"
@@ -15,6 +16,7 @@
 #include "proxy/proxy.h"
 
 #include <stdio.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +35,7 @@ static void usage(FILE *out)
             "  ctl SUBCOMMAND         drive a running faultline through its admin API\n"
             "  verify EXPECT.ini      judge a recorded run (exit 0 pass, 1 fail, 3 inconclusive)\n"
             "  run SCENARIO.ini       run a scenario end to end and print the verdict\n"
+            "  ca init DIR            write a CA that TLS proxies mint certificates with\n"
             "  version                print the version\n"
             "\n"
             "'faultline COMMAND --help' describes each command. Docs: docs/ in the source tree.\n");
@@ -65,6 +68,7 @@ static int cmd_version(int argc, char **argv)
     }
     printf("faultline %s\n", FAULTLINE_VERSION);
     printf("libevent %s\n", event_get_version());
+    printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
     return 0;
 }
 
@@ -83,7 +87,7 @@ int main(int argc, char **argv)
     server_compose(&admin_part);   /* every server this process makes (serve, run) has the admin API */
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"serve", cli_serve}, {"check", cmd_check}, {"version", cmd_version},
-        {"ctl", cli_ctl}, {"verify", cli_verify}, {"run", cli_run},
+        {"ctl", cli_ctl}, {"verify", cli_verify}, {"run", cli_run}, {"ca", cli_ca},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

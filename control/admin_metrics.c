@@ -7,6 +7,7 @@
  * (backslash, double quote, newline).
  */
 #define FL_ADMIN_INTERNAL
+#include "proxy/tls.h"
 #include "proxy/proxy.h"
 #include "control/admin.h"
 #include "common/version.h"
@@ -61,6 +62,13 @@ static json_t *proxy_stats_json(const struct fl_proxy *px)
         json_t *pj = json_loads(txt, 0, NULL);
         free(txt);
         if (pj) json_object_set_new(o, pr->name, pj);
+    }
+    /* TLS on either side (proxy/tls.h): handshakes, resumptions, failures by alert */
+    char *tt = tls_stats_json(px);
+    if (tt) {
+        json_t *tj = json_loads(tt, 0, NULL);
+        free(tt);
+        if (tj) json_object_set_new(o, "tls", tj);
     }
     return o;
 }

@@ -23,6 +23,7 @@
 #include "proxy/proxy.h"
 #include "proxy/conn_int.h"
 #include "proxy/protocol.h"
+#include "proxy/tls.h"
 #include "faults/chain.h"
 #include "common/log.h"
 #include "record/record.h"
@@ -332,33 +333,48 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     if (px->st.active > px->st.peak_active) px->st.peak_active = px->st.active;
     if (rec_active) rec_conn_open(proxy_rec(px), px->st.active);
     c->busy++;
-    int rc;
-    if ((px->spec.protocol->flags & PROTO_DIRECT_CONNECT) && ua->kind != ADDR_NAME) {
+    /* TLS on a side (proxy/tls.h): the client's handshake may come first (the upstream connect
+     * waits for it), and neither side takes the direct paths, which would bypass the encryption */
+    int tls_first = px->tls ? tls_conn_init(c) : 0;
+    if ((px->spec.protocol->flags & PROTO_DIRECT_CONNECT) && ua->kind != ADDR_NAME && !c->tls) {
         conn_connect_tcp(c, fd);
         if (--c->busy == 0 && c->dead) conn_free(c);
         return;
     }
+    if (!tls_first) {
+        conn_connect_upstream(c);
+        if (c->closing) goto out;
+    }
+    /* EV_WRITE enabled for the client, but its write event unarmed before the loop applies the
+     * change: on a fresh socket it would fire at once only to be removed again (an epoll_ctl and
+     * a wakeup per connection); libevent arms it again as soon as bytes are queued for the
+     * client. Reading is conn.c's own event (conn_readable). */
+    bufferevent_enable(c->cli, EV_WRITE);
+    event_del(&c->cli->ev_write);
+    event_assign(&c->cli->ev_read, s->base, fd, EV_READ | EV_CLOSED | EV_PERSIST | EV_FINALIZE,
+                 c->tls ? tls_read_fn(c, 0) : conn_readable, c->cli);
+    event_add(&c->cli->ev_read, NULL);
+    if (px->nfaults) conn_sync_stages(c);
+    if (tls_first && !c->closing) tls_accept_start(c);
+out:
+    if (--c->busy == 0 && c->dead) conn_free(c);
+}
+
+void conn_connect_upstream(struct conn *c)
+{
+    struct fl_server *s = c->px->srv;
+    const struct fl_addr *ua = &c->px->spec.upstream;
+    int rc;
     if (ua->kind == ADDR_NAME)
         rc = bufferevent_socket_connect_hostname(c->up, s->dns, AF_UNSPEC, ua->host, ua->port);
     else
         rc = bufferevent_socket_connect(c->up, (const struct sockaddr *)&ua->ss, (int)ua->sslen);
     if (rc < 0) {
         if (!c->closing) {
-            px->st.upstream_failed++;
+            c->px->st.upstream_failed++;
             conn_close(c, CLOSER_PROXY, CLOSE_FIN);
         }
     } else if (!c->closing) {
-        /* EV_WRITE enabled for the client, but its write event unarmed before the loop applies
-         * the change: on a fresh socket it would fire at once only to be removed again (an
-         * epoll_ctl and a wakeup per connection); libevent arms it again as soon as bytes are
-         * queued for the client. Reading is conn.c's own event (conn_readable). */
-        bufferevent_enable(c->cli, EV_WRITE);
-        event_del(&c->cli->ev_write);
-        event_assign(&c->cli->ev_read, s->base, fd, EV_READ | EV_CLOSED | EV_PERSIST | EV_FINALIZE, conn_readable, c->cli);
-        event_add(&c->cli->ev_read, NULL);
         bufferevent_enable(c->up, EV_WRITE);
-        if (px->nfaults) conn_sync_stages(c);
     }
-    if (--c->busy == 0 && c->dead) conn_free(c);
 }
-

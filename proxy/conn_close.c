@@ -13,6 +13,7 @@
 #include "proxy/proxy.h"
 #include "proxy/conn_int.h"
 #include "proxy/protocol.h"
+#include "proxy/tls.h"
 #include "faults/chain.h"
 #include "common/log.h"
 #include "record/record.h"
@@ -57,6 +58,7 @@ void conn_free(struct conn *c)
 {
     struct fl_proxy *px = c->px;
     if (px->spec.protocol->conn_free) px->spec.protocol->conn_free(c);   /* its state (c->proto) */
+    if (c->tls) tls_conn_free(c);
     for (int d = 0; d < 2; d++) {
         for (int i = 0; i < c->p[d].ch.nstages; i++) stage_free(c->p[d].ch.stages[i]);
         free(c->p[d].ch.stages);
@@ -149,6 +151,7 @@ void conn_close(struct conn *c, enum closer who, enum close_how how)
     if (c->closed_by == CLOSER_NONE) c->closed_by = who;
     for (int d = 0; d < 2; d++)
         for (int i = 0; i < c->p[d].ch.nstages; i++) stage_timer(c->p[d].ch.stages[i], -1);
+    if (c->tls && how == CLOSE_FIN) tls_closing(c);   /* close_notify before the FIN */
     if (how == CLOSE_RST) {
         if (c->cli) { linger0(c->cli); bufferevent_free(c->cli); c->cli = NULL; }
         if (c->up) { linger0(c->up); bufferevent_free(c->up); c->up = NULL; }

@@ -32,6 +32,10 @@ void conn_connect_cb(evutil_socket_t fd, short what, void *arg);
 /* The upstream connect failed (err: an errno value; dns: libevent's getaddrinfo error, or 0):
  * logged, counted, and the client's connection closed (or the protocol answers). */
 void conn_upstream_failed(struct conn *c, int err, int dns);
+/* Starts the upstream connect of an accepted pair (libevent's connect: a name, or any protocol
+ * but tcp's direct one). conn_accept calls it, or the TLS transport once the client's handshake
+ * is done (proxy/tls_io.c). */
+void conn_connect_upstream(struct conn *c);
 
 /* tcp: the upstream connect is under way (its write event is the connect watch). On the fast
  * path, per read: inline. */
@@ -51,6 +55,12 @@ static inline void conn_set_nodelay(evutil_socket_t fd)
 
 /* ---- conn_relay.c: the sockets' callbacks and reading ---- */
 void conn_readable(evutil_socket_t fd, short what, void *arg);     /* a socket is readable */
+/* The same without the fast path (a plain side of a connection with TLS: its bytes go to the
+ * other side through pipe_deliver, which encrypts them). */
+void conn_readable_slow(evutil_socket_t fd, short what, void *arg);
+/* What a direction holds against the proxy's buffer (its destination's output, its stages,
+ * and what an engine or the TLS transport keeps). */
+size_t conn_pipe_pending(struct pipe *p);
 void conn_on_read(struct bufferevent *bev, void *arg);             /* bytes in a side's input */
 void conn_on_write(struct bufferevent *bev, void *arg);            /* a side's output drained */
 void conn_on_event(struct bufferevent *bev, short what, void *arg);  /* connected, EOF, error */

@@ -24,6 +24,7 @@
 #include "proxy/proxy.h"
 #include "proxy/conn_int.h"
 #include "proxy/protocol.h"
+#include "proxy/tls.h"
 #include "faults/chain.h"
 #include "common/fd.h"
 #include "common/log.h"
@@ -51,9 +52,11 @@ void conn_side_read(struct conn *c, struct bufferevent *bev, int on)
     if (!c->own_read) {
         if (on) bufferevent_enable(bev, EV_READ);
         else bufferevent_disable(bev, EV_READ);
-    } else if (bev == c->cli || event_get_callback(&bev->ev_read) == conn_readable) {
+    } else if (bev == c->cli || event_get_callback(&bev->ev_read) == conn_readable ||
+               event_get_callback(&bev->ev_read) == conn_readable_slow || event_get_callback(&bev->ev_read) == tls_readable) {
         if (on) event_add(&bev->ev_read, NULL);
         else event_del(&bev->ev_read);
+        if (on && c->tls) tls_read_resumed(c, bev);   /* records OpenSSL already holds */
         /* a shutdown of this side waiting for its read (pipe_shut) waits no more */
         struct pipe *w = &c->p[bev == c->cli ? 1 : 0];
         if (!on && w->shut_deferred && !c->closing) pipe_shut_now(w);
@@ -65,13 +68,15 @@ static inline int conn_frames_input(const struct conn *c)
     return c->proto && (c->px->spec.protocol->flags & PROTO_KEEPS_INPUT);
 }
 
-static size_t pipe_pending(struct pipe *p)
+size_t conn_pipe_pending(struct pipe *p)
 {
     size_t n = p->dst ? evbuffer_get_length(bufferevent_get_output(p->dst)) : 0;
     for (int i = 0; i < p->ch.nstages; i++) n += stage_held(p->ch.stages[i]);
     /* protocols that keep what they cannot pass yet (a gated request, a partial message) in the
      * source's input (PROTO_KEEPS_INPUT: postgres, redis): it counts against the same bound */
     if (conn_frames_input(p->c) && p->src) n += evbuffer_get_length(bufferevent_get_input(p->src));
+    /* plaintext waiting for the destination's TLS handshake */
+    if (p->c->tls) n += tls_pending(p->c, !p->dir);
     return n;
 }
 
@@ -80,7 +85,7 @@ void pipe_after_io(struct pipe *p)
     struct conn *c = p->c;
     if (c->closing || !p->src) return;
     size_t hiwat = c->px->srv->g.buffer;
-    size_t pend = pipe_pending(p);
+    size_t pend = conn_pipe_pending(p);
     if (!p->read_paused && pend >= hiwat) {
         conn_side_read(c, p->src, 0);
         p->read_paused = 1;
@@ -105,6 +110,10 @@ static void pipe_uncork(struct pipe *p)
     struct conn *c = p->c;
     if (c->closing || !p->dst || p->shut) {
         evbuffer_drain(b, evbuffer_get_length(b));
+        return;
+    }
+    if (tls_wraps(c, c->tls, !p->dir)) {
+        tls_deliver(c, !p->dir, b, evbuffer_get_length(b));
         return;
     }
     struct evbuffer *out = bufferevent_get_output(p->dst);
@@ -138,6 +147,9 @@ void pipe_deliver(struct pipe *p, struct evbuffer *buf, size_t n)
         if (n == len) evbuffer_add_buffer(b, buf);
         else evbuffer_remove_buffer(buf, b, n);
         left = 0;
+    } else if (tls_wraps(c, c->tls, !p->dir)) {
+        tls_deliver(c, !p->dir, buf, n);   /* encrypted into the destination's socket or output */
+        left = 0;
     } else if (evbuffer_get_length(out) == 0 && (p->dir == 1 || c->up_connected) && !c->p[!p->dir].src_eof) {
         /* nothing queued: write now rather than arm the write event for the next loop turn
          * (what a fault releases leaves when it is due; an error is left for the write event).
@@ -165,8 +177,12 @@ static void pipe_shut_now(struct pipe *p)
      * after dst's EOF): save the call(s). */
     struct pipe *o = &p->c->p[!p->dir];
     evutil_socket_t fd = bufferevent_getfd(p->dst);
-    if (fd >= 0 && !((o->shut || o->shut_deferred) && o->src_eof)) shutdown(fd, SHUT_WR);
-    bufferevent_disable(p->dst, EV_WRITE);
+    int queued = 0;   /* TLS: the close_notify is still queued, the FIN comes at close */
+    if (fd >= 0 && !((o->shut || o->shut_deferred) && o->src_eof)) {
+        if (p->c->tls) queued = tls_shut_write(p->c, !p->dir, fd);
+        else shutdown(fd, SHUT_WR);
+    }
+    if (!queued) bufferevent_disable(p->dst, EV_WRITE);
     if (o->shut_deferred && o->src_eof) {
         o->shut_deferred = 0;
         o->shut = 1;
@@ -317,7 +333,7 @@ static ssize_t recv_stamped(struct pipe *p, evutil_socket_t fd, size_t want)
  * since they are likely to fill what they reserve. Otherwise one read into the source's input,
  * which enters the chain. Memory follows the bytes read: no 64 KiB chain for a 5-byte read (a
  * hung connection keeps what it holds). EOF and errors go to conn_on_event as libevent would. */
-void conn_readable(evutil_socket_t fd, short what, void *arg)
+static inline __attribute__((always_inline)) void conn_read(evutil_socket_t fd, short what, void *arg, const int may_fast)
 {
     struct bufferevent *bev = arg;
     struct conn *c = bev->cbarg;
@@ -326,7 +342,7 @@ void conn_readable(evutil_socket_t fd, short what, void *arg)
     size_t bound = c->px->srv->g.buffer, total = 0;
     ssize_t r = 0;
     int sent_up = 0, up_err = 0, held_more = 0;
-    int fast = !c->proto && p->ch.nlive == 0 && p->dst;
+    int fast = may_fast && !c->proto && p->ch.nlive == 0 && p->dst;
     /* the peer's FIN is in (EPOLLRDHUP): the bytes read now are its last */
     int last = (what & EV_CLOSED) != 0;
     if (fast) {
@@ -375,7 +391,7 @@ void conn_readable(evutil_socket_t fd, short what, void *arg)
         }
     } else {
         struct evbuffer *in = bufferevent_get_input(bev);
-        size_t pend = pipe_pending(p), want = bound > pend ? bound - pend : 0;
+        size_t pend = conn_pipe_pending(p), want = bound > pend ? bound - pend : 0;
         if (want > READ_CHUNK) want = READ_CHUNK;
         if (want == 0) want = 1;   /* pipe_after_io pauses after this read */
         r = p->want_rxts ? recv_stamped(p, fd, want) : recv(fd, conn_rbuf, want, 0);
@@ -432,12 +448,17 @@ out:
     if (--c->busy == 0 && c->dead) conn_free(c);
 }
 
+/* Two instances of the same read: the plain path's, and one with no fast path for the plain side of
+ * a connection with TLS (its other side encrypts) -- so the plain path itself tests nothing more. */
+void conn_readable(evutil_socket_t fd, short what, void *arg) { conn_read(fd, what, arg, 1); }
+void conn_readable_slow(evutil_socket_t fd, short what, void *arg) { conn_read(fd, what, arg, 0); }
+
 void conn_on_write(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
     struct pipe *p = (bev == c->up) ? &c->p[0] : &c->p[1];   /* the pipe writing into bev */
     c->busy++;
-    if (p->eof_at_sink && !p->shut && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+    if (p->eof_at_sink && !p->shut && (p->dir == 1 || c->up_connected) && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
         pipe_shut(p);
         conn_try_finish(c);
     } else {
@@ -474,11 +495,12 @@ void conn_on_event(struct bufferevent *bev, short what, void *arg)
             conn_set_nodelay(bufferevent_getfd(c->up));
             fl_cloexec(bufferevent_getfd(c->up));
         }
+        if (c->tls && tls_up_connected(c)) goto out;   /* TLS: connected once its handshake is (proxy/tls_io.c) */
         if (c->own_read) {
             /* libevent's connect handling is done with ev_read: it becomes conn_readable */
             event_del(&c->up->ev_read);
             event_assign(&c->up->ev_read, c->px->srv->base, bufferevent_getfd(c->up), EV_READ | EV_CLOSED | EV_PERSIST | EV_FINALIZE,
-                         conn_readable, c->up);
+                         c->tls ? tls_read_fn(c, 1) : conn_readable, c->up);
             if (!c->p[1].read_paused && !c->p[1].src_eof) event_add(&c->up->ev_read, NULL);
         }
         conn_up_connected(c);   /* counts it; passes on an EOF that came out of the chain meanwhile */

@@ -6,6 +6,7 @@
  */
 #include "proxy/profile.h"
 #include "proxy/protocol.h"
+#include "proxy/tls.h"
 #include "common/log.h"
 
 #include <stdio.h>
@@ -121,14 +122,7 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
             return KEYERR(line, "id_header: '%s' is not a header name", v);
         snprintf(p->id_header, sizeof(p->id_header), "%s", v);
     }
-    if ((v = inisec_get(s, "tls", &line))) {
-        if (strcasecmp(v, "passthrough") == 0) p->tls_passthrough = 1;
-        else if (strcasecmp(v, "refuse") == 0) p->tls_passthrough = 0;
-        else return KEYERR(line, "tls: '%s' is not refuse or passthrough", v);
-        if (!(p->protocol->flags & PROTO_TLS))
-            return KEYERR(line, "tls: only %s proxies negotiate TLS (mode = %s)", protocol_with(PROTO_TLS)->name,
-                          protocol_with(PROTO_TLS)->name);
-    }
+    if (tls_spec_load(d, s, p, err, errlen) < 0) return -1;   /* tls, tls_*, upstream_tls, upstream_* */
     if ((v = inisec_get(s, "role", &line))) {
         if (strcasecmp(v, "ingress") == 0) p->role = ROLE_INGRESS;
         else if (strcasecmp(v, "egress") == 0) p->role = ROLE_EGRESS;

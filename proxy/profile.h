@@ -20,6 +20,21 @@
 struct protocol;
 enum proxy_role { ROLE_EGRESS = 0, ROLE_INGRESS };
 
+/* TLS as the transport of a proxy's two sides (proxy/tls.h, docs/tls.md), orthogonal to its mode.
+ * Plain data: the files are read (and checked) by tls_spec_load, opened again by tls_proxy_init. */
+struct tls_spec {
+    int terminate;               /* tls = terminate: the client side speaks TLS to faultline */
+    int upstream;                /* upstream_tls = on: faultline speaks TLS to the upstream */
+    int verify;                  /* upstream_verify (default on) */
+    int64_t hs_timeout_us;       /* tls_handshake_timeout (default 10 s), both sides */
+    char cert[512], key[512];    /* tls_cert, tls_key: a given certificate (chain) and its key */
+    char ca[512];                /* tls_ca = DIR: mint a leaf per SNI with the CA in DIR */
+    char alpn[128];              /* tls_alpn: "h2,http/1.1" ("" = the protocol's own list) */
+    char up_ca[512];             /* upstream_ca: file or directory ("" = the system store) */
+    char up_cert[512], up_key[512];  /* upstream_cert, upstream_key: client certificate (mTLS) */
+    char up_sni[256];            /* upstream_sni ("" = the upstream's host name; none for an address) */
+};
+
 struct proxy_spec {
     char name[128];
     struct fl_addr listen, upstream;
@@ -31,6 +46,7 @@ struct proxy_spec {
     char id_header[128];         /* http: header recorded as request_id ("" = X-Request-Id) */
     int tls_passthrough;         /* postgres: tls = passthrough (SSLRequest forwarded, then tcp) */
     struct conn_limits lim;      /* max_conns, idle timeouts of this proxy (proxy/limits.h; 0 = as [faultline]) */
+    struct tls_spec tls;         /* tls = terminate, upstream_tls, ... (proxy/tls.h) */
     int line;
 };
 

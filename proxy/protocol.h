@@ -50,6 +50,12 @@
  * the protocol names as its fault_flag. Nothing in the core changes: the core never names a
  * protocol, it asks this table.
  *
+ * TLS. TLS is a transport under every protocol (proxy/tls.h): the engine sees plaintext and needs
+ * nothing for `tls = terminate` or `upstream_tls = on`. A protocol whose clients ask for TLS inside
+ * its own bytes (postgres's SSLRequest) names the exchange in `starttls`: its engine starts the
+ * client side itself (tls_starttls_accept), and the transport sends `request` to a TLS upstream
+ * and waits for the `yes` byte before its handshake. `alpn` is the protocol's ALPN list.
+ *
  * Ownership: a struct protocol is a static constant; proxies point at theirs (spec.protocol).
  * State made by conn_init belongs to the connection and is freed by conn_free.
  * Cost: the fast path (tcp, or any direction with nothing to frame) never calls through here;
@@ -77,10 +83,16 @@ struct rec_kv;
 /* one on_read may deliver several pieces to a side (a head, then its body, then pipelined
  * answers): they are gathered and leave in one write when on_read returns */
 #define PROTO_CORK           0x04
-/* the profile key `tls = refuse | passthrough` applies */
-#define PROTO_TLS            0x08
+/* (0x08: free; `tls = refuse | passthrough` applies to protocols with a starttls, below) */
 /* it sees requests and their responses: `role = ingress` (the service's own answers) applies */
 #define PROTO_REQUESTS       0x10
+
+/* A protocol's request for TLS inside its own bytes (postgres: SSLRequest, answered 'S'). */
+struct proto_starttls {
+    const void *request;          /* what a client sends to ask for TLS */
+    size_t len;
+    unsigned char yes;            /* the server's one-byte answer that means "go on with TLS" */
+};
 
 /* What a connection waits for (struct protocol idle_state; the idle timeouts, proxy/limits.h). */
 enum conn_wait {
@@ -92,6 +104,8 @@ enum conn_wait {
 struct protocol {
     const char *name;             /* mode = NAME; /stats and /metrics "mode"; the record */
     unsigned flags;               /* PROTO_* */
+    const char *alpn;             /* ALPN offered and accepted over TLS ("http/1.1"; NULL = none) */
+    const struct proto_starttls *starttls;   /* TLS asked for inside the protocol (NULL = from the first byte) */
     unsigned fault_flag;          /* the FT_*_ONLY flag of fault types only this protocol runs (0: none) */
 
     /* ---- per connection (called with the connection held: it is not freed under them) ---- */

@@ -10,6 +10,7 @@
  * connection (conn_sync_stages), so changes act on open connections too.
  */
 #include "proxy/proxy.h"
+#include "proxy/tls.h"
 #include "faults/chain.h"
 #include "common/log.h"
 #include "record/record.h"
@@ -116,7 +117,12 @@ struct fl_proxy *proxy_new(struct fl_server *s, const struct proxy_spec *spec, c
     if (!px) abort();
     px->spec = *spec;
     px->srv = s;
+    if (tls_proxy_init(px, err, errlen) < 0) {   /* its certificates, CA, trust store (proxy/tls.c) */
+        free(px);
+        return NULL;
+    }
     if (proxy_should_listen(px) && proxy_bind(px, err, errlen) < 0) {
+        tls_proxy_free(px);
         free(px);
         return NULL;
     }
@@ -158,6 +164,7 @@ void proxy_free(struct fl_proxy *px)
     if (px->lis) evconnlistener_free(px->lis);
     if (px->spec.listen.kind == ADDR_UNIX && px->lis) unixsock_release(px->spec.listen.path);
     if (px->resume_ev) event_free(px->resume_ev);
+    tls_proxy_free(px);
     free(px);
 }
 

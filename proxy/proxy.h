@@ -89,10 +89,14 @@ struct conn {
                                         in the daemon; 0 only in tests/fuzz/fuzz_http.c */
     struct conn *prev, *next;
     void *proto;                     /* the protocol's state (struct protocol conn_init; NULL: tcp relay) */
+    struct tls_conn *tls;            /* TLS on either side (proxy/tls.h; NULL: plain, the only test the
+                                        plain path makes is on pointers like this one, per delivery) */
     void *rec;                       /* recorder's per-connection scratch */
 };
 
 struct fl_server;
+struct tls_conn;
+struct tls_px;
 
 struct fl_proxy {
     struct proxy_spec spec;
@@ -112,6 +116,7 @@ struct fl_proxy {
     struct fl_proxy *next_retired;
     struct rec_px *rec;           /* the recorder's entry (proxy_rec; NULL until used, or not recording) */
     int from_api;                 /* created through the admin API: a reload keeps it */
+    struct tls_px *tls;           /* owned: TLS contexts and counters (proxy/tls.c); NULL = no TLS */
 };
 
 struct fl_server {

@@ -16,6 +16,7 @@
  */
 #include "proxy/proxy.h"
 #include "proxy/protocol.h"
+#include "proxy/tls.h"
 #include "record/record.h"
 #include "common/text.h"
 
@@ -85,7 +86,8 @@ static void fault_counters_for_rec(const struct fault_counters *a, struct rec_fa
 static void px_totals(void *arg, struct rec_kv *kv)
 {
     const struct fl_proxy *px = arg;
-    px->spec.protocol->totals_facts(px, kv);
+    if (px->spec.protocol->totals_facts) px->spec.protocol->totals_facts(px, kv);
+    if (px->tls) tls_totals_facts(px, kv);
 }
 
 static void px_state(void *arg, struct rec_kv *kv)
@@ -99,7 +101,7 @@ static void observe_proxy(struct fl_proxy *px)
     struct rec_stats st;
     stats_for_rec(&px->st, &st);
     const struct protocol *pr = px->spec.protocol;
-    struct rec_facts fx = {pr->totals_facts ? px_totals : NULL, pr->state_facts ? px_state : NULL, px};
+    struct rec_facts fx = {pr->totals_facts || px->tls ? px_totals : NULL, pr->state_facts ? px_state : NULL, px};
     rec_observe_proxy(proxy_rec(px), px, &st, &fx);
     for (int j = 0; j < px->nfaults; j++) {
         const struct fault *f = px->faults[j];
@@ -184,7 +186,8 @@ void server_record_stop(struct fl_server *s)
 static void conn_facts(const void *arg, struct rec_kv *kv)
 {
     const struct conn *c = arg;
-    c->px->spec.protocol->conn_facts(c, kv);
+    if (c->px->spec.protocol->conn_facts) c->px->spec.protocol->conn_facts(c, kv);
+    if (c->tls) tls_conn_facts(c, kv);
 }
 
 void conn_record_close(struct conn *c)
@@ -206,7 +209,7 @@ void conn_record_close(struct conn *c)
         .fault = c->fault_name,
         .bytes_up = c->p[0].bytes, .bytes_down = c->p[1].bytes,
         .upstream_failed = !c->t_connected && c->closed_by == CLOSER_PROXY,
-        .facts = c->px->spec.protocol->conn_facts ? conn_facts : NULL,
+        .facts = c->px->spec.protocol->conn_facts || c->tls ? conn_facts : NULL,
         .facts_arg = c,
     };
     rec_conn_close(proxy_rec(c->px), &r);

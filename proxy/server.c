@@ -8,6 +8,7 @@
  * game-day stop button: every fault stops acting at once.
  */
 #include "proxy/proxy.h"
+#include "proxy/tls.h"
 #include "faults/chain.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -92,7 +93,9 @@ void server_remove_proxy(struct fl_server *s, struct fl_proxy *px)
 
 static int spec_same_listener(const struct proxy_spec *a, const struct proxy_spec *b)
 {
-    return strcmp(a->listen_text, b->listen_text) == 0 && a->protocol == b->protocol;
+    /* (TLS turned on or off: a new proxy; its settings changing are applied in place, below) */
+    return strcmp(a->listen_text, b->listen_text) == 0 && a->protocol == b->protocol &&
+           !(a->tls.terminate || a->tls.upstream) == !(b->tls.terminate || b->tls.upstream);
 }
 
 int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t errlen)
@@ -155,7 +158,9 @@ int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t er
         snprintf(px->spec.id_header, sizeof(px->spec.id_header), "%s", prof->proxies[k].id_header);
         px->spec.role = prof->proxies[k].role;
         px->spec.lim = prof->proxies[k].lim;
-        char e[300];
+        char e[1400];
+        /* certificates, keys and CAs are read again (a rotated certificate file is taken up) */
+        if (px->tls && tls_proxy_reload(px, &prof->proxies[k], e, sizeof(e)) < 0) log_error("reload_tls_failed", "error=%s", log_q(e));
         if (proxy_set_enabled(px, en, e, sizeof(e)) < 0) log_error("reload_enable_failed", "error=%s", log_q(e));
     }
     free(fresh);

@@ -25,9 +25,10 @@ void frame_fwd(struct conn *c, int dir, struct evbuffer *in, size_t n, struct ev
     struct pipe *p = &c->p[dir];
     if (p->ch.nlive == 0) {
         /* like tcp mode's fast path: nothing queued for dst, so write straight away and queue
-         * only what the socket did not take (saves an event round trip per message) */
+         * only what the socket did not take (saves an event round trip per message); not with
+         * TLS (c->tls), whose bytes pipe_deliver encrypts */
         if (p->dst && !p->shut && evbuffer_get_length(bufferevent_get_output(p->dst)) == 0 &&
-            (dir == 1 || c->up_connected)) {
+            (dir == 1 || c->up_connected) && !c->tls) {
             /* what is to go lies in the input's first chain almost always (one read): send()
              * it from there, as tcp mode does, rather than build an iovec for writev */
             evutil_socket_t fd = bufferevent_getfd(p->dst);

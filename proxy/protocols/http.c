@@ -875,6 +875,7 @@ static int http_on_eof_op(struct conn *c, struct pipe *p)
 const struct protocol protocol_http = {
     .name = "http",
     .flags = PROTO_CORK | PROTO_REQUESTS,
+    .alpn = "http/1.1",   /* (h2 once the engine speaks it: tls_alpn can list it already) */
     .fault_flag = FT_HTTP_ONLY,
     .conn_init = http_conn_new,
     .conn_free = http_conn_free,

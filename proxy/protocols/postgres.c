@@ -21,8 +21,14 @@
  * Files: postgres.c (here) frames and decides; postgres_facts.c keeps what the engine knows
  * and tells it (totals, /stats, the record); postgres_int.h is what they share.
  *
- * What it does not do: TLS (SSLRequest is answered 'N', or with `tls = passthrough` the
- * connection falls back to plain tcp forwarding, with no facts or faults), replication
+ * TLS: with `tls = terminate` an SSLRequest is answered 'S' and the session goes on inside TLS
+ * (proxy/tls.h; the engine sees the plaintext, every fault applies); with `upstream_tls = on` the
+ * transport asks the server for TLS the same way (protocol_postgres.starttls) before anything of
+ * the client's is sent. Otherwise an SSLRequest is answered 'N', or with `tls = passthrough` the
+ * connection falls back to plain tcp forwarding, with no facts or faults.
+ *
+ * What it does not do: PostgreSQL 17's direct TLS (sslnegotiation=direct: a ClientHello as the
+ * first bytes, garbage here), replication
  * (CopyBoth) beyond forwarding, protocol 2. Garbage from either side closes the pair and is
  * counted.
  */
@@ -32,6 +38,7 @@
 #include "proxy/protocols/frame.h"
 #include "proxy/proxy.h"
 #include "proxy/protocol.h"
+#include "proxy/tls.h"
 #include "common/log.h"
 #include "record/record.h"
 
@@ -256,6 +263,18 @@ static int pg_startup(struct pg_sess *s, struct evbuffer *in)
     if (avail < len) return 0;
     if (code == PG_CODE_SSL || code == PG_CODE_GSS) {
         if (len != 8) return pg_garbage(s, 0, "bad SSLRequest/GSSENCRequest length");
+        if (code == PG_CODE_SSL && s->fs.px && s->fs.px->spec.tls.terminate) {
+            /* tls = terminate: 'S' in the clear, then the client's handshake (proxy/tls.h); what
+             * follows the request in `in` is its start. The startup packet comes inside TLS. */
+            evbuffer_drain(in, 8);
+            if (tls_starttls_accept(s->fs.c, in, "S", 1) == 0) {
+                if (s->tot) s->tot->ssl_terminated++;
+                return 1;
+            }
+            if (s->tot) s->tot->ssl_refused++;
+            pg_inject(s, "N", 1);
+            return 1;
+        }
         if (code == PG_CODE_SSL && s->fs.px && s->fs.px->spec.tls_passthrough) {
             /* the client speaks TLS to the server: nothing to frame from here on */
             if (s->tot) s->tot->ssl_passthrough++;
@@ -825,9 +844,14 @@ void pg_sess_free(struct pg_sess *s)
 
 /* ---- the protocol (proxy/protocol.h) ---- */
 
+/* SSLRequest: length 8, code 80877103; the server answers 'S' (go on with TLS) or 'N' */
+static const unsigned char pg_ssl_request[8] = {0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f};
+static const struct proto_starttls pg_starttls = {pg_ssl_request, sizeof(pg_ssl_request), 'S'};
+
 const struct protocol protocol_postgres = {
     .name = "postgres",
-    .flags = PROTO_KEEPS_INPUT | PROTO_TLS,
+    .flags = PROTO_KEEPS_INPUT,
+    .starttls = &pg_starttls,
     .fault_flag = FT_PG_ONLY,
     .conn_init = pg_conn_init,
     .conn_free = pg_conn_free,

@@ -98,12 +98,12 @@ char *pg_stats_json(const struct fl_proxy *px)
              "\"cancels_while_held\":%llu,\"errors_server\":%llu,\"errors_injected\":%llu,"
              "\"startup_errors\":%llu,\"delayed\":%llu,\"hung\":%llu,\"dropped\":%llu,\"abandoned_held\":%llu,"
              "\"closed_in_tx\":%llu,\"terminated\":%llu,\"ssl_refused\":%llu,\"ssl_passthrough\":%llu,"
-             "\"gss_refused\":%llu,\"garbage_client\":%llu,\"garbage_server\":%llu,\"idle_in_tx_ms\":%.1f}",
+             "\"ssl_terminated\":%llu,\"gss_refused\":%llu,\"garbage_client\":%llu,\"garbage_server\":%llu,\"idle_in_tx_ms\":%.1f}",
              U(t->h.conns), U(live), U(in_tx), U(held), U(t->startups), U(t->queries), U(t->xacts), U(t->rows),
              U(t->cancel_requests), U(t->cancels_matched), U(t->cancels_while_held), U(t->errors_server),
              U(t->errors_injected), U(t->startup_errors), U(t->h.delayed), U(t->h.hung), U(t->dropped),
              U(t->abandoned_held), U(t->closed_in_tx), U(t->terminated), U(t->ssl_refused),
-             U(t->ssl_passthrough), U(t->gss_refused), U(t->h.garbage_client), U(t->h.garbage_server),
+             U(t->ssl_passthrough), U(t->ssl_terminated), U(t->gss_refused), U(t->h.garbage_client), U(t->h.garbage_server),
              (double)t->idle_tx_us / 1000.0);
     /* ... then the sessions per (user, application), as a pool seen from the database */
     size_t o = strlen(out) - 1, cap = 2048 + (size_t)t->ngroups * 400;
@@ -142,7 +142,7 @@ void pg_totals_facts(const struct fl_proxy *px, struct rec_kv *kv)
     rec_kv_str(kv, "mode", "postgres");
     FH(conns); F(startups); F(queries); F(xacts); F(rows); F(cancel_requests); F(cancels_matched);
     F(cancels_while_held); F(errors_server); F(errors_injected); F(startup_errors); FH(delayed); FH(hung);
-    F(dropped); F(abandoned_held); F(closed_in_tx); F(terminated); F(ssl_refused); F(ssl_passthrough);
+    F(dropped); F(abandoned_held); F(closed_in_tx); F(terminated); F(ssl_refused); F(ssl_passthrough); F(ssl_terminated);
     F(gss_refused); FH(garbage_client); FH(garbage_server);
 #undef FH
 #undef F

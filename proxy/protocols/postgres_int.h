@@ -33,7 +33,7 @@ struct pg_totals {
     uint64_t cancel_requests, cancels_matched, cancels_while_held;
     uint64_t errors_server, errors_injected, startup_errors;
     uint64_t dropped, abandoned_held, closed_in_tx, terminated;
-    uint64_t ssl_refused, ssl_passthrough, gss_refused;
+    uint64_t ssl_refused, ssl_passthrough, ssl_terminated, gss_refused;
     uint64_t idle_tx_us;
     struct pg_group groups[PG_GROUPS];
     int ngroups;

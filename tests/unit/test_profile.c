@@ -277,7 +277,8 @@ UNIT(profile_mode_through_the_protocol_registry)
     EXPECT(err_at("[proxy a]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = udp\n",
                   "p.ini:4: mode: 'udp' is not tcp, http, postgres or redis", e, sizeof(e)));
     EXPECT(err_at("[proxy a]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = redis\ntls = refuse\n",
-                  "p.ini:5: tls: only postgres proxies negotiate TLS (mode = postgres)", e, sizeof(e)));
+                  "p.ini:5: tls: refuse applies to protocols that ask for TLS in their own bytes (mode = postgres); a redis "
+                  "proxy passes TLS bytes through unless tls = terminate", e, sizeof(e)));
     EXPECT(err_at("[proxy a]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = http\n"
                   "[fault f]\nproxy = a\ntype = pg_error\nsqlstate = 40001\n",
                   "p.ini:7: [fault f] type 'pg_error' needs a postgres proxy; 'a' is mode http", e, sizeof(e)));
