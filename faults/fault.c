@@ -168,7 +168,12 @@ struct fault *fault_build(const char *name, const char *const *keys, const char 
     }
     *bad = -1;
     if (!have_proxy) { snprintf(err, errlen, "'proxy' is required"); goto fail; }
-    if ((f->match_method || f->match_path || f->match_host || f->match_header_name) && !t->http) {
+    if ((t->flags & FT_TLS) && (f->match_method || f->match_path || f->match_header_name)) {
+        /* a TLS fault acts before any request: it matches the name the client asked for only */
+        snprintf(err, errlen, "%s takes match_host only (the name the client asked for: SNI, or CONNECT's host)", t->name);
+        goto fail;
+    }
+    if ((f->match_method || f->match_path || f->match_host || f->match_header_name) && !t->http && !(t->flags & FT_TLS)) {
         snprintf(err, errlen, "match_* keys need a fault type that acts per HTTP request (%s does not)", t->name);
         goto fail;
     }

@@ -166,6 +166,14 @@ static int load_fault(struct inidoc *d, struct inisec *s, struct profile *p, cha
                 fault_free(f);
                 return -1;
             }
+            char why[400];
+            if (tls_fault_fits(&p->proxies[i], f, why, sizeof(why)) < 0) {   /* TLS faults need TLS terminated */
+                int line;
+                inisec_get(s, "type", &line);
+                KEYERR(line, "[fault %s] %s", s->name, why);
+                fault_free(f);
+                return -1;
+            }
         }
     if (!found) {
         int line;

@@ -258,21 +258,11 @@ int tls_spec_load(struct inidoc *d, struct inisec *s, struct proxy_spec *p, char
 
 /* ---- OpenSSL's callbacks ---- */
 
-static const char *const alert_names[256] = {
-    [0] = "close_notify", [10] = "unexpected_message", [20] = "bad_record_mac", [22] = "record_overflow",
-    [40] = "handshake_failure", [42] = "bad_certificate", [43] = "unsupported_certificate",
-    [44] = "certificate_revoked", [45] = "certificate_expired", [46] = "certificate_unknown",
-    [47] = "illegal_parameter", [48] = "unknown_ca", [49] = "access_denied", [50] = "decode_error",
-    [51] = "decrypt_error", [70] = "protocol_version", [71] = "insufficient_security", [80] = "internal_error",
-    [86] = "inappropriate_fallback", [90] = "user_canceled", [109] = "missing_extension",
-    [110] = "unsupported_extension", [112] = "unrecognized_name", [113] = "bad_certificate_status_response",
-    [115] = "unknown_psk_identity", [116] = "certificate_required", [120] = "no_application_protocol",
-};
-
+/* (the names are faults/tls_alert.c's: a tls_alert fault is given one) */
 const char *tls_alert_name(int alert)
 {
     static char other[16];
-    if (alert >= 0 && alert < 256 && alert_names[alert]) return alert_names[alert];
+    if (tls_alert_str(alert)) return tls_alert_str(alert);
     snprintf(other, sizeof(other), "alert_%d", alert);
     return other;
 }
@@ -313,6 +303,8 @@ static int leaf_host(SSL *ssl, char *host, size_t hl, int *is_ip)
 {
     const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (sni) return tls_host_norm(sni, strlen(sni), host, hl, is_ip);
+    const struct tls_side *named = SSL_get_app_data(ssl);
+    if (named && named->name) return tls_host_norm(named->name, strlen(named->name), host, hl, is_ip);   /* forward: the CONNECT host */
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     int fd = SSL_get_fd(ssl);
@@ -326,21 +318,25 @@ static int leaf_host(SSL *ssl, char *host, size_t hl, int *is_ip)
     return inet_ntop(ss.ss_family, a, host, (socklen_t)hl) ? 0 : -1;
 }
 
-/* tls_ca: the leaf for the asked name, minted on first use (proxy/tls_ca.c). */
+/* tls_ca: the leaf for the asked name, minted on first use (proxy/tls_ca.c); a tls_bad_cert fault's
+ * certificate instead when the connection has one (proxy/tls_fault.c). */
 static int sni_cb(SSL *ssl, int *al, void *arg)
 {
     struct tls_px *t = cb_px(ssl, arg);
     struct tls_side *ts = SSL_get_app_data(ssl);
     const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (ts && sni && !ts->sni) ts->sni = strndup(sni, TLS_HOST_MAX + 2);
-    if (!t->ca) return SSL_TLSEXT_ERR_OK;
+    int fault = ts && ts->fs && ts->fs->pl.act == TLSA_CERT;
+    if (!t->ca && !fault) return SSL_TLSEXT_ERR_OK;
     char host[TLS_HOST_MAX + 1];
-    int is_ip;
+    int is_ip, rc;
     if (leaf_host(ssl, host, sizeof(host), &is_ip) < 0) {
         if (ts) ts->error = "the SNI is not a host name";
         *al = SSL_AD_UNRECOGNIZED_NAME;
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
+    if (fault && tls_fault_cert(ssl, ts, t, host, is_ip, al, &rc)) return rc;
+    if (!t->ca) return SSL_TLSEXT_ERR_OK;
     const char *why = "";
     X509 *leaf = tls_ca_leaf(t->ca, host, is_ip, &why);
     if (!leaf || SSL_use_certificate(ssl, leaf) != 1 || SSL_use_PrivateKey(ssl, tls_ca_leaf_key(t->ca)) != 1) {
@@ -389,6 +385,7 @@ static int build_server(struct fl_proxy *px, struct tls_px *t, char *err, size_t
     SSL_CTX_set_alpn_select_cb(t->srv, alpn_cb, t);
     SSL_CTX_set_tlsext_servername_callback(t->srv, sni_cb);
     SSL_CTX_set_tlsext_servername_arg(t->srv, t);
+    SSL_CTX_set_client_hello_cb(t->srv, tls_fault_client_hello, t);   /* the TLS faults (proxy/tls_fault.c) */
     if (sp->ca[0]) {
         if (!(t->ca = tls_ca_load(sp->ca, why, sizeof(why)))) {
             snprintf(err, errlen, "[proxy %s] tls_ca: %s", px->spec.name, why);
@@ -474,6 +471,7 @@ void tls_proxy_free(struct fl_proxy *px)
     SSL_CTX_free(t->srv);
     SSL_CTX_free(t->cli);
     tls_ca_free(t->ca);
+    tls_ca_free(t->rogue);
     SSL_SESSION_free(t->up_sess);
     free(t);
     px->tls = NULL;
@@ -553,6 +551,11 @@ static void side_facts(const struct tls_side *ts, const char *pfx, struct rec_kv
         }
     }
     if (ts->sni) rec_kv_str(kv, K("sni"), ts->sni);
+    if (ts->hs_us && ts->side == 0) rec_kv_u64(kv, K("app_bytes"), ts->app_in);
+    if (ts->fs) {   /* a TLS fault acted (proxy/tls_fault.c): what the tls_verify check reads */
+        rec_kv_str(kv, K("fault"), tls_act_str(ts->fs->pl.act));
+        if (ts->fs->pl.act == TLSA_CERT) rec_kv_str(kv, K("bad_cert"), tls_bad_cert_str(ts->fs->pl.cert));
+    }
 #undef K
 }
 
