@@ -15,6 +15,7 @@
 #include "faults/fault.h"
 #include "common/inidoc.h"
 #include "proxy/policy.h"
+#include "common/allow.h"
 
 struct protocol;
 enum proxy_role { ROLE_EGRESS = 0, ROLE_INGRESS };
@@ -45,6 +46,10 @@ struct proxy_spec {
     char id_header[128];         /* http: header recorded as request_id ("" = X-Request-Id) */
     int tls_passthrough;         /* postgres: tls = passthrough (SSLRequest forwarded, then tcp) */
     struct tls_spec tls;         /* tls = terminate, upstream_tls, ... (proxy/tls.h) */
+    /* mode = forward (proxy/protocols/forward.c): the destinations allowed (allow = ...; without
+     * it, the names of resolve), and names mapped to addresses without DNS (resolve = NAME:ADDR, ...) */
+    struct allow_list fwd_allow;
+    char fwd_resolve[1024];
     int line;
 };
 

@@ -186,6 +186,12 @@ static int load_client_side(struct inidoc *d, struct inisec *s, struct proxy_spe
         if (parse_duration(av, &t->hs_timeout_us, e, sizeof(e)) < 0) return KEYERR(line, "tls_handshake_timeout: %s", e);
         if (t->hs_timeout_us < 1000) return KEYERR(line, "tls_handshake_timeout: at least 1ms");
     }
+    if (p->protocol->flags & PROTO_ROUTES) {
+        /* a forward proxy opens HTTPS inside CONNECT with a leaf per CONNECT host: tls_ca alone */
+        if (hc || hk) return KEYERR(hc ? lc : lk, "%s: mode = %s mints a leaf per CONNECT host: give tls_ca = DIR",
+                                    hc ? "tls_cert" : "tls_key", p->protocol->name);
+        if (ha) t->terminate = 1;
+    }
     if (!t->terminate) {
         int l = hc ? lc : hk ? lk : ha ? la : 0;
         if (l) return KEYERR(l, "%s: needs tls = terminate", hc ? "tls_cert" : hk ? "tls_key" : "tls_ca");
@@ -222,6 +228,19 @@ static int load_upstream_side(struct inidoc *d, struct inisec *s, struct proxy_s
     int hc = hca < 0 ? -1 : path_key(d, s, "upstream_cert", t->up_cert, sizeof(t->up_cert), &lc, err, errlen);
     int hk = hc < 0 ? -1 : path_key(d, s, "upstream_key", t->up_key, sizeof(t->up_key), &lk, err, errlen);
     if (hca < 0 || hc < 0 || hk < 0) return -1;
+    if (p->protocol->flags & PROTO_ROUTES) {
+        /* a forward proxy speaks TLS to a destination inside an opened CONNECT, verified against its host */
+        if (inisec_get(s, "upstream_tls", &lu))
+            return KEYERR(lu, "upstream_tls: mode = %s speaks TLS to the destinations of the CONNECTs it opens (tls_ca)",
+                          p->protocol->name);
+        if (inisec_get(s, "upstream_sni", &ls)) return KEYERR(ls, "upstream_sni: mode = %s sends each CONNECT's host",
+                                                             p->protocol->name);
+        t->upstream = t->terminate;
+        int hv = inisec_get(s, "upstream_verify", &lv) != NULL;
+        if (!t->upstream && (hca || hc || hk || hv))
+            return KEYERR(hca ? lca : hc ? lc : hk ? lk : lv, "%s: needs tls_ca (HTTPS opened inside CONNECT)",
+                          hca ? "upstream_ca" : hc ? "upstream_cert" : hk ? "upstream_key" : "upstream_verify");
+    }
     int hs = 0;
     if ((v = inisec_get(s, "upstream_sni", &ls))) {
         hs = 1;
@@ -430,16 +449,18 @@ static int build_client(struct fl_proxy *px, struct tls_px *t, char *err, size_t
     SSL_CTX_set_session_cache_mode(t->cli, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(t->cli, new_session_cb);
     if (t->alpn_len) SSL_CTX_set_alpn_protos(t->cli, t->alpn, t->alpn_len);
-    /* the name checked: upstream_sni, else the upstream's host (an address is checked as an IP SAN) */
+    /* the name checked: upstream_sni, else the upstream's host (an address is checked as an IP SAN);
+     * a forward proxy's: each CONNECT's host (tls_side name) */
+    int routes = (px->spec.protocol->flags & PROTO_ROUTES) != 0;
     if (sp->up_sni[0]) snprintf(t->up_name, sizeof(t->up_name), "%s", sp->up_sni);
-    else if (ua->kind != ADDR_UNIX) snprintf(t->up_name, sizeof(t->up_name), "%s", ua->host);
+    else if (ua->kind != ADDR_UNIX && !routes) snprintf(t->up_name, sizeof(t->up_name), "%s", ua->host);
     unsigned char a[16];
     t->up_name_ip = inet_pton(AF_INET, t->up_name, a) == 1 || inet_pton(AF_INET6, t->up_name, a) == 1;
     if (!t->up_name_ip) snprintf(t->up_sni, sizeof(t->up_sni), "%s", t->up_name);
     if (!sp->verify)
         log_warn("upstream_verify_off", "proxy=%s upstream=%s note=%s", log_q(px->spec.name), log_q(px->spec.upstream_text),
                  log_q("upstream certificates are not verified (upstream_verify = off)"));
-    else if (!t->up_name[0])
+    else if (!t->up_name[0] && !routes)
         log_warn("upstream_verify_chain_only", "proxy=%s note=%s", log_q(px->spec.name),
                  log_q("a unix-socket upstream has no name: only the chain is verified (set upstream_sni)"));
     return 0;
@@ -454,7 +475,8 @@ int tls_proxy_init(struct fl_proxy *px, char *err, size_t errlen)
     if (!t) abort();
     px->tls = t;
     t->hs_timeout_us = sp->hs_timeout_us ? sp->hs_timeout_us : TLS_HS_TIMEOUT_DEFAULT;
-    t->starttls = px->spec.protocol->starttls != NULL;
+    /* the protocol starts the client side itself: postgres's SSLRequest, a forward proxy's CONNECT */
+    t->starttls = px->spec.protocol->starttls != NULL || (px->spec.protocol->flags & PROTO_ROUTES);
     const char *alpn = sp->alpn[0] ? sp->alpn : px->spec.protocol->alpn;
     if (alpn && alpn_wire(alpn, t->alpn, &t->alpn_len) < 0) t->alpn_len = 0;
     if ((sp->terminate && build_server(px, t, err, errlen) < 0) || (sp->upstream && build_client(px, t, err, errlen) < 0)) {
@@ -514,6 +536,16 @@ SSL *tls_ssl_new(struct tls_px *t, struct tls_side *ts)
         return ssl;
     }
     SSL_set_connect_state(ssl);
+    if (ts->name) {   /* a forward proxy's destination: its host, sent and verified; no session kept across hosts */
+        unsigned char a[16];
+        if (inet_pton(AF_INET, ts->name, a) == 1 || inet_pton(AF_INET6, ts->name, a) == 1) {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ts->name);
+        } else {
+            SSL_set_tlsext_host_name(ssl, ts->name);
+            SSL_set1_host(ssl, ts->name);
+        }
+        return ssl;
+    }
     if (t->up_sni[0]) SSL_set_tlsext_host_name(ssl, t->up_sni);
     if (t->up_name[0]) {
         if (t->up_name_ip) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), t->up_name);

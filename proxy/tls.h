@@ -139,6 +139,18 @@ static inline int tls_wraps(const struct conn *c, const struct tls_conn *t, int 
     return t && t->s[side].state != TS_PLAIN;
 }
 
+/* ---- a forward proxy (PROTO_ROUTES: proxy/protocols/forward.c) ---- */
+/* The upstream side of c (connected, plain so far) starts TLS to host now: host is sent as SNI (not
+ * an address) and the certificate is verified against it; plaintext for it waits for the
+ * handshake, whose failure is the upstream's (upstream_failed). 0, or -1 when the proxy has no TLS
+ * towards upstreams (no tls_ca). */
+int tls_forward_upstream(struct conn *c, const char *host);
+/* The client side of c starts TLS, as for a STARTTLS (tls_starttls_accept): answer (len 0: none)
+ * goes first in the clear, `rest` is the start of the client's handshake; host names the leaf when
+ * the client sends no SNI, and is what TLS faults match. 0, or -1 when the proxy does not
+ * terminate. */
+int tls_forward_client(struct conn *c, const char *host, struct evbuffer *rest, const void *answer, size_t len);
+
 /* ---- the TLS faults (proxy/tls_fault.c; faults/tls_fault.h) ---- */
 /* A TLS fault's window closed (or it is being removed): handshakes it holds go on, sessions it
  * was to cut are not cut, and no connection keeps a pointer to f. */

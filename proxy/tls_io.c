@@ -125,7 +125,7 @@ int tls_conn_init(struct conn *c)
         tc->s[i].side = (unsigned char)i;
         tc->s[i].alert = -1;
     }
-    if (t->cli) tc->s[1].state = TS_WAIT;
+    if (t->cli && !(c->px->spec.protocol->flags & PROTO_ROUTES)) tc->s[1].state = TS_WAIT;   /* (forward: per CONNECT) */
     if (t->srv && !t->starttls) {
         side_new_ssl(c, &tc->s[0]);
         tc->s[0].state = TS_HANDSHAKE;
@@ -360,7 +360,7 @@ int tls_starttls_accept(struct conn *c, struct evbuffer *rest, const void *answe
     struct tls_side *ts = &c->tls->s[0];
     struct evbuffer *out = bufferevent_get_output(c->cli);
     ssize_t w = 0;
-    if (evbuffer_get_length(out) == 0) w = send(bufferevent_getfd(c->cli), answer, len, MSG_NOSIGNAL);
+    if (len && evbuffer_get_length(out) == 0) w = send(bufferevent_getfd(c->cli), answer, len, MSG_NOSIGNAL);
     if (w < 0) w = 0;
     if ((size_t)w < len) evbuffer_add(out, (const char *)answer + w, len - (size_t)w);
     side_new_ssl(c, ts);
@@ -373,6 +373,30 @@ int tls_starttls_accept(struct conn *c, struct evbuffer *rest, const void *answe
     arm_timeout(c, ts);
     if (ts->preread) event_active(&c->cli->ev_read, EV_READ, 1);   /* the handshake's start is here already */
     return 0;
+}
+
+int tls_forward_upstream(struct conn *c, const char *host)
+{
+    struct tls_px *t = c->px->tls;
+    if (!t || !t->cli || !c->tls || c->tls->s[1].state != TS_PLAIN || !c->up || !c->up_connected) return -1;
+    struct tls_side *ts = &c->tls->s[1];
+    free(ts->name);
+    if (!(ts->name = strdup(host))) abort();
+    read_with_tls(c, c->up);
+    side_new_ssl(c, ts);
+    ts->state = TS_HANDSHAKE;
+    arm_timeout(c, ts);
+    hs_step(c, ts);   /* the ClientHello leaves now (the socket is connected) */
+    return 0;
+}
+
+int tls_forward_client(struct conn *c, const char *host, struct evbuffer *rest, const void *answer, size_t len)
+{
+    if (!c->tls) return -1;
+    struct tls_side *ts = &c->tls->s[0];
+    free(ts->name);
+    if (!(ts->name = strdup(host))) abort();
+    return tls_starttls_accept(c, rest, answer, len);
 }
 
 int tls_up_connected(struct conn *c)
