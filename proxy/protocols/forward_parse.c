@@ -5,9 +5,10 @@
  *
  * Every input here is untrusted (a request line, a Host field) or user-written (the profile):
  * lengths are checked before any copy, a name is a DNS name (labels of letters, digits, '-' and
- * '_', 1..63 bytes each, at most 253 in all, the last label not all digits, so no name reads as
- * an address to a resolver) or an address inet_pton accepts, and nothing is written past the
- * buffers passed in. tests/fuzz/fuzz_forward.c drives every function with hostile bytes.
+ * '_', 1..63 bytes each, no '-' at either end, at most 253 in all, the last label not all digits,
+ * so no name reads as an address to a resolver) or an address inet_pton accepts, and nothing is
+ * written past the buffers passed in. tests/fuzz/fuzz_forward.c drives every function with hostile
+ * bytes.
  *
  * What it does not do: percent-decoding (the origin-form target is passed on exactly as the client
  * wrote it), IDNA (a name must already be ASCII), userinfo (refused: FWD_USERINFO).
@@ -50,6 +51,7 @@ int fwd_host_norm(const char *s, size_t len, struct fwd_target *t)
     size_t label = 0, digits = 0;
     for (size_t i = 0; i < len; i++) {
         char ch = buf[i];
+        if (ch == '-' && (!label || i + 1 == len || buf[i + 1] == '.')) return FWD_BAD;   /* (-a, a-) */
         if (ch == '.') {
             if (!label) return FWD_BAD;
             label = digits = 0;
