@@ -36,7 +36,7 @@ for px in $PXS; do P[$px]=$(free_port); done
         pg*) printf '[fault %s-cert]\nproxy = %s\ntype = tls_bad_cert\ncert = expired\n' "$px" "$px" ;;
         curlwh) printf '[fault %s-cert]\nproxy = %s\ntype = tls_bad_cert\ncert = wrong_host\n' "$px" "$px" ;;
         none) printf '[fault %s-cert]\nproxy = %s\ntype = tls_bad_cert\ncert = expired\nprobability = 0\n' "$px" "$px" ;;
-        h*) printf '[fault %s-hang]\nproxy = %s\ntype = tls_hang\nduration = 3s\n' "$px" "$px" ;;
+        h*) printf '[fault %s-hang]\nproxy = %s\ntype = tls_hang\nduration = 5s\n' "$px" "$px" ;;
         esac
     done
 } >"$TT/p.ini"
@@ -51,7 +51,8 @@ check expectations_valid "$FL" check "$TT/e.ini"
 start_fl "$TT/p.ini" "$TT/fl.log" || { fail start "faultline did not start: $(cat "$TT/fl.log")"; exit 1; }
 
 H=api.example.test
-# the handshake hangs first (3 s): one client with a 1 s timeout, one with none
+# the handshake hangs first (5 s: the client without a timeout waits well past `within = 2s` even
+# when a loaded machine starts it a second late): one client with a 1 s timeout, one with none
 timeout 20 python3 tests/peers/tlsclient.py "${P[hgood]}" $H "$CA/ca.crt" / --timeout 1 --count 2 >"$TT/c.hgood" 2>&1 &
 W=$!
 timeout 20 python3 tests/peers/tlsclient.py "${P[hbad]}" $H "$CA/ca.crt" / >"$TT/c.hbad" 2>&1 &
