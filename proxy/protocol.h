@@ -102,6 +102,13 @@ struct proto_starttls {
     unsigned char yes;            /* the server's one-byte answer that means "go on with TLS" */
 };
 
+/* What a connection waits for (struct protocol idle_state; the idle timeouts, proxy/limits.h). */
+enum conn_wait {
+    CONN_QUIET = 0,               /* nothing is owed to the client: client_idle_timeout applies */
+    CONN_WAITING,                 /* a call waits for the upstream: upstream_idle_timeout applies */
+    CONN_HELD,                    /* a fault holds a call: never idle */
+};
+
 struct protocol {
     const char *name;             /* mode = NAME; /stats and /metrics "mode"; the record */
     unsigned flags;               /* PROTO_* */
@@ -130,6 +137,14 @@ struct protocol {
     void (*upstream_reset)(struct conn *c);
     /* The upstream is connected (with upstream TLS: its handshake is done). */
     void (*upstream_connected)(struct conn *c);
+    /* p's destination took bytes and now holds at most half the buffer. An engine that stopped
+     * framing because its own answers were piling up towards a client that does not read
+     * (they count against no other bound) frames again. */
+    void (*on_drain)(struct conn *c, struct pipe *p);
+    /* What the connection waits for now (enum conn_wait), for the idle timeouts. NULL: the
+     * core judges by the bytes (the client spoke last: CONN_WAITING). A hang (conn_hold_started)
+     * and bytes held by a stage count as CONN_HELD whatever this says. */
+    int (*idle_state)(const struct conn *c);
 
     /* ---- the profile ---- */
     /* The protocol's own keys of [proxy] section s into p (before unknown keys are reported):
