@@ -39,6 +39,12 @@ struct vev {                  /* one entry of R:events:<proxy> */
     double req_ms, upstream_ms, total_ms, abandoned_ms;
     /* conn: calls as turns (docs/metrics.md) */
     double call_max_ms, call_max_at_ms, call_open_ms, pending_down, client_eof_ms;
+    /* request, http2 and grpc: who reset the stream ("" = nobody) and its code */
+    char reset_by[12], rst_code[24];
+    /* request, grpc: the status (-1 = none), the deadline the caller sent (NAN = none), the
+     * messages each way, grpc-previous-rpc-attempts (0 = none) */
+    int grpc_status, prev_attempts;
+    double grpc_timeout_ms, msgs_req, msgs_resp;
 };
 
 struct vwin {

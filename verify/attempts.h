@@ -9,6 +9,9 @@
  *   - by fingerprint (method + host + path + body hash): an attempt continues the call of the
  *     previous one with the same fingerprint when that one failed (5xx, 408, 429, no answer,
  *     abandoned) and it starts within `window` of that one's end.
+ * gRPC retries carry grpc-previous-rpc-attempts (recorded as prev_attempts): where a fingerprint's
+ * attempts have it, an attempt with it continues the call of the one before and one without it
+ * starts a call, exactly, whatever the baseline repeats.
  * A fingerprint that the baseline itself repeats within `window` (a poll, the same GET from
  * every user) cannot tell a retry from the next user's request: such attempts are ambiguous
  * (call -1), and each check says what it does with them (retries estimates from rates; the
@@ -24,7 +27,7 @@
 
 struct vatt {
     double start, end;         /* request head received; response complete or abandoned */
-    int failed;                /* 5xx, 408, 429, no response, abandoned */
+    int failed;                /* 5xx, 408, 429, no response, abandoned, a gRPC status other than OK */
     int byid;                  /* identified by request id */
     int call;                  /* logical call number, -1 = ambiguous fingerprint */
     int amb;

@@ -29,7 +29,7 @@
 #include <string.h>
 
 static const char *holding[] = {"hang", "timeout", "blackhole", "pg_hang", "redis_hang", "latency", "slow_body",
-                                "bandwidth", "slow", "slicer", "pg_latency", "redis_latency", NULL};
+                                "bandwidth", "slow", "slicer", "pg_latency", "redis_latency", "h2_flow_stall", NULL};
 /* the types that mark the calls they hold (hang_ms); the others slow calls down */
 static const char *marking[] = {"hang", "timeout", "blackhole", "pg_hang", "redis_hang", NULL};
 

@@ -7,7 +7,7 @@
 //   /status?code=N that status
 //   /trailers      a body then trailers (x-trailer: yes)
 //   /count         how many requests and streams this server saw, and its open sessions
-//   anything else  "hello <path>\n" with x-upstream: h2up
+//   anything else  "hello <path>\n" (or ?n=N bytes of 'x') with x-upstream: h2up
 // Each answer carries x-stream-id (the server side's stream id).
 'use strict';
 const http2 = require('http2');
@@ -47,7 +47,9 @@ srv.on('stream', (st, h) => {
       st.respond({ ':status': 200 }, { waitForTrailers: true });
       st.on('wantTrailers', () => st.sendTrailers({ 'x-trailer': 'yes' }));
       return st.end('with trailers\n');
-    default: return send(200, 'hello ' + u.pathname + '\n');
+    default:
+      if (u.searchParams.get('n')) return send(200, Buffer.alloc(+u.searchParams.get('n'), 'x'));
+      return send(200, 'hello ' + u.pathname + '\n');
     }
   });
 });
