@@ -263,7 +263,7 @@ static int on_invalid_frame(nghttp2_session *sess, const nghttp2_frame *fr, int 
 {
     struct h2_conn *h = ud;
     (void)fr;
-    if (SRV(h, sess)) h->tot->protocol_errors++;
+    if (SRV(h, sess)) h->tot->invalid_frames++;   /* the stream is reset (or refused), the connection goes on */
     log_debug("h2_invalid_frame", "proxy=%s id=%llu side=%s error=%s", log_q(h->c->px->spec.name),
               (unsigned long long)h->c->id, SRV(h, sess) ? "client" : "upstream", nghttp2_strerror(lib_error));
     return 0;
@@ -513,7 +513,8 @@ static void conn_new_mode(struct conn *c, const struct h2_mode *mode)
     c->proto = h;
     sessions_new(h);
     h2_conn_faults(h);
-    h2_flush(h);   /* our SETTINGS to the client at once; the preface waits for the upstream */
+    /* nothing is sent yet: TLS (proxy/tls.h) is set up after conn_init; both sessions' SETTINGS
+     * leave with the first flush, when the client's preface arrives */
 }
 
 static void h2_conn_init(struct conn *c) { conn_new_mode(c, NULL); }

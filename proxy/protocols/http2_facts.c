@@ -51,7 +51,7 @@ static uint64_t live_streams(const struct fl_proxy *px, uint64_t *held)
 #define H2_FIELDS(X)                                                                                       \
     X(streams) X(local_answers) X(resets_sent) X(resets_client) X(resets_upstream) X(goaways_sent)       \
     X(goaways_upstream) X(pings) X(pings_dropped) X(settings_sent) X(rapid_reset_closes) X(head_overflows) \
-    X(continuation_floods) X(flood_closes) X(protocol_errors) X(bad_preface) X(refused_streams)           \
+    X(continuation_floods) X(flood_closes) X(protocol_errors) X(invalid_frames) X(bad_preface) X(refused_streams)           \
     X(stalled_streams) X(grpc_calls) X(grpc_errors) X(grpc_msgs_req) X(grpc_msgs_resp) X(grpc_no_deadline)
 
 char *h2_stats_json(const struct fl_proxy *px)

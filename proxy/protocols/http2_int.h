@@ -165,7 +165,7 @@ struct h2_totals {
     struct frame_totals ft;
     uint64_t streams, local_answers, resets_sent, resets_client, resets_upstream;
     uint64_t goaways_sent, goaways_upstream, pings, pings_dropped, settings_sent;
-    uint64_t rapid_reset_closes, head_overflows, continuation_floods, flood_closes, protocol_errors;
+    uint64_t rapid_reset_closes, head_overflows, continuation_floods, flood_closes, protocol_errors, invalid_frames;
     uint64_t bad_preface, refused_streams, stalled_streams;
     uint64_t grpc_calls, grpc_errors, grpc_msgs_req, grpc_msgs_resp, grpc_no_deadline;
 };
