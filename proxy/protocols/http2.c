@@ -309,9 +309,9 @@ static void sessions_new(struct h2_conn *h)
     if (nghttp2_session_server_new2(&h->srv, callbacks(), h, opt_srv) != 0) abort();
     if (nghttp2_session_client_new2(&h->cli, callbacks(), h, opt_cli) != 0) abort();
     uint32_t win = stream_window(h->c);
-    h->adv_max = H2_MAX_STREAMS;
+    h->adv_max = h2_conn_max_streams(h);   /* an h2_max_streams fault's, from the first SETTINGS */
     nghttp2_settings_entry s_iv[] = {
-        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS},
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h->adv_max},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, win},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, H2_HEAD_MAX},
     };
@@ -512,7 +512,6 @@ static void conn_new_mode(struct conn *c, const struct h2_mode *mode)
     h->rst_last_us = fl_now_us();
     c->proto = h;
     sessions_new(h);
-    h2_conn_faults(h);
     /* nothing is sent yet: TLS (proxy/tls.h) is set up after conn_init; both sessions' SETTINGS
      * leave with the first flush, when the client's preface arrives */
 }

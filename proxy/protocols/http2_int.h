@@ -234,6 +234,9 @@ int h2_plan_request(struct h2_stream *s);
 int h2_plan_response(struct h2_stream *s);
 /* How many of `want` bytes of direction d may leave now (slow_body, truncate; the mode's gates). */
 size_t h2_plan_out_limit(struct h2_stream *s, int d, size_t want);
+/* SETTINGS_MAX_CONCURRENT_STREAMS for this connection now (H2_MAX_STREAMS, or an h2_max_streams
+ * fault's). */
+uint32_t h2_conn_max_streams(struct h2_conn *h);
 /* The per-connection faults (max streams, ping drop) against this connection, now. */
 void h2_conn_faults(struct h2_conn *h);
 /* 1 if an active h2_ping_drop fault was rolled yes for this connection. */

@@ -251,11 +251,17 @@ static int conn_fault_acts(struct h2_conn *h, enum http_act act, uint32_t *max)
     return any;
 }
 
+uint32_t h2_conn_max_streams(struct h2_conn *h)
+{
+    uint32_t want = H2_MAX_STREAMS;
+    if (h->c->px->nfaults) conn_fault_acts(h, HACT_MAX_STREAMS, &want);
+    return want;
+}
+
 void h2_conn_faults(struct h2_conn *h)
 {
     if (!h->c->px->nfaults && h->adv_max == H2_MAX_STREAMS) return;
-    uint32_t want = H2_MAX_STREAMS;
-    conn_fault_acts(h, HACT_MAX_STREAMS, &want);
+    uint32_t want = h2_conn_max_streams(h);
     if (want == h->adv_max || !h->srv || h->dead) return;
     nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, want};
     if (nghttp2_submit_settings(h->srv, NGHTTP2_FLAG_NONE, &iv, 1) == 0) h->adv_max = want;
