@@ -452,8 +452,10 @@ static void h2_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
     h2_flush(h);
 }
 
-/* The client's EOF: its streams were given up on; the EOF goes on to the upstream after the
- * cancels. The upstream's EOF: what is open gets a 502 (or a reset), the client a GOAWAY. */
+/* The client's EOF: HTTP/2 has no half-close of a connection, so the client is gone and its open
+ * streams were given up on (as an http client's close); the upstream gets their cancels and a
+ * GOAWAY, and the pair ends. The upstream's EOF: what is open gets a 502 (or a reset), the client
+ * a GOAWAY (http2.c check_end). */
 static int h2_on_eof(struct conn *c, struct pipe *p)
 {
     struct h2_conn *h = c->proto;
@@ -462,11 +464,15 @@ static int h2_on_eof(struct conn *c, struct pipe *p)
         int64_t at = c->t_cli_eof ? c->t_cli_eof : fl_now_us();
         for (struct h2_stream *s = h->streams; s; s = s->next) {
             if (!s->t_done && !s->t_abandoned) s->t_abandoned = at;
-            if (s->held && s->f) s->f->c.abandoned++;
-            if (s->uid_open && h->cli) nghttp2_submit_rst_stream(h->cli, NGHTTP2_FLAG_NONE, s->uid, NGHTTP2_CANCEL);
+            if (s->held && s->f && !s->t_done) s->f->c.abandoned++;
+            if (s->uid_open && h->cli && !h->up_dead) nghttp2_submit_rst_stream(h->cli, NGHTTP2_FLAG_NONE, s->uid, NGHTTP2_CANCEL);
         }
-        if (!h->dead && !c->closing) send_session(h, h->cli, 0);
-        return 0;
+        if (!h->dead && !c->closing && !h->up_dead) {
+            nghttp2_session_terminate_session(h->cli, NGHTTP2_NO_ERROR);
+            send_session(h, h->cli, 0);
+        }
+        h2_close(h, CLOSER_CLIENT, CLOSE_FIN);
+        return 1;
     }
     h->up_dead = 1;
     h2_upstream_gone(h);

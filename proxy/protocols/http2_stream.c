@@ -176,7 +176,8 @@ void h2_request_ready(struct h2_stream *s)
     struct fl_proxy *px = h->c->px;
     char v[1024];
     if (h2_head_get(&s->rq, ":method", s->method, sizeof(s->method)) == NULL) s->method[0] = 0;
-    s->path = dupz(h2_head_get(&s->rq, ":path", v, sizeof(v)));
+    s->path = dupz(h2_head_get(&s->rq, ":path", v, sizeof(v)));   /* without its query, as http mode */
+    if (s->path && strchr(s->path, '?')) *strchr(s->path, '?') = 0;
     s->authority = dupz(h2_head_get(&s->rq, ":authority", v, sizeof(v)));
     if (!s->authority) s->authority = dupz(h2_head_get(&s->rq, "host", v, sizeof(v)));
     s->reqid = dupz(h2_head_get(&s->rq, px->spec.id_header[0] ? px->spec.id_header : "x-request-id", v, sizeof(v)));

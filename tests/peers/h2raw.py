@@ -9,6 +9,7 @@ client sends on purpose: PINGs to count their ACKs, and hostile input.
                                         header through HPACK's dynamic table (an HPACK bomb)
   h2raw.py streams PORT N               N streams opened and left open (past the stream limit)
   h2raw.py get PORT PATH                one GET: "status-data=..." (its DATA, text)
+  h2raw.py cancel PORT PATH MS          one GET, cancelled (RST_STREAM CANCEL) after MS ms
 Each prints one line of facts: goaway=CODE (or -), closed=0|1, refused=K, resets=K, data=TEXT.
 Header blocks are HPACK literals without indexing (no Huffman), written here by hand.
 """
@@ -148,6 +149,11 @@ def main():
         for i in range(n):
             c.send(frame(HEADERS, 0x4, 2 * i + 1, request_block(b"/slow?ms=3000")))
         fr = c.frames(1.5)
+    elif cmd == "cancel":
+        c.send(frame(HEADERS, 0x5, 1, request_block(arg.encode())))
+        fr = c.frames(int(sys.argv[4]) / 1000.0)
+        c.send(frame(RST, 0, 1, struct.pack(">I", 8)))
+        fr += c.frames(0.3)
     elif cmd == "get":
         c.send(frame(HEADERS, 0x5, 1, request_block(arg.encode())))
         fr = c.frames(2)
