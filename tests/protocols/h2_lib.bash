@@ -81,5 +81,7 @@ h2fault() {
     printf '[fault %s]\nproxy = %s\ntype = %s\n' "$name" "$proxy" "$type" >>"$f"
     for kv in "$@"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}" >>"$f"; done
 }
+# has PATTERN TEXT: TEXT has a line matching the extended regex PATTERN
+has() { grep -qE -- "$1" <<<"$2"; }
 # c2 URL [CURL ARGS]: curl over HTTP/2 with prior knowledge: "CODE SECONDS BYTES" (000 on error)
 c2() { local u=$1; shift; curl -sS --http2-prior-knowledge -m 10 -o /dev/null -w '%{http_code} %{time_total} %{size_download}\n' "$@" "$u" 2>/dev/null || true; }
