@@ -93,6 +93,15 @@ int vatt_ambiguous(const struct vatt *at, int i, int j, double a, double b, doub
     return amb && *nb >= 5;
 }
 
+int vatt_group_by_attempts(struct vatt *at, int i, int j, int *ncalls)
+{
+    int hdr = 0;
+    for (int k = i; k < j && !hdr; k++) hdr = at[k].ev->prev_attempts > 0;
+    if (!hdr || at[i].byid) return 0;
+    for (int k = i; k < j; k++) at[k].call = k > i && at[k].ev->prev_attempts > 0 ? at[k - 1].call : (*ncalls)++;
+    return 1;
+}
+
 int vatt_calls(struct vctx *cx, struct vexp *e, struct vatt_params *pm, const struct vwins *w, struct vatt **out,
                int *n, int *ncalls, struct verify_result *r)
 {
@@ -123,12 +132,10 @@ int vatt_calls(struct vctx *cx, struct vexp *e, struct vatt_params *pm, const st
     if (vctx_baseline(cx, e, w, &a, &b, &tmp) < 0) a = b = NAN;
     vatt_sort_identity(at, *n);
     for (int i = 0; i < *n;) {
-        int j = i, nb, hdr = 0;
-        while (j < *n && vatt_identity_cmp(&at[i], &at[j]) == 0) hdr |= at[j++].ev->prev_attempts > 0;
-        if (hdr && !at[i].byid) {
-            /* gRPC retries say so (grpc-previous-rpc-attempts): an attempt without it starts a call */
-            for (int k = i; k < j; k++)
-                at[k].call = k > i && at[k].ev->prev_attempts > 0 ? at[k - 1].call : (*ncalls)++;
+        int j = i, nb;
+        while (j < *n && vatt_identity_cmp(&at[i], &at[j]) == 0) j++;
+        if (vatt_group_by_attempts(at, i, j, ncalls)) {
+            /* grouped by grpc-previous-rpc-attempts */
         } else if (vatt_ambiguous(at, i, j, a, b, pm->window, &nb)) {
             for (int k = i; k < j; k++) { at[k].amb = 1; at[k].call = -1; }
         } else {

@@ -207,6 +207,7 @@ static int on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id, const
     int d = SRV(h, sess) ? 0 : 1;
     if (!s || h->c->closing || (d == 0 && s->local) || (d == 1 && (s->local || !s->cid_open))) {
         nghttp2_session_consume(sess, id, len);   /* nobody will take it: its window goes back */
+        if (s && d == 0) h2_body_seen(s, 0, data, len);   /* still the request's body (its hash) */
         return 0;
     }
     h2_body_in(s, d, data, len);

@@ -202,8 +202,10 @@ void h2_answer(struct h2_stream *s, int status, const char *body, const char *co
 void h2_answer_grpc(struct h2_stream *s, int grpc_status, const char *message);
 /* Resets s towards the client with code (who: fault or proxy) and cancels its upstream stream. */
 void h2_reset(struct h2_stream *s, uint32_t code, enum closer who);
-/* Bytes arrived for direction d of s (DATA); or its end. */
+/* Bytes arrived for direction d of s (DATA); or its end. h2_body_seen counts and hashes them
+ * only (a body nobody takes: a stream the proxy answered). */
 void h2_body_in(struct h2_stream *s, int d, const uint8_t *p, size_t n);
+void h2_body_seen(struct h2_stream *s, int d, const uint8_t *p, size_t n);
 void h2_body_end(struct h2_stream *s, int d);
 /* Wakes the provider of direction d if it waits for bytes (or a gate opened). */
 void h2_body_resume(struct h2_stream *s, int d);

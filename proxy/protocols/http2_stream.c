@@ -377,12 +377,10 @@ void h2_body_resume(struct h2_stream *s, int d)
     nghttp2_session_resume_data(tx, id);
 }
 
-void h2_body_in(struct h2_stream *s, int d, const uint8_t *p, size_t n)
+void h2_body_seen(struct h2_stream *s, int d, const uint8_t *p, size_t n)
 {
     struct h2_conn *h = s->h;
-    struct h2_body *b = &s->b[d];
-    evbuffer_add(b->buf, p, n);
-    b->in += n;
+    s->b[d].in += n;
     if (d == 0) {
         for (size_t i = 0; i < n; i++) {
             s->body_hash ^= p[i];
@@ -390,6 +388,12 @@ void h2_body_in(struct h2_stream *s, int d, const uint8_t *p, size_t n)
         }
     }
     if (h->mode) h->mode->in_bytes(s, d, p, n);
+}
+
+void h2_body_in(struct h2_stream *s, int d, const uint8_t *p, size_t n)
+{
+    evbuffer_add(s->b[d].buf, p, n);
+    h2_body_seen(s, d, p, n);
     h2_body_resume(s, d);
 }
 
