@@ -336,6 +336,9 @@ static ssize_t send_session(struct h2_conn *h, nghttp2_session *sess, int dir)
 {
     struct conn *c = h->c;
     size_t total = 0;
+    /* A dead upstream's session is never driven again: h2_upstream_gone let go of its streams
+     * (they may be freed), but its queued DATA still names them as their data source. */
+    if (dir == 0 && h->up_dead) return 0;
     for (;;) {
         const uint8_t *data;
         ssize_t n = nghttp2_session_mem_send(sess, &data);
@@ -350,8 +353,7 @@ static ssize_t send_session(struct h2_conn *h, nghttp2_session *sess, int dir)
         if (c->closing) break;
     }
     if (!total) return 0;
-    if (dir == 0 && h->up_dead) evbuffer_drain(h->tmp, evbuffer_get_length(h->tmp));   /* nowhere to go */
-    else pipe_input(&c->p[dir], h->tmp);
+    pipe_input(&c->p[dir], h->tmp);
     size_t left = evbuffer_get_length(h->tmp);
     if (left) evbuffer_drain(h->tmp, left);
     return (ssize_t)total;
@@ -410,8 +412,8 @@ void h2_flush(struct h2_conn *h)
 static void h2_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
 {
     struct h2_conn *h = c->proto;
-    if (h->dead || c->closing) {
-        evbuffer_drain(in, evbuffer_get_length(in));
+    if (h->dead || c->closing || (p->dir == 1 && h->up_dead)) {
+        evbuffer_drain(in, evbuffer_get_length(in));   /* a dead upstream's bytes name freed streams */
         return;
     }
     nghttp2_session *sess = p->dir == 0 ? h->srv : h->cli;

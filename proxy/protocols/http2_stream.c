@@ -502,7 +502,8 @@ void h2_upstream_gone(struct h2_conn *h)
         if (s->uid || s->rs_final) {
             if (!h->up_failed) h->c->px->st.bad_responses++;
         }
-        s->uid_open = 0;
+        if (s->uid_open && h->cli) nghttp2_session_set_stream_user_data(h->cli, s->uid, NULL);
+        s->uid_open = 0;   /* the upstream's session is not driven again (http2.c send_session) */
         if (!s->rs_sent && !s->held) {
             if (s->uid || !s->rq_wait) h2_answer(s, 502, NULL, NULL, 0);
         } else if (s->rs_sent) {
