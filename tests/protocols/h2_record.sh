@@ -55,7 +55,8 @@ e=$(grep 'path=/echo' "$TT/ev")
 check post_bytes eval '[ "$(kv "$e" bytes_req)" = 1000 ] && [ "$(kv "$e" method)" = POST ] && [ -n "$(kv "$e" body_hash)" ]'
 e=$(grep 'path=/status' "$TT/ev")
 check upstream_503 [ "$(kv "$e" status)" = 503 ]
-wait_for 10 bash -c "[ -n \"\$(redis-cli -s $REDIS_SOCK hget $R:proto:web:i1 streams)\" ]"
+# the totals hash is rewritten every record interval: wait for the write after the last stream
+wait_for 10 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK hget $R:proto:web:i1 streams)\" -ge 6 ] 2>/dev/null && [ \"\$(redis-cli -s $REDIS_SOCK hget $R:proto:web:i1 resets_client)\" -ge 1 ] 2>/dev/null"
 check totals_streams ge "$(rcli hget $R:proto:web:i1 streams)" 6
 check totals_mode [ "$(rcli hget $R:proto:web:i1 mode)" = http2 ]
 check totals_resets_client ge "$(rcli hget $R:proto:web:i1 resets_client)" 1

@@ -44,10 +44,12 @@ fi
 declare -A S=([prop]=$SPROP [fixed]=$SFIXED [pyprop]=${SPYPROP:-1} [pyno]=${SPYNO:-1})
 for s in prop pyprop fixed pyno; do px "in-$s" "${P[in-$s]}" "127.0.0.1:${S[$s]}" mode=grpc role=ingress >>"$f"; done
 : >"$TT/e.ini"
-for px in good pygood none pynone idle; do printf '[expect %s]\ncheck = deadline\nproxy = %s\n' "$px" "$px" >>"$TT/e.ini"; done
+# tolerances for a shared, busy machine (a client's timer or a service's event loop running a few
+# hundred ms late); the failing cases are off by seconds or carry no deadline at all
+for px in good pygood none pynone idle; do printf '[expect %s]\ncheck = deadline\nproxy = %s\ntolerance = 400ms\n' "$px" "$px" >>"$TT/e.ini"; done
 printf '[expect long]\ncheck = deadline\nproxy = long\nmax = 2s\n' >>"$TT/e.ini"
 for s in prop pyprop fixed pyno; do
-    printf '[expect prop-%s]\ncheck = deadline_propagation\nproxy = out-%s\ningress = in-%s\n' "$s" "$s" "$s" >>"$TT/e.ini"
+    printf '[expect prop-%s]\ncheck = deadline_propagation\nproxy = out-%s\ningress = in-%s\ntolerance = 300ms\n' "$s" "$s" "$s" >>"$TT/e.ini"
 done
 start_fl "$f" || { fail start; exit 1; }
 

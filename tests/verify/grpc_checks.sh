@@ -3,10 +3,11 @@
 #   timeout  a hang on every call from 1 s (kept): a client with a 500 ms deadline cancels each
 #            held call (PASS within = 1s); one without a deadline waits until it is killed (FAIL)
 #   pool     the client without a deadline keeps 3 calls in flight at most: max = 3 PASS, 2 FAIL
-#   retries  grpc_error UNAVAILABLE on half the calls from 1 s to 3 s: a client with gRPC's retry
-#            policy (4 attempts; retries carry grpc-previous-rpc-attempts) PASSes max_attempts =
-#            4 and FAILs max_attempts = 2 (grouped by that header exactly); one without retries
-#            sends the same bytes on every call, so its attempts are estimated from rates: PASS 2
+#   retries  grpc_error UNAVAILABLE on half the calls for 2.5 s (added by a reload after 36
+#            calls): a client with gRPC's retry policy (4 attempts; retries carry
+#            grpc-previous-rpc-attempts) PASSes max_attempts = 4 and FAILs max_attempts = 2
+#            (grouped by that header exactly); one without retries sends the same bytes on every
+#            call, so its attempts are estimated from rates: PASS 2
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.bash"
 . "$(dirname "$0")/../protocols/h2_lib.bash"
@@ -20,7 +21,6 @@ f="$TT/p.ini"
 { printf '[faultline]\nadmin = off\nredis = %s\nrun = gc1\ninstance = i1\n' "$REDIS_URL"
   for px in tgood tbad rgood rnone; do px "$px" "${P[$px]}" "127.0.0.1:$GS" mode=grpc; done; } >"$f"
 for px in tgood tbad; do h2fault "$f" "$px-hang" "$px" hang start=1s on_end=keep; done
-for px in rgood rnone; do h2fault "$f" "$px-503" "$px" grpc_error status=unavailable probability=0.5 start=1s duration=2s; done
 cat >"$TT/e.ini" <<EOT
 [expect tgood]
 check = timeout
@@ -56,8 +56,14 @@ start_fl "$f" || { fail start; exit 1; }
 gcall "127.0.0.1:${P[tgood]}" Unary --n 40 --par 3 --every 100 --deadline-ms 500 >"$TT/c.tgood" & a=$!
 # no deadline: its held calls never end; the process is stopped at 6 s (a restart, an operator)
 timeout 6 node "$H2DIR/tests/peers/grpc_peer.js" call "127.0.0.1:${P[tbad]}" Unary --n 40 --par 3 --every 100 >"$TT/c.tbad" 2>&1 & b=$!
-gcall "127.0.0.1:${P[rgood]}" Unary --n 50 --every 80 --retry --deadline-ms 2000 >"$TT/c.rgood" & c=$!
-gcall "127.0.0.1:${P[rnone]}" Unary --n 50 --every 80 --deadline-ms 2000 >"$TT/c.rnone" & d=$!
+gcall "127.0.0.1:${P[rgood]}" Unary --n 90 --every 80 --retry --deadline-ms 2000 >"$TT/c.rgood" & c=$!
+gcall "127.0.0.1:${P[rnone]}" Unary --n 90 --every 80 --deadline-ms 2000 >"$TT/c.rnone" & d=$!
+# the UNAVAILABLE faults arrive by a reload once both retry clients made 36 calls: a baseline of
+# calls before the window however slowly node starts on a busy machine (the retries check reads
+# repeated identical calls against the baseline's repeats)
+wait_for 30 bash -c "[ \$(grep -c '^call ' $TT/c.rgood) -ge 36 ] && [ \$(grep -c '^call ' $TT/c.rnone) -ge 36 ]" || fail retry_clients_started
+for px in rgood rnone; do h2fault "$f" "$px-503" "$px" grpc_error status=unavailable probability=0.5 duration=2500ms; done
+kill -HUP "$FL_PID"
 wait $a $b $c $d
 for x in tgood tbad rgood rnone; do echo "# client $x: $(tail -n1 "$TT/c.$x")"; done
 stop_pid "$FL_PID"
