@@ -7,7 +7,9 @@
 #            calls): a client with gRPC's retry policy (4 attempts; retries carry
 #            grpc-previous-rpc-attempts) PASSes max_attempts = 4 and FAILs max_attempts = 2
 #            (grouped by that header exactly); one without retries sends the same bytes on every
-#            call, so its attempts are estimated from rates: PASS 2
+#            call, so its attempts are estimated from rates: PASS 3 (a closed-loop caller's
+#            failures come back faster than its successes, so its rate rises by itself: an
+#            estimate of up to ~2.7 was seen on a busy machine, docs/verify.md "Known limits")
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.bash"
 . "$(dirname "$0")/../protocols/h2_lib.bash"
@@ -49,7 +51,7 @@ max_attempts = 2
 [expect noretry]
 check = retries
 proxy = rnone
-max_attempts = 2
+max_attempts = 3
 EOT
 start_fl "$f" || { fail start; exit 1; }
 
