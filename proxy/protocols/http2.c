@@ -525,6 +525,21 @@ static void conn_new_mode(struct conn *c, const struct h2_mode *mode)
      * leave with the first flush, when the client's preface arrives */
 }
 
+/* For the idle timeouts (proxy/limits.h): a stream a fault holds, delays (a pending timer) or
+ * stalls holds the pair; open streams wait for the upstream; otherwise nothing is owed. */
+static int h2_idle_state(const struct conn *c)
+{
+    const struct h2_conn *h = c->proto;
+    int open = 0;
+    for (const struct h2_stream *s = h->streams; s; s = s->next) {
+        if (s->held || s->b[0].stalled || s->b[1].stalled) return CONN_HELD;
+        for (int d = 0; d < 2; d++)
+            if (s->tm[d] && evtimer_pending(s->tm[d], NULL)) return CONN_HELD;
+        if (s->cid_open) open = 1;
+    }
+    return open ? CONN_WAITING : CONN_QUIET;
+}
+
 static void h2_conn_init(struct conn *c) { conn_new_mode(c, NULL); }
 static void grpc_conn_init(struct conn *c) { conn_new_mode(c, &h2_mode_grpc); }
 
@@ -560,6 +575,7 @@ const struct protocol protocol_http2 = {
     .on_eof = h2_on_eof,
     .upstream_failed = h2_upstream_failed,
     .upstream_reset = h2_upstream_reset,
+    .idle_state = h2_idle_state,
     .fault_inside = h2_fault_inside,
     .fault_ended = h2_fault_ended,
     .stats_json = h2_stats_json,
@@ -577,6 +593,7 @@ const struct protocol protocol_grpc = {
     .on_eof = h2_on_eof,
     .upstream_failed = h2_upstream_failed,
     .upstream_reset = h2_upstream_reset,
+    .idle_state = h2_idle_state,
     .fault_inside = h2_fault_inside,
     .fault_ended = h2_fault_ended,
     .stats_json = h2_stats_json,

@@ -59,6 +59,8 @@ n_ok=$(grep -c '^200 ' "$TT/good")
 slowest=$(awk '$1 == 200 {if ($2 > m) m = $2} END {print m+0}' "$TT/good")
 echo "# good client: $n_ok of 120 answered, slowest ${slowest} s"
 check good_client_served [ "$n_ok" = 120 ]
-check good_client_fast within "$slowest" 0 1.0
+# (each sample is a new curl on a machine shared with other suites: a second or so is the
+# scheduler; a proxy starved by the attacks would leave requests waiting for many seconds)
+check good_client_fast within "$slowest" 0 2.5
 check still_alive kill -0 "$FL_PID"
 done_tests
