@@ -124,7 +124,7 @@ function proxyRates(stats, prev, dt) {
   const out = {};
   for (const [name, p] of Object.entries((stats && stats.proxies) || {})) {
     const q = prev && prev.proxies && prev.proxies[name];
-    const http = p.mode === 'http';
+    const http = p.mode === 'http' || p.mode === 'http2' || p.mode === 'grpc';   // per request
     const o = { mode: p.mode, open: http ? p.http.inflight + ' req / ' + p.active : p.active, rate: null, err: null, lat: null };
     if (q && dt > 0) {
       o.rate = ((http ? p.http.requests - q.http.requests : p.accepted - q.accepted)) / dt;
