@@ -164,6 +164,15 @@ static void run_as_a_whole(const struct verify_opts *o, const struct vrec *rec, 
     }
 }
 
+/* Is [expect NAME] one o asks to judge? */
+static int judged(const struct verify_opts *o, const char *name)
+{
+    if (!o->only) return 1;
+    for (int i = 0; o->only[i]; i++)
+        if (!strcmp(o->only[i], name)) return 1;
+    return 0;
+}
+
 int verify_doc(struct inidoc *doc, const struct verify_opts *o, struct verify_report *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -171,7 +180,7 @@ int verify_doc(struct inidoc *doc, const struct verify_opts *o, struct verify_re
     if ((!o->run || !o->run[0]) && !o->record_file) { snprintf(err, errlen, "no run id (--run ID)"); return -1; }
     if (verify_check_doc(doc, err, errlen) < 0) return -1;
     int n = 0;
-    for (int i = 0; i < doc->nsecs; i++) n += !strcmp(doc->secs[i].type, "expect");
+    for (int i = 0; i < doc->nsecs; i++) n += !strcmp(doc->secs[i].type, "expect") && judged(o, doc->secs[i].name);
     out->r = fl_calloc((size_t)n + 1, sizeof(*out->r));
     if (!n) return 0;
     struct vrec rec;
@@ -184,7 +193,7 @@ int verify_doc(struct inidoc *doc, const struct verify_opts *o, struct verify_re
     struct vctx cx = {&rec, o};
     for (int i = 0; i < doc->nsecs; i++) {
         struct inisec *s = &doc->secs[i];
-        if (strcmp(s->type, "expect")) continue;
+        if (strcmp(s->type, "expect") || !judged(o, s->name)) continue;
         struct vexp e;
         const struct vcheck *ck;
         exp_init(doc, s, &e, &ck, err, errlen);
