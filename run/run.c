@@ -89,10 +89,10 @@ void run_window_open(struct run_state *st, const char *fault, const char *proxy,
     w->start_ms = t_ms;
 }
 
-void run_window_close(struct run_state *st, const char *fault, double t_ms)
+void run_window_close(struct run_state *st, const char *fault, const char *proxy, double t_ms)
 {
     for (int i = st->nwin - 1; i >= 0; i--)
-        if (!strcmp(st->win[i].fault, fault) && st->win[i].end_ms == 0) {
+        if (!strcmp(st->win[i].fault, fault) && (!proxy || !strcmp(st->win[i].proxy, proxy)) && st->win[i].end_ms == 0) {
             st->win[i].end_ms = t_ms;
             return;
         }
@@ -205,7 +205,7 @@ static void fault_detach(struct runner *r, const char *name)
     } else {
         embed_fault_remove(r->emb, name);
     }
-    run_window_close(&r->st, name, now_ms());
+    run_window_close(&r->st, name, NULL, now_ms());
 }
 
 static int phase_has(const struct run_phase *ph, const char *name)
@@ -465,7 +465,7 @@ static void act_say(void *ud, const char *m) { say(ud, "%s", m); }
 static void fault_gone(void *ud, const char *name)
 {
     struct runner *r = ud;
-    run_window_close(&r->st, name, now_ms());
+    run_window_close(&r->st, name, NULL, now_ms());
 }
 
 static void finish(struct runner *r, const char *why)

@@ -185,7 +185,8 @@ void run_series_add(struct run_series *se, const struct run_sample *s);
 void run_series_abandon(struct run_series *se, double t_ms);
 struct run_series *run_series_get(struct run_state *st, const char *proxy, int http);
 void run_window_open(struct run_state *st, const char *fault, const char *proxy, const char *type, double t_ms);
-void run_window_close(struct run_state *st, const char *fault, double t_ms);
+/* Closes the open window of fault (of proxy; NULL: of any proxy). */
+void run_window_close(struct run_state *st, const char *fault, const char *proxy, double t_ms);
 void run_state_free(struct run_state *st);
 
 /* ---- run/redis.c ---- */

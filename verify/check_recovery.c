@@ -108,7 +108,7 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
             /* a pooled connection idling through the hold holds no call (turns recorded, none
              * open at the close): keeping idle connections is what pools do (slack) */
             if (ev->kind == VEV_CONN && isnan(ev->call_open_ms) && !isnan(ev->call_max_at_ms)) continue;
-            struct vfault *f = vrec_fault(cx->rec, ev->fault);
+            struct vfault *f = vrec_fault(cx->rec, e->proxy, ev->fault);
             if (f && strcmp(f->on_end, "keep")) continue;       /* released or reset at the end */
             double gone = !isnan(ev->gave_up_ms) ? ev->gave_up_ms : ev->held_at_end ? INFINITY : ev->close_ms;
             if (isnan(gone)) continue;

@@ -43,6 +43,24 @@ static int doc_has(struct inidoc *d, const char *type, const char *name)
     return any ? 0 : -1;
 }
 
+/* doc_has for a fault named NAME or PROXY/NAME (a [fault NAME] whose proxy is PROXY). */
+static int doc_has_fault(struct inidoc *d, const char *sel)
+{
+    const char *slash = strchr(sel, '/');
+    if (!slash) return doc_has(d, "fault", sel);
+    int any = 0, line;
+    for (int i = 0; i < d->nsecs; i++) {
+        struct inisec *s = &d->secs[i];
+        if (strcmp(s->type, "fault")) continue;
+        any = 1;
+        const char *px = inisec_get(s, "proxy", &line);
+        if (!strcmp(s->name, slash + 1) && px && strlen(px) == (size_t)(slash - sel) &&
+            !strncmp(px, sel, (size_t)(slash - sel)))
+            return 1;
+    }
+    return any ? 0 : -1;
+}
+
 static int exp_init(struct inidoc *d, struct inisec *s, struct vexp *e, const struct vcheck **ck, char *err,
                     size_t errlen)
 {
@@ -68,7 +86,7 @@ static int exp_init(struct inidoc *d, struct inisec *s, struct vexp *e, const st
         return inidoc_err(d, s->line, err, errlen, "[expect %s] needs 'proxy' (the proxy in front of the dependency)",
                           s->name);
     e->fault = inisec_get(s, "fault", &line);
-    if (e->fault && doc_has(d, "fault", e->fault) == 0)
+    if (e->fault && doc_has_fault(d, e->fault) == 0)
         return inidoc_err(d, line, err, errlen, "[expect %s] fault: no [fault %s] in this file", s->name, e->fault);
     const char *other = inisec_get(s, "other", &line);
     if (other && doc_has(d, "proxy", other) == 0)
