@@ -8,8 +8,9 @@
  *
  * Errors name what the user wrote, not the HTTP route: `add` checks its NAME and the required
  * keys before asking; `load` validates the file here first (the same loader as `serve`, so
- * "FILE:LINE: reason"), and a refusal from the daemon about the profile's text has the route
- * replaced by the file's name.
+ * "FILE:LINE: reason"), and a refusal from the daemon about the file (a listen address in use,
+ * an upstream its policy forbids) is printed the same way, the line found from the section or
+ * key the daemon names.
  */
 #include "cli/cli.h"
 #include "common/version.h"
@@ -102,8 +103,14 @@ static int http_call(struct ctl *c, const char *method, const char *path, const 
 
 /* Runs a request; on no answer prints why and returns 2, on an error status prints the
  * server's message and returns 1; else 0 with *out parsed (may be NULL for an empty body). */
+/* A profile file sent to the daemon: its name, and its local parse (the lines of its sections). */
+struct ctl_file {
+    const char *path;
+    const struct profile *prof;
+};
+
 static int call_as(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body, size_t blen,
-                   json_t **out, const char *as);
+                   json_t **out, const struct ctl_file *as);
 
 static int call(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body, size_t blen,
                 json_t **out)
@@ -111,10 +118,52 @@ static int call(struct ctl *c, const char *method, const char *path, const char 
     return call_as(c, method, path, ctype, body, blen, out, NULL);
 }
 
-/* As call(); an error message that starts with "METHOD PATH" (the daemon naming the text it
- * parsed by its route) is printed with `as` (a file name) in its place. */
+/* The line of the section a daemon's message names ("[proxy NAME]", "[fault NAME]") -- of its
+ * listen or upstream key when the message is about that one -- or 0. */
+static int named_line(const struct profile *p, const char *msg)
+{
+    const char *key = strstr(msg, "upstream") ? "upstream" : strstr(msg, "listen") ? "listen" : NULL;
+    static const char *const types[] = {"proxy", "fault"};
+    for (int t = 0; t < 2; t++) {
+        char pre[16];
+        snprintf(pre, sizeof(pre), "[%s ", types[t]);
+        const char *b = strstr(msg, pre), *e = b ? strchr(b, ']') : NULL;
+        if (!e) continue;
+        b += strlen(pre);
+        for (int i = 0; i < p->doc->nsecs; i++) {
+            const struct inisec *sec = &p->doc->secs[i];
+            if (strcmp(sec->type, types[t]) || strlen(sec->name) != (size_t)(e - b) || strncmp(sec->name, b, (size_t)(e - b)))
+                continue;
+            for (int k = 0; key && t == 0 && k < sec->nkeys; k++)
+                if (!strcmp(sec->keys[k].key, key)) return sec->keys[k].line;
+            return sec->line;
+        }
+    }
+    return 0;
+}
+
+/* A daemon's refusal of the file's profile as "FILE:LINE: reason": its own parser's errors
+ * name the route ("POST /profile:12: ..."), the others the section ("[proxy db] cannot listen
+ * ...", "... ([proxy db], line 3)"), whose line comes from the local parse. */
+static void print_file_error(const struct ctl_file *f, const char *route, const char *msg)
+{
+    size_t rl = strlen(route);
+    if (!strncmp(msg, route, rl) && msg[rl] == ':') {
+        fprintf(stderr, "faultline ctl: %s%s\n", f->path, msg + rl);
+        return;
+    }
+    char reason[1024];
+    snprintf(reason, sizeof(reason), "%s", msg);
+    char *at = strstr(reason, " ([proxy ");
+    if (at && strstr(at, "], line ") && reason[strlen(reason) - 1] == ')') *at = 0;   /* said by FILE:LINE */
+    int line = named_line(f->prof, msg);
+    if (line) fprintf(stderr, "faultline ctl: %s:%d: %s\n", f->path, line, reason);
+    else fprintf(stderr, "faultline ctl: %s: %s\n", f->path, reason);
+}
+
+/* As call(); an error about the profile file `as` sent is printed as FILE:LINE: reason. */
 static int call_as(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body, size_t blen,
-                   json_t **out, const char *as)
+                   json_t **out, const struct ctl_file *as)
 {
     struct httpc_resp r;
     char err[FL_ERRLEN];
@@ -129,9 +178,8 @@ static int call_as(struct ctl *c, const char *method, const char *path, const ch
         const char *msg = json_is_string(e) ? json_string_value(e) : r.body;
         char route[600];
         snprintf(route, sizeof(route), "%s %s", method, path);
-        size_t rl = strlen(route);
         if (c->json && j) fprintf(stderr, "%s\n", r.body);
-        else if (as && !strncmp(msg, route, rl)) fprintf(stderr, "faultline ctl: %s%s (HTTP %d)\n", as, msg + rl, r.status);
+        else if (as && r.status != 401 && r.status != 404) print_file_error(as, route, msg);
         else fprintf(stderr, "faultline ctl: %s (HTTP %d)\n", msg, r.status);
         json_decref(j);
         httpc_resp_free(&r);
@@ -472,9 +520,10 @@ static int cmd_load(struct ctl *c, const char *file)
     char err[FL_ERRLEN];   /* the daemon's own loader, here first: FILE:LINE: reason */
     struct profile *p = profile_load(file, 0, err, sizeof(err));
     if (!p) { fprintf(stderr, "faultline ctl: %s\n", err); free(text); return 2; }
-    profile_free(p);
     json_t *o;
-    int rc = call_as(c, "POST", "/profile", "text/plain", text, n, &o, file);
+    struct ctl_file as = {file, p};
+    int rc = call_as(c, "POST", "/profile", "text/plain", text, n, &o, &as);
+    profile_free(p);
     free(text);
     if (rc) return rc;
     if (c->json) print_json(o);

@@ -108,7 +108,7 @@ int cli_serve(int argc, char **argv)
     }
     int pid = 0;
     if (doc) {
-        struct verify_opts vo = {run, redis, pg, NULL, 0, 1};
+        struct verify_opts vo = {run, redis, pg, NULL, 0, 1, NULL};
         pid = sampler_child_start(doc, &vo, "faultline serve", err, sizeof(err));
         if (pid < 0) fprintf(stderr, "faultline serve: warning: %s\n", err);
         else if (pid > 0) fprintf(stderr, "faultline serve: sampling the postgres and probe expectations of %s into run %s\n",

@@ -182,7 +182,7 @@ int cli_verify(int argc, char **argv)
     }
     const char *unused = "";
     defaults_from_file(doc, record ? &unused : &redis, &pg);
-    struct verify_opts o = {run, record ? NULL : redis, pg, record, live ? 0 : wait_ms, live};
+    struct verify_opts o = {run, record ? NULL : redis, pg, record, live ? 0 : wait_ms, live, NULL};
     int rc = sample ? run_sampler(doc, &o, for_ms) : judge(doc, file, &o, junit, json);
     inidoc_free(doc);
     return rc;

@@ -2,7 +2,9 @@
  *
  * Validation is total before anything is used: unknown sections and keys, missing required
  * keys, malformed values, duplicate names and two proxies on one listen address are all errors
- * with the line of the key (or of the section header when a key is missing).
+ * with the line of the key (or of the section header when a key is missing). Fault names are
+ * per proxy, as on the admin API: [fault lat] on proxy a and [fault lat] on proxy b are two
+ * faults; twice on one proxy is a duplicate.
  */
 #include "proxy/profile.h"
 #include "proxy/protocol.h"
@@ -277,12 +279,14 @@ struct profile *profile_parse(const char *name, const char *text, unsigned flags
     for (int i = 0; i < d->nsecs; i++) {
         struct inisec *s = &d->secs[i];
         if (strcmp(s->type, "fault") != 0) continue;
-        for (int j = 0; j < p->nfaults; j++)
-            if (strcmp(p->faults[j]->name, s->name) == 0) {
-                KEYERR(s->line, "[fault %s] is defined twice", s->name);
+        if (load_fault(d, s, p, err, errlen) < 0) goto fail;
+        /* names are per proxy: [fault lat] on two proxies are two faults */
+        const struct fault *nf = p->faults[p->nfaults - 1];
+        for (int j = 0; j < p->nfaults - 1; j++)
+            if (strcmp(p->faults[j]->name, s->name) == 0 && strcmp(p->faults[j]->proxy, nf->proxy) == 0) {
+                KEYERR(s->line, "[fault %s] is defined twice on proxy %s", s->name, nf->proxy);
                 goto fail;
             }
-        if (load_fault(d, s, p, err, errlen) < 0) goto fail;
     }
     if (policy_check_profile(p, err, errlen) < 0) goto fail;
     return p;

@@ -289,25 +289,27 @@ static void win_entry(void *ud, const char **f, const char **val, int n)
     if (!strcmp(ev, "start")) {
         /* a start written twice (resent after a reconnect, with its first at_ms) opens nothing
          * new, whether or not its window has closed since */
+        const char *p = field(f, val, n, "proxy"), *t = field(f, val, n, "type");
+        if (!p) p = "";
         for (int i = a->n - 1; i >= 0; i--)
-            if (!strcmp(a->w[i].fault, fault) && !strcmp(a->w[i].inst, inst) &&
+            if (!strcmp(a->w[i].fault, fault) && !strcmp(a->w[i].proxy, p) && !strcmp(a->w[i].inst, inst) &&
                 (isinf(a->w[i].end) || fabs(a->w[i].start - at) < 1)) return;
         a->w = fl_realloc(a->w, sizeof(*a->w) * (size_t)(a->n + 1));
         struct rawwin *w = &a->w[a->n++];
         memset(w, 0, sizeof(*w));
         snprintf(w->fault, sizeof(w->fault), "%s", fault);
         snprintf(w->inst, sizeof(w->inst), "%s", inst);
-        const char *p = field(f, val, n, "proxy"), *t = field(f, val, n, "type");
-        snprintf(w->proxy, sizeof(w->proxy), "%s", p ? p : "");
+        snprintf(w->proxy, sizeof(w->proxy), "%s", p);
         snprintf(w->type, sizeof(w->type), "%s", t ? t : "");
         w->start = at;
         w->end = INFINITY;
     } else if (!strcmp(ev, "end")) {
         /* closes the latest open window of this fault in this instance; `stopped`: the run
          * (the daemon) ended while the fault acted, nothing after it was observed */
-        const char *why = field(f, val, n, "reason");
+        const char *why = field(f, val, n, "reason"), *p = field(f, val, n, "proxy");
         for (int i = a->n - 1; i >= 0; i--)
-            if (!strcmp(a->w[i].fault, fault) && !strcmp(a->w[i].inst, inst) && isinf(a->w[i].end)) {
+            if (!strcmp(a->w[i].fault, fault) && !strcmp(a->w[i].proxy, p ? p : "") && !strcmp(a->w[i].inst, inst) &&
+                isinf(a->w[i].end)) {
                 a->w[i].end = at;
                 a->w[i].cut = why && !strcmp(why, "stopped");
                 return;
@@ -321,22 +323,23 @@ static int cmp_win(const void *x, const void *y)
     return a->start < b->start ? -1 : a->start > b->start;
 }
 
-static struct vfault *fault_get(struct vrec *v, const char *name)
+static struct vfault *fault_get(struct vrec *v, const char *proxy, const char *name)
 {
-    struct vfault *f = vrec_fault(v, name);
+    struct vfault *f = vrec_fault(v, proxy, name);
     if (f) return f;
     v->faults = fl_realloc(v->faults, sizeof(*v->faults) * (size_t)(v->nfaults + 1));
     f = &v->faults[v->nfaults++];
     memset(f, 0, sizeof(*f));
     snprintf(f->name, sizeof(f->name), "%s", name);
+    snprintf(f->proxy, sizeof(f->proxy), "%s", proxy);
     snprintf(f->on_end, sizeof(f->on_end), "keep");
     return f;
 }
 
-struct vfault *vrec_fault(struct vrec *v, const char *name)
+struct vfault *vrec_fault(struct vrec *v, const char *proxy, const char *name)
 {
     for (int i = 0; i < v->nfaults; i++)
-        if (!strcmp(v->faults[i].name, name)) return &v->faults[i];
+        if (!strcmp(v->faults[i].name, name) && (!proxy || !strcmp(v->faults[i].proxy, proxy))) return &v->faults[i];
     return NULL;
 }
 
@@ -395,7 +398,7 @@ static void profile_on_end(struct vrec *v, const char *text)
             continue;
         }
         if (strcmp(s->type, "fault")) continue;
-        struct vfault *f = vrec_fault(v, s->name);
+        struct vfault *f = vrec_fault(v, inisec_get(s, "proxy", &line), s->name);
         if (!f) continue;
         const char *oe = inisec_get(s, "on_end", &line);
         if (oe) snprintf(f->on_end, sizeof(f->on_end), "%s", oe);
@@ -512,8 +515,7 @@ static int read_windows(struct vrec *v, char *err, size_t errlen)
     struct winacc a = {NULL, 0, v};
     if (vrec_stream(v, "faults", win_entry, &a, err, errlen) < 0) { free(a.w); return -1; }
     for (int i = 0; i < a.n; i++) {
-        struct vfault *f = fault_get(v, a.w[i].fault);
-        if (!f->proxy[0]) snprintf(f->proxy, sizeof(f->proxy), "%s", a.w[i].proxy);
+        struct vfault *f = fault_get(v, a.w[i].proxy, a.w[i].fault);
         if (!f->type[0]) snprintf(f->type, sizeof(f->type), "%s", a.w[i].type);
         f->w = fl_realloc(f->w, sizeof(*f->w) * (size_t)(f->nw + 1));
         struct vwin *w = &f->w[f->nw++];
@@ -528,15 +530,38 @@ static int read_windows(struct vrec *v, char *err, size_t errlen)
     return 0;
 }
 
-struct fcacc { struct vfault *f; };
+/* One R:fault:... hash as read: its counters, its proxy and type, how many fields it had. */
+struct fcacc { double affected, abandoned; char proxy[128], type[64]; int nfields; };
 
 static void fault_counter(void *ud, const char *fn, const char *val)
 {
-    struct vfault *f = ud;
-    if (!strcmp(fn, "conns_affected") || !strcmp(fn, "requests_affected")) f->affected += num(val);
-    else if (!strcmp(fn, "abandoned")) f->abandoned += num(val);
-    else if (!strcmp(fn, "proxy") && !f->proxy[0]) snprintf(f->proxy, sizeof(f->proxy), "%s", val);
-    else if (!strcmp(fn, "type") && !f->type[0]) snprintf(f->type, sizeof(f->type), "%s", val);
+    struct fcacc *a = ud;
+    a->nfields++;
+    if (!strcmp(fn, "conns_affected") || !strcmp(fn, "requests_affected")) a->affected += num(val);
+    else if (!strcmp(fn, "abandoned")) a->abandoned += num(val);
+    else if (!strcmp(fn, "proxy")) snprintf(a->proxy, sizeof(a->proxy), "%s", val);
+    else if (!strcmp(fn, "type")) snprintf(a->type, sizeof(a->type), "%s", val);
+}
+
+/* A fault's counters in one instance: R:fault:<proxy>:<name>:<inst>, or in a record written
+ * before fault names were per proxy, R:fault:<name>:<inst> when its proxy is this fault's. */
+static int read_fault_counters(struct vrec *v, struct vfault *f, const char *inst, char *err, size_t errlen)
+{
+    char key[600];
+    struct fcacc a;
+    memset(&a, 0, sizeof(a));
+    snprintf(key, sizeof(key), "%s:fault:%s:%s:%s", v->key, f->proxy, f->name, inst);
+    if (st_hash(v, key, fault_counter, &a, err, errlen) < 0) return -1;
+    if (!a.nfields) {
+        snprintf(key, sizeof(key), "%s:fault:%s:%s", v->key, f->name, inst);
+        if (st_hash(v, key, fault_counter, &a, err, errlen) < 0) return -1;
+        if (a.proxy[0] && f->proxy[0] && strcmp(a.proxy, f->proxy)) return 0;   /* another proxy's fault */
+    }
+    f->affected += a.affected;
+    f->abandoned += a.abandoned;
+    if (!f->proxy[0]) snprintf(f->proxy, sizeof(f->proxy), "%s", a.proxy);
+    if (!f->type[0]) snprintf(f->type, sizeof(f->type), "%s", a.type);
+    return 0;
 }
 
 /* Everything after the store is open: the run's overview. */
@@ -553,10 +578,8 @@ static int read_overview(struct vrec *v, char *err, size_t errlen)
     if (st_hash(v, key, runner_field, v, err, errlen) < 0) goto out;
     if (read_windows(v, err, errlen) < 0) goto out;
     for (int i = 0; i < v->nfaults; i++)
-        for (int k = 0; k < v->ninst; k++) {
-            snprintf(key, sizeof(key), "%s:fault:%s:%s", v->key, v->faults[i].name, v->inst[k]);
-            if (st_hash(v, key, fault_counter, &v->faults[i], err, errlen) < 0) goto out;
-        }
+        for (int k = 0; k < v->ninst; k++)
+            if (read_fault_counters(v, &v->faults[i], v->inst[k], err, errlen) < 0) goto out;
     for (int i = 0; i < v->ninst; i++)
         if (profiles[i]) profile_on_end(v, profiles[i]);
     if (vrec_stream(v, "phases", phase_entry, v, err, errlen) < 0) goto out;

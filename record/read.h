@@ -62,7 +62,7 @@ struct vwin {
  * that ends it is). */
 void vwin_union(struct vwin *w, int *n);
 
-struct vfault {
+struct vfault {                /* one fault of one proxy: (proxy, name) is its identity */
     char name[128], proxy[128], type[64];
     double affected;          /* conns_affected + requests_affected, summed over instances */
     double abandoned;
@@ -145,8 +145,9 @@ char *vrec_hget(struct vrec *v, const char *suffix, const char *field, char *err
  * when no recorded profile has the proxy (an API-made proxy records X-Request-Id). */
 const char *vrec_id_header(struct vrec *v, const char *proxy);
 
-/* A fault by name, or NULL. */
-struct vfault *vrec_fault(struct vrec *v, const char *name);
+/* The fault `name` of proxy `proxy` (names are unique per proxy only), or with proxy NULL the
+ * first fault of that name; NULL when there is none. */
+struct vfault *vrec_fault(struct vrec *v, const char *proxy, const char *name);
 
 /* Parses "key=N key=N" text of a series value into t. */
 void vrec_parse_ts(const char *s, struct vts *t);

@@ -157,13 +157,16 @@ void rec_observe_proxy(struct rec_px *rp, const void *obj, const struct rec_stat
     rp->facts = *fx;
 }
 
-static struct rec_fault *fault_entry(const char *name)
+/* A fault's entry: names are unique per proxy only, so two proxies' faults of one name are two
+ * entries (and two keys, fl:run:<run>:fault:<proxy>:<name>:<inst>). */
+static struct rec_fault *fault_entry(const char *name, const char *proxy)
 {
     for (int i = 0; i < rec_st->nfaults; i++)
-        if (!strcmp(rec_st->faults[i]->name, name)) return rec_st->faults[i];
+        if (!strcmp(rec_st->faults[i]->name, name) && !strcmp(rec_st->faults[i]->proxy, proxy)) return rec_st->faults[i];
     struct rec_fault *rf = rec_xcalloc(sizeof(*rf));
     snprintf(rf->name, sizeof(rf->name), "%s", name);
-    rf->key = xstrdup_printf("fl:run:%s:fault:%s:%s", rec_st->run, name, rec_st->inst);
+    snprintf(rf->proxy, sizeof(rf->proxy), "%s", proxy);
+    rf->key = xstrdup_printf("fl:run:%s:fault:%s:%s:%s", rec_st->run, proxy, name, rec_st->inst);
     rec_st->faults = grow_one(rec_st->faults, rec_st->nfaults, sizeof(*rec_st->faults));
     rec_st->faults[rec_st->nfaults++] = rf;
     return rf;
@@ -200,10 +203,9 @@ void rec_observe_fault(const char *name, const char *proxy, const char *type, co
                        const struct rec_fault_counters *c)
 {
     if (!rec_st) return;
-    struct rec_fault *rf = fault_entry(name);
+    struct rec_fault *rf = fault_entry(name, proxy);
     if (rf->obj != obj || fc_went_back(c, &rf->last)) fault_fold(rf, obj);
     rf->last = *c;
-    snprintf(rf->proxy, sizeof(rf->proxy), "%s", proxy);
     snprintf(rf->type, sizeof(rf->type), "%s", type);
     rf->seen = 1;
 }
@@ -868,13 +870,12 @@ void rec_fault_window(const struct rec_fault_window *w)
     write_fault_window(w);
     if (!w->active && w->removing) {
         /* the object is about to be freed: keep its final counters */
-        struct rec_fault *rf = fault_entry(w->name);
+        struct rec_fault *rf = fault_entry(w->name, w->proxy);
         if (rf->obj == w->obj) {
             rf->last = w->c;
             fault_fold(rf, NULL);
         } else if (!rf->obj) {
             fc_add(&rf->base, &w->c);
-            snprintf(rf->proxy, sizeof(rf->proxy), "%s", w->proxy);
             snprintf(rf->type, sizeof(rf->type), "%s", w->type);
         }
     }

@@ -116,7 +116,8 @@ void rec_observe_proxy(struct rec_px *rp, const void *obj, const struct rec_stat
 
 /* ---- per fault ---- */
 
-/* Every counter of a fault, in the order written (fl:run:<run>:fault:<name>:<inst>). Each is a
+/* Every counter of a fault, in the order written (fl:run:<run>:fault:<proxy>:<name>:<inst>: fault
+ * names are unique per proxy, and two proxies' faults of one name count apart). Each is a
  * total that only grows, written under its own name. The core's struct fault_counters has the
  * same fields (it copies them with REC_FC_FIELDS). */
 #define REC_FC_FIELDS(X) \

@@ -326,11 +326,12 @@ int run_redis_windows(void *ctx, struct run_state *st, char *err, size_t errlen)
             if (!strcmp(event, "start")) {
                 int known = 0;   /* the runner opened it itself (a phased fault) */
                 for (int k = 0; k < st->nwin; k++)
-                    if (!strcmp(st->win[k].fault, fault) && st->win[k].start_ms > at - 2000 && st->win[k].start_ms < at + 2000)
+                    if (!strcmp(st->win[k].fault, fault) && !strcmp(st->win[k].proxy, proxy) && st->win[k].start_ms > at - 2000 &&
+                        st->win[k].start_ms < at + 2000)
                         known = 1;
                 if (!known) run_window_open(st, fault, proxy, type, at);
             }
-            else if (!strcmp(event, "end")) run_window_close(st, fault, at);
+            else if (!strcmp(event, "end")) run_window_close(st, fault, proxy, at);
         }
     freeReplyObject(r);
     return 0;

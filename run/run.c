@@ -91,10 +91,10 @@ void run_window_open(struct run_state *st, const char *fault, const char *proxy,
     w->start_ms = t_ms;
 }
 
-void run_window_close(struct run_state *st, const char *fault, double t_ms)
+void run_window_close(struct run_state *st, const char *fault, const char *proxy, double t_ms)
 {
     for (int i = st->nwin - 1; i >= 0; i--)
-        if (!strcmp(st->win[i].fault, fault) && st->win[i].end_ms == 0) {
+        if (!strcmp(st->win[i].fault, fault) && (!proxy || !strcmp(st->win[i].proxy, proxy)) && st->win[i].end_ms == 0) {
             st->win[i].end_ms = t_ms;
             return;
         }
@@ -207,7 +207,7 @@ static void fault_detach(struct runner *r, const char *name)
     } else {
         embed_fault_remove(r->emb, name);
     }
-    run_window_close(&r->st, name, now_ms());
+    run_window_close(&r->st, name, NULL, now_ms());
 }
 
 static int phase_has(const struct run_phase *ph, const char *name)
@@ -314,21 +314,24 @@ static void load_stop(struct runner *r)
     if (r->st.load_status == -1) load_reap(r, 2000000);
 }
 
-/* --- the samplers (postgres, probe; run/sampler.h): blocking calls, so in a child process --- */
+/* --- the samplers (postgres, probe; run/sampler.h) and the check watcher (halt_if check(NAME)
+ * fails, run/halt.c): blocking calls, so in child processes --- */
 
 static void sampler_start(struct runner *r)
 {
     char err[FL_ERRLEN];
-    struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL, NULL, 0, 1};
+    struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL, NULL, 0, 1, NULL};
     int pid = sampler_child_start(r->prof->doc, &vo, "faultline run", err, sizeof(err));
     if (pid < 0) say(r, "warning: %s", err);
     else r->sampler_pid = pid;
+    if (run_halt_watch_start(&r->sc, r->prof->doc, &vo, err, sizeof(err)) < 0) say(r, "warning: %s", err);
 }
 
 static void sampler_stop(struct runner *r)
 {
     sampler_child_stop(r->sampler_pid);
     r->sampler_pid = 0;
+    run_halt_watch_stop(&r->sc);
 }
 
 /* --- sampling and progress --- */
@@ -465,7 +468,7 @@ static void act_say(void *ud, const char *m) { say(ud, "%s", m); }
 static void fault_gone(void *ud, const char *name)
 {
     struct runner *r = ud;
-    run_window_close(&r->st, name, now_ms());
+    run_window_close(&r->st, name, NULL, now_ms());
 }
 
 static void finish(struct runner *r, const char *why)
@@ -785,7 +788,7 @@ static int judge(struct runner *r, struct verify_report *rep, int *have_rep)
     /* in process, the proxies have written their end (embed_free): the record is complete; a
      * daemon driven with --admin goes on recording its run, which is judged as it stands */
     struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL, NULL, 0,
-                             r->admin != NULL};
+                             r->admin != NULL, NULL};
     if (verify_doc(r->prof->doc, &vo, rep, err, sizeof(err)) < 0) {
         fprintf(stderr, "faultline run: verify: %s\n", err);
         return 2;

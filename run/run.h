@@ -77,10 +77,11 @@ struct run_action {
 
 /* One stop condition of `halt_if` (run/halt.c). The samples are the runner's, kept for the
  * condition's window. */
-enum { RUN_HALT_ERRORS = 1, RUN_HALT_PROBE };
+enum { RUN_HALT_ERRORS = 1, RUN_HALT_PROBE, RUN_HALT_CHECK };
 struct run_halt {
-    int kind;                /* RUN_HALT_ERRORS: error_rate(target) over over_us; RUN_HALT_PROBE: probe(target) */
-    char target[128];        /* the proxy, or the [expect] probe */
+    int kind;                /* RUN_HALT_ERRORS: error_rate(target) over over_us; RUN_HALT_PROBE: probe(target);
+                              * RUN_HALT_CHECK: check(target) fails */
+    char target[128];        /* the proxy, or the [expect] (a probe for RUN_HALT_PROBE) */
     int op, or_equal;        /* '>' or '<', and '=' after it */
     double value;            /* a ratio (error_rate) or a number (probe) */
     int64_t over_us;
@@ -102,6 +103,9 @@ struct run_scn {
     int nact;
     struct run_halt *halt;   /* [scenario] halt_if, the conditions joined by `or` */
     int nhalt;
+    int watch_pid, watch_fd; /* the child judging check(NAME) conditions (0: none), and its pipe */
+    char watch_buf[640];     /* a line of that pipe read in part */
+    size_t watch_len;
 };
 
 /* ---- run/run.c: the run ---- */
@@ -186,7 +190,8 @@ void run_series_add(struct run_series *se, const struct run_sample *s);
 void run_series_abandon(struct run_series *se, double t_ms);
 struct run_series *run_series_get(struct run_state *st, const char *proxy, int http);
 void run_window_open(struct run_state *st, const char *fault, const char *proxy, const char *type, double t_ms);
-void run_window_close(struct run_state *st, const char *fault, double t_ms);
+/* Closes the open window of fault (of proxy; NULL: of any proxy). */
+void run_window_close(struct run_state *st, const char *fault, const char *proxy, double t_ms);
 void run_state_free(struct run_state *st);
 
 /* ---- run/redis.c ---- */
@@ -240,10 +245,19 @@ void run_actions_free(struct run_scn *sc);
 int run_halt_parse(struct profile *pr, const char *text, struct run_scn *sc, char *why, size_t wl);
 void run_halt_free(struct run_scn *sc);
 struct run_px_totals;
-/* Evaluates every condition against the proxies' totals now (t, nt) and the record (rctx:
- * the probes' samples). 1 with why = the condition and the value that crossed it: halt. */
+/* Evaluates every condition against the proxies' totals now (t, nt), the record (rctx: the
+ * probes' samples) and what the check watcher said (never blocks). 1 with why = the condition
+ * and the value that crossed it: halt. */
 int run_halt_eval(struct run_scn *sc, const struct run_px_totals *t, int nt, void *rctx, const char *run, double now_ms,
                   char *why, size_t wl);
+/* The check watcher, for `check(NAME) fails` conditions: a child process that judges those
+ * expectations of doc on the record so far (o: the run, its Redis; judged live) once a second
+ * -- less often when one judgement takes longer than a fifth of that -- and says on a pipe the
+ * first that FAILs, then exits. 0 (started, or no such condition), or -1 with why (fork).
+ * run_halt_watch_stop ends it (SIGTERM, reaped) and closes the pipe; both accept a run_scn
+ * without a watcher. */
+int run_halt_watch_start(struct run_scn *sc, struct inidoc *doc, const struct verify_opts *o, char *why, size_t wl);
+void run_halt_watch_stop(struct run_scn *sc);
 
 /* ---- run/remote.c: driving an already-running faultline ---- */
 /* POST /faults with the [fault] section's keys as a JSON object. 0 or -1 with err. */

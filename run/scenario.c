@@ -81,10 +81,17 @@ static int parse_phase(struct profile *p, struct inisec *s, struct run_phase *ph
             char *name = trim(tok);
             if (!*name) continue;
             int found = 0;
+            char on[300] = "";
             for (int k = 0; k < p->nfaults; k++)
-                if (p->faults[k] && !strcmp(p->faults[k]->name, name)) found = 1;
-            if (!found) {
-                SERR(line, "faults: no [fault %s] in this scenario", name);
+                if (p->faults[k] && !strcmp(p->faults[k]->name, name)) {
+                    found++;
+                    snprintf(on + strlen(on), sizeof(on) - strlen(on), "%s%s", found > 1 ? ", " : "", p->faults[k]->proxy);
+                }
+            if (found != 1) {
+                /* a phase attaches and removes faults by name: one name on two proxies is ambiguous */
+                if (found) SERR(line, "faults: '%s' is a fault of proxies %s; a phase names faults that only one proxy has "
+                                "(rename one)", name, on);
+                else SERR(line, "faults: no [fault %s] in this scenario", name);
                 free(copy);
                 return -1;
             }

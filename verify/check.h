@@ -68,10 +68,13 @@ struct vwins {
     char types[128];
     int nfaults;
 };
-/* Faults of e->fault, or every fault on proxy (any proxy when proxy is NULL). Owned by caller
- * (vwins_free). */
+/* Faults of e->fault (NAME, or PROXY/NAME; a NAME several proxies have is the one on proxy, or
+ * on e->proxy when proxy is NULL, when that proxy has one), or every fault on proxy (any proxy
+ * when proxy is NULL). Owned by caller (vwins_free). */
 void vctx_windows(struct vctx *cx, struct vexp *e, const char *proxy, struct vwins *out);
 void vwins_free(struct vwins *w);
+/* 1 when e has no `fault`, or it names fault `name` of proxy `proxy` (an event's fault). */
+int vexp_fault_is(const struct vexp *e, const char *proxy, const char *name);
 /* 1 when nothing after the window's end was observed with the service left alone -- the run
  * ended, was aborted or halted while the fault acted (w->cut), or the fault is still active --
  * with that said in b ("the run was aborted while the fault acted (interrupted (SIGINT))").

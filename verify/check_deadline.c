@@ -60,8 +60,8 @@ static void tally_call(struct vctx *cx, struct vexp *e, const struct vev *ev, do
         t->over++;
         if (ev->grpc_timeout_ms > t->worst_over) t->worst_over = ev->grpc_timeout_ms;
     }
-    if (!ev->fault[0] || (e->fault && strcmp(ev->fault, e->fault))) return;
-    struct vfault *f = vrec_fault(cx->rec, ev->fault);
+    if (!ev->fault[0] || !vexp_fault_is(e, e->proxy, ev->fault)) return;
+    struct vfault *f = vrec_fault(cx->rec, e->proxy, ev->fault);
     if (f && !is_holding(f->type)) return;
     int stuck, cancel;
     double late = lateness(cx, ev, tol, &stuck, &cancel);

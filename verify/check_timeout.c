@@ -53,9 +53,9 @@ static int is_holding(const char *type)
 }
 
 /* When a hold ends by itself: the window end for faults that release or reset, else never. */
-static double hold_end(struct vrec *v, const char *fault, double at)
+static double hold_end(struct vrec *v, const char *proxy, const char *fault, double at)
 {
-    struct vfault *f = vrec_fault(v, fault);
+    struct vfault *f = vrec_fault(v, proxy, fault);
     if (!f || !strcmp(f->on_end, "keep")) return INFINITY;
     for (int i = 0; i < f->nw; i++)
         if (at >= f->w[i].start - 1 && at <= f->w[i].end) return f->w[i].end;
@@ -90,9 +90,9 @@ static void add_wait(struct waits *t, double waited, int *which)
 
 /* A tcp connection a slowing fault (latency, bandwidth, slicer...) acted on: it marks no hold,
  * so the record's turns say which calls it slowed (docs/metrics.md, call_*). */
-static void slowed_calls(struct vctx *cx, const struct vev *ev, double within, struct waits *t)
+static void slowed_calls(struct vctx *cx, const char *px, const struct vev *ev, double within, struct waits *t)
 {
-    struct vfault *f = vrec_fault(cx->rec, ev->fault);
+    struct vfault *f = vrec_fault(cx->rec, px, ev->fault);
     if (!f || !is_holding(f->type) || in_list(marking, f->type)) return;
     double cl = !isnan(ev->close_ms) ? ev->close_ms : cx->rec->end_ms;
     /* the call still open at the close (no answer since the client spoke, or bytes
@@ -114,11 +114,11 @@ static void slowed_calls(struct vctx *cx, const struct vev *ev, double within, s
 /* A tcp connection a holding fault held: when its call started, when the client gave up on it
  * (*gave, NAN: never), when the hold ends by itself and when the call ended. 0 when it holds no
  * call. */
-static int held_conn(struct vctx *cx, const struct vev *ev, double *start, double *gave, double *end_hold,
+static int held_conn(struct vctx *cx, const char *px, const struct vev *ev, double *start, double *gave, double *end_hold,
                      double *closed)
 {
     if (ev->kind != VEV_CONN || isnan(ev->hang_ms) || isnan(ev->last_up_ms)) return 0;
-    *end_hold = hold_end(cx->rec, ev->fault, ev->hang_ms);
+    *end_hold = hold_end(cx->rec, px, ev->fault, ev->hang_ms);
     *closed = !isnan(ev->close_ms) ? ev->close_ms : cx->rec->end_ms;
     if (!isnan(ev->call_open_ms) || !isnan(ev->call_max_at_ms)) {
         /* turns recorded: a held call is one open at the close (sent, never answered),
@@ -147,14 +147,14 @@ static int held_conn(struct vctx *cx, const struct vev *ev, double *start, doubl
 }
 
 /* An http request a holding fault was applied to: as held_conn. */
-static int held_request(struct vctx *cx, const struct vev *ev, double *start, double *gave, double *end_hold,
+static int held_request(struct vctx *cx, const char *px, const struct vev *ev, double *start, double *gave, double *end_hold,
                         double *closed)
 {
     if (ev->kind != VEV_REQUEST || !ev->fault[0] || isnan(ev->req_ms)) return 0;
-    struct vfault *f = vrec_fault(cx->rec, ev->fault);
+    struct vfault *f = vrec_fault(cx->rec, px, ev->fault);
     if (f && !is_holding(f->type)) return 0;
     *start = ev->req_ms;
-    *end_hold = hold_end(cx->rec, ev->fault, ev->req_ms);
+    *end_hold = hold_end(cx->rec, px, ev->fault, ev->req_ms);
     if (!isnan(ev->abandoned_ms)) *gave = ev->abandoned_ms;
     *closed = !isnan(ev->total_ms) ? *start + ev->total_ms : (ev->held_at_end ? cx->rec->end_ms : NAN);
     return !isnan(*closed);
@@ -162,13 +162,13 @@ static int held_request(struct vctx *cx, const struct vev *ev, double *start, do
 
 /* A TLS handshake a tls_hang or tls_slow fault held (tls_fault = hang | slow): as held_conn, the
  * call being the handshake. */
-static int held_handshake(struct vctx *cx, const struct vev *ev, double *start, double *gave, double *end_hold,
-                          double *closed)
+static int held_handshake(struct vctx *cx, const char *px, const struct vev *ev, double *start, double *gave,
+                          double *end_hold, double *closed)
 {
     if (ev->kind != VEV_CONN || isnan(ev->hang_ms) || (strcmp(ev->tls_fault, "hang") && strcmp(ev->tls_fault, "slow")))
         return 0;
     *start = ev->hang_ms;
-    *end_hold = !isnan(ev->hang_end_ms) ? ev->hang_end_ms : hold_end(cx->rec, ev->fault, ev->hang_ms);
+    *end_hold = !isnan(ev->hang_end_ms) ? ev->hang_end_ms : hold_end(cx->rec, px, ev->fault, ev->hang_ms);
     *closed = !isnan(ev->close_ms) ? ev->close_ms : cx->rec->end_ms;
     if (!isnan(ev->gave_up_ms) && ev->gave_up_ms <= *end_hold + 1) *gave = ev->gave_up_ms - *start;
     return 1;
@@ -181,9 +181,9 @@ static void collect_waits(struct vctx *cx, struct vexp *e, const struct vpx *p, 
     for (int i = 0; i < p->nev; i++) if (p->ev[i].kind == VEV_REQUEST) { http = 1; break; }
     for (int i = 0; i < p->nev; i++) {
         const struct vev *ev = &p->ev[i];
-        if (e->fault && strcmp(ev->fault, e->fault)) continue;
+        if (!vexp_fault_is(e, p->name, ev->fault)) continue;
         double start, gave = NAN, end_hold, closed;
-        if (held_handshake(cx, ev, &start, &gave, &end_hold, &closed)) {
+        if (held_handshake(cx, p->name, ev, &start, &gave, &end_hold, &closed)) {
             double held = (end_hold < closed ? end_hold : closed) - start;
             if (!isnan(gave)) add_wait(t, gave, &t->abandoned);
             else if (held > within) add_wait(t, held, &t->stuck);
@@ -191,10 +191,10 @@ static void collect_waits(struct vctx *cx, struct vexp *e, const struct vpx *p, 
             continue;
         }
         if (!http && ev->kind == VEV_CONN && isnan(ev->hang_ms) && ev->fault[0]) {
-            slowed_calls(cx, ev, within, t);
+            slowed_calls(cx, p->name, ev, within, t);
             continue;
         }
-        if (!(http ? held_request : held_conn)(cx, ev, &start, &gave, &end_hold, &closed)) continue;
+        if (!(http ? held_request : held_conn)(cx, p->name, ev, &start, &gave, &end_hold, &closed)) continue;
         if (!isnan(gave)) {
             add_wait(t, gave, &t->abandoned);
             continue;

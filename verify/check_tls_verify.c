@@ -80,7 +80,7 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     for (int i = 0; i < p->nev; i++) {
         const struct vev *ev = &p->ev[i];
         if (ev->kind != VEV_CONN || !ev->tls_bad_cert[0]) continue;
-        if (e->fault && strcmp(ev->fault, e->fault)) continue;
+        if (!vexp_fault_is(e, p->name, ev->fault)) continue;
         count(ev, &t);
     }
     int n = t.refused + t.accepted;

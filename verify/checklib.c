@@ -149,13 +149,36 @@ const char *vfmt_off(double ms, char *b, size_t n)
 
 /* ---- windows ---- */
 
+/* Is f the fault `sel` names? sel is NAME or PROXY/NAME; a NAME that several proxies' faults have
+ * is the one on `proxy` when that proxy has one, else all of them. */
+static int fault_named(struct vrec *v, const struct vfault *f, const char *sel, const char *proxy)
+{
+    const char *slash = strchr(sel, '/');
+    if (slash)
+        return strlen(f->proxy) == (size_t)(slash - sel) && !strncmp(f->proxy, sel, (size_t)(slash - sel)) &&
+               !strcmp(f->name, slash + 1);
+    if (strcmp(f->name, sel)) return 0;
+    if (proxy && vrec_fault(v, proxy, sel)) return !strcmp(f->proxy, proxy);
+    return 1;
+}
+
+int vexp_fault_is(const struct vexp *e, const char *proxy, const char *name)
+{
+    if (!e->fault) return 1;
+    const char *slash = strchr(e->fault, '/');
+    if (!slash) return !strcmp(e->fault, name);
+    return strlen(proxy) == (size_t)(slash - e->fault) && !strncmp(proxy, e->fault, (size_t)(slash - e->fault)) &&
+           !strcmp(slash + 1, name);
+}
+
 void vctx_windows(struct vctx *cx, struct vexp *e, const char *proxy, struct vwins *out)
 {
     memset(out, 0, sizeof(*out));
     struct vrec *v = cx->rec;
     for (int i = 0; i < v->nfaults; i++) {
         struct vfault *f = &v->faults[i];
-        if (e->fault ? strcmp(f->name, e->fault) : (proxy && strcmp(f->proxy, proxy))) continue;
+        if (e->fault ? !fault_named(v, f, e->fault, proxy ? proxy : e->proxy) : (proxy && strcmp(f->proxy, proxy)))
+            continue;
         out->affected += f->affected;
         out->nfaults++;
         snprintf(out->names + strlen(out->names), sizeof(out->names) - strlen(out->names), "%s%s",

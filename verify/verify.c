@@ -43,6 +43,24 @@ static int doc_has(struct inidoc *d, const char *type, const char *name)
     return any ? 0 : -1;
 }
 
+/* doc_has for a fault named NAME or PROXY/NAME (a [fault NAME] whose proxy is PROXY). */
+static int doc_has_fault(struct inidoc *d, const char *sel)
+{
+    const char *slash = strchr(sel, '/');
+    if (!slash) return doc_has(d, "fault", sel);
+    int any = 0, line;
+    for (int i = 0; i < d->nsecs; i++) {
+        struct inisec *s = &d->secs[i];
+        if (strcmp(s->type, "fault")) continue;
+        any = 1;
+        const char *px = inisec_get(s, "proxy", &line);
+        if (!strcmp(s->name, slash + 1) && px && strlen(px) == (size_t)(slash - sel) &&
+            !strncmp(px, sel, (size_t)(slash - sel)))
+            return 1;
+    }
+    return any ? 0 : -1;
+}
+
 static int exp_init(struct inidoc *d, struct inisec *s, struct vexp *e, const struct vcheck **ck, char *err,
                     size_t errlen)
 {
@@ -68,7 +86,7 @@ static int exp_init(struct inidoc *d, struct inisec *s, struct vexp *e, const st
         return inidoc_err(d, s->line, err, errlen, "[expect %s] needs 'proxy' (the proxy in front of the dependency)",
                           s->name);
     e->fault = inisec_get(s, "fault", &line);
-    if (e->fault && doc_has(d, "fault", e->fault) == 0)
+    if (e->fault && doc_has_fault(d, e->fault) == 0)
         return inidoc_err(d, line, err, errlen, "[expect %s] fault: no [fault %s] in this file", s->name, e->fault);
     const char *other = inisec_get(s, "other", &line);
     if (other && doc_has(d, "proxy", other) == 0)
@@ -164,6 +182,15 @@ static void run_as_a_whole(const struct verify_opts *o, const struct vrec *rec, 
     }
 }
 
+/* Is [expect NAME] one o asks to judge? */
+static int judged(const struct verify_opts *o, const char *name)
+{
+    if (!o->only) return 1;
+    for (int i = 0; o->only[i]; i++)
+        if (!strcmp(o->only[i], name)) return 1;
+    return 0;
+}
+
 int verify_doc(struct inidoc *doc, const struct verify_opts *o, struct verify_report *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -171,7 +198,7 @@ int verify_doc(struct inidoc *doc, const struct verify_opts *o, struct verify_re
     if ((!o->run || !o->run[0]) && !o->record_file) { snprintf(err, errlen, "no run id (--run ID)"); return -1; }
     if (verify_check_doc(doc, err, errlen) < 0) return -1;
     int n = 0;
-    for (int i = 0; i < doc->nsecs; i++) n += !strcmp(doc->secs[i].type, "expect");
+    for (int i = 0; i < doc->nsecs; i++) n += !strcmp(doc->secs[i].type, "expect") && judged(o, doc->secs[i].name);
     out->r = fl_calloc((size_t)n + 1, sizeof(*out->r));
     if (!n) return 0;
     struct vrec rec;
@@ -184,7 +211,7 @@ int verify_doc(struct inidoc *doc, const struct verify_opts *o, struct verify_re
     struct vctx cx = {&rec, o};
     for (int i = 0; i < doc->nsecs; i++) {
         struct inisec *s = &doc->secs[i];
-        if (strcmp(s->type, "expect")) continue;
+        if (strcmp(s->type, "expect") || !judged(o, s->name)) continue;
         struct vexp e;
         const struct vcheck *ck;
         exp_init(doc, s, &e, &ck, err, errlen);

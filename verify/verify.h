@@ -53,6 +53,8 @@ struct verify_opts {
     const char *record_file;/* judge this record.json (faultline run's export) instead of Redis */
     double wait_ms;         /* a run still being recorded: wait this long for it to end */
     int live_ok;            /* judge a run still being recorded as it stands (after wait_ms) */
+    const char *const *only;/* NULL, or the [expect] names to judge (NULL-terminated): the others
+                             * are validated, not judged (the runner's check(NAME) stop conditions) */
 };
 
 /* Validates every [expect] section of doc (keys, values). 0 or -1 with "PATH:LINE: reason". */

@@ -93,6 +93,24 @@ check load_bad_exit_2 [ $? = 2 ]       # checked here first: nothing sent
 check load_bad_has_line grep -q 'bad.ini:1: \[fault x\] .proxy. is required' "$TT/err"
 ctl load "$TT/missing.ini" >/dev/null 2>&1
 check load_missing_file_exit_2 [ $? = 2 ]
+# refused by the daemon (valid here): FILE:LINE of the key it names, not the route or HTTP
+BUSY=$(free_port)
+python3 -c "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', $BUSY)); s.listen(); time.sleep(60)" &
+_PIDS+=($!)
+wait_for 10 bash -c "grep -qi ':$(printf %04X "$BUSY") ' /proc/net/tcp"
+printf '[proxy db]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\n\n[proxy two]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\n' \
+    "$LP" "$ECHO" "$BUSY" "$ECHO" >"$TT/busy.ini"
+ctl load "$TT/busy.ini" >/dev/null 2>"$TT/err"
+check load_refused_exit_1 [ $? = 1 ]
+check load_refused_file_line grep -q "^faultline ctl: $TT/busy.ini:6: \[proxy two\] cannot listen on 127.0.0.1:$BUSY: " "$TT/err"
+check load_refused_no_route bash -c "! grep -q 'POST /profile\|HTTP 500' '$TT/err'"
+printf '# far away\n[proxy db]\nlisten = 127.0.0.1:%s\nupstream = 10.9.9.9:80\n' "$LP" >"$TT/far.ini"
+ctl load "$TT/far.ini" >/dev/null 2>"$TT/err"
+check load_forbidden_exit_1 [ $? = 1 ]
+check load_forbidden_file_line grep -q "^faultline ctl: $TT/far.ini:4: forbidden by api_upstream_allow: upstream 10.9.9.9:80 is not allowed" "$TT/err"
+check load_forbidden_no_route bash -c "! grep -q 'POST /profile\|HTTP 403\|line 2)' '$TT/err'"
+ctl --json list >"$TT/out" 2>&1
+check load_refused_changes_nothing jqf '(.proxies | keys) == ["db"] and .proxies.db.upstream == "127.0.0.1:'"$ECHO"'"' "$TT/out"
 
 # add without a name: the missing field is named, nothing is sent
 ctl add type=latency proxy=db delay=1ms >/dev/null 2>"$TT/err"
@@ -101,6 +119,11 @@ check add_no_name_says grep -q "missing the fault's NAME: 'type=latency' is a ke
 ctl add >/dev/null 2>"$TT/err"
 check add_nothing_exit_2 [ $? = 2 ]
 check add_nothing_says grep -q "missing the fault's NAME" "$TT/err"
+ctl add f4 proxy=db delay=1ms >/dev/null 2>"$TT/err"
+check add_no_type_exit_2 [ $? = 2 ]
+check add_no_type_names_it grep -q "add f4: missing type=" "$TT/err"
+ctl add f5 type=latency delay=1ms >/dev/null 2>"$TT/err"
+check add_no_proxy_names_it grep -q "add f5: missing proxy=" "$TT/err"
 
 # proxies: list, add, disable, enable, rm -- each seen by a real client
 check help_lists_proxy_commands grep -q 'proxy add NAME listen=ADDR upstream=ADDR' "$TT/help"

@@ -76,13 +76,13 @@ wait_for 5 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK --raw hget $C requests)\" -g
 check counter_requests [ "$(hget $C requests)" -ge 7 ]
 check counter_status_4xx [ "$(hget $C status_4xx)" -ge 2 ]
 check counter_bad_requests [ "$(hget $C bad_requests)" = 1 ]
-check fault_requests_affected [ "$(hget $R:fault:err:h1 requests_affected)" = 1 ]
+check fault_requests_affected [ "$(hget $R:fault:web:err:h1 requests_affected)" = 1 ]
 
 # a request still held when faultline stops: held_at_end
 curl -s -m 20 -H 'X-Request-Id: held-1' $P/stuck >/dev/null 2>&1 &
 HELD=$!
 _PIDS+=($HELD)
-wait_for 10 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK --raw hget $R:fault:stuck:h1 requests_affected)\" -ge 2 ]"
+wait_for 10 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK --raw hget $R:fault:web:stuck:h1 requests_affected)\" -ge 2 ]"
 stop_pid "$FL_PID"
 e=$(events "$R:events:web" | grep 'request_id=held-1')
 check held_at_end_recorded [ "$(kv "$e" held_at_end)" = 1 ]

@@ -178,7 +178,7 @@ e=$(ev tls_fault alert); echo "# alert: $e"
 check rec_alert_by_faultline eval '[ "$(kv "$e" tls_alert)" = protocol_version ] && [ "$(kv "$e" tls_alert_by)" = faultline ] && [ "$(kv "$e" fault)" = alert ]'
 e=$(ev tls_fault cut); echo "# cut: $e"
 check rec_cut eval '[ "$(kv "$e" closed_by)" = fault ] && [ "$(kv "$e" tls_app_bytes)" -gt 0 ]'
-FH=fl:run:tlsf-1:fault
+FH=fl:run:tlsf-1:fault:web   # R:fault:<proxy>:<fault>:<inst>
 check rec_fault_counted eval '[ "$(redis-cli -s $REDIS_SOCK --raw hget $FH:exp:i1 conns_affected)" -ge 4 ]'
 
 # profile errors: a TLS fault where TLS is not terminated; expired without a CA; a bad alert;

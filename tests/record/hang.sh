@@ -39,7 +39,7 @@ for i in 1 2 3; do
     check "client_timed_out_$i" [ "$(kv "$out" result)" = timeout ]
 done
 # start_fl's readiness probe was held and gave up too (4 in all); its event has no bytes
-wait_for 10 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK --raw hget $R:fault:stuck:h1 abandoned)\" = 4 ]"
+wait_for 10 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK --raw hget $R:fault:svc:stuck:h1 abandoned)\" = 4 ]"
 events "$R:events:svc" | grep 'fault=stuck' | grep last_up_ms >"$TT/ev"
 check events_3_held [ "$(wc -l <"$TT/ev")" = 3 ]
 n=0
@@ -55,7 +55,7 @@ while read -r e; do
     check "bytes_up_5_$n" [ "$(kv "$e" bytes_up)" = 5 ]
     check "bytes_down_0_$n" [ "$(kv "$e" bytes_down)" = 0 ]
 done <"$TT/ev"
-F=$R:fault:stuck:h1
+F=$R:fault:svc:stuck:h1
 check fault_hash_type [ "$(hget $F type)" = hang ]
 check fault_hash_proxy [ "$(hget $F proxy)" = svc ]
 check fault_hash_affected [ "$(hget $F conns_affected)" = 4 ]     # 3 calls + start_fl's probe

@@ -72,8 +72,8 @@ check events_b_8 [ "$(grep -c 'inst=inst-b ' "$TT/ev")" = 8 ]
 check events_fault_a [ "$(grep 'inst=inst-a ' "$TT/ev" | grep -c 'fault=slow-a')" = 11 ]
 events "$R:faults" >"$TT/fw"
 check faults_stream_both [ "$(grep -c 'event=start' "$TT/fw")" = 2 ]
-check fault_hash_a [ "$(hget $R:fault:slow-a:inst-a type)" = latency ]
-check fault_hash_b [ "$(hget $R:fault:slow-b:inst-b conns_affected)" = 8 ]
+check fault_hash_a [ "$(hget $R:fault:db:slow-a:inst-a type)" = latency ]
+check fault_hash_b [ "$(hget $R:fault:db:slow-b:inst-b conns_affected)" = 8 ]
 stop_pid "$PID_a"
 check a_ended [ -n "$(hget $R:meta:inst-a ended_ms)" ]
 check b_running [ -z "$(hget $R:meta:inst-b ended_ms)" ]

@@ -30,7 +30,7 @@ C=fl:run:rl:counters:echo:r1
 for i in 1 2 3 4 5; do "$TBIN/flpeer" echo "127.0.0.1:$P1" 1000 >/dev/null; done
 wait_for 10 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK --raw hget $C accepted)\" = 6 ]"
 check before_reload_6 [ "$(hget $C accepted)" = 6 ]
-check fault_before [ "$(hget fl:run:rl:fault:slow:r1 conns_affected)" = 6 ]
+check fault_before [ "$(hget fl:run:rl:fault:echo:slow:r1 conns_affected)" = 6 ]
 
 mk "$P2" 2ms
 kill -HUP "$FL_PID"
@@ -40,7 +40,7 @@ wait_for 10 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK --raw hget $C accepted)\" =
 check after_reload_carries_on [ "$(hget $C accepted)" = 10 ]
 check bytes_carry_on [ "$(hget $C bytes_up)" = 8000 ]
 check series_new_sum_10 [ "$(ts_sum fl:run:rl:ts:echo:r1 new)" = 10 ]
-check fault_carries_on [ "$(hget fl:run:rl:fault:slow:r1 conns_affected)" = 10 ]
+check fault_carries_on [ "$(hget fl:run:rl:fault:echo:slow:r1 conns_affected)" = 10 ]
 check meta_profile_reloaded bash -c "redis-cli -s $REDIS_SOCK --raw hget fl:run:rl:meta:r1 profile | grep -q 'delay = 2ms'"
 events fl:run:rl:faults >"$TT/fw"
 check fault_window_end_on_change [ "$(grep -c 'fault=slow .*event=end' "$TT/fw")" -ge 1 ]

@@ -243,6 +243,18 @@ UNIT(profile_errors_name_line_and_key)
                   "upstream = 127.0.0.1:3\n",
                   "p.ini:4: [proxy a] is defined twice (first at line 1)", e, sizeof(e)));
     EXPECT(err_at("[server]\nx = 1\n", "p.ini:1: unknown section [server]", e, sizeof(e)));
+    /* fault names are per proxy: one name on two proxies is two faults, twice on one is an error */
+    const char *two = "[proxy a]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:2\n"
+                      "[proxy b]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:2\n"
+                      "[fault lat]\nproxy = a\ntype = latency\ndelay = 1ms\n"
+                      "[fault lat]\nproxy = b\ntype = latency\ndelay = 2ms\n";
+    struct profile *p2 = profile_parse("p.ini", two, 0, e, sizeof(e));
+    EXPECT(p2 != NULL && p2->nfaults == 2);
+    if (p2) EXPECT(!strcmp(p2->faults[0]->proxy, "a") && !strcmp(p2->faults[1]->proxy, "b"));
+    profile_free(p2);
+    char again[600];
+    snprintf(again, sizeof(again), "%s[fault lat]\nproxy = a\ntype = latency\ndelay = 3ms\n", two);
+    EXPECT(err_at(again, "p.ini:15: [fault lat] is defined twice on proxy a", e, sizeof(e)));
     /* port 0 on two proxies is not "the same address" (each gets its own port) */
     struct profile *p = profile_parse("p.ini", "[proxy a]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:2\n"
                                                "[proxy b]\nlisten = 127.0.0.1:0\nupstream = 127.0.0.1:2\n",

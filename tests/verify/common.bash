@@ -8,7 +8,7 @@
 # to FX0 (a whole Unix second), for checks driven without a real recorder:
 #   fx_run RUN START_S END_S [INST]            fl:runs, R:instances, R:meta
 #   fx_window RUN FAULT PROXY TYPE START_S END_S [INST]   R:faults start/end (END_S "-" = open)
-#   fx_fault RUN FAULT PROXY TYPE AFFECTED [INST]         R:fault:<f>:<inst>
+#   fx_fault RUN FAULT PROXY TYPE AFFECTED [INST]         R:fault:<proxy>:<f>:<inst>
 #   fx_ts RUN PROXY SEC "new=.. peak=.. cur=.." [INST]    one bucket of R:ts
 #   fx_ev RUN PROXY field value ...                       one R:events entry
 rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
@@ -42,7 +42,7 @@ fx_window() {
         at_ms "$(fxms "$6")" reason duration >/dev/null
 }
 fx_fault() {
-    rcli hset "fl:run:$1:fault:$2:${6:-i1}" proxy "$3" type "$4" conns_affected "$5" requests_affected 0 >/dev/null
+    rcli hset "fl:run:$1:fault:$3:$2:${6:-i1}" proxy "$3" type "$4" conns_affected "$5" requests_affected 0 >/dev/null
 }
 fx_ts() { rcli hset "fl:run:$1:ts:$2:${5:-i1}" "$((FX0 + $3))" "$4" >/dev/null; }
 fx_ev() { local run=$1 px=$2; shift 2; rcli xadd "fl:run:$run:events:$px" '*' "$@" >/dev/null; }

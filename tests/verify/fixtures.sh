@@ -151,6 +151,7 @@ expect_verdict rec INCONCLUSIVE fault_still_open
 # ---- evidence: too little load for a pool bound, nothing failed for retries ----
 fx_run ev1 0 30
 fx_window ev1 slow web latency 10 20
+# the counters under the key of records written by older versions (R:fault:<fault>:<inst>): read too
 rcli hset fl:run:ev1:fault:slow:i1 proxy web type latency conns_affected 0 requests_affected 8 >/dev/null
 for s in $(seq 0 29); do fx_ts ev1 web "$s" "new=0 peak=1 cur=1 req=1 err=0 inflight=1 faults=0 up=1 down=1"; done
 for s in $(seq 0 2 28); do

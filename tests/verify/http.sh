@@ -80,7 +80,10 @@ check flat_blamed_on_backoff bash -c "echo \"\$1\" | grep -q 'FAIL flat-retries:
 check brknone_blamed_on_rate bash -c "echo \"\$1\" | grep -q 'FAIL brknone-breaker: the call rate fell only'" _ "$VOUT"
 check junit_valid xmllint --noout "$TT/j.xml"
 
-# fingerprint mode (ids ignored): attempts per call estimated from the rate rise per method+path
+# fingerprint mode (ids ignored): attempts per call estimated from the rate rise per method+path;
+# the 503 fault answers at once, so the requests end far faster than in the baseline, and a caller
+# that sends its next request when the last one ends would raise its rate as much without retrying:
+# neither the storm nor the calm caller can be judged from the rate (INCONCLUSIVE, never FAIL/PASS)
 cat >"$TT/fp.ini" <<INI
 [expect storm-fp]
 check = retries
@@ -96,7 +99,8 @@ max_attempts = 3
 window = 1s
 INI
 vverify "$TT/fp.ini" http1
-expect_verdict storm-fp FAIL
-expect_verdict brknone-fp PASS
+expect_verdict storm-fp INCONCLUSIVE
+expect_verdict brknone-fp INCONCLUSIVE
+check storm_fp_says_why bash -c "echo \"\$1\" | grep -q 'INCONCLUSIVE storm-fp: the rate of a repeated request rose .*faster.*id_header'" _ "$VOUT"
 check storm_fp_about_6x bash -c "echo \"\$1\" | grep '^storm-fp' | grep -Eq '~([4-9]|1[0-4])\.[0-9] attempts'" _ "$VOUT"
 done_tests
