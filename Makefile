@@ -22,6 +22,9 @@ DESTDIR ?=
 LAYERS := common faults record proxy proxy/protocols control verify run cli
 SRC := $(foreach d,$(LAYERS),$(wildcard $(d)/*.c))
 OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRC))
+# the console's page (control/console_assets/), compiled in as a generated C file
+CONSOLE_ASSETS := $(sort $(wildcard control/console_assets/*))
+OBJ += $(BUILD)/obj/gen/console_assets.o
 LIBOBJ := $(filter-out $(BUILD)/obj/cli/main.o,$(OBJ))
 UNIT_SRC := $(wildcard tests/unit/*.c)
 TESTBIN_SRC := $(wildcard tests/peers/*.c)
@@ -37,6 +40,14 @@ $(BUILD)/faultline: $(OBJ)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/gen/console_assets.c: $(CONSOLE_ASSETS) scripts/embed_assets.sh
+	@mkdir -p $(dir $@)
+	scripts/embed_assets.sh $@ $(CONSOLE_ASSETS)
+
+$(BUILD)/obj/gen/console_assets.o: $(BUILD)/gen/console_assets.c control/console.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 -include $(OBJ:.o=.d)
 

@@ -6,6 +6,7 @@
  *   verify EXPECT    judge a recorded run
  *   run    SCENARIO  baseline / inject / recover, then the verdict
  *   ca     init DIR  faultline's own CA for minted TLS certificates
+ *   console          the URL of a running daemon's game-day console (cli/console.c)
  *   version
  */
 #include "cli/cli.h"
@@ -36,6 +37,7 @@ static void usage(FILE *out)
             "  verify EXPECT.ini      judge a recorded run (exit 0 pass, 1 fail, 3 inconclusive)\n"
             "  run SCENARIO.ini       run a scenario end to end and print the verdict\n"
             "  ca init DIR            write a CA that TLS proxies mint certificates with\n"
+            "  console                the URL of a running faultline's game-day console\n"
             "  version                print the version\n"
             "\n"
             "'faultline COMMAND --help' describes each command. Docs: docs/ in the source tree.\n");
@@ -88,6 +90,7 @@ int main(int argc, char **argv)
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"serve", cli_serve}, {"check", cmd_check}, {"version", cmd_version},
         {"ctl", cli_ctl}, {"verify", cli_verify}, {"run", cli_run}, {"ca", cli_ca},
+        {"console", cli_console},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

@@ -134,6 +134,7 @@ static int judge(struct inidoc *doc, const char *file, const struct verify_opts 
     }
     if (rep.n == 0) fprintf(stderr, "faultline verify: %s has no [expect NAME] section: nothing to judge\n", file);
     verify_print_table(&rep, stdout);
+    verify_print_audit(&rep, stdout);
     int rc = rep.n ? verify_exit_code(&rep) : 2;
     if (junit && verify_write_junit(&rep, junit, err, sizeof(err)) < 0) { fprintf(stderr, "faultline verify: %s\n", err); rc = 2; }
     if (json && verify_write_json(&rep, json, err, sizeof(err)) < 0) { fprintf(stderr, "faultline verify: %s\n", err); rc = 2; }

@@ -21,6 +21,8 @@
 #include "common/log.h"
 #include "common/unixsock.h"
 #include "control/guard.h"
+#include "control/audit.h"
+#include "control/console.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -179,6 +181,7 @@ static const char *reason(int code)
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return "Status";
@@ -281,6 +284,21 @@ const char *adm_fault_state(const struct fault *f)
 
 static void attr_to_json(void *ud, const char *k, const char *v) { json_object_set_new(ud, k, json_string(v)); }
 
+/* Milliseconds until the fault ends by duration, ttl or max_fault_duration (as proxy/proxy.c
+ * times it), or null: it never ends by itself, has ended, or is killed. */
+static json_t *fault_left_json(const struct fault *f)
+{
+    if (f->killed || f->phase == FAULT_ENDED || !f->px) return json_null();
+    int64_t start_at = f->loaded_us + f->start_us, end = INT64_MAX;
+    if (f->duration_us) end = start_at + f->duration_us;
+    if (f->ttl_us && f->loaded_us + f->ttl_us < end) end = f->loaded_us + f->ttl_us;
+    int64_t cap = f->px->srv->g.max_fault_duration_us;
+    if (cap && start_at + cap < end) end = start_at + cap;
+    if (end == INT64_MAX) return json_null();
+    int64_t left = end - fl_now_us();
+    return json_integer(left > 0 ? left / 1000 : 0);
+}
+
 json_t *adm_fault_json(const struct fault *f)
 {
     json_t *spec = json_object(), *attrs = json_object();
@@ -293,9 +311,11 @@ json_t *adm_fault_json(const struct fault *f)
                             "bytes_dropped", (json_int_t)c->bytes_dropped, "closes", (json_int_t)c->closes,
                             "resets", (json_int_t)c->resets, "abandoned", (json_int_t)c->abandoned,
                             "refused", (json_int_t)c->refused, "requests_affected", (json_int_t)c->requests_affected);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "name", f->name, "proxy", f->proxy, "type",
-                     f->type->name, "state", adm_fault_state(f), "source", f->from_api ? "api" : "profile", "spec", spec,
-                     "attributes", attrs, "counters", cnt);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "name", f->name, "proxy", f->proxy, "type",
+                          f->type->name, "state", adm_fault_state(f), "source", f->from_api ? "api" : "profile", "spec",
+                          spec, "attributes", attrs, "counters", cnt);
+    json_object_set_new(o, "left_ms", fault_left_json(f));
+    return o;
 }
 
 /* ---- key/value lists built from JSON bodies ---- */
@@ -672,6 +692,17 @@ static const char *method_str(enum evhttp_cmd_type m)
     }
 }
 
+/* Splits the path into %-decoded segments. -1 when it has more than any route has (the ones
+ * decoded so far are freed by the caller). */
+static int split_path(struct adm_req *r, char *pcopy)
+{
+    for (char *save = NULL, *t = strtok_r(pcopy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+        if (r->nseg == (int)(sizeof(r->seg) / sizeof(r->seg[0]))) return -1;
+        r->seg[r->nseg++] = evhttp_uridecode(t, 0, NULL);
+    }
+    return 0;
+}
+
 static void gen_cb(struct evhttp_request *req, void *arg)
 {
     struct fl_server *s = arg;
@@ -684,11 +715,23 @@ static void gen_cb(struct evhttp_request *req, void *arg)
     if (!path || !*path) path = "/";
     char *pcopy = strdup(path);
     if (!pcopy) abort();
+    int authed = 0;   /* passed the token or the console session: its changes are audited */
+    int too_deep = split_path(&r, pcopy) < 0;
+    console_claim(&r);
     if (guard_request(&r) < 0) goto out;
-    if (!token_ok(s, req)) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer realm=\"faultline\"");
-        adm_error(&r, 401, "unauthorized: this admin API needs 'Authorization: Bearer <admin_token>'");
-        goto out;
+    /* the console's page and login are open (control/console.c checks them); everything else
+     * needs the token or a console session */
+    if (!(r.nseg >= 1 && r.nseg <= 2 && !strcmp(r.seg[0], "console"))) {
+        int cs = console_session(&r);
+        if (cs < 0) goto out;
+        if (!cs && !token_ok(s, req)) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer realm=\"faultline\"");
+            adm_error(&r, 401, "unauthorized: this admin API needs 'Authorization: Bearer <admin_token>'");
+            goto out;
+        }
+        if (!cs) snprintf(r.who, sizeof(r.who), "%s", !s->g.admin_token[0] ? "loopback"
+                                                   : s->g.pol.token_name[0] ? s->g.pol.token_name : "admin");
+        authed = 1;
     }
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     r.blen = evbuffer_get_length(in);
@@ -700,19 +743,15 @@ static void gen_cb(struct evhttp_request *req, void *arg)
     if (!r.body) abort();
     evbuffer_copyout(in, r.body, r.blen);
     r.body[r.blen] = 0;
-    /* split the path into %-decoded segments (too many: no route has that many; the ones
-     * decoded so far are still freed below) */
-    int too_deep = 0;
-    for (char *save = NULL, *t = strtok_r(pcopy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-        if (r.nseg == (int)(sizeof(r.seg) / sizeof(r.seg[0]))) { too_deep = 1; break; }
-        r.seg[r.nseg++] = evhttp_uridecode(t, 0, NULL);
-    }
-    if (too_deep || !(adm_toxi_route(&r) || route_faults(&r) || route_misc(&r) || adm_metrics_route(&r)))
+    if (too_deep || !(console_route(&r) || adm_toxi_route(&r) || route_faults(&r) || route_misc(&r) ||
+                      adm_metrics_route(&r) || adm_audit_route(&r) || adm_verdicts_route(&r)))
         if (!r.replied) adm_error(&r, 404, "not found: %s", path);
 out:
     if (!r.replied) adm_error(&r, 500, "no reply");
-    if (r.method != EVHTTP_REQ_GET && r.method != EVHTTP_REQ_HEAD)
+    if (r.method != EVHTTP_REQ_GET && r.method != EVHTTP_REQ_HEAD) {
         log_info("api", "method=%s uri=%s status=%d", method_str(r.method), log_q(uri ? uri : "?"), g_last_code);
+        if (authed || r.console) audit_api(&r, g_last_code);
+    }
     for (int i = 0; i < r.nseg; i++) free(r.seg[i]);
     free(r.body);
     free(pcopy);
@@ -737,6 +776,7 @@ int admin_start(struct fl_server *s, char *err, size_t errlen)
 {
     if (s->g.admin_off || s->admin) return 0;
     if (guard_token_init(s, err, errlen) < 0) return -1;
+    audit_set_instance(s->g.instance);
     const struct fl_addr *a = &s->g.admin;
     if (!addr_is_loopback(a) && !s->g.admin_token[0]) {
         snprintf(err, errlen,
@@ -815,6 +855,7 @@ void admin_stop(struct fl_server *s)
     struct adm_state *st = s ? s->admin : NULL;
     if (!st) return;
     s->admin = NULL;
+    console_reset();
     evhttp_free(st->http);   /* frees the bound listener too, and its connections */
     while (st->conns) adm_conn_free(st->conns);   /* accepted, not yet attached */
     if (st->unix_path[0]) unixsock_release(st->unix_path);

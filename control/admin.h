@@ -6,7 +6,8 @@
  * loop: a request acts on the live proxies and faults before its reply is sent.
  *
  * Files: admin.c (listener, auth, routing, faultline endpoints), admin_toxi.c (the Toxiproxy
- * face), admin_metrics.c (/stats and /metrics).
+ * face), admin_metrics.c (/stats and /metrics), audit.c (the audit log, /audit), console.c
+ * (the game-day console, its login and sessions, /verdicts).
  */
 #ifndef FL_ADMIN_H
 #define FL_ADMIN_H
@@ -42,6 +43,10 @@ struct adm_req {
     size_t blen;
     int replied;
     int err_proxies;                        /* errors carry "proxies": [] (POST /populate) */
+    int browser_ok;                         /* a console path or request: the user-agent gate
+                                             * does not apply (control/console.c checks it) */
+    int console;                            /* a console session's request (cookie + CSRF) */
+    char who[64];                           /* for the audit: the token's name, "loopback" */
 };
 
 /* Replies: adm_json takes ownership of j; adm_error formats {"error": msg, "status": code}. */

@@ -47,11 +47,12 @@ static json_t *proxy_stats_json(const struct fl_proxy *px)
                           (json_int_t)st->upstream_ok, "upstream_failed", (json_int_t)st->upstream_failed, "refused",
                           (json_int_t)st->refused, "accept_errors", (json_int_t)st->accept_errors, "bytes_up",
                           (json_int_t)st->bytes_up, "bytes_down", (json_int_t)st->bytes_down, "closed_by", closed);
-    json_object_set_new(o, "http", json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I}", "requests", (json_int_t)st->requests,
-                                             "responses", (json_int_t)st->responses, "status", status, "bad_requests",
-                                             (json_int_t)st->bad_requests, "bad_responses", (json_int_t)st->bad_responses,
-                                             "inflight", (json_int_t)st->inflight, "peak_inflight",
-                                             (json_int_t)st->peak_inflight));
+    json_object_set_new(o, "http", json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I}", "requests",
+                                             (json_int_t)st->requests, "responses", (json_int_t)st->responses, "status",
+                                             status, "bad_requests", (json_int_t)st->bad_requests, "bad_responses",
+                                             (json_int_t)st->bad_responses, "inflight", (json_int_t)st->inflight,
+                                             "peak_inflight", (json_int_t)st->peak_inflight, "response_us_total",
+                                             (json_int_t)st->resp_us));
     json_object_set_new(o, "capped", json_integer((json_int_t)st->capped));
     json_object_set_new(o, "idle_closed", json_integer((json_int_t)st->idle_closed));
     json_object_set_new(o, "faults", faults);

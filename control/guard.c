@@ -165,7 +165,7 @@ int guard_request(struct adm_req *r)
     }
     if (site && strcasecmp(site, "same-origin") && strcasecmp(site, "none"))
         return refuse(r, "forbidden by sec_fetch_site: Sec-Fetch-Site '%s' (a request made by a web page)%s", site, "");
-    if (ua && !strncmp(ua, "Mozilla/", 8)) {
+    if (ua && !strncmp(ua, "Mozilla/", 8) && !r->browser_ok) {   /* the console: control/console.c */
         adm_error(r, 403, "User agent not allowed");
         return -1;
     }

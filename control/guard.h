@@ -4,7 +4,8 @@
  * from routing. The gate runs on every request before any handler: Host must be an address
  * literal, localhost, or a name listed in admin_hosts (DNS rebinding needs a name); an
  * Origin must be the admin's own origin; Sec-Fetch-Site must be same-origin or none; browser
- * user agents are refused (Toxiproxy's rule). The reach checks judge every listen and upstream
+ * user agents are refused (Toxiproxy's rule), except on the console's paths and requests
+ * (r->browser_ok: control/console.c checks those). The reach checks judge every listen and upstream
  * address a request asks for (proxy/policy.c) and answer 403 naming the rule. The bearer token
  * comes from admin_token, admin_token_file (mode 0600 or stricter; read again after each
  * successful SIGHUP reload) or FAULTLINE_ADMIN_TOKEN, in that order.

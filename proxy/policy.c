@@ -44,6 +44,13 @@ int policy_load(struct inidoc *d, struct inisec *s, struct global_spec *g, char 
         if (inisec_get(s, "admin_token", &tl))
             return KEYERR(line, "admin_token_file: admin_token is set too (line %d); keep one of them", tl);
     }
+    const char *tn = inisec_get(s, "admin_token_name", &line);
+    if (tn) {
+        size_t n = strspn(tn, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-");
+        if (!*tn || tn[n] || n >= sizeof(pol->token_name))
+            return KEYERR(line, "admin_token_name: '%.80s' is not 1-63 letters, digits, '.', '_', '@' or '-'", tn);
+        snprintf(pol->token_name, sizeof(pol->token_name), "%s", tn);
+    }
     const char *v = inisec_get(s, "admin_max_conns", &line);
     if (v) {
         int64_t n;

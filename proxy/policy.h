@@ -2,7 +2,7 @@
  * API may use (docs/security.md). Implemented in proxy/policy.c.
  *
  * What: the [faultline] keys unix_dirs, admin_hosts, api_listen_allow, api_upstream_allow,
- * admin_token_file and admin_max_conns, validated when the profile loads; the check of a
+ * admin_token_file, admin_token_name and admin_max_conns, validated when the profile loads; the check of a
  * profile's own unix: paths against unix_dirs; and the verdict on one listen or upstream
  * address asked for through the admin API. Why: the admin API is reachable by anything that
  * can connect to its port, and without limits it could put a proxy in front of any socket on
@@ -29,6 +29,7 @@ struct api_policy {
     char upstream_allow[1024];   /* api_upstream_allow, when upstream_set */
     int listen_set, upstream_set;
     char token_file[512];        /* admin_token_file ("" = none) */
+    char token_name[64];         /* admin_token_name: who the token is in the audit log ("" = "admin") */
     int max_conns;               /* admin_max_conns (0 = POLICY_MAX_CONNS) */
 };
 

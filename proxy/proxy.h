@@ -34,6 +34,7 @@ struct proxy_stats {
     uint64_t requests, responses;
     uint64_t status_class[6];             /* 1xx..5xx at [1]..[5], [0] = other */
     uint64_t bad_requests, bad_responses, inflight, peak_inflight;
+    uint64_t resp_us;                     /* sum over responses of request head -> response done */
     uint64_t capped;                      /* connections reset at accept: past max_conns (proxy/limits.c) */
     uint64_t idle_closed;                 /* connections closed for idling past their timeout */
 };

@@ -75,6 +75,12 @@ void rec_tick(void);             /* once per second (watchdog of the Redis conne
 const char *rec_run_id(void);
 /* Records the recorder could not write (events, fault windows, series buckets), for /stats. */
 uint64_t rec_dropped(void);
+/* The instance name in use ("" when not recording). */
+const char *rec_instance(void);
+/* One entry of the run's audit stream fl:run:<run>:audit (record_audit.c): npairs field/value
+ * pairs kv[0], kv[1], ... (copied; a NULL value is written as ""). Kept and sent again after a
+ * reconnect like a fault window; a no-op when not recording. */
+void rec_audit(const char *const *kv, int npairs);
 
 /* ---- per proxy ---- */
 

@@ -5,10 +5,13 @@
  * exchange), at phase boundaries only.
  * The fault body is the [fault] section's keys as a JSON object of strings plus "name".
  * GET /stats gives the live status its per-proxy numbers once a second (run_admin_stats).
+ * At the end the verdicts go to POST /verdicts, for the daemon's console (run_admin_verdicts).
+ * Requests say User-Agent: faultline-run, so the daemon's audit shows them as the runner's.
  */
 #include "run/run.h"
 #include "common/httpc.h"
 #include "common/mem.h"
+#include "common/version.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -27,7 +30,8 @@ static int admin_call(const char *admin, const char *token, const char *method, 
     char e[FL_ERRLEN], headers[1024], auth[HTTPC_BEARER_MAX];
     if (httpc_target(admin, 0, &t, e, sizeof(e)) < 0) { snprintf(err, errlen, "--admin %s: %s", admin, e); return -1; }
     if (httpc_bearer(token, auth, e, sizeof(e)) < 0) { snprintf(err, errlen, "--token: %s", e); return -1; }
-    snprintf(headers, sizeof(headers), "Content-Type: application/json\r\n%s", auth);
+    snprintf(headers, sizeof(headers), "User-Agent: faultline-run/%s\r\nContent-Type: application/json\r\n%s",
+             FAULTLINE_VERSION, auth);
     struct httpc_req rq = {.method = method, .path = path, .headers = headers, .body = body,
                            .blen = body ? strlen(body) : 0, .connect_ms = tmo_ms, .total_ms = 2 * tmo_ms,
                            .max_answer = RUN_ADMIN_MAX_ANSWER};
@@ -127,4 +131,29 @@ int run_admin_stats(const char *admin, const char *token, struct run_px_totals *
     json_decref(j);
     *out = t;
     return 0;
+}
+
+int run_admin_verdicts(const char *admin, const char *token, const struct verify_report *rep, char *err, size_t errlen)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < rep->n; i++) {
+        const struct verify_result *v = &rep->r[i];
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", v->name, "check", v->check,
+                                           "proxy", v->proxy, "verdict", verdict_str(v->v), "measured", v->measured,
+                                           "bound", v->bound, "why", v->why));
+    }
+    json_t *o = json_pack("{s:s, s:o, s:i}", "run", rep->run, "verdicts", a, "exit", verify_exit_code(rep));
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!body) { snprintf(err, errlen, "POST /verdicts: a verdict is not valid UTF-8"); return -1; }
+    struct httpc_resp r;
+    int rc = admin_call(admin, token, "POST", "/verdicts", body, RUN_ADMIN_MS, &r, err, errlen);
+    free(body);
+    if (rc < 0) return -1;
+    if (r.status != 200) {
+        snprintf(err, errlen, "POST /verdicts: HTTP %d %.500s", r.status, r.body);
+        rc = -1;
+    }
+    httpc_resp_free(&r);
+    return rc;
 }

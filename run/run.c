@@ -799,6 +799,9 @@ static int judge(struct runner *r, struct verify_report *rep, int *have_rep)
     printf("\n");
     if (rep->n) verify_print_table(rep, stdout);
     else printf("no [expect] sections: nothing judged\n");
+    verify_print_audit(rep, stdout);
+    if (r->admin && rep->n && run_admin_verdicts(r->admin, r->token, rep, err, sizeof(err)) < 0)
+        fprintf(stderr, "faultline run: the verdicts were not posted to the daemon's console: %s\n", err);
     return rc;
 }
 

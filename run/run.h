@@ -272,6 +272,9 @@ struct run_px_totals {
 };
 /* GET /stats (1 s timeouts): *out is a malloc'd array of *n proxies, the caller frees it.
  * 0 or -1 with err. Used once a second for the live status of an --admin run. */
+/* POST /verdicts: the report's verdicts, for the daemon's console (docs/console.md). 0, or -1
+ * with err. */
+int run_admin_verdicts(const char *admin, const char *token, const struct verify_report *rep, char *err, size_t errlen);
 int run_admin_stats(const char *admin, const char *token, struct run_px_totals **out, int *n, char *err, size_t errlen);
 
 #endif

@@ -101,4 +101,7 @@ double vpx_rate(const struct vpx *p, enum vmeasure m, double a, double b, int *n
 /* End of the last bucket (ms), or 0. */
 double vpx_data_end(const struct vpx *p);
 
+/* The record's audit stream into rep->audit (verify/audit.c). 0, or -1 with err. */
+int verify_read_audit(struct vrec *rec, struct verify_report *rep, char *err, size_t errlen);
+
 #endif

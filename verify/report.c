@@ -171,6 +171,7 @@ int verify_write_json(const struct verify_report *rep, const char *path, char *e
     json_object_set_new(root, "summary", json_pack("{s:i, s:i, s:i}", "pass", c[V_PASS], "fail", c[V_FAIL],
                                                    "inconclusive", c[V_INCONCLUSIVE]));
     json_object_set_new(root, "results", arr);
+    json_object_set_new(root, "audit", verify_audit_json(rep));
     int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_ENSURE_ASCII);
     json_decref(root);
     if (rc < 0) { snprintf(err, errlen, "%s: cannot write", path); return -1; }
@@ -183,4 +184,7 @@ void verify_report_free(struct verify_report *rep)
     free(rep->r);
     rep->r = NULL;
     rep->n = 0;
+    free(rep->audit);
+    rep->audit = NULL;
+    rep->naudit = rep->naudit_total = 0;
 }

@@ -228,6 +228,8 @@ int verify_doc(struct inidoc *doc, const struct verify_opts *o, struct verify_re
         r->seconds = mono_s() - t0;
     }
     run_as_a_whole(o, &rec, out);
+    char aerr[300];
+    verify_read_audit(&rec, out, aerr, sizeof(aerr));   /* shown, never judged: a failure only hides it */
     vrec_free(&rec);
     return 0;
 }

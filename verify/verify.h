@@ -28,11 +28,22 @@ struct verify_result {
     double seconds;        /* time the check took to evaluate */
 };
 
+/* One change to the daemons during the run, from the record's audit stream R:audit
+ * (docs/metrics.md; control/audit.h writes it). Shown, never judged. */
+struct verify_audit {
+    double at_ms;
+    char who[64], via[16], what[320], inst[128], remote[80];
+    int status;
+};
+#define VERIFY_AUDIT_MAX 1000   /* entries kept in a report (the newest); naudit_total counts all */
+
 struct verify_report {
     char run[128];
     char note[384];         /* "" or one line about the run as a whole (halted, still live) */
     struct verify_result *r;
     int n;
+    struct verify_audit *audit;   /* owned: the run's audit list, oldest first (verify/audit.c) */
+    int naudit, naudit_total;
 };
 
 struct verify_opts {
@@ -68,5 +79,10 @@ int verify_write_json(const struct verify_report *rep, const char *path, char *e
 /* r->detail as a JSON array of its lines (a new json_t*, owned by the caller). */
 void *verify_detail_json(const struct verify_result *r);
 void verify_report_free(struct verify_report *rep);
+/* The audit list under the verdict table: "audit: N change(s)" and one line each (nothing when
+ * the record holds none). */
+void verify_print_audit(const struct verify_report *rep, FILE *out);
+/* The audit list as a JSON array (a new json_t*, owned by the caller). */
+void *verify_audit_json(const struct verify_report *rep);
 
 #endif

@@ -521,6 +521,7 @@ void h2_stream_record(struct h2_stream *s)
     struct fl_proxy *px = c->px;
     if (s->t_done && s->status) {
         px->st.responses++;
+        if (s->t_done > s->t_req) px->st.resp_us += (uint64_t)(s->t_done - s->t_req);
         int cls = s->status / 100;
         px->st.status_class[cls >= 1 && cls <= 5 ? cls : 0]++;
     }

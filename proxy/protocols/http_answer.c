@@ -120,6 +120,7 @@ void http_q_finish_head(struct http_conn *hc)
     if (hc->rq_cur == r) hc->rq_cur = NULL;
     if (!r->t_done) r->t_done = fl_now_us();
     px->st.responses++;
+    if (r->t_req && r->t_done > r->t_req) px->st.resp_us += (uint64_t)(r->t_done - r->t_req);
     int cls = r->status / 100;
     px->st.status_class[cls >= 1 && cls <= 5 ? cls : 0]++;
     if (px->st.inflight) px->st.inflight--;

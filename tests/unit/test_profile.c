@@ -301,3 +301,26 @@ UNIT(profile_mode_through_the_protocol_registry)
     EXPECT(protocol_accepts(protocol_find("postgres"), pg) && !protocol_accepts(protocol_find("tcp"), pg));
     for (int i = 0; protocols[i]; i++) EXPECT(protocol_accepts(protocols[i], lat));
 }
+
+UNIT(profile_admin_token_name)
+{
+    char e[512];
+    const char *px = "[proxy w]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\n";
+    char t[512];
+    snprintf(t, sizeof(t), "[faultline]\nadmin_token_name = ops.team-1@x\n%s", px);
+    struct profile *p = profile_parse("p.ini", t, 0, e, sizeof(e));
+    EXPECT(p != NULL);
+    if (p) EXPECT_STR(p->g.pol.token_name, "ops.team-1@x");
+    profile_free(p);
+    snprintf(t, sizeof(t), "[faultline]\nadmin_token_name = has space\n%s", px);
+    p = profile_parse("p.ini", t, 0, e, sizeof(e));
+    EXPECT(p == NULL);
+    EXPECT_CONTAINS(e, "p.ini:2: admin_token_name: 'has space' is not 1-63 letters");
+    profile_free(p);
+    snprintf(t, sizeof(t), "[faultline]\nadmin_token_name = %s\n%s",
+             "a234567890123456789012345678901234567890123456789012345678901234", px);
+    p = profile_parse("p.ini", t, 0, e, sizeof(e));
+    EXPECT(p == NULL);
+    EXPECT_CONTAINS(e, "admin_token_name:");
+    profile_free(p);
+}
