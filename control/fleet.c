@@ -58,7 +58,7 @@ static void reset_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct fleet *fl = fleet_st;
     if (!fl) return;
-    fl->ac_up = fl->bc_up = fl->ready = fl->labels_sent = 0;
+    fl->ac_up = fl->bc_up = fl->ready = fl->labels_sent = fl->registered = 0;
     fl->hb_sent_us = fl->xr_sent_us = 0;
     free_ctx(&fl->ac);
     free_ctx(&fl->bc);
@@ -94,7 +94,8 @@ static void hb_reply(redisAsyncContext *c, void *reply, void *priv)
     if (r->type == REDIS_REPLY_ERROR) { log_down(r->str); fleet_reset(NULL); return; }
     fl->heartbeats++;
     fl->backoff_us = 0;
-    if (!fl->was_up) {
+    if (!fl->registered) {
+        fl->registered = 1;
         log_info("fleet_registered", "redis=%s fleet=%s id=%s", log_q(fl->url_text), log_q(fl->spec.name), log_q(fl->id));
         fl->was_up = 1;
     }
@@ -338,7 +339,11 @@ static void instance_id(struct fleet *fl)
     snprintf(fl->id, sizeof(fl->id), "%s:%d", host, (int)getpid());
 }
 
-static int fleet_start(struct fl_server *s, char *err, size_t errlen)
+/* The profile in force is attached to the server only after its parts have started, so the
+ * fleet joins on the loop's first turn (the key file was checked when the profile loaded). */
+static struct event *g_join_ev;
+
+static int fleet_join(struct fl_server *s, char *err, size_t errlen)
 {
     if (fleet_st || !s->prof || !s->prof->fleet) return 0;
     struct fleet *fl = calloc(1, sizeof(*fl));
@@ -376,8 +381,27 @@ static int fleet_start(struct fl_server *s, char *err, size_t errlen)
     return 0;
 }
 
+static void join_cb(evutil_socket_t fd, short what, void *arg)
+{
+    char err[700];
+    event_free(g_join_ev);
+    g_join_ev = NULL;
+    if (fleet_join(arg, err, sizeof(err)) < 0) log_error("fleet_disabled", "error=%s", log_q(err));
+}
+
+static int fleet_start(struct fl_server *s, char *err, size_t errlen)
+{
+    if (fleet_st || g_join_ev) return 0;
+    g_join_ev = evtimer_new(s->base, join_cb, s);
+    if (!g_join_ev) abort();
+    struct timeval tv = {0, 0};
+    evtimer_add(g_join_ev, &tv);
+    return 0;
+}
+
 static void fleet_stop(struct fl_server *s)
 {
+    if (g_join_ev) { event_free(g_join_ev); g_join_ev = NULL; }
     struct fleet *fl = fleet_st;
     if (!fl || fl->s != s) return;
     fleet_ops_free();

@@ -41,6 +41,7 @@ struct fleet {
     json_t *labels;                   /* owned: {"service": ..., ...} */
     char k_inst[400], k_members[300], k_cmd[300], k_ack[300];   /* k_ack: prefix, + command id */
     char k_labels[300];               /* hash: id -> labels JSON (kept after the instance is gone) */
+    int registered;                   /* this session's first heartbeat was answered */
     int labels_sent;                  /* this session wrote our labels there */
     char url_text[600];               /* password masked, for logs */
     redisAsyncContext *ac;            /* heartbeat, acks, reads, XADD */
