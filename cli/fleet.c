@@ -240,7 +240,7 @@ static int send_msg(struct fctl *c, json_t *msg)
 
 /* Waits for the acks of command id from the ids in want (M of them). Prints the result; returns
  * the exit status. */
-static int wait_acks(struct fctl *c, const char *id, const char *op, json_t *want, int64_t t0)
+static int wait_acks(struct fctl *c, const char *id, const char *op, json_t *want, int64_t t0, int64_t sent_ms)
 {
     int m = (int)json_array_size(want), ok = 0;
     json_t *got = json_object(), *failed = json_array();
@@ -270,8 +270,13 @@ static int wait_acks(struct fctl *c, const char *id, const char *op, json_t *wan
     json_array_foreach(want, i, v)
         if (!json_object_get(got, json_string_value(v))) json_array_append(timed_out, v);
     if (c->json) {
-        json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:I, s:O, s:O, s:O}", "id", id, "op", op, "applied", ok, "of", m, "ms",
-                              (json_int_t)ms, "failed", failed, "timed_out", timed_out, "targets", want);
+        json_t *acks = json_array();
+        const char *k;
+        json_t *a;
+        json_object_foreach(got, k, a) json_array_append(acks, a);
+        json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:I, s:O, s:O, s:O, s:I, s:o}", "id", id, "op", op, "applied", ok, "of",
+                              m, "ms", (json_int_t)ms, "failed", failed, "timed_out", timed_out, "targets", want, "sent_ms",
+                              (json_int_t)sent_ms, "acks", acks);
         char *s = json_dumps(o, JSON_COMPACT);
         printf("%s\n", s ? s : "{}");
         free(s);
@@ -309,13 +314,14 @@ static json_t *new_msg(struct fctl *c, const char *op, json_t *targets, int matc
 static int run_msg(struct fctl *c, json_t *m, json_t *want)
 {
     char id[40], op[16];
+    int64_t sent_ms = (int64_t)json_integer_value(json_object_get(m, "ts"));
     snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(m, "id")));
     snprintf(op, sizeof(op), "%s", json_string_value(json_object_get(m, "op")));
     int64_t t0 = fl_now_us();
     int rc = send_msg(c, m);
     json_decref(m);
     if (rc < 0) return 2;
-    return wait_acks(c, id, op, want, t0);
+    return wait_acks(c, id, op, want, t0, sent_ms);
 }
 
 static void sleep_us(int64_t us)
