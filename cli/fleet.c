@@ -138,6 +138,25 @@ static json_t *registry(struct fctl *c)
 
 /* ---- list ---- */
 
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "id")),
+                  json_string_value(json_object_get(*(json_t *const *)b, "id")));
+}
+
+/* Sorts an array of instances by id (a stable listing; the registry's order is last seen). */
+static void sort_by_id(json_t *a)
+{
+    size_t n = json_array_size(a);
+    json_t **v = calloc(n + 1, sizeof(*v));
+    if (!v) abort();
+    for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(a, i));
+    qsort(v, n, sizeof(*v), by_id);
+    json_array_clear(a);
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, v[i]);
+    free(v);
+}
+
 static int cmd_list(struct fctl *c)
 {
     json_t *all = registry(c);
@@ -149,6 +168,7 @@ static int cmd_list(struct fctl *c)
         if (fleet_sel_match(&c->sel, json_string_value(json_object_get(v, "id")), json_object_get(v, "labels")))
             json_array_append(sel, v);
     json_decref(all);
+    sort_by_id(sel);
     if (c->json) {
         json_t *o = json_pack("{s:o, s:s}", "instances", sel, "fleet", c->ns);
         char *s = json_dumps(o, JSON_INDENT(2));
@@ -157,22 +177,40 @@ static int cmd_list(struct fctl *c)
         json_decref(o);
         return 0;
     }
-    int up = 0, gone = 0;
-    printf("%-28s %-5s %-30s %-16s %s\n", "INSTANCE", "STATE", "LABELS", "PROXIES", "FAULTS (lease left)");
+    int up = 0, gone = 0, n = (int)json_array_size(sel);
+    char (*rows)[4][400] = calloc((size_t)n + 1, sizeof(*rows));
+    if (!rows) abort();
+    snprintf(rows[0][0], 400, "INSTANCE");
+    snprintf(rows[0][1], 400, "STATE");
+    snprintf(rows[0][2], 400, "LABELS");
+    snprintf(rows[0][3], 400, "PROXIES");
+    int w[4] = {0, 0, 0, 0};
     json_array_foreach(sel, i, v) {
-        char labels[200] = "", pxs[200] = "", fs[400] = "";
+        char *labels = rows[i + 1][2], *pxs = rows[i + 1][3];
         const char *k;
         json_t *lv;
         json_object_foreach(json_object_get(v, "labels"), k, lv) {
             size_t o = strlen(labels);
-            snprintf(labels + o, sizeof(labels) - o, "%s%s=%s", o ? "," : "", k, json_string_value(lv));
+            snprintf(labels + o, 400 - o, "%s%s=%s", o ? "," : "", k, json_string_value(lv));
         }
         size_t j;
         json_t *e;
         json_array_foreach(json_object_get(v, "proxies"), j, e) {
             size_t o = strlen(pxs);
-            snprintf(pxs + o, sizeof(pxs) - o, "%s%s", o ? "," : "", json_string_value(e));
+            snprintf(pxs + o, 400 - o, "%s%s", o ? "," : "", json_string_value(e));
         }
+        if (!pxs[0]) snprintf(pxs, 400, "-");
+        snprintf(rows[i + 1][0], 400, "%s", json_string_value(json_object_get(v, "id")));
+        snprintf(rows[i + 1][1], 400, "%s", json_string_value(json_object_get(v, "state")));
+    }
+    for (int r = 0; r <= n; r++)
+        for (int k = 0; k < 4; k++) if ((int)strlen(rows[r][k]) > w[k]) w[k] = (int)strlen(rows[r][k]);
+    printf("%-*s  %-*s  %-*s  %-*s  %s\n", w[0], rows[0][0], w[1], rows[0][1], w[2], rows[0][2], w[3], rows[0][3],
+           "FAULTS (lease left)");
+    json_array_foreach(sel, i, v) {
+        char fs[1000] = "";
+        size_t j;
+        json_t *e;
         json_array_foreach(json_object_get(v, "faults"), j, e) {
             size_t o = strlen(fs);
             json_t *ll = json_object_get(e, "lease_left_ms");
@@ -182,15 +220,15 @@ static int cmd_list(struct fctl *c)
                      json_string_value(json_object_get(e, "name")), json_string_value(json_object_get(e, "type")),
                      json_string_value(json_object_get(e, "state")), lease);
         }
-        const char *st = json_string_value(json_object_get(v, "state"));
-        if (!strcmp(st, "up")) up++;
+        if (!strcmp(rows[i + 1][1], "up")) up++;
         else {
             gone++;
             snprintf(fs, sizeof(fs), "(last seen %.1fs ago)", (double)json_integer_value(json_object_get(v, "age_ms")) / 1000);
         }
-        printf("%-28s %-5s %-30s %-16s %s\n", json_string_value(json_object_get(v, "id")), st, labels, pxs[0] ? pxs : "-",
-               fs[0] ? fs : "-");
+        printf("%-*s  %-*s  %-*s  %-*s  %s\n", w[0], rows[i + 1][0], w[1], rows[i + 1][1], w[2], rows[i + 1][2], w[3],
+               rows[i + 1][3], fs[0] ? fs : "-");
     }
+    free(rows);
     printf("%d up, %d gone (fleet %s)\n", up, gone, c->ns);
     json_decref(sel);
     return 0;
