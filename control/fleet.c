@@ -18,6 +18,7 @@
 #include "proxy/proxy.h"
 #include "common/log.h"
 #include "common/clock.h"
+#include "common/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,19 +313,6 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the part ---- */
 
-/* The URL for logs: a password between "://USER:" and "@" (or after "password=") as ***. */
-static void mask_url(const char *url, char *out, size_t n)
-{
-    snprintf(out, n, "%s", url);
-    char *cred = strstr(out, "://"), *at = strrchr(out, '@');
-    if (cred && at && at > cred + 3) {
-        char *colon = memchr(cred + 3, ':', (size_t)(at - cred - 3));
-        if (colon) { memmove(colon + 4, at, strlen(at) + 1); memcpy(colon + 1, "***", 3); }
-    }
-    char *pw = strstr(out, "password=");
-    if (pw) { char *e = pw + 9 + strcspn(pw + 9, "&"); memmove(pw + 12, e, strlen(e) + 1); memcpy(pw + 9, "***", 3); }
-}
-
 static void instance_id(struct fleet *fl)
 {
     if (fl->spec.id[0]) { snprintf(fl->id, sizeof(fl->id), "%s", fl->spec.id); return; }
@@ -366,7 +354,7 @@ static int fleet_join(struct fl_server *s, char *err, size_t errlen)
     snprintf(fl->k_cmd, sizeof(fl->k_cmd), "faultline:fleet:%s:cmd", ns);
     snprintf(fl->k_labels, sizeof(fl->k_labels), "faultline:fleet:%s:labels", ns);
     snprintf(fl->k_ack, sizeof(fl->k_ack), "faultline:fleet:%s:ack:", ns);
-    mask_url(fl->spec.redis, fl->url_text, sizeof(fl->url_text));
+    fl_redact_url(fl->spec.redis, fl->url_text, sizeof(fl->url_text));   /* password as *** */
     fl->tick_ev = event_new(s->base, -1, EV_PERSIST, tick_cb, NULL);
     fl->reset_ev = event_new(s->base, -1, 0, reset_cb, NULL);
     fl->reconnect_ev = evtimer_new(s->base, reconnect_cb, NULL);
