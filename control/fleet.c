@@ -239,8 +239,12 @@ static void on_connect(const redisAsyncContext *c, int status)
     fl->hb_sent_us = fl_now_us();
 }
 
+/* The command connection, flushing its last DEL while the daemon drains (fleet_stop). */
+static redisAsyncContext *g_closing;
+
 static void on_disconnect(const redisAsyncContext *c, int status)
 {
+    if (c == g_closing) { g_closing = NULL; return; }   /* hiredis frees it after this */
     struct fleet *fl = fleet_st;
     if (!fl || (c != fl->ac && c != fl->bc)) return;
     if (c == fl->ac) { fl->ac = NULL; fl->ac_up = 0; }
@@ -391,7 +395,11 @@ static void fleet_stop(struct fl_server *s)
 {
     if (g_join_ev) { event_free(g_join_ev); g_join_ev = NULL; }
     struct fleet *fl = fleet_st;
-    if (!fl || fl->s != s) return;
+    if (!fl || fl->s != s) {
+        /* the second stop, before the server is freed: a DEL that could not leave in time goes */
+        if (g_closing) { redisAsyncContext *c = g_closing; g_closing = NULL; redisAsyncFree(c); }
+        return;
+    }
     fleet_ops_free();
     /* deregister: the key goes now rather than in 5 s (best effort; the ZSET keeps the member,
      * which then reads as gone) */
@@ -399,9 +407,9 @@ static void fleet_stop(struct fl_server *s)
         const char *a[] = {"DEL", fl->k_inst};
         size_t l[] = {3, strlen(fl->k_inst)};
         redisAsyncCommandArgv(fl->ac, NULL, NULL, 2, a, l);
-        redisAsyncContext *c = fl->ac;
+        g_closing = fl->ac;
         fl->ac = NULL;
-        redisAsyncDisconnect(c);      /* sends what is queued, then closes */
+        redisAsyncDisconnect(g_closing);   /* sends what is queued, then closes (on_disconnect) */
     }
     fleet_st = NULL;
     free_ctx(&fl->ac);
