@@ -67,6 +67,7 @@ check percent_random [ "$(printf '%s\n' $picks | sort -u | wc -l)" -ge 2 ]
 # --- --max-instances 3 with a selector: zone=a is inst1,3,5 -> 2 of them
 out=$(fleet_ctl 'zone=a' --max-instances 2 --json add m1 type=latency proxy=db delay=10ms 2>&1)
 check max_2_of_2 jqt '.applied == 2 and .of == 2 and all(.targets[]; . == "inst1" or . == "inst3" or . == "inst5")' <<<"$out"
+fleet_ctl add k type=latency proxy=db delay=10ms --lease 60s >/dev/null 2>&1   # a fault on every instance to kill
 out=$(fleet_ctl --max-instances 3 --json kill 2>&1)
 check max_kill_3 jqt '.applied == 3 and .of == 3' <<<"$out"
 n=0
