@@ -5,6 +5,7 @@
 int cli_check(const char *path);                 /* cli/check.c */
 int cli_serve(int argc, char **argv);            /* cli/serve.c */
 int cli_ctl(int argc, char **argv);              /* cli/ctl.c */
+int cli_fleet(int argc, char **argv);            /* cli/fleet.c: ctl --fleet */
 int cli_verify(int argc, char **argv);           /* cli/verify.c */
 int cli_run(int argc, char **argv);              /* cli/run.c */
 int cli_ca(int argc, char **argv);               /* cli/ca.c */

@@ -69,6 +69,8 @@ static void usage(FILE *out)
             "  --token TOKEN  bearer token when the daemon has one (default\n"
             "                 $FAULTLINE_ADMIN_TOKEN, else $FAULTLINE_TOKEN)\n"
             "  --json         print the API's JSON instead of tables\n"
+            "  --fleet [SEL]  drive every faultline of a fleet through its Redis instead\n"
+            "                 ('faultline ctl --fleet --help'; docs/fleet.md)\n"
             "\n"
             "Exit status: 0 success, 1 the server answered an error (printed), 2 usage error or\n"
             "no connection to the admin API.\n");
@@ -577,6 +579,8 @@ int cli_ctl(int argc, char **argv)
     if (!c.admin || !*c.admin) c.admin = "127.0.0.1:8474";
     c.token = getenv("FAULTLINE_ADMIN_TOKEN");   /* the daemon reads the same variable */
     if (!c.token || !*c.token) c.token = getenv("FAULTLINE_TOKEN");
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "--fleet")) return cli_fleet(argc, argv);   /* cli/fleet.c */
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *o = argv[i];

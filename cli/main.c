@@ -11,6 +11,7 @@
  */
 #include "cli/cli.h"
 #include "control/admin.h"
+#include "control/fleet.h"
 #include "common/version.h"
 #include "common/log.h"
 #include "proxy/profile.h"
@@ -87,6 +88,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "--version")) return cmd_version(1, argv + 1);
     server_compose(&admin_part);   /* every server this process makes (serve, run) has the admin API */
+    server_compose(&fleet_part);   /* ... and joins the fleet of its [fleet] section, if any */
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"serve", cli_serve}, {"check", cmd_check}, {"version", cmd_version},
         {"ctl", cli_ctl}, {"verify", cli_verify}, {"run", cli_run}, {"ca", cli_ca},

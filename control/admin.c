@@ -23,6 +23,7 @@
 #include "control/guard.h"
 #include "control/audit.h"
 #include "control/console.h"
+#include "control/fleet.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,6 +56,13 @@ struct adm_conn {
     struct event *attach, *deadline;
     struct adm_conn *prev, *next;
     int served;                       /* a whole request arrived on it: never evicted */
+    struct adm_defer *defer;          /* a reply that comes later (adm_defer), or NULL */
+};
+
+/* A reply sent later (adm_defer): the request, while its connection lives. */
+struct adm_defer {
+    struct evhttp_request *req;       /* NULL once the connection is gone */
+    struct adm_conn *ac;              /* NULL once the connection is gone */
 };
 
 struct adm_state {
@@ -75,6 +83,7 @@ static void adm_conn_free(struct adm_conn *ac)
     else st->conns = ac->next;
     if (ac->next) ac->next->prev = ac->prev;
     st->nconns--;
+    if (ac->defer) { ac->defer->req = NULL; ac->defer->ac = NULL; }
     if (ac->bev) bufferevent_decref(ac->bev);
     event_free(ac->attach);
     event_free(ac->deadline);
@@ -222,6 +231,31 @@ void adm_json(struct adm_req *r, int code, json_t *j)
 }
 
 void adm_empty(struct adm_req *r, int code) { adm_text(r, code, NULL, NULL, 0); }
+
+struct adm_defer *adm_defer(struct adm_req *r)
+{
+    struct adm_state *st = r->s->admin;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
+    struct adm_defer *d = calloc(1, sizeof(*d));
+    if (!d) abort();
+    for (struct adm_conn *ac = st ? st->conns : NULL; ac; ac = ac->next)
+        if (ac->evcon == evcon && !ac->defer) { ac->defer = d; d->ac = ac; d->req = r->req; break; }
+    r->replied = 1;
+    g_last_code = 202;
+    return d;
+}
+
+void adm_defer_json(struct adm_defer *d, int code, json_t *j)
+{
+    if (d->req) {
+        struct adm_req r = {.req = d->req};
+        adm_json(&r, code, j);
+        j = NULL;
+    }
+    json_decref(j);
+    if (d->ac) d->ac->defer = NULL;
+    free(d);
+}
 
 /* Replaces every byte of s that is not part of a well-formed UTF-8 sequence by '?': error
  * messages quote what the client sent, and JSON strings must be valid UTF-8 (jansson refuses
@@ -744,7 +778,8 @@ static void gen_cb(struct evhttp_request *req, void *arg)
     evbuffer_copyout(in, r.body, r.blen);
     r.body[r.blen] = 0;
     if (too_deep || !(console_route(&r) || adm_toxi_route(&r) || route_faults(&r) || route_misc(&r) ||
-                      adm_metrics_route(&r) || adm_audit_route(&r) || adm_verdicts_route(&r)))
+                      adm_metrics_route(&r) || adm_audit_route(&r) || adm_verdicts_route(&r) ||
+                      fleet_route(&r)))
         if (!r.replied) adm_error(&r, 404, "not found: %s", path);
 out:
     if (!r.replied) adm_error(&r, 500, "no reply");

@@ -55,6 +55,12 @@ void adm_text(struct adm_req *r, int code, const char *ctype, const char *text, 
 void adm_empty(struct adm_req *r, int code);
 void adm_error(struct adm_req *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void adm_method_not_allowed(struct adm_req *r, const char *allow);
+/* A reply that comes later, from a callback on the loop (the fleet's answers from Redis): marks
+ * r replied and returns a handle that adm_defer_json answers and frees (it takes j). When the
+ * client's connection closes first, adm_defer_json only frees. */
+struct adm_defer;
+struct adm_defer *adm_defer(struct adm_req *r);
+void adm_defer_json(struct adm_defer *d, int code, json_t *j);
 /* Parses the body as JSON; on failure replies 400 "bad request body: ..." and returns NULL. */
 json_t *adm_body_json(struct adm_req *r);
 /* A JSON scalar as fault-key text ("100ms", 5, 0.5, true). 0, or -1 when not a scalar. */

@@ -10,6 +10,7 @@
 #include "proxy/tls.h"
 #include "proxy/proxy.h"
 #include "control/admin.h"
+#include "control/fleet.h"
 #include "common/version.h"
 #include "record/record.h"
 #include "proxy/protocol.h"
@@ -88,6 +89,8 @@ static void stats(struct adm_req *r)
                           "reload_failures", (json_int_t)s->reload_failures, "run", rec_run_id(), "proxies", px);
     json_object_set_new(o, "record_dropped", json_integer((json_int_t)rec_dropped()));
     json_object_set_new(o, "killed", json_integer(killed));   /* faults stopped by the kill switch */
+    json_t *fj = fleet_stats_json();
+    if (fj) json_object_set_new(o, "fleet", fj);
     adm_json(r, 200, o);
 }
 
@@ -126,6 +129,8 @@ static const char *esc(const char *s)
     b[o] = 0;
     return b;
 }
+
+static void put_text(void *ud, const char *text) { outf(ud, "%s", text); }
 
 static void head(struct out *o, const char *name, const char *type, const char *help)
 {
@@ -261,6 +266,7 @@ static void metrics(struct adm_req *r)
               "Connection attempts (SYNs) refused while this refuse fault held the listener closed (needs CAP_NET_RAW, "
               "else 0).", f_refused);
     per_fault(&o, s, "faultline_fault_abandoned_total", "counter", "Held calls the client gave up on.", f_aband);
+    fleet_metrics(put_text, &o);
     adm_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", o.b, o.n);
     free(o.b);
 }

@@ -9,6 +9,7 @@
 #include "proxy/profile.h"
 #include "proxy/protocol.h"
 #include "proxy/tls.h"
+#include "proxy/fleet_spec.h"
 #include "common/log.h"
 
 #include <stdio.h>
@@ -262,6 +263,11 @@ struct profile *profile_parse(const char *name, const char *text, unsigned flags
             if (!np) abort();
             p->proxies = np;
             p->proxies[p->nproxies++] = ps;
+        } else if (strcmp(s->type, "fleet") == 0) {
+            if (p->fleet) { KEYERR(s->line, "[fleet] appears twice (first at line %d)", p->fleet->line); goto fail; }
+            p->fleet = calloc(1, sizeof(*p->fleet));
+            if (!p->fleet) abort();
+            if (fleet_spec_load(d, s, p->fleet, err, errlen) < 0) goto fail;
         } else if (strcmp(s->type, "fault") == 0) {
             /* pass 2 */
         } else if ((flags & PROF_ALLOW_SCENARIO) &&
@@ -270,7 +276,7 @@ struct profile *profile_parse(const char *name, const char *text, unsigned flags
                     strcmp(s->type, "probe") == 0)) {
             /* validated by the scenario / verify loaders */
         } else {
-            KEYERR(s->line, "unknown section [%s%s%s] (expected [faultline], [proxy NAME] or [fault NAME]%s)",
+            KEYERR(s->line, "unknown section [%s%s%s] (expected [faultline], [proxy NAME], [fault NAME] or [fleet]%s)",
                    s->type, s->name[0] ? " " : "", s->name,
                    (flags & PROF_ALLOW_SCENARIO) ? ", [scenario], [phase NAME], [expect NAME], [action NAME]" : "");
             goto fail;
@@ -319,6 +325,7 @@ void profile_free(struct profile *p)
     for (int i = 0; i < p->nfaults; i++) fault_free(p->faults[i]);
     free(p->faults);
     free(p->proxies);
+    free(p->fleet);
     free(p->text);
     inidoc_free(p->doc);
     free(p);

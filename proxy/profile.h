@@ -19,6 +19,7 @@
 #include "proxy/limits.h"
 
 struct protocol;
+struct fleet_spec;
 enum proxy_role { ROLE_EGRESS = 0, ROLE_INGRESS };
 
 /* TLS as the transport of a proxy's two sides (proxy/tls.h, docs/tls.md), orthogonal to its mode.
@@ -83,6 +84,7 @@ struct profile {
     struct fault **faults;       /* built, not attached; order as in the file */
     int nfaults;
     struct inidoc *doc;          /* kept for scenario/verify loaders */
+    struct fleet_spec *fleet;    /* owned: the [fleet] section (proxy/fleet_spec.h); NULL = none */
 };
 
 #define PROF_ALLOW_SCENARIO 0x1

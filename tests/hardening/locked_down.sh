@@ -9,7 +9,7 @@
 U=packaging/faultline.service
 for d in 'DynamicUser=yes' 'NoNewPrivileges=yes' 'CapabilityBoundingSet=' 'ProtectSystem=strict' 'ProtectHome=yes' \
          'PrivateTmp=yes' 'PrivateDevices=yes' 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX' \
-         'LoadCredential=admin-token:' 'RuntimeDirectory=faultline' 'SystemCallFilter=@system-service' \
+         'LoadCredential=admin-token:' 'LoadCredential=fleet-key:' 'RuntimeDirectory=faultline' 'SystemCallFilter=@system-service' \
          'ExecStart=/usr/local/bin/faultline serve '; do
     check "unit_has_${d%%=*}" grep -q "^$d" "$U"
 done
