@@ -292,6 +292,10 @@ json_t *adm_fault_json(const struct fault *f)
                             "bytes_dropped", (json_int_t)c->bytes_dropped, "closes", (json_int_t)c->closes,
                             "resets", (json_int_t)c->resets, "abandoned", (json_int_t)c->abandoned,
                             "refused", (json_int_t)c->refused, "requests_affected", (json_int_t)c->requests_affected);
+    if (f->max_active) {   /* faults/scope.h */
+        json_object_set_new(cnt, "active", json_integer((json_int_t)f->n_active));
+        json_object_set_new(cnt, "capped", json_integer((json_int_t)f->capped));
+    }
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "name", f->name, "proxy", f->proxy, "type",
                      f->type->name, "state", adm_fault_state(f), "source", f->from_api ? "api" : "profile", "spec", spec,
                      "attributes", attrs, "counters", cnt);

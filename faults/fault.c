@@ -5,6 +5,7 @@
  * changed one, and so the API can show a fault the way it was written.
  */
 #include "faults/fault.h"
+#include "faults/scope.h"
 #include "common/parse.h"
 
 #include <stdio.h>
@@ -157,6 +158,13 @@ struct fault *fault_build(const char *name, const char *const *keys, const char 
                 snprintf(err, errlen, "match_header: '%s' is not 'Name: value-glob'", v);
                 goto fail;
             }
+        } else if (strcmp(k, "clients") == 0) {
+            if (!f->clients && !(f->clients = malloc(sizeof(*f->clients)))) abort();
+            if (cidr_parse(v, f->clients, e, sizeof(e)) < 0) { snprintf(err, errlen, "clients: %s", e); goto fail; }
+        } else if (strcmp(k, "max_active") == 0) {
+            int64_t m;
+            if (parse_int(v, 1, 1000000000, &m, e, sizeof(e)) < 0) { snprintf(err, errlen, "max_active: %s", e); goto fail; }
+            f->max_active = (unsigned)m;
         } else {
             int rc = t->set ? t->set(f->cfg, k, v, e, sizeof(e)) : FKEY_UNKNOWN;
             if (rc == FKEY_UNKNOWN) {
@@ -170,6 +178,14 @@ struct fault *fault_build(const char *name, const char *const *keys, const char 
     if (!have_proxy) { snprintf(err, errlen, "'proxy' is required"); goto fail; }
     if ((f->match_method || f->match_path || f->match_host || f->match_header_name) && !t->http) {
         snprintf(err, errlen, "match_* keys need a fault type that acts per HTTP request (%s does not)", t->name);
+        goto fail;
+    }
+    if (f->clients && (t->flags & FT_CONN_LEVEL)) {
+        snprintf(err, errlen, "clients: %s acts on the proxy's listener, before any caller's address is known", t->name);
+        goto fail;
+    }
+    if (f->max_active && (t->flags & (FT_CONN_LEVEL | FT_PG_ONLY | FT_REDIS_ONLY))) {
+        snprintf(err, errlen, "max_active: %s does not hold connections or http requests (tcp-level and http faults take it)", t->name);
         goto fail;
     }
     if (t->validate && t->validate(f->cfg, e, sizeof(e)) < 0) { snprintf(err, errlen, "%s", e); goto fail; }
@@ -197,6 +213,7 @@ void fault_free(struct fault *f)
     free(f->match_host);
     free(f->match_header_name);
     free(f->match_header_value);
+    free(f->clients);
     free(f);
 }
 
@@ -227,6 +244,14 @@ void fault_attrs(const struct fault *f, fault_attr_fn emit, void *ud)
         char h[600];
         snprintf(h, sizeof(h), "%s: %s", f->match_header_name, f->match_header_value);
         emit(ud, "match_header", h);
+    }
+    if (f->clients) {
+        char cl[CIDR_MAX * 48];
+        emit(ud, "clients", cidr_str(f->clients, cl, sizeof(cl)));
+    }
+    if (f->max_active) {
+        snprintf(b, sizeof(b), "%u", f->max_active);
+        emit(ud, "max_active", b);
     }
     if (f->type->attrs) f->type->attrs(f->cfg, emit, ud);
 }

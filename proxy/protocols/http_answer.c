@@ -13,6 +13,7 @@
 #include "proxy/proxy.h"
 #include "record/record.h"
 #include "common/log.h"
+#include "faults/scope.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,7 @@ void http_client_left(struct http_conn *hc)
 void http_req_free(struct http_req *r)
 {
     if (!r) return;
+    if (r->scoped && r->f) scope_leave(r->f);
     free(r->path);
     free(r->host);
     free(r->reqid);

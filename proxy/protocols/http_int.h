@@ -33,6 +33,7 @@ struct http_req {
     unsigned short major, minor;
     struct fault *f;                 /* NULL once the fault ended (see fault_name) */
     char fault_name[128];
+    int scoped;                      /* holds one of r->f's max_active places (faults/scope.h) */
     struct http_fault_plan pl;       /* numeric fields only are read after the decision */
     struct evbuffer *pending_head;   /* head not yet forwarded (latency request / hold) */
     struct evbuffer *local;          /* the proxy's own answer, sent at the FIFO head */

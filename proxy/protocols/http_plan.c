@@ -12,6 +12,7 @@
 #include "proxy/protocols/http_int.h"
 #include "proxy/proxy.h"
 #include "common/parse.h"
+#include "faults/scope.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,10 +83,11 @@ void http_choose_fault(struct http_conn *hc, struct http_req *r)
     for (int i = 0; i < px->nfaults; i++) {
         struct fault *f = px->faults[i];
         if (!f->type->http || !fault_is_active(f)) continue;
-        if (!fault_matches(hc, f, r)) continue;
+        if (!fault_matches(hc, f, r) || !scope_admits(f, (const struct sockaddr *)&c->peer_sa)) continue;
         f->c.conns_seen++;
         int sel = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
-        if (!sel) continue;
+        if (!sel || !scope_take(f)) continue;
+        r->scoped = f->max_active != 0;
         f->c.conns_affected++;
         f->c.requests_affected++;
         r->f = f;
@@ -126,6 +128,8 @@ void http_fault_ended(struct fault *f)
                     break;
                 }
             }
+            if (r->scoped) scope_leave(f);
+            r->scoped = 0;
             r->f = NULL;
         }
         if (c->hang_fault == f && !c->t_hang) c->hang_fault = NULL;
