@@ -315,7 +315,7 @@ static void request_head(struct http_conn *hc)
     hc->rq_cur = r;
     hc->rq_hash = r;
     hc->rq_body_fwd = 0;
-    http_choose_fault(hc, r);
+    if (!px->spec.hdrctl.on || !http_header_control(hc, r)) http_choose_fault(hc, r);
 
     switch (r->pl.act) {
     case HACT_ERROR:
