@@ -8,4 +8,5 @@ int cli_ctl(int argc, char **argv);              /* cli/ctl.c */
 int cli_verify(int argc, char **argv);           /* cli/verify.c */
 int cli_run(int argc, char **argv);              /* cli/run.c */
 int cli_ca(int argc, char **argv);               /* cli/ca.c */
+int cli_toxiproxy(int argc, char **argv);        /* cli/toxiproxy.c: toxiproxy-server */
 #endif

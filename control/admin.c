@@ -190,6 +190,11 @@ void adm_text(struct adm_req *r, int code, const char *ctype, const char *text, 
 {
     if (r->replied) return;
     r->replied = 1;
+    if (!r->req) {   /* made in-process (adm_toxi_populate_file): kept for the caller */
+        r->out_code = code;
+        r->out = strndup(text ? text : "", len);
+        return;
+    }
     g_last_code = code;
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
     if (ctype) evhttp_add_header(h, "Content-Type", ctype);

@@ -263,6 +263,9 @@ static void metrics(struct adm_req *r)
               "Connections or requests holding one of the fault's max_active places now.", f_nactive);
     per_fault(&o, s, "faultline_fault_capped_total", "counter",
               "Callers the fault selected but let pass unfaulted: its max_active places were all taken.", f_capped);
+    char *tx = adm_toxi_metrics_text(s);   /* toxiproxy-server mode: Toxiproxy's names too */
+    if (tx) outf(&o, "%s", tx);
+    free(tx);
     adm_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", o.b, o.n);
     free(o.b);
 }
