@@ -113,6 +113,30 @@ check max_active_http_capped [ "$(jq -r '.proxies.web.faults.hold.capped' <<<"$s
 check max_active_http_none_held [ "$(jq -r '.proxies.web.faults.hold.active' <<<"$stats")" = 0 ]
 stop_pid "$FL_PID"
 
+# redis (a framed engine: per command): a redis_error scoped to 127.0.0.2
+if command -v redis-server >/dev/null 2>&1; then
+    start_redis || fail redis_start "redis did not start"
+    RP=$(free_port)
+    printf '[faultline]\nadmin = off\n[proxy cache]\nlisten = 127.0.0.1:%s\nupstream = unix:%s\nmode = redis\n[fault ro]\nproxy = cache\ntype = redis_error\nerror = READONLY\nclients = 127.0.0.2/32\n' \
+        "$RP" "$REDIS_SOCK" >"$TT/r.ini"
+    start_fl "$TT/r.ini" || fail start "faultline did not start"
+    ping() {
+        python3 - "$1" "$RP" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=5, source_address=(sys.argv[1], 0))
+s.sendall(b"PING\r\n")
+print(s.recv(100).decode().strip())
+PY
+    }
+    a=$(ping 127.0.0.2); b=$(ping 127.0.0.1)
+    echo "# redis clients = 127.0.0.2/32: from 127.0.0.2 '$a', from 127.0.0.1 '$b'"
+    check scope_redis_in_range [ "${a%% *}" = -READONLY ]
+    check scope_redis_out_of_range [ "$b" = +PONG ]
+    stop_pid "$FL_PID"
+else
+    echo "# skip: redis-server not installed -- the redis case of clients not run"
+fi
+
 # bad values: check names the file and line
 bad() {
     local name=$1 line=$2 want=$3
