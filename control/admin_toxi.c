@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "control/guard.h"
 #include "control/admin_toxi_int.h"
+#include "faults/scope.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -112,6 +113,9 @@ static json_t *toxic_json(const struct fault *f)
     if (m) {
         for (int i = 0; i < 3 && m->a[i].attr; i++)
             json_object_set_new(attrs, m->a[i].attr, json_integer(to_toxi_unit(fkv(f, m->a[i].key), m->a[i].unit)));
+        char cl[CIDR_MAX * 48];
+        if (f->clients) json_object_set_new(attrs, "clients", json_string(cidr_str(f->clients, cl, sizeof(cl))));
+        if (f->max_active) json_object_set_new(attrs, "max_active", json_integer(f->max_active));
     } else if (f->type->attrs) {
         f->type->attrs(f->cfg, type_attr_cb, attrs);
     }
@@ -364,6 +368,15 @@ static int attrs_to_kv(const struct toxmap *m, json_t *attrs, struct tkv *l, cha
             tkv_set(l, k, b);
         }
         return 0;
+    }
+    /* faultline's scoping keys (faults/scope.h) ride along on the mapped types too */
+    static const char *const scoping[] = {"clients", "max_active"};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(attrs, scoping[i]);
+        char b[600];
+        if (!v || json_is_null(v)) continue;
+        if (adm_scalar_str(v, b, sizeof(b)) < 0) { snprintf(err, errlen, "attributes.%s: must be a string or a number", scoping[i]); return -1; }
+        tkv_set(l, scoping[i], b);
     }
     for (int i = 0; i < 3 && m->a[i].attr; i++) {
         json_t *v = json_object_get(attrs, m->a[i].attr);

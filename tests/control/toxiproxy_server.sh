@@ -77,6 +77,24 @@ check populate_bad_changed_nothing [ "$(jq -r '(has("new1") | tostring) + " " + 
 dup='[{"name":"echo","listen":"127.0.0.1:'$PP'","upstream":"127.0.0.1:'$ECHO'","toxics":[{"name":"a","type":"latency"},{"name":"a","type":"slicer"}]}]'
 c=$(curl -s -m 5 -o "$TT/r" -w '%{http_code}' -X POST --data-binary "$dup" "$A/populate")
 check populate_duplicate_toxic_400 [ "$c" = 400 ]
+
+# a mapped toxic scoped with faultline's clients attribute: only 127.0.0.2 is slowed
+c=$(curl -s -m 5 -o "$TT/r" -w '%{http_code}' -X POST -d '{"name":"scoped","type":"latency","stream":"upstream","attributes":{"latency":300,"clients":"127.0.0.2"}}' "$A/proxies/echo/toxics")
+check scoped_toxic_created [ "$c" = 200 ]
+check scoped_toxic_shown [ "$(jq -r .attributes.clients "$TT/r")" = 127.0.0.2/32 ]
+curl -s -m 5 -X DELETE "$A/proxies/echo/toxics/slow" >/dev/null
+src_rtt() {
+    python3 - "$1" "$PP" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=5, source_address=(sys.argv[1], 0))
+t = time.monotonic(); s.sendall(b"x"); s.recv(1)
+print(int((time.monotonic() - t) * 1000))
+PY
+}
+a=$(src_rtt 127.0.0.2); b=$(src_rtt 127.0.0.1)
+echo "# scoped toxic: from 127.0.0.2 ${a} ms, from 127.0.0.1 ${b} ms"
+check scoped_toxic_in_range within "$a" 280 2000
+check scoped_toxic_out_of_range within "$b" 0 150
 stop_pid "$FL_PID"
 
 # a -config that cannot be applied stops the start with the reason
