@@ -117,6 +117,22 @@ static int set_common(struct fault *f, const char *k, const char *v, int *have_p
     return FKEY_OK;
 }
 
+/* match_* keys need a type that can read them: per HTTP request (.http) all of them; a TLS fault
+ * acts before any request and matches the name the client asked for only (match_host). */
+static int match_keys_fit(const struct fault *f, char *err, size_t errlen)
+{
+    const struct fault_type *t = f->type;
+    if ((t->flags & FT_TLS) && (f->match_method || f->match_path || f->match_header_name)) {
+        snprintf(err, errlen, "%s takes match_host only (the name the client asked for: SNI, or CONNECT's host)", t->name);
+        return -1;
+    }
+    if ((f->match_method || f->match_path || f->match_host || f->match_header_name) && !t->http && !(t->flags & FT_TLS)) {
+        snprintf(err, errlen, "match_* keys need a fault type that acts per HTTP request (%s does not)", t->name);
+        return -1;
+    }
+    return 0;
+}
+
 struct fault *fault_build(const char *name, const char *const *keys, const char *const *vals, int n,
                           int *bad, char *err, size_t errlen)
 {
@@ -188,15 +204,12 @@ struct fault *fault_build(const char *name, const char *const *keys, const char 
     }
     *bad = -1;
     if (!have_proxy) { snprintf(err, errlen, "'proxy' is required"); goto fail; }
-    if ((f->match_method || f->match_path || f->match_host || f->match_header_name) && !t->http) {
-        snprintf(err, errlen, "match_* keys need a fault type that acts per HTTP request (%s does not)", t->name);
-        goto fail;
-    }
+    if (match_keys_fit(f, err, errlen) < 0) goto fail;
     if (f->clients && (t->flags & FT_CONN_LEVEL)) {
         snprintf(err, errlen, "clients: %s acts on the proxy's listener, before any caller's address is known", t->name);
         goto fail;
     }
-    if (f->max_active && (t->flags & (FT_CONN_LEVEL | FT_PG_ONLY | FT_REDIS_ONLY))) {
+    if (f->max_active && (t->flags & (FT_CONN_LEVEL | FT_PG_ONLY | FT_REDIS_ONLY | FT_TLS))) {
         snprintf(err, errlen, "max_active: %s does not hold connections or http requests (tcp-level and http faults take it)", t->name);
         goto fail;
     }

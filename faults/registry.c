@@ -8,6 +8,7 @@ extern const struct fault_type fault_pg_error, fault_pg_latency, fault_pg_hang, 
 extern const struct fault_type fault_redis_error, fault_redis_latency, fault_redis_hang;
 extern const struct fault_type fault_latency, fault_hang, fault_bandwidth, fault_slicer, fault_timeout, fault_drop,
     fault_reset, fault_refuse, fault_blackhole, fault_slow_close, fault_limit_data;
+extern const struct fault_type fault_tls_hang, fault_tls_alert, fault_tls_slow, fault_tls_bad_cert, fault_tls_cut;
 
 const struct fault_type *const fault_types[] = {
     &fault_latency,
@@ -31,6 +32,11 @@ const struct fault_type *const fault_types[] = {
     &fault_blackhole,
     &fault_slow_close,
     &fault_limit_data,
+    &fault_tls_hang,
+    &fault_tls_alert,
+    &fault_tls_slow,
+    &fault_tls_bad_cert,
+    &fault_tls_cut,
     NULL,
 };
 

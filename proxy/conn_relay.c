@@ -26,6 +26,7 @@
 #include "proxy/protocol.h"
 #include "proxy/tls.h"
 #include "faults/chain.h"
+#include "common/fd.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -212,6 +213,10 @@ void pipe_eof_out(struct pipe *p)
     p->eof_at_sink = 1;
     if (cork_conn == p->c) pipe_uncork(p);   /* the EOF goes after what was corked */
     if (p->c->closing || !p->dst) return;
+    if (p->dir == 0 && !p->c->up_connected && (p->c->px->spec.protocol->flags & PROTO_ROUTES) && !p->c->route) {
+        conn_close(p->c, CLOSER_CLIENT, CLOSE_FIN);     /* a forward proxy's client left before any destination */
+        return;
+    }
     if (p->dir == 0 && !p->c->up_connected) return;     /* shut after connect */
     if (evbuffer_get_length(bufferevent_get_output(p->dst)) == 0) {
         pipe_shut(p);
@@ -462,6 +467,7 @@ void conn_on_write(struct bufferevent *bev, void *arg)
         conn_try_finish(c);
     } else {
         pipe_after_io(p);
+        if (c->proto && c->px->spec.protocol->on_drain && !c->closing) c->px->spec.protocol->on_drain(c, p);
     }
     if (--c->busy == 0 && c->dead) conn_free(c);
 }
@@ -487,8 +493,12 @@ void conn_on_event(struct bufferevent *bev, short what, void *arg)
     int is_cli = (bev == c->cli);
     c->busy++;
     if (what & BEV_EVENT_CONNECTED) {
-        /* a named upstream's socket is made by libevent once the name is resolved */
-        if (c->px->spec.upstream.kind == ADDR_NAME) conn_set_nodelay(bufferevent_getfd(c->up));
+        /* a named upstream's socket is made by libevent once the name is resolved (without
+         * close-on-exec: common/fd.h) */
+        if (c->px->spec.upstream.kind == ADDR_NAME) {
+            conn_set_nodelay(bufferevent_getfd(c->up));
+            fl_cloexec(bufferevent_getfd(c->up));
+        }
         if (c->tls && tls_up_connected(c)) goto out;   /* TLS: connected once its handshake is (proxy/tls_io.c) */
         if (c->own_read) {
             /* libevent's connect handling is done with ev_read: it becomes conn_readable */

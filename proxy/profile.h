@@ -16,6 +16,8 @@
 #include "faults/scope.h"
 #include "common/inidoc.h"
 #include "proxy/policy.h"
+#include "common/allow.h"
+#include "proxy/limits.h"
 
 struct protocol;
 enum proxy_role { ROLE_EGRESS = 0, ROLE_INGRESS };
@@ -48,7 +50,12 @@ struct proxy_spec {
      * request from these sources, the delay capped */
     struct { int on; struct cidr_list clients; int64_t max_delay_us; } hdrctl;
     int tls_passthrough;         /* postgres: tls = passthrough (SSLRequest forwarded, then tcp) */
+    struct conn_limits lim;      /* max_conns, idle timeouts of this proxy (proxy/limits.h; 0 = as [faultline]) */
     struct tls_spec tls;         /* tls = terminate, upstream_tls, ... (proxy/tls.h) */
+    /* mode = forward (proxy/protocols/forward.c): the destinations allowed (allow = ...; without
+     * it, the names of resolve), and names mapped to addresses without DNS (resolve = NAME:ADDR, ...) */
+    struct allow_list fwd_allow;
+    char fwd_resolve[1024];
     int line;
 };
 
@@ -66,7 +73,9 @@ struct global_spec {
     char instance[128];          /* "" = hostname-pid */
     int64_t retention_us;
     int64_t record_interval_us;  /* series resolution */
+    uint64_t record_max_bytes;   /* the run's budget of events in Redis, per instance */
     struct api_policy pol;       /* who may reach what through the admin API (proxy/policy.h) */
+    struct conn_limits lim;      /* what clients may cost: caps, idle timeouts, pipeline (proxy/limits.h) */
 };
 
 struct profile {

@@ -34,6 +34,8 @@ struct proxy_stats {
     uint64_t requests, responses;
     uint64_t status_class[6];             /* 1xx..5xx at [1]..[5], [0] = other */
     uint64_t bad_requests, bad_responses, inflight, peak_inflight;
+    uint64_t capped;                      /* connections reset at accept: past max_conns (proxy/limits.c) */
+    uint64_t idle_closed;                 /* connections closed for idling past their timeout */
 };
 
 /* One direction of a connection: bytes from src go through the direction's fault chain into
@@ -89,6 +91,8 @@ struct conn {
     void *proto;                     /* the protocol's state (struct protocol conn_init; NULL: tcp relay) */
     struct tls_conn *tls;            /* TLS on either side (proxy/tls.h; NULL: plain, the only test the
                                         plain path makes is on pointers like this one, per delivery) */
+    char *route;                     /* owned: the destination a forward proxy's engine chose ("host:port",
+                                        PROTO_ROUTES); NULL = the proxy's upstream, or none chosen yet */
     void *rec;                       /* recorder's per-connection scratch */
 };
 
@@ -108,6 +112,7 @@ struct fl_proxy {
     struct conn *conns;
     struct proxy_stats st;
     int64_t last_emfile_log_us;
+    int64_t last_cap_log_us;      /* max_conns refusals: one log line a second at most */
     int64_t accept_backoff_us;
     int retired;                  /* removed by reload: no listener, freed with its last conn */
     struct fl_proxy *next_retired;
@@ -128,6 +133,7 @@ struct fl_server {
     int64_t drain_deadline_us;
     struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *drain_ev, *tick_ev;
     uint64_t next_conn_id;
+    uint64_t active_conns;        /* client connections open, every proxy (retired ones too): max_conns */
     uint64_t reloads, reload_failures;
     int64_t started_us;
     void *admin;                  /* admin API state */
@@ -201,6 +207,13 @@ void fault_schedule(struct fault *f);
 /* Ends the fault now (kill, ttl, cap): it stays attached but acts no more. */
 void fault_end_now(struct fault *f, const char *why);
 
+/* The caps and timeouts of proxy/limits.h (proxy/limits.c). proxy_admit: 1 if px may take
+ * the connection fd just accepted; 0 when it is past max_conns (fd is reset and closed, counted
+ * in px->st.capped). server_idle_sweep: once a second, closes the connections idle past their
+ * timeout. */
+int proxy_admit(struct fl_proxy *px, evutil_socket_t fd);
+void server_idle_sweep(struct fl_server *s);
+
 /* Connections (proxy/conn.c, conn_relay.c, conn_close.c). */
 void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr *sa, int salen);
 void conn_close(struct conn *c, enum closer who, enum close_how how);
@@ -210,6 +223,16 @@ void conn_close(struct conn *c, enum closer who, enum close_how how);
 const char *conn_peer(const struct conn *c);
 /* Ends and frees c now, even when it is already closing with a side still flushing (exit). */
 void conn_kill(struct conn *c);
+/* A forward proxy's engine (PROTO_ROUTES) connects c's upstream to its destination: sa (an address
+ * it resolved itself) or host, resolved with the server's evdns (never blocking); route is the
+ * destination as text (copied into c->route). c->up must be fresh (conn_accept's, or
+ * conn_upstream_renew's). Its outcome comes as for any upstream: connected (the protocol's
+ * upstream_connected) or failed (upstream_failed). 0, or -1 when the connect could not start. */
+int conn_connect_route(struct conn *c, const char *route, const char *host, int port, const struct sockaddr *sa, int salen);
+/* Replaces c's upstream side with a fresh, unconnected one (the old socket is closed): the next
+ * destination of a forward proxy's connection. The directions' flags towards and from the upstream
+ * start again; the client side is untouched. */
+void conn_upstream_renew(struct conn *c);
 /* Installs the data path's callbacks on c->cli and c->up (conn_accept does; so does the http
  * fuzz harness, tests/fuzz/fuzz_http.c, on bufferevent pairs). */
 void conn_setcb(struct conn *c);
