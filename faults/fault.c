@@ -205,7 +205,7 @@ struct fault *fault_build(const char *name, const char *const *keys, const char 
     *bad = -1;
     if (!have_proxy) { snprintf(err, errlen, "'proxy' is required"); goto fail; }
     if (match_keys_fit(f, err, errlen) < 0) goto fail;
-    if (f->clients && (t->flags & FT_CONN_LEVEL)) {
+    if (f->clients && (t->flags & FT_CONN_LEVEL) && !(t->flags & FT_TLS)) {   /* refuse: the listener itself */
         snprintf(err, errlen, "clients: %s acts on the proxy's listener, before any caller's address is known", t->name);
         goto fail;
     }

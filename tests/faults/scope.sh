@@ -2,7 +2,8 @@
 # Scoping (docs/faults.md "Scoping"): `clients` limits a fault to callers by source address, seen
 # with real clients bound to 127.0.0.2 and 127.0.0.1 (python's source_address, curl --interface);
 # `max_active` caps the connections or requests a fault holds at once, the rest pass unfaulted
-# and /stats, /metrics count them (capped); bad values are refused by `check` with file:line.
+# and /stats, /metrics count them (capped); clients also scope a redis proxy's own fault and a TLS
+# fault (the handshake); bad values are refused by `check` with file:line.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.inc"
 . "$(dirname "$0")/../protocols/http_lib.bash"
@@ -112,6 +113,22 @@ stats=$(curl -s -m 5 "http://127.0.0.1:$AP/stats")
 check max_active_http_capped [ "$(jq -r '.proxies.web.faults.hold.capped' <<<"$stats")" = 1 ]
 check max_active_http_none_held [ "$(jq -r '.proxies.web.faults.hold.active' <<<"$stats")" = 0 ]
 stop_pid "$FL_PID"
+
+# TLS faults act on the handshake: clients scopes them too (curl bound to each address)
+if command -v openssl >/dev/null 2>&1; then
+    CA="$TT/ca"
+    "$FL" ca init "$CA" --domain example.test --domain 127.0.0.1 >/dev/null 2>&1
+    TP=$(free_port)
+    printf '[faultline]\nadmin = off\n[proxy tweb]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\nmode = http\ntls = terminate\ntls_ca = %s\n[fault alert]\nproxy = tweb\ntype = tls_alert\nalert = protocol_version\nclients = 127.0.0.2\n' \
+        "$TP" "$HUP" "$CA" >"$TT/t.ini"
+    start_fl "$TT/t.ini" || fail start "faultline did not start"
+    tc() { curl -sS -m 5 --cacert "$CA/ca.crt" --interface "$1" -o /dev/null -w '%{http_code}' "https://127.0.0.1:$TP/" 2>&1; }
+    a=$(tc 127.0.0.2); b=$(tc 127.0.0.1)
+    echo "# tls_alert clients = 127.0.0.2: from 127.0.0.2 '$a', from 127.0.0.1 '$b'"
+    check scope_tls_in_range grep -q "alert protocol version" <<<"$a"
+    check scope_tls_out_of_range [ "$b" = 200 ]
+    stop_pid "$FL_PID"
+fi
 
 # redis (a framed engine: per command): a redis_error scoped to 127.0.0.2
 if command -v redis-server >/dev/null 2>&1; then
