@@ -119,6 +119,7 @@ bench: all
 install: $(BUILD)/faultline
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/faultline/profiles/scenarios
 	install -m 0755 $(BUILD)/faultline $(DESTDIR)$(PREFIX)/bin/faultline
+	ln -sf faultline $(DESTDIR)$(PREFIX)/bin/toxiproxy-server   # Toxiproxy's server command line (cli/toxiproxy.c)
 	install -m 0644 profiles/*.ini $(DESTDIR)$(PREFIX)/share/faultline/profiles/
 	install -m 0644 profiles/scenarios/*.ini $(DESTDIR)$(PREFIX)/share/faultline/profiles/scenarios/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/faultline/docs/dev

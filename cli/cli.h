@@ -10,4 +10,5 @@ int cli_verify(int argc, char **argv);           /* cli/verify.c */
 int cli_run(int argc, char **argv);              /* cli/run.c */
 int cli_ca(int argc, char **argv);               /* cli/ca.c */
 int cli_console(int argc, char **argv);          /* cli/console.c */
+int cli_toxiproxy(int argc, char **argv);        /* cli/toxiproxy.c: toxiproxy-server */
 #endif

@@ -7,6 +7,7 @@
  *   run    SCENARIO  baseline / inject / recover, then the verdict
  *   ca     init DIR  faultline's own CA for minted TLS certificates
  *   console          the URL of a running daemon's game-day console (cli/console.c)
+ *   toxiproxy-server  Toxiproxy's server command line (also when invoked under that name)
  *   version
  */
 #include "cli/cli.h"
@@ -39,6 +40,8 @@ static void usage(FILE *out)
             "  run SCENARIO.ini       run a scenario end to end and print the verdict\n"
             "  ca init DIR            write a CA that TLS proxies mint certificates with\n"
             "  console                the URL of a running faultline's game-day console\n"
+            "  toxiproxy-server [-host H] [-port P] [-config FILE] [-seed N]\n"
+            "                         Toxiproxy's server and API (also run when invoked as toxiproxy-server)\n"
             "  version                print the version\n"
             "\n"
             "'faultline COMMAND --help' describes each command. Docs: docs/ in the source tree.\n");
@@ -77,6 +80,12 @@ static int cmd_version(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+    base = base ? base + 1 : argc > 0 ? argv[0] : "";
+    if (!strcmp(base, "toxiproxy-server")) {   /* a drop-in for Toxiproxy's server binary */
+        server_compose(&admin_part);
+        return cli_toxiproxy(argc, argv);
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -92,7 +101,7 @@ int main(int argc, char **argv)
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"serve", cli_serve}, {"check", cmd_check}, {"version", cmd_version},
         {"ctl", cli_ctl}, {"verify", cli_verify}, {"run", cli_run}, {"ca", cli_ca},
-        {"console", cli_console},
+        {"console", cli_console}, {"toxiproxy-server", cli_toxiproxy},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

@@ -6,7 +6,8 @@
  * loop: a request acts on the live proxies and faults before its reply is sent.
  *
  * Files: admin.c (listener, auth, routing, faultline endpoints), admin_toxi.c (the Toxiproxy
- * face), admin_metrics.c (/stats and /metrics), audit.c (the audit log, /audit), console.c
+ * face), admin_toxi_pop.c (its /populate, -config and toxiproxy-server's /version and /metrics),
+ * admin_fault.c (a fault as JSON), admin_metrics.c (/stats and /metrics), audit.c (the audit log, /audit), console.c
  * (the game-day console, its login and sessions, /verdicts).
  */
 #ifndef FL_ADMIN_H
@@ -22,6 +23,16 @@ void admin_stop(struct fl_server *s);
  * (cli/main.c does, for serve and run), so every server it creates starts the admin API. */
 struct server_part;
 extern const struct server_part admin_part;
+
+/* ---- the Toxiproxy drop-in (control/admin_toxi.c; `faultline toxiproxy-server`, cli/toxiproxy.c) ---- */
+/* From now on the API answers as toxiproxy-server does where the two differ: /version is
+ * Toxiproxy's object, /metrics adds Toxiproxy's metric names (proxy_metrics) and process
+ * metrics (runtime_metrics). */
+void adm_toxi_server_mode(int proxy_metrics, int runtime_metrics);
+/* POST /populate with the JSON array in file path (Toxiproxy's -config; toxics inside allowed),
+ * as the operator's own file: the API's reach policy does not apply. The proxies created are
+ * the API's (a reload keeps them). 0, or -1 with the reason in err. */
+int adm_toxi_populate_file(struct fl_server *s, const char *path, char *err, size_t errlen);
 
 /* ---- internal to proxy/admin*.c ---- */
 #ifdef FL_ADMIN_INTERNAL
@@ -47,6 +58,10 @@ struct adm_req {
                                              * does not apply (control/console.c checks it) */
     int console;                            /* a console session's request (cookie + CSRF) */
     char who[64];                           /* for the audit: the token's name, "loopback" */
+    int trusted;                            /* the body is the operator's (a -config file): no reach policy */
+    /* req == NULL (a request made in-process): the reply's status and body (malloc'd) land here */
+    int out_code;
+    char *out;
 };
 
 /* Replies: adm_json takes ownership of j; adm_error formats {"error": msg, "status": code}. */
@@ -73,6 +88,8 @@ void adm_conn_counts(struct fl_server *s, uint64_t *open, uint64_t *refused, uin
 /* Route handlers: return 1 if the path is theirs (a reply was sent), 0 otherwise. */
 int adm_toxi_route(struct adm_req *r);
 int adm_metrics_route(struct adm_req *r);
+/* Toxiproxy's metric lines for /metrics in toxiproxy-server mode (malloc'd), or NULL. */
+char *adm_toxi_metrics_text(const struct fl_server *s);
 /* pending, active, ended, disabled (enabled = no) or killed. */
 const char *adm_fault_state(const struct fault *f);
 /* The fault as faultline JSON (GET /faults/NAME). */

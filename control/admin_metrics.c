@@ -23,12 +23,17 @@
 static json_t *fault_counters_json(const struct fault *f)
 {
     const struct fault_counters *c = &f->c;
-    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "type", f->type->name, "state",
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "type", f->type->name, "state",
                      adm_fault_state(f), "conns_seen", (json_int_t)c->conns_seen, "conns_affected",
                      (json_int_t)c->conns_affected, "bytes_delayed", (json_int_t)c->bytes_delayed, "bytes_held",
                      (json_int_t)c->bytes_held, "bytes_dropped", (json_int_t)c->bytes_dropped, "closes",
                      (json_int_t)c->closes, "resets", (json_int_t)c->resets, "abandoned", (json_int_t)c->abandoned,
                      "refused", (json_int_t)c->refused, "requests_affected", (json_int_t)c->requests_affected);
+    if (f->max_active) {   /* scoping (faults/scope.h): places taken now, callers passed unfaulted */
+        json_object_set_new(o, "active", json_integer((json_int_t)f->n_active));
+        json_object_set_new(o, "capped", json_integer((json_int_t)f->capped));
+    }
+    return o;
 }
 
 static json_t *proxy_stats_json(const struct fl_proxy *px)
@@ -176,6 +181,8 @@ FGET(f_closes, closes)
 FGET(f_resets, resets)
 FGET(f_refused, refused)
 FGET(f_aband, abandoned)
+static uint64_t f_capped(const struct fault *f) { return f->capped; }
+static uint64_t f_nactive(const struct fault *f) { return f->n_active; }
 static uint64_t f_active(const struct fault *f) { return f->phase == FAULT_ACTIVE && !f->killed; }
 static uint64_t f_killed(const struct fault *f) { return f->killed != 0; }
 
@@ -266,7 +273,14 @@ static void metrics(struct adm_req *r)
               "Connection attempts (SYNs) refused while this refuse fault held the listener closed (needs CAP_NET_RAW, "
               "else 0).", f_refused);
     per_fault(&o, s, "faultline_fault_abandoned_total", "counter", "Held calls the client gave up on.", f_aband);
+    per_fault(&o, s, "faultline_fault_held_now", "gauge",
+              "Connections or requests holding one of the fault's max_active places now.", f_nactive);
+    per_fault(&o, s, "faultline_fault_capped_total", "counter",
+              "Callers the fault selected but let pass unfaulted: its max_active places were all taken.", f_capped);
     fleet_metrics(put_text, &o);
+    char *tx = adm_toxi_metrics_text(s);   /* toxiproxy-server mode: Toxiproxy's names too */
+    if (tx) outf(&o, "%s", tx);
+    free(tx);
     adm_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", o.b, o.n);
     free(o.b);
 }

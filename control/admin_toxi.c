@@ -11,6 +11,8 @@
  * Toxics are shown from the fault's keys as written (f->kv), converted back into Toxiproxy's
  * units, so a fault defined in the profile is listed in Toxiproxy form too. Toxic names are
  * unique per proxy, as in Toxiproxy. Every difference from Toxiproxy is listed in docs/api.md.
+ * /populate (with toxics inside), the -config file and toxiproxy-server's /version and /metrics
+ * are in admin_toxi_pop.c; what the two share is control/admin_toxi_int.h.
  */
 #define FL_ADMIN_INTERNAL
 #include "proxy/proxy.h"
@@ -19,6 +21,8 @@
 #include "common/version.h"
 #include "common/log.h"
 #include "control/guard.h"
+#include "control/admin_toxi_int.h"
+#include "faults/scope.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -109,6 +113,9 @@ static json_t *toxic_json(const struct fault *f)
     if (m) {
         for (int i = 0; i < 3 && m->a[i].attr; i++)
             json_object_set_new(attrs, m->a[i].attr, json_integer(to_toxi_unit(fkv(f, m->a[i].key), m->a[i].unit)));
+        char cl[CIDR_MAX * 48];
+        if (f->clients) json_object_set_new(attrs, "clients", json_string(cidr_str(f->clients, cl, sizeof(cl))));
+        if (f->max_active) json_object_set_new(attrs, "max_active", json_integer(f->max_active));
     } else if (f->type->attrs) {
         f->type->attrs(f->cfg, type_attr_cb, attrs);
     }
@@ -118,7 +125,7 @@ static json_t *toxic_json(const struct fault *f)
                      adm_fault_state(f));
 }
 
-static json_t *proxy_json(const struct fl_proxy *px)
+json_t *toxi_proxy_json(const struct fl_proxy *px)
 {
     json_t *tox = json_array();
     for (int i = 0; i < px->nfaults; i++) json_array_append_new(tox, toxic_json(px->faults[i]));
@@ -138,7 +145,7 @@ static struct fault *find_toxic(struct fl_proxy *px, const char *name)
 
 /* Writes the bound port back into the spec when the proxy asked for port 0, so the reported
  * listen address is the real one and a later re-enable binds the same port (as Toxiproxy). */
-static void fix_port(struct fl_proxy *px)
+void toxi_fix_port(struct fl_proxy *px)
 {
     struct fl_addr *a = &px->spec.listen;
     if (a->kind != ADDR_INET || a->port != 0 || !px->lis) return;
@@ -180,7 +187,7 @@ static int name_ok(const char *n)
 
 /* A proxy spec from a Toxiproxy proxy object. at is "" or " at proxy N" (populate). 0, or -1
  * after a 400 reply. */
-static int spec_from_json(struct adm_req *r, json_t *o, const char *at, struct proxy_spec *sp)
+int toxi_spec_from_json(struct adm_req *r, json_t *o, const char *at, struct proxy_spec *sp)
 {
     memset(sp, 0, sizeof(*sp));
     sp->protocol = protocols[0];
@@ -219,7 +226,8 @@ static int spec_from_json(struct adm_req *r, json_t *o, const char *at, struct p
             return -1;
         }
     }
-    if (guard_api_addr(r, &sp->listen, sp->listen_text, 1, at) < 0 || guard_api_addr(r, &sp->upstream, sp->upstream_text, 0, at) < 0)
+    if (!r->trusted &&
+        (guard_api_addr(r, &sp->listen, sp->listen_text, 1, at) < 0 || guard_api_addr(r, &sp->upstream, sp->upstream_text, 0, at) < 0))
         return -1;
     return 0;
 }
@@ -229,18 +237,18 @@ static void proxy_create(struct adm_req *r)
     json_t *j = adm_body_json(r);
     if (!j) return;
     struct proxy_spec sp;
-    if (spec_from_json(r, j, "", &sp) < 0) { json_decref(j); return; }
+    if (toxi_spec_from_json(r, j, "", &sp) < 0) { json_decref(j); return; }
     json_decref(j);
     if (server_find_proxy(r->s, sp.name)) { adm_error(r, 409, "proxy already exists"); return; }
     char err[500];
     struct fl_proxy *px = proxy_new(r->s, &sp, err, sizeof(err));
     if (!px) { adm_error(r, 500, "%s", err); return; }
-    fix_port(px);
+    toxi_fix_port(px);
     px->from_api = 1;
     server_add_proxy(r->s, px);
     log_info("proxy_created", "proxy=%s listen=%s upstream=%s enabled=%s", log_q(px->spec.name),
              log_q(px->spec.listen_text), log_q(px->spec.upstream_text), px->spec.enabled ? "yes" : "no");
-    adm_json(r, 201, proxy_json(px));
+    adm_json(r, 201, toxi_proxy_json(px));
 }
 
 static void proxy_update(struct adm_req *r, struct fl_proxy *px)
@@ -297,10 +305,10 @@ static void proxy_update(struct adm_req *r, struct fl_proxy *px)
         adm_error(r, 500, "%s", e);
         return;
     }
-    fix_port(px);
+    toxi_fix_port(px);
     log_info("proxy_updated", "proxy=%s listen=%s upstream=%s enabled=%s", log_q(px->spec.name),
              log_q(px->spec.listen_text), log_q(px->spec.upstream_text), px->spec.enabled ? "yes" : "no");
-    adm_json(r, 200, proxy_json(px));
+    adm_json(r, 200, toxi_proxy_json(px));
 }
 
 static void proxy_delete(struct adm_req *r, struct fl_proxy *px)
@@ -311,90 +319,9 @@ static void proxy_delete(struct adm_req *r, struct fl_proxy *px)
     adm_empty(r, 204);
 }
 
-static void remove_all_faults(struct fl_proxy *px)
+void toxi_remove_all_faults(struct fl_proxy *px)
 {
     while (px->nfaults) proxy_fault_remove(px, px->faults[px->nfaults - 1]);
-}
-
-enum pop_plan { POP_KEEP, POP_INPLACE, POP_NEW };
-
-static void populate(struct adm_req *r)
-{
-    r->err_proxies = 1;
-    json_t *j = adm_body_json(r);
-    if (!j) return;
-    if (!json_is_array(j)) {
-        json_decref(j);
-        adm_error(r, 400, "bad request body: expected a JSON array of proxies");
-        return;
-    }
-    size_t n = json_array_size(j);
-    struct proxy_spec *sp = calloc(n + 1, sizeof(*sp));
-    enum pop_plan *plan = calloc(n + 1, sizeof(*plan));
-    struct fl_proxy **fresh = calloc(n + 1, sizeof(*fresh));
-    if (!sp || !plan || !fresh) abort();
-    /* phase 1: validate the whole request */
-    for (size_t i = 0; i < n; i++) {
-        char at[40];
-        snprintf(at, sizeof(at), " at proxy %zu", i + 1);
-        if (spec_from_json(r, json_array_get(j, i), at, &sp[i]) < 0) goto out;
-        for (size_t k = 0; k < i; k++)
-            if (!strcmp(sp[k].name, sp[i].name)) {
-                adm_error(r, 400, "duplicate proxy name \"%s\"", sp[i].name);
-                goto out;
-            }
-        struct fl_proxy *ex = server_find_proxy(r->s, sp[i].name);
-        if (!ex) plan[i] = POP_NEW;
-        else if (!strcmp(ex->spec.listen_text, sp[i].listen_text))
-            plan[i] = strcmp(ex->spec.upstream_text, sp[i].upstream_text) ? POP_INPLACE : POP_KEEP;
-        else plan[i] = POP_NEW;
-    }
-    /* phase 2: bind every new listener; a failure changes nothing */
-    for (size_t i = 0; i < n; i++) {
-        if (plan[i] != POP_NEW) continue;
-        char err[500];
-        fresh[i] = proxy_new(r->s, &sp[i], err, sizeof(err));
-        if (!fresh[i]) {
-            for (size_t k = 0; k < i; k++) proxy_free(fresh[k]);
-            memset(fresh, 0, sizeof(*fresh) * n);
-            adm_error(r, 500, "%s", err);
-            goto out;
-        }
-    }
-    /* phase 3: commit */
-    json_t *out = json_array();
-    for (size_t i = 0; i < n; i++) {
-        struct fl_proxy *ex = server_find_proxy(r->s, sp[i].name), *px = ex;
-        if (plan[i] == POP_INPLACE) {
-            /* same listener, new upstream: Toxiproxy replaces the proxy (no toxics, connections
-             * dropped); the listener is kept so the address is never released */
-            proxy_close_all(ex, CLOSE_FIN);
-            remove_all_faults(ex);
-            ex->spec.upstream = sp[i].upstream;
-            snprintf(ex->spec.upstream_text, sizeof(ex->spec.upstream_text), "%s", sp[i].upstream_text);
-            char e[300];
-            if (proxy_set_enabled(ex, sp[i].enabled, e, sizeof(e)) < 0) log_error("populate_enable_failed", "proxy=%s error=%s", log_q(ex->spec.name), log_q(e));
-            ex->from_api = 1;
-        } else if (plan[i] == POP_NEW) {
-            if (ex) {
-                proxy_close_all(ex, CLOSE_FIN);
-                server_remove_proxy(r->s, ex);
-            }
-            px = fresh[i];
-            fresh[i] = NULL;
-            fix_port(px);
-            px->from_api = 1;
-            server_add_proxy(r->s, px);
-        }
-        json_array_append_new(out, proxy_json(px));
-    }
-    log_info("populate", "proxies=%zu", n);
-    adm_json(r, 201, json_pack("{s:o}", "proxies", out));
-out:
-    free(fresh);
-    free(plan);
-    free(sp);
-    json_decref(j);
 }
 
 static void reset_all(struct adm_req *r)
@@ -403,8 +330,8 @@ static void reset_all(struct adm_req *r)
         struct fl_proxy *px = r->s->proxies[i];
         char e[400];
         if (proxy_set_enabled(px, 1, e, sizeof(e)) < 0) { adm_error(r, 500, "%s", e); return; }
-        fix_port(px);
-        remove_all_faults(px);
+        toxi_fix_port(px);
+        toxi_remove_all_faults(px);
     }
     log_info("reset", "proxies=%d", r->s->nproxies);
     adm_empty(r, 204);
@@ -446,6 +373,15 @@ static int attrs_to_kv(const struct toxmap *m, json_t *attrs, struct tkv *l, cha
         }
         return 0;
     }
+    /* faultline's scoping keys (faults/scope.h) ride along on the mapped types too */
+    static const char *const scoping[] = {"clients", "max_active"};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(attrs, scoping[i]);
+        char b[600];
+        if (!v || json_is_null(v)) continue;
+        if (adm_scalar_str(v, b, sizeof(b)) < 0) { snprintf(err, errlen, "attributes.%s: must be a string or a number", scoping[i]); return -1; }
+        tkv_set(l, scoping[i], b);
+    }
     for (int i = 0; i < 3 && m->a[i].attr; i++) {
         json_t *v = json_object_get(attrs, m->a[i].attr);
         if (!v || json_is_null(v)) continue;
@@ -465,65 +401,64 @@ static int attrs_to_kv(const struct toxmap *m, json_t *attrs, struct tkv *l, cha
     return 0;
 }
 
-static struct fault *tkv_build(struct adm_req *r, const char *name, struct tkv *l, struct fl_proxy *px)
+static struct fault *tkv_build(struct adm_req *r, const char *name, struct tkv *l, const struct protocol *proto, const char *at)
 {
     int bad;
     char err[600];
     struct fault *f = fault_build(name, (const char *const *)l->k, (const char *const *)l->v, l->n, &bad, err, sizeof(err));
-    if (!f) { adm_error(r, 400, "bad request body: %s", err); return NULL; }
-    if (!protocol_accepts(px->spec.protocol, f->type)) {
+    if (!f) { adm_error(r, 400, "bad request body: %s%s", err, at); return NULL; }
+    if (!protocol_accepts(proto, f->type)) {
         const struct protocol *need = protocol_for_fault(f->type);
-        adm_error(r, 400, "bad request body: type: '%s' needs %s %s proxy", f->type->name, protocol_article(need),
-                  need->name);
+        adm_error(r, 400, "bad request body: type: '%s' needs %s %s proxy%s", f->type->name, protocol_article(need),
+                  need->name, at);
         fault_free(f);
         return NULL;
     }
     return f;
 }
 
-static void toxic_create(struct adm_req *r, struct fl_proxy *px)
+/* Toxiproxy's "invalid toxic type" error, then the types that would do. */
+static void invalid_type(struct adm_req *r, const char *type, const char *at)
 {
-    json_t *j = adm_body_json(r);
-    if (!j) return;
+    char valid[800];
+    size_t o = (size_t)snprintf(valid, sizeof(valid), "Toxiproxy's:");
+    for (size_t i = 0; i < NTOXMAP && o < sizeof(valid); i++)
+        if (fault_type_find(TOXMAP[i].fl)) o += (size_t)snprintf(valid + o, sizeof(valid) - o, " %s", TOXMAP[i].toxi);
+    if (o < sizeof(valid)) o += (size_t)snprintf(valid + o, sizeof(valid) - o, "; faultline's:");
+    for (int k = 0; fault_types[k] && o < sizeof(valid); k++)
+        o += (size_t)snprintf(valid + o, sizeof(valid) - o, " %s", fault_types[k]->name);
+    adm_error(r, 400, "invalid toxic type: '%s' (%s)%s", type, valid, at);
+}
+
+struct fault *toxi_fault_from_json(struct adm_req *r, json_t *j, const char *pxname, const struct protocol *proto,
+                                   const char *at)
+{
     struct tkv l = {0};
+    struct fault *f = NULL;
     char err[400], name[200], tox[100];
-    if (!json_is_object(j)) { adm_error(r, 400, "bad request body: expected a JSON object"); goto out; }
+    if (!json_is_object(j)) { adm_error(r, 400, "bad request body: expected a JSON object%s", at); return NULL; }
     json_t *jn = json_object_get(j, "name"), *jt = json_object_get(j, "type"), *js = json_object_get(j, "stream"),
            *jx = json_object_get(j, "toxicity"), *ja = json_object_get(j, "attributes");
     if ((jn && !json_is_string(jn)) || (jt && !json_is_string(jt)) || (js && !json_is_string(js))) {
-        adm_error(r, 400, "bad request body: name, type and stream must be strings");
-        goto out;
+        adm_error(r, 400, "bad request body: name, type and stream must be strings%s", at);
+        return NULL;
     }
-    if (jx && !json_is_number(jx)) { adm_error(r, 400, "bad request body: toxicity must be a number"); goto out; }
+    if (jx && !json_is_number(jx)) { adm_error(r, 400, "bad request body: toxicity must be a number%s", at); return NULL; }
     const char *stream = js ? json_string_value(js) : "downstream";
     if (!*stream) stream = "downstream";
     if (strcasecmp(stream, "upstream") && strcasecmp(stream, "downstream")) {
-        adm_error(r, 400, "stream was invalid, can be either upstream or downstream");
-        goto out;
+        adm_error(r, 400, "stream was invalid, can be either upstream or downstream%s", at);
+        return NULL;
     }
     const char *type = jt ? json_string_value(jt) : "";
     snprintf(name, sizeof(name), "%s", jn && *json_string_value(jn) ? json_string_value(jn) : "");
     if (!name[0]) snprintf(name, sizeof(name), "%s_%s", type, stream);
     const struct toxmap *m = map_by_toxi(type);
     /* a mapped type whose faultline fault is not built is as unknown as any other */
-    if (m ? !fault_type_find(m->fl) : !fault_type_find(type)) {
-        /* Toxiproxy's message first (clients may match it), then what would do */
-        char valid[800];
-        size_t o = (size_t)snprintf(valid, sizeof(valid), "Toxiproxy's:");
-        for (size_t i = 0; i < NTOXMAP && o < sizeof(valid); i++)
-            if (fault_type_find(TOXMAP[i].fl)) o += (size_t)snprintf(valid + o, sizeof(valid) - o, " %s", TOXMAP[i].toxi);
-        if (o < sizeof(valid)) o += (size_t)snprintf(valid + o, sizeof(valid) - o, "; faultline's:");
-        for (int k = 0; fault_types[k] && o < sizeof(valid); k++)
-            o += (size_t)snprintf(valid + o, sizeof(valid) - o, " %s", fault_types[k]->name);
-        adm_error(r, 400, "invalid toxic type: '%s' (%s)", type, valid);
-        goto out;
-    }
-    /* a killed toxic (POST /kill) acts no more: adding it again replaces it */
-    struct fault *killed = find_toxic(px, name);
-    if (killed && !killed->killed) { adm_error(r, 409, "toxic already exists"); goto out; }
+    if (m ? !fault_type_find(m->fl) : !fault_type_find(type)) { invalid_type(r, type, at); return NULL; }
     snprintf(tox, sizeof(tox), "%s", m ? m->fl : type);
     tkv_set(&l, "type", tox);
-    tkv_set(&l, "proxy", px->spec.name);
+    tkv_set(&l, "proxy", pxname);
     tkv_set(&l, "direction", !strcasecmp(stream, "upstream") ? "upstream" : "downstream");
     char b[64];
     snprintf(b, sizeof(b), "%.9g", jx ? json_number_value(jx) : 1.0);
@@ -533,19 +468,30 @@ static void toxic_create(struct adm_req *r, struct fl_proxy *px)
         for (int i = 0; i < 3 && m->a[i].attr; i++) tkv_set(&l, m->a[i].key, "0");
         if (m->extra_key) tkv_set(&l, m->extra_key, m->extra_val);
     }
-    if (attrs_to_kv(m, ja, &l, err, sizeof(err)) < 0) {
-        adm_error(r, 400, "bad request body: %s", err);
-        goto out;
+    if (attrs_to_kv(m, ja, &l, err, sizeof(err)) < 0) adm_error(r, 400, "bad request body: %s%s", err, at);
+    else f = tkv_build(r, name, &l, proto, at);
+    tkv_free(&l);
+    return f;
+}
+
+static void toxic_create(struct adm_req *r, struct fl_proxy *px)
+{
+    json_t *j = adm_body_json(r);
+    if (!j) return;
+    struct fault *f = toxi_fault_from_json(r, j, px->spec.name, px->spec.protocol, "");
+    json_decref(j);
+    if (!f) return;
+    /* a killed toxic (POST /kill) acts no more: adding it again replaces it */
+    struct fault *killed = find_toxic(px, f->name);
+    if (killed && !killed->killed) {
+        fault_free(f);
+        adm_error(r, 409, "toxic already exists");
+        return;
     }
-    struct fault *f = tkv_build(r, name, &l, px);
-    if (!f) goto out;
     if (killed) proxy_fault_replace(px, killed, f);
     else proxy_fault_add(px, f);
     f->from_api = 1;
     adm_json(r, 200, toxic_json(f));
-out:
-    tkv_free(&l);
-    json_decref(j);
 }
 
 static void toxic_update(struct adm_req *r, struct fl_proxy *px, struct fault *old)
@@ -571,7 +517,7 @@ static void toxic_update(struct adm_req *r, struct fl_proxy *px, struct fault *o
         adm_error(r, 400, "bad request body: %s", err);
         goto out;
     }
-    struct fault *nf = tkv_build(r, old->name, &l, px);
+    struct fault *nf = tkv_build(r, old->name, &l, px->spec.protocol, "");
     if (!nf) goto out;
     proxy_fault_replace(px, old, nf);
     adm_json(r, 200, toxic_json(nf));
@@ -588,7 +534,7 @@ int adm_toxi_route(struct adm_req *r)
     enum evhttp_cmd_type m = r->method;
     if (r->nseg == 1 && !strcmp(r->seg[0], "version")) {
         if (m != EVHTTP_REQ_GET) { adm_method_not_allowed(r, "GET"); return 1; }
-        adm_json(r, 200, json_pack("{s:s, s:s}", "version", FAULTLINE_VERSION, "name", "faultline"));
+        adm_json(r, 200, toxi_version_json());
         return 1;
     }
     if (r->nseg == 1 && !strcmp(r->seg[0], "reset")) {
@@ -598,14 +544,14 @@ int adm_toxi_route(struct adm_req *r)
     }
     if (r->nseg == 1 && !strcmp(r->seg[0], "populate")) {
         if (m != EVHTTP_REQ_POST) { adm_method_not_allowed(r, "POST"); return 1; }
-        populate(r);
+        toxi_populate(r);
         return 1;
     }
     if (r->nseg < 1 || strcmp(r->seg[0], "proxies")) return 0;
     if (r->nseg == 1) {
         if (m == EVHTTP_REQ_GET) {
             json_t *o = json_object();
-            for (int i = 0; i < s->nproxies; i++) json_object_set_new(o, s->proxies[i]->spec.name, proxy_json(s->proxies[i]));
+            for (int i = 0; i < s->nproxies; i++) json_object_set_new(o, s->proxies[i]->spec.name, toxi_proxy_json(s->proxies[i]));
             adm_json(r, 200, o);
         } else if (m == EVHTTP_REQ_POST) {
             proxy_create(r);
@@ -621,7 +567,7 @@ int adm_toxi_route(struct adm_req *r)
             return 1;
         }
         if (!px) { adm_error(r, 404, "proxy not found"); return 1; }
-        if (m == EVHTTP_REQ_GET) adm_json(r, 200, proxy_json(px));
+        if (m == EVHTTP_REQ_GET) adm_json(r, 200, toxi_proxy_json(px));
         else if (m == EVHTTP_REQ_DELETE) proxy_delete(r, px);
         else proxy_update(r, px);
         return 1;

@@ -14,6 +14,7 @@
  */
 #include "faults/fault.h"
 #include "faults/chain.h"
+#include "faults/scope.h"
 #include "faults/host.h"
 
 #include <stdio.h>
@@ -262,6 +263,7 @@ struct stage *stage_new(struct chain *ch, int dir, struct fault *f, int selected
 void stage_free(struct stage *st)
 {
     if (!st) return;
+    if (st->scoped) scope_leave(st->f);
     if (st->f && st->f->type->on_free) st->f->type->on_free(st);
     if (st->timer) event_free(st->timer);
     if (st->held) {

@@ -5,6 +5,7 @@
  * changed one, and so the API can show a fault the way it was written.
  */
 #include "faults/fault.h"
+#include "faults/scope.h"
 #include "common/parse.h"
 
 #include <stdio.h>
@@ -58,6 +59,62 @@ static int split_header(const char *v, char **name, char **value)
     while (*c == ' ' || *c == '\t') c++;
     *value = dupstr(c);
     return 0;
+}
+
+/* One of the keys every type takes (into f), FKEY_UNKNOWN when k is not one, or FKEY_BAD with err. */
+static int set_common(struct fault *f, const char *k, const char *v, int *have_proxy, char *err, size_t errlen)
+{
+    char e[300];
+    if (strcmp(k, "proxy") == 0) {
+        if (!*v || strlen(v) >= sizeof(f->proxy)) { snprintf(err, errlen, "proxy: bad proxy name"); return FKEY_BAD; }
+        snprintf(f->proxy, sizeof(f->proxy), "%s", v);
+        *have_proxy = 1;
+    } else if (strcmp(k, "direction") == 0 || strcmp(k, "stream") == 0) {
+        if (!strcasecmp(v, "upstream")) f->dir = FDIR_UP;
+        else if (!strcasecmp(v, "downstream")) f->dir = FDIR_DOWN;
+        else if (!strcasecmp(v, "both")) f->dir = FDIR_BOTH;
+        else { snprintf(err, errlen, "%s: '%s' is not upstream, downstream or both", k, v); return FKEY_BAD; }
+    } else if (strcmp(k, "probability") == 0 || strcmp(k, "toxicity") == 0) {
+        if (parse_double(v, 0, 1, &f->probability, e, sizeof(e)) < 0) {
+            snprintf(err, errlen, "%s: %s (a share between 0 and 1)", k, e);
+            return FKEY_BAD;
+        }
+    } else if (strcmp(k, "start") == 0) {
+        if (parse_duration(v, &f->start_us, e, sizeof(e)) < 0) { snprintf(err, errlen, "start: %s", e); return FKEY_BAD; }
+    } else if (strcmp(k, "duration") == 0) {
+        if (parse_duration(v, &f->duration_us, e, sizeof(e)) < 0) { snprintf(err, errlen, "duration: %s", e); return FKEY_BAD; }
+    } else if (strcmp(k, "ttl") == 0) {
+        if (parse_duration(v, &f->ttl_us, e, sizeof(e)) < 0) { snprintf(err, errlen, "ttl: %s", e); return FKEY_BAD; }
+    } else if (strcmp(k, "enabled") == 0) {
+        if (parse_bool(v, &f->enabled, e, sizeof(e)) < 0) { snprintf(err, errlen, "enabled: %s", e); return FKEY_BAD; }
+    } else if (strcmp(k, "match_method") == 0) {
+        free(f->match_method);
+        f->match_method = dupstr(v);
+    } else if (strcmp(k, "match_path") == 0) {
+        free(f->match_path);
+        f->match_path = dupstr(v);
+    } else if (strcmp(k, "match_host") == 0) {
+        free(f->match_host);
+        f->match_host = dupstr(v);
+    } else if (strcmp(k, "match_header") == 0) {
+        free(f->match_header_name);
+        free(f->match_header_value);
+        f->match_header_name = f->match_header_value = NULL;
+        if (split_header(v, &f->match_header_name, &f->match_header_value) < 0) {
+            snprintf(err, errlen, "match_header: '%s' is not 'Name: value-glob'", v);
+            return FKEY_BAD;
+        }
+    } else if (strcmp(k, "clients") == 0) {
+        if (!f->clients && !(f->clients = malloc(sizeof(*f->clients)))) abort();
+        if (cidr_parse(v, f->clients, e, sizeof(e)) < 0) { snprintf(err, errlen, "clients: %s", e); return FKEY_BAD; }
+    } else if (strcmp(k, "max_active") == 0) {
+        int64_t m;
+        if (parse_int(v, 1, 1000000000, &m, e, sizeof(e)) < 0) { snprintf(err, errlen, "max_active: %s", e); return FKEY_BAD; }
+        f->max_active = (unsigned)m;
+    } else {
+        return FKEY_UNKNOWN;
+    }
+    return FKEY_OK;
 }
 
 /* match_* keys need a type that can read them: per HTTP request (.http) all of them; a TLS fault
@@ -134,46 +191,9 @@ struct fault *fault_build(const char *name, const char *const *keys, const char 
         f->nkv++;
         *bad = i;
         if (strcmp(k, "type") == 0) continue;
-        if (strcmp(k, "proxy") == 0) {
-            if (!*v || strlen(v) >= sizeof(f->proxy)) { snprintf(err, errlen, "proxy: bad proxy name"); goto fail; }
-            snprintf(f->proxy, sizeof(f->proxy), "%s", v);
-            have_proxy = 1;
-        } else if (strcmp(k, "direction") == 0 || strcmp(k, "stream") == 0) {
-            if (!strcasecmp(v, "upstream")) f->dir = FDIR_UP;
-            else if (!strcasecmp(v, "downstream")) f->dir = FDIR_DOWN;
-            else if (!strcasecmp(v, "both")) f->dir = FDIR_BOTH;
-            else { snprintf(err, errlen, "%s: '%s' is not upstream, downstream or both", k, v); goto fail; }
-        } else if (strcmp(k, "probability") == 0 || strcmp(k, "toxicity") == 0) {
-            if (parse_double(v, 0, 1, &f->probability, e, sizeof(e)) < 0) {
-                snprintf(err, errlen, "%s: %s (a share between 0 and 1)", k, e);
-                goto fail;
-            }
-        } else if (strcmp(k, "start") == 0) {
-            if (parse_duration(v, &f->start_us, e, sizeof(e)) < 0) { snprintf(err, errlen, "start: %s", e); goto fail; }
-        } else if (strcmp(k, "duration") == 0) {
-            if (parse_duration(v, &f->duration_us, e, sizeof(e)) < 0) { snprintf(err, errlen, "duration: %s", e); goto fail; }
-        } else if (strcmp(k, "ttl") == 0) {
-            if (parse_duration(v, &f->ttl_us, e, sizeof(e)) < 0) { snprintf(err, errlen, "ttl: %s", e); goto fail; }
-        } else if (strcmp(k, "enabled") == 0) {
-            if (parse_bool(v, &f->enabled, e, sizeof(e)) < 0) { snprintf(err, errlen, "enabled: %s", e); goto fail; }
-        } else if (strcmp(k, "match_method") == 0) {
-            free(f->match_method);
-            f->match_method = dupstr(v);
-        } else if (strcmp(k, "match_path") == 0) {
-            free(f->match_path);
-            f->match_path = dupstr(v);
-        } else if (strcmp(k, "match_host") == 0) {
-            free(f->match_host);
-            f->match_host = dupstr(v);
-        } else if (strcmp(k, "match_header") == 0) {
-            free(f->match_header_name);
-            free(f->match_header_value);
-            f->match_header_name = f->match_header_value = NULL;
-            if (split_header(v, &f->match_header_name, &f->match_header_value) < 0) {
-                snprintf(err, errlen, "match_header: '%s' is not 'Name: value-glob'", v);
-                goto fail;
-            }
-        } else {
+        int crc = set_common(f, k, v, &have_proxy, err, errlen);
+        if (crc == FKEY_BAD) goto fail;
+        if (crc == FKEY_UNKNOWN) {
             int rc = t->set ? t->set(f->cfg, k, v, e, sizeof(e)) : FKEY_UNKNOWN;
             if (rc == FKEY_UNKNOWN) {
                 snprintf(err, errlen, "unknown key '%s' for type %s", k, t->name);
@@ -185,6 +205,14 @@ struct fault *fault_build(const char *name, const char *const *keys, const char 
     *bad = -1;
     if (!have_proxy) { snprintf(err, errlen, "'proxy' is required"); goto fail; }
     if (match_keys_fit(f, err, errlen) < 0) goto fail;
+    if (f->clients && (t->flags & FT_CONN_LEVEL) && !(t->flags & FT_TLS)) {   /* refuse: the listener itself */
+        snprintf(err, errlen, "clients: %s acts on the proxy's listener, before any caller's address is known", t->name);
+        goto fail;
+    }
+    if (f->max_active && (t->flags & (FT_CONN_LEVEL | FT_PG_ONLY | FT_REDIS_ONLY | FT_TLS))) {
+        snprintf(err, errlen, "max_active: %s does not hold connections or http requests (tcp-level and http faults take it)", t->name);
+        goto fail;
+    }
     if (t->validate && t->validate(f->cfg, e, sizeof(e)) < 0) { snprintf(err, errlen, "%s", e); goto fail; }
     return f;
 fail:
@@ -210,6 +238,7 @@ void fault_free(struct fault *f)
     free(f->match_host);
     free(f->match_header_name);
     free(f->match_header_value);
+    free(f->clients);
     free(f);
 }
 
@@ -240,6 +269,14 @@ void fault_attrs(const struct fault *f, fault_attr_fn emit, void *ud)
         char h[600];
         snprintf(h, sizeof(h), "%s: %s", f->match_header_name, f->match_header_value);
         emit(ud, "match_header", h);
+    }
+    if (f->clients) {
+        char cl[CIDR_MAX * 48];
+        emit(ud, "clients", cidr_str(f->clients, cl, sizeof(cl)));
+    }
+    if (f->max_active) {
+        snprintf(b, sizeof(b), "%u", f->max_active);
+        emit(ud, "max_active", b);
     }
     if (f->type->attrs) f->type->attrs(f->cfg, emit, ud);
 }

@@ -31,6 +31,7 @@
 struct stage;
 struct fault;
 struct chain;
+struct cidr_list;
 struct fl_proxy;   /* the proxy a fault is attached to: the core's, never looked into here */
 
 enum fault_dir { FDIR_UP = 1, FDIR_DOWN = 2, FDIR_BOTH = 3 };  /* UP = client -> upstream */
@@ -125,6 +126,10 @@ struct fault {
     void *cfg;
     /* HTTP matching (used by http mode; empty = any) */
     char *match_method, *match_path, *match_host, *match_header_name, *match_header_value;
+    /* scoping (faults/scope.h): source ranges acted on (NULL = every caller; owned) and the
+     * cap on connections / requests held at once (0 = none) */
+    struct cidr_list *clients;
+    unsigned max_active;
     /* The keys as given, in order: for reload comparison and display. */
     struct fault_kv *kv;
     int nkv;
@@ -139,6 +144,8 @@ struct fault {
     int killed;                   /* disabled by kill/ttl: stays listed, acts no more */
     int from_api;                 /* created through the API: a profile reload keeps it */
     int removing;                 /* being detached: on_end acts as removal */
+    unsigned n_active;            /* max_active places taken (faults/scope.c) */
+    uint64_t capped;              /* callers selected but passed unfaulted: the places were all taken */
     struct fault *next_free;
 };
 
@@ -161,6 +168,7 @@ struct stage {
     struct event *timer;          /* created lazily */
     struct evbuffer *scratch;     /* for passing part of a buffer to the next stage */
     uint64_t bytes_in;            /* bytes offered to this stage so far */
+    int scoped;                   /* holds one of the fault's max_active places (scope_take) */
 };
 
 /* Pass n bytes (n <= length of buf; (size_t)-1 = all) from buf to the next stage. */

@@ -10,7 +10,8 @@
  * merge them again: a delay of at least a millisecond keeps them apart on the wire (the proxy
  * sets TCP_NODELAY).
  *
- * Keys: size (size, required, > 0), size_jitter (size, default 0, < size), delay (duration,
+ * Keys: size (size, required, > 0), size_jitter (size, default 0, at most size: a piece is never
+ * under 1 byte), delay (duration,
  * default 0).
  */
 #include "faults/fault.h"
@@ -35,7 +36,7 @@ static int slicer_validate(const void *cfg, char *err, size_t errlen)
 {
     const struct slicer_cfg *c = cfg;
     if (c->size == 0) { snprintf(err, errlen, "size: required, a piece size above 0 (e.g. 64)"); return -1; }
-    if (c->jitter >= c->size) { snprintf(err, errlen, "size_jitter: must be smaller than size"); return -1; }
+    if (c->jitter > c->size) { snprintf(err, errlen, "size_jitter: must be at most size"); return -1; }
     return 0;
 }
 

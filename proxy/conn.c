@@ -25,6 +25,7 @@
 #include "proxy/protocol.h"
 #include "proxy/tls.h"
 #include "faults/chain.h"
+#include "faults/scope.h"
 #include "common/log.h"
 #include "record/record.h"
 
@@ -207,11 +208,16 @@ void conn_sync_stages(struct conn *c)
                 struct pipe *o = &c->p[!d];
                 for (int i = 0; i < o->ch.nstages; i++)
                     if (o->ch.stages[i] && o->ch.stages[i]->f == f) sel = o->ch.stages[i]->selected;
+                int took = 0;
+                if (sel < 0 && !scope_admits(f, (const struct sockaddr *)&c->peer_sa)) sel = 0;   /* not a caller it acts on */
                 if (sel < 0) {
                     f->c.conns_seen++;
                     sel = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
+                    sel = sel && scope_take(f);
+                    took = sel && f->max_active;
                 }
                 st = stage_new(&p->ch, d, f, sel);
+                st->scoped = took;   /* the connection gives the place back when the stage goes */
             }
             ns[n++] = st;
         }

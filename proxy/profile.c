@@ -98,6 +98,32 @@ static int load_global(struct inidoc *d, struct inisec *s, struct global_spec *g
     return inisec_check_unused(d, s, err, errlen);
 }
 
+/* header_control, header_control_clients, header_control_max_delay (http proxies). */
+static int load_hdrctl(struct inidoc *d, struct inisec *s, struct proxy_spec *p, char *err, size_t errlen)
+{
+    char e[300];
+    int line, cline, mline;
+    const char *v = inisec_get(s, "header_control", &line);
+    const char *cv = inisec_get(s, "header_control_clients", &cline), *mv = inisec_get(s, "header_control_max_delay", &mline);
+    p->hdrctl.max_delay_us = 30 * 1000000LL;
+    if (v && parse_bool(v, &p->hdrctl.on, e, sizeof(e)) < 0) return KEYERR(line, "header_control: %s", e);
+    if (p->hdrctl.on && !(p->protocol->flags & PROTO_REQUESTS)) {
+        const struct protocol *rq = protocol_with(PROTO_REQUESTS);
+        return KEYERR(line, "header_control: needs %s %s proxy (mode = %s): it reads request headers", protocol_article(rq),
+                      rq->name, rq->name);
+    }
+    if (cv && !p->hdrctl.on) return KEYERR(cline, "header_control_clients: only with header_control = on");
+    if (mv && !p->hdrctl.on) return KEYERR(mline, "header_control_max_delay: only with header_control = on");
+    if (cv && cidr_parse(cv, &p->hdrctl.clients, e, sizeof(e)) < 0) return KEYERR(cline, "header_control_clients: %s", e);
+    if (!cv && p->hdrctl.on) cidr_parse("127.0.0.0/8, ::1/128", &p->hdrctl.clients, e, sizeof(e));   /* the loopback */
+    if (mv) {
+        if (parse_duration(mv, &p->hdrctl.max_delay_us, e, sizeof(e)) < 0) return KEYERR(mline, "header_control_max_delay: %s", e);
+        if (p->hdrctl.max_delay_us <= 0 || p->hdrctl.max_delay_us > 3600 * 1000000LL)
+            return KEYERR(mline, "header_control_max_delay: must be more than 0 and at most 1h");
+    }
+    return 0;
+}
+
 static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, char *err, size_t errlen)
 {
     char e[300];
@@ -127,6 +153,7 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
     }
     if (p->protocol->spec_load && p->protocol->spec_load(d, s, p, err, errlen) < 0) return -1;   /* its own keys */
     if (tls_spec_load(d, s, p, err, errlen) < 0) return -1;   /* tls, tls_*, upstream_tls, upstream_* */
+    if (load_hdrctl(d, s, p, err, errlen) < 0) return -1;
     if ((v = inisec_get(s, "role", &line))) {
         if (strcasecmp(v, "ingress") == 0) p->role = ROLE_INGRESS;
         else if (strcasecmp(v, "egress") == 0) p->role = ROLE_EGRESS;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include "common/parse.h"
 #include "faults/fault.h"
+#include "faults/scope.h"
 #include "common/inidoc.h"
 #include "proxy/policy.h"
 #include "common/allow.h"
@@ -46,6 +47,9 @@ struct proxy_spec {
     int enabled;
     int add_via;                 /* http: add a Via header */
     char id_header[128];         /* http: header recorded as request_id ("" = X-Request-Id) */
+    /* http: header_control (docs/http.md): x-faultline-delay / x-faultline-abort honoured per
+     * request from these sources, the delay capped */
+    struct { int on; struct cidr_list clients; int64_t max_delay_us; } hdrctl;
     int tls_passthrough;         /* postgres: tls = passthrough (SSLRequest forwarded, then tcp) */
     struct conn_limits lim;      /* max_conns, idle timeouts of this proxy (proxy/limits.h; 0 = as [faultline]) */
     struct tls_spec tls;         /* tls = terminate, upstream_tls, ... (proxy/tls.h) */

@@ -157,6 +157,7 @@ int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t er
         px->spec.add_via = prof->proxies[k].add_via;
         snprintf(px->spec.id_header, sizeof(px->spec.id_header), "%s", prof->proxies[k].id_header);
         px->spec.role = prof->proxies[k].role;
+        px->spec.hdrctl = prof->proxies[k].hdrctl;
         px->spec.lim = prof->proxies[k].lim;
         char e[1400];
         /* certificates, keys and CAs are read again (a rotated certificate file is taken up) */

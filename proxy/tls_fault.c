@@ -34,6 +34,7 @@
 #include "proxy/tls_int.h"
 #include "proxy/proxy.h"
 #include "proxy/conn_int.h"
+#include "faults/scope.h"
 #include "common/log.h"
 #include "common/parse.h"
 
@@ -79,6 +80,7 @@ static struct fault *pick(struct conn *c, const char *host)
         struct fault *f = px->faults[i];
         if (!(f->type->flags & FT_TLS) || !fault_is_active(f)) continue;
         if (f->match_host && !host_matches(f->match_host, host)) continue;
+        if (!scope_admits(f, (const struct sockaddr *)&c->peer_sa)) continue;   /* clients (faults/scope.h) */
         f->c.conns_seen++;
         int sel = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
         if (!sel) continue;

@@ -16,11 +16,13 @@
 # libnghttp2-dev: HTTP/2 and gRPC modes (nghttp2 owns framing, HPACK and flow control);
 # nghttp2-client: nghttp and h2load, the HTTP/2 clients of the tests and of bench/http2.sh;
 # python3-grpcio: a gRPC client and server of the grpc tests (Debian's, beside node's @grpc/grpc-js).
+# ruby, ruby-minitest, ruby-webmock: Toxiproxy's own Ruby client suite (toxiproxy-ruby, vendored in
+# tests/fixtures/toxiproxy-ruby) run against `toxiproxy-server` by tests/control/toxiproxy_suite.sh.
 set -eu
 PKGS="build-essential pkg-config libevent-dev libhiredis-dev libinih-dev libpq-dev
 libhttp-parser-dev libjansson-dev libssl-dev libnghttp2-dev openssl redis-server redis-tools postgresql postgresql-client curl jq
 procps iproute2 ca-certificates python3"
-TEST_PKGS="clang libclang-rt-14-dev golang-go strace libxml2-utils python3-urllib3 haproxy nghttp2-client python3-grpcio"
+TEST_PKGS="clang libclang-rt-14-dev golang-go strace libxml2-utils python3-urllib3 haproxy nghttp2-client python3-grpcio ruby ruby-minitest ruby-webmock"
 case "${1:-}" in
 demo) ;;
 "") PKGS="$PKGS $TEST_PKGS" ;;

@@ -12,6 +12,7 @@
 #include "proxy/protocols/frame.h"
 #include "proxy/proxy.h"
 #include "common/log.h"
+#include "faults/scope.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,7 @@ void frame_applied(struct frame_sess *fs, struct fault *f)
 
 int frame_roll(struct frame_sess *fs, struct fault *f)
 {
+    if (!scope_admits(f, fs->c ? (const struct sockaddr *)&fs->c->peer_sa : NULL)) return 0;
     f->c.conns_seen++;
     if (!(f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability))) return 0;
     f->c.requests_affected++;

@@ -317,7 +317,7 @@ static void request_head(struct http_conn *hc)
     hc->rq_hash = r;
     hc->rq_body_fwd = 0;
     if (hc->fwd && http_fwd_request(hc, r)) return;   /* mode = forward: the target (forward.c) */
-    http_choose_fault(hc, r);
+    if (!px->spec.hdrctl.on || !http_header_control(hc, r)) http_choose_fault(hc, r);
     http_keep_clipped(r);
     if (hc->hb_cap > HTTP_HB_KEEP) {   /* a large head's capture is not kept for the next one */
         free(hc->hb);

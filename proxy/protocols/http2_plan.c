@@ -26,6 +26,7 @@
 #include "proxy/protocols/http2_int.h"
 #include "proxy/protocols/http2.h"
 #include "proxy/proxy.h"
+#include "faults/scope.h"
 #include "common/parse.h"
 
 #include <stdio.h>
@@ -81,6 +82,7 @@ void h2_choose_fault(struct h2_stream *s)
         memset(&pl, 0, sizeof(pl));
         f->type->http->plan(f, &pl);
         if (per_conn(pl.act) || !fault_matches(s, f)) continue;
+        if (!scope_admits(f, (const struct sockaddr *)&c->peer_sa)) continue;   /* clients (faults/scope.h) */
         f->c.conns_seen++;
         int sel = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
         if (!sel) continue;
@@ -224,6 +226,7 @@ static int decide(struct h2_conn *h, const struct fault *f)
     for (int i = 0; i < h->ndec; i++)
         if (h->dec[i].f == f) return h->dec[i].yes;
     struct fault *mf = (struct fault *)f;
+    if (!scope_admits(f, (const struct sockaddr *)&h->c->peer_sa)) return 0;   /* clients (faults/scope.h) */
     mf->c.conns_seen++;
     int yes = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
     if (yes) {

@@ -13,6 +13,7 @@
 #include "proxy/proxy.h"
 #include "record/record.h"
 #include "common/log.h"
+#include "faults/scope.h"
 #include "common/mem.h"
 #include "common/text.h"
 
@@ -92,6 +93,7 @@ void http_client_left(struct http_conn *hc)
 void http_req_free(struct http_req *r)
 {
     if (!r) return;
+    if (r->scoped && r->f) scope_leave(r->f);
     free(r->path);
     free(r->host);
     free(r->reqid);

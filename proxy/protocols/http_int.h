@@ -40,6 +40,8 @@ struct http_req {
     unsigned short major, minor;
     struct fault *f;                 /* NULL once the fault ended (see fault_name) */
     char fault_name[128];
+    int scoped;                      /* holds one of r->f's max_active places (faults/scope.h) */
+    int ctl_abort;                   /* header_control: the status answered after the delay (0: none) */
     struct http_fault_plan pl;       /* numeric fields only are read after the decision */
     struct evbuffer *pending_head;   /* head not yet forwarded (latency request / hold) */
     struct evbuffer *local;          /* the proxy's own answer, sent at the FIFO head */
@@ -146,6 +148,9 @@ int http_fwd_idle_eof(struct http_conn *hc);
 int http_fault_inside(const struct fault *f);                  /* struct protocol fault_inside */
 /* The first active fault that matches r and whose roll says yes: planned into r->pl. */
 void http_choose_fault(struct http_conn *hc, struct http_req *r);
+/* header_control = on (docs/http.md): strips x-faultline-* lines from hc->rq_head and, for a client
+ * in header_control_clients, plans the delay / abort they ask for. 1 when r got a plan. */
+int http_header_control(struct http_conn *hc, struct http_req *r);
 void http_hang_mark(struct http_conn *hc, struct http_req *r);   /* r is held: the call hangs */
 /* Forwards the head a latency or a hang kept back (r->pending_head), its wait being over. */
 void http_forward_pending(struct http_conn *hc, struct http_req *r);

@@ -12,6 +12,9 @@
 #include "proxy/protocols/http_int.h"
 #include "proxy/proxy.h"
 #include "common/parse.h"
+#include "faults/scope.h"
+#include "record/record.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,10 +85,11 @@ void http_choose_fault(struct http_conn *hc, struct http_req *r)
     for (int i = 0; i < px->nfaults; i++) {
         struct fault *f = px->faults[i];
         if (!f->type->http || !fault_is_active(f)) continue;
-        if (!fault_matches(hc, f, r)) continue;
+        if (!fault_matches(hc, f, r) || !scope_admits(f, (const struct sockaddr *)&c->peer_sa)) continue;
         f->c.conns_seen++;
         int sel = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
-        if (!sel) continue;
+        if (!sel || !scope_take(f)) continue;
+        r->scoped = f->max_active != 0;
         f->c.conns_affected++;
         f->c.requests_affected++;
         r->f = f;
@@ -95,6 +99,103 @@ void http_choose_fault(struct http_conn *hc, struct http_req *r)
         conn_fault_applied(c, f);
         return;
     }
+}
+
+/* ---- header_control: x-faultline-delay / x-faultline-abort per request ---- */
+
+#define CTL_PREFIX "x-faultline-"
+
+/* Drops every x-faultline-* header line (and its obs-fold continuations) from the raw head. */
+static void strip_control_headers(struct evbuffer *head)
+{
+    size_t len = evbuffer_get_length(head);
+    const char *p = (const char *)evbuffer_pullup(head, -1), *end = p + len;
+    const char *nl = memchr(p, '\n', len);
+    if (!nl) return;
+    struct evbuffer *nb = NULL;
+    const char *keep_from = p, *line = nl + 1;
+    int dropping = 0;
+    while (line < end) {
+        const char *e = memchr(line, '\n', (size_t)(end - line));
+        e = e ? e + 1 : end;
+        int blank = (e - line == 1) || (e - line == 2 && line[0] == '\r');
+        int cont = !blank && (line[0] == ' ' || line[0] == '\t');
+        int drop = !blank && (cont ? dropping
+                                   : (size_t)(e - line) > strlen(CTL_PREFIX) && !strncasecmp(line, CTL_PREFIX, strlen(CTL_PREFIX)));
+        dropping = drop;
+        if (drop) {
+            if (!nb && !(nb = evbuffer_new())) abort();
+            evbuffer_add(nb, keep_from, (size_t)(line - keep_from));
+            keep_from = e;
+        }
+        if (blank) break;
+        line = e;
+    }
+    if (!nb) return;
+    evbuffer_add(nb, keep_from, (size_t)(end - keep_from));
+    evbuffer_drain(head, len);
+    evbuffer_add_buffer(head, nb);
+    evbuffer_free(nb);
+}
+
+/* The value of the first captured header called name (case-insensitive), or NULL. */
+static const char *ctl_header(struct http_conn *hc, const char *name, char *buf, size_t blen)
+{
+    size_t nl = strlen(name);
+    for (int i = 0; i < hc->nhdr; i++) {
+        struct hdr *h = &hc->hdr[i];
+        if (h->n_len != nl || strncasecmp(hc->hb + h->n_off, name, nl)) continue;
+        size_t vl = h->v_len < blen - 1 ? h->v_len : blen - 1;
+        memcpy(buf, hc->hb + h->v_off, vl);
+        buf[vl] = 0;
+        return buf;
+    }
+    return NULL;
+}
+
+int http_header_control(struct http_conn *hc, struct http_req *r)
+{
+    struct conn *c = hc->c;
+    struct fl_proxy *px = c->px;
+    strip_control_headers(hc->rq_head);   /* never seen by the upstream, whoever sent them */
+    char dv[64], av[64], e[200];
+    const char *d = ctl_header(hc, CTL_PREFIX "delay", dv, sizeof(dv)), *a = ctl_header(hc, CTL_PREFIX "abort", av, sizeof(av));
+    if (!d && !a) return 0;
+    if (!cidr_match(&px->spec.hdrctl.clients, (const struct sockaddr *)&c->peer_sa)) {
+        log_debug("header_control_ignored", "proxy=%s peer=%s reason=%s", log_q(px->spec.name), conn_peer(c),
+                  "not in header_control_clients");
+        return 0;
+    }
+    int64_t delay = 0, status = 0;
+    if (d) {
+        /* a duration with its unit, or a bare number of milliseconds (as Envoy's x-envoy-fault-delay-request) */
+        if (parse_duration(d, &delay, e, sizeof(e)) == 0) (void)0;
+        else if (parse_int(d, 0, INT64_MAX / 1000, &delay, e, sizeof(e)) == 0) delay *= 1000;
+        else delay = -1;
+        if (delay > px->spec.hdrctl.max_delay_us) delay = px->spec.hdrctl.max_delay_us;
+    }
+    if (a && parse_int(a, 200, 599, &status, e, sizeof(e)) < 0) status = -1;
+    if (delay < 0 || status < 0) {
+        log_warn("header_control_bad", "proxy=%s delay=%s abort=%s", log_q(px->spec.name), log_q(d ? d : ""), log_q(a ? a : ""));
+        return 0;   /* a value it cannot read: the request passes unfaulted */
+    }
+    memset(&r->pl, 0, sizeof(r->pl));
+    r->ctl_abort = (int)status;
+    if (delay > 0) {
+        r->pl.act = HACT_LATENCY;
+        r->pl.delay_us = delay;
+    } else if (status) {
+        r->pl.act = HACT_ERROR;
+        r->pl.status = (int)status;
+    } else {
+        return 0;
+    }
+    snprintf(r->fault_name, sizeof(r->fault_name), "header_control");
+    if (!c->fault_name[0]) snprintf(c->fault_name, sizeof(c->fault_name), "header_control");
+    if (rec_active) rec_fault_applied(proxy_rec(px));
+    log_debug("header_control", "proxy=%s peer=%s delay_ms=%lld abort=%d", log_q(px->spec.name), conn_peer(c),
+              (long long)(delay / 1000), (int)status);
+    return 1;
 }
 
 void http_fault_ended(struct fault *f)
@@ -126,6 +227,8 @@ void http_fault_ended(struct fault *f)
                     break;
                 }
             }
+            if (r->scoped) scope_leave(f);
+            r->scoped = 0;
             r->f = NULL;
         }
         if (c->hang_fault == f && !c->t_hang) c->hang_fault = NULL;
@@ -147,6 +250,11 @@ void http_forward_pending(struct http_conn *hc, struct http_req *r)
 {
     struct evbuffer *h = r->pending_head;
     r->pending_head = NULL;
+    if (r->ctl_abort) {   /* header_control: the abort comes after the delay (as Envoy's) */
+        evbuffer_free(h);
+        http_answer_locally(hc, r, r->ctl_abort, NULL, NULL, 0, 0);
+        return;
+    }
     http_forward_request(hc, r, h);
     evbuffer_free(h);
 }

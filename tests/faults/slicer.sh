@@ -26,7 +26,7 @@ check slicer_jitter_bytes_intact eval '[ "$(kv "$out" bytes)" = 2000 ] && [ "$(k
 check slicer_jitter_piece_min within "$(num "$out" min_read)" 1 150
 check slicer_jitter_spread within "$(num "$out" last_ms)" 40 2000
 
-fprofile "$TT/bad.ini" "$SRC" "$LP" '[fault x]' 'proxy = p' 'type = slicer' 'size = 10' 'size_jitter = 10'
+fprofile "$TT/bad.ini" "$SRC" "$LP" '[fault x]' 'proxy = p' 'type = slicer' 'size = 10' 'size_jitter = 11'
 "$FL" check "$TT/bad.ini" >"$TT/err" 2>&1; rc=$?
 check slicer_bad_jitter_exit2 [ "$rc" = 2 ]
 check slicer_bad_jitter_named grep -q "bad.ini:[0-9]*:.*size_jitter" "$TT/err"
