@@ -89,7 +89,8 @@ struct fault_type {
 #define FT_HTTP_ONLY   0x2   /* http proxies (proxy/protocols/http.c) */
 #define FT_PG_ONLY     0x4   /* postgres proxies, per query (proxy/protocols/postgres.c) */
 #define FT_REDIS_ONLY  0x8   /* redis proxies, per command (proxy/protocols/redis.c) */
-#define FT_PROTOCOL_ONLY (FT_HTTP_ONLY | FT_PG_ONLY | FT_REDIS_ONLY)
+#define FT_DNS_ONLY    0x10  /* dns proxies, per query (proxy/protocols/dns.c) */
+#define FT_PROTOCOL_ONLY (FT_HTTP_ONLY | FT_PG_ONLY | FT_REDIS_ONLY | FT_DNS_ONLY)
 
 /* Counters kept per fault; read by /stats, /metrics and the recorder. */
 struct fault_counters {

@@ -6,6 +6,7 @@
 extern const struct fault_type fault_http_error, fault_slow_body, fault_truncate;
 extern const struct fault_type fault_pg_error, fault_pg_latency, fault_pg_hang, fault_pg_drop;
 extern const struct fault_type fault_redis_error, fault_redis_latency, fault_redis_hang;
+extern const struct fault_type fault_dns_error, fault_dns_delay, fault_dns_drop, fault_dns_truncate, fault_dns_flip;
 extern const struct fault_type fault_latency, fault_hang, fault_bandwidth, fault_slicer, fault_timeout, fault_drop,
     fault_reset, fault_refuse, fault_blackhole, fault_slow_close, fault_limit_data;
 
@@ -22,6 +23,11 @@ const struct fault_type *const fault_types[] = {
     &fault_redis_error,
     &fault_redis_latency,
     &fault_redis_hang,
+    &fault_dns_error,
+    &fault_dns_delay,
+    &fault_dns_drop,
+    &fault_dns_truncate,
+    &fault_dns_flip,
     &fault_bandwidth,
     &fault_slicer,
     &fault_timeout,

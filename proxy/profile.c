@@ -126,10 +126,12 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
                           protocol_article(rq), rq->name, rq->name);
         }
     }
+    if (p->protocol->spec_load && p->protocol->spec_load(d, s, p, err, errlen) < 0) return -1;
     if (inisec_check_unused(d, s, err, errlen) < 0) return -1;
     if (!lv) return KEYERR(s->line, "[proxy %s] is missing 'listen'", s->name);
     if (parse_addr(lv, 0, &p->listen, e, sizeof(e)) < 0) return KEYERR(lline, "listen: %s", e);
     snprintf(p->listen_text, sizeof(p->listen_text), "%s", lv);
+    if (!uv && (p->protocol->flags & PROTO_UPSTREAM_OPTIONAL)) return 0;
     if (!uv) return KEYERR(s->line, "[proxy %s] is missing 'upstream'", s->name);
     if (parse_addr(uv, 1, &p->upstream, e, sizeof(e)) < 0) return KEYERR(uline, "upstream: %s", e);
     snprintf(p->upstream_text, sizeof(p->upstream_text), "%s", uv);

@@ -45,6 +45,9 @@ struct proxy_spec {
     char id_header[128];         /* http: header recorded as request_id ("" = X-Request-Id) */
     int tls_passthrough;         /* postgres: tls = passthrough (SSLRequest forwarded, then tcp) */
     struct tls_spec tls;         /* tls = terminate, upstream_tls, ... (proxy/tls.h) */
+    /* a protocol's own keys as its spec_load wrote them (proxy/protocol.h; dns: its records),
+     * read back by the protocol; "" for every relaying protocol. A value, copied with the spec. */
+    char proto_conf[4096];
     int line;
 };
 

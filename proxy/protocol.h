@@ -42,6 +42,10 @@
  * What it knows. stats_json is the protocol's object in /stats; conn_facts, totals_facts and
  * state_facts add its fields to the record (record/record.h, docs/metrics.md). All optional.
  *
+ * A protocol may also be the server itself rather than a relay (dns: a DNS server on UDP and TCP
+ * whose answers are configured): it then fills spec_load, serve_open, serve_close and
+ * serve_reload, and the core binds nothing for its proxies and makes no connection pairs.
+ *
  * Adding a protocol: write proxy/protocols/NAME.c defining `const struct protocol protocol_NAME`
  * (every operation may be NULL -- tcp's are all NULL -- except that a conn_init which attaches
  * state needs an on_read to frame the bytes that state now routes to it), add one line to
@@ -72,6 +76,9 @@ struct fl_proxy;
 struct fault;
 struct fault_type;
 struct rec_kv;
+struct inidoc;
+struct inisec;
+struct proxy_spec;
 
 /* flags */
 /* conn.c connects the upstream socket itself when its address is literal (fewer system calls
@@ -86,6 +93,9 @@ struct rec_kv;
 /* (0x08: free; `tls = refuse | passthrough` applies to protocols with a starttls, below) */
 /* it sees requests and their responses: `role = ingress` (the service's own answers) applies */
 #define PROTO_REQUESTS       0x10
+/* `upstream` is optional in its [proxy] section (dns: it answers by itself, forwarding only
+ * when an upstream is given) */
+#define PROTO_UPSTREAM_OPTIONAL 0x20
 
 /* A protocol's request for TLS inside its own bytes (postgres: SSLRequest, answered 'S'). */
 struct proto_starttls {
@@ -139,6 +149,18 @@ struct protocol {
     void (*conn_facts)(const struct conn *c, struct rec_kv *kv);
     void (*totals_facts)(const struct fl_proxy *px, struct rec_kv *kv);
     void (*state_facts)(struct fl_proxy *px, struct rec_kv *kv);
+
+    /* ---- a protocol that serves its listen address itself (dns: UDP and TCP, no pairs) ----
+     * All four are set together or not at all. spec_load reads the protocol's own keys of a
+     * [proxy] section (marking them used; errors as "PATH:LINE: reason") into p->proto_conf,
+     * a text the protocol reads back in serve_open and serve_reload. serve_open replaces the core's
+     * TCP listener: it binds px->spec.listen and sets px->serve (its state, owned); serve_close
+     * unbinds and frees it (px->serve = NULL), where the core would close its listener (refuse,
+     * disable, drain, removal). serve_reload: a reload kept the proxy with a new proto_conf. */
+    int (*spec_load)(struct inidoc *d, struct inisec *s, struct proxy_spec *p, char *err, size_t errlen);
+    int (*serve_open)(struct fl_proxy *px, char *err, size_t errlen);
+    void (*serve_close)(struct fl_proxy *px);
+    void (*serve_reload)(struct fl_proxy *px);
 };
 
 /* ---- the registry (proxy/protocols/registry.c) ---- */

@@ -772,6 +772,31 @@ void rec_request(struct rec_px *rp, const struct rec_request *q)
     event_send(rp);
 }
 
+void rec_query(struct rec_px *rp, const struct rec_query *q)
+{
+    if (!rec_st || rec_st->stopping > 1 || !rp) return;
+    if (q->error) rp->a_err++;
+    if (event_begin(rp, "request") < 0) return;
+    int64_t off = fl_wall_us() - fl_now_us();
+    struct rbuf *b = &rec_st->b;
+    char peer[64];
+    rb_kv_u64(b, "conn", q->id);
+    rb_kv_str(b, "peer", sockaddr_str(q->peer, peer, sizeof(peer)));
+    rb_kv_str(b, "transport", q->transport);
+    rb_kv_str(b, "name", q->name);
+    rb_kv_str(b, "qtype", q->qtype);
+    rb_kv_str(b, "method", q->qtype);    /* the generic request fields: readers of http requests see */
+    rb_kv_str(b, "path", q->name);       /* the query type and the name */
+    if (q->rcode) rb_kv_str(b, "rcode", q->rcode);
+    if (q->answer && *q->answer) rb_kv_str(b, "answer", q->answer);
+    if (q->fault && *q->fault) rb_kv_str(b, "fault", q->fault);
+    if (q->forwarded) rb_kv_str(b, "forwarded", "1");
+    rb_time(b, "req_ms", q->t_req, off);
+    if (q->t_req && q->t_done) rb_dur(b, "total_ms", q->t_done - q->t_req);
+    rb_kv_str(b, "end", q->end);
+    event_send(rp);
+}
+
 static void write_fault_window(const struct rec_fault_window *w)
 {
     struct rbuf *b = &rec_st->b;
