@@ -29,7 +29,7 @@ static int de_set(void *cfg, const char *k, const char *v, char *err, size_t err
     if (!strcmp(k, "rcode")) {
         int r = dns_rcode_parse(v);
         if (r <= 0) {
-            snprintf(err, errlen, "rcode: '%s' is not nxdomain, servfail, refused, formerr or notimp", v);
+            snprintf(err, errlen, "'%s' is not nxdomain, servfail, refused, formerr or notimp", v);
             return FKEY_BAD;
         }
         c->rcode = r;

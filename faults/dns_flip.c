@@ -24,14 +24,14 @@ static void fl_init(void *cfg) { ((struct dns_fcfg *)cfg)->act = DNSA_FLIP; }
 static int set_address(struct dns_fcfg *c, const char *v, char *err, size_t errlen)
 {
     char buf[sizeof(c->address)];
-    if (strlen(v) >= sizeof(buf)) { snprintf(err, errlen, "address: too long"); return FKEY_BAD; }
+    if (strlen(v) >= sizeof(buf)) { snprintf(err, errlen, "too long"); return FKEY_BAD; }
     snprintf(buf, sizeof(buf), "%s", v);
     c->has_a = c->has_aaaa = 0;
     for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
         if (inet_pton(AF_INET, t, c->a) == 1 && !c->has_a) c->has_a = 1;
         else if (inet_pton(AF_INET6, t, c->aaaa) == 1 && !c->has_aaaa) c->has_aaaa = 1;
         else {
-            snprintf(err, errlen, "address: '%s' is not an IPv4 or IPv6 address (at most one of each)", t);
+            snprintf(err, errlen, "'%s' is not an IPv4 or IPv6 address (at most one of each)", t);
             return FKEY_BAD;
         }
     }
@@ -48,7 +48,7 @@ static int fl_set(void *cfg, const char *k, const char *v, char *err, size_t err
     if (!strcmp(k, "after")) {
         int64_t n;
         char e[200];
-        if (parse_int(v, 0, 1000000000, &n, e, sizeof(e)) < 0) { snprintf(err, errlen, "after: %s", e); return FKEY_BAD; }
+        if (parse_int(v, 0, 1000000000, &n, e, sizeof(e)) < 0) { snprintf(err, errlen, "%s", e); return FKEY_BAD; }
         c->after = (uint64_t)n;
         return FKEY_OK;
     }

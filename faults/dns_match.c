@@ -16,12 +16,12 @@ int dns_match_set(struct dns_fcfg *c, const char *k, const char *v, char *err, s
         size_t n = strlen(v);
         if (n && v[n - 1] == '.' && n > 1) n--;               /* "api.test." = "api.test" */
         if (!n || n >= sizeof(c->name)) {
-            snprintf(err, errlen, "match_name: a name or glob of 1..253 characters");
+            snprintf(err, errlen, "a name or glob of 1..253 characters");
             return FKEY_BAD;
         }
         for (size_t i = 0; i < n; i++) {
             if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] > '~') {
-                snprintf(err, errlen, "match_name: '%s' has a space or a character outside printable ASCII", v);
+                snprintf(err, errlen, "'%s' has a space or a character outside printable ASCII", v);
                 return FKEY_BAD;
             }
             c->name[i] = (char)tolower((unsigned char)v[i]);
@@ -32,7 +32,7 @@ int dns_match_set(struct dns_fcfg *c, const char *k, const char *v, char *err, s
     if (!strcmp(k, "match_type")) {
         int t = dns_type_parse(v);
         if (t < 0) {
-            snprintf(err, errlen, "match_type: '%s' is not a query type (A, AAAA, CNAME, MX, TXT, NS, SOA, PTR, SRV, ANY or 1..65535)", v);
+            snprintf(err, errlen, "'%s' is not a query type (A, AAAA, CNAME, MX, TXT, NS, SOA, PTR, SRV, ANY or 1..65535)", v);
             return FKEY_BAD;
         }
         c->qtype = (uint16_t)t;
