@@ -92,6 +92,10 @@ static int dns_spec_load(struct inidoc *d, struct inisec *s, struct proxy_spec *
         if (parse_duration(v, &tmo, e, sizeof(e)) < 0) return KEYERR(line, "upstream_timeout: %s", e);
         if (tmo < 1000 || tmo > 60000000) return KEYERR(line, "upstream_timeout: 1ms..60s");
     }
+    if (p->tls.terminate || p->tls.upstream) {       /* DNS over TLS is not served */
+        v = inisec_get(s, p->tls.terminate ? "tls" : "upstream_tls", &line);
+        return KEYERR(line, "%s: a dns proxy serves plain DNS over UDP and TCP (no TLS)", p->tls.terminate ? "tls" : "upstream_tls");
+    }
     e[0] = 0;
     if ((v = inisec_get(s, "upstream", &line))) {
         struct fl_addr a;

@@ -123,6 +123,7 @@ bad record_form 'record = a.test' "record: 'a.test' is not 'NAME TYPE VALUE [TTL
 bad fallback 'fallback = servfail' "fallback: 'servfail' is not nxdomain or refused"
 bad upstream_name 'upstream = dns.example:53' "upstream: a dns proxy forwards to an IP address and port"
 bad upstream_timeout 'upstream_timeout = 2m' "upstream_timeout: 1ms..60s"
+bad tls 'upstream_tls = on' "upstream_tls: a dns proxy serves plain DNS over UDP and TCP (no TLS)"
 badf() {   # badf NAME FAULT-LINES LINE EXPECTED
     printf '[faultline]\nadmin = off\n[proxy d]\nmode = dns\nlisten = 127.0.0.1:5399\n[proxy t]\nlisten = 127.0.0.1:5398\nupstream = 127.0.0.1:1\n[fault f]\n%b\n' "$2" >"$TT/badf.ini"
     out=$("$FL" check "$TT/badf.ini" 2>&1); rc=$?
