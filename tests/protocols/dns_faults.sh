@@ -135,9 +135,10 @@ check flip_after_n test "$f1 $f2 $f3" = "127.0.0.1 127.0.0.1 127.0.0.2"
 # dns_flip added live through the admin API: a caching resolver (dnspython's Cache) keeps the old
 # address until the record's TTL (2 s) runs out, then asks again and gets the new one
 if [ -n "$DPY" ]; then
-    dnsq "$P" cached live.test 6 0.2 >"$TT/cached.out" &
+    dnsq "$P" cached live.test 7 0.2 >"$TT/cached.out" &
     CPID=$!; _PIDS+=($CPID)
-    sleep 1
+    wait_for 10 test -s "$TT/cached.out"          # its first answer is cached (python may start slowly)
+    sleep 0.5
     CODE=$(curl -s -m 5 -o "$TT/post" -w '%{http_code}' -XPOST "$A/faults" \
         -d '{"name":"live","type":"dns_flip","proxy":"names","match_name":"live.test","address":"127.0.0.7"}')
     check flip_api_created test "$CODE" = 201 || cat "$TT/post"
