@@ -265,10 +265,9 @@ static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
 
 static evutil_socket_t udp_socket(const struct sockaddr *sa, socklen_t len, int bind_it, char *why, size_t whylen)
 {
+    /* no SO_REUSEADDR: on Linux it would let a second UDP socket bind the same port unnoticed */
     evutil_socket_t fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) { snprintf(why, whylen, "%s", strerror(errno)); return -1; }
-    int one = 1;
-    if (bind_it) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if ((bind_it ? bind(fd, sa, len) : connect(fd, sa, len)) < 0) {
         snprintf(why, whylen, "%s", strerror(errno));
         close(fd);
@@ -325,8 +324,12 @@ static int dns_serve_open(struct fl_proxy *px, char *err, size_t errlen)
     char why[200];
     s->udp = udp_socket((const struct sockaddr *)&a->ss, a->sslen, 1, why, sizeof(why));
     if (s->udp < 0) goto fail;
+    /* TCP on the UDP socket's port (the same one; with port 0, the one the kernel chose) */
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(s->udp, (struct sockaddr *)&ss, &sl) < 0) { snprintf(why, sizeof(why), "%s", strerror(errno)); goto fail; }
     s->tcp = evconnlistener_new_bind(px->srv->base, tcp_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-                                     LEV_OPT_REUSEABLE, 128, (const struct sockaddr *)&a->ss, (int)a->sslen);
+                                     LEV_OPT_REUSEABLE, 128, (const struct sockaddr *)&ss, (int)sl);
     if (!s->tcp) { snprintf(why, sizeof(why), "tcp: %s", strerror(errno)); goto fail; }
     if (fwd_open(s, why, sizeof(why)) < 0) goto fail;
     s->udp_ev = event_new(px->srv->base, s->udp, EV_READ | EV_PERSIST, udp_readable, s);

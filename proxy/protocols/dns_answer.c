@@ -356,9 +356,9 @@ char *dns_stats_json(const struct fl_proxy *px)
     static const struct dns_stats zero;
     const struct dns_srv *s = px->serve;
     const struct dns_stats *t = s ? &s->st : &zero;
-    char *out = fl_calloc(1, 1024);
+    char *out = fl_calloc(1, 2048);   /* 24 numbers of up to 20 digits and the names fit */
 #define U(x) (unsigned long long)(x)
-    snprintf(out, 1024,
+    snprintf(out, 2048,
              "{\"bound\":%s,\"records\":%d,\"queries\":%llu,\"udp\":%llu,\"tcp\":%llu,\"answered\":%llu,"
              "\"dropped\":%llu,\"malformed\":%llu,\"forwarded\":%llu,\"upstream_timeouts\":%llu,\"truncated\":%llu,"
              "\"faulted\":%llu,\"flipped\":%llu,\"delayed\":%llu,\"pending\":%d,\"overload\":%llu,\"tcp_conns\":%llu,"
