@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mode = dns in the record: every query is one `kind=request` event (name, qtype, rcode, answer,
 # fault, transport, timing, end) in the proxy's events stream, the fault's window is in the run's
-# fault stream, and the dns totals are in the proxy's totals hash: real redis-server, dig.
+# fault stream, and the dns totals are in the proxy's totals hash; a query still delayed when
+# faultline stops is recorded as inflight: real redis-server, dig.
 cd "$(dirname "$0")/../.."
 source tests/lib.sh
 source tests/verify/common.bash
@@ -33,6 +34,11 @@ proxy = names
 type = dns_delay
 delay = 300ms
 match_name = slow.test
+[fault held]
+proxy = names
+type = dns_delay
+delay = 30s
+match_name = held.test
 [fault gone]
 proxy = names
 type = dns_drop
@@ -50,6 +56,9 @@ dig_at "$P" +short slow.test >/dev/null
 dig_at "$P" +short sf.test >/dev/null
 dig_at "$P" +short far.test >/dev/null
 timeout 10 dig @127.0.0.1 -p "$P" +time=1 +tries=1 gone.test >/dev/null 2>&1
+# a query still delayed when faultline stops: recorded as inflight, freed (ASan: no leak)
+timeout 10 dig @127.0.0.1 -p "$P" +time=5 +tries=1 held.test >/dev/null 2>&1 &
+_PIDS+=($!)
 sleep 1.5
 stop_pid "$FL_PID"
 
@@ -86,9 +95,10 @@ far=$(ev far.test A)
 check event_forwarded has "$far" forwarded=1 rcode=NOERROR
 gone=$(ev gone.test A)
 check event_dropped has "$gone" end=dropped fault=gone rcode=
+check event_inflight_at_stop has "$(ev held.test A)" end=inflight fault=held rcode=
 check event_generic_fields has "$a" method=A path=api.test
 check faults_stream grep -q 'slow' <<<"$(rcli xrange fl:run:dr:faults - +)"
-check totals_queries test "$(rcli hget fl:run:dr:proto:names:i1 dns_queries)" = 6
+check totals_queries test "$(rcli hget fl:run:dr:proto:names:i1 dns_queries)" = 7
 check totals_dropped test "$(rcli hget fl:run:dr:proto:names:i1 dns_dropped)" = 1
 check totals_forwarded test "$(rcli hget fl:run:dr:proto:names:i1 dns_forwarded)" = 1
 done_tests
