@@ -157,6 +157,7 @@ int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t er
         px->spec.add_via = prof->proxies[k].add_via;
         snprintf(px->spec.id_header, sizeof(px->spec.id_header), "%s", prof->proxies[k].id_header);
         px->spec.role = prof->proxies[k].role;
+        px->spec.lim = prof->proxies[k].lim;
         if (strcmp(px->spec.proto_conf, prof->proxies[k].proto_conf) != 0) {   /* dns: its records */
             memcpy(px->spec.proto_conf, prof->proxies[k].proto_conf, sizeof(px->spec.proto_conf));
             if (px->serve && px->spec.protocol->serve_reload) px->spec.protocol->serve_reload(px);
@@ -326,8 +327,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-    (void)arg;
     rec_tick();
+    server_idle_sweep(arg);   /* idle timeouts (proxy/limits.c) */
 }
 
 static void raise_nofile(void)
