@@ -9,6 +9,9 @@ extern const struct fault_type fault_redis_error, fault_redis_latency, fault_red
 extern const struct fault_type fault_dns_error, fault_dns_delay, fault_dns_drop, fault_dns_truncate, fault_dns_flip;
 extern const struct fault_type fault_latency, fault_hang, fault_bandwidth, fault_slicer, fault_timeout, fault_drop,
     fault_reset, fault_refuse, fault_blackhole, fault_slow_close, fault_limit_data;
+extern const struct fault_type fault_tls_hang, fault_tls_alert, fault_tls_slow, fault_tls_bad_cert, fault_tls_cut;
+extern const struct fault_type fault_h2_rst_stream, fault_h2_goaway, fault_h2_max_streams, fault_h2_flow_stall,
+    fault_h2_ping_drop, fault_grpc_error, fault_grpc_cut;
 
 const struct fault_type *const fault_types[] = {
     &fault_latency,
@@ -28,6 +31,13 @@ const struct fault_type *const fault_types[] = {
     &fault_dns_drop,
     &fault_dns_truncate,
     &fault_dns_flip,
+    &fault_h2_rst_stream,
+    &fault_h2_goaway,
+    &fault_h2_max_streams,
+    &fault_h2_flow_stall,
+    &fault_h2_ping_drop,
+    &fault_grpc_error,
+    &fault_grpc_cut,
     &fault_bandwidth,
     &fault_slicer,
     &fault_timeout,
@@ -37,6 +47,11 @@ const struct fault_type *const fault_types[] = {
     &fault_blackhole,
     &fault_slow_close,
     &fault_limit_data,
+    &fault_tls_hang,
+    &fault_tls_alert,
+    &fault_tls_slow,
+    &fault_tls_bad_cert,
+    &fault_tls_cut,
     NULL,
 };
 

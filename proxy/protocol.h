@@ -93,9 +93,14 @@ struct proxy_spec;
 /* (0x08: free; `tls = refuse | passthrough` applies to protocols with a starttls, below) */
 /* it sees requests and their responses: `role = ingress` (the service's own answers) applies */
 #define PROTO_REQUESTS       0x10
+/* the engine picks each connection's upstream itself (a forward proxy: per request, per CONNECT):
+ * the profile names no upstream, the core connects none at accept (conn_connect_route does it when
+ * asked, and conn_upstream_renew replaces it), and TLS on either side starts when the engine says
+ * (proxy/tls.h, tls_forward_*) */
+#define PROTO_ROUTES         0x20
 /* `upstream` is optional in its [proxy] section (dns: it answers by itself, forwarding only
  * when an upstream is given) */
-#define PROTO_UPSTREAM_OPTIONAL 0x20
+#define PROTO_UPSTREAM_OPTIONAL 0x40
 
 /* A protocol's request for TLS inside its own bytes (postgres: SSLRequest, answered 'S'). */
 struct proto_starttls {
@@ -137,6 +142,8 @@ struct protocol {
     /* The upstream failed after it was connected (a reset; c->p[1].src_eof set). Set: the
      * engine answers what is still open instead of the core closing the pair. */
     void (*upstream_reset)(struct conn *c);
+    /* The upstream is connected (with upstream TLS: its handshake is done). */
+    void (*upstream_connected)(struct conn *c);
     /* p's destination took bytes and now holds at most half the buffer. An engine that stopped
      * framing because its own answers were piling up towards a client that does not read
      * (they count against no other bound) frames again. */
@@ -145,6 +152,11 @@ struct protocol {
      * core judges by the bytes (the client spoke last: CONN_WAITING). A hang (conn_hold_started)
      * and bytes held by a stage count as CONN_HELD whatever this says. */
     int (*idle_state)(const struct conn *c);
+
+    /* ---- the profile ---- */
+    /* The protocol's own keys of [proxy] section s into p (before unknown keys are reported):
+     * 0, or -1 with "PATH:LINE: key: reason" in err. */
+    int (*spec_load)(struct inidoc *d, struct inisec *s, struct proxy_spec *p, char *err, size_t errlen);
 
     /* ---- faults ---- */
     /* Besides its own FT_*_ONLY types, whether fault f acts inside the engine on this protocol's
@@ -166,13 +178,11 @@ struct protocol {
     void (*state_facts)(struct fl_proxy *px, struct rec_kv *kv);
 
     /* ---- a protocol that serves its listen address itself (dns: UDP and TCP, no pairs) ----
-     * All four are set together or not at all. spec_load reads the protocol's own keys of a
-     * [proxy] section (marking them used; errors as "PATH:LINE: reason") into p->proto_conf,
-     * a text the protocol reads back in serve_open and serve_reload. serve_open replaces the core's
+     * Set together, with a spec_load (above) that writes the protocol's own keys into
+     * p->proto_conf, a text the protocol reads back in serve_open and serve_reload. serve_open replaces the core's
      * TCP listener: it binds px->spec.listen and sets px->serve (its state, owned); serve_close
      * unbinds and frees it (px->serve = NULL), where the core would close its listener (refuse,
      * disable, drain, removal). serve_reload: a reload kept the proxy with a new proto_conf. */
-    int (*spec_load)(struct inidoc *d, struct inisec *s, struct proxy_spec *p, char *err, size_t errlen);
     int (*serve_open)(struct fl_proxy *px, char *err, size_t errlen);
     void (*serve_close)(struct fl_proxy *px);
     void (*serve_reload)(struct fl_proxy *px);

@@ -800,7 +800,7 @@ static const char *req_end(const struct rec_request *q)
 void rec_request(struct rec_px *rp, const struct rec_request *q)
 {
     if (!rec_st || rec_st->stopping > 1 || !rp) return;
-    if (q->status >= 500 || (q->status == 0 && !q->t_abandoned)) rp->a_err++;
+    if (q->status >= 500 || q->failed || (q->status == 0 && !q->t_abandoned)) rp->a_err++;
     if (event_begin(rp, "request") < 0) return;
     int64_t off = fl_wall_us() - fl_now_us();
     struct rbuf *b = &rec_st->b;
@@ -829,6 +829,9 @@ void rec_request(struct rec_px *rp, const struct rec_request *q)
         hx[16] = 0;
         rb_kv_str(b, "body_hash", hx);
     }
+    struct rec_kv kv = {b, 0, 0};
+    if (q->facts) q->facts(q->facts_arg, &kv);
+    rec_clipped(rp, kv.clipped);
     event_send(rp);
 }
 
@@ -837,18 +840,15 @@ void rec_query(struct rec_px *rp, const struct rec_query *q)
     if (!rec_st || rec_st->stopping > 1 || !rp) return;
     if (q->error) rp->a_err++;
     if (event_begin(rp, "request") < 0) return;
-    int64_t off = fl_wall_us() - fl_now_us();
     struct rbuf *b = &rec_st->b;
     char peer[64];
     rb_kv_u64(b, "conn", q->id);
     rb_kv_str(b, "peer", sockaddr_str(q->peer, peer, sizeof(peer)));
-    /* the question also as the generic request fields: method = its type, path = the name */
-    const char *kv[][2] = {{"transport", q->transport}, {"name", q->name}, {"qtype", q->qtype}, {"method", q->qtype},
-                           {"path", q->name}, {"rcode", q->rcode}, {"answer", q->answer}, {"fault", q->fault},
-                           {"forwarded", q->forwarded ? "1" : NULL}};
+    const char *kv[][2] = {{"transport", q->transport}, {"name", q->name}, {"qtype", q->qtype}, {"method", q->qtype}, {"path", q->name},
+                           {"rcode", q->rcode}, {"answer", q->answer}, {"fault", q->fault}, {"forwarded", q->forwarded ? "1" : NULL}};
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
         if (kv[i][1] && *kv[i][1]) kv_clip(rp, kv[i][0], kv[i][1]);
-    rb_time(b, "req_ms", q->t_req, off);
+    rb_time(b, "req_ms", q->t_req, fl_wall_us() - fl_now_us());
     if (q->t_req && q->t_done) rb_dur(b, "total_ms", q->t_done - q->t_req);
     rb_kv_str(b, "end", q->end);
     event_send(rp);

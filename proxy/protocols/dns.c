@@ -92,10 +92,10 @@ static int dns_spec_load(struct inidoc *d, struct inisec *s, struct proxy_spec *
         if (parse_duration(v, &tmo, e, sizeof(e)) < 0) return KEYERR(line, "upstream_timeout: %s", e);
         if (tmo < 1000 || tmo > 60000000) return KEYERR(line, "upstream_timeout: 1ms..60s");
     }
-    if (p->tls.terminate || p->tls.upstream) {       /* DNS over TLS is not served */
-        v = inisec_get(s, p->tls.terminate ? "tls" : "upstream_tls", &line);
-        return KEYERR(line, "%s: a dns proxy serves plain DNS over UDP and TCP (no TLS)", p->tls.terminate ? "tls" : "upstream_tls");
-    }
+    static const char *const tls_keys[] = {"tls", "upstream_tls"};   /* DNS over TLS is not served */
+    for (int i = 0; i < 2; i++)
+        if ((v = inisec_get(s, tls_keys[i], &line)) && strcasecmp(v, "off") != 0 && strcasecmp(v, "no") != 0)
+            return KEYERR(line, "%s: a dns proxy serves plain DNS over UDP and TCP (no TLS)", tls_keys[i]);
     e[0] = 0;
     if ((v = inisec_get(s, "upstream", &line))) {
         struct fl_addr a;

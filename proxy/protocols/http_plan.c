@@ -100,7 +100,7 @@ void http_choose_fault(struct http_conn *hc, struct http_req *r)
 void http_fault_ended(struct fault *f)
 {
     struct fl_proxy *px = f->px;
-    if (!px || px->spec.protocol != &protocol_http) return;
+    if (!px || px->spec.protocol->fault_ended != http_fault_ended) return;   /* (mode = http or forward) */
     for (struct conn *c = px->conns, *next; c; c = next) {
         c->busy++;
         struct http_conn *hc = c->proto;

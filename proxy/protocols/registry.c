@@ -7,13 +7,18 @@
 #include <string.h>
 #include <strings.h>
 
-extern const struct protocol protocol_tcp, protocol_http, protocol_postgres, protocol_redis, protocol_dns;
+extern const struct protocol protocol_tcp, protocol_http, protocol_postgres, protocol_redis, protocol_http2,
+    protocol_grpc, protocol_forward,
+    protocol_dns;
 
 const struct protocol *const protocols[] = {
     &protocol_tcp,
     &protocol_http,
     &protocol_postgres,
     &protocol_redis,
+    &protocol_http2,
+    &protocol_grpc,
+    &protocol_forward,
     &protocol_dns,
     NULL,
 };
