@@ -6,6 +6,7 @@
 extern const struct fault_type fault_http_error, fault_slow_body, fault_truncate;
 extern const struct fault_type fault_pg_error, fault_pg_latency, fault_pg_hang, fault_pg_drop;
 extern const struct fault_type fault_redis_error, fault_redis_latency, fault_redis_hang;
+extern const struct fault_type fault_dns_error, fault_dns_delay, fault_dns_drop, fault_dns_truncate, fault_dns_flip;
 extern const struct fault_type fault_latency, fault_hang, fault_bandwidth, fault_slicer, fault_timeout, fault_drop,
     fault_reset, fault_refuse, fault_blackhole, fault_slow_close, fault_limit_data;
 extern const struct fault_type fault_tls_hang, fault_tls_alert, fault_tls_slow, fault_tls_bad_cert, fault_tls_cut;
@@ -25,6 +26,11 @@ const struct fault_type *const fault_types[] = {
     &fault_redis_error,
     &fault_redis_latency,
     &fault_redis_hang,
+    &fault_dns_error,
+    &fault_dns_delay,
+    &fault_dns_drop,
+    &fault_dns_truncate,
+    &fault_dns_flip,
     &fault_h2_rst_stream,
     &fault_h2_goaway,
     &fault_h2_max_streams,

@@ -178,6 +178,7 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
         snprintf(p->upstream_text, sizeof(p->upstream_text), "(per request)");
         return 0;
     }
+    if (!uv && (p->protocol->flags & PROTO_UPSTREAM_OPTIONAL)) return 0;
     if (!uv) return KEYERR(s->line, "[proxy %s] is missing 'upstream'", s->name);
     if (parse_addr(uv, 1, &p->upstream, e, sizeof(e)) < 0) return KEYERR(uline, "upstream: %s", e);
     snprintf(p->upstream_text, sizeof(p->upstream_text), "%s", uv);

@@ -57,6 +57,9 @@ struct proxy_spec {
      * it, the names of resolve), and names mapped to addresses without DNS (resolve = NAME:ADDR, ...) */
     struct allow_list fwd_allow;
     char fwd_resolve[1024];
+    /* a protocol's own keys as its spec_load wrote them (proxy/protocol.h; dns: its records),
+     * read back by the protocol; "" for every relaying protocol. A value, copied with the spec. */
+    char proto_conf[4096];
     int line;
 };
 

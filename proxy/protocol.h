@@ -42,6 +42,10 @@
  * What it knows. stats_json is the protocol's object in /stats; conn_facts, totals_facts and
  * state_facts add its fields to the record (record/record.h, docs/metrics.md). All optional.
  *
+ * A protocol may also be the server itself rather than a relay (dns: a DNS server on UDP and TCP
+ * whose answers are configured): it then fills spec_load, serve_open, serve_close and
+ * serve_reload, and the core binds nothing for its proxies and makes no connection pairs.
+ *
  * Adding a protocol: write proxy/protocols/NAME.c defining `const struct protocol protocol_NAME`
  * (every operation may be NULL -- tcp's are all NULL -- except that a conn_init which attaches
  * state needs an on_read to frame the bytes that state now routes to it), add one line to
@@ -94,6 +98,9 @@ struct proxy_spec;
  * asked, and conn_upstream_renew replaces it), and TLS on either side starts when the engine says
  * (proxy/tls.h, tls_forward_*) */
 #define PROTO_ROUTES         0x20
+/* `upstream` is optional in its [proxy] section (dns: it answers by itself, forwarding only
+ * when an upstream is given) */
+#define PROTO_UPSTREAM_OPTIONAL 0x40
 
 /* A protocol's request for TLS inside its own bytes (postgres: SSLRequest, answered 'S'). */
 struct proto_starttls {
@@ -169,6 +176,16 @@ struct protocol {
     void (*conn_facts)(const struct conn *c, struct rec_kv *kv);
     void (*totals_facts)(const struct fl_proxy *px, struct rec_kv *kv);
     void (*state_facts)(struct fl_proxy *px, struct rec_kv *kv);
+
+    /* ---- a protocol that serves its listen address itself (dns: UDP and TCP, no pairs) ----
+     * Set together, with a spec_load (above) that writes the protocol's own keys into
+     * p->proto_conf, a text the protocol reads back in serve_open and serve_reload. serve_open replaces the core's
+     * TCP listener: it binds px->spec.listen and sets px->serve (its state, owned); serve_close
+     * unbinds and frees it (px->serve = NULL), where the core would close its listener (refuse,
+     * disable, drain, removal). serve_reload: a reload kept the proxy with a new proto_conf. */
+    int (*serve_open)(struct fl_proxy *px, char *err, size_t errlen);
+    void (*serve_close)(struct fl_proxy *px);
+    void (*serve_reload)(struct fl_proxy *px);
 };
 
 /* ---- the registry (proxy/protocols/registry.c) ---- */

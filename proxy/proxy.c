@@ -68,6 +68,8 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 static int proxy_bind(struct fl_proxy *px, char *err, size_t errlen)
 {
     const struct fl_addr *a = &px->spec.listen;
+    const struct protocol *pr = px->spec.protocol;
+    if (pr->serve_open) return pr->serve_open(px, err, errlen);   /* it is the server itself (dns) */
     char ue[300];
     if (a->kind == ADDR_UNIX && unixsock_prepare(a->path, ue, sizeof(ue)) < 0) {
         snprintf(err, errlen, "[proxy %s] cannot listen on %s: %s", px->spec.name, px->spec.listen_text, ue);
@@ -101,9 +103,11 @@ static int proxy_should_listen(const struct fl_proxy *px)
 
 void proxy_update_listener(struct fl_proxy *px)
 {
-    if (proxy_should_listen(px) && !px->lis) {
+    if (proxy_should_listen(px) && !proxy_bound(px)) {
         char err[400];
         if (proxy_bind(px, err, sizeof(err)) < 0) log_error("listen_failed", "proxy=%s error=%s", log_q(px->spec.name), log_q(err));
+    } else if (!proxy_should_listen(px) && px->serve) {
+        px->spec.protocol->serve_close(px);
     } else if (!proxy_should_listen(px) && px->lis) {
         evconnlistener_free(px->lis);
         px->lis = NULL;
@@ -161,6 +165,7 @@ void proxy_free(struct fl_proxy *px)
     free(px->faults);
     px->faults = NULL;
     px->nfaults = 0;
+    if (px->serve) px->spec.protocol->serve_close(px);
     if (px->lis) evconnlistener_free(px->lis);
     if (px->spec.listen.kind == ADDR_UNIX && px->lis) unixsock_release(px->spec.listen.path);
     if (px->resume_ev) event_free(px->resume_ev);
@@ -178,7 +183,7 @@ int proxy_set_enabled(struct fl_proxy *px, int enabled, char *err, size_t errlen
         proxy_close_all(px, CLOSE_FIN);
         return 0;
     }
-    if (proxy_should_listen(px) && !px->lis && proxy_bind(px, err, errlen) < 0) {
+    if (proxy_should_listen(px) && !proxy_bound(px) && proxy_bind(px, err, errlen) < 0) {
         px->spec.enabled = 0;
         return -1;
     }

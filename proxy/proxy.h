@@ -120,7 +120,11 @@ struct fl_proxy {
     struct rec_px *rec;           /* the recorder's entry (proxy_rec; NULL until used, or not recording) */
     int from_api;                 /* created through the admin API: a reload keeps it */
     struct tls_px *tls;           /* owned: TLS contexts and counters (proxy/tls.c); NULL = no TLS */
+    void *serve;                  /* owned by the protocol: its server when it serves the listen
+                                     address itself (struct protocol serve_open; dns); NULL = not bound */
 };
+/* Whether px is bound: the core's listener, or the protocol's own server. */
+static inline int proxy_bound(const struct fl_proxy *px) { return px->lis || px->serve; }
 
 struct fl_server {
     struct event_base *base;

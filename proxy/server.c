@@ -107,7 +107,7 @@ int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t er
     for (int i = 0; i < n; i++) {
         struct fl_proxy *old = server_find_proxy(s, prof->proxies[i].name);
         if (old && spec_same_listener(&old->spec, &prof->proxies[i])) continue;
-        if (old && old->lis) {
+        if (old && proxy_bound(old)) {
             /* same name, new address or mode: the old listener must go before we bind a
              * possibly identical address; do it in the commit phase instead, and bind here only
              * addresses that differ */
@@ -117,7 +117,7 @@ int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t er
          * addresses) can only be bound once that one is gone: also in the commit phase */
         int taken = 0;
         for (int k = 0; k < s->nproxies; k++)
-            if (s->proxies[k]->lis && strcmp(s->proxies[k]->spec.listen_text, prof->proxies[i].listen_text) == 0)
+            if (proxy_bound(s->proxies[k]) && strcmp(s->proxies[k]->spec.listen_text, prof->proxies[i].listen_text) == 0)
                 taken = 1;
         if (taken) continue;
         fresh[i] = proxy_new(s, &prof->proxies[i], err, errlen);
@@ -159,6 +159,10 @@ int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t er
         px->spec.role = prof->proxies[k].role;
         px->spec.hdrctl = prof->proxies[k].hdrctl;
         px->spec.lim = prof->proxies[k].lim;
+        if (strcmp(px->spec.proto_conf, prof->proxies[k].proto_conf) != 0) {   /* dns: its records */
+            memcpy(px->spec.proto_conf, prof->proxies[k].proto_conf, sizeof(px->spec.proto_conf));
+            if (px->serve && px->spec.protocol->serve_reload) px->spec.protocol->serve_reload(px);
+        }
         char e[1400];
         /* certificates, keys and CAs are read again (a rotated certificate file is taken up) */
         if (px->tls && tls_proxy_reload(px, &prof->proxies[k], e, sizeof(e)) < 0) log_error("reload_tls_failed", "error=%s", log_q(e));

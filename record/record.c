@@ -837,6 +837,24 @@ void rec_request(struct rec_px *rp, const struct rec_request *q)
     event_send(rp);
 }
 
+void rec_query(struct rec_px *rp, const struct rec_query *q)
+{
+    if (!rec_st || rec_st->stopping > 1 || !rp) return;
+    if (q->error) rp->a_err++;
+    if (event_begin(rp, "request") < 0) return;
+    struct rbuf *b = &rec_st->b;
+    char peer[64];
+    rb_kv_u64(b, "conn", q->id), rb_kv_str(b, "peer", sockaddr_str(q->peer, peer, sizeof(peer)));
+    const char *kv[][2] = {{"transport", q->transport}, {"name", q->name}, {"qtype", q->qtype}, {"method", q->qtype}, {"path", q->name},
+                           {"rcode", q->rcode}, {"answer", q->answer}, {"fault", q->fault}, {"forwarded", q->forwarded ? "1" : NULL}};
+    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+        if (kv[i][1] && *kv[i][1]) kv_clip(rp, kv[i][0], kv[i][1]);
+    rb_time(b, "req_ms", q->t_req, fl_wall_us() - fl_now_us());
+    if (q->t_req && q->t_done) rb_dur(b, "total_ms", q->t_done - q->t_req);
+    rb_kv_str(b, "end", q->end);
+    event_send(rp);
+}
+
 static void write_fault_window(const struct rec_fault_window *w)
 {
     struct rbuf *b = &rec_st->b;

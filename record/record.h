@@ -208,6 +208,25 @@ void rec_request_start(struct rec_px *rp, uint64_t inflight);
  * per-second error count (status >= 500, failed, or no response and not abandoned). */
 void rec_request(struct rec_px *rp, const struct rec_request *r);
 
+/* ---- queries a protocol answers itself (dns) ----
+ * One `kind=request` event per query (docs/metrics.md, "Query events"), the question also in the
+ * generic request fields (method = its type, path = the name). Strings are borrowed for
+ * the duration of the call (NULL or "" = absent); times as for requests. */
+struct rec_query {
+    uint64_t id;                 /* the query's number on its proxy (written as `conn`) */
+    const struct sockaddr *peer; /* the client */
+    const char *transport;       /* "udp", "tcp" */
+    const char *name, *qtype;    /* the question */
+    const char *rcode;           /* the answer's rcode (NULL: none was sent) */
+    const char *answer;          /* what was answered, comma-separated */
+    const char *fault;           /* the fault that decided it */
+    const char *end;             /* done, dropped, inflight */
+    int forwarded;               /* the answer came from the upstream */
+    int64_t t_req, t_done;
+    int error;                   /* counts in the per-second error series (no answer, SERVFAIL) */
+};
+void rec_query(struct rec_px *rp, const struct rec_query *q);
+
 /* ---- facts of a protocol ----
  * A protocol engine answers the recorder by appending fields to `kv` (owned by the recorder,
  * valid for the duration of the call; keys and values are copied). A value longer than

@@ -11,6 +11,8 @@
 # strace: tests/faults/latency_release.sh watches the release path with it (it skips without).
 # libxml2-utils: xmllint, which the verifier's tests use to validate the JUnit XML they write.
 # python3-urllib3: the retrying client of tests/verify/retries.sh.
+# bind9-dnsutils (dig), python3-dnspython: the real resolvers of the mode = dns tests
+# (tests/protocols/dns_*.sh).
 # libssl-dev (OpenSSL 3): the TLS transport; openssl: the TLS tests make certificates and use
 # s_client; haproxy: the peer of bench/tls.sh.
 # libnghttp2-dev: HTTP/2 and gRPC modes (nghttp2 owns framing, HPACK and flow control);
@@ -22,7 +24,8 @@ set -eu
 PKGS="build-essential pkg-config libevent-dev libhiredis-dev libinih-dev libpq-dev
 libhttp-parser-dev libjansson-dev libssl-dev libnghttp2-dev openssl redis-server redis-tools postgresql postgresql-client curl jq
 procps iproute2 ca-certificates python3"
-TEST_PKGS="clang libclang-rt-14-dev golang-go strace libxml2-utils python3-urllib3 haproxy nghttp2-client python3-grpcio ruby ruby-minitest ruby-webmock"
+TEST_PKGS="clang libclang-rt-14-dev golang-go strace libxml2-utils python3-urllib3 haproxy nghttp2-client python3-grpcio
+ruby ruby-minitest ruby-webmock bind9-dnsutils python3-dnspython"
 case "${1:-}" in
 demo) ;;
 "") PKGS="$PKGS $TEST_PKGS" ;;

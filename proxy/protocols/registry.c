@@ -8,7 +8,8 @@
 #include <strings.h>
 
 extern const struct protocol protocol_tcp, protocol_http, protocol_postgres, protocol_redis, protocol_http2,
-    protocol_grpc, protocol_forward;
+    protocol_grpc, protocol_forward,
+    protocol_dns;
 
 const struct protocol *const protocols[] = {
     &protocol_tcp,
@@ -18,6 +19,7 @@ const struct protocol *const protocols[] = {
     &protocol_http2,
     &protocol_grpc,
     &protocol_forward,
+    &protocol_dns,
     NULL,
 };
 
