@@ -62,6 +62,8 @@ struct global_spec {
     char instance[128];          /* "" = hostname-pid */
     int64_t retention_us;
     int64_t record_interval_us;  /* series resolution */
+    uint64_t seed;               /* the random draws' seed; 0 = from the clock and pid (seed_set 0) */
+    int seed_set;
     struct api_policy pol;       /* who may reach what through the admin API (proxy/policy.h) */
 };
 
