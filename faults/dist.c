@@ -13,7 +13,7 @@ static const char *const dist_names[] = {"uniform", "normal", "pareto", "pareton
 
 const char *dist_name(enum dist_kind kind) { return dist_names[kind]; }
 
-static int set_rho(struct dist_cfg *c, const char *v, char *err, size_t errlen)
+int fkey_fraction(const char *v, double *out, char *err, size_t errlen)
 {
     size_t n = strlen(v);
     char buf[64];
@@ -27,7 +27,7 @@ static int set_rho(struct dist_cfg *c, const char *v, char *err, size_t errlen)
     }
     double r;
     if (parse_double(v, 0, hi, &r, err, errlen) < 0) return FKEY_BAD;
-    c->rho = r / scale;
+    *out = r / scale;
     return FKEY_OK;
 }
 
@@ -35,7 +35,7 @@ int dist_set(struct dist_cfg *c, const char *k, const char *v, char *err, size_t
 {
     if (!strcmp(k, "delay")) return fkey_duration(v, &c->delay_us, err, errlen);
     if (!strcmp(k, "jitter")) return fkey_duration(v, &c->jitter_us, err, errlen);
-    if (!strcmp(k, "correlation")) return set_rho(c, v, err, errlen);
+    if (!strcmp(k, "correlation")) return fkey_fraction(v, &c->rho, err, errlen);
     if (!strcmp(k, "distribution")) {
         for (int i = 0; i < 4; i++)
             if (!strcmp(v, dist_names[i])) { c->kind = (enum dist_kind)i; return FKEY_OK; }
