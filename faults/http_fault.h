@@ -28,6 +28,7 @@ enum http_act {
     HACT_SLOW_BODY,   /* response body at `rate` bytes per second */
     HACT_TRUNCATE,    /* response head + after_bytes of the body, then close */
     HACT_RESET,       /* RST the client connection when the request arrives */
+    HACT_CORRUPT,     /* flip response body data bytes (never head or chunk framing) */
 };
 
 #define HTTP_FAULT_MAX_HEADERS 16
@@ -49,6 +50,9 @@ struct http_fault_plan {
     uint64_t rate;                          /* bytes per second, > 0 */
     /* HACT_TRUNCATE */
     uint64_t after_bytes;                   /* body bytes (as on the wire) passed before the close */
+    /* HACT_CORRUPT */
+    double corrupt_rate;                    /* probability per body byte */
+    uint64_t corrupt_gap;                   /* corrupt_flip's state for this response (0 at the start) */
 };
 
 struct fault_http_ops {
@@ -57,6 +61,10 @@ struct fault_http_ops {
 
 /* When the fault's window closes (or it is removed), the engine lets go of the requests it holds,
  * following plan.on_end: the type has nothing to do for it. */
+
+/* Flips each byte of p[0..len) with probability rate (faults/corrupt.c); *gap carries the
+ * distance to the next hit across calls (start it at 0). Returns the bytes changed. */
+uint64_t corrupt_flip(unsigned char *p, size_t len, double rate, uint64_t *gap);
 
 /* Per-request ops of types whose settings live in their own files. */
 extern const struct fault_http_ops http_reset_ops;

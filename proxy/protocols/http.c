@@ -248,7 +248,10 @@ static int rs_headers_complete(http_parser *p)
 static int rs_body(http_parser *p, const char *at, size_t len)
 {
     struct http_conn *hc = p->data;
-    if (hc->rs_target) hc->rs_target->bytes_resp += len;
+    struct http_req *t = hc->rs_target;
+    if (t) t->bytes_resp += len;
+    /* corrupt: the body's data bytes only (at points into the input buffer, which is ours) */
+    if (t && t->pl.act == HACT_CORRUPT) corrupt_flip((unsigned char *)(uintptr_t)at, len, t->pl.corrupt_rate, &t->pl.corrupt_gap);
     return 0;
 }
 
