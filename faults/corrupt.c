@@ -107,7 +107,7 @@ static void corrupt_http_plan(const struct fault *f, struct http_fault_plan *out
     out->corrupt_rate = c->rate;
     out->corrupt_gap = 0;
 }
-static const struct fault_http_ops corrupt_http_ops = {corrupt_http_plan};
+static const struct fault_http_ops corrupt_http_ops = {.plan = corrupt_http_plan};
 
 const struct fault_type fault_corrupt = {
     .name = "corrupt",

@@ -55,7 +55,7 @@ static void hang_http_plan(const struct fault *f, struct http_fault_plan *out)
     out->forward = !c->hold_request;
     out->on_end = c->on_end;
 }
-static const struct fault_http_ops hang_http_ops = {hang_http_plan};
+static const struct fault_http_ops hang_http_ops = {.plan = hang_http_plan};
 
 static void hang_start(struct stage *st)
 {

@@ -56,7 +56,12 @@ struct http_fault_plan {
 };
 
 struct fault_http_ops {
+    /* NULL: the type never takes a request's place in the choice above (close_after) */
     void (*plan)(const struct fault *f, struct http_fault_plan *out);
+    /* Optional, per connection: asked after every whole response (age from the connection's
+     * open, bytes passed to the client so far); returns 0, CLOSE_FIN or CLOSE_RST, and the
+     * engine closes the connection then, between responses. */
+    int (*after_response)(const struct fault *f, uint64_t responses, int64_t age_us, uint64_t bytes_down);
 };
 
 /* When the fault's window closes (or it is removed), the engine lets go of the requests it holds,

@@ -72,7 +72,7 @@ static void latency_http_plan(const struct fault *f, struct http_fault_plan *out
     out->jitter_us = 0;
     out->where_response = !c->where_request;
 }
-static const struct fault_http_ops latency_http_ops = {latency_http_plan};
+static const struct fault_http_ops latency_http_ops = {.plan = latency_http_plan};
 
 static void arm_head(struct stage *st)
 {

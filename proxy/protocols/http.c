@@ -548,6 +548,7 @@ static void response_done(struct http_conn *hc, struct http_req *t)
     t->t_done = fl_now_us();
     int trunc = t->pl.act == HACT_TRUNCATE;
     if (hc->q == t) http_q_finish_head(hc);
+    if (!trunc) http_close_after(hc);
     if (trunc) {
         conn_close(hc->c, CLOSER_FAULT, CLOSE_FIN);
     }

@@ -78,6 +78,7 @@ struct http_conn {
     struct event *rq_timer, *rs_timer;
     double sb_tokens;
     int64_t sb_last_us;
+    uint64_t responses;              /* responses passed whole (close_after's requests) */
 };
 
 /* ---- http.c ---- */
@@ -119,6 +120,7 @@ void http_req_free(struct http_req *r);
 int http_fault_inside(const struct fault *f);                  /* struct protocol fault_inside */
 /* The first active fault that matches r and whose roll says yes: planned into r->pl. */
 void http_choose_fault(struct http_conn *hc, struct http_req *r);
+void http_close_after(struct http_conn *hc);   /* after a whole response: close_after */
 void http_hang_mark(struct http_conn *hc, struct http_req *r);   /* r is held: the call hangs */
 /* Forwards the head a latency or a hang kept back (r->pending_head), its wait being over. */
 void http_forward_pending(struct http_conn *hc, struct http_req *r);
