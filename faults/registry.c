@@ -6,7 +6,8 @@
 extern const struct fault_type fault_http_error, fault_slow_body, fault_truncate;
 extern const struct fault_type fault_pg_error, fault_pg_latency, fault_pg_hang, fault_pg_drop;
 extern const struct fault_type fault_redis_error, fault_redis_latency, fault_redis_hang;
-extern const struct fault_type fault_loss, fault_corrupt, fault_close_after, fault_stale_idle;
+extern const struct fault_type fault_loss, fault_corrupt, fault_close_after, fault_stale_idle,
+    fault_connect_delay;
 extern const struct fault_type fault_latency, fault_hang, fault_bandwidth, fault_slicer, fault_timeout, fault_drop,
     fault_reset, fault_refuse, fault_blackhole, fault_slow_close, fault_limit_data;
 
@@ -36,6 +37,7 @@ const struct fault_type *const fault_types[] = {
     &fault_corrupt,
     &fault_close_after,
     &fault_stale_idle,
+    &fault_connect_delay,
     NULL,
 };
 

@@ -38,6 +38,8 @@ bad close_after_how 11 "close" '[fault x]' 'proxy = p' 'type = close_after' 'age
 bad close_after_requests 10 "requests" '[fault x]' 'proxy = p' 'type = close_after' 'requests = 0'
 bad stale_idle_missing 7 "idle" '[fault x]' 'proxy = p' 'type = stale_idle'
 bad stale_idle_on_use 11 "on_use" '[fault x]' 'proxy = p' 'type = stale_idle' 'idle = 1s' 'on_use = explode'
+bad connect_delay_missing 7 "delay" '[fault x]' 'proxy = p' 'type = connect_delay'
+bad connect_delay_dist 11 "distribution" '[fault x]' 'proxy = p' 'type = connect_delay' 'delay = 1s' 'distribution = flat'
 bad hang_on_end 10 "on_end" '[fault x]' 'proxy = p' 'type = hang' 'on_end = explode'
 bad hang_after_bytes 10 "after_bytes" '[fault x]' 'proxy = p' 'type = hang' 'after_bytes = lots'
 bad drop_after 10 "after" '[fault x]' 'proxy = p' 'type = drop' 'after = 1'
