@@ -11,6 +11,10 @@
 # target of paretonormal has no closed form: its CDF is taken from 400,000 draws of the same
 # formula. Not a timed test: numbers from a loaded machine carry the scheduler's noise (a few
 # tenths of a millisecond, which shows as D where the target's CDF is steep).
+# As root (where chrt works) faultline, the echo and the client run at SCHED_FIFO priority 1, as
+# bench/faults.sh's second latency run does: on a loaded machine the scheduler's wake-up delays
+# would otherwise land in the measured upper tail (they are all idle-waiting processes; the CPU
+# they take is a few percent). NORT=1 turns that off.
 # With `write` the output replaces the section "latency distributions" of bench/results.md.
 set -u
 cd "$(dirname "$0")/.."
@@ -20,10 +24,12 @@ T=$BUILD/t
 [ -x "$FL" ] && [ -x "$T/faultc" ] || { echo "build first: make"; exit 2; }
 N=${N:-1200}; CONNS=${CONNS:-8}; WRITE=0
 for a in "$@"; do case $a in short) N=240;; write) WRITE=1;; esac; done
+RT=()
+if [ "$(id -u)" = 0 ] && [ "${NORT:-0}" != 1 ] && command -v chrt >/dev/null && chrt -f 1 true 2>/dev/null; then RT=(chrt -f 1); fi
 D=$(mktemp -d /tmp/fdist.XXXXXX)
 FLP=; EP=
 trap 'kill $FLP $EP 2>/dev/null; sleep 0.2; rm -rf "$D"' EXIT
-"$T/faultc" echod 127.0.0.1:0 3600 >"$D/echod" 2>&1 & EP=$!
+"${RT[@]}" "$T/faultc" echod 127.0.0.1:0 3600 >"$D/echod" 2>&1 & EP=$!
 for _ in $(seq 1 100); do grep -q '^listening' "$D/echod" && break; sleep 0.02; done
 UP=$(sed -n 's/^listening //p' "$D/echod")
 PORT=$((30000 + RANDOM % 20000))
@@ -31,12 +37,12 @@ fl() {  # fl [FAULT LINES...]: (re)starts faultline with one proxy and the fault
     [ -n "$FLP" ] && { kill "$FLP" 2>/dev/null; wait "$FLP" 2>/dev/null; FLP=; }
     { printf '[faultline]\nadmin = off\nlog = warn\ndrain = 1s\nseed = 24\n[proxy p]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\n' "$PORT" "$UP"
       printf '%s\n' "$@"; } >"$D/p.ini"
-    "$FL" serve "$D/p.ini" >/dev/null 2>>"$D/fl.log" & FLP=$!
+    "${RT[@]}" "$FL" serve "$D/p.ini" >/dev/null 2>>"$D/fl.log" & FLP=$!
     for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0; sleep 0.05; done
     echo "faultline did not start: $(tail -n 3 "$D/fl.log")"; exit 1
 }
 rtts() {  # rtts N FILE: N round trips in ms over CONNS connections, one per line
-    python3 - "$PORT" "$1" "$CONNS" >"$2" <<'EOF'
+    "${RT[@]}" python3 - "$PORT" "$1" "$CONNS" >"$2" <<'EOF'
 import socket, sys, threading, time
 port, n, conns = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 out, lock = [], threading.Lock()
@@ -64,7 +70,7 @@ rtts 400 "$D/base"
 echo "## latency distributions (issue 24) — \`bench/distributions.sh\`" >"$D/out.md"
 { echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg);" \
-       "delay = 50ms, jitter = 10ms, N = $N round trips per distribution over $CONNS connections;" \
+       "$([ ${#RT[@]} -gt 0 ] && echo "faultline, echo and client at SCHED_FIFO 1;" || echo "normal scheduling;")" "delay = 50ms, jitter = 10ms, N = $N round trips per distribution over $CONNS connections;" \
        "the baseline round trip without a fault (median $(sort -n "$D/base" | awk '{a[NR]=$1} END {printf "%.3f", a[int(NR/2)+1]}') ms) is subtracted." \
        "Bins: 12 between the target's 0.5% and 99.5% quantiles, plus the two outer tails."
 } >>"$D/out.md"
