@@ -17,8 +17,8 @@
  * line, headers and chunked framing stay intact, so the client parses the response and gets a
  * body that is wrong (proxy/protocols/http.c calls corrupt_flip from its body callback). On
  * postgres and redis proxies corrupt is a connection-level stage over the raw stream, framing
- * included: those protocols carry no checksum, so what the client sees is a protocol error, a
- * lost sync, or a changed value (docs/faults.md).
+ * included: those protocols carry no checksum, so what the client sees is a changed value, a
+ * protocol error, or a wait for bytes that never come (docs/faults.md).
  *
  * Keys: per_byte (the probability each byte is hit: a fraction or a percentage, required, > 0).
  * The common `probability` keeps its meaning: the share of connections (http: requests) the

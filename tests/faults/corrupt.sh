@@ -84,4 +84,22 @@ check corrupt_http_sha256_detects [ "$(kv "$out" sha256)" = mismatch ]
 check corrupt_http_rate within "$(kv "$out" diff)" 40 180    # 100 expected
 check corrupt_http_match_only [ "$(kv "$out" unmatched_path)" = clean ]
 check corrupt_http_applied grep -q 'fault=bits' "$FL_LOG"
+stop_pid "$FL_PID"
+
+# redis: the raw stream, framing included; redis-cli (hiredis) gets a changed value or reports a
+# protocol error, depending on where the hits land
+start_redis || { fail start "redis"; exit 1; }
+redis-cli -s "$REDIS_SOCK" set k hello >/dev/null
+RP=$(free_port)
+printf '[faultline]\nadmin = off\nseed = 24\n[proxy r]\nlisten = 127.0.0.1:%s\nupstream = unix:%s\nmode = redis\n[fault bits]\nproxy = r\ntype = corrupt\nper_byte = 15%%\n' "$RP" "$REDIS_SOCK" >"$TT/r.ini"
+start_fl "$TT/r.ini" || { fail start "faultline did not start"; exit 1; }
+same=0 changed=0 errors=0
+for i in $(seq 1 20); do
+    o=$(timeout 2 redis-cli -p "$RP" get k 2>&1); rc=$?
+    if [ "$rc" != 0 ] || grep -q '^Error' <<<"$o"; then errors=$((errors + 1)); echo "# redis-cli: $o"
+    elif [ "$o" = hello ]; then same=$((same + 1)); else changed=$((changed + 1)); fi
+done
+echo "# redis 20 GETs at 15%/byte: same=$same changed=$changed errors=$errors"
+check corrupt_redis_value_changed within "$changed" 1 20
+check corrupt_redis_protocol_error within "$errors" 1 20
 done_tests
