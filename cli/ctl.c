@@ -78,11 +78,10 @@ static void usage(FILE *out)
 static int http_call(struct ctl *c, const char *method, const char *path, const char *ctype, const char *body,
                      size_t blen, struct httpc_resp *r, char *err, size_t errlen)
 {
-    char headers[2048];
-    int hl = snprintf(headers, sizeof(headers), "User-Agent: faultline-ctl/%s\r\n%s%s%s%s%s%s", FAULTLINE_VERSION,
-             ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
-             c->token && *c->token ? "Authorization: Bearer " : "", c->token && *c->token ? c->token : "",
-             c->token && *c->token ? "\r\n" : "");
+    char headers[2048], auth[HTTPC_BEARER_MAX];
+    if (httpc_bearer(c->token, auth, err, errlen) < 0) return -1;   /* (checked at start: cli_ctl) */
+    int hl = snprintf(headers, sizeof(headers), "User-Agent: faultline-ctl/%s\r\n%s%s%s%s", FAULTLINE_VERSION,
+             ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "", auth);
     if (hl < 0 || (size_t)hl >= sizeof(headers)) { snprintf(err, errlen, "request head too long"); return -1; }
     struct httpc_req rq = {.method = method, .path = path, .headers = headers, .body = body, .blen = blen,
                            .connect_ms = CTL_CONNECT_MS, .total_ms = CTL_TIMEOUT_MS, .max_answer = CTL_MAX_ANSWER};
@@ -553,6 +552,8 @@ int cli_ctl(int argc, char **argv)
     char **args = argv + i + 1;
     char err[FL_ERRLEN];
     if (httpc_target(c.admin, 0, &c.to, err, sizeof(err)) < 0) { fprintf(stderr, "faultline ctl: --admin: %s\n", err); return 2; }
+    char auth[HTTPC_BEARER_MAX];
+    if (httpc_bearer(c.token, auth, err, sizeof(err)) < 0) { fprintf(stderr, "faultline ctl: --token: %s\n", err); return 2; }
     if (!strcmp(cmd, "list") && nargs == 0) return cmd_list(&c);
     if (!strcmp(cmd, "show") && nargs == 1) return cmd_show(&c, args[0]);
     if (!strcmp(cmd, "add")) return cmd_add(&c, nargs ? args[0] : NULL, nargs ? nargs - 1 : 0, args + 1);

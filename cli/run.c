@@ -6,6 +6,8 @@
  */
 #include "cli/cli.h"
 #include "run/run.h"
+#include "common/httpc.h"
+#include "common/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,11 @@ int cli_run(int argc, char **argv)
 
     if (!token) token = getenv("FAULTLINE_ADMIN_TOKEN");   /* not in ps: as ctl and serve */
     if (token && !*token) token = NULL;
+    char auth[HTTPC_BEARER_MAX], err[FL_ERRLEN];
+    if (admin && httpc_bearer(token, auth, err, sizeof(err)) < 0) {   /* before anything starts */
+        fprintf(stderr, "faultline run: --token: %s\n", err);
+        return 2;
+    }
     struct run_opts o = {path, out, admin, token, redis, runid, scale};
     return run_scenario(&o);
 }

@@ -44,6 +44,24 @@ int httpc_target(const char *addr, int allow_name, struct httpc_target *t, char 
     return 0;
 }
 
+int httpc_bearer(const char *token, char out[HTTPC_BEARER_MAX], char *err, size_t errlen)
+{
+    out[0] = 0;
+    if (!token || !*token) return 0;
+    size_t n = strnlen(token, HTTPC_TOKEN_MAX + 1);
+    if (n > HTTPC_TOKEN_MAX) {
+        snprintf(err, errlen, "the token is longer than %d bytes (the admin API accepts no longer one)", HTTPC_TOKEN_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)token[i] <= ' ' || token[i] == 0x7f) {
+            snprintf(err, errlen, "the token holds a space or a control byte (at byte %zu)", i + 1);
+            return -1;
+        }
+    snprintf(out, HTTPC_BEARER_MAX, "Authorization: Bearer %s\r\n", token);
+    return 0;
+}
+
 int httpc_url(const char *url, struct httpc_target *t, const char **path, char *err, size_t errlen)
 {
     if (strncmp(url, "http://", 7)) {

@@ -72,6 +72,15 @@ struct httpc_resp {
     enum httpc_fail fail;     /* HTTPC_OK, or what went wrong when the call returned -1 */
 };
 
+/* The admin API's bearer token as its clients send it: at most HTTPC_TOKEN_MAX bytes (the daemon
+ * keeps no longer one: admin_token, admin_token_file, FAULTLINE_ADMIN_TOKEN), no space or
+ * control byte (a CR or LF would end the header early and start another). */
+#define HTTPC_TOKEN_MAX 255
+#define HTTPC_BEARER_MAX (HTTPC_TOKEN_MAX + 32)   /* the whole header line */
+/* "Authorization: Bearer TOKEN\r\n" into out (HTTPC_BEARER_MAX bytes), or "" for a NULL or empty
+ * token. 0, or -1 with err saying what is wrong with the token (never the token itself). */
+int httpc_bearer(const char *token, char out[HTTPC_BEARER_MAX], char *err, size_t errlen);
+
 /* One request to t. 0 with *out filled (any status: 404 is an answer), or -1 with err and
  * out->fail set (out->body NULL). */
 int httpc_call(const struct httpc_target *t, const struct httpc_req *rq, struct httpc_resp *out,

@@ -4,6 +4,7 @@
  * (several faultline processes sharing a terminal) never interleave within a line.
  */
 #include "common/log.h"
+#include "common/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,25 +38,9 @@ int log_format_parse(const char *s, enum log_format *out)
     return -1;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (1..4), or 0 when the byte at p does not start
- * one (a stray continuation byte, an overlong form, a surrogate, a cut sequence). */
-static int utf8_len(const unsigned char *p)
-{
-    if (*p < 0x80) return 1;
-    int n = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
-    for (int i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80) return 0;
-    if (n == 2 && *p < 0xc2) return 0;
-    if (n == 3) {
-        unsigned cp = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
-        if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    }
-    if (n == 4) {
-        unsigned cp = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
-        if (cp < 0x10000 || cp > 0x10ffff) return 0;
-    }
-    return n;
-}
+/* Length of the well-formed UTF-8 sequence at p (1..4), or 0 (common/text.h). The strings here
+ * end with a NUL, which is no continuation byte: a cut sequence is caught without a length. */
+static int utf8_len(const unsigned char *p) { return fl_utf8_len(p, 4); }
 
 /* A byte that may not appear as itself in a line: a control byte or one that is not part of
  * well-formed UTF-8. Written as \u00XX (a JSON escape, and readable in logfmt). */

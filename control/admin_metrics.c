@@ -52,6 +52,8 @@ static json_t *proxy_stats_json(const struct fl_proxy *px)
                                              (json_int_t)st->bad_requests, "bad_responses", (json_int_t)st->bad_responses,
                                              "inflight", (json_int_t)st->inflight, "peak_inflight",
                                              (json_int_t)st->peak_inflight));
+    json_object_set_new(o, "capped", json_integer((json_int_t)st->capped));
+    json_object_set_new(o, "idle_closed", json_integer((json_int_t)st->idle_closed));
     json_object_set_new(o, "faults", faults);
     /* a protocol's own facts, under its name (struct protocol stats_json: postgres, redis) */
     const struct protocol *pr = px->spec.protocol;
@@ -143,6 +145,8 @@ PGET(p_act, px->st.active)
 PGET(p_upfail, px->st.upstream_failed)
 PGET(p_refused, px->st.refused)
 PGET(p_accerr, px->st.accept_errors)
+PGET(p_capped, px->st.capped)
+PGET(p_idle, px->st.idle_closed)
 PGET(p_req, px->st.requests)
 PGET(p_inflight, px->st.inflight)
 PGET(p_enabled, (uint64_t)px->spec.enabled)
@@ -212,6 +216,10 @@ static void metrics(struct adm_req *r)
               "Connection attempts refused while a refuse fault held the listener closed, counted from their SYNs "
               "(needs CAP_NET_RAW, else 0); a disabled proxy's refusals are not counted.", p_refused);
     per_proxy(&o, s, "faultline_accept_errors_total", "counter", "accept() failures (EMFILE and others).", p_accerr);
+    per_proxy(&o, s, "faultline_connections_capped_total", "counter",
+              "Connections reset at accept: the proxy's or the total max_conns was reached.", p_capped);
+    per_proxy(&o, s, "faultline_connections_idle_closed_total", "counter",
+              "Connections closed for idling past client_idle_timeout or upstream_idle_timeout.", p_idle);
     head(&o, "faultline_connections_closed_total", "counter",
          "Connections closed, by the side that ended them (an upstream close still held back from the client when "
          "the client hung up is the client's).");

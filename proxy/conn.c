@@ -329,6 +329,7 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
     px->conns = c;
     px->st.accepted++;
     px->st.active++;
+    s->active_conns++;
     if (px->st.active > px->st.peak_active) px->st.peak_active = px->st.active;
     if (rec_active) rec_conn_open(proxy_rec(px), px->st.active);
     c->busy++;

@@ -39,6 +39,7 @@ static void conn_mark_dead(struct conn *c)
     c->t_close = fl_now_us();
     if (c->t_hang && !c->t_hang_end && !c->t_gave_up && c->closed_by != CLOSER_CLIENT) c->held_at_end = 1;
     px->st.active--;
+    if (px->srv->active_conns) px->srv->active_conns--;
     px->st.closed_by[c->closed_by]++;
     if (log_min_level <= LOG_DEBUG) {
         char up[320];

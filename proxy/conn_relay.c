@@ -26,6 +26,7 @@
 #include "proxy/protocol.h"
 #include "proxy/tls.h"
 #include "faults/chain.h"
+#include "common/fd.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -462,6 +463,7 @@ void conn_on_write(struct bufferevent *bev, void *arg)
         conn_try_finish(c);
     } else {
         pipe_after_io(p);
+        if (c->proto && c->px->spec.protocol->on_drain && !c->closing) c->px->spec.protocol->on_drain(c, p);
     }
     if (--c->busy == 0 && c->dead) conn_free(c);
 }
@@ -487,8 +489,12 @@ void conn_on_event(struct bufferevent *bev, short what, void *arg)
     int is_cli = (bev == c->cli);
     c->busy++;
     if (what & BEV_EVENT_CONNECTED) {
-        /* a named upstream's socket is made by libevent once the name is resolved */
-        if (c->px->spec.upstream.kind == ADDR_NAME) conn_set_nodelay(bufferevent_getfd(c->up));
+        /* a named upstream's socket is made by libevent once the name is resolved (without
+         * close-on-exec: common/fd.h) */
+        if (c->px->spec.upstream.kind == ADDR_NAME) {
+            conn_set_nodelay(bufferevent_getfd(c->up));
+            fl_cloexec(bufferevent_getfd(c->up));
+        }
         if (c->tls && tls_up_connected(c)) goto out;   /* TLS: connected once its handshake is (proxy/tls_io.c) */
         if (c->own_read) {
             /* libevent's connect handling is done with ev_read: it becomes conn_readable */

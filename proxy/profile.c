@@ -34,6 +34,8 @@ void global_defaults(struct global_spec *g)
     g->drain_us = 5000000;
     g->retention_us = 7LL * 86400 * 1000000;
     g->record_interval_us = 1000000;
+    g->record_max_bytes = 256ULL << 20;
+    limits_defaults(&g->lim);
 }
 
 #define KEYERR(line, ...) inidoc_err(d, line, err, errlen, __VA_ARGS__)
@@ -89,7 +91,13 @@ static int load_global(struct inidoc *d, struct inisec *s, struct global_spec *g
         g->seed = (uint64_t)sd;
         g->seed_set = 1;
     }
+    if ((v = inisec_get(s, "record_max_bytes", &line))) {
+        if (parse_size(v, &g->record_max_bytes, e, sizeof(e)) < 0) return KEYERR(line, "record_max_bytes: %s", e);
+        if (g->record_max_bytes < (1ULL << 20) || g->record_max_bytes > (1ULL << 40))
+            return KEYERR(line, "record_max_bytes: must be 1MiB..1TiB");
+    }
     if (policy_load(d, s, g, err, errlen) < 0) return -1;
+    if (limits_load(d, s, &g->lim, 1, err, errlen) < 0) return -1;
     return inisec_check_unused(d, s, err, errlen);
 }
 
@@ -132,6 +140,7 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
                           protocol_article(rq), rq->name, rq->name);
         }
     }
+    if (limits_load(d, s, &p->lim, 0, err, errlen) < 0) return -1;
     if (inisec_check_unused(d, s, err, errlen) < 0) return -1;
     if (!lv) return KEYERR(s->line, "[proxy %s] is missing 'listen'", s->name);
     if (parse_addr(lv, 0, &p->listen, e, sizeof(e)) < 0) return KEYERR(lline, "listen: %s", e);

@@ -15,6 +15,7 @@
 #include "faults/fault.h"
 #include "common/inidoc.h"
 #include "proxy/policy.h"
+#include "proxy/limits.h"
 
 struct protocol;
 enum proxy_role { ROLE_EGRESS = 0, ROLE_INGRESS };
@@ -44,6 +45,7 @@ struct proxy_spec {
     int add_via;                 /* http: add a Via header */
     char id_header[128];         /* http: header recorded as request_id ("" = X-Request-Id) */
     int tls_passthrough;         /* postgres: tls = passthrough (SSLRequest forwarded, then tcp) */
+    struct conn_limits lim;      /* max_conns, idle timeouts of this proxy (proxy/limits.h; 0 = as [faultline]) */
     struct tls_spec tls;         /* tls = terminate, upstream_tls, ... (proxy/tls.h) */
     int line;
 };
@@ -64,7 +66,9 @@ struct global_spec {
     int64_t record_interval_us;  /* series resolution */
     uint64_t seed;               /* the random draws' seed; 0 = from the clock and pid (seed_set 0) */
     int seed_set;
+    uint64_t record_max_bytes;   /* the run's budget of events in Redis, per instance */
     struct api_policy pol;       /* who may reach what through the admin API (proxy/policy.h) */
+    struct conn_limits lim;      /* what clients may cost: caps, idle timeouts, pipeline (proxy/limits.h) */
 };
 
 struct profile {

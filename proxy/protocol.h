@@ -94,6 +94,13 @@ struct proto_starttls {
     unsigned char yes;            /* the server's one-byte answer that means "go on with TLS" */
 };
 
+/* What a connection waits for (struct protocol idle_state; the idle timeouts, proxy/limits.h). */
+enum conn_wait {
+    CONN_QUIET = 0,               /* nothing is owed to the client: client_idle_timeout applies */
+    CONN_WAITING,                 /* a call waits for the upstream: upstream_idle_timeout applies */
+    CONN_HELD,                    /* a fault holds a call: never idle */
+};
+
 struct protocol {
     const char *name;             /* mode = NAME; /stats and /metrics "mode"; the record */
     unsigned flags;               /* PROTO_* */
@@ -120,6 +127,14 @@ struct protocol {
     /* The upstream failed after it was connected (a reset; c->p[1].src_eof set). Set: the
      * engine answers what is still open instead of the core closing the pair. */
     void (*upstream_reset)(struct conn *c);
+    /* p's destination took bytes and now holds at most half the buffer. An engine that stopped
+     * framing because its own answers were piling up towards a client that does not read
+     * (they count against no other bound) frames again. */
+    void (*on_drain)(struct conn *c, struct pipe *p);
+    /* What the connection waits for now (enum conn_wait), for the idle timeouts. NULL: the
+     * core judges by the bytes (the client spoke last: CONN_WAITING). A hang (conn_hold_started)
+     * and bytes held by a stage count as CONN_HELD whatever this says. */
+    int (*idle_state)(const struct conn *c);
 
     /* ---- faults ---- */
     /* Besides its own FT_*_ONLY types, whether fault f acts inside the engine on this protocol's

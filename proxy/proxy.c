@@ -27,6 +27,7 @@
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
     struct fl_proxy *px = arg;
+    if (!proxy_admit(px, fd)) return;   /* past max_conns: reset (proxy/limits.c) */
     conn_accept(px, fd, sa, salen);
     /* a connection made it: the descriptor shortage (if any) is over */
     if (!px->listen_paused) px->accept_backoff_us = 0;

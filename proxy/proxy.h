@@ -34,6 +34,8 @@ struct proxy_stats {
     uint64_t requests, responses;
     uint64_t status_class[6];             /* 1xx..5xx at [1]..[5], [0] = other */
     uint64_t bad_requests, bad_responses, inflight, peak_inflight;
+    uint64_t capped;                      /* connections reset at accept: past max_conns (proxy/limits.c) */
+    uint64_t idle_closed;                 /* connections closed for idling past their timeout */
 };
 
 /* One direction of a connection: bytes from src go through the direction's fault chain into
@@ -108,6 +110,7 @@ struct fl_proxy {
     struct conn *conns;
     struct proxy_stats st;
     int64_t last_emfile_log_us;
+    int64_t last_cap_log_us;      /* max_conns refusals: one log line a second at most */
     int64_t accept_backoff_us;
     int retired;                  /* removed by reload: no listener, freed with its last conn */
     struct fl_proxy *next_retired;
@@ -128,6 +131,7 @@ struct fl_server {
     int64_t drain_deadline_us;
     struct event *sig_term, *sig_int, *sig_hup, *sig_usr1, *drain_ev, *tick_ev;
     uint64_t next_conn_id;
+    uint64_t active_conns;        /* client connections open, every proxy (retired ones too): max_conns */
     uint64_t reloads, reload_failures;
     int64_t started_us;
     void *admin;                  /* admin API state */
@@ -200,6 +204,13 @@ void proxy_faults_changed(struct fl_proxy *px);
 void fault_schedule(struct fault *f);
 /* Ends the fault now (kill, ttl, cap): it stays attached but acts no more. */
 void fault_end_now(struct fault *f, const char *why);
+
+/* The caps and timeouts of proxy/limits.h (proxy/limits.c). proxy_admit: 1 if px may take
+ * the connection fd just accepted; 0 when it is past max_conns (fd is reset and closed, counted
+ * in px->st.capped). server_idle_sweep: once a second, closes the connections idle past their
+ * timeout. */
+int proxy_admit(struct fl_proxy *px, evutil_socket_t fd);
+void server_idle_sweep(struct fl_server *s);
 
 /* Connections (proxy/conn.c, conn_relay.c, conn_close.c). */
 void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr *sa, int salen);

@@ -18,8 +18,10 @@
 #include "proxy/protocol.h"
 #include "proxy/tls.h"
 #include "record/record.h"
+#include "common/text.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct rec_px *proxy_rec_attach(struct fl_proxy *px)
@@ -33,13 +35,19 @@ struct rec_px *proxy_rec_attach(struct fl_proxy *px)
 static void src_meta(void *ctx, struct rec_kv *kv)
 {
     struct fl_server *s = ctx;
-    if (s->prof && s->prof->text) rec_kv_str(kv, "profile", s->prof->text);
+    if (s->prof && s->prof->text) {
+        /* the profile as recorded: its shape and on_end keys for the verifier, never its secrets
+         * (admin_token, Redis passwords, a scenario's commands: common/text.h) */
+        char *shown = fl_redact_profile(s->prof->text);
+        rec_kv_text(kv, "profile", shown);
+        free(shown);
+    }
     char plist[4096];
     size_t o = 0;
     plist[0] = 0;
     for (int i = 0; i < s->nproxies && o < sizeof(plist) - 1; i++)
         o += (size_t)snprintf(plist + o, sizeof(plist) - o, "%s%s", i ? "," : "", s->proxies[i]->spec.name);
-    rec_kv_str(kv, "proxies", plist);
+    rec_kv_text(kv, "proxies", plist);
     for (int i = 0; i < s->nproxies; i++) {    /* role:<proxy> = ingress|egress (docs/metrics.md) */
         char k[160];
         snprintf(k, sizeof(k), "role:%s", s->proxies[i]->spec.name);
@@ -120,6 +128,7 @@ int server_record_start(struct fl_server *s, char *err, size_t errlen)
         .instance = s->g.instance,
         .interval_us = s->g.record_interval_us,
         .retention_us = s->g.retention_us,
+        .max_bytes = s->g.record_max_bytes,
         .base = s->base,
         .src = {s, src_meta, src_meta_version, src_observe},
     };

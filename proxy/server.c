@@ -157,6 +157,7 @@ int server_apply(struct fl_server *s, struct profile *prof, char *err, size_t er
         px->spec.add_via = prof->proxies[k].add_via;
         snprintf(px->spec.id_header, sizeof(px->spec.id_header), "%s", prof->proxies[k].id_header);
         px->spec.role = prof->proxies[k].role;
+        px->spec.lim = prof->proxies[k].lim;
         char e[1400];
         /* certificates, keys and CAs are read again (a rotated certificate file is taken up) */
         if (px->tls && tls_proxy_reload(px, &prof->proxies[k], e, sizeof(e)) < 0) log_error("reload_tls_failed", "error=%s", log_q(e));
@@ -322,8 +323,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-    (void)arg;
     rec_tick();
+    server_idle_sweep(arg);   /* idle timeouts (proxy/limits.c) */
 }
 
 static void raise_nofile(void)

@@ -13,6 +13,9 @@
 #include "record/read.h"
 #include "common/inidoc.h"
 #include "common/mem.h"
+#include "common/fd.h"
+#include "common/text.h"
+#include "record/record.h"
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -35,84 +38,32 @@ static double wall_ms(void)
 
 /* ---- connecting ---- */
 
-struct vurl { int is_unix, port, db; char host[300], path[256], pass[256]; };
-
-static int url_parse(const char *url, struct vurl *u, char *err, size_t errlen)
-{
-    memset(u, 0, sizeof(*u));
-    u->port = 6379;
-    if (!strncmp(url, "unix:", 5)) {
-        u->is_unix = 1;
-        const char *p = url + 5, *q = strchr(p, '?');
-        size_t n = q ? (size_t)(q - p) : strlen(p);
-        if (n == 0 || n >= sizeof(u->path)) goto bad;
-        memcpy(u->path, p, n);
-        while (q && *q) {
-            q++;
-            const char *e = q + strcspn(q, "&");
-            if (!strncmp(q, "db=", 3)) u->db = atoi(q + 3);
-            else if (!strncmp(q, "password=", 9)) snprintf(u->pass, sizeof(u->pass), "%.*s", (int)(e - q - 9), q + 9);
-            else goto bad;
-            q = e;
-        }
-        return 0;
-    }
-    if (strncmp(url, "redis://", 8)) goto bad;
-    const char *p = url + 8, *at = strrchr(p, '@');
-    if (at) {
-        const char *c = memchr(p, ':', (size_t)(at - p));
-        if (!c) goto bad;
-        snprintf(u->pass, sizeof(u->pass), "%.*s", (int)(at - c - 1), c + 1);
-        p = at + 1;
-    }
-    const char *slash = strchr(p, '/');
-    size_t hl = slash ? (size_t)(slash - p) : strlen(p);
-    char hp[300];
-    if (hl == 0 || hl >= sizeof(hp)) goto bad;
-    memcpy(hp, p, hl);
-    hp[hl] = 0;
-    char *colon = strrchr(hp, ':');
-    if (hp[0] == '[') {
-        char *rb = strchr(hp, ']');
-        if (!rb) goto bad;
-        *rb = 0;
-        snprintf(u->host, sizeof(u->host), "%s", hp + 1);
-        if (rb[1] == ':') u->port = atoi(rb + 2);
-    } else {
-        if (colon) { *colon = 0; u->port = atoi(colon + 1); }
-        snprintf(u->host, sizeof(u->host), "%s", hp);
-    }
-    if (u->port <= 0 || u->port > 65535) goto bad;
-    if (slash && slash[1]) {
-        char *end;
-        long db = strtol(slash + 1, &end, 10);
-        if (*end || db < 0) goto bad;
-        u->db = (int)db;
-    }
-    return 0;
-bad:
-    snprintf(err, errlen, "bad redis URL '%s': expected redis://[:PASSWORD@]HOST:PORT[/DB] or unix:/path[?db=N]", url);
-    return -1;
-}
-
+/* url: as rec_url_parse reads it (record/record_url.c, the recorder's own form: a user and
+ * %-encoded passwords too). Errors quote it with its password masked (common/text.h). */
 void *vrec_connect(const char *url, char *err, size_t errlen)
 {
-    struct vurl u;
-    if (url_parse(url, &u, err, errlen) < 0) return NULL;
+    struct rec_url u;
+    char e[700], shown[600];
+    fl_redact_url(url, shown, sizeof(shown));
+    if (rec_url_parse(url, &u, e, sizeof(e)) < 0) {
+        snprintf(err, errlen, "bad %s", e);
+        return NULL;
+    }
     struct timeval tv = {2, 0};
     redisContext *c = u.is_unix ? redisConnectUnixWithTimeout(u.path, tv) : redisConnectWithTimeout(u.host, u.port, tv);
     if (!c || c->err) {
-        snprintf(err, errlen, "redis %s unreachable: %s", url, c ? c->errstr : "out of memory");
+        snprintf(err, errlen, "redis %s unreachable: %s", shown, c ? c->errstr : "out of memory");
         if (c) redisFree(c);
         return NULL;
     }
+    fl_cloexec(c->fd);
     struct timeval ct = {10, 0};
     redisSetTimeout(c, ct);
     redisReply *r;
     if (u.pass[0]) {
-        r = redisCommand(c, "AUTH %s", u.pass);
+        r = u.user[0] ? redisCommand(c, "AUTH %s %s", u.user, u.pass) : redisCommand(c, "AUTH %s", u.pass);
         if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, errlen, "redis %s: AUTH failed: %s", url, r ? r->str : c->errstr);
+            snprintf(err, errlen, "redis %s: AUTH failed: %s", shown, r ? r->str : c->errstr);
             if (r) freeReplyObject(r);
             redisFree(c);
             return NULL;
@@ -121,7 +72,7 @@ void *vrec_connect(const char *url, char *err, size_t errlen)
     }
     r = redisCommand(c, u.db ? "SELECT %d" : "PING", u.db);
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "redis %s unreachable: %s", url, r ? r->str : c->errstr);
+        snprintf(err, errlen, "redis %s unreachable: %s", shown, r ? r->str : c->errstr);
         if (r) freeReplyObject(r);
         redisFree(c);
         return NULL;

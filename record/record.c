@@ -35,6 +35,7 @@
 #include "record/record_int.h"
 #include "common/log.h"
 #include "common/parse.h"
+#include "common/text.h"
 #include "common/version.h"
 
 #include <netdb.h>
@@ -226,9 +227,14 @@ static void write_meta(int ended)
     rb_str(b, "record_interval_ms");
     rb_fmt(b, "%lld", (long long)(rec_st->interval_us / 1000));
     /* profile, proxies, role:<proxy> = ingress|egress (docs/metrics.md): the daemon's */
-    struct rec_kv kv = {b, 0};
+    struct rec_kv kv = {b, 0, 0};
     rec_st->src.meta(rec_st->src.ctx, &kv);
     rb_kv_u64(b, "record_dropped", rec_st->dropped);
+    /* the run's budget in Redis and what it cost: events not written, fields clipped */
+    rb_kv_u64(b, "record_max_bytes", rec_st->max_bytes);
+    rb_kv_u64(b, "record_bytes", rec_st->bytes);
+    rb_kv_u64(b, "record_over_budget", rec_st->over_budget);
+    rb_kv_u64(b, "record_fields_clipped", rec_st->clipped);
     if (ended) {
         rb_str(b, "ended_ms");
         rb_ms(b, fl_wall_us());
@@ -287,6 +293,9 @@ static void write_counters(struct rec_px *rp)
     rb_kv_u64(b, "peak_active", peak);
     rb_kv_u64(b, "active", rp->obj ? rp->cur.active : 0);
     rb_kv_u64(b, "record_dropped", rp->dropped);
+    rb_kv_u64(b, "events_written", rp->written);
+    rb_kv_u64(b, "events_over_budget", rp->over_budget);
+    rb_kv_u64(b, "fields_clipped", rp->clipped);
     rec_send_plain(NULL, 0);
     if (rp->obj) rp->last = rp->cur;
 }
@@ -346,13 +355,13 @@ static void write_proto(struct rec_px *rp)
     const struct rec_facts *fx = &rp->facts;
     if (!rp->obj || !fx->totals) return;
     struct rbuf *b = &rec_st->b;
-    struct rec_kv kv = {b, 0};
+    struct rec_kv kv = {b, 0, 0};
     rb_begin(b);
     rb_str(b, "HSET");
     rb_str(b, rp->k_proto);
     fx->totals(fx->arg, &kv);
     if (kv.n) rec_send_plain(NULL, 0);
-    if (!fx->state) return;
+    if (!fx->state || rec_over_budget(rp)) return;
     kv.n = 0;
     rb_begin(b);
     rb_xadd_capped(b, rp->k_pgstate);
@@ -360,7 +369,11 @@ static void write_proto(struct rec_px *rp)
     rb_ms(b, fl_wall_us());
     rb_kv_str(b, "inst", rec_st->inst);
     fx->state(fx->arg, &kv);
-    if (rec_send_plain(rp, 1) == 0 && !rp->pgstate_expired) {
+    rec_clipped(rp, kv.clipped);
+    size_t len = b->len;
+    int sent = rec_send_plain(rp, 1) == 0;
+    if (sent) rec_spent(rp, len);
+    if (sent && !rp->pgstate_expired) {
         rp->pgstate_expired = 1;
         rec_expire_key(rp->k_pgstate);
     }
@@ -516,6 +529,7 @@ int rec_start(const struct rec_config *cfg, char *err, size_t errlen)
     rec_mask_url(cfg->redis, r->url_text, sizeof(r->url_text));
     r->started_wall_us = fl_wall_us();
     r->interval_us = cfg->interval_us > 0 ? cfg->interval_us : 1000000;
+    r->max_bytes = cfg->max_bytes;
     r->ttl_s = cfg->retention_us / 1000000;
     if (r->ttl_s < 1) r->ttl_s = 1;
     if (cfg->run[0]) {
@@ -631,11 +645,51 @@ void rec_fault_applied(struct rec_px *rp)
     rp->faults_applied++;
 }
 
+/* ---- the run's budget in Redis (record_max_bytes) and clipped fields ----
+ * Every entry of a stream (events, pgstate) is charged its size when queued; once the run has
+ * spent its budget, entries are counted (over_budget) and not written. Counters, series and
+ * meta are rewritten in place (bounded by the number of proxies and the retention): they never
+ * stop. */
+
+int rec_over_budget(struct rec_px *rp)
+{
+    if (!rec_st->max_bytes || rec_st->bytes < rec_st->max_bytes) return 0;
+    rp->over_budget++;
+    rec_st->over_budget++;
+    if (!rec_st->budget_logged) {
+        rec_st->budget_logged = 1;
+        log_warn("record_budget_reached", "run=%s max_bytes=%llu action=counting_events_not_writing_them",
+                 log_q(rec_st->run), (unsigned long long)rec_st->max_bytes);
+    }
+    return 1;
+}
+
+void rec_spent(struct rec_px *rp, size_t len)
+{
+    rec_st->bytes += len;
+    rp->written++;
+}
+
+void rec_clipped(struct rec_px *rp, unsigned n)
+{
+    rp->clipped += n;
+    rec_st->clipped += n;
+}
+
+/* A text field from a peer (a path, a host...), clipped (common/text.h) and counted. */
+static void kv_clip(struct rec_px *rp, const char *k, const char *v)
+{
+    struct rec_kv kv = {&rec_st->b, 0, 0};
+    rec_kv_str(&kv, k, v);
+    rec_clipped(rp, kv.clipped);
+}
+
 /* Starts one event of the proxy's capped stream in rec_st->b: XADD <events> MAXLEN ~ N * kind K
  * inst I. -1 when there is no connection to send it on: the event is dropped (counted), not
  * formatted. The caller adds its fields and ends with event_send(). */
 static int event_begin(struct rec_px *rp, const char *kind)
 {
+    if (rec_over_budget(rp)) return -1;
     if (!rec_st->ac) {
         rec_drop(rp, 1);
         return -1;
@@ -660,7 +714,11 @@ static void events_expire(struct rec_px *rp)
  * connection, the stream's EXPIRE. */
 static void event_send(struct rec_px *rp)
 {
-    if (rec_queue_plain(rp, 1) == 0) events_expire(rp);
+    size_t len = rec_st->b.len;
+    if (rec_queue_plain(rp, 1) == 0) {
+        rec_spent(rp, len);
+        events_expire(rp);
+    }
 }
 
 /* The fields of a closing connection's calls as turns (docs/metrics.md, call_*): the longest
@@ -715,8 +773,9 @@ void rec_conn_close(struct rec_px *rp, const struct rec_conn *c)
     rb_kv_u64(b, "bytes_up", c->bytes_up);
     rb_kv_u64(b, "bytes_down", c->bytes_down);
     if (c->upstream_failed) rb_kv_str(b, "upstream_failed", "1");
-    struct rec_kv kv = {b, 0};
+    struct rec_kv kv = {b, 0, 0};
     if (c->facts) c->facts(c->facts_arg, &kv);
+    rec_clipped(rp, kv.clipped);
     event_send(rp);
 }
 
@@ -746,9 +805,10 @@ void rec_request(struct rec_px *rp, const struct rec_request *q)
     int64_t off = fl_wall_us() - fl_now_us();
     struct rbuf *b = &rec_st->b;
     rb_kv_u64(b, "conn", q->conn);
-    if (q->method && *q->method) rb_kv_str(b, "method", q->method);
-    if (q->path && *q->path) rb_kv_str(b, "path", q->path);
-    if (q->host && *q->host) rb_kv_str(b, "host", q->host);
+    rec_clipped(rp, q->clipped);
+    if (q->method && *q->method) kv_clip(rp, "method", q->method);
+    if (q->path && *q->path) kv_clip(rp, "path", q->path);
+    if (q->host && *q->host) kv_clip(rp, "host", q->host);
     rb_kv_u64(b, "status", q->status > 0 ? (uint64_t)q->status : 0);
     rb_time(b, "req_ms", q->t_req, off);
     if (q->t_forwarded && q->t_resp_head) rb_dur(b, "upstream_ms", q->t_resp_head - q->t_forwarded);
@@ -761,7 +821,7 @@ void rec_request(struct rec_px *rp, const struct rec_request *q)
     if (!q->upstream_connected) rb_kv_str(b, "upstream_failed", "1");
     rb_kv_u64(b, "bytes_req", q->bytes_req);
     rb_kv_u64(b, "bytes_resp", q->bytes_resp);
-    if (q->request_id && *q->request_id) rb_kv_str(b, "request_id", q->request_id);
+    if (q->request_id && *q->request_id) kv_clip(rp, "request_id", q->request_id);
     if (q->body_whole) {
         char hx[17];
         static const char dig[] = "0123456789abcdef";

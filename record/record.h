@@ -56,6 +56,9 @@ struct rec_config {
     const char *instance;        /* "" = hostname-pid */
     int64_t interval_us;         /* series resolution */
     int64_t retention_us;        /* TTL of everything written */
+    uint64_t max_bytes;          /* record_max_bytes: the run's budget of events in Redis (bytes of the
+                                  * entries written by this instance); past it events are counted, not
+                                  * written. 0 = no budget */
     struct event_base *base;     /* the loop the recorder's timers and Redis connection run on */
     struct rec_source src;
 };
@@ -184,6 +187,7 @@ struct rec_request {
     uint64_t bytes_req, bytes_resp;  /* body bytes */
     uint64_t body_hash;          /* FNV-1a 64 of the request body (de-chunked) */
     int body_whole;              /* body_hash covers the whole body (else it is not recorded) */
+    unsigned clipped;            /* text fields the engine already clipped (common/text.h fl_clip): counted */
 };
 /* A request head arrived; inflight: the proxy's requests in flight now (per-second peak). */
 void rec_request_start(struct rec_px *rp, uint64_t inflight);
@@ -193,8 +197,12 @@ void rec_request(struct rec_px *rp, const struct rec_request *r);
 
 /* ---- facts of a protocol ----
  * A protocol engine answers the recorder by appending fields to `kv` (owned by the recorder,
- * valid for the duration of the call; keys and values are copied). */
+ * valid for the duration of the call; keys and values are copied). A value longer than
+ * FL_CLIP_MAX bytes (common/text.h) is recorded clipped, its first bytes and a hash, and counted
+ * (fields_clipped): a peer's 64 KiB user name costs the record 268 bytes. rec_kv_text records
+ * the whole value: for the daemon's own texts (the profile, the proxies' names), never a peer's. */
 void rec_kv_str(struct rec_kv *kv, const char *key, const char *val);
+void rec_kv_text(struct rec_kv *kv, const char *key, const char *val);
 void rec_kv_u64(struct rec_kv *kv, const char *key, uint64_t v);
 void rec_kv_ms(struct rec_kv *kv, const char *key, int64_t us);    /* a duration, written in ms */
 

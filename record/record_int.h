@@ -50,7 +50,7 @@ void rb_time(struct rbuf *b, const char *k, int64_t mono, int64_t off);
 void rb_dur(struct rbuf *b, const char *k, int64_t us);
 
 /* ---- fields from the protocol modes (record.h): appended to the command being built ---- */
-struct rec_kv { struct rbuf *b; int n; };
+struct rec_kv { struct rbuf *b; int n; unsigned clipped; };
 
 /* ---- state ---- */
 struct rec_bucket {
@@ -69,6 +69,7 @@ struct rec_px {
     /* accumulators of the open bucket, bumped by the hooks */
     uint64_t a_new, a_peak, a_faults, a_err, a_inflight;
     uint64_t faults_applied, dropped;
+    uint64_t written, over_budget, clipped;   /* events queued; not written (over the budget); fields clipped */
     /* totals of earlier objects with this name, and the live object's values at the last flush */
     struct rec_stats base, last;
     uint64_t b_req, b_up, b_down;  /* the live object's totals at the open bucket's start */
@@ -116,6 +117,9 @@ struct rec {
     struct event *reconnect_ev, *flush_ev, *kill_ev;
     size_t inflight, pending;
     uint64_t dropped, dropped_logged, errors;
+    uint64_t max_bytes, bytes;    /* the run's budget of events (0 = none) and what was written of it */
+    uint64_t over_budget, clipped;
+    int budget_logged;
     int64_t last_drop_log_us, last_err_log_us, last_down_log_us, last_expire_us;
     int was_up;
     struct rec_px **pxs;
@@ -143,6 +147,11 @@ extern struct rec *rec_st;
 void *rec_xcalloc(size_t size);
 void rec_drop(struct rec_px *rp, uint64_t n);
 void rec_write_hello(void);
+/* The run's budget (record_max_bytes): 1 when it is spent (the entry is counted against rp, not
+ * written); rec_spent charges an entry queued; rec_clipped counts clipped fields. */
+int rec_over_budget(struct rec_px *rp);
+void rec_spent(struct rec_px *rp, size_t len);
+void rec_clipped(struct rec_px *rp, unsigned n);
 
 /* ---- record_redis.c: the command pipeline and the connection ---- */
 int rec_send_cmd(const char *cmd, size_t len, void *priv);

@@ -4,7 +4,9 @@
  * the whole, is record.c; what both share is record_int.h.
  */
 #include "record/record_int.h"
+#include "common/fd.h"
 #include "common/log.h"
+#include "common/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -132,6 +134,17 @@ void rb_dur(struct rbuf *b, const char *k, int64_t us)
 /* ---- fields from the protocol modes (record.h): appended to the command being built ---- */
 
 void rec_kv_str(struct rec_kv *kv, const char *key, const char *val)
+{
+    char c[FL_CLIP_MAX + 1];
+    int cl = 0;
+    rb_str(kv->b, key);
+    if (!val) val = "";
+    rb_arg(kv->b, c, fl_clip(val, strlen(val), c, &cl));
+    kv->clipped += (unsigned)cl;
+    kv->n++;
+}
+
+void rec_kv_text(struct rec_kv *kv, const char *key, const char *val)
 {
     rb_str(kv->b, key);
     rb_str(kv->b, val ? val : "");
@@ -452,6 +465,7 @@ void rec_connect_now(void)
         schedule_reconnect();
         return;
     }
+    fl_cloexec(ac->c.fd);   /* hiredis' socket is not close-on-exec (common/fd.h) */
     rec_st->ac = ac;
     rec_st->up = 0;
     rec_st->inflight = rec_st->pending = 0;
@@ -512,19 +526,4 @@ void rec_tick(void)
     }
 }
 
-void rec_mask_url(const char *url, char *out, size_t n)
-{
-    snprintf(out, n, "%s", url);
-    char *at = strrchr(out, '@');
-    char *cred = strstr(out, "://");
-    if (at && cred && at > cred + 3) {
-        char *colon = memchr(cred + 3, ':', (size_t)(at - cred - 3));
-        if (colon) memmove(colon + 4, at, strlen(at) + 1), memcpy(colon + 1, "***", 3);
-    }
-    char *pw = strstr(out, "password=");
-    if (pw) {
-        char *e = pw + 9 + strcspn(pw + 9, "&");
-        memmove(pw + 12, e, strlen(e) + 1);
-        memcpy(pw + 9, "***", 3);
-    }
-}
+void rec_mask_url(const char *url, char *out, size_t n) { fl_redact_url(url, out, n); }

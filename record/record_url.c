@@ -5,6 +5,7 @@
  * recording nowhere. Passwords may be percent-encoded (%40 for '@'). No TLS, no sentinel.
  */
 #include "record/record.h"
+#include "common/text.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -53,8 +54,9 @@ static int parse_db(const char *s, size_t n, int *db)
     return 0;
 }
 
-#define BAD(...) do { char _m[300]; snprintf(_m, sizeof(_m), __VA_ARGS__); \
-    snprintf(err, errlen, "redis: '%s': %s (" URL_FORMS ")", url, _m); return -1; } while (0)
+/* (the URL is quoted with its password masked: an error line is logged) */
+#define BAD(...) do { char _m[300], _u[600]; snprintf(_m, sizeof(_m), __VA_ARGS__); fl_redact_url(url, _u, sizeof(_u)); \
+    snprintf(err, errlen, "redis: '%s': %s (" URL_FORMS ")", _u, _m); return -1; } while (0)
 
 static int parse_unix(const char *url, const char *p, struct rec_url *u, char *err, size_t errlen)
 {

@@ -25,7 +25,9 @@
  */
 #include "run/run.h"
 #include "common/parse.h"
+#include "common/fd.h"
 #include "common/mem.h"
+#include "common/text.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -274,7 +276,7 @@ static void start_cb(evutil_socket_t fd, short what, void *arg)
         dup2(pfd[1], 2);
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0) { dup2(nul, 0); close(nul); }
-        close_range(3, ~0U, 0);            /* not the proxies' sockets, not the loop's */
+        fl_child_close_fds();              /* not the proxies' sockets, not the loop's */
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -297,7 +299,9 @@ static void start_cb(evutil_socket_t fd, short what, void *arg)
     struct timeval tv = {(time_t)(a->timeout_us / 1000000), (suseconds_t)(a->timeout_us % 1000000)};
     evtimer_add(a->ev_timeout, &tv);
     record(a, "start", a->start_ms, NULL);
-    say("action %s started (pid %d): %s", a->name, (int)p, a->cmd);
+    char shown[128];
+    fl_redact_cmd(a->cmd, shown, sizeof(shown));   /* never its arguments: they may hold secrets */
+    say("action %s started (pid %d): %s", a->name, (int)p, shown);
     reap();                        /* a command that was over before we watched it */
 }
 

@@ -11,6 +11,7 @@
  * is visible at a glance.
  */
 #include "run/run.h"
+#include "common/text.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -38,7 +39,9 @@ int run_write_journal(const struct run_state *st, const struct run_scn *sc, cons
         json_object_set_new(o, "halt_reason", json_string(st->abort_reason));
         json_object_set_new(o, "halted_ms", jtime(st->halted_ms));
     }
-    json_object_set_new(o, "redis", json_string(st->redis_url));
+    char shown[sizeof(st->redis_url)];
+    fl_redact_url(st->redis_url, shown, sizeof(shown));   /* never its password */
+    json_object_set_new(o, "redis", json_string(shown));
     json_object_set_new(o, "embedded_redis", json_boolean(st->embedded_redis));
     json_t *load = json_object();
     json_object_set_new(load, "command", json_string(st->load_cmd));
@@ -84,7 +87,9 @@ int run_write_journal(const struct run_state *st, const struct run_scn *sc, cons
         json_t *j = json_object();
         json_object_set_new(j, "name", json_string(a->name));
         json_object_set_new(j, "at", json_string(a->at));
-        json_object_set_new(j, "command", json_string(a->cmd));
+        char cmd[128];
+        fl_redact_cmd(a->cmd, cmd, sizeof(cmd));   /* its program name and a hash: never its arguments */
+        json_object_set_new(j, "command", json_string(cmd));
         json_object_set_new(j, "planned_s", json_real((double)a->due_us / 1e6));
         json_object_set_new(j, "start_ms", jtime(a->start_ms));
         json_object_set_new(j, "end_ms", jtime(a->end_ms));
@@ -123,6 +128,9 @@ int run_write_journal(const struct run_state *st, const struct run_scn *sc, cons
 
 /* ---- HTML ---- */
 
+/* Every text the page shows goes through esc(): names come from the scenario and, with --admin,
+ * from the record (Redis may be shared: docs/security.md), so a fault named "<script>" is shown
+ * as text, in element content and in attribute values alike. */
 static void esc(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
@@ -131,6 +139,7 @@ static void esc(FILE *f, const char *s)
         case '>': fputs("&gt;", f); break;
         case '&': fputs("&amp;", f); break;
         case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
         default: fputc(*s, f);
         }
     }
@@ -237,7 +246,9 @@ static void shading(FILE *f, const struct axis *a, const struct run_state *st, c
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"fw\"><title>", x0, y0,
                 x1 - x0 > 1 ? x1 - x0 : 1, h);
         esc(f, w->fault);
-        fprintf(f, " (%s)</title></rect>\n", w->type);
+        fprintf(f, " (");
+        esc(f, w->type);
+        fprintf(f, ")</title></rect>\n");
         if (labels) {
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"fwl\">", x0 + 4, y0 - 22 + 0 * row);
             esc(f, w->fault);
@@ -358,7 +369,9 @@ static void html_head(FILE *f, const struct run_state *st, const struct run_scn 
     }
     fprintf(f, "<div class=\"meta\">run <code>");
     esc(f, st->run_id);
-    fprintf(f, "</code> · %s · %.1fs · scenario <code>", when, (st->ended_ms - st->started_ms) / 1000.0);
+    fprintf(f, "</code> · ");
+    esc(f, when);   /* (%Z: the zone's name comes from the environment) */
+    fprintf(f, " · %.1fs · scenario <code>", (st->ended_ms - st->started_ms) / 1000.0);
     esc(f, st->scenario_path);
     fprintf(f, "</code> · exit status %d", exit_code);
     if (st->aborted) {
@@ -451,7 +464,9 @@ static void html_phases(FILE *f, const struct run_state *st, const struct run_sc
             else if (ac->status != -1 && WIFEXITED(ac->status)) fprintf(f, "exit %d", WEXITSTATUS(ac->status));
             else if (ac->status != -1 && WIFSIGNALED(ac->status)) fprintf(f, "signal %d", WTERMSIG(ac->status));
             fprintf(f, "</td><td><code>");
-            esc(f, ac->cmd);
+            char cmd[128];
+            fl_redact_cmd(ac->cmd, cmd, sizeof(cmd));
+            esc(f, cmd);
             fprintf(f, "</code></td></tr>\n");
         }
         fprintf(f, "</table>\n");

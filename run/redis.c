@@ -1,4 +1,5 @@
-/* run/redis.c -- the runner's side of Redis: the embedded server, R:phases, the export.
+/* run/redis.c -- the runner's side of Redis: the embedded server, R:phases, the series (the
+ * export to record.json is run/export.c).
  *
  * The embedded default: without `redis` in [scenario], `faultline run` starts a private
  * redis-server bound to no TCP port, only to OUT/redis.sock, with persistence off, and stops it
@@ -10,11 +11,11 @@
  */
 #include "run/run.h"
 #include "record/read.h"
+#include "common/fd.h"
 #include "common/mem.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
-#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ int run_redis_start(const char *dir, char *url, size_t urllen, int *pid, char *e
         FILE *lf = freopen(logf, "w", stdout);
         (void)lf;
         dup2(1, 2);
+        fl_child_close_fds();   /* it inherits none of the runner's descriptors */
         execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
                "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--loglevel", "warning",
                (char *)NULL);
@@ -149,135 +151,6 @@ int run_redis_runner(void *ctx, const char *run, const char *outcome, const char
     freeReplyObject(r);
     r = redisCommand(c, "EXPIRE %s %d", key, 7 * 86400);
     if (r) freeReplyObject(r);
-    return 0;
-}
-
-/* ---- export ---- */
-
-static json_t *reply_json(redisReply *r)
-{
-    if (!r) return json_null();
-    switch (r->type) {
-    case REDIS_REPLY_STRING:
-    case REDIS_REPLY_STATUS:
-        return json_stringn(r->str, r->len);
-    case REDIS_REPLY_INTEGER:
-        return json_integer(r->integer);
-    case REDIS_REPLY_ARRAY: {
-        json_t *a = json_array();
-        for (size_t i = 0; i < r->elements; i++) json_array_append_new(a, reply_json(r->element[i]));
-        return a;
-    }
-    default:
-        return json_null();
-    }
-}
-
-/* A flat [k, v, k, v] reply as an object. */
-static json_t *pairs_json(redisReply *r)
-{
-    json_t *o = json_object();
-    if (!r || r->type != REDIS_REPLY_ARRAY) return o;
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        redisReply *k = r->element[i], *v = r->element[i + 1];
-        if (k->type != REDIS_REPLY_STRING) continue;
-        char kb[512];
-        snprintf(kb, sizeof(kb), "%.*s", (int)k->len, k->str);
-        json_object_set_new(o, kb, reply_json(v));
-    }
-    return o;
-}
-
-static json_t *dump_key(redisContext *c, const char *key)
-{
-    redisReply *t = redisCommand(c, "TYPE %s", key);
-    if (!t) return json_null();
-    char type[32];
-    run_copy(type, sizeof(type), t->type == REDIS_REPLY_STATUS ? t->str : "none");
-    freeReplyObject(t);
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string(type));
-    redisReply *r = NULL;
-    json_t *val = NULL;
-    if (!strcmp(type, "hash")) {
-        r = redisCommand(c, "HGETALL %s", key);
-        val = pairs_json(r);
-    } else if (!strcmp(type, "set")) {
-        r = redisCommand(c, "SMEMBERS %s", key);
-        val = reply_json(r);
-    } else if (!strcmp(type, "zset")) {
-        r = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", key);
-        val = pairs_json(r);
-    } else if (!strcmp(type, "list")) {
-        r = redisCommand(c, "LRANGE %s 0 -1", key);
-        val = reply_json(r);
-    } else if (!strcmp(type, "string")) {
-        r = redisCommand(c, "GET %s", key);
-        val = reply_json(r);
-    } else if (!strcmp(type, "stream")) {
-        /* page through the stream; 200k entries at most */
-        val = json_array();
-        char from[64] = "-";
-        for (int page = 0; page < 200; page++) {
-            r = redisCommand(c, "XRANGE %s %s + COUNT 1000", key, from);
-            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) break;
-            for (size_t i = 0; i < r->elements; i++) {
-                redisReply *e = r->element[i];
-                if (e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;
-                json_t *ent = pairs_json(e->element[1]);
-                json_object_set_new(ent, "_id", json_stringn(e->element[0]->str, e->element[0]->len));
-                json_array_append_new(val, ent);
-                if (i == r->elements - 1) snprintf(from, sizeof(from), "(%.*s", (int)e->element[0]->len, e->element[0]->str);
-            }
-            size_t got = r->elements;
-            freeReplyObject(r);
-            r = NULL;
-            if (got < 1000) break;
-        }
-    }
-    if (r) freeReplyObject(r);
-    json_object_set_new(o, "value", val ? val : json_null());
-    return o;
-}
-
-int run_redis_export(void *ctx, const char *run, const char *path, char *err, size_t errlen)
-{
-    redisContext *c = ctx;
-    json_t *root = json_object();
-    json_t *keys = json_object();
-    json_object_set_new(root, "run", json_string(run));
-    char pat[300];
-    snprintf(pat, sizeof(pat), "fl:run:%s:*", run);
-    char cursor[64] = "0";
-    int guard = 0;
-    do {
-        redisReply *r = redisCommand(c, "SCAN %s MATCH %s COUNT 500", cursor, pat);
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            snprintf(err, errlen, "SCAN: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
-            if (r) freeReplyObject(r);
-            json_decref(root);
-            json_decref(keys);
-            return -1;
-        }
-        run_copy(cursor, sizeof(cursor), r->element[0]->str);
-        redisReply *ks = r->element[1];
-        for (size_t i = 0; i < ks->elements; i++) {
-            char k[600];
-            snprintf(k, sizeof(k), "%.*s", (int)ks->element[i]->len, ks->element[i]->str);
-            json_object_set_new(keys, k, dump_key(c, k));
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") && ++guard < 100000);
-    redisReply *sc = redisCommand(c, "ZSCORE fl:runs %s", run);
-    if (sc && sc->type == REDIS_REPLY_STRING) json_object_set_new(root, "started_ms", json_real(atof(sc->str)));
-    if (sc) freeReplyObject(sc);
-    json_object_set_new(root, "keys", keys);
-    if (json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS) < 0) {
-        snprintf(err, errlen, "%s: cannot write", path);
-        json_decref(root);
-        return -1;
-    }
-    json_decref(root);
     return 0;
 }
 

@@ -24,11 +24,10 @@ static int admin_call(const char *admin, const char *token, const char *method, 
                       int tmo_ms, struct httpc_resp *r, char *err, size_t errlen)
 {
     struct httpc_target t;
-    char e[FL_ERRLEN], headers[1024];
+    char e[FL_ERRLEN], headers[1024], auth[HTTPC_BEARER_MAX];
     if (httpc_target(admin, 0, &t, e, sizeof(e)) < 0) { snprintf(err, errlen, "--admin %s: %s", admin, e); return -1; }
-    int hl = snprintf(headers, sizeof(headers), "Content-Type: application/json\r\n%s%s%s",
-                      token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
-    if (hl < 0 || (size_t)hl >= sizeof(headers)) { snprintf(err, errlen, "admin %s: token too long", admin); return -1; }
+    if (httpc_bearer(token, auth, e, sizeof(e)) < 0) { snprintf(err, errlen, "--token: %s", e); return -1; }
+    snprintf(headers, sizeof(headers), "Content-Type: application/json\r\n%s", auth);
     struct httpc_req rq = {.method = method, .path = path, .headers = headers, .body = body,
                            .blen = body ? strlen(body) : 0, .connect_ms = tmo_ms, .total_ms = 2 * tmo_ms,
                            .max_answer = RUN_ADMIN_MAX_ANSWER};

@@ -22,8 +22,10 @@
  */
 #include "run/run.h"
 #include "run/sampler.h"
+#include "common/fd.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/text.h"
 #include "proxy/embed.h"
 
 #include <errno.h>
@@ -271,6 +273,7 @@ static void load_start(struct runner *r)
         if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); close(fd); }
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0) { dup2(nul, 0); close(nul); }
+        fl_child_close_fds();            /* not the proxies' sockets, not the loop's, not the record's */
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
@@ -279,7 +282,7 @@ static void load_start(struct runner *r)
     }
     setpgid(p, p);
     r->st.load_pid = (int)p;
-    say(r, "load started (pid %d): %s", (int)p, r->sc.load);
+    say(r, "load started (pid %d): %s", (int)p, r->st.load_cmd);
 }
 
 static void load_reap(struct runner *r, int block_us)
@@ -600,6 +603,7 @@ static int has_key(struct profile *p, const char *sec, const char *key)
 static int load_scenario(struct runner *r, const struct run_opts *o)
 {
     char err[FL_ERRLEN];
+    if (run_scn_trusted(o->path, err, sizeof(err)) < 0) { fprintf(stderr, "faultline run: %s\n", err); return -1; }
     r->prof = profile_load(o->path, PROF_ALLOW_SCENARIO, err, sizeof(err));
     if (!r->prof) { fprintf(stderr, "faultline run: %s\n", err); return -1; }
     if (run_scn_parse(r->prof, &r->sc, err, sizeof(err)) < 0) {
@@ -623,7 +627,7 @@ static int load_scenario(struct runner *r, const struct run_opts *o)
 static int name_run(struct runner *r, const struct run_opts *o)
 {
     run_copy(r->st.scenario_path, sizeof(r->st.scenario_path), o->path);
-    run_copy(r->st.load_cmd, sizeof(r->st.load_cmd), r->sc.load);
+    fl_redact_cmd(r->sc.load, r->st.load_cmd, sizeof(r->st.load_cmd));   /* as shown: never its arguments */
     if (o->run_id) run_copy(r->st.run_id, sizeof(r->st.run_id), o->run_id);
     else if (r->prof->g.run[0]) run_copy(r->st.run_id, sizeof(r->st.run_id), r->prof->g.run);
     else make_run_id(r->st.run_id, sizeof(r->st.run_id));
@@ -721,8 +725,10 @@ static void run_phases(struct runner *r)
     r->phase_ev = evtimer_new(r->base, phase_cb, r);
     r->tick_ev = event_new(r->base, -1, EV_PERSIST, tick_cb, r);
 
+    char shown[sizeof(r->st.redis_url)];
+    fl_redact_url(r->st.redis_url, shown, sizeof(shown));
     fprintf(stderr, "faultline run: %s (%d phases, %.0fs), run %s, record %s%s, output %s\n", r->sc.name, r->sc.nph,
-            (double)total_planned_us(r) / 1e6, r->st.run_id, r->st.redis_url, r->st.embedded_redis ? " (embedded)" : "",
+            (double)total_planned_us(r) / 1e6, r->st.run_id, shown, r->st.embedded_redis ? " (embedded)" : "",
             r->st.out_dir);
     r->st.started_ms = now_ms();
     r->t0_us = fl_now_us();

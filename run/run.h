@@ -12,7 +12,8 @@
  *   run/remote.c     --admin: faults and live numbers through a running faultline's admin API
  *   run/sampler.c    postgres and probe samples written into the record (run/sampler.h)
  *   run/probe.c      one number read off the service's own endpoint (run/probe.h)
- *   run/redis.c      the embedded redis-server, R:phases writes, the record export, series
+ *   run/redis.c      the embedded redis-server, R:phases writes, series
+ *   run/export.c     the record export (record.json), streamed
  *   run/artifacts.c  journal.json and the self-contained report.html
  *
  * The runner drives the proxies through proxy/embed.h only, and judges through verify/verify.h.
@@ -119,6 +120,10 @@ struct run_opts {
 int run_scenario(const struct run_opts *o);
 
 /* ---- run/scenario.c ---- */
+/* A scenario runs commands (load, [action] run): `faultline run` takes only a file that no one
+ * but the runner (or root) could have written -- owned by the runner or by root, not writable by
+ * group or others (docs/security.md). 0, or -1 with "PATH: reason" and the fix. */
+int run_scn_trusted(const char *path, char *err, size_t errlen);
 /* Validates [scenario], [phase] and [expect] sections of p (already loaded with
  * PROF_ALLOW_SCENARIO). Fills *out when given (run_scn_free). 0 or -1 with "PATH:LINE: reason". */
 int run_scn_parse(struct profile *p, struct run_scn *out, char *err, size_t errlen);
@@ -165,7 +170,7 @@ struct run_state {
     double halted_ms;
     double started_ms, ended_ms;
     /* the load */
-    char load_cmd[4096];
+    char load_cmd[128];      /* as shown: its program name and a hash (fl_redact_cmd) */
     int load_pid;
     int load_status;         /* waitpid status; -1 = not run / not reaped */
     double load_exit_ms;
@@ -201,7 +206,8 @@ int run_redis_phase(void *ctx, const char *run, const char *phase, const char *e
  * observing (before it removed the faults). Blocking, bounded by the 1 s timeout. -1 with err. */
 int run_redis_runner(void *ctx, const char *run, const char *outcome, const char *reason, double at_ms, char *err,
                      size_t errlen);
-/* Dumps every key of the run (and its fl:runs entry) as JSON into path. */
+/* run/export.c: every key of the run (and its fl:runs entry) as JSON into path, streamed page by
+ * page (the memory used is one page whatever the record's size). 0, or -1 with err. */
 int run_redis_export(void *ctx, const char *run, const char *path, char *err, size_t errlen);
 /* Fills series from R:ts:* and abandonment moments from R:events:* (used by --admin runs,
  * and to add abandonment times to in-process series). */

@@ -17,6 +17,7 @@
 #include "run/probe.h"
 #include "verify/goprof.h"
 #include "record/read.h"
+#include "common/fd.h"
 #include "common/mem.h"
 
 #include <errno.h>
@@ -251,7 +252,7 @@ int sampler_child_start(struct inidoc *doc, const struct verify_opts *o, const c
     if (p == 0) {
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
-        close_range(3, ~0U, 0);          /* not the proxies' sockets, not the loop's */
+        fl_child_close_fds();            /* not the proxies' sockets, not the loop's (common/fd.h) */
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_IGN);
         signal(SIGHUP, SIG_IGN);

@@ -31,9 +31,10 @@ done
 # own npm and conflicts with Debian's): their Debian package is installed only when the command
 # is missing. node, npm: tests/control/node_client.sh drives the admin API with the real npm
 # package toxiproxy-node-client (node >= 18; Debian 12 has 18). man: tests/run/packaging.sh
-# renders the man pages. Without them those cases are skipped, not failed: a bare machine would
+# renders the man pages. chromium: tests/hardening/report_xss.sh opens report.html in it
+# (headless) to show that no name in it runs as script. Without them those cases are skipped, not failed: a bare machine would
 # pass `make test` having run less of it.
-[ "${1:-}" = demo ] || for c in node:nodejs npm:npm man:man-db; do
+[ "${1:-}" = demo ] || for c in node:nodejs npm:npm man:man-db chromium:chromium; do
     command -v "${c%%:*}" >/dev/null 2>&1 || missing="$missing ${c#*:}"
 done
 if [ -z "$missing" ]; then

@@ -7,7 +7,9 @@
  */
 #include "verify/samples.h"
 #include "verify/check.h"
+#include "common/fd.h"
 #include "common/mem.h"
+#include "common/text.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -23,12 +25,15 @@ int vpg_query(const char *dsn, const char *app, const char *user, int timeout_ms
     const char *v[] = {dsn, to, "faultline-verify", NULL};
     PGconn *c = PQconnectdbParams(k, v, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
-        snprintf(err, errlen, "postgres unreachable (%s): %s", dsn, c ? PQerrorMessage(c) : "out of memory");
+        char shown[512];
+        fl_redact_url(dsn, shown, sizeof(shown));   /* a DSN may hold a password: never in an error */
+        snprintf(err, errlen, "postgres unreachable (%s): %s", shown, c ? PQerrorMessage(c) : "out of memory");
         char *nl = strchr(err, '\n');
         if (nl) *nl = 0;
         PQfinish(c);
         return -1;
     }
+    fl_cloexec(PQsocket(c));   /* libpq's socket is not close-on-exec (common/fd.h) */
     const char *q =
         "SELECT count(*),"
         " count(*) FILTER (WHERE state LIKE 'idle in transaction%'),"

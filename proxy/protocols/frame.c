@@ -185,6 +185,29 @@ void frame_rerun_client(struct frame_sess *fs)
     if (!c->closing) pipe_after_io(&c->p[0]);   /* the client's input shrank: read on */
 }
 
+int frame_client_backlog(struct frame_sess *fs)
+{
+    struct conn *c = fs->c;
+    if (!c || !c->cli || evbuffer_get_length(bufferevent_get_output(c->cli)) < c->px->srv->g.buffer) return 0;
+    fs->out_wait = 1;
+    return 1;
+}
+
+void frame_on_drain(struct conn *c, struct pipe *p)
+{
+    struct frame_sess *fs = c->proto;
+    if (!fs || p->dir != 1 || !fs->out_wait) return;
+    fs->out_wait = 0;
+    frame_rerun_client(fs);
+}
+
+int frame_idle_state(const struct conn *c)
+{
+    const struct frame_sess *fs = c->proto;
+    if (fs && fs->gate_until) return CONN_HELD;
+    return c->t_last_up > c->t_last_down ? CONN_WAITING : CONN_QUIET;
+}
+
 void frame_close(struct frame_sess *fs, enum closer who, enum close_how how)
 {
     fs->ops->set_dead(fs);

@@ -109,6 +109,7 @@ struct frame_sess {
     int eof_pending;               /* client EOF to pass on once its bytes went through */
     int client_ended;              /* the client ended the session in the protocol (postgres
                                     * Terminate, redis QUIT): see frame_eof */
+    int out_wait;                  /* framing stopped: answers fill the client's buffer (frame_on_drain) */
     /* faults that acted on this session (conns_affected once each) */
     const struct fault *applied[8];
     int napplied;
@@ -137,6 +138,17 @@ int frame_eof(struct frame_sess *fs, struct pipe *p, int dead);
 /* The FIFO had been full and an answer just left it: frames the client's waiting input again
  * and lets its side read on. */
 void frame_rerun_client(struct frame_sess *fs);
+
+/* Memory per connection: an engine frames no new request from the client while what waits
+ * for the client (its answers, faultline's injected ones among them) fills the proxy's buffer:
+ * a client that sends and never reads would otherwise make faultline's own answers pile up
+ * without bound. frame_client_backlog says so (1) at a request boundary and marks the session;
+ * frame_on_drain (struct protocol on_drain) frames the client's input again once the client
+ * took its answers. frame_idle_state is struct protocol idle_state: a closed gate (latency,
+ * hang) holds the call; otherwise the client spoke last means it waits for the server. */
+int frame_client_backlog(struct frame_sess *fs);
+void frame_on_drain(struct conn *c, struct pipe *p);
+int frame_idle_state(const struct conn *c);
 
 /* Marks the session dead (ops->set_dead) and closes its connection (when attached). */
 void frame_close(struct frame_sess *fs, enum closer who, enum close_how how);

@@ -319,6 +319,12 @@ static void request_head(struct http_conn *hc)
     hc->rq_hash = r;
     hc->rq_body_fwd = 0;
     http_choose_fault(hc, r);
+    http_keep_clipped(r);
+    if (hc->hb_cap > HTTP_HB_KEEP) {   /* a large head's capture is not kept for the next one */
+        free(hc->hb);
+        hc->hb = NULL;
+        hc->hb_cap = 0;
+    }
 
     switch (r->pl.act) {
     case HACT_ERROR:
@@ -395,7 +401,13 @@ static int client_process(struct http_conn *hc)
         }
         if (hc->rq_wait) break;
         /* a client pipelining far ahead of the answers waits (unread input is bounded) */
-        if (!hc->rq_in_body && hc->nq >= HTTP_PIPELINE_MAX) break;
+        if (!hc->rq_in_body && hc->nq >= (int)c->px->srv->g.lim.max_pipeline) break;
+        /* nor is a new request read while answers wait for a client that does not read them:
+         * faultline's own (an http_error) would pile up past any bound (http_on_drain) */
+        if (!hc->rq_in_body && evbuffer_get_length(bufferevent_get_output(c->cli)) >= c->px->srv->g.buffer) {
+            hc->out_wait = 1;
+            break;
+        }
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1) break;
         size_t len = v.iov_len;
@@ -716,10 +728,11 @@ static void input_bounds(struct http_conn *hc)
 {
     struct conn *c = hc->c;
     if (c->closing) return;
-    size_t hiwat = c->px->srv->g.buffer;
     for (int d = 0; d < 2; d++) {
         struct bufferevent *b = d == 0 ? c->cli : c->up;
         if (!b) continue;
+        size_t hiwat = c->px->srv->g.buffer;
+        if (d == 0 && !hc->tunnel && hiwat > HTTP_INPUT_AHEAD) hiwat = HTTP_INPUT_AHEAD;   /* read ahead of the requests */
         size_t n = evbuffer_get_length(bufferevent_get_input(b));
         if (n >= hiwat) {   /* also when pipe_after_io re-enabled reading meanwhile */
             hc->in_paused[d] = 1;
@@ -874,6 +887,8 @@ const struct protocol protocol_http = {
     .on_eof = http_on_eof_op,
     .upstream_failed = http_upstream_failed,
     .upstream_reset = http_upstream_reset,
+    .on_drain = http_on_drain,
+    .idle_state = http_idle_state,
     .fault_inside = http_fault_inside,
     .fault_ended = http_fault_ended,
 };

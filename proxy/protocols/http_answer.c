@@ -13,6 +13,8 @@
 #include "proxy/proxy.h"
 #include "record/record.h"
 #include "common/log.h"
+#include "common/mem.h"
+#include "common/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +73,7 @@ void http_req_record(struct http_conn *hc, struct http_req *r)
         .bytes_resp = r->bytes_resp,
         .body_hash = r->body_hash,
         .body_whole = r->body_whole,
+        .clipped = r->clipped,
     };
     rec_request(proxy_rec(c->px), &rr);
 }
@@ -184,4 +187,47 @@ int http_emit_locals(struct http_conn *hc)
         }
     }
     return progress;
+}
+
+/* ---- memory and idleness (http_int.h, proxy/limits.h) ---- */
+
+/* Once its fault is chosen, a request keeps its texts (for the record) clipped: 256 bytes and a
+ * hash, not a 64 KiB path for each of the requests queued behind a slow answer. */
+static void clip_one(char **s, unsigned *n)
+{
+    size_t len = *s ? strlen(*s) : 0;
+    if (len <= FL_CLIP_MAX) return;
+    char c[FL_CLIP_MAX + 1];
+    size_t k = fl_clip(*s, len, c, NULL);
+    free(*s);
+    *s = fl_strndup(c, k);
+    (*n)++;
+}
+
+void http_keep_clipped(struct http_req *r)
+{
+    clip_one(&r->path, &r->clipped);
+    clip_one(&r->host, &r->clipped);
+    clip_one(&r->reqid, &r->clipped);
+}
+
+/* The client took answers: requests stopped for them are read again (client_process). */
+void http_on_drain(struct conn *c, struct pipe *p)
+{
+    struct http_conn *hc = c->proto;
+    if (!hc || p->dir != 1 || !hc->out_wait) return;
+    hc->out_wait = 0;
+    http_run(hc);
+}
+
+/* For the idle timeouts (proxy/limits.h): a request a fault delays or holds is held; requests in
+ * flight wait for the upstream; otherwise nothing is owed. */
+int http_idle_state(const struct conn *c)
+{
+    const struct http_conn *hc = c->proto;
+    if (hc->rq_wait == RQW_LATENCY || hc->rq_wait == RQW_HOLD || hc->rs_wait) return CONN_HELD;
+    for (const struct http_req *r = hc->q; r; r = r->next)
+        if (r->held) return CONN_HELD;
+    if (hc->tunnel) return c->t_last_up > c->t_last_down ? CONN_WAITING : CONN_QUIET;
+    return hc->nq ? CONN_WAITING : CONN_QUIET;
 }

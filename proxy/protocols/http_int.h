@@ -19,7 +19,14 @@
 #include "faults/http_fault.h"
 
 #define HTTP_MAX_CAPTURED_HEADERS 128
-#define HTTP_PIPELINE_MAX 256          /* requests in the FIFO of one connection */
+/* Memory per connection (docs/http.md "Limits"): at most [faultline] max_pipeline requests
+ * wait in the FIFO; a request keeps its path, Host and id header clipped (common/text.h: 256
+ * bytes and a hash) once its fault is chosen; the captured head (hb) is let go after a head
+ * over HTTP_HB_KEEP; the client's unparsed input stops being read at HTTP_INPUT_AHEAD (the
+ * head being gathered is not in it); and no new request is read while the answers waiting for
+ * the client fill the proxy's buffer. */
+#define HTTP_HB_KEEP (16 * 1024)
+#define HTTP_INPUT_AHEAD (16 * 1024)
 #define VIA_TEXT "faultline"
 
 enum rq_wait { RQW_NONE = 0, RQW_LATENCY, RQW_HOLD, RQW_UPGRADE };
@@ -41,6 +48,7 @@ struct http_req {
     int held, held_at_end;
     int resp_started, resp_done, resp_head_seen, resp_complete_pending, latency_done;
     int status;
+    unsigned clipped;                /* of path, host, reqid: how many were clipped (the record counts them) */
     int64_t t_req, t_fwd, t_resp_head, t_done, t_abandoned;
     uint64_t bytes_req, bytes_resp, body_wire;
     uint64_t body_hash;              /* FNV-1a 64 of the body bytes (de-chunked) seen so far */
@@ -67,7 +75,7 @@ struct http_conn {
                                       * freed) once the body ends or the connection closes */
     int rq_body_fwd;                 /* the body being read goes upstream (else dropped) */
     struct http_req *q, *q_tail;     /* FIFO */
-    int nq;                          /* its length (bounded by HTTP_PIPELINE_MAX) */
+    int nq;                          /* its length (bounded by [faultline] max_pipeline) */
     struct http_req *rs_target;      /* set while parsing a response */
     enum rq_wait rq_wait;
     enum rs_wait rs_wait;
@@ -75,6 +83,7 @@ struct http_conn {
     int cli_eof, up_eof, cli_eof_passed, up_eof_done, up_failed;
     int in_paused[2];
     int running, again;
+    int out_wait;                    /* reading requests stopped: answers fill the client's buffer (on_drain) */
     struct event *rq_timer, *rs_timer;
     double sb_tokens;
     int64_t sb_last_us;
@@ -114,6 +123,10 @@ int http_emit_locals(struct http_conn *hc);
 /* The client closed its side: the requests not answered in full were given up on (t_abandoned). */
 void http_client_left(struct http_conn *hc);
 void http_req_record(struct http_conn *hc, struct http_req *r);   /* its `kind=request` event */
+/* r's fault is chosen: its path, Host and id header are kept clipped (r->clipped counts them). */
+void http_keep_clipped(struct http_req *r);
+void http_on_drain(struct conn *c, struct pipe *p);   /* struct protocol on_drain */
+int http_idle_state(const struct conn *c);            /* struct protocol idle_state */
 void http_req_free(struct http_req *r);
 
 /* ---- http_plan.c ---- */

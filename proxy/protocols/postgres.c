@@ -208,8 +208,15 @@ static void pg_copy_field(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src);
 }
 
-static void pg_stmt_set(struct pg_sess *s, const char *name, const char *text)
+/* Statement names are kept as the server keeps them: their first 63 bytes (NAMEDATALEN - 1; the
+ * server's table of prepared statements truncates its keys so), which also bounds what a
+ * session remembers to PG_STMTS x (64 + PG_STMT_TEXT) bytes. */
+#define PG_STMT_NAME 63
+
+static void pg_stmt_set(struct pg_sess *s, const char *name0, const char *text)
 {
+    char name[PG_STMT_NAME + 1];
+    snprintf(name, sizeof(name), "%s", name0);
     int slot = -1;
     for (int i = 0; i < PG_STMTS; i++)
         if (s->stmts[i].name && !strcmp(s->stmts[i].name, name)) slot = i;
@@ -226,8 +233,10 @@ static void pg_stmt_set(struct pg_sess *s, const char *name, const char *text)
     if (!s->stmts[slot].name || !s->stmts[slot].text) abort();
 }
 
-static const char *pg_stmt_get(struct pg_sess *s, const char *name)
+static const char *pg_stmt_get(struct pg_sess *s, const char *name0)
 {
+    char name[PG_STMT_NAME + 1];
+    snprintf(name, sizeof(name), "%s", name0);
     for (int i = 0; i < PG_STMTS; i++)
         if (s->stmts[i].name && !strcmp(s->stmts[i].name, name)) return s->stmts[i].text;
     return NULL;
@@ -716,6 +725,7 @@ static void pg_run(struct pg_sess *s, int dir, struct evbuffer *in)
         if (dir == 0) {
             if (s->fs.gate_until) break;
             if (s->qn >= PG_FIFO_MAX) { s->fifo_full = 1; break; }
+            if (frame_client_backlog(&s->fs)) break;
             if (s->phase == PGP_STARTUP) {
                 FLUSH();
                 int rc = pg_startup(s, in);
@@ -847,6 +857,8 @@ const struct protocol protocol_postgres = {
     .conn_free = pg_conn_free,
     .on_read = pg_on_read,
     .on_eof = pg_on_eof,
+    .on_drain = frame_on_drain,
+    .idle_state = frame_idle_state,
     .fault_ended = pg_fault_ended,
     .stats_json = pg_stats_json,
     .conn_facts = pg_conn_facts,

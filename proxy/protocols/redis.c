@@ -46,7 +46,7 @@
 #define RESP_AGG_MAX    (1ll << 31)     /* an aggregate's element count */
 #define RESP_PEEK_MAX   8192u           /* bytes of a command read to find its name and key */
 #define RESP_KEY_MAX    1024u           /* bytes of the first key kept for match_key */
-#define RESP_FIFO_MAX   65536u          /* commands outstanding before the client is not read */
+#define RESP_FIFO_MAX   4096u           /* commands outstanding before the client is not read (16 B each) */
 
 static void resp_sess_count(struct resp_sess *s, uint16_t idx, int call, int err)
 {
@@ -740,6 +740,7 @@ static void resp_run(struct resp_sess *s, int dir, struct evbuffer *in)
         if (dir == 0 && d->depth == 0 && !d->in_cmd) {
             if (s->fs.gate_until) break;
             if (s->qn >= RESP_FIFO_MAX) { s->fifo_full = 1; break; }
+            if (frame_client_backlog(&s->fs)) break;
             size_t inl;
             if (k.vstale) { frame_view_get(in, &k.v); k.vstale = 0; }
             int rc = resp_cmd_start(s, in, &k.v, k.off, avail, &inl);
@@ -887,6 +888,8 @@ const struct protocol protocol_redis = {
     .conn_free = resp_conn_free,
     .on_read = resp_on_read,
     .on_eof = resp_on_eof,
+    .on_drain = frame_on_drain,
+    .idle_state = frame_idle_state,
     .fault_ended = resp_fault_ended,
     .stats_json = resp_stats_json,
     .conn_facts = resp_conn_facts,

@@ -53,7 +53,7 @@ check reports_written bash -c "ls $TT/out-*/report.html | wc -l | grep -q 4"
 H="$TT/out-pool-buggy/report.html"
 CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [ -z "$CHROME" ]; then
-    echo "ok report_renders_in_chromium # SKIP chromium is not installed (apt-get install chromium; not in scripts/install-deps.sh, see docs/scenarios.md)"
+    echo "ok report_renders_in_chromium # SKIP chromium is not installed (apt-get install chromium, or scripts/install-deps.sh; see docs/scenarios.md)"
 else
     # a private profile directory: other chromium instances (parallel tests) hold the default one
     timeout 60 "$CHROME" --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1040,1250 \
