@@ -15,6 +15,7 @@
 #define FL_ADMIN_INTERNAL
 #include "proxy/proxy.h"
 #include "proxy/protocol.h"
+#include "proxy/tls.h"
 #include "control/admin.h"
 #include "common/version.h"
 #include "common/log.h"
@@ -379,6 +380,12 @@ static struct fault *build_checked(struct adm_req *r, const char *name, struct k
         const struct protocol *need = protocol_for_fault(f->type);
         adm_error(r, 400, "type: '%s' needs %s %s proxy; '%s' is mode %s", f->type->name, protocol_article(need),
                   need->name, px->spec.name, px->spec.protocol->name);
+        fault_free(f);
+        return NULL;
+    }
+    char why[400];
+    if (tls_fault_fits(&px->spec, f, why, sizeof(why)) < 0) {   /* a TLS fault needs TLS terminated */
+        adm_error(r, 400, "type: %s", why);
         fault_free(f);
         return NULL;
     }

@@ -214,6 +214,10 @@ static int spec_from_json(struct adm_req *r, json_t *o, const char *at, struct p
             adm_error(r, 400, "bad request body: mode: must be %s%s", protocol_names(), at);
             return -1;
         }
+        if (sp->protocol->flags & PROTO_ROUTES) {   /* its allow-list is a profile's (never an open proxy) */
+            adm_error(r, 400, "bad request body: mode: %s proxies are made in a profile (allow, resolve)%s", sp->protocol->name, at);
+            return -1;
+        }
     }
     if (guard_api_addr(r, &sp->listen, sp->listen_text, 1, at) < 0 || guard_api_addr(r, &sp->upstream, sp->upstream_text, 0, at) < 0)
         return -1;

@@ -60,6 +60,22 @@ static int split_header(const char *v, char **name, char **value)
     return 0;
 }
 
+/* match_* keys need a type that can read them: per HTTP request (.http) all of them; a TLS fault
+ * acts before any request and matches the name the client asked for only (match_host). */
+static int match_keys_fit(const struct fault *f, char *err, size_t errlen)
+{
+    const struct fault_type *t = f->type;
+    if ((t->flags & FT_TLS) && (f->match_method || f->match_path || f->match_header_name)) {
+        snprintf(err, errlen, "%s takes match_host only (the name the client asked for: SNI, or CONNECT's host)", t->name);
+        return -1;
+    }
+    if ((f->match_method || f->match_path || f->match_host || f->match_header_name) && !t->http && !(t->flags & FT_TLS)) {
+        snprintf(err, errlen, "match_* keys need a fault type that acts per HTTP request (%s does not)", t->name);
+        return -1;
+    }
+    return 0;
+}
+
 struct fault *fault_build(const char *name, const char *const *keys, const char *const *vals, int n,
                           int *bad, char *err, size_t errlen)
 {
@@ -168,10 +184,7 @@ struct fault *fault_build(const char *name, const char *const *keys, const char 
     }
     *bad = -1;
     if (!have_proxy) { snprintf(err, errlen, "'proxy' is required"); goto fail; }
-    if ((f->match_method || f->match_path || f->match_host || f->match_header_name) && !t->http) {
-        snprintf(err, errlen, "match_* keys need a fault type that acts per HTTP request (%s does not)", t->name);
-        goto fail;
-    }
+    if (match_keys_fit(f, err, errlen) < 0) goto fail;
     if (t->validate && t->validate(f->cfg, e, sizeof(e)) < 0) { snprintf(err, errlen, "%s", e); goto fail; }
     return f;
 fail:

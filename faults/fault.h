@@ -90,6 +90,9 @@ struct fault_type {
 #define FT_PG_ONLY     0x4   /* postgres proxies, per query (proxy/protocols/postgres.c) */
 #define FT_REDIS_ONLY  0x8   /* redis proxies, per command (proxy/protocols/redis.c) */
 #define FT_PROTOCOL_ONLY (FT_HTTP_ONLY | FT_PG_ONLY | FT_REDIS_ONLY)
+/* A type that acts on the TLS a proxy serves its clients (faults/tls_fault.h; with FT_CONN_LEVEL: no
+ * stages): accepted on proxies that terminate TLS. */
+#define FT_TLS         0x100
 
 /* Counters kept per fault; read by /stats, /metrics and the recorder. */
 struct fault_counters {

@@ -10,6 +10,7 @@ extern const struct fault_type fault_loss, fault_corrupt, fault_close_after, fau
     fault_connect_delay;
 extern const struct fault_type fault_latency, fault_hang, fault_bandwidth, fault_slicer, fault_timeout, fault_drop,
     fault_reset, fault_refuse, fault_blackhole, fault_slow_close, fault_limit_data;
+extern const struct fault_type fault_tls_hang, fault_tls_alert, fault_tls_slow, fault_tls_bad_cert, fault_tls_cut;
 
 const struct fault_type *const fault_types[] = {
     &fault_latency,
@@ -38,6 +39,11 @@ const struct fault_type *const fault_types[] = {
     &fault_close_after,
     &fault_stale_idle,
     &fault_connect_delay,
+    &fault_tls_hang,
+    &fault_tls_alert,
+    &fault_tls_slow,
+    &fault_tls_bad_cert,
+    &fault_tls_cut,
     NULL,
 };
 

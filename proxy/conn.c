@@ -85,6 +85,8 @@ void conn_up_connected(struct conn *c)
         if (armed && evbuffer_get_length(bufferevent_get_output(up))) event_add(&up->ev_write, NULL);
     }
     if (c->p[0].eof_at_sink) pipe_eof_out(&c->p[0]);
+    const struct protocol *pr = c->px->spec.protocol;
+    if (c->proto && pr->upstream_connected && !c->closing) pr->upstream_connected(c);
 }
 
 /* The upstream socket became writable (or failed) before anything proved the connect: write what
@@ -126,7 +128,7 @@ void conn_upstream_failed(struct conn *c, int err, int dns)
     c->px->st.upstream_failed++;
     char up[320];
     log_info("upstream_failed", "proxy=%s upstream=%s id=%llu error=%s", log_q(c->px->spec.name),
-             log_q(addr_str(&c->px->spec.upstream, up, sizeof(up))), (unsigned long long)c->id,
+             log_q(c->route ? c->route : addr_str(&c->px->spec.upstream, up, sizeof(up))), (unsigned long long)c->id,
              dns ? log_q(evutil_gai_strerror(dns)) : log_q(evutil_socket_error_to_string(err)));
     if (c->proto && c->px->spec.protocol->upstream_failed) {   /* the engine answers (http: a 502) */
         c->px->spec.protocol->upstream_failed(c);
@@ -341,7 +343,7 @@ void conn_accept(struct fl_proxy *px, evutil_socket_t fd, const struct sockaddr 
         if (--c->busy == 0 && c->dead) conn_free(c);
         return;
     }
-    if (!tls_first) {
+    if (!tls_first && !(px->spec.protocol->flags & PROTO_ROUTES)) {   /* (a forward proxy's engine connects) */
         conn_connect_upstream(c);
         if (c->closing) goto out;
     }
@@ -377,4 +379,40 @@ void conn_connect_upstream(struct conn *c)
     } else if (!c->closing) {
         bufferevent_enable(c->up, EV_WRITE);
     }
+}
+
+/* ---- a forward proxy's upstreams (PROTO_ROUTES) ---- */
+
+int conn_connect_route(struct conn *c, const char *route, const char *host, int port, const struct sockaddr *sa, int salen)
+{
+    free(c->route);
+    if (!(c->route = strdup(route))) abort();
+    int rc = sa ? bufferevent_socket_connect(c->up, sa, salen)
+                : bufferevent_socket_connect_hostname(c->up, c->px->srv->dns, AF_UNSPEC, host, port);
+    if (rc < 0) return -1;
+    if (!c->closing && c->up) bufferevent_enable(c->up, EV_WRITE);
+    return 0;
+}
+
+void conn_upstream_renew(struct conn *c)
+{
+    struct fl_server *s = c->px->srv;
+    conn_uncork(c);   /* (what one read gathered for the old upstream leaves before it goes) */
+    if (c->up) {
+        conn_side_read(c, c->up, 0);
+        bufferevent_free(c->up);
+    }
+    c->up = bufferevent_socket_new(s->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->up) abort();
+    bufferevent_setcb(c->up, conn_on_read, conn_on_write, conn_on_event, c);
+    bufferevent_setwatermark(c->up, EV_WRITE, s->g.buffer / 2, 0);
+    bufferevent_set_max_single_write(c->up, s->g.buffer);
+    c->up_connected = 0;
+    struct pipe *to = &c->p[0], *from = &c->p[1];
+    to->dst = c->up;
+    to->shut = to->shut_deferred = to->eof_at_sink = 0;
+    from->src = c->up;
+    from->src_eof = from->read_paused = from->eof_at_sink = 0;
+    from->rxts_on = 0;
+    if (c->closed_by == CLOSER_UPSTREAM) c->closed_by = CLOSER_NONE;   /* the old upstream's close ended nothing */
 }

@@ -46,7 +46,7 @@ static void conn_mark_dead(struct conn *c)
         log_debug("close", "id=%llu proxy=%s peer=%s upstream=%s bytes_up=%llu bytes_down=%llu duration_ms=%.1f "
                   "closed_by=%s fault=%s",
                   (unsigned long long)c->id, log_q(px->spec.name), log_q(conn_peer(c)),
-                  log_q(addr_str(&px->spec.upstream, up, sizeof(up))), (unsigned long long)c->p[0].bytes,
+                  log_q(c->route ? c->route : addr_str(&px->spec.upstream, up, sizeof(up))), (unsigned long long)c->p[0].bytes,
                   (unsigned long long)c->p[1].bytes, (double)(c->t_close - c->t_open) / 1000.0,
                   closer_str(c->closed_by), c->fault_name[0] ? log_q(c->fault_name) : "-");
     }
@@ -59,6 +59,7 @@ void conn_free(struct conn *c)
     struct fl_proxy *px = c->px;
     if (px->spec.protocol->conn_free) px->spec.protocol->conn_free(c);   /* its state (c->proto) */
     if (c->tls) tls_conn_free(c);
+    free(c->route);
     for (int d = 0; d < 2; d++) {
         for (int i = 0; i < c->p[d].ch.nstages; i++) stage_free(c->p[d].ch.stages[i]);
         free(c->p[d].ch.stages);

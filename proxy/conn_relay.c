@@ -213,6 +213,10 @@ void pipe_eof_out(struct pipe *p)
     p->eof_at_sink = 1;
     if (cork_conn == p->c) pipe_uncork(p);   /* the EOF goes after what was corked */
     if (p->c->closing || !p->dst) return;
+    if (p->dir == 0 && !p->c->up_connected && (p->c->px->spec.protocol->flags & PROTO_ROUTES) && !p->c->route) {
+        conn_close(p->c, CLOSER_CLIENT, CLOSE_FIN);     /* a forward proxy's client left before any destination */
+        return;
+    }
     if (p->dir == 0 && !p->c->up_connected) return;     /* shut after connect */
     if (evbuffer_get_length(bufferevent_get_output(p->dst)) == 0) {
         pipe_shut(p);

@@ -128,6 +128,7 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
             return KEYERR(line, "id_header: '%s' is not a header name", v);
         snprintf(p->id_header, sizeof(p->id_header), "%s", v);
     }
+    if (p->protocol->spec_load && p->protocol->spec_load(d, s, p, err, errlen) < 0) return -1;   /* its own keys */
     if (tls_spec_load(d, s, p, err, errlen) < 0) return -1;   /* tls, tls_*, upstream_tls, upstream_* */
     if ((v = inisec_get(s, "role", &line))) {
         if (strcasecmp(v, "ingress") == 0) p->role = ROLE_INGRESS;
@@ -145,6 +146,14 @@ static int load_proxy(struct inidoc *d, struct inisec *s, struct proxy_spec *p, 
     if (!lv) return KEYERR(s->line, "[proxy %s] is missing 'listen'", s->name);
     if (parse_addr(lv, 0, &p->listen, e, sizeof(e)) < 0) return KEYERR(lline, "listen: %s", e);
     snprintf(p->listen_text, sizeof(p->listen_text), "%s", lv);
+    if (p->protocol->flags & PROTO_ROUTES) {
+        /* a forward proxy's upstreams come from its requests: no upstream of its own (a name, empty) */
+        if (uv) return KEYERR(uline, "upstream: mode = %s takes its destinations from the requests (allow = ...), not an upstream",
+                              p->protocol->name);
+        p->upstream.kind = ADDR_NAME;
+        snprintf(p->upstream_text, sizeof(p->upstream_text), "(per request)");
+        return 0;
+    }
     if (!uv) return KEYERR(s->line, "[proxy %s] is missing 'upstream'", s->name);
     if (parse_addr(uv, 1, &p->upstream, e, sizeof(e)) < 0) return KEYERR(uline, "upstream: %s", e);
     snprintf(p->upstream_text, sizeof(p->upstream_text), "%s", uv);
@@ -178,6 +187,14 @@ static int load_fault(struct inidoc *d, struct inisec *s, struct profile *p, cha
                 const struct protocol *need = protocol_for_fault(f->type);
                 KEYERR(line, "[fault %s] type '%s' needs %s %s proxy; '%s' is mode %s", s->name, f->type->name,
                        protocol_article(need), need->name, p->proxies[i].name, p->proxies[i].protocol->name);
+                fault_free(f);
+                return -1;
+            }
+            char why[400];
+            if (tls_fault_fits(&p->proxies[i], f, why, sizeof(why)) < 0) {   /* TLS faults need TLS terminated */
+                int line;
+                inisec_get(s, "type", &line);
+                KEYERR(line, "[fault %s] %s", s->name, why);
                 fault_free(f);
                 return -1;
             }

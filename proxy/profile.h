@@ -15,6 +15,7 @@
 #include "faults/fault.h"
 #include "common/inidoc.h"
 #include "proxy/policy.h"
+#include "common/allow.h"
 #include "proxy/limits.h"
 
 struct protocol;
@@ -47,6 +48,10 @@ struct proxy_spec {
     int tls_passthrough;         /* postgres: tls = passthrough (SSLRequest forwarded, then tcp) */
     struct conn_limits lim;      /* max_conns, idle timeouts of this proxy (proxy/limits.h; 0 = as [faultline]) */
     struct tls_spec tls;         /* tls = terminate, upstream_tls, ... (proxy/tls.h) */
+    /* mode = forward (proxy/protocols/forward.c): the destinations allowed (allow = ...; without
+     * it, the names of resolve), and names mapped to addresses without DNS (resolve = NAME:ADDR, ...) */
+    struct allow_list fwd_allow;
+    char fwd_resolve[1024];
     int line;
 };
 

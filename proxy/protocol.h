@@ -72,6 +72,9 @@ struct fl_proxy;
 struct fault;
 struct fault_type;
 struct rec_kv;
+struct inidoc;
+struct inisec;
+struct proxy_spec;
 
 /* flags */
 /* conn.c connects the upstream socket itself when its address is literal (fewer system calls
@@ -86,6 +89,11 @@ struct rec_kv;
 /* (0x08: free; `tls = refuse | passthrough` applies to protocols with a starttls, below) */
 /* it sees requests and their responses: `role = ingress` (the service's own answers) applies */
 #define PROTO_REQUESTS       0x10
+/* the engine picks each connection's upstream itself (a forward proxy: per request, per CONNECT):
+ * the profile names no upstream, the core connects none at accept (conn_connect_route does it when
+ * asked, and conn_upstream_renew replaces it), and TLS on either side starts when the engine says
+ * (proxy/tls.h, tls_forward_*) */
+#define PROTO_ROUTES         0x20
 
 /* A protocol's request for TLS inside its own bytes (postgres: SSLRequest, answered 'S'). */
 struct proto_starttls {
@@ -127,6 +135,8 @@ struct protocol {
     /* The upstream failed after it was connected (a reset; c->p[1].src_eof set). Set: the
      * engine answers what is still open instead of the core closing the pair. */
     void (*upstream_reset)(struct conn *c);
+    /* The upstream is connected (with upstream TLS: its handshake is done). */
+    void (*upstream_connected)(struct conn *c);
     /* p's destination took bytes and now holds at most half the buffer. An engine that stopped
      * framing because its own answers were piling up towards a client that does not read
      * (they count against no other bound) frames again. */
@@ -135,6 +145,11 @@ struct protocol {
      * core judges by the bytes (the client spoke last: CONN_WAITING). A hang (conn_hold_started)
      * and bytes held by a stage count as CONN_HELD whatever this says. */
     int (*idle_state)(const struct conn *c);
+
+    /* ---- the profile ---- */
+    /* The protocol's own keys of [proxy] section s into p (before unknown keys are reported):
+     * 0, or -1 with "PATH:LINE: key: reason" in err. */
+    int (*spec_load)(struct inidoc *d, struct inisec *s, struct proxy_spec *p, char *err, size_t errlen);
 
     /* ---- faults ---- */
     /* Besides its own FT_*_ONLY types, whether fault f acts inside the engine on this protocol's

@@ -294,6 +294,7 @@ static void fault_deactivate(struct fault *f, const char *why)
     if (f->type->on_deactivate) f->type->on_deactivate(f);
     const struct protocol *pr = f->px ? f->px->spec.protocol : NULL;
     if (pr && pr->fault_ended && protocol_owns_fault(pr, f)) pr->fault_ended(f);
+    if (f->type->flags & FT_TLS) tls_fault_ended(f);   /* held handshakes go on (proxy/tls_fault.c) */
     fault_log_counters(f, "fault_end", why);
     if (rec_active) fault_record_window(f, 0, NULL);
     fault_end_stages(f);

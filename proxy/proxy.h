@@ -91,6 +91,8 @@ struct conn {
     void *proto;                     /* the protocol's state (struct protocol conn_init; NULL: tcp relay) */
     struct tls_conn *tls;            /* TLS on either side (proxy/tls.h; NULL: plain, the only test the
                                         plain path makes is on pointers like this one, per delivery) */
+    char *route;                     /* owned: the destination a forward proxy's engine chose ("host:port",
+                                        PROTO_ROUTES); NULL = the proxy's upstream, or none chosen yet */
     void *rec;                       /* recorder's per-connection scratch */
 };
 
@@ -221,6 +223,16 @@ void conn_close(struct conn *c, enum closer who, enum close_how how);
 const char *conn_peer(const struct conn *c);
 /* Ends and frees c now, even when it is already closing with a side still flushing (exit). */
 void conn_kill(struct conn *c);
+/* A forward proxy's engine (PROTO_ROUTES) connects c's upstream to its destination: sa (an address
+ * it resolved itself) or host, resolved with the server's evdns (never blocking); route is the
+ * destination as text (copied into c->route). c->up must be fresh (conn_accept's, or
+ * conn_upstream_renew's). Its outcome comes as for any upstream: connected (the protocol's
+ * upstream_connected) or failed (upstream_failed). 0, or -1 when the connect could not start. */
+int conn_connect_route(struct conn *c, const char *route, const char *host, int port, const struct sockaddr *sa, int salen);
+/* Replaces c's upstream side with a fresh, unconnected one (the old socket is closed): the next
+ * destination of a forward proxy's connection. The directions' flags towards and from the upstream
+ * start again; the client side is untouched. */
+void conn_upstream_renew(struct conn *c);
 /* Installs the data path's callbacks on c->cli and c->up (conn_accept does; so does the http
  * fuzz harness, tests/fuzz/fuzz_http.c, on bufferevent pairs). */
 void conn_setcb(struct conn *c);

@@ -208,7 +208,8 @@ void conn_record_close(struct conn *c)
         .closed_by = closer_str(c->closed_by),
         .fault = c->fault_name,
         .bytes_up = c->p[0].bytes, .bytes_down = c->p[1].bytes,
-        .upstream_failed = !c->t_connected && c->closed_by == CLOSER_PROXY,
+        /* (a client whose TLS handshake failed never got as far as the upstream's connect) */
+        .upstream_failed = !c->t_connected && c->closed_by == CLOSER_PROXY && !(c->tls && c->tls->connect_waits),
         .facts = c->px->spec.protocol->conn_facts || c->tls ? conn_facts : NULL,
         .facts_arg = c,
     };

@@ -186,6 +186,12 @@ static int load_client_side(struct inidoc *d, struct inisec *s, struct proxy_spe
         if (parse_duration(av, &t->hs_timeout_us, e, sizeof(e)) < 0) return KEYERR(line, "tls_handshake_timeout: %s", e);
         if (t->hs_timeout_us < 1000) return KEYERR(line, "tls_handshake_timeout: at least 1ms");
     }
+    if (p->protocol->flags & PROTO_ROUTES) {
+        /* a forward proxy opens HTTPS inside CONNECT with a leaf per CONNECT host: tls_ca alone */
+        if (hc || hk) return KEYERR(hc ? lc : lk, "%s: mode = %s mints a leaf per CONNECT host: give tls_ca = DIR",
+                                    hc ? "tls_cert" : "tls_key", p->protocol->name);
+        if (ha) t->terminate = 1;
+    }
     if (!t->terminate) {
         int l = hc ? lc : hk ? lk : ha ? la : 0;
         if (l) return KEYERR(l, "%s: needs tls = terminate", hc ? "tls_cert" : hk ? "tls_key" : "tls_ca");
@@ -222,6 +228,19 @@ static int load_upstream_side(struct inidoc *d, struct inisec *s, struct proxy_s
     int hc = hca < 0 ? -1 : path_key(d, s, "upstream_cert", t->up_cert, sizeof(t->up_cert), &lc, err, errlen);
     int hk = hc < 0 ? -1 : path_key(d, s, "upstream_key", t->up_key, sizeof(t->up_key), &lk, err, errlen);
     if (hca < 0 || hc < 0 || hk < 0) return -1;
+    if (p->protocol->flags & PROTO_ROUTES) {
+        /* a forward proxy speaks TLS to a destination inside an opened CONNECT, verified against its host */
+        if (inisec_get(s, "upstream_tls", &lu))
+            return KEYERR(lu, "upstream_tls: mode = %s speaks TLS to the destinations of the CONNECTs it opens (tls_ca)",
+                          p->protocol->name);
+        if (inisec_get(s, "upstream_sni", &ls)) return KEYERR(ls, "upstream_sni: mode = %s sends each CONNECT's host",
+                                                             p->protocol->name);
+        t->upstream = t->terminate;
+        int hv = inisec_get(s, "upstream_verify", &lv) != NULL;
+        if (!t->upstream && (hca || hc || hk || hv))
+            return KEYERR(hca ? lca : hc ? lc : hk ? lk : lv, "%s: needs tls_ca (HTTPS opened inside CONNECT)",
+                          hca ? "upstream_ca" : hc ? "upstream_cert" : hk ? "upstream_key" : "upstream_verify");
+    }
     int hs = 0;
     if ((v = inisec_get(s, "upstream_sni", &ls))) {
         hs = 1;
@@ -258,21 +277,11 @@ int tls_spec_load(struct inidoc *d, struct inisec *s, struct proxy_spec *p, char
 
 /* ---- OpenSSL's callbacks ---- */
 
-static const char *const alert_names[256] = {
-    [0] = "close_notify", [10] = "unexpected_message", [20] = "bad_record_mac", [22] = "record_overflow",
-    [40] = "handshake_failure", [42] = "bad_certificate", [43] = "unsupported_certificate",
-    [44] = "certificate_revoked", [45] = "certificate_expired", [46] = "certificate_unknown",
-    [47] = "illegal_parameter", [48] = "unknown_ca", [49] = "access_denied", [50] = "decode_error",
-    [51] = "decrypt_error", [70] = "protocol_version", [71] = "insufficient_security", [80] = "internal_error",
-    [86] = "inappropriate_fallback", [90] = "user_canceled", [109] = "missing_extension",
-    [110] = "unsupported_extension", [112] = "unrecognized_name", [113] = "bad_certificate_status_response",
-    [115] = "unknown_psk_identity", [116] = "certificate_required", [120] = "no_application_protocol",
-};
-
+/* (the names are faults/tls_alert.c's: a tls_alert fault is given one) */
 const char *tls_alert_name(int alert)
 {
     static char other[16];
-    if (alert >= 0 && alert < 256 && alert_names[alert]) return alert_names[alert];
+    if (tls_alert_str(alert)) return tls_alert_str(alert);
     snprintf(other, sizeof(other), "alert_%d", alert);
     return other;
 }
@@ -313,6 +322,8 @@ static int leaf_host(SSL *ssl, char *host, size_t hl, int *is_ip)
 {
     const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (sni) return tls_host_norm(sni, strlen(sni), host, hl, is_ip);
+    const struct tls_side *named = SSL_get_app_data(ssl);
+    if (named && named->name) return tls_host_norm(named->name, strlen(named->name), host, hl, is_ip);   /* forward: the CONNECT host */
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     int fd = SSL_get_fd(ssl);
@@ -326,21 +337,25 @@ static int leaf_host(SSL *ssl, char *host, size_t hl, int *is_ip)
     return inet_ntop(ss.ss_family, a, host, (socklen_t)hl) ? 0 : -1;
 }
 
-/* tls_ca: the leaf for the asked name, minted on first use (proxy/tls_ca.c). */
+/* tls_ca: the leaf for the asked name, minted on first use (proxy/tls_ca.c); a tls_bad_cert fault's
+ * certificate instead when the connection has one (proxy/tls_fault.c). */
 static int sni_cb(SSL *ssl, int *al, void *arg)
 {
     struct tls_px *t = cb_px(ssl, arg);
     struct tls_side *ts = SSL_get_app_data(ssl);
     const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     if (ts && sni && !ts->sni) ts->sni = strndup(sni, TLS_HOST_MAX + 2);
-    if (!t->ca) return SSL_TLSEXT_ERR_OK;
+    int fault = ts && ts->fs && ts->fs->pl.act == TLSA_CERT;
+    if (!t->ca && !fault) return SSL_TLSEXT_ERR_OK;
     char host[TLS_HOST_MAX + 1];
-    int is_ip;
+    int is_ip, rc;
     if (leaf_host(ssl, host, sizeof(host), &is_ip) < 0) {
         if (ts) ts->error = "the SNI is not a host name";
         *al = SSL_AD_UNRECOGNIZED_NAME;
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
+    if (fault && tls_fault_cert(ssl, ts, t, host, is_ip, al, &rc)) return rc;
+    if (!t->ca) return SSL_TLSEXT_ERR_OK;
     const char *why = "";
     X509 *leaf = tls_ca_leaf(t->ca, host, is_ip, &why);
     if (!leaf || SSL_use_certificate(ssl, leaf) != 1 || SSL_use_PrivateKey(ssl, tls_ca_leaf_key(t->ca)) != 1) {
@@ -389,6 +404,7 @@ static int build_server(struct fl_proxy *px, struct tls_px *t, char *err, size_t
     SSL_CTX_set_alpn_select_cb(t->srv, alpn_cb, t);
     SSL_CTX_set_tlsext_servername_callback(t->srv, sni_cb);
     SSL_CTX_set_tlsext_servername_arg(t->srv, t);
+    SSL_CTX_set_client_hello_cb(t->srv, tls_fault_client_hello, t);   /* the TLS faults (proxy/tls_fault.c) */
     if (sp->ca[0]) {
         if (!(t->ca = tls_ca_load(sp->ca, why, sizeof(why)))) {
             snprintf(err, errlen, "[proxy %s] tls_ca: %s", px->spec.name, why);
@@ -433,16 +449,18 @@ static int build_client(struct fl_proxy *px, struct tls_px *t, char *err, size_t
     SSL_CTX_set_session_cache_mode(t->cli, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(t->cli, new_session_cb);
     if (t->alpn_len) SSL_CTX_set_alpn_protos(t->cli, t->alpn, t->alpn_len);
-    /* the name checked: upstream_sni, else the upstream's host (an address is checked as an IP SAN) */
+    /* the name checked: upstream_sni, else the upstream's host (an address is checked as an IP SAN);
+     * a forward proxy's: each CONNECT's host (tls_side name) */
+    int routes = (px->spec.protocol->flags & PROTO_ROUTES) != 0;
     if (sp->up_sni[0]) snprintf(t->up_name, sizeof(t->up_name), "%s", sp->up_sni);
-    else if (ua->kind != ADDR_UNIX) snprintf(t->up_name, sizeof(t->up_name), "%s", ua->host);
+    else if (ua->kind != ADDR_UNIX && !routes) snprintf(t->up_name, sizeof(t->up_name), "%s", ua->host);
     unsigned char a[16];
     t->up_name_ip = inet_pton(AF_INET, t->up_name, a) == 1 || inet_pton(AF_INET6, t->up_name, a) == 1;
     if (!t->up_name_ip) snprintf(t->up_sni, sizeof(t->up_sni), "%s", t->up_name);
     if (!sp->verify)
         log_warn("upstream_verify_off", "proxy=%s upstream=%s note=%s", log_q(px->spec.name), log_q(px->spec.upstream_text),
                  log_q("upstream certificates are not verified (upstream_verify = off)"));
-    else if (!t->up_name[0])
+    else if (!t->up_name[0] && !routes)
         log_warn("upstream_verify_chain_only", "proxy=%s note=%s", log_q(px->spec.name),
                  log_q("a unix-socket upstream has no name: only the chain is verified (set upstream_sni)"));
     return 0;
@@ -457,7 +475,8 @@ int tls_proxy_init(struct fl_proxy *px, char *err, size_t errlen)
     if (!t) abort();
     px->tls = t;
     t->hs_timeout_us = sp->hs_timeout_us ? sp->hs_timeout_us : TLS_HS_TIMEOUT_DEFAULT;
-    t->starttls = px->spec.protocol->starttls != NULL;
+    /* the protocol starts the client side itself: postgres's SSLRequest, a forward proxy's CONNECT */
+    t->starttls = px->spec.protocol->starttls != NULL || (px->spec.protocol->flags & PROTO_ROUTES);
     const char *alpn = sp->alpn[0] ? sp->alpn : px->spec.protocol->alpn;
     if (alpn && alpn_wire(alpn, t->alpn, &t->alpn_len) < 0) t->alpn_len = 0;
     if ((sp->terminate && build_server(px, t, err, errlen) < 0) || (sp->upstream && build_client(px, t, err, errlen) < 0)) {
@@ -474,6 +493,7 @@ void tls_proxy_free(struct fl_proxy *px)
     SSL_CTX_free(t->srv);
     SSL_CTX_free(t->cli);
     tls_ca_free(t->ca);
+    tls_ca_free(t->rogue);
     SSL_SESSION_free(t->up_sess);
     free(t);
     px->tls = NULL;
@@ -516,6 +536,16 @@ SSL *tls_ssl_new(struct tls_px *t, struct tls_side *ts)
         return ssl;
     }
     SSL_set_connect_state(ssl);
+    if (ts->name) {   /* a forward proxy's destination: its host, sent and verified; no session kept across hosts */
+        unsigned char a[16];
+        if (inet_pton(AF_INET, ts->name, a) == 1 || inet_pton(AF_INET6, ts->name, a) == 1) {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ts->name);
+        } else {
+            SSL_set_tlsext_host_name(ssl, ts->name);
+            SSL_set1_host(ssl, ts->name);
+        }
+        return ssl;
+    }
     if (t->up_sni[0]) SSL_set_tlsext_host_name(ssl, t->up_sni);
     if (t->up_name[0]) {
         if (t->up_name_ip) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), t->up_name);
@@ -553,6 +583,11 @@ static void side_facts(const struct tls_side *ts, const char *pfx, struct rec_kv
         }
     }
     if (ts->sni) rec_kv_str(kv, K("sni"), ts->sni);
+    if (ts->hs_us && ts->side == 0) rec_kv_u64(kv, K("app_bytes"), ts->app_in);
+    if (ts->fs) {   /* a TLS fault acted (proxy/tls_fault.c): what the tls_verify check reads */
+        rec_kv_str(kv, K("fault"), tls_act_str(ts->fs->pl.act));
+        if (ts->fs->pl.act == TLSA_CERT) rec_kv_str(kv, K("bad_cert"), tls_bad_cert_str(ts->fs->pl.cert));
+    }
 #undef K
 }
 

@@ -40,6 +40,8 @@ struct inisec;
 struct rec_kv;
 struct evbuffer;
 struct ssl_st;
+struct fault;
+struct tls_fstate;
 
 /* A side's transport state. */
 enum tls_state {
@@ -66,7 +68,13 @@ struct tls_side {
     struct evbuffer *preread;    /* owned: bytes read before TLS started (STARTTLS), fed to OpenSSL first */
     struct evbuffer *early;      /* owned: plaintext bound for this side before its handshake ended */
     char *sni;                   /* owned: the name the client asked for (client side) */
+    char *name;                  /* owned, NULL = the proxy's: the name this side is for, set by a forward
+                                  * proxy (client side: the leaf's name without SNI; upstream side: the
+                                  * SNI sent and the name verified) */
     const char *error;           /* why the handshake failed (static text), NULL = it did not */
+    struct tls_fstate *fs;       /* owned: a TLS fault acting on this side (proxy/tls_fault.c), NULL = none */
+    uint64_t app_in;             /* plaintext read from the peer after the handshake */
+    unsigned char fault_checked; /* the TLS faults were offered this connection (once, at its ClientHello) */
 };
 
 struct tls_conn {
@@ -130,6 +138,25 @@ static inline int tls_wraps(const struct conn *c, const struct tls_conn *t, int 
     (void)c;
     return t && t->s[side].state != TS_PLAIN;
 }
+
+/* ---- a forward proxy (PROTO_ROUTES: proxy/protocols/forward.c) ---- */
+/* The upstream side of c (connected, plain so far) starts TLS to host now: host is sent as SNI (not
+ * an address) and the certificate is verified against it; plaintext for it waits for the
+ * handshake, whose failure is the upstream's (upstream_failed). 0, or -1 when the proxy has no TLS
+ * towards upstreams (no tls_ca). */
+int tls_forward_upstream(struct conn *c, const char *host);
+/* The client side of c starts TLS, as for a STARTTLS (tls_starttls_accept): answer (len 0: none)
+ * goes first in the clear, `rest` is the start of the client's handshake; host names the leaf when
+ * the client sends no SNI, and is what TLS faults match. 0, or -1 when the proxy does not
+ * terminate. */
+int tls_forward_client(struct conn *c, const char *host, struct evbuffer *rest, const void *answer, size_t len);
+
+/* ---- the TLS faults (proxy/tls_fault.c; faults/tls_fault.h) ---- */
+/* A TLS fault's window closed (or it is being removed): handshakes it holds go on, sessions it
+ * was to cut are not cut, and no connection keeps a pointer to f. */
+void tls_fault_ended(struct fault *f);
+/* Whether fault f can act on a proxy of spec p: 0, or -1 with the reason in why. */
+int tls_fault_fits(const struct proxy_spec *p, const struct fault *f, char *why, size_t wl);
 
 /* ---- what it knows (proxy/tls.c) ---- */
 /* A closing connection's TLS fields (docs/metrics.md: tls_*, up_tls_*). */

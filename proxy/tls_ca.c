@@ -159,13 +159,13 @@ static int constraints_text(const char *const *domains, int n, char *out, size_t
     return 0;
 }
 
-static X509 *ca_build(EVP_PKEY *key, const char *nc, char *err, size_t errlen)
+static X509 *ca_build(EVP_PKEY *key, const char *nc, const char *what, char *err, size_t errlen)
 {
     X509 *x = X509_new();
     X509_NAME *nm = X509_NAME_new();
     char cn[128], host[256] = "localhost";
     gethostname(host, sizeof(host) - 1);
-    snprintf(cn, sizeof(cn), "faultline CA (%.60s)", host);
+    snprintf(cn, sizeof(cn), "faultline %s (%.60s)", what, host);
     int ok = x && nm && X509_set_version(x, 2) && set_serial(x) == 0 &&
              X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *)"faultline", -1, -1, 0) &&
              X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) &&
@@ -204,7 +204,7 @@ int tls_ca_init_dir(const char *dir, const char *const *domains, int ndomains, i
         snprintf(err, errlen, "cannot generate a key: %s", ossl_err());
         return -1;
     }
-    X509 *x = ca_build(key, nc, err, errlen);
+    X509 *x = ca_build(key, nc, "CA", err, errlen);
     if (!x) { EVP_PKEY_free(key); return -1; }
     int rc = -1;
     unlink(kpath);   /* (force) O_EXCL below: the key's file is ours, made 0600 from the start */
@@ -325,7 +325,8 @@ void tls_ca_counts(const struct tls_ca *ca, unsigned long *minted, unsigned long
 
 /* ---- minting ---- */
 
-static X509 *mint(struct tls_ca *ca, const char *host, int is_ip)
+/* A leaf for host signed by ca, valid from now + from_s to now + to_s (seconds). */
+static X509 *mint_valid(struct tls_ca *ca, const char *host, int is_ip, long from_s, long to_s)
 {
     X509 *x = X509_new();
     X509_NAME *nm = X509_NAME_new();
@@ -336,8 +337,8 @@ static X509 *mint(struct tls_ca *ca, const char *host, int is_ip)
     int ok = x && nm && X509_set_version(x, 2) && set_serial(x) == 0 &&
              (is_ip || strlen(host) > 64 || X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)host, -1, -1, 0)) &&
              X509_set_subject_name(x, nm) && X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) &&
-             X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
-             X509_time_adj_ex(X509_getm_notAfter(x), TLS_LEAF_DAYS, 0, NULL) && X509_set_pubkey(x, ca->leaf_key) &&
+             X509_gmtime_adj(X509_getm_notBefore(x), from_s) &&
+             X509_gmtime_adj(X509_getm_notAfter(x), to_s) && X509_set_pubkey(x, ca->leaf_key) &&
              add_ext(x, ca->cert, NID_basic_constraints, "critical,CA:FALSE") == 0 &&
              add_ext(x, ca->cert, NID_key_usage, "critical,digitalSignature") == 0 &&
              add_ext(x, ca->cert, NID_ext_key_usage, "serverAuth") == 0 &&
@@ -350,6 +351,11 @@ static X509 *mint(struct tls_ca *ca, const char *host, int is_ip)
         return NULL;
     }
     return x;
+}
+
+static X509 *mint(struct tls_ca *ca, const char *host, int is_ip)
+{
+    return mint_valid(ca, host, is_ip, -3600, (long)TLS_LEAF_DAYS * 86400);
 }
 
 static uint32_t fnv(const char *s)
@@ -409,4 +415,44 @@ X509 *tls_ca_leaf(struct tls_ca *ca, const char *host, int is_ip, const char **w
     }
     ca->minted++;
     return l->x;
+}
+
+/* ---- certificates for the TLS faults (faults/tls_bad_cert.c) ---- */
+
+X509 *tls_ca_mint_expired(struct tls_ca *ca, const char *host, int is_ip, const char **why)
+{
+    X509 *x = mint_valid(ca, host, is_ip, -30L * 86400, -86400);
+    if (!x) {
+        *why = "minting failed";
+        return NULL;
+    }
+    if (ca->nc && (X509_check_purpose(x, -1, 0) < 0 || NAME_CONSTRAINTS_check(x, ca->nc) != X509_V_OK)) {
+        X509_free(x);
+        ERR_clear_error();
+        *why = "outside the CA's name constraints";
+        return NULL;
+    }
+    return x;
+}
+
+struct tls_ca *tls_ca_ephemeral(char *err, size_t errlen)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    if (!key) {
+        snprintf(err, errlen, "cannot generate a key: %s", ossl_err());
+        return NULL;
+    }
+    X509 *cert = ca_build(key, "", "unknown CA (tls_bad_cert)", err, errlen);
+    if (!cert) {
+        EVP_PKEY_free(key);
+        return NULL;
+    }
+    struct tls_ca *ca = calloc(1, sizeof(*ca));
+    if (!ca) abort();
+    ca->cert = cert;
+    ca->key = key;
+    ca->leaf_key = EVP_EC_gen("P-256");
+    ca->slots = calloc(CA_SLOTS, sizeof(*ca->slots));
+    if (!ca->leaf_key || !ca->slots) abort();
+    return ca;
 }

@@ -48,6 +48,13 @@ X509 *tls_ca_cert(const struct tls_ca *ca);             /* borrowed */
 /* Leaves minted and taken from the cache, since load. */
 void tls_ca_counts(const struct tls_ca *ca, unsigned long *minted, unsigned long *cached, unsigned long *refused);
 
+/* For the TLS faults: a leaf for host whose validity ended yesterday (the caller owns it), NULL
+ * with *why outside the CA's name constraints. */
+X509 *tls_ca_mint_expired(struct tls_ca *ca, const char *host, int is_ip, const char **why);
+/* A CA made up in memory (no files, no name constraints) that nobody trusts: the issuer of the
+ * `unknown_ca` fault's leaves. NULL with err. */
+struct tls_ca *tls_ca_ephemeral(char *err, size_t errlen);
+
 /* A name from a client (SNI: untrusted bytes) checked and lowercased into out: a DNS name of
  * letters, digits, '-' and '_' in dot-separated labels of 1..63 bytes, at most TLS_HOST_MAX
  * bytes, an optional final dot dropped; or an IPv4/IPv6 address (*is_ip = 1). 0, or -1 when it is

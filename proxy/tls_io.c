@@ -125,7 +125,7 @@ int tls_conn_init(struct conn *c)
         tc->s[i].side = (unsigned char)i;
         tc->s[i].alert = -1;
     }
-    if (t->cli) tc->s[1].state = TS_WAIT;
+    if (t->cli && !(c->px->spec.protocol->flags & PROTO_ROUTES)) tc->s[1].state = TS_WAIT;   /* (forward: per CONNECT) */
     if (t->srv && !t->starttls) {
         side_new_ssl(c, &tc->s[0]);
         tc->s[0].state = TS_HANDSHAKE;
@@ -145,6 +145,8 @@ void tls_conn_free(struct conn *c)
         if (ts->preread) evbuffer_free(ts->preread);
         if (ts->early) evbuffer_free(ts->early);
         free(ts->sni);
+        free(ts->name);
+        free(ts->fs);
     }
     free(tc);
     c->tls = NULL;
@@ -160,7 +162,7 @@ event_callback_fn tls_read_fn(const struct conn *c, int side)
 static void arm_timeout(struct conn *c, struct tls_side *ts)
 {
     struct bufferevent *bev = side_bev(ts);
-    int64_t left = ts->t_start + c->px->tls->hs_timeout_us - fl_now_us();
+    int64_t left = ts->t_start + tls_fault_held_us(ts) + c->px->tls->hs_timeout_us - fl_now_us();
     if (left < 1000) left = 1000;
     struct timeval tv = {(time_t)(left / 1000000), (suseconds_t)(left % 1000000)};
     event_add(&bev->ev_read, &tv);
@@ -177,6 +179,12 @@ static void read_with_tls(struct conn *c, struct bufferevent *bev)
 /* Plaintext out through ts (state TS_OPEN): one record per SSL_write, small pieces gathered. */
 static void send_now(struct conn *c, struct tls_side *ts, struct evbuffer *buf, size_t n)
 {
+    size_t drop = 0;
+    if (ts->fs) {   /* a cut fault: what goes past its point is dropped (proxy/tls_fault.c) */
+        size_t m = tls_fault_cut_room(c, ts, n);
+        drop = n - m;
+        n = m;
+    }
     ts->direct = !c->p[ts->side].src_eof;   /* not at a peer that closed: see pipe_deliver */
     while (n) {
         size_t m = n < TLS_RECORD ? n : TLS_RECORD, w = 0;
@@ -193,6 +201,7 @@ static void send_now(struct conn *c, struct tls_side *ts, struct evbuffer *buf, 
         n -= w;
     }
     ts->direct = 0;
+    if (drop) evbuffer_drain(buf, drop);
 }
 
 void tls_deliver(struct conn *c, int side, struct evbuffer *buf, size_t n)
@@ -217,6 +226,7 @@ size_t tls_pending(const struct conn *c, int side)
 static void send_notify(struct tls_side *ts)
 {
     if (ts->notify_sent || ts->state != TS_OPEN || !side_bev(ts)) return;
+    if (ts->fs && ts->fs->cut) return;   /* a cut ends without close_notify (tls_cut) */
     ts->notify_sent = 1;
     ts->direct = 1;
     ERR_clear_error();
@@ -324,6 +334,10 @@ static int hs_step(struct conn *c, struct tls_side *ts)
         arm_timeout(c, ts);
         return 0;
     }
+    if (e == SSL_ERROR_WANT_CLIENT_HELLO_CB) {   /* a TLS fault holds the ClientHello unanswered */
+        tls_fault_paused(c, ts);
+        return 0;
+    }
     const char *why = hs_error(ts, e);
     ERR_clear_error();
     hs_fail(c, ts, why, 0);
@@ -336,7 +350,7 @@ void tls_accept_start(struct conn *c)
     ts->t_start = fl_now_us();
     /* the ClientHello is often there already: go on now rather than a loop turn later */
     tls_readable(bufferevent_getfd(c->cli), EV_READ, c->cli);
-    if (!c->closing && ts->state == TS_HANDSHAKE) arm_timeout(c, ts);
+    if (!c->closing && ts->state == TS_HANDSHAKE && !(ts->fs && ts->fs->t_hold)) arm_timeout(c, ts);
 }
 
 int tls_starttls_accept(struct conn *c, struct evbuffer *rest, const void *answer, size_t len)
@@ -346,7 +360,7 @@ int tls_starttls_accept(struct conn *c, struct evbuffer *rest, const void *answe
     struct tls_side *ts = &c->tls->s[0];
     struct evbuffer *out = bufferevent_get_output(c->cli);
     ssize_t w = 0;
-    if (evbuffer_get_length(out) == 0) w = send(bufferevent_getfd(c->cli), answer, len, MSG_NOSIGNAL);
+    if (len && evbuffer_get_length(out) == 0) w = send(bufferevent_getfd(c->cli), answer, len, MSG_NOSIGNAL);
     if (w < 0) w = 0;
     if ((size_t)w < len) evbuffer_add(out, (const char *)answer + w, len - (size_t)w);
     side_new_ssl(c, ts);
@@ -359,6 +373,30 @@ int tls_starttls_accept(struct conn *c, struct evbuffer *rest, const void *answe
     arm_timeout(c, ts);
     if (ts->preread) event_active(&c->cli->ev_read, EV_READ, 1);   /* the handshake's start is here already */
     return 0;
+}
+
+int tls_forward_upstream(struct conn *c, const char *host)
+{
+    struct tls_px *t = c->px->tls;
+    if (!t || !t->cli || !c->tls || c->tls->s[1].state != TS_PLAIN || !c->up || !c->up_connected) return -1;
+    struct tls_side *ts = &c->tls->s[1];
+    free(ts->name);
+    if (!(ts->name = strdup(host))) abort();
+    read_with_tls(c, c->up);
+    side_new_ssl(c, ts);
+    ts->state = TS_HANDSHAKE;
+    arm_timeout(c, ts);
+    hs_step(c, ts);   /* the ClientHello leaves now (the socket is connected) */
+    return 0;
+}
+
+int tls_forward_client(struct conn *c, const char *host, struct evbuffer *rest, const void *answer, size_t len)
+{
+    if (!c->tls) return -1;
+    struct tls_side *ts = &c->tls->s[0];
+    free(ts->name);
+    if (!(ts->name = strdup(host))) abort();
+    return tls_starttls_accept(c, rest, answer, len);
 }
 
 int tls_up_connected(struct conn *c)
@@ -430,6 +468,7 @@ static void read_app(struct conn *c, struct tls_side *ts, struct bufferevent *be
         break;
     }
     ts->direct = 0;
+    ts->app_in += total;
     if (fatal) {
         unsigned long le = ERR_peek_last_error();
         log_info("tls_error", "proxy=%s id=%llu side=%s error=%s", log_q(c->px->spec.name), (unsigned long long)c->id,
@@ -458,8 +497,13 @@ void tls_readable(evutil_socket_t fd, short what, void *arg)
     if (c->closing || !c->tls) return;
     struct tls_side *ts = &c->tls->s[bev == c->cli ? 0 : 1];
     c->busy++;
+    if (ts->fs && (ts->fs->t_hold || ts->fs->cut)) {   /* a TLS fault holds the handshake, or cut the session */
+        if (!tls_fault_wake(c, ts, what) || c->closing) goto out;
+        what = EV_READ;   /* released: the handshake goes on, its timeout counting again from now */
+        arm_timeout(c, ts);
+    }
     if ((what & EV_TIMEOUT) && ts->state < TS_OPEN) {
-        if (fl_now_us() >= ts->t_start + c->px->tls->hs_timeout_us) hs_fail(c, ts, "handshake timeout", 1);
+        if (fl_now_us() >= ts->t_start + tls_fault_held_us(ts) + c->px->tls->hs_timeout_us) hs_fail(c, ts, "handshake timeout", 1);
         else arm_timeout(c, ts);
         goto out;
     }

@@ -724,6 +724,13 @@ static void ev_entry(void *ud, const char **f, const char **val, int n)
                                   "req_ms", "upstream_ms", "total_ms", "abandoned_ms", "call_max_ms",
                                   "call_max_at_ms", "call_open_ms", "pending_down", "client_eof_ms"};
     for (int i = 0; i < 20; i++) *nums[i] = num(field(f, val, n, names[i]));
+    e.hang_end_ms = num(field(f, val, n, "hang_end_ms"));
+    e.tls_handshake_ms = num(field(f, val, n, "tls_handshake_ms"));
+    e.tls_app_bytes = num(field(f, val, n, "tls_app_bytes"));
+    cpy(e.tls_fault, sizeof(e.tls_fault), field(f, val, n, "tls_fault"));
+    cpy(e.tls_bad_cert, sizeof(e.tls_bad_cert), field(f, val, n, "tls_bad_cert"));
+    cpy(e.tls_alert, sizeof(e.tls_alert), field(f, val, n, "tls_alert"));
+    cpy(e.tls_alert_by, sizeof(e.tls_alert_by), field(f, val, n, "tls_alert_by"));
     cpy(e.body_hash, sizeof(e.body_hash), field(f, val, n, "body_hash"));
     cpy(e.inst, sizeof(e.inst), field(f, val, n, "inst"));
     const char *id = field(f, val, n, e.kind == VEV_CONN ? "id" : "conn");

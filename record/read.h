@@ -39,6 +39,11 @@ struct vev {                  /* one entry of R:events:<proxy> */
     double req_ms, upstream_ms, total_ms, abandoned_ms;
     /* conn: calls as turns (docs/metrics.md) */
     double call_max_ms, call_max_at_ms, call_open_ms, pending_down, client_eof_ms;
+    double hang_end_ms;       /* conn: the held call flowed again */
+    /* conn, TLS on the client side (docs/metrics.md, tls_*): the handshake (NAN: not done), the
+     * plaintext the client sent after it, a TLS fault's act and bad certificate, a failure's alert */
+    double tls_handshake_ms, tls_app_bytes;
+    char tls_fault[12], tls_bad_cert[16], tls_alert[40], tls_alert_by[12];
 };
 
 struct vwin {

@@ -18,6 +18,10 @@
  * request to which a holding fault was applied. Each
  * counted call either was abandoned (waited = how long the client waited) or was still held
  * for longer than `within` without the client giving up (a client with no timeout: it fails).
+ * A TLS handshake held by tls_hang or tls_slow (the record's tls_fault = hang | slow, on any
+ * mode) is a call too: from hang_ms until the client gave up (gave_up_ms), or until the hold
+ * ended (hang_end_ms: the fault's delay or window was over) or the connection closed. A client
+ * whose connect timeout does not cover the handshake waits it out: it fails like any other.
  * A call held for less than `within` that the fault itself released proves nothing and is not
  * counted. `quantile` (default 1 = all calls) relaxes the bound for clients with jitter.
  */
@@ -29,9 +33,9 @@
 #include <string.h>
 
 static const char *holding[] = {"hang", "timeout", "blackhole", "pg_hang", "redis_hang", "latency", "slow_body",
-                                "bandwidth", "slow", "slicer", "pg_latency", "redis_latency", NULL};
+                                "bandwidth", "slow", "slicer", "pg_latency", "redis_latency", "tls_hang", "tls_slow", NULL};
 /* the types that mark the calls they hold (hang_ms); the others slow calls down */
-static const char *marking[] = {"hang", "timeout", "blackhole", "pg_hang", "redis_hang", NULL};
+static const char *marking[] = {"hang", "timeout", "blackhole", "pg_hang", "redis_hang", "tls_hang", "tls_slow", NULL};
 
 static int in_list(const char *const *l, const char *type)
 {
@@ -156,6 +160,20 @@ static int held_request(struct vctx *cx, const struct vev *ev, double *start, do
     return !isnan(*closed);
 }
 
+/* A TLS handshake a tls_hang or tls_slow fault held (tls_fault = hang | slow): as held_conn, the
+ * call being the handshake. */
+static int held_handshake(struct vctx *cx, const struct vev *ev, double *start, double *gave, double *end_hold,
+                          double *closed)
+{
+    if (ev->kind != VEV_CONN || isnan(ev->hang_ms) || (strcmp(ev->tls_fault, "hang") && strcmp(ev->tls_fault, "slow")))
+        return 0;
+    *start = ev->hang_ms;
+    *end_hold = !isnan(ev->hang_end_ms) ? ev->hang_end_ms : hold_end(cx->rec, ev->fault, ev->hang_ms);
+    *closed = !isnan(ev->close_ms) ? ev->close_ms : cx->rec->end_ms;
+    if (!isnan(ev->gave_up_ms) && ev->gave_up_ms <= *end_hold + 1) *gave = ev->gave_up_ms - *start;
+    return 1;
+}
+
 /* Every held call of the proxy's events into t. */
 static void collect_waits(struct vctx *cx, struct vexp *e, const struct vpx *p, double within, struct waits *t)
 {
@@ -164,11 +182,18 @@ static void collect_waits(struct vctx *cx, struct vexp *e, const struct vpx *p, 
     for (int i = 0; i < p->nev; i++) {
         const struct vev *ev = &p->ev[i];
         if (e->fault && strcmp(ev->fault, e->fault)) continue;
+        double start, gave = NAN, end_hold, closed;
+        if (held_handshake(cx, ev, &start, &gave, &end_hold, &closed)) {
+            double held = (end_hold < closed ? end_hold : closed) - start;
+            if (!isnan(gave)) add_wait(t, gave, &t->abandoned);
+            else if (held > within) add_wait(t, held, &t->stuck);
+            else t->skipped++;
+            continue;
+        }
         if (!http && ev->kind == VEV_CONN && isnan(ev->hang_ms) && ev->fault[0]) {
             slowed_calls(cx, ev, within, t);
             continue;
         }
-        double start, gave = NAN, end_hold, closed;
         if (!(http ? held_request : held_conn)(cx, ev, &start, &gave, &end_hold, &closed)) continue;
         if (!isnan(gave)) {
             add_wait(t, gave, &t->abandoned);

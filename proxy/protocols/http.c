@@ -266,6 +266,7 @@ static const http_parser_settings rs_settings = {
 void http_forward_request(struct http_conn *hc, struct http_req *r, struct evbuffer *head)
 {
     struct conn *c = hc->c;
+    if (hc->fwd && http_fwd_route(hc, r, head)) return;   /* mode = forward: r's destination (forward.c) */
     if (hc->up_eof || !c->up) {
         /* the upstream already went away (or never came): this request cannot be sent */
         if (!hc->up_failed) c->px->st.bad_responses++;
@@ -318,6 +319,7 @@ static void request_head(struct http_conn *hc)
     hc->rq_cur = r;
     hc->rq_hash = r;
     hc->rq_body_fwd = 0;
+    if (hc->fwd && http_fwd_request(hc, r)) return;   /* mode = forward: the target (forward.c) */
     http_choose_fault(hc, r);
     http_keep_clipped(r);
     if (hc->hb_cap > HTTP_HB_KEEP) {   /* a large head's capture is not kept for the next one */
@@ -708,6 +710,7 @@ static int eof_process(struct http_conn *hc)
             return 1;
         }
         if (hc->q) return progress;   /* local answers or held requests first */
+        if (hc->fwd && !hc->cli_eof_passed && http_fwd_idle_eof(hc)) return progress;   /* the client stays */
         if (hc->up_failed) {
             /* no upstream: wait for a request to answer 502, unless the client left */
             if (hc->cli_eof) {
@@ -756,6 +759,7 @@ void http_run(struct http_conn *hc)
         if (!c->closing) p |= upstream_process(hc);
         if (!c->closing) p |= http_emit_locals(hc);
         if (!c->closing) p |= eof_process(hc);
+        if (hc->fwd && !c->closing) p |= http_fwd_poll(hc);
         if (!p && !hc->again) break;
     }
     input_bounds(hc);

@@ -29,7 +29,7 @@
 #define HTTP_INPUT_AHEAD (16 * 1024)
 #define VIA_TEXT "faultline"
 
-enum rq_wait { RQW_NONE = 0, RQW_LATENCY, RQW_HOLD, RQW_UPGRADE };
+enum rq_wait { RQW_NONE = 0, RQW_LATENCY, RQW_HOLD, RQW_UPGRADE, RQW_ROUTE };   /* ROUTE: forward.c */
 enum rs_wait { RSW_NONE = 0, RSW_LATENCY, RSW_SLOW };
 
 struct http_req {
@@ -88,6 +88,7 @@ struct http_conn {
     double sb_tokens;
     int64_t sb_last_us;
     uint64_t responses;              /* responses passed whole (close_after's requests) */
+    struct fwd_conn *fwd;            /* owned: mode = forward's state (forward.c), NULL for mode = http */
 };
 
 /* ---- http.c ---- */
@@ -128,6 +129,19 @@ void http_keep_clipped(struct http_req *r);
 void http_on_drain(struct conn *c, struct pipe *p);   /* struct protocol on_drain */
 int http_idle_state(const struct conn *c);            /* struct protocol idle_state */
 void http_req_free(struct http_req *r);
+
+/* ---- forward.c: mode = forward's hooks, called when hc->fwd is set ---- */
+/* A request head was read (r pushed, no fault chosen yet): its target checked and rewritten. 1 when
+ * r was answered or taken care of (no fault is chosen for it). */
+int http_fwd_request(struct http_conn *hc, struct http_req *r);
+/* r goes upstream: its destination connected (or r waits for the answers before it). 1 when the
+ * head was taken (waiting, a CONNECT, a 502), 0 to send it as usual. */
+int http_fwd_route(struct http_conn *hc, struct http_req *r, struct evbuffer *head);
+/* A waiting request that reached the FIFO's head goes on. 1 on progress. */
+int http_fwd_poll(struct http_conn *hc);
+/* The upstream closed with nothing asked of it: 1 when the client's connection stays (its next
+ * request connects again), 0 to pass the EOF on (an opened CONNECT: the destination closed). */
+int http_fwd_idle_eof(struct http_conn *hc);
 
 /* ---- http_plan.c ---- */
 int http_fault_inside(const struct fault *f);                  /* struct protocol fault_inside */

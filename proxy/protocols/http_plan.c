@@ -119,7 +119,7 @@ void http_close_after(struct http_conn *hc)
 void http_fault_ended(struct fault *f)
 {
     struct fl_proxy *px = f->px;
-    if (!px || px->spec.protocol != &protocol_http) return;
+    if (!px || px->spec.protocol->fault_ended != http_fault_ended) return;   /* (mode = http or forward) */
     for (struct conn *c = px->conns, *next; c; c = next) {
         c->busy++;
         struct http_conn *hc = c->proto;

@@ -7,13 +7,14 @@
 #include <string.h>
 #include <strings.h>
 
-extern const struct protocol protocol_tcp, protocol_http, protocol_postgres, protocol_redis;
+extern const struct protocol protocol_tcp, protocol_http, protocol_postgres, protocol_redis, protocol_forward;
 
 const struct protocol *const protocols[] = {
     &protocol_tcp,
     &protocol_http,
     &protocol_postgres,
     &protocol_redis,
+    &protocol_forward,
     NULL,
 };
 

@@ -54,3 +54,19 @@ start_postgres_tls() {
         -o "-p $PGPORT -k $TT/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=on" start >/dev/null || return 1
     export PGHOST="$TT/pgsock" PGPORT PGUSER=postgres
 }
+# events_kv KEY OUT: the stream KEY (a run's R:events:<proxy>) from the private redis as one line
+# per event, "field=value ..." (spaces in values as _): read a field with kv (tests/lib.sh)
+events_kv() {
+    redis-cli -s "$REDIS_SOCK" --raw xrange "$1" - + | python3 -c '
+import sys
+out, cur = [], None
+for l in sys.stdin.read().split("\n"):
+    if "-" in l and l.replace("-", "").isdigit():
+        if cur: out.append(cur)
+        cur = []
+    elif cur is not None:
+        cur.append(l)
+if cur: out.append(cur)
+for e in out:
+    print(" ".join("%s=%s" % (e[i], e[i + 1].replace(" ", "_")) for i in range(0, len(e) - 1, 2)))' >"$2"
+}

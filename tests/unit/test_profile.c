@@ -267,15 +267,17 @@ UNIT(profile_mode_through_the_protocol_registry)
 {
     char e[512], t[256];
     for (int i = 0; protocols[i]; i++) {
-        snprintf(t, sizeof(t), "[proxy a]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = %s\n", protocols[i]->name);
+        /* (a protocol that routes each request itself takes no upstream: mode = forward) */
+        snprintf(t, sizeof(t), "[proxy a]\nlisten = 127.0.0.1:1\n%smode = %s\n",
+                 (protocols[i]->flags & PROTO_ROUTES) ? "" : "upstream = 127.0.0.1:2\n", protocols[i]->name);
         struct profile *p = profile_parse("p.ini", t, 0, e, sizeof(e));
         EXPECT(p != NULL && p->proxies[0].protocol == protocols[i]);
         profile_free(p);
     }
     EXPECT(protocol_find("REDIS") == protocol_find("redis") && protocol_find("udp") == NULL);
-    EXPECT_STR(protocol_names(), "tcp, http, postgres or redis");
+    EXPECT_STR(protocol_names(), "tcp, http, postgres, redis or forward");
     EXPECT(err_at("[proxy a]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = udp\n",
-                  "p.ini:4: mode: 'udp' is not tcp, http, postgres or redis", e, sizeof(e)));
+                  "p.ini:4: mode: 'udp' is not tcp, http, postgres, redis or forward", e, sizeof(e)));
     EXPECT(err_at("[proxy a]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = redis\ntls = refuse\n",
                   "p.ini:5: tls: refuse applies to protocols that ask for TLS in their own bytes (mode = postgres); a redis "
                   "proxy passes TLS bytes through unless tls = terminate", e, sizeof(e)));
