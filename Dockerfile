@@ -21,7 +21,7 @@
 FROM debian:12-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential pkg-config \
-      libevent-dev libhiredis-dev libinih-dev libpq-dev libhttp-parser-dev libjansson-dev libssl-dev \
+      libevent-dev libhiredis-dev libinih-dev libpq-dev libhttp-parser-dev libjansson-dev libssl-dev libnghttp2-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # everything `make` and `make install` read: install also copies README.md and docs/*.md
@@ -51,7 +51,7 @@ RUN make -j"$(nproc)" build/faultline build/examples/service \
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libevent-2.1-7 libhiredis0.14 libinih1 libpq5 libhttp-parser2.9 libjansson4 libssl3 \
+      libevent-2.1-7 libhiredis0.14 libinih1 libpq5 libhttp-parser2.9 libjansson4 libssl3 libnghttp2-14 \
       redis-server curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 faultline \

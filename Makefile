@@ -5,7 +5,7 @@ CC      ?= cc
 # them (a lazily evaluated variable, cached on first use), never while make parses this file: on a
 # bare machine `make demo` / `make test` install pkg-config and the -dev packages first (the
 # `deps` step, scripts/install-deps.sh) and only then build, in a second make.
-PKGS    := libevent inih hiredis jansson libpq openssl
+PKGS    := libevent inih hiredis jansson libpq openssl libnghttp2
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkgq,--cflags))$(PKG_CFLAGS)
 PKG_LIBS   = $(eval PKG_LIBS := $(call pkgq,--libs) -lhttp_parser -lm)$(PKG_LIBS)
 pkgq = $(if $(shell command -v pkg-config),$(if $(shell pkg-config --exists $(PKGS) && echo y),$(shell pkg-config $(1) $(PKGS)),$(error pkg-config cannot find: $(shell for p in $(PKGS); do pkg-config --exists $$p || echo $$p; done) -- run `make deps` (as root) first)),$(error pkg-config is not installed -- run `make deps` (as root) first))

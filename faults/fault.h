@@ -89,7 +89,9 @@ struct fault_type {
 #define FT_HTTP_ONLY   0x2   /* http proxies (proxy/protocols/http.c) */
 #define FT_PG_ONLY     0x4   /* postgres proxies, per query (proxy/protocols/postgres.c) */
 #define FT_REDIS_ONLY  0x8   /* redis proxies, per command (proxy/protocols/redis.c) */
-#define FT_PROTOCOL_ONLY (FT_HTTP_ONLY | FT_PG_ONLY | FT_REDIS_ONLY)
+#define FT_H2_ONLY     0x10  /* http2 and grpc proxies, per stream or connection (proxy/protocols/http2.c) */
+#define FT_GRPC_ONLY   0x20  /* grpc proxies, per call (proxy/protocols/grpc.c) */
+#define FT_PROTOCOL_ONLY (FT_HTTP_ONLY | FT_PG_ONLY | FT_REDIS_ONLY | FT_H2_ONLY | FT_GRPC_ONLY)
 /* A type that acts on the TLS a proxy serves its clients (faults/tls_fault.h; with FT_CONN_LEVEL: no
  * stages): accepted on proxies that terminate TLS. */
 #define FT_TLS         0x100

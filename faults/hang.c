@@ -8,6 +8,10 @@
  * Holding costs nothing: held bytes sit in an evbuffer and, past the proxy's buffer bound, the
  * source stops being read (TCP backpressure does the rest); no timer runs.
  *
+ * In http, http2 and grpc modes it holds one request (forward = no) or its response (forward =
+ * yes, the default); in grpc mode after_messages lets that many response messages of a streaming
+ * call through before the hold.
+ *
  * on_end decides what a hung connection does when the fault stops: keep (stays hung, held
  * bytes discarded: a dependency that really died), release (held bytes delivered, flow
  * resumes) or reset (RST both sides).
@@ -20,7 +24,12 @@
 #include <stdio.h>
 #include <string.h>
 
-struct hang_cfg { uint64_t after_bytes; enum hang_end on_end; int hold_request; /* http: forward = no */ };
+struct hang_cfg {
+    uint64_t after_bytes;
+    enum hang_end on_end;
+    int hold_request;          /* http: forward = no */
+    int64_t after_messages;    /* grpc: response messages passed before the hold */
+};
 struct hang_state { uint64_t passed; int dead, hung; };
 
 static int hang_set(void *cfg, const char *k, const char *v, char *err, size_t errlen)
@@ -28,6 +37,8 @@ static int hang_set(void *cfg, const char *k, const char *v, char *err, size_t e
     struct hang_cfg *c = cfg;
     if (!strcmp(k, "after_bytes")) return fkey_size(v, &c->after_bytes, err, errlen);
     if (!strcmp(k, "on_end")) return fkey_hang_end(v, &c->on_end, err, errlen);
+    if (!strcmp(k, "after_messages"))   /* grpc mode: hold a streaming response after N messages */
+        return parse_int(v, 0, 1000000000, &c->after_messages, err, errlen) < 0 ? FKEY_BAD : FKEY_OK;
     if (!strcmp(k, "forward")) {    /* http mode: yes = request sent upstream, response held */
         int fwd;
         if (parse_bool(v, &fwd, err, errlen) < 0) return FKEY_BAD;
@@ -45,6 +56,10 @@ static void hang_attrs(const void *cfg, fault_attr_fn emit, void *ud)
     emit(ud, "after_bytes", b);
     emit(ud, "on_end", hang_end_str(c->on_end));
     if (c->hold_request) emit(ud, "forward", "no");
+    if (c->after_messages) {
+        snprintf(b, sizeof(b), "%lld", (long long)c->after_messages);
+        emit(ud, "after_messages", b);
+    }
 }
 
 /* http mode: per request (proxy/protocols/http.c does the holding) */
@@ -54,6 +69,7 @@ static void hang_http_plan(const struct fault *f, struct http_fault_plan *out)
     out->act = HACT_HANG;
     out->forward = !c->hold_request;
     out->on_end = c->on_end;
+    out->messages = (uint64_t)c->after_messages;
 }
 static const struct fault_http_ops hang_http_ops = {.plan = hang_http_plan};
 

@@ -29,6 +29,14 @@ enum http_act {
     HACT_TRUNCATE,    /* response head + after_bytes of the body, then close */
     HACT_RESET,       /* RST the client connection when the request arrives */
     HACT_CORRUPT,     /* flip response body data bytes (never head or chunk framing) */
+    /* HTTP/2 and gRPC proxies only (FT_H2_ONLY, FT_GRPC_ONLY types; proxy/protocols/http2*.c) */
+    HACT_RST_STREAM,  /* RST_STREAM h2_code: instead of forwarding, or (where_response) at the response head */
+    HACT_GOAWAY,      /* GOAWAY on the request's connection: graceful (the stream is the last one served) or not */
+    HACT_MAX_STREAMS, /* per connection: SETTINGS_MAX_CONCURRENT_STREAMS = max_streams while active */
+    HACT_FLOW_STALL,  /* the stream's window is never reopened: the client's (request) or the upstream's */
+    HACT_PING_DROP,   /* per connection: the client's PINGs go unanswered while active */
+    HACT_GRPC_ERROR,  /* a trailers-only answer: grpc_status, body as grpc-message; upstream never contacted */
+    HACT_GRPC_CUT,    /* after `messages` response messages, part of the next one, then RST_STREAM h2_code */
 };
 
 #define HTTP_FAULT_MAX_HEADERS 16
@@ -53,6 +61,12 @@ struct http_fault_plan {
     /* HACT_CORRUPT */
     double corrupt_rate;                    /* probability per body byte */
     uint64_t corrupt_gap;                   /* corrupt_flip's state for this response (0 at the start) */
+    /* HTTP/2 and gRPC (HACT_RST_STREAM .. HACT_GRPC_CUT; grpc mode reads `messages` of HACT_HANG too) */
+    uint32_t h2_code;                       /* an HTTP/2 error code (RST_STREAM, GOAWAY) */
+    int graceful;                           /* HACT_GOAWAY: the stream that triggers it is served */
+    uint32_t max_streams;                   /* HACT_MAX_STREAMS */
+    int grpc_status;                        /* HACT_GRPC_ERROR: 1..16 */
+    uint64_t messages;                      /* gRPC messages passed before the hold (HACT_HANG) or cut */
 };
 
 struct fault_http_ops {
@@ -73,5 +87,17 @@ uint64_t corrupt_flip(unsigned char *p, size_t len, double rate, uint64_t *gap);
 
 /* Per-request ops of types whose settings live in their own files. */
 extern const struct fault_http_ops http_reset_ops;
+
+/* HTTP/2 error codes by name (RFC 9113 section 7: no_error, protocol_error, internal_error,
+ * flow_control_error, settings_timeout, stream_closed, frame_size_error, refused_stream, cancel,
+ * compression_error, connect_error, enhance_your_calm, inadequate_security, http_1_1_required;
+ * case-insensitive, or a number) and gRPC status codes (ok, cancelled, unknown, invalid_argument,
+ * deadline_exceeded, not_found, already_exists, permission_denied, resource_exhausted,
+ * failed_precondition, aborted, out_of_range, unimplemented, internal, unavailable, data_loss,
+ * unauthenticated; or 0..16): faults/h2_codes.c. */
+int fkey_h2_code(const char *v, uint32_t *out, char *err, size_t errlen);
+const char *h2_code_str(uint32_t code);       /* "CANCEL"; "0x42" style text for unknown codes (static) */
+int fkey_grpc_status(const char *v, int *out, char *err, size_t errlen);
+const char *grpc_status_str(int status);      /* "UNAVAILABLE"; NULL when outside 0..16 */
 
 #endif

@@ -11,6 +11,8 @@ extern const struct fault_type fault_loss, fault_corrupt, fault_close_after, fau
 extern const struct fault_type fault_latency, fault_hang, fault_bandwidth, fault_slicer, fault_timeout, fault_drop,
     fault_reset, fault_refuse, fault_blackhole, fault_slow_close, fault_limit_data;
 extern const struct fault_type fault_tls_hang, fault_tls_alert, fault_tls_slow, fault_tls_bad_cert, fault_tls_cut;
+extern const struct fault_type fault_h2_rst_stream, fault_h2_goaway, fault_h2_max_streams, fault_h2_flow_stall,
+    fault_h2_ping_drop, fault_grpc_error, fault_grpc_cut;
 
 const struct fault_type *const fault_types[] = {
     &fault_latency,
@@ -25,6 +27,13 @@ const struct fault_type *const fault_types[] = {
     &fault_redis_error,
     &fault_redis_latency,
     &fault_redis_hang,
+    &fault_h2_rst_stream,
+    &fault_h2_goaway,
+    &fault_h2_max_streams,
+    &fault_h2_flow_stall,
+    &fault_h2_ping_drop,
+    &fault_grpc_error,
+    &fault_grpc_cut,
     &fault_bandwidth,
     &fault_slicer,
     &fault_timeout,

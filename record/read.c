@@ -748,6 +748,15 @@ static void ev_entry(void *ud, const char **f, const char **val, int n)
     s = field(f, val, n, "upstream_failed");
     e.upstream_failed = s && !strcmp(s, "1");
     cpy(e.end, sizeof(e.end), field(f, val, n, "end"));
+    cpy(e.reset_by, sizeof(e.reset_by), field(f, val, n, "reset_by"));
+    cpy(e.rst_code, sizeof(e.rst_code), field(f, val, n, "rst_code"));
+    s = field(f, val, n, "grpc_status");
+    e.grpc_status = s ? atoi(s) : -1;
+    s = field(f, val, n, "prev_attempts");
+    e.prev_attempts = s ? atoi(s) : 0;
+    e.grpc_timeout_ms = num(field(f, val, n, "grpc_timeout_ms"));
+    e.msgs_req = num(field(f, val, n, "msgs_req"));
+    e.msgs_resp = num(field(f, val, n, "msgs_resp"));
     if (e.kind == VEV_REQUEST) p->http = 1;
     p->ev = fl_realloc(p->ev, sizeof(*p->ev) * (size_t)(p->nev + 1));
     p->ev[p->nev++] = e;

@@ -44,6 +44,12 @@ struct vev {                  /* one entry of R:events:<proxy> */
      * plaintext the client sent after it, a TLS fault's act and bad certificate, a failure's alert */
     double tls_handshake_ms, tls_app_bytes;
     char tls_fault[12], tls_bad_cert[16], tls_alert[40], tls_alert_by[12];
+    /* request, http2 and grpc: who reset the stream ("" = nobody) and its code */
+    char reset_by[12], rst_code[24];
+    /* request, grpc: the status (-1 = none), the deadline the caller sent (NAN = none), the
+     * messages each way, grpc-previous-rpc-attempts (0 = none) */
+    int grpc_status, prev_attempts;
+    double grpc_timeout_ms, msgs_req, msgs_resp;
 };
 
 struct vwin {

@@ -800,7 +800,7 @@ static const char *req_end(const struct rec_request *q)
 void rec_request(struct rec_px *rp, const struct rec_request *q)
 {
     if (!rec_st || rec_st->stopping > 1 || !rp) return;
-    if (q->status >= 500 || (q->status == 0 && !q->t_abandoned)) rp->a_err++;
+    if (q->status >= 500 || q->failed || (q->status == 0 && !q->t_abandoned)) rp->a_err++;
     if (event_begin(rp, "request") < 0) return;
     int64_t off = fl_wall_us() - fl_now_us();
     struct rbuf *b = &rec_st->b;
@@ -829,6 +829,9 @@ void rec_request(struct rec_px *rp, const struct rec_request *q)
         hx[16] = 0;
         rb_kv_str(b, "body_hash", hx);
     }
+    struct rec_kv kv = {b, 0, 0};
+    if (q->facts) q->facts(q->facts_arg, &kv);
+    rec_clipped(rp, kv.clipped);
     event_send(rp);
 }
 

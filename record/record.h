@@ -187,12 +187,18 @@ struct rec_request {
     uint64_t bytes_req, bytes_resp;  /* body bytes */
     uint64_t body_hash;          /* FNV-1a 64 of the request body (de-chunked) */
     int body_whole;              /* body_hash covers the whole body (else it is not recorded) */
+    int failed;                  /* the protocol's own failure besides the status (a gRPC status
+                                  * other than OK): counted as an error like a 5xx */
+    /* the protocol's own fields for this request (http2: the stream, its reset; grpc: the
+     * status, the deadline, the messages), NULL = none */
+    void (*facts)(const void *arg, struct rec_kv *kv);
+    const void *facts_arg;
     unsigned clipped;            /* text fields the engine already clipped (common/text.h fl_clip): counted */
 };
 /* A request head arrived; inflight: the proxy's requests in flight now (per-second peak). */
 void rec_request_start(struct rec_px *rp, uint64_t inflight);
 /* A request finished (answered, abandoned or failed): one `kind=request` event, and the
- * per-second error count (status >= 500, or no response and not abandoned). */
+ * per-second error count (status >= 500, failed, or no response and not abandoned). */
 void rec_request(struct rec_px *rp, const struct rec_request *r);
 
 /* ---- facts of a protocol ----

@@ -13,11 +13,14 @@
 # python3-urllib3: the retrying client of tests/verify/retries.sh.
 # libssl-dev (OpenSSL 3): the TLS transport; openssl: the TLS tests make certificates and use
 # s_client; haproxy: the peer of bench/tls.sh.
+# libnghttp2-dev: HTTP/2 and gRPC modes (nghttp2 owns framing, HPACK and flow control);
+# nghttp2-client: nghttp and h2load, the HTTP/2 clients of the tests and of bench/http2.sh;
+# python3-grpcio: a gRPC client and server of the grpc tests (Debian's, beside node's @grpc/grpc-js).
 set -eu
 PKGS="build-essential pkg-config libevent-dev libhiredis-dev libinih-dev libpq-dev
-libhttp-parser-dev libjansson-dev libssl-dev openssl redis-server redis-tools postgresql postgresql-client curl jq
+libhttp-parser-dev libjansson-dev libssl-dev libnghttp2-dev openssl redis-server redis-tools postgresql postgresql-client curl jq
 procps iproute2 ca-certificates python3"
-TEST_PKGS="clang libclang-rt-14-dev golang-go strace libxml2-utils python3-urllib3 haproxy"
+TEST_PKGS="clang libclang-rt-14-dev golang-go strace libxml2-utils python3-urllib3 haproxy nghttp2-client python3-grpcio"
 case "${1:-}" in
 demo) ;;
 "") PKGS="$PKGS $TEST_PKGS" ;;

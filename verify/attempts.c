@@ -43,7 +43,7 @@ struct vatt *vatt_collect(const struct vpx *p, int *n, int *with_id)
         t->start = ev->req_ms;
         t->end = ev->req_ms + (!isnan(ev->total_ms) ? ev->total_ms : !isnan(ev->abandoned_ms) ? ev->abandoned_ms : 0);
         t->failed = ev->status >= 500 || ev->status == 0 || ev->status == 408 || ev->status == 429 ||
-                    !isnan(ev->abandoned_ms);
+                    !isnan(ev->abandoned_ms) || ev->grpc_status > 0;   /* gRPC: 200 with a failed status */
         t->ev = ev;
         if (ev->request_id[0]) (*with_id)++;
     }
@@ -93,6 +93,15 @@ int vatt_ambiguous(const struct vatt *at, int i, int j, double a, double b, doub
     return amb && *nb >= 5;
 }
 
+int vatt_group_by_attempts(struct vatt *at, int i, int j, int *ncalls)
+{
+    int hdr = 0;
+    for (int k = i; k < j && !hdr; k++) hdr = at[k].ev->prev_attempts > 0;
+    if (!hdr || at[i].byid) return 0;
+    for (int k = i; k < j; k++) at[k].call = k > i && at[k].ev->prev_attempts > 0 ? at[k - 1].call : (*ncalls)++;
+    return 1;
+}
+
 int vatt_calls(struct vctx *cx, struct vexp *e, struct vatt_params *pm, const struct vwins *w, struct vatt **out,
                int *n, int *ncalls, struct verify_result *r)
 {
@@ -125,7 +134,9 @@ int vatt_calls(struct vctx *cx, struct vexp *e, struct vatt_params *pm, const st
     for (int i = 0; i < *n;) {
         int j = i, nb;
         while (j < *n && vatt_identity_cmp(&at[i], &at[j]) == 0) j++;
-        if (vatt_ambiguous(at, i, j, a, b, pm->window, &nb)) {
+        if (vatt_group_by_attempts(at, i, j, ncalls)) {
+            /* grouped by grpc-previous-rpc-attempts */
+        } else if (vatt_ambiguous(at, i, j, a, b, pm->window, &nb)) {
             for (int k = i; k < j; k++) { at[k].amb = 1; at[k].call = -1; }
         } else {
             for (int k = i; k < j; k++) {

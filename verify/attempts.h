@@ -9,6 +9,9 @@
  *   - by fingerprint (method + host + path + body hash): an attempt continues the call of the
  *     previous one with the same fingerprint when that one failed (5xx, 408, 429, no answer,
  *     abandoned) and it starts within `window` of that one's end.
+ * gRPC retries carry grpc-previous-rpc-attempts (recorded as prev_attempts): where a fingerprint's
+ * attempts have it, an attempt with it continues the call of the one before and one without it
+ * starts a call, exactly, whatever the baseline repeats.
  * A fingerprint that the baseline itself repeats within `window` (a poll, the same GET from
  * every user) cannot tell a retry from the next user's request: such attempts are ambiguous
  * (call -1), and each check says what it does with them (retries estimates from rates; the
@@ -24,7 +27,7 @@
 
 struct vatt {
     double start, end;         /* request head received; response complete or abandoned */
-    int failed;                /* 5xx, 408, 429, no response, abandoned */
+    int failed;                /* 5xx, 408, 429, no response, abandoned, a gRPC status other than OK */
     int byid;                  /* identified by request id */
     int call;                  /* logical call number, -1 = ambiguous fingerprint */
     int amb;
@@ -52,6 +55,11 @@ void vatt_sort_calls(struct vatt *at, int n);      /* by call, then start */
 /* 1 when the baseline [a, b) repeats the identity at[i..j) within window (a fingerprint that
  * cannot tell a retry from the next request); *nb gets its baseline count. */
 int vatt_ambiguous(const struct vatt *at, int i, int j, double a, double b, double window, int *nb);
+/* gRPC's own account of retries: when an attempt of at[i..j) (one identity, sorted by start)
+ * carries grpc-previous-rpc-attempts, each attempt with it continues the call of the one before
+ * and each without it starts a new one (numbered from *ncalls). 1 if so grouped, 0 (nothing
+ * done) when none carries it or they are grouped by request id. */
+int vatt_group_by_attempts(struct vatt *at, int i, int j, int *ncalls);
 /* The attempts of e->proxy (an http proxy), grouped into calls and sorted by call, then start;
  * at[k].idx numbered; ambiguous fingerprints (call -1, amb) first. Returns 0 with *out, *n, and
  * *ncalls (calls identified), or 1 with r INCONCLUSIVE (no request events, no request ids where

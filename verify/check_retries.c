@@ -18,6 +18,8 @@
  *     user's request; for those, attempts per call are estimated as the request rate in each
  *     `window` of the fault over the baseline rate (for a steady caller the ratio is the
  *     number of attempts each call makes).
+ * gRPC retries name themselves (grpc-previous-rpc-attempts, recorded as prev_attempts): where a
+ * fingerprint's attempts carry it, they are grouped by it exactly, whatever the baseline repeats.
  * Backoff: the pause before each retry (start of the attempt - end of the previous one) is
  * >= `min_backoff`, and for calls with 3 or more attempts the last pause is longer than the
  * first (exponential backoff with +/-50% jitter satisfies this; a fixed or no delay does not).
@@ -86,6 +88,10 @@ static void group_calls(struct vatt *at, int n, double a, double b, const struct
         int j = i;
         while (j < n && vatt_identity_cmp(&at[i], &at[j]) == 0) j++;
         int nb;
+        if (vatt_group_by_attempts(at, i, j, &t->ncalls)) {
+            i = j;
+            continue;
+        }
         if (vatt_ambiguous(at, i, j, a, b, window, &nb)) {
             t->namb++;
             double cnt = 0, bs = 0;

@@ -33,7 +33,7 @@
 #include <string.h>
 
 static const char *holding[] = {"hang", "timeout", "blackhole", "pg_hang", "redis_hang", "latency", "slow_body",
-                                "bandwidth", "slow", "slicer", "pg_latency", "redis_latency", "tls_hang", "tls_slow", NULL};
+                                "bandwidth", "slow", "slicer", "pg_latency", "redis_latency", "tls_hang", "tls_slow", "h2_flow_stall", NULL};
 /* the types that mark the calls they hold (hang_ms); the others slow calls down */
 static const char *marking[] = {"hang", "timeout", "blackhole", "pg_hang", "redis_hang", "tls_hang", "tls_slow", NULL};
 

@@ -7,7 +7,7 @@
 
 extern const struct vcheck vcheck_timeout, vcheck_pool, vcheck_recovery, vcheck_breaker, vcheck_retries,
     vcheck_bulkhead, vcheck_postgres, vcheck_probe, vcheck_slo, vcheck_graceful, vcheck_retry_spacing,
-    vcheck_retry_budget, vcheck_half_open, vcheck_shedding, vcheck_tls_verify;
+    vcheck_retry_budget, vcheck_half_open, vcheck_shedding, vcheck_deadline, vcheck_deadline_propagation, vcheck_tls_verify;
 
 const struct vcheck *const vchecks[] = {
     &vcheck_timeout, &vcheck_pool, &vcheck_recovery, &vcheck_breaker,
@@ -17,6 +17,8 @@ const struct vcheck *const vchecks[] = {
     &vcheck_retry_budget,
     &vcheck_half_open,
     &vcheck_shedding,
+    &vcheck_deadline,
+    &vcheck_deadline_propagation,
     &vcheck_tls_verify,
     NULL,
 };

@@ -7,13 +7,16 @@
 #include <string.h>
 #include <strings.h>
 
-extern const struct protocol protocol_tcp, protocol_http, protocol_postgres, protocol_redis, protocol_forward;
+extern const struct protocol protocol_tcp, protocol_http, protocol_postgres, protocol_redis, protocol_http2,
+    protocol_grpc, protocol_forward;
 
 const struct protocol *const protocols[] = {
     &protocol_tcp,
     &protocol_http,
     &protocol_postgres,
     &protocol_redis,
+    &protocol_http2,
+    &protocol_grpc,
     &protocol_forward,
     NULL,
 };

@@ -85,7 +85,7 @@ start_peer ECHO 127.0.0.1:0 echo
 api_profile "$TT/p.ini"
 start_api "$TT/p.ini" || { fail start "faultline did not start"; exit 1; }
 req POST /proxies "{\"name\":\"e\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$ECHO\",\"mode\":\"htp\"}"
-expect api_mode 400 '(.error | contains("tcp, http, postgres, redis or forward"))'
+expect api_mode 400 '(.error | contains("tcp, http, postgres, redis, http2, grpc or forward"))'
 req POST /proxies "{\"name\":\"e\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$ECHO\"}"
 req POST /proxies/e/toxics '{"type":"lag"}'
 expect api_toxic_type 400 '[("latency","bandwidth","slow_close","timeout","reset_peer","slicer","limit_data","hang","drop") as $t | .error | contains(" " + $t)] | all'

@@ -36,7 +36,7 @@ check load_unknown_proxy_line bash -c "[ $rc = 2 ] && echo \"\$1\" | grep -q 'ba
 check load_good ctl load "$TT/p.ini"
 
 out=$("$FL" verify --help)
-for c in timeout pool recovery breaker retries bulkhead postgres probe slo graceful retry_spacing retry_budget half_open shedding; do
+for c in timeout pool recovery breaker retries bulkhead postgres probe slo graceful retry_spacing retry_budget half_open shedding deadline deadline_propagation; do
     check "verify_help_lists_$c" bash -c "echo \"\$1\" | grep '^Checks:' | grep -qw '$c'" _ "$out"
 done
 done_tests

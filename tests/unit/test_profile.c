@@ -275,9 +275,9 @@ UNIT(profile_mode_through_the_protocol_registry)
         profile_free(p);
     }
     EXPECT(protocol_find("REDIS") == protocol_find("redis") && protocol_find("udp") == NULL);
-    EXPECT_STR(protocol_names(), "tcp, http, postgres, redis or forward");
+    EXPECT_STR(protocol_names(), "tcp, http, postgres, redis, http2, grpc or forward");
     EXPECT(err_at("[proxy a]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = udp\n",
-                  "p.ini:4: mode: 'udp' is not tcp, http, postgres, redis or forward", e, sizeof(e)));
+                  "p.ini:4: mode: 'udp' is not tcp, http, postgres, redis, http2, grpc or forward", e, sizeof(e)));
     EXPECT(err_at("[proxy a]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = redis\ntls = refuse\n",
                   "p.ini:5: tls: refuse applies to protocols that ask for TLS in their own bytes (mode = postgres); a redis "
                   "proxy passes TLS bytes through unless tls = terminate", e, sizeof(e)));
