@@ -166,6 +166,15 @@ void stage_applied(struct stage *st)
     fault_host->applied(st->ch, st->f);
 }
 
+struct stage *stage_twin(const struct stage *st)
+{
+    if (!st->f) return NULL;
+    const struct chain *other = fault_host->other(st->ch);
+    for (int i = 0; i < other->nstages; i++)
+        if (other->stages[i]->f == st->f) return other->stages[i];
+    return NULL;
+}
+
 void stage_mark_hanging(struct stage *st)
 {
     fault_host->hold_started(st->ch, st->f);

@@ -200,6 +200,9 @@ void stage_mark_hanging(struct stage *st);
  * time the proxy took to wake up and read them. */
 void stage_want_arrival(struct stage *st);
 int64_t stage_arrival_us(const struct stage *st);
+/* The stage of the same fault in the other direction of the same connection (a fault on both
+ * directions has two), or NULL. Its state is the twin's type's: a type reads only its own. */
+struct stage *stage_twin(const struct stage *st);
 /* Whether the stage's connection is closing (stop working on it). */
 int stage_closing(const struct stage *st);
 /* Whether the fault is in its active window now. */

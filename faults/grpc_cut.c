@@ -48,7 +48,7 @@ static void cut_plan(const struct fault *f, struct http_fault_plan *out)
     out->h2_code = c->code;
 }
 
-static const struct fault_http_ops cut_ops = {cut_plan};
+static const struct fault_http_ops cut_ops = {.plan = cut_plan};
 
 const struct fault_type fault_grpc_cut = {
     .name = "grpc_cut",

@@ -57,7 +57,7 @@ static void ge_plan(const struct fault *f, struct http_fault_plan *out)
     out->body = c->message ? c->message : "injected by faultline";
 }
 
-static const struct fault_http_ops ge_ops = {ge_plan};
+static const struct fault_http_ops ge_ops = {.plan = ge_plan};
 
 const struct fault_type fault_grpc_error = {
     .name = "grpc_error",

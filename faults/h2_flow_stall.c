@@ -47,7 +47,7 @@ static void stall_plan(const struct fault *f, struct http_fault_plan *out)
     out->where_response = !((const struct stall_cfg *)f->cfg)->request;
 }
 
-static const struct fault_http_ops stall_ops = {stall_plan};
+static const struct fault_http_ops stall_ops = {.plan = stall_plan};
 
 const struct fault_type fault_h2_flow_stall = {
     .name = "h2_flow_stall",

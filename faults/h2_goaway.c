@@ -55,7 +55,7 @@ static void goaway_plan(const struct fault *f, struct http_fault_plan *out)
     out->graceful = !c->immediate;
 }
 
-static const struct fault_http_ops goaway_ops = {goaway_plan};
+static const struct fault_http_ops goaway_ops = {.plan = goaway_plan};
 
 const struct fault_type fault_h2_goaway = {
     .name = "h2_goaway",

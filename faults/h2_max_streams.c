@@ -50,7 +50,7 @@ static void maxs_plan(const struct fault *f, struct http_fault_plan *out)
     out->max_streams = (uint32_t)((const struct maxs_cfg *)f->cfg)->max;
 }
 
-static const struct fault_http_ops maxs_ops = {maxs_plan};
+static const struct fault_http_ops maxs_ops = {.plan = maxs_plan};
 
 const struct fault_type fault_h2_max_streams = {
     .name = "h2_max_streams",

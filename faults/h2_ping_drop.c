@@ -17,7 +17,7 @@ static void ping_plan(const struct fault *f, struct http_fault_plan *out)
     out->act = HACT_PING_DROP;
 }
 
-static const struct fault_http_ops ping_ops = {ping_plan};
+static const struct fault_http_ops ping_ops = {.plan = ping_plan};
 
 const struct fault_type fault_h2_ping_drop = {
     .name = "h2_ping_drop",

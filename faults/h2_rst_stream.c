@@ -53,7 +53,7 @@ static void rst_plan(const struct fault *f, struct http_fault_plan *out)
     out->where_response = c->at_response;
 }
 
-static const struct fault_http_ops rst_ops = {rst_plan};
+static const struct fault_http_ops rst_ops = {.plan = rst_plan};
 
 const struct fault_type fault_h2_rst_stream = {
     .name = "h2_rst_stream",

@@ -71,7 +71,7 @@ static void hang_http_plan(const struct fault *f, struct http_fault_plan *out)
     out->on_end = c->on_end;
     out->messages = (uint64_t)c->after_messages;
 }
-static const struct fault_http_ops hang_http_ops = {hang_http_plan};
+static const struct fault_http_ops hang_http_ops = {.plan = hang_http_plan};
 
 static void hang_start(struct stage *st)
 {

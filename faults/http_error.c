@@ -88,7 +88,7 @@ static void http_error_plan(const struct fault *f, struct http_fault_plan *out)
     for (int i = 0; i < c->nheaders; i++) out->headers[i] = c->headers[i];
 }
 
-static const struct fault_http_ops http_error_ops = {http_error_plan};
+static const struct fault_http_ops http_error_ops = {.plan = http_error_plan};
 
 const struct fault_type fault_http_error = {
     .name = "http_error",

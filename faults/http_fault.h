@@ -28,6 +28,7 @@ enum http_act {
     HACT_SLOW_BODY,   /* response body at `rate` bytes per second */
     HACT_TRUNCATE,    /* response head + after_bytes of the body, then close */
     HACT_RESET,       /* RST the client connection when the request arrives */
+    HACT_CORRUPT,     /* flip response body data bytes (never head or chunk framing) */
     /* HTTP/2 and gRPC proxies only (FT_H2_ONLY, FT_GRPC_ONLY types; proxy/protocols/http2*.c) */
     HACT_RST_STREAM,  /* RST_STREAM h2_code: instead of forwarding, or (where_response) at the response head */
     HACT_GOAWAY,      /* GOAWAY on the request's connection: graceful (the stream is the last one served) or not */
@@ -57,6 +58,9 @@ struct http_fault_plan {
     uint64_t rate;                          /* bytes per second, > 0 */
     /* HACT_TRUNCATE */
     uint64_t after_bytes;                   /* body bytes (as on the wire) passed before the close */
+    /* HACT_CORRUPT */
+    double corrupt_rate;                    /* probability per body byte */
+    uint64_t corrupt_gap;                   /* corrupt_flip's state for this response (0 at the start) */
     /* HTTP/2 and gRPC (HACT_RST_STREAM .. HACT_GRPC_CUT; grpc mode reads `messages` of HACT_HANG too) */
     uint32_t h2_code;                       /* an HTTP/2 error code (RST_STREAM, GOAWAY) */
     int graceful;                           /* HACT_GOAWAY: the stream that triggers it is served */
@@ -66,11 +70,20 @@ struct http_fault_plan {
 };
 
 struct fault_http_ops {
+    /* NULL: the type never takes a request's place in the choice above (close_after) */
     void (*plan)(const struct fault *f, struct http_fault_plan *out);
+    /* Optional, per connection: asked after every whole response (age from the connection's
+     * open, bytes passed to the client so far); returns 0, CLOSE_FIN or CLOSE_RST, and the
+     * engine closes the connection then, between responses. */
+    int (*after_response)(const struct fault *f, uint64_t responses, int64_t age_us, uint64_t bytes_down);
 };
 
 /* When the fault's window closes (or it is removed), the engine lets go of the requests it holds,
  * following plan.on_end: the type has nothing to do for it. */
+
+/* Flips each byte of p[0..len) with probability rate (faults/corrupt.c); *gap carries the
+ * distance to the next hit across calls (start it at 0). Returns the bytes changed. */
+uint64_t corrupt_flip(unsigned char *p, size_t len, double rate, uint64_t *gap);
 
 /* Per-request ops of types whose settings live in their own files. */
 extern const struct fault_http_ops http_reset_ops;

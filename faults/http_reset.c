@@ -11,4 +11,4 @@ static void http_reset_plan(const struct fault *f, struct http_fault_plan *out)
     out->act = HACT_RESET;
 }
 
-const struct fault_http_ops http_reset_ops = {http_reset_plan};
+const struct fault_http_ops http_reset_ops = {.plan = http_reset_plan};

@@ -1,4 +1,6 @@
-/* latency.c -- every chunk is delayed by `delay` ± `jitter` (uniform); order is kept.
+/* latency.c -- every chunk is delayed by a draw of `delay`, `jitter`, `distribution` and
+ * `correlation` (faults/dist.h: uniform ± jitter by default; normal, pareto, paretonormal as
+ * netem draws them); order is kept.
  *
  * Exposes: clients and pools tuned for a fast dependency (timeouts shorter than a slow day's
  * p99, pools sized for short holds), and callers with no deadline propagation.
@@ -13,25 +15,31 @@
  */
 #include "faults/fault.h"
 #include "faults/http_fault.h"
+#include "faults/dist.h"
 #include "common/parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct latency_cfg { int64_t delay_us, jitter_us; int where_request; /* http: where = request */ };
+struct latency_cfg {
+    struct dist_cfg d;
+    int where_request;            /* http: where = request */
+    struct dist_state per_req;    /* http: the correlation's memory, per fault (plan draws) */
+};
 struct mark { int64_t at; size_t len; };
 struct latency_state {
     struct mark *q;
     size_t head, n, cap;
     int64_t last_at;
+    struct dist_state ds;         /* the correlation's memory for this direction */
 };
 
 static int latency_set(void *cfg, const char *k, const char *v, char *err, size_t errlen)
 {
     struct latency_cfg *c = cfg;
-    if (!strcmp(k, "delay")) return fkey_duration(v, &c->delay_us, err, errlen);
-    if (!strcmp(k, "jitter")) return fkey_duration(v, &c->jitter_us, err, errlen);
+    int rc = dist_set(&c->d, k, v, err, errlen);
+    if (rc != FKEY_UNKNOWN) return rc;
     if (!strcmp(k, "where")) {      /* http mode: before the request or before the response head */
         if (!strcmp(v, "request")) c->where_request = 1;
         else if (!strcmp(v, "response")) c->where_request = 0;
@@ -44,32 +52,27 @@ static int latency_set(void *cfg, const char *k, const char *v, char *err, size_
 static int latency_validate(const void *cfg, char *err, size_t errlen)
 {
     const struct latency_cfg *c = cfg;
-    if (c->jitter_us > c->delay_us) {
-        snprintf(err, errlen, "jitter: must not exceed delay (a chunk cannot arrive before it was sent)");
-        return -1;
-    }
-    return 0;
+    return dist_validate(&c->d, err, errlen);
 }
 
 static void latency_attrs(const void *cfg, fault_attr_fn emit, void *ud)
 {
     const struct latency_cfg *c = cfg;
-    char b[64];
-    emit(ud, "delay", duration_str(c->delay_us, b, sizeof(b)));
-    emit(ud, "jitter", duration_str(c->jitter_us, b, sizeof(b)));
+    dist_attrs(&c->d, emit, ud);
     if (c->where_request) emit(ud, "where", "request");
 }
 
-/* http mode: per request (proxy/protocols/http.c does the waiting) */
+/* http mode: per request (proxy/protocols/http.c does the waiting); the delay is drawn here,
+ * once per request, with the fault's own correlation memory */
 static void latency_http_plan(const struct fault *f, struct http_fault_plan *out)
 {
-    const struct latency_cfg *c = f->cfg;
+    struct latency_cfg *c = f->cfg;
     out->act = HACT_LATENCY;
-    out->delay_us = c->delay_us;
-    out->jitter_us = c->jitter_us;
+    out->delay_us = dist_sample(&c->d, &c->per_req);
+    out->jitter_us = 0;
     out->where_response = !c->where_request;
 }
-static const struct fault_http_ops latency_http_ops = {latency_http_plan};
+static const struct fault_http_ops latency_http_ops = {.plan = latency_http_plan};
 
 static void arm_head(struct stage *st)
 {
@@ -85,7 +88,7 @@ static void latency_data(struct stage *st, struct evbuffer *in)
     struct latency_state *s = st->state;
     size_t len = evbuffer_get_length(in);
     if (!len) return;
-    int64_t at = stage_arrival_us(st) + c->delay_us + fl_jitter_us(c->jitter_us);
+    int64_t at = stage_arrival_us(st) + dist_sample(&c->d, &s->ds);
     if (at < s->last_at) at = s->last_at;
     s->last_at = at;
     if (s->n == s->cap) {
@@ -141,7 +144,7 @@ static void latency_free(struct stage *st)
 
 const struct fault_type fault_latency = {
     .name = "latency",
-    .summary = "delay every chunk by delay ± jitter, keeping order",
+    .summary = "delay every chunk by delay ± jitter (uniform, normal, pareto, paretonormal), keeping order",
     .default_dir = FDIR_DOWN,
     .cfg_size = sizeof(struct latency_cfg),
     .state_size = sizeof(struct latency_state),

@@ -20,6 +20,7 @@
 #include <regex.h>
 #include <stdint.h>
 #include "faults/fault.h"
+#include "faults/dist.h"
 
 enum pg_act { PGA_NONE = 0, PGA_ERROR, PGA_LATENCY, PGA_HANG, PGA_DROP };
 
@@ -39,8 +40,9 @@ struct pg_fcfg {
     char sqlstate[6];
     char *message;               /* NULL = a default text for the sqlstate */
     int fatal;                   /* severity FATAL: the connection is closed after the error */
-    /* pg_latency */
-    int64_t delay_us, jitter_us;
+    /* pg_latency: the delay's draw (faults/dist.h) and its correlation memory, per fault */
+    struct dist_cfg lat;
+    struct dist_state lat_s;
     /* pg_hang */
     enum hang_end on_end;
     /* pg_drop */

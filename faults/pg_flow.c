@@ -1,7 +1,8 @@
 /* pg_flow.c -- per-query timing faults of postgres proxies: pg_latency, pg_hang, pg_drop.
  *
  * pg_latency: a matching query (and everything the client sends after it, to keep order) is
- *   held for delay ± jitter before it reaches the server. Exposes missing statement timeouts
+ *   held for a delay drawn from delay, jitter, distribution and correlation (faults/dist.h)
+ *   before it reaches the server. Exposes missing statement timeouts
  *   and pools sized for fast queries.
  * pg_hang: a matching query is held and never reaches the server; the connection stays open
  *   until the client gives up (that moment is recorded: the service's effective query
@@ -30,24 +31,19 @@ static int lat_set(void *cfg, const char *k, const char *v, char *err, size_t er
     struct pg_fcfg *c = cfg;
     int rc = pg_match_set(&c->m, k, v, err, errlen);
     if (rc != FKEY_UNKNOWN) return rc;
-    if (!strcmp(k, "delay")) return fkey_duration(v, &c->delay_us, err, errlen);
-    if (!strcmp(k, "jitter")) return fkey_duration(v, &c->jitter_us, err, errlen);
-    return FKEY_UNKNOWN;
+    return dist_set(&c->lat, k, v, err, errlen);
 }
 
 static int lat_validate(const void *cfg, char *err, size_t errlen)
 {
     const struct pg_fcfg *c = cfg;
-    if (c->jitter_us > c->delay_us) { snprintf(err, errlen, "jitter: must not exceed delay"); return -1; }
-    return 0;
+    return dist_validate(&c->lat, err, errlen);
 }
 
 static void lat_attrs(const void *cfg, fault_attr_fn emit, void *ud)
 {
     const struct pg_fcfg *c = cfg;
-    char b[64];
-    emit(ud, "delay", duration_str(c->delay_us, b, sizeof(b)));
-    emit(ud, "jitter", duration_str(c->jitter_us, b, sizeof(b)));
+    dist_attrs(&c->lat, emit, ud);
     pg_match_attrs(&c->m, emit, ud);
 }
 

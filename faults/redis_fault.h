@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include "faults/fault.h"
+#include "faults/dist.h"
 
 enum resp_act { RESPA_NONE = 0, RESPA_ERROR, RESPA_LATENCY, RESPA_HANG };
 
@@ -27,8 +28,9 @@ struct resp_fcfg {
     char *error;                 /* the error line without '-' and CRLF; NULL = "ERR injected by faultline" */
     int moved;                   /* error = MOVED/ASK: the slot is computed from the key */
     char *moved_to;              /* host:port for MOVED/ASK */
-    /* redis_latency */
-    int64_t delay_us, jitter_us;
+    /* redis_latency: the delay's draw (faults/dist.h) and its correlation memory, per fault */
+    struct dist_cfg lat;
+    struct dist_state lat_s;
     /* redis_hang */
     enum hang_end on_end;
 };

@@ -1,7 +1,8 @@
 /* redis_flow.c -- per-command timing faults of redis proxies: redis_latency and redis_hang.
  *
  * redis_latency: a matching command (and every command after it on the connection, to keep
- *   order) is held for delay ± jitter before it reaches the server. Exposes client timeouts
+ *   order) is held for a delay drawn from delay, jitter, distribution and correlation (faults/dist.h)
+ *   before it reaches the server. Exposes client timeouts
  *   shorter than a slow day and pools sized for sub-millisecond calls.
  * redis_hang: a matching command is held and never reaches the server; the connection stays
  *   open until the client gives up (abandonment is recorded). on_end = keep | release | reset.
@@ -22,24 +23,19 @@ static int lat_set(void *cfg, const char *k, const char *v, char *err, size_t er
     struct resp_fcfg *c = cfg;
     int rc = resp_match_set(c, k, v, err, errlen);
     if (rc != FKEY_UNKNOWN) return rc;
-    if (!strcmp(k, "delay")) return fkey_duration(v, &c->delay_us, err, errlen);
-    if (!strcmp(k, "jitter")) return fkey_duration(v, &c->jitter_us, err, errlen);
-    return FKEY_UNKNOWN;
+    return dist_set(&c->lat, k, v, err, errlen);
 }
 
 static int lat_validate(const void *cfg, char *err, size_t errlen)
 {
     const struct resp_fcfg *c = cfg;
-    if (c->jitter_us > c->delay_us) { snprintf(err, errlen, "jitter: must not exceed delay"); return -1; }
-    return 0;
+    return dist_validate(&c->lat, err, errlen);
 }
 
 static void lat_attrs(const void *cfg, fault_attr_fn emit, void *ud)
 {
     const struct resp_fcfg *c = cfg;
-    char b[64];
-    emit(ud, "delay", duration_str(c->delay_us, b, sizeof(b)));
-    emit(ud, "jitter", duration_str(c->jitter_us, b, sizeof(b)));
+    dist_attrs(&c->lat, emit, ud);
     resp_match_attrs(c, emit, ud);
 }
 

@@ -48,7 +48,7 @@ static void slow_body_plan(const struct fault *f, struct http_fault_plan *out)
     out->rate = c->rate;
 }
 
-static const struct fault_http_ops slow_body_ops = {slow_body_plan};
+static const struct fault_http_ops slow_body_ops = {.plan = slow_body_plan};
 
 const struct fault_type fault_slow_body = {
     .name = "slow_body",

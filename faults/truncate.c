@@ -38,7 +38,7 @@ static void truncate_plan(const struct fault *f, struct http_fault_plan *out)
     out->after_bytes = c->after_bytes;
 }
 
-static const struct fault_http_ops truncate_ops = {truncate_plan};
+static const struct fault_http_ops truncate_ops = {.plan = truncate_plan};
 
 const struct fault_type fault_truncate = {
     .name = "truncate",

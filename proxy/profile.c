@@ -88,6 +88,12 @@ static int load_global(struct inidoc *d, struct inisec *s, struct global_spec *g
         if (parse_duration(v, &g->record_interval_us, e, sizeof(e)) < 0) return KEYERR(line, "record_interval: %s", e);
         if (g->record_interval_us < 100000) return KEYERR(line, "record_interval: at least 100ms");
     }
+    if ((v = inisec_get(s, "seed", &line))) {
+        int64_t sd;
+        if (parse_int(v, 1, INT64_MAX, &sd, e, sizeof(e)) < 0) return KEYERR(line, "seed: %s", e);
+        g->seed = (uint64_t)sd;
+        g->seed_set = 1;
+    }
     if ((v = inisec_get(s, "record_max_bytes", &line))) {
         if (parse_size(v, &g->record_max_bytes, e, sizeof(e)) < 0) return KEYERR(line, "record_max_bytes: %s", e);
         if (g->record_max_bytes < (1ULL << 20) || g->record_max_bytes > (1ULL << 40))

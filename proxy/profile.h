@@ -77,6 +77,8 @@ struct global_spec {
     char instance[128];          /* "" = hostname-pid */
     int64_t retention_us;
     int64_t record_interval_us;  /* series resolution */
+    uint64_t seed;               /* the random draws' seed; 0 = from the clock and pid (seed_set 0) */
+    int seed_set;
     uint64_t record_max_bytes;   /* the run's budget of events in Redis, per instance */
     struct api_policy pol;       /* who may reach what through the admin API (proxy/policy.h) */
     struct conn_limits lim;      /* what clients may cost: caps, idle timeouts, pipeline (proxy/limits.h) */

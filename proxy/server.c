@@ -365,7 +365,8 @@ struct fl_server *server_new(struct profile *prof, char *err, size_t errlen)
     snprintf(s->profile_path, sizeof(s->profile_path), "%s", prof->path);
     s->started_us = fl_now_us();
     proxy_fault_host_install(s);
-    fl_rand_seed((uint64_t)fl_wall_us() ^ ((uint64_t)getpid() << 32));
+    /* the profile's seed replays a run's draws (probability rolls, jitter, loss, corruption) */
+    fl_rand_seed(prof->g.seed_set ? prof->g.seed : (uint64_t)fl_wall_us() ^ ((uint64_t)getpid() << 32));
     /* signals are caught before any listener is bound: a SIGHUP sent as soon as a port accepts
      * (a supervisor, a test) must reload, not kill the process (it did, under load); their
      * callbacks only run once server_run starts the loop */

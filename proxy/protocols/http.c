@@ -248,7 +248,10 @@ static int rs_headers_complete(http_parser *p)
 static int rs_body(http_parser *p, const char *at, size_t len)
 {
     struct http_conn *hc = p->data;
-    if (hc->rs_target) hc->rs_target->bytes_resp += len;
+    struct http_req *t = hc->rs_target;
+    if (t) t->bytes_resp += len;
+    /* corrupt: the body's data bytes only (at points into the input buffer, which is ours) */
+    if (t && t->pl.act == HACT_CORRUPT) corrupt_flip((unsigned char *)(uintptr_t)at, len, t->pl.corrupt_rate, &t->pl.corrupt_gap);
     return 0;
 }
 
@@ -559,6 +562,7 @@ static void response_done(struct http_conn *hc, struct http_req *t)
     t->t_done = fl_now_us();
     int trunc = t->pl.act == HACT_TRUNCATE;
     if (hc->q == t) http_q_finish_head(hc);
+    if (!trunc) http_close_after(hc);
     if (trunc) {
         conn_close(hc->c, CLOSER_FAULT, CLOSE_FIN);
     }

@@ -77,7 +77,7 @@ void h2_choose_fault(struct h2_stream *s)
     struct fl_proxy *px = c->px;
     for (int i = 0; i < px->nfaults; i++) {
         struct fault *f = px->faults[i];
-        if (!f->type->http || !fault_is_active(f)) continue;
+        if (!f->type->http || !f->type->http->plan || !fault_is_active(f)) continue;   /* no plan: close_after */
         struct http_fault_plan pl;
         memset(&pl, 0, sizeof(pl));
         f->type->http->plan(f, &pl);
@@ -243,7 +243,7 @@ static int conn_fault_acts(struct h2_conn *h, enum http_act act, uint32_t *max)
     int any = 0;
     for (int i = 0; i < px->nfaults; i++) {
         struct fault *f = px->faults[i];
-        if (!f->type->http || !fault_is_active(f)) continue;
+        if (!f->type->http || !f->type->http->plan || !fault_is_active(f)) continue;   /* no plan: close_after */
         struct http_fault_plan pl;
         memset(&pl, 0, sizeof(pl));
         f->type->http->plan(f, &pl);

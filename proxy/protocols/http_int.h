@@ -89,6 +89,7 @@ struct http_conn {
     struct event *rq_timer, *rs_timer;
     double sb_tokens;
     int64_t sb_last_us;
+    uint64_t responses;              /* responses passed whole (close_after's requests) */
     struct fwd_conn *fwd;            /* owned: mode = forward's state (forward.c), NULL for mode = http */
 };
 
@@ -151,6 +152,7 @@ void http_choose_fault(struct http_conn *hc, struct http_req *r);
 /* header_control = on (docs/http.md): strips x-faultline-* lines from hc->rq_head and, for a client
  * in header_control_clients, plans the delay / abort they ask for. 1 when r got a plan. */
 int http_header_control(struct http_conn *hc, struct http_req *r);
+void http_close_after(struct http_conn *hc);   /* after a whole response: close_after */
 void http_hang_mark(struct http_conn *hc, struct http_req *r);   /* r is held: the call hangs */
 /* Forwards the head a latency or a hang kept back (r->pending_head), its wait being over. */
 void http_forward_pending(struct http_conn *hc, struct http_req *r);

@@ -84,7 +84,7 @@ void http_choose_fault(struct http_conn *hc, struct http_req *r)
     struct fl_proxy *px = c->px;
     for (int i = 0; i < px->nfaults; i++) {
         struct fault *f = px->faults[i];
-        if (!f->type->http || !fault_is_active(f)) continue;
+        if (!f->type->http || !f->type->http->plan || !fault_is_active(f)) continue;
         if (!fault_matches(hc, f, r) || !scope_admits(f, (const struct sockaddr *)&c->peer_sa)) continue;
         f->c.conns_seen++;
         int sel = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
@@ -196,6 +196,25 @@ int http_header_control(struct http_conn *hc, struct http_req *r)
     log_debug("header_control", "proxy=%s peer=%s delay_ms=%lld abort=%d", log_q(px->spec.name), conn_peer(c),
               (long long)(delay / 1000), (int)status);
     return 1;
+}
+
+/* A response was passed whole: faults with after_response (close_after) may end the connection
+ * now, between requests. Their probability is rolled once per response they would close on. */
+void http_close_after(struct http_conn *hc)
+{
+    struct conn *c = hc->c;
+    hc->responses++;
+    for (int i = 0; i < c->px->nfaults && !c->closing; i++) {
+        struct fault *f = c->px->faults[i];
+        if (!f->type->http || !f->type->http->after_response || !fault_is_active(f)) continue;
+        int how = f->type->http->after_response(f, hc->responses, fl_now_us() - c->t_open, c->p[1].bytes);
+        if (!how || (f->probability < 1.0 && !(fl_rand01() < f->probability))) continue;
+        f->c.conns_affected++;
+        if (how == CLOSE_RST) f->c.resets++;
+        else f->c.closes++;
+        conn_fault_applied(c, f);
+        conn_close(c, CLOSER_FAULT, (enum close_how)how);
+    }
 }
 
 void http_fault_ended(struct fault *f)

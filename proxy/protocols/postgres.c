@@ -373,12 +373,12 @@ static void pg_idle_end(struct pg_sess *s)
  * message as set up in *d, 0 = gated (the message stays at the head of the input). */
 static int pg_act(struct pg_sess *s, struct fault *f, int is_bind, uint32_t total, struct pg_cycle *cy)
 {
-    const struct pg_fcfg *fc = f->cfg;
+    struct pg_fcfg *fc = f->cfg;
     struct pg_dir *d = &s->d[0];
     switch (fc->act) {
     case PGA_LATENCY:
         d->decided = 1;
-        frame_delay(&s->fs, fc->delay_us, fc->jitter_us);
+        frame_delay(&s->fs, dist_sample(&fc->lat, &fc->lat_s), 0);
         return s->fs.gate_until ? 0 : 1;
     case PGA_HANG:
         d->decided = 1;

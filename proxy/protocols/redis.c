@@ -408,11 +408,11 @@ static inline int resp_cmd_fault(struct resp_sess *s, const struct resp_cmd *cmd
     if (!s->fs.px || !s->fs.px->nfaults) faults_apply = 0;
     struct fault *f = faults_apply && s->fs.px && s->fs.px->nfaults ? resp_decide(s, name, cmd->has_key ? cmd->key : NULL) : NULL;
     if (!f) return 2;
-    const struct resp_fcfg *fc = f->cfg;
+    struct resp_fcfg *fc = f->cfg;
     if (fc->act == RESPA_LATENCY && s->fs.c) {   /* detached: no time passes, no gate */
         d->decided = 1;
         d->in_cmd = 0;
-        frame_delay(&s->fs, fc->delay_us, fc->jitter_us);
+        frame_delay(&s->fs, dist_sample(&fc->lat, &fc->lat_s), 0);
         return 0;
     }
     if (fc->act == RESPA_HANG) {

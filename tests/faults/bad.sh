@@ -25,6 +25,21 @@ bad bad_start 10 "start" '[fault x]' 'proxy = p' 'type = drop' 'start = soon'
 bad bad_duration 10 "duration" '[fault x]' 'proxy = p' 'type = drop' 'duration = 5'
 bad latency_delay 10 "delay" '[fault x]' 'proxy = p' 'type = latency' 'delay = fast'
 bad latency_jitter 7 "jitter" '[fault x]' 'proxy = p' 'type = latency' 'delay = 1ms' 'jitter = 5ms'
+bad latency_distribution 10 "distribution" '[fault x]' 'proxy = p' 'type = latency' 'distribution = lognormal'
+bad latency_correlation 10 "correlation" '[fault x]' 'proxy = p' 'type = latency' 'correlation = 150%'
+bad loss_missing_p 7 "p" '[fault x]' 'proxy = p' 'type = loss' 'rto = 100ms'
+bad loss_p_high 10 "p" '[fault x]' 'proxy = p' 'type = loss' 'p = 2'
+bad loss_rto_max 7 "rto_max" '[fault x]' 'proxy = p' 'type = loss' 'p = 1%' 'rto = 1s' 'rto_max = 500ms'
+bad corrupt_missing 7 "per_byte" '[fault x]' 'proxy = p' 'type = corrupt'
+bad corrupt_zero 7 "per_byte" '[fault x]' 'proxy = p' 'type = corrupt' 'per_byte = 0'
+bad corrupt_high 10 "per_byte" '[fault x]' 'proxy = p' 'type = corrupt' 'per_byte = 120%'
+bad close_after_nothing 7 "bytes, requests or age" '[fault x]' 'proxy = p' 'type = close_after' 'close = fin'
+bad close_after_how 11 "close" '[fault x]' 'proxy = p' 'type = close_after' 'age = 1s' 'close = slam'
+bad close_after_requests 10 "requests" '[fault x]' 'proxy = p' 'type = close_after' 'requests = 0'
+bad stale_idle_missing 7 "idle" '[fault x]' 'proxy = p' 'type = stale_idle'
+bad stale_idle_on_use 11 "on_use" '[fault x]' 'proxy = p' 'type = stale_idle' 'idle = 1s' 'on_use = explode'
+bad connect_delay_missing 7 "delay" '[fault x]' 'proxy = p' 'type = connect_delay'
+bad connect_delay_dist 11 "distribution" '[fault x]' 'proxy = p' 'type = connect_delay' 'delay = 1s' 'distribution = flat'
 bad hang_on_end 10 "on_end" '[fault x]' 'proxy = p' 'type = hang' 'on_end = explode'
 bad hang_after_bytes 10 "after_bytes" '[fault x]' 'proxy = p' 'type = hang' 'after_bytes = lots'
 bad drop_after 10 "after" '[fault x]' 'proxy = p' 'type = drop' 'after = 1'
@@ -41,6 +56,12 @@ bad http_type_on_tcp 9 "type 'http_error' needs an http proxy; 'p' is mode tcp" 
 bad http_type_first 8 "type 'http_error' needs an http proxy; 'p' is mode tcp" '[fault x]' 'type = http_error' 'proxy = p'
 bad pg_type_on_tcp 9 "type 'pg_error' needs a postgres proxy; 'p' is mode tcp" '[fault x]' 'proxy = p' 'type = pg_error' 'sqlstate = 40001'
 bad timeout_on_end 11 "on_end" '[fault x]' 'proxy = p' 'type = timeout' 'timeout = 1s' 'on_end = maybe'
+
+# a bad seed: [faultline] is lines 1-3 of fprofile's header, seed the 4th
+fprofile "$TT/seed.ini" 9 "$LP"; sed -i 's/^log = debug$/log = debug\nseed = -3/' "$TT/seed.ini"
+"$FL" check "$TT/seed.ini" >"$TT/seed.err" 2>&1; rc=$?
+check bad_seed_exit2 [ "$rc" = 2 ]
+check bad_seed_line grep -q "seed.ini:4:.*seed" "$TT/seed.err"
 
 # serve refuses a bad profile with exit 2 too
 "$FL" serve "$TT/unknown_key.ini" >"$TT/serve.err" 2>&1; rc=$?
