@@ -40,6 +40,7 @@ COPY examples ./examples
 COPY tests/peers ./tests/peers
 COPY profiles ./profiles
 COPY man ./man
+COPY scripts ./scripts
 RUN make -j"$(nproc)" build/faultline build/examples/service \
  && make install PREFIX=/usr/local DESTDIR=/out \
  && install -m 0755 build/examples/service /out/usr/local/bin/faultline-example-service \

@@ -9,7 +9,9 @@
 #   2. faultline's own answers cannot be made to pile up: a client pipelining requests that an
 #      http_error fault answers (or Redis commands a redis_error fault answers), and reading
 #      none, holds at most the proxy's buffer of them.
-# Under a sanitizer (make asan) the bound is on the growth, doubled: its own memory is not ours.
+# Under a sanitizer (make asan) the bound is on the growth, and twice as high: ASan's redzones,
+# quarantine and shadow memory roughly double what every allocation costs (188 MiB of growth was
+# measured for what takes 108 MiB without it); an unbounded buffer still passes it by gigabytes.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../protocols/http_lib.bash"
 
@@ -46,8 +48,8 @@ start_fl "$TT/p.ini" || { fail start "$(cat "$FL_LOG")"; exit 1; }
 sanitized=0
 if grep -q -a __asan_init "$FL" 2>/dev/null || [ -n "${VALGRIND:-}" ]; then sanitized=1; fi
 rss0=$(rss_kb "$FL_PID")
-under() {   # under NAME PEAK_KIB LIMIT_KIB: the peak (or, sanitized, twice the growth) is under the limit
-    if [ $sanitized = 0 ]; then check "$1" [ "$2" -lt "$3" ]; else check "$1" [ $(( ($2 - rss0) * 2 )) -lt "$3" ]; fi
+under() {   # under NAME PEAK_KIB LIMIT_KIB: the peak (or, sanitized, the growth) is under the limit (sanitized: twice it)
+    if [ $sanitized = 0 ]; then check "$1" [ "$2" -lt "$3" ]; else check "$1" [ $(( $2 - rss0 )) -lt $(( $3 * 2 )) ]; fi
 }
 watch_rss() {   # watch_rss SECONDS: the peak RSS (KiB) while the attack runs
     local peak=0 r i
@@ -117,7 +119,7 @@ wait "$E1" "$E2"
 sed 's/^/# /' "$TT/err.out" "$TT/redis.out"
 echo "# own answers: rss before ${rss1} KiB, peak ${peak2} KiB"
 # 100 connections, each holding at most its buffer (256 KiB) of answers and a little input
-check own_answers_bounded [ $(( (peak2 - rss1) * (sanitized + 1) )) -lt $((64 * 1024)) ]
+check own_answers_bounded [ $(( peak2 - rss1 )) -lt $((64 * 1024 * (sanitized + 1))) ]
 check daemon_alive_after kill -0 "$FL_PID"
 check err_proxy_answers [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$EP/")" = 503 ]
 done_tests

@@ -32,7 +32,10 @@ src="$TT/src"; mkdir -p "$src/build"
 sed -n '/^FROM .* AS build/,/^FROM /p' $D | sed -n 's/^COPY \(.*\) \.\/\?[^ ]*$/\1/p' | tr ' ' '\n' | grep -v '^--' |
     while read -r f; do [ -n "$f" ] && cp -r --parents "$f" "$src/"; done
 cp "$FL" "$src/build/faultline"
-check docker_build_stage_install_replays make -s -C "$src" -o build/faultline install PREFIX=/usr/local DESTDIR="$TT/out"
+# every file the stage's build needs is copied (a dry run names a missing one), whatever build
+# directory this suite runs on (BUILD is set for build-asan)
+check docker_build_stage_has_every_input bash -c "make -n -C '$src' BUILD=build build/faultline >/dev/null"
+check docker_build_stage_install_replays make -s -C "$src" BUILD=build -o build/faultline install PREFIX=/usr/local DESTDIR="$TT/out"
 check docker_install_has_binary_and_profiles bash -c "[ -x '$TT/out/usr/local/bin/faultline' ] && ls '$TT/out/usr/local/share/faultline/profiles/'*.ini '$TT/out/usr/local/share/faultline/profiles/scenarios/'*.ini >/dev/null"
 # every shared library the binary needs comes from a package the runtime stage installs
 pk=$(sed -n '/^# ---- runtime/,$p' $D)
