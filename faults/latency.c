@@ -16,6 +16,7 @@
 #include "faults/fault.h"
 #include "faults/http_fault.h"
 #include "faults/dist.h"
+#include "faults/release_q.h"
 #include "common/parse.h"
 
 #include <stdio.h>
@@ -27,10 +28,8 @@ struct latency_cfg {
     int where_request;            /* http: where = request */
     struct dist_state per_req;    /* http: the correlation's memory, per fault (plan draws) */
 };
-struct mark { int64_t at; size_t len; };
 struct latency_state {
-    struct mark *q;
-    size_t head, n, cap;
+    struct release_q rq;          /* when each held run of bytes may go on */
     int64_t last_at;
     struct dist_state ds;         /* the correlation's memory for this direction */
 };
@@ -74,14 +73,6 @@ static void latency_http_plan(const struct fault *f, struct http_fault_plan *out
 }
 static const struct fault_http_ops latency_http_ops = {.plan = latency_http_plan};
 
-static void arm_head(struct stage *st)
-{
-    struct latency_state *s = st->state;
-    if (!s->n) return;
-    int64_t d = s->q[s->head].at - fl_now_us();
-    stage_timer(st, d < 0 ? 0 : d);
-}
-
 static void latency_data(struct stage *st, struct evbuffer *in)
 {
     const struct latency_cfg *c = st->cfg;
@@ -91,21 +82,10 @@ static void latency_data(struct stage *st, struct evbuffer *in)
     int64_t at = stage_arrival_us(st) + dist_sample(&c->d, &s->ds);
     if (at < s->last_at) at = s->last_at;
     s->last_at = at;
-    if (s->n == s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 8;
-        struct mark *nq = malloc(ncap * sizeof(*nq));
-        if (!nq) abort();
-        for (size_t i = 0; i < s->n; i++) nq[i] = s->q[(s->head + i) % s->cap];
-        free(s->q);
-        s->q = nq;
-        s->cap = ncap;
-        s->head = 0;
-    }
-    s->q[(s->head + s->n) % s->cap] = (struct mark){at, len};
-    s->n++;
+    rq_push(&s->rq, at, len);
     st->f->c.bytes_delayed += len;
     stage_hold(st, in);
-    if (s->n == 1) arm_head(st);
+    if (s->rq.n == 1) rq_arm(st, &s->rq);
 }
 
 static void latency_start(struct stage *st)
@@ -116,30 +96,20 @@ static void latency_start(struct stage *st)
 static void latency_timer(struct stage *st)
 {
     struct latency_state *s = st->state;
-    int64_t now = fl_now_us();
-    while (s->n && s->q[s->head].at <= now + 50) {
-        size_t len = s->q[s->head].len;
-        s->head = (s->head + 1) % s->cap;
-        s->n--;
-        stage_release(st, len);
-        if (stage_closing(st)) return;
-    }
-    arm_head(st);
+    rq_release_due(st, &s->rq);
 }
 
 static int latency_end(struct stage *st)
 {
     struct latency_state *s = st->state;
-    s->n = 0;
-    s->head = 0;
+    rq_clear(&s->rq);
     return 0;   /* release what is held, in order */
 }
 
 static void latency_free(struct stage *st)
 {
     struct latency_state *s = st->state;
-    free(s->q);
-    s->q = NULL;
+    rq_free(&s->rq);
 }
 
 const struct fault_type fault_latency = {

@@ -30,6 +30,7 @@
  */
 #include "faults/fault.h"
 #include "faults/dist.h"
+#include "faults/release_q.h"
 #include "common/parse.h"
 
 #include <stdio.h>
@@ -42,10 +43,8 @@ struct loss_cfg {
     uint64_t mss;
     int64_t rto_us, rto_max_us;
 };
-struct lmark { int64_t at; size_t len; };
 struct loss_state {
-    struct lmark *q;
-    size_t head, n, cap;
+    struct release_q rq;           /* when each held segment may go on */
     int64_t last_at;
     int bad;                       /* the model's state */
 };
@@ -128,34 +127,6 @@ static int64_t segment_stall(const struct loss_cfg *c, struct loss_state *s)
     return stall;
 }
 
-static void push(struct loss_state *s, int64_t at, size_t len)
-{
-    if (s->n && s->q[(s->head + s->n - 1) % s->cap].at == at) {   /* same release time: merge */
-        s->q[(s->head + s->n - 1) % s->cap].len += len;
-        return;
-    }
-    if (s->n == s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 8;
-        struct lmark *nq = malloc(ncap * sizeof(*nq));
-        if (!nq) abort();
-        for (size_t i = 0; i < s->n; i++) nq[i] = s->q[(s->head + i) % s->cap];
-        free(s->q);
-        s->q = nq;
-        s->cap = ncap;
-        s->head = 0;
-    }
-    s->q[(s->head + s->n) % s->cap] = (struct lmark){at, len};
-    s->n++;
-}
-
-static void arm_head(struct stage *st)
-{
-    struct loss_state *s = st->state;
-    if (!s->n) return;
-    int64_t d = s->q[s->head].at - fl_now_us();
-    stage_timer(st, d < 0 ? 0 : d);
-}
-
 static void loss_data(struct stage *st, struct evbuffer *in)
 {
     const struct loss_cfg *c = st->cfg;
@@ -163,51 +134,41 @@ static void loss_data(struct stage *st, struct evbuffer *in)
     size_t len = evbuffer_get_length(in);
     if (!len) return;
     int64_t now = fl_now_us(), t = s->last_at > now ? s->last_at : now;
-    int was_empty = s->n == 0;
+    int was_empty = s->rq.n == 0;
     for (size_t off = 0; off < len; off += (size_t)c->mss) {
         size_t seg = len - off < c->mss ? len - off : (size_t)c->mss;
         int64_t stall = segment_stall(c, s);
         if (stall) st->f->c.bytes_delayed += len - off;   /* this segment and the rest of the chunk wait */
         t += stall;
-        push(s, t, seg);
+        rq_push(&s->rq, t, seg);
     }
     s->last_at = t;
-    if (was_empty && s->n == 1 && s->q[s->head].at <= now) {   /* nothing lost, nothing waiting */
-        s->n = 0;
+    if (was_empty && s->rq.n == 1 && s->rq.q[s->rq.head].at <= now) {   /* nothing lost, nothing waiting */
+        rq_clear(&s->rq);
         stage_emit(st, in, (size_t)-1);
         return;
     }
     stage_hold(st, in);
-    if (was_empty) arm_head(st);
+    if (was_empty) rq_arm(st, &s->rq);
 }
 
 static void loss_timer(struct stage *st)
 {
     struct loss_state *s = st->state;
-    int64_t now = fl_now_us();
-    while (s->n && s->q[s->head].at <= now + 50) {
-        size_t len = s->q[s->head].len;
-        s->head = (s->head + 1) % s->cap;
-        s->n--;
-        stage_release(st, len);
-        if (stage_closing(st)) return;
-    }
-    arm_head(st);
+    rq_release_due(st, &s->rq);
 }
 
 static int loss_end(struct stage *st)
 {
     struct loss_state *s = st->state;
-    s->n = 0;
-    s->head = 0;
+    rq_clear(&s->rq);
     return 0;   /* release what is held, in order */
 }
 
 static void loss_free(struct stage *st)
 {
     struct loss_state *s = st->state;
-    free(s->q);
-    s->q = NULL;
+    rq_free(&s->rq);
 }
 
 const struct fault_type fault_loss = {
