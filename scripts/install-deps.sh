@@ -25,7 +25,7 @@ PKGS="build-essential pkg-config libevent-dev libhiredis-dev libinih-dev libpq-d
 libhttp-parser-dev libjansson-dev libssl-dev libnghttp2-dev openssl redis-server redis-tools postgresql postgresql-client curl jq
 procps iproute2 ca-certificates python3"
 TEST_PKGS="clang libclang-rt-14-dev golang-go strace libxml2-utils python3-urllib3 haproxy nghttp2-client python3-grpcio
-ruby ruby-minitest ruby-webmock bind9-dnsutils python3-dnspython"
+ruby ruby-minitest ruby-webmock bind9-dnsutils python3-dnspython python3-requests python3-yaml"
 case "${1:-}" in
 demo) ;;
 "") PKGS="$PKGS $TEST_PKGS" ;;
