@@ -843,8 +843,8 @@ void rec_query(struct rec_px *rp, const struct rec_query *q)
     if (q->error) rp->a_err++;
     if (event_begin(rp, "request") < 0) return;
     struct rbuf *b = &rec_st->b;
-    char peer[64];
-    rb_kv_u64(b, "conn", q->id), rb_kv_str(b, "peer", sockaddr_str(q->peer, peer, sizeof(peer)));
+    rb_kv_u64(b, "conn", q->id);
+    rb_kv_str(b, "peer", sockaddr_str(q->peer, (char[64]){0}, 64));   /* a buffer for this statement */
     const char *kv[][2] = {{"transport", q->transport}, {"name", q->name}, {"qtype", q->qtype}, {"method", q->qtype}, {"path", q->name},
                            {"rcode", q->rcode}, {"answer", q->answer}, {"fault", q->fault}, {"forwarded", q->forwarded ? "1" : NULL}};
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
