@@ -20,6 +20,7 @@
 # both builds see the same load.
 set -eu
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROUNDS=${1:-3}
 DUR=${DUR:-4}
 BUILD=${BUILD:-build}
@@ -27,21 +28,7 @@ FL=${FL:-$PWD/$BUILD/faultline}
 for t in perf wrk nginx haproxy; do command -v $t >/dev/null || { echo "cost: $t not installed (bench/passthrough.sh installs wrk, nginx, haproxy)"; exit 2; }; done
 [ -x "$FL" ] || make -s all BUILD="$BUILD"
 
-W=$(mktemp -d /tmp/flcost.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 0.3; rm -rf "$W"
-}
-trap cleanup EXIT
-free_port() {
-    local p
-    while :; do
-        p=$((10000 + RANDOM % 22000))
-        grep -qi "$(printf ':%04X ' "$p")" /proc/net/tcp /proc/net/tcp6 || { echo "$p"; return; }
-    done
-}
-wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+bench_workdir flcost
 NP=$(free_port); FP=$(free_port); HP=$(free_port); BP=$(free_port)
 
 mkdir -p "$W/nginx"
@@ -120,15 +107,14 @@ for r in $(seq 1 "$ROUNDS"); do
     for mode in keepalive close; do for t in "${order[@]}"; do measure $mode "$t"; done; done
     echo "round $r done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
-med() { awk -v m="$1" -v t="$2" -v k="$3" '$1 == m && $2 == t {print $k}' "$W/raw" | sort -g | awk '{a[NR] = $1} END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), load average at the start $LOAD0, at the end $(cut -d' ' -f1-3 /proc/loadavg); medians of $ROUNDS rounds, wrk -t2 -c50 -d${DUR}s."
 echo
 echo "| | faultline CPU µs/req | haproxy CPU µs/req | faultline/haproxy | faultline syscalls/req | haproxy syscalls/req | faultline req/s | haproxy req/s |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for mode in keepalive close; do
-    fc=$(med $mode faultline 4); hc=$(med $mode haproxy 4)
-    echo "| $mode | $fc | $hc | $(awk -v a="$fc" -v b="$hc" 'BEGIN { printf "%.2f", a / b }') | $(med $mode faultline 5) | $(med $mode haproxy 5) | $(med $mode faultline 3) | $(med $mode haproxy 3) |"
+    fc=$(raw_med $mode faultline 4); hc=$(raw_med $mode haproxy 4)
+    echo "| $mode | $fc | $hc | $(awk -v a="$fc" -v b="$hc" 'BEGIN { printf "%.2f", a / b }') | $(raw_med $mode faultline 5) | $(raw_med $mode haproxy 5) | $(raw_med $mode faultline 3) | $(raw_med $mode haproxy 3) |"
 done
 if [ -n "$FLB_PID" ]; then
     echo
@@ -137,8 +123,8 @@ if [ -n "$FLB_PID" ]; then
     echo "| | faultline_b CPU µs/req | faultline_b/haproxy | faultline_b/faultline | faultline_b syscalls/req | faultline_b req/s |"
     echo "|---|---:|---:|---:|---:|---:|"
     for mode in keepalive close; do
-        bc=$(med $mode faultline_b 4); fc=$(med $mode faultline 4); hc=$(med $mode haproxy 4)
-        echo "| $mode | $bc | $(awk -v a="$bc" -v b="$hc" 'BEGIN { printf "%.2f", a / b }') | $(awk -v a="$bc" -v b="$fc" 'BEGIN { printf "%.2f", a / b }') | $(med $mode faultline_b 5) | $(med $mode faultline_b 3) |"
+        bc=$(raw_med $mode faultline_b 4); fc=$(raw_med $mode faultline 4); hc=$(raw_med $mode haproxy 4)
+        echo "| $mode | $bc | $(awk -v a="$bc" -v b="$hc" 'BEGIN { printf "%.2f", a / b }') | $(awk -v a="$bc" -v b="$fc" 'BEGIN { printf "%.2f", a / b }') | $(raw_med $mode faultline_b 5) | $(raw_med $mode faultline_b 3) |"
     done
 fi
 echo

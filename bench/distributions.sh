@@ -18,6 +18,7 @@
 # With `write` the output replaces the section "latency distributions" of bench/results.md.
 set -u
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 BUILD=${BUILD:-build}
 FL=$BUILD/faultline
 T=$BUILD/t
@@ -26,20 +27,20 @@ N=${N:-1200}; CONNS=${CONNS:-8}; WRITE=0
 for a in "$@"; do case $a in short) N=240;; write) WRITE=1;; esac; done
 RT=()
 if [ "$(id -u)" = 0 ] && [ "${NORT:-0}" != 1 ] && command -v chrt >/dev/null && chrt -f 1 true 2>/dev/null; then RT=(chrt -f 1); fi
-D=$(mktemp -d /tmp/fdist.XXXXXX)
+bench_workdir fdist
 FLP=; EP=
-trap 'kill $FLP $EP 2>/dev/null; sleep 0.2; rm -rf "$D"' EXIT
-"${RT[@]}" "$T/faultc" echod 127.0.0.1:0 3600 >"$D/echod" 2>&1 & EP=$!
-for _ in $(seq 1 100); do grep -q '^listening' "$D/echod" && break; sleep 0.02; done
-UP=$(sed -n 's/^listening //p' "$D/echod")
-PORT=$((30000 + RANDOM % 20000))
+trap 'BENCH_MORE_PIDS="$FLP $EP"; bench_cleanup' EXIT
+"${RT[@]}" "$T/faultc" echod 127.0.0.1:0 3600 >"$W/echod" 2>&1 & EP=$!
+for _ in $(seq 1 100); do grep -q '^listening' "$W/echod" && break; sleep 0.02; done
+UP=$(sed -n 's/^listening //p' "$W/echod")
+PORT=$(free_port)
 fl() {  # fl [FAULT LINES...]: (re)starts faultline with one proxy and the faults
     [ -n "$FLP" ] && { kill "$FLP" 2>/dev/null; wait "$FLP" 2>/dev/null; FLP=; }
     { printf '[faultline]\nadmin = off\nlog = warn\ndrain = 1s\nseed = 24\n[proxy p]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\n' "$PORT" "$UP"
-      printf '%s\n' "$@"; } >"$D/p.ini"
-    "${RT[@]}" "$FL" serve "$D/p.ini" >/dev/null 2>>"$D/fl.log" & FLP=$!
+      printf '%s\n' "$@"; } >"$W/p.ini"
+    "${RT[@]}" "$FL" serve "$W/p.ini" >/dev/null 2>>"$W/fl.log" & FLP=$!
     for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0; sleep 0.05; done
-    echo "faultline did not start: $(tail -n 3 "$D/fl.log")"; exit 1
+    echo "faultline did not start: $(tail -n 3 "$W/fl.log")"; exit 1
 }
 rtts() {  # rtts N FILE: N round trips in ms over CONNS connections, one per line
     "${RT[@]}" python3 - "$PORT" "$1" "$CONNS" >"$2" <<'EOF'
@@ -66,18 +67,18 @@ print("\n".join("%.4f" % v for v in out))
 EOF
 }
 fl
-rtts 400 "$D/base"
-echo "## latency distributions (issue 24) — \`bench/distributions.sh\`" >"$D/out.md"
+rtts 400 "$W/base"
+echo "## latency distributions (issue 24) — \`bench/distributions.sh\`" >"$W/out.md"
 { echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg);" \
        "$([ ${#RT[@]} -gt 0 ] && echo "faultline, echo and client at SCHED_FIFO 1;" || echo "normal scheduling;")" "delay = 50ms, jitter = 10ms, N = $N round trips per distribution over $CONNS connections;" \
-       "the baseline round trip without a fault (median $(sort -n "$D/base" | awk '{a[NR]=$1} END {printf "%.3f", a[int(NR/2)+1]}') ms) is subtracted." \
+       "the baseline round trip without a fault (median $(sort -n "$W/base" | awk '{a[NR]=$1} END {printf "%.3f", a[int(NR/2)+1]}') ms) is subtracted." \
        "Bins: 12 between the target's 0.5% and 99.5% quantiles, plus the two outer tails."
-} >>"$D/out.md"
+} >>"$W/out.md"
 for dist in uniform normal pareto paretonormal; do
     fl '[fault lat]' 'proxy = p' 'type = latency' 'delay = 50ms' 'jitter = 10ms' "distribution = $dist"
-    rtts "$N" "$D/$dist"
-    python3 - "$dist" "$D/$dist" "$D/base" >>"$D/out.md" <<'EOF'
+    rtts "$N" "$W/$dist"
+    python3 - "$dist" "$W/$dist" "$W/base" >>"$W/out.md" <<'EOF'
 import bisect, math, random, statistics, sys
 dist, path, base = sys.argv[1], sys.argv[2], sys.argv[3]
 b = statistics.median(float(x) for x in open(base))
@@ -122,9 +123,9 @@ for a, c in zip(edges, edges[1:]):
     print("| %s | %d | %.0f | `%s` |" % (lab, m, t, bar))
 EOF
 done
-cat "$D/out.md"
+cat "$W/out.md"
 if [ "$WRITE" = 1 ]; then
-    python3 - "$D/out.md" <<'EOF'
+    python3 - "$W/out.md" <<'EOF'
 import re, sys
 new = open(sys.argv[1]).read().rstrip("\n") + "\n"
 R = "bench/results.md"

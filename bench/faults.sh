@@ -16,6 +16,7 @@
 # line per measurement; numbers from a shared machine are noisy, run it on a quiet one.
 set -u
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 BUILD=${BUILD:-build}
 FL=$BUILD/faultline
 T=$BUILD/t
@@ -27,38 +28,37 @@ step() { case " $STEPS " in *" $1 "*) return 0;; esac; return 1; }
 if [ "$SHORT" = 1 ]; then N_LAT=30 BW_SECS=3 HOLD_N=1000 HOLD_SECS=5 TP_SECS=2
 else N_LAT=200 BW_SECS=10 HOLD_N=5000 HOLD_SECS=20 TP_SECS=5; fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
-D=$(mktemp -d /tmp/fbench.XXXXXX)
-PIDS=()
+bench_workdir fbench
 FLP=
-trap 'for p in "${PIDS[@]}" $FLP; do kill "$p" 2>/dev/null; done; sleep 0.2; rm -rf "$D"' EXIT
+trap 'BENCH_MORE_PIDS=$FLP; bench_cleanup' EXIT
 
 RT=()   # a command prefix for the processes under test (chrt for the real-time latency run)
 peer() {  # peer VAR MODE [ARGS]: starts flpeer serve, sets VAR to its port
     local var=$1; shift
-    "${RT[@]}" "$T/flpeer" serve 127.0.0.1:0 "$@" >"$D/peer.$var" 2>&1 &
+    "${RT[@]}" "$T/flpeer" serve 127.0.0.1:0 "$@" >"$W/peer.$var" 2>&1 &
     PIDS+=($!)
-    for _ in $(seq 1 100); do grep -q '^listening' "$D/peer.$var" && break; sleep 0.02; done
-    printf -v "$var" '%s' "$(sed -n 's/^listening //p' "$D/peer.$var")"
+    for _ in $(seq 1 100); do grep -q '^listening' "$W/peer.$var" && break; sleep 0.02; done
+    printf -v "$var" '%s' "$(sed -n 's/^listening //p' "$W/peer.$var")"
 }
 echod() {  # echod VAR: a minimal echo (faultc echod: one recv and one send per message, no event
            # loop; flpeer's bufferevent echo takes a loop turn and 5 syscalls), sets VAR to its port
     local var=$1
-    "${RT[@]}" "$T/faultc" echod 127.0.0.1:0 3600 >"$D/echod.$var" 2>&1 &
+    "${RT[@]}" "$T/faultc" echod 127.0.0.1:0 3600 >"$W/echod.$var" 2>&1 &
     PIDS+=($!)
-    for _ in $(seq 1 100); do grep -q '^listening' "$D/echod.$var" && break; sleep 0.02; done
-    printf -v "$var" '%s' "$(sed -n 's/^listening //p' "$D/echod.$var")"
+    for _ in $(seq 1 100); do grep -q '^listening' "$W/echod.$var" && break; sleep 0.02; done
+    printf -v "$var" '%s' "$(sed -n 's/^listening //p' "$W/echod.$var")"
 }
 kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1; }
-PORT=$((30000 + RANDOM % 20000))
+PORT=$(free_port)
 fl() {  # fl UPSTREAM [FAULT LINES...]: (re)starts faultline with one proxy and the faults
     local up=$1; shift
     [ -n "$FLP" ] && { kill "$FLP" 2>/dev/null; wait "$FLP" 2>/dev/null; FLP=; }
     { printf '[faultline]\nadmin = off\nlog = warn\ndrain = 1s\n[proxy p]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\n' "$PORT" "$up"
-      printf '%s\n' "$@"; } >"$D/p.ini"
-    "${RT[@]}" "$FL" serve "$D/p.ini" >/dev/null 2>>"$D/fl.log" &
+      printf '%s\n' "$@"; } >"$W/p.ini"
+    "${RT[@]}" "$FL" serve "$W/p.ini" >/dev/null 2>>"$W/fl.log" &
     FLP=$!
     for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0; sleep 0.05; done
-    echo "faultline did not start: $(tail -n 3 "$D/fl.log")"; exit 1
+    echo "faultline did not start: $(tail -n 3 "$W/fl.log")"; exit 1
 }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -105,16 +105,16 @@ done
 if step 3; then
 fl "$ECHO" '[fault h]' 'proxy = p' 'type = hang'
 r0=$(rss "$FLP")
-"$T/faultc" hold "127.0.0.1:$PORT" "$HOLD_N" $((HOLD_SECS + 8)) >"$D/hold.out" &
+"$T/faultc" hold "127.0.0.1:$PORT" "$HOLD_N" $((HOLD_SECS + 8)) >"$W/hold.out" &
 HP=$!
-for _ in $(seq 1 200); do grep -q '^# holding' "$D/hold.out" && break; sleep 0.05; done
+for _ in $(seq 1 200); do grep -q '^# holding' "$W/hold.out" && break; sleep 0.05; done
 sleep 2
 r1=$(rss "$FLP"); t0=$(ticks "$FLP")
 sleep "$HOLD_SECS"
 t1=$(ticks "$FLP"); r2=$(rss "$FLP")
-echo "hang x$(sed -n 's/^# holding //p' "$D/hold.out") held ${HOLD_SECS}s: cpu=$(awk -v t=$((t1 - t0)) -v s="$HOLD_SECS" -v hz="$HZ" 'BEGIN{printf "%.2f%%", t*100/hz/s}') rss_before=${r0}KiB rss_held=${r2}KiB per_conn=$(awk -v a="$r0" -v b="$r2" -v n="$HOLD_N" 'BEGIN{printf "%.2f KiB", (b-a)/n}') (5 B held each)"
+echo "hang x$(sed -n 's/^# holding //p' "$W/hold.out") held ${HOLD_SECS}s: cpu=$(awk -v t=$((t1 - t0)) -v s="$HOLD_SECS" -v hz="$HZ" 'BEGIN{printf "%.2f%%", t*100/hz/s}') rss_before=${r0}KiB rss_held=${r2}KiB per_conn=$(awk -v a="$r0" -v b="$r2" -v n="$HOLD_N" 'BEGIN{printf "%.2f KiB", (b-a)/n}') (5 B held each)"
 wait "$HP"
-echo "  client: $(tail -n1 "$D/hold.out")"
+echo "  client: $(tail -n1 "$W/hold.out")"
 fi
 
 # 4. pass-through throughput: no fault vs a fault defined but never selected. Two faultlines run

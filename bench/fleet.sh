@@ -14,27 +14,18 @@ set -u
 N=${1:-50}
 ROUNDS=${2:-20}
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 BUILD=${BUILD:-build}
 FL=$PWD/$BUILD/faultline
 [ -x "$FL" ] || { echo "build first: make"; exit 2; }
-D=$(mktemp -d /tmp/benchfleet.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.5; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$D"; }
-trap cleanup EXIT
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 12000))
-        grep -qi "$(printf ':%04X ' "$p")" /proc/net/tcp /proc/net/tcp6 2>/dev/null || { echo "$p"; return; }
-    done
-}
+bench_workdir benchfleet
 RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$D" --daemonize no --loglevel warning \
-    --maxclients 10000 >"$D/redis.log" 2>&1 &
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$W" --daemonize no --loglevel warning \
+    --maxclients 10000 >"$W/redis.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 R() { redis-cli -p "$RPORT" "$@"; }
-KEY=$D/key
+KEY=$W/key
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY"
 chmod 600 "$KEY"
 ctl() { "$FL" ctl --fleet "$@" --redis "redis://127.0.0.1:$RPORT" --key-file "$KEY"; }
@@ -44,8 +35,8 @@ for i in $(seq 1 "$N"); do
     while [[ " ${ports[*]:-} " == *" $p "* ]]; do p=$(free_port); done
     ports+=("$p")
     printf '[faultline]\nadmin = off\nlog = warn\n[fleet]\nredis = redis://127.0.0.1:%s\nkey_file = %s\nid = b%03d\nservice = bench\nzone = z%d\n[proxy db]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:9\n' \
-        "$RPORT" "$KEY" "$i" $((i % 3)) "$p" >"$D/p$i.ini"
-    "$FL" serve "$D/p$i.ini" 2>"$D/fl$i.log" &
+        "$RPORT" "$KEY" "$i" $((i % 3)) "$p" >"$W/p$i.ini"
+    "$FL" serve "$W/p$i.ini" 2>"$W/fl$i.log" &
     PIDS+=($!)
 done
 up=0
@@ -63,11 +54,11 @@ measure() {  # measure OP ARGS...
     [ "$(jq -r .applied <<<"$out")" = "$N" ] || { echo "FAIL $(jq -c '{applied,of,timed_out}' <<<"$out")" >&2; }
     jq -r '"\(.ms) " + ([.acks[] | .at_ms - $ts] | map(tostring) | join(" "))' --argjson ts "$(jq .sent_ms <<<"$out")" <<<"$out"
 }
-: >"$D/apply"
-: >"$D/kill"
+: >"$W/apply"
+: >"$W/kill"
 for k in $(seq 1 "$ROUNDS"); do
-    measure add "f$k" type=latency proxy=db delay=1ms --lease 120s >>"$D/apply"
-    measure kill >>"$D/kill"
+    measure add "f$k" type=latency proxy=db delay=1ms --lease 120s >>"$W/apply"
+    measure kill >>"$W/kill"
     ctl resume >/dev/null 2>&1
 done
 
@@ -75,12 +66,12 @@ done
 sleep 2
 R CONFIG RESETSTAT >/dev/null
 sleep 10
-R INFO commandstats >"$D/cs"
+R INFO commandstats >"$W/cs"
 mem=$(R INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')
 slen=$(R XLEN faultline:fleet:default:cmd)
 ikey=$(R --raw MEMORY USAGE faultline:fleet:default:inst:b001)
 
-python3 - "$N" "$D" "$mem" "$slen" "$ikey" <<'PY'
+python3 - "$N" "$W" "$mem" "$slen" "$ikey" <<'PY'
 import sys, re
 n, d, mem, slen, ikey = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5] or 0)
 def pct(v, p):

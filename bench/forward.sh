@@ -21,6 +21,7 @@
 # connections per run, 200), NOTE (a line added to the results, e.g. "machine shared").
 set -eu
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROUNDS=${ROUNDS:-3}
 DUR=${DUR:-5}
 N=${N:-2000}
@@ -33,23 +34,7 @@ for c in nginx wrk curl python3 openssl; do command -v $c >/dev/null || { echo "
 [ -x "$FL" ] || make -s all BUILD="$BUILD"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-W=$(mktemp -d /tmp/flfwdbench.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
-free_port() {
-    local p
-    while :; do
-        p=$((10000 + RANDOM % 22000))
-        grep -qi "$(printf ':%04X ' "$p")" /proc/net/tcp /proc/net/tcp6 || { echo "$p"; return; }
-    done
-}
-wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+bench_workdir flfwdbench
 
 H=api.example.test
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/key.pem" -out "$W/cert.pem" -days 30 \
@@ -188,9 +173,6 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 stop_fl
 
-med() { awk -v m="$1" -v t="$2" '$1 == m && $2 == t {print $3}' "$W/raw" | sort -g | awk '{a[NR] = $1} END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "-") print "-"; else printf "%.2f", a / b }'; }
-fmt() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "-") print "-"; else printf "%." d "f", v }'; }
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 {
     echo "<!-- forward:begin (written by bench/forward.sh; edits here are overwritten) -->"
@@ -206,15 +188,15 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
     echo
     echo "| plain HTTP, keep-alive | direct | mode = http | mode = forward | forward/http |"
     echo "|---|---:|---:|---:|---:|"
-    echo "| requests/s | $(fmt "$(med rps direct)" 0) | $(fmt "$(med rps http)" 0) | $(fmt "$(med rps forward)" 0) | $(ratio "$(med rps forward)" "$(med rps http)") |"
+    echo "| requests/s | $(fmt "$(raw_med rps direct)" 0) | $(fmt "$(raw_med rps http)" 0) | $(fmt "$(raw_med rps forward)" 0) | $(ratio "$(raw_med rps forward)" "$(raw_med rps http)") |"
     for m in p50 p99; do
-        echo "| $m ms | $(fmt "$(med $m direct)" 3) | $(fmt "$(med $m http)" 3) | $(fmt "$(med $m forward)" 3) | $(ratio "$(med $m forward)" "$(med $m http)") |"
+        echo "| $m ms | $(fmt "$(raw_med $m direct)" 3) | $(fmt "$(raw_med $m http)" 3) | $(fmt "$(raw_med $m forward)" 3) | $(ratio "$(raw_med $m forward)" "$(raw_med $m http)") |"
     done
     echo
     echo "| HTTPS (Python client) | direct | CONNECT tunnel | CONNECT opened (tls_ca) | opened/direct |"
     echo "|---|---:|---:|---:|---:|"
-    echo "| µs per request, keep-alive | $(fmt "$(med req_us direct)" 0) | $(fmt "$(med req_us tunnel)" 0) | $(fmt "$(med req_us opened)" 0) | $(ratio "$(med req_us opened)" "$(med req_us direct)") |"
-    echo "| ms per new connection (median) | $(fmt "$(med conn_ms direct)" 2) | $(fmt "$(med conn_ms tunnel)" 2) | $(fmt "$(med conn_ms opened)" 2) | $(ratio "$(med conn_ms opened)" "$(med conn_ms direct)") |"
+    echo "| µs per request, keep-alive | $(fmt "$(raw_med req_us direct)" 0) | $(fmt "$(raw_med req_us tunnel)" 0) | $(fmt "$(raw_med req_us opened)" 0) | $(ratio "$(raw_med req_us opened)" "$(raw_med req_us direct)") |"
+    echo "| ms per new connection (median) | $(fmt "$(raw_med conn_ms direct)" 2) | $(fmt "$(raw_med conn_ms tunnel)" 2) | $(fmt "$(raw_med conn_ms opened)" 2) | $(ratio "$(raw_med conn_ms opened)" "$(raw_med conn_ms direct)") |"
     echo
     echo "Raw per-round values:"
     echo

@@ -12,34 +12,25 @@ SECS=${1:-8}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-32}
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 BUILD=${BUILD:-build}
 FL=$BUILD/faultline
 [ -x "$FL" ] && [ -x "$BUILD/t/httpup" ] || { echo "build first: make"; exit 2; }
 command -v wrk >/dev/null || { echo "wrk not installed (apt-get install wrk)"; exit 2; }
-D=$(mktemp -d /tmp/benchhttp.XXXXXX)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.2; rm -rf "$D"' EXIT
+bench_workdir benchhttp
 
-"$BUILD/t/httpup" 127.0.0.1:0 >"$D/up.port" & PIDS+=($!)
-for _ in $(seq 1 100); do grep -q listening "$D/up.port" && break; sleep 0.05; done
-UP=$(sed -n 's/^listening //p' "$D/up.port")
+"$BUILD/t/httpup" 127.0.0.1:0 >"$W/up.port" & PIDS+=($!)
+for _ in $(seq 1 100); do grep -q listening "$W/up.port" && break; sleep 0.05; done
+UP=$(sed -n 's/^listening //p' "$W/up.port")
 # free ports (not in /proc/net/tcp*): a random port taken by another process made faultline
 # exit at startup, and every faultline figure came out -1
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 20000))
-        grep -qi "$(printf ':%04X ' "$p")" /proc/net/tcp /proc/net/tcp6 2>/dev/null || { echo "$p"; return; }
-    done
-    echo 0
-}
 wait_listen() {  # wait_listen PORT WHAT LOG
     for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
     echo "bench: $2 is not listening on 127.0.0.1:$1:"; tail -n 5 "$3"; exit 1
 }
 PT=$(free_port); PH=$(free_port); PX=$(free_port)
 [ "$PH" != "$PT" ] || PH=$(free_port)
-cat >"$D/p.ini" <<INI
+cat >"$W/p.ini" <<INI
 [faultline]
 admin = off
 log = warn
@@ -51,13 +42,13 @@ listen = 127.0.0.1:$PH
 upstream = 127.0.0.1:$UP
 mode = http
 INI
-"$FL" serve "$D/p.ini" 2>"$D/fl.log" & PIDS+=($!)
+"$FL" serve "$W/p.ini" 2>"$W/fl.log" & PIDS+=($!)
 FL_PID=$!
-wait_listen "$PT" "faultline (tcp)" "$D/fl.log"
-wait_listen "$PH" "faultline (http)" "$D/fl.log"
+wait_listen "$PT" "faultline (tcp)" "$W/fl.log"
+wait_listen "$PH" "faultline (http)" "$W/fl.log"
 HA_PID=
 if command -v haproxy >/dev/null; then
-    cat >"$D/haproxy.cfg" <<CFG
+    cat >"$W/haproxy.cfg" <<CFG
 global
     nbthread 1
     maxconn 4096
@@ -73,7 +64,7 @@ frontend f
 backend b
     server s1 127.0.0.1:$UP
 CFG
-    haproxy -f "$D/haproxy.cfg" -db >"$D/haproxy.log" 2>&1 & PIDS+=($!)
+    haproxy -f "$W/haproxy.cfg" -db >"$W/haproxy.log" 2>&1 & PIDS+=($!)
     HA_PID=$!
 fi
 sleep 0.5
@@ -119,15 +110,15 @@ for r in $(seq 1 "$ROUNDS"); do
                     haproxy) [ $HAVE_HAPROXY = 1 ] && run haproxy "$PX" "$c";;
                 esac
             done
-        } >"$D/res.$c.$r"
+        } >"$W/res.$c.$r"
         echo "-- round $r, $c connection(s), wrk -t1 -d${SECS}s, load $(cut -d' ' -f1 /proc/loadavg)"
         printf '%-8s %12s %10s %10s %12s\n' target req/s p50_us p99_us cpu_us/req
-        sort "$D/res.$c.$r" | awk '{printf "%-8s %12.0f %10.0f %10.0f %12s\n", $1, $2, $3, $4, ($5 < 0 ? "-" : $5)}'
+        sort "$W/res.$c.$r" | awk '{printf "%-8s %12.0f %10.0f %10.0f %12s\n", $1, $2, $3, $4, ($5 < 0 ? "-" : $5)}'
     done
 done
 # medians per target and connection count (fields: target rps p50 p99 cpu)
 med() {  # med CONNS -> one line per target with the median of each field over the rounds
-    cat "$D"/res."$1".* | sort -k1,1 | awk '
+    cat "$W"/res."$1".* | sort -k1,1 | awk '
         function median(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
                                            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
         function flush(   k) { if (name == "") return; printf "%s", name; for (k = 2; k <= 5; k++) { split(col[k], v, " "); printf " %s", median(v, n) } printf "\n" }
@@ -135,11 +126,11 @@ med() {  # med CONNS -> one line per target with the median of each field over t
         { n++; for (k = 2; k <= 5; k++) col[k] = col[k] " " $k }
         END { flush() }'
 }
-med "$CONNS" >"$D/res"
-med 1 | awk '{print "one_" $0}' >>"$D/res"
+med "$CONNS" >"$W/res"
+med 1 | awk '{print "one_" $0}' >>"$W/res"
 echo "-- medians of $ROUNDS rounds"
 printf '%-12s %12s %10s %10s %12s\n' target req/s p50_us p99_us cpu_us/req
-awk '{printf "%-12s %12.0f %10.0f %10.0f %12s\n", $1, $2, $3, $4, ($5 < 0 ? "-" : $5)}' "$D/res"
+awk '{printf "%-12s %12.0f %10.0f %10.0f %12s\n", $1, $2, $3, $4, ($5 < 0 ? "-" : $5)}' "$W/res"
 awk '
     {rps[$1] = $2; p99[$1] = $4; cpu[$1] = $5}
     END {
@@ -150,7 +141,7 @@ awk '
         added = p99["one_http"] - p99["one_direct"]
         printf "http/tcp req/s: %.0f%% (target >= 75%%): %s\n", share, (share >= 75 ? "PASS" : "FAIL")
         printf "p99 added by http mode vs direct (1 connection): %.0f us (target <= 300 us): %s\n", added, (added <= 300 ? "PASS" : "FAIL")
-    }' "$D/res"
+    }' "$W/res"
 rc=$?
 echo "GET / (6-byte body), keep-alive; upstream tests/peers/httpup.c; $(nproc) cores, load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $rc

@@ -23,25 +23,14 @@ STREAMS=${STREAMS:-10}
 GCONNS=${GCONNS:-4}
 IDLE=${IDLE:-500}
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROOT=$(pwd)
 BUILD=${BUILD:-build}
 FL=$BUILD/faultline
 [ -x "$FL" ] || { echo "build first: make"; exit 2; }
 for t in h2load haproxy python3; do command -v $t >/dev/null || { echo "$t not installed (scripts/install-deps.sh)"; exit 2; }; done
-D=$(mktemp -d /tmp/benchh2.XXXXXX)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.2; rm -rf "$D"' EXIT
+bench_workdir benchh2
 
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 20000))
-        grep -qi "$(printf ':%04X ' "$p")" /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
-        grep -qx "$p" "$D/ports" 2>/dev/null && continue
-        echo "$p" >>"$D/ports"; echo "$p"; return
-    done
-    echo 0
-}
 wait_listen() {  # wait_listen PORT WHAT LOG
     for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
     echo "bench: $2 is not listening on 127.0.0.1:$1:"; tail -n 5 "$3"; exit 1
@@ -49,7 +38,7 @@ wait_listen() {  # wait_listen PORT WHAT LOG
 UP=$(free_port); PF=$(free_port); PX=$(free_port); PG=$(free_port)
 
 # the upstream: haproxy answering itself, HTTP/2 cleartext (prior knowledge)
-cat >"$D/up.cfg" <<CFG
+cat >"$W/up.cfg" <<CFG
 global
     nbthread 1
     maxconn 8192
@@ -62,11 +51,11 @@ frontend up
     bind 127.0.0.1:$UP proto h2
     http-request return status 200 content-type text/plain string "hello from h2 upstream"
 CFG
-haproxy -f "$D/up.cfg" -db >"$D/up.log" 2>&1 & PIDS+=($!)
-wait_listen "$UP" "haproxy (upstream)" "$D/up.log"
+haproxy -f "$W/up.cfg" -db >"$W/up.log" 2>&1 & PIDS+=($!)
+wait_listen "$UP" "haproxy (upstream)" "$W/up.log"
 
 # the peer: haproxy in HTTP/2 on both sides, one thread
-cat >"$D/ha.cfg" <<CFG
+cat >"$W/ha.cfg" <<CFG
 global
     nbthread 1
     maxconn 8192
@@ -82,18 +71,18 @@ frontend f
 backend b
     server s1 127.0.0.1:$UP proto h2
 CFG
-haproxy -f "$D/ha.cfg" -db >"$D/ha.log" 2>&1 & PIDS+=($!)
+haproxy -f "$W/ha.cfg" -db >"$W/ha.log" 2>&1 & PIDS+=($!)
 HA_PID=$!
-wait_listen "$PX" "haproxy (peer)" "$D/ha.log"
+wait_listen "$PX" "haproxy (peer)" "$W/ha.log"
 
 # the gRPC server (node @grpc/grpc-js, installed under $BUILD/npm-grpc by the tests)
 GRPC_JS=$ROOT/$BUILD/npm-grpc
 HAVE_GRPC=0
 GS=
 if command -v node >/dev/null && [ -f "$GRPC_JS/node_modules/@grpc/grpc-js/package.json" ]; then
-    GRPC_JS=$GRPC_JS node tests/peers/grpc_peer.js server >"$D/gs.log" 2>&1 & PIDS+=($!)
-    for _ in $(seq 1 300); do grep -q '^listening ' "$D/gs.log" && break; sleep 0.02; done
-    GS=$(sed -n 's/^listening //p' "$D/gs.log" | head -n1)
+    GRPC_JS=$GRPC_JS node tests/peers/grpc_peer.js server >"$W/gs.log" 2>&1 & PIDS+=($!)
+    for _ in $(seq 1 300); do grep -q '^listening ' "$W/gs.log" && break; sleep 0.02; done
+    GS=$(sed -n 's/^listening //p' "$W/gs.log" | head -n1)
     [ -n "$GS" ] && HAVE_GRPC=1
 fi
 [ $HAVE_GRPC = 1 ] || echo "# no gRPC server (node and tests' npm-grpc needed: run tests/protocols/grpc_faults.sh once): gRPC part skipped"
@@ -102,14 +91,14 @@ fi
     printf '[faultline]\nadmin = off\nlog = warn\n'
     printf '[proxy h2]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\nmode = http2\n' "$PF" "$UP"
     [ $HAVE_GRPC = 1 ] && printf '[proxy g]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\nmode = grpc\n' "$PG" "$GS"
-} >"$D/p.ini"
-"$FL" serve "$D/p.ini" 2>"$D/fl.log" & PIDS+=($!)
+} >"$W/p.ini"
+"$FL" serve "$W/p.ini" 2>"$W/fl.log" & PIDS+=($!)
 FL_PID=$!
-wait_listen "$PF" "faultline (http2)" "$D/fl.log"
-[ $HAVE_GRPC = 1 ] && wait_listen "$PG" "faultline (grpc)" "$D/fl.log"
+wait_listen "$PF" "faultline (http2)" "$W/fl.log"
+[ $HAVE_GRPC = 1 ] && wait_listen "$PG" "faultline (grpc)" "$W/fl.log"
 
 # one gRPC message: uncompressed, 4 bytes "ping"
-printf '\x00\x00\x00\x00\x04ping' >"$D/msg"
+printf '\x00\x00\x00\x00\x04ping' >"$W/msg"
 
 ticks() { [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" || echo 0; }
 HZ=$(getconf CLK_TCK)
@@ -147,29 +136,28 @@ for r in $(seq 1 "$ROUNDS"); do
                     grpc_direct) port=$GS; pid=;;
                     grpc_faultline) port=$PG; pid=$FL_PID;;
                 esac
-                URLPATH=/test.Echo/Unary h2run "$t" "$port" "$pid" "$GCONNS" "$STREAMS" -d "$D/msg" \
+                URLPATH=/test.Echo/Unary h2run "$t" "$port" "$pid" "$GCONNS" "$STREAMS" -d "$W/msg" \
                     -H 'content-type: application/grpc' -H 'te: trailers'
             done
         fi
-    } >"$D/res.$r"
+    } >"$W/res.$r"
     echo "-- round $r: h2load -t1 -c$CONNS -m$STREAMS -D${SECS}s (gRPC: -c$GCONNS), load $(cut -d' ' -f1 /proc/loadavg)"
     printf '%-15s %12s %12s %8s\n' target req/s cpu_us/req failed
-    awk '{printf "%-15s %12.0f %12s %8s\n", $1, $2, ($3 < 0 ? "-" : $3), $4}' "$D/res.$r"
+    awk '{printf "%-15s %12.0f %12s %8s\n", $1, $2, ($3 < 0 ? "-" : $3), $4}' "$W/res.$r"
 done
 
-cat "$D"/res.* | sort -k1,1 | awk '
+cat "$W"/res.* | sort -k1,1 | awk '
     function median(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
                                        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
     function flush() { if (name == "") return; split(c2, v2, " "); split(c3, v3, " "); printf "%s %s %s\n", name, median(v2, n), median(v3, n) }
     $1 != name { flush(); name = $1; n = 0; c2 = ""; c3 = "" }
     { n++; c2 = c2 " " $2; c3 = c3 " " $3 }
-    END { flush() }' >"$D/med"
+    END { flush() }' >"$W/med"
 
 # memory per idle HTTP/2 connection
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 sleep 0.5
 rss0=$(rss_kb "$FL_PID")
-python3 - "$PF" "$IDLE" "$D/idle.ready" <<'PY' & PIDS+=($!)
+python3 - "$PF" "$IDLE" "$W/idle.ready" <<'PY' & PIDS+=($!)
 import socket, sys, time
 port, n, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 socks = []
@@ -184,7 +172,7 @@ open(ready, "w").write("ok\n")
 time.sleep(600)
 PY
 IDLE_PID=$!
-for _ in $(seq 1 400); do [ -f "$D/idle.ready" ] && break; sleep 0.05; done
+for _ in $(seq 1 400); do [ -f "$W/idle.ready" ] && break; sleep 0.05; done
 sleep 1
 rss1=$(rss_kb "$FL_PID")
 kill "$IDLE_PID" 2>/dev/null
@@ -192,7 +180,7 @@ per=$(awk -v a="$rss0" -v b="$rss1" -v n="$IDLE" 'BEGIN { printf "%.1f", (b - a)
 
 echo "-- medians of $ROUNDS rounds"
 printf '%-15s %12s %12s\n' target req/s cpu_us/req
-awk '{printf "%-15s %12.0f %12s\n", $1, $2, ($3 < 0 ? "-" : $3)}' "$D/med"
+awk '{printf "%-15s %12.0f %12s\n", $1, $2, ($3 < 0 ? "-" : $3)}' "$W/med"
 echo "idle HTTP/2 connections: $IDLE, faultline RSS $rss0 -> $rss1 KiB: $per KiB per connection (client side, upstream side and both nghttp2 sessions)"
 awk '
     {rps[$1] = $2; cpu[$1] = $3}
@@ -210,7 +198,7 @@ awk '
             if (g < 80) rc = 1
         } else if ("grpc_direct" in rps) { print "grpc: no data: FAIL"; rc = 1 }
         exit rc
-    }' "$D/med"
+    }' "$W/med"
 rc=$?
 echo "upstream: haproxy http-request return (h2c); gRPC: tests/peers/grpc_peer.js (node $(node --version 2>/dev/null)); $(nproc) cores, load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $rc

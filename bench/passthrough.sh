@@ -32,21 +32,8 @@ FL=$PWD/$BUILD/faultline
 IDLECONNS=$PWD/$BUILD/t/idleconns
 
 # ---- tools
-need=""
-command -v nginx >/dev/null || need="$need nginx-light"
-command -v haproxy >/dev/null || need="$need haproxy"
-command -v wrk >/dev/null || need="$need wrk"
-command -v iperf3 >/dev/null || need="$need iperf3"
-command -v jq >/dev/null || need="$need jq"
-if [ -n "$need" ]; then
-    echo "bench: installing$need"
-    # keep the packages' own services from starting on install (we run private instances)
-    made_policy=0
-    if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made_policy=1; fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends $need >/dev/null
-    [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
-fi
+source bench/lib.sh
+bench_need nginx:nginx-light haproxy:haproxy wrk:wrk iperf3:iperf3 jq:jq
 [ -x "$FL" ] && [ -x "$IDLECONNS" ] || make -s all BUILD="$BUILD"
 
 # 10,000 proxied connections need 20,000+ descriptors in the proxy. Raising the hard limit needs
@@ -62,25 +49,8 @@ fi
 HELD_NOTE=${HELD_NOTE:-}
 MAXCONN=$(( HELD + 50 ))
 
-W=$(mktemp -d /tmp/flbench.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
+bench_workdir flbench
 
-free_port() {
-    local p
-    while :; do
-        p=$((10000 + RANDOM % 22000))   # below the ephemeral range
-        grep -qi "$(printf ':%04X ' "$p")" /proc/net/tcp /proc/net/tcp6 || { echo "$p"; return; }
-    done
-}
-wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 NP=$(free_port); IP=$(free_port)
 FP=$(free_port); FIP=$(free_port)
@@ -247,7 +217,6 @@ done
 stop_proxies
 
 # ---- medians and the report
-med() { awk -v m="$1" -v t="$2" '$1 == m && $2 == t {print $3}' "$W/raw" | sort -g | awk '{a[NR] = $1} END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # paired METRIC: "MEDIAN WON/ROUNDS" of the per-round faultline/haproxy ratios (raw lines are in
 # time order, so the i-th value of each target is round i's)
 paired() {   # paired METRIC [OTHER]: faultline against OTHER (haproxy)
@@ -257,8 +226,6 @@ paired() {   # paired METRIC [OTHER]: faultline against OTHER (haproxy)
         awk '{a[NR] = $1; if ($1 >= 1) w++} END { if (NR == 0) { print "- -"; exit }
              m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.2f %d/%d\n", m, w, NR }'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "-") print "-"; else printf "%.2f", a / b }'; }
-fmt() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "-") print "-"; else printf "%." d "f", v }'; }
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 {
     echo "<!-- passthrough:begin (written by bench/passthrough.sh; edits here are overwritten) -->"
@@ -276,15 +243,15 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
     echo "|---|---:|---:|---:|---:|---:|"
     for m in ka_rps nc_rps bulk_gbps; do
         case $m in ka_rps) label="keep-alive requests/s";; nc_rps) label="new connections/s";; bulk_gbps) label="bulk Gbit/s (iperf3)";; esac
-        d=$(med $m direct); f=$(med $m faultline); h=$(med $m haproxy)
+        d=$(raw_med $m direct); f=$(raw_med $m faultline); h=$(raw_med $m haproxy)
         dd=0; [ $m = bulk_gbps ] && dd=2
         echo "| $label | $(fmt "$d" $dd) | $(fmt "$f" $dd) | $(fmt "$h" $dd) | $(ratio "$f" "$d") | $(ratio "$h" "$d") |"
     done
     for m in ka_p50 ka_p99; do
-        echo "| keep-alive ${m#ka_} ms | $(fmt "$(med $m direct)" 3) | $(fmt "$(med $m faultline)" 3) | $(fmt "$(med $m haproxy)" 3) | | |"
+        echo "| keep-alive ${m#ka_} ms | $(fmt "$(raw_med $m direct)" 3) | $(fmt "$(raw_med $m faultline)" 3) | $(fmt "$(raw_med $m haproxy)" 3) | | |"
     done
-    echo "| KiB per idle proxied connection ($IDLE) | | $(fmt "$(med idle_kib faultline)" 2) | $(fmt "$(med idle_kib haproxy)" 2) | | |"
-    echo "| $HELD concurrent connections answered | | $(med held_ok faultline) | $(med held_ok haproxy) | | |"
+    echo "| KiB per idle proxied connection ($IDLE) | | $(fmt "$(raw_med idle_kib faultline)" 2) | $(fmt "$(raw_med idle_kib haproxy)" 2) | | |"
+    echo "| $HELD concurrent connections answered | | $(raw_med held_ok faultline) | $(raw_med held_ok haproxy) | | |"
     echo
     # the machine's speed drifts from round to round (direct's own rate moves by tens of percent);
     # within a round the targets run back to back, so each round's faultline/haproxy ratio
@@ -299,8 +266,8 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
         echo "| $label | $1 | $2 |"
     done
     echo
-    f=$(med ka_rps faultline); h=$(med ka_rps haproxy); f2=$(med nc_rps faultline); h2=$(med nc_rps haproxy)
-    f3=$(med bulk_gbps faultline); h3=$(med bulk_gbps haproxy); fi=$(med idle_kib faultline)
+    f=$(raw_med ka_rps faultline); h=$(raw_med ka_rps haproxy); f2=$(raw_med nc_rps faultline); h2=$(raw_med nc_rps haproxy)
+    f3=$(raw_med bulk_gbps faultline); h3=$(raw_med bulk_gbps haproxy); fi=$(raw_med idle_kib faultline)
     verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 >= b + 0) ? "met" : "NOT met" }'; }
     if [ -n "$FL_BASE" ]; then
         echo "This build against FL_BASE ($FL_BASE, $("$FL_BASE" version | head -n1)), in the same rounds:"
@@ -309,7 +276,7 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
         echo "|---|---:|---:|---:|---:|---:|"
         for m in ka_rps nc_rps bulk_gbps idle_kib; do
             case $m in ka_rps) label="keep-alive requests/s";; nc_rps) label="new connections/s";; bulk_gbps) label="bulk Gbit/s";; idle_kib) label="KiB per idle connection";; esac
-            f=$(med $m faultline); b=$(med $m base)
+            f=$(raw_med $m faultline); b=$(raw_med $m base)
             set -- $(paired $m base)
             echo "| $label | $f | $b | $(ratio "$f" "$b") | $1 | $2 |"
         done
@@ -317,7 +284,7 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
     fi
     echo "Targets (issue 2): faultline >= haproxy on keep-alive rps ($(verdict "$f" "$h")), new connections/s ($(verdict "$f2" "$h2")),"
     echo "bulk ($(verdict "$f3" "$h3")); <= 4 KiB per idle connection ($(awk -v a="$fi" 'BEGIN { print (a + 0 <= 4) ? "met" : "NOT met" }'));"
-    echo "$HELD held ($( [ "$(med held_ok faultline)" = "$HELD" ] && echo met || echo 'NOT met')$([ -n "$HELD_NOTE" ] && echo "; the 10000 of the target do not fit in this machine's descriptor limit"))."
+    echo "$HELD held ($( [ "$(raw_med held_ok faultline)" = "$HELD" ] && echo met || echo 'NOT met')$([ -n "$HELD_NOTE" ] && echo "; the 10000 of the target do not fit in this machine's descriptor limit"))."
     echo
     echo "Raw per-round values:"
     echo

@@ -21,33 +21,23 @@ set -u
 SECS=${1:-6}
 REPS=${REPS:-5}
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 BUILD=${BUILD:-build}
 FL=$BUILD/faultline
 [ -x "$FL" ] || { echo "build first: make"; exit 2; }
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 2; }
 command -v nginx >/dev/null || { echo "needs nginx (apt-get install nginx-light)"; exit 2; }
-D=$(mktemp -d /tmp/benchrec.XXXXXX)
-chmod 755 "$D"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$D"; }
-trap cleanup EXIT
+bench_workdir benchrec
+chmod 755 "$W"
 
-free_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 30000))
-        grep -qi "$(printf ':%04X ' "$p")" /proc/net/tcp /proc/net/tcp6 2>/dev/null || { echo "$p"; return; }
-    done
-}
-wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 NGX=$(free_port); LPA=$(free_port); LPB=$(free_port)
 
-mkdir -p "$D/ngx/logs"
-cat >"$D/ngx/nginx.conf" <<NGX
+mkdir -p "$W/ngx/logs"
+cat >"$W/ngx/nginx.conf" <<NGX
 worker_processes 1;
 daemon off;
-pid $D/ngx/nginx.pid;
-error_log $D/ngx/logs/error.log warn;
+pid $W/ngx/nginx.pid;
+error_log $W/ngx/logs/error.log warn;
 events { worker_connections 4096; }
 http {
     access_log off;
@@ -58,14 +48,14 @@ http {
     }
 }
 NGX
-nginx -p "$D/ngx" -c "$D/ngx/nginx.conf" >/dev/null 2>&1 &
+nginx -p "$W/ngx" -c "$W/ngx/nginx.conf" >/dev/null 2>&1 &
 PIDS+=($!)
-redis-server --port 0 --unixsocket "$D/redis.sock" --save '' --appendonly no --dir "$D" \
+redis-server --port 0 --unixsocket "$W/redis.sock" --save '' --appendonly no --dir "$W" \
     --daemonize no --loglevel warning >/dev/null 2>&1 &
 PIDS+=($!)
-for _ in $(seq 1 100); do redis-cli -s "$D/redis.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done
+for _ in $(seq 1 100); do redis-cli -s "$W/redis.sock" ping >/dev/null 2>&1 && break; sleep 0.05; done
 wait_port "$NGX" || { echo "nginx did not start"; exit 1; }
-R() { redis-cli -s "$D/redis.sock" "$@"; }
+R() { redis-cli -s "$W/redis.sock" "$@"; }
 calls() { R info commandstats | awk -F'[=,:]' '/^cmdstat_/ { s += $3 } END { print s + 0 }'; }
 mem() { R info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
 rcpu() { R info cpu | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.6f", s }'; }
@@ -74,9 +64,9 @@ HZ=$(getconf CLK_TCK)
 
 profile() {  # profile on|off tcp|http PORT
     { printf '[faultline]\nadmin = off\nlog = warn\n'
-      [ "$1" = on ] && printf 'redis = unix:%s\nrun = bench\ninstance = b1\n' "$D/redis.sock"
+      [ "$1" = on ] && printf 'redis = unix:%s\nrun = bench\ninstance = b1\n' "$W/redis.sock"
       printf '[proxy web]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\nmode = %s\n' "$3" "$NGX" "$2"
-    } >"$D/$1-$2.ini"
+    } >"$W/$1-$2.ini"
 }
 for m in tcp http; do profile off $m "$LPA"; profile on $m "$LPB"; profile ctl $m "$LPB"; done
 EV=fl:run:bench:events:web
@@ -87,15 +77,15 @@ round() {
     [ "$1" = http ] && mode=http
     [ "$1" = close ] && hdr=(-H "Connection: close")
     R flushall >/dev/null
-    "$FL" serve "$D/off-$mode.ini" 2>>"$D/fl.log" & local fa=$!
-    "$FL" serve "$D/${2:-on}-$mode.ini" 2>>"$D/fl.log" & local fb=$!
+    "$FL" serve "$W/off-$mode.ini" 2>>"$W/fl.log" & local fa=$!
+    "$FL" serve "$W/${2:-on}-$mode.ini" 2>>"$W/fl.log" & local fb=$!
     wait_port "$LPA"; wait_port "$LPB"
     sleep 1.2                                 # the readiness probes recorded, one flush done
     local c0 m0 e0 r0 a0 b0
     c0=$(calls); m0=$(mem); e0=$(R xlen $EV); r0=$(rcpu); a0=$(ticks $fa); b0=$(ticks $fb)
-    wrk -t1 -c16 -d"${SECS}s" "${hdr[@]}" "http://127.0.0.1:$LPA/" >"$D/wa.out" 2>&1 &
+    wrk -t1 -c16 -d"${SECS}s" "${hdr[@]}" "http://127.0.0.1:$LPA/" >"$W/wa.out" 2>&1 &
     local wa=$!
-    wrk -t1 -c16 -d"${SECS}s" "${hdr[@]}" "http://127.0.0.1:$LPB/" >"$D/wb.out" 2>&1
+    wrk -t1 -c16 -d"${SECS}s" "${hdr[@]}" "http://127.0.0.1:$LPB/" >"$W/wb.out" 2>&1
     wait "$wa"
     local r1 a1 b1
     r1=$(rcpu); a1=$(ticks $fa); b1=$(ticks $fb)
@@ -104,9 +94,9 @@ round() {
     c1=$(calls); m1=$(mem); e1=$(R xlen $EV)
     kill "$fa" "$fb"; wait "$fa" "$fb" 2>/dev/null
     local na nb
-    na=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$D/wa.out")
-    nb=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$D/wb.out")
-    [ -n "$na" ] && [ -n "$nb" ] || { echo "wrk failed: $(head -c 300 "$D/wa.out") $(head -c 300 "$D/wb.out")" >&2; echo "0 0 0 0 0 0 0"; return; }
+    na=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$W/wa.out")
+    nb=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$W/wb.out")
+    [ -n "$na" ] && [ -n "$nb" ] || { echo "wrk failed: $(head -c 300 "$W/wa.out") $(head -c 300 "$W/wb.out")" >&2; echo "0 0 0 0 0 0 0"; return; }
     awk -v na="$na" -v nb="$nb" -v s="$SECS" -v da=$((a1 - a0)) -v db=$((b1 - b0)) -v hz="$HZ" \
         -v r0="$r0" -v r1="$r1" -v dc=$((c1 - c0)) -v dm=$((m1 - m0)) -v ev=$((e1 - e0)) 'BEGIN {
         ca = na > 0 ? da / hz * 1e6 / na : 0
@@ -144,16 +134,16 @@ perf_share() {  # perf_share tcp|http: the recorder's share of faultline CPU, in
     local prof=on-tcp hdr=(-H "Connection: close")
     [ "$1" = http ] && prof=on-http hdr=()
     R flushall >/dev/null
-    "$FL" serve "$D/$prof.ini" 2>>"$D/fl.log" &
+    "$FL" serve "$W/$prof.ini" 2>>"$W/fl.log" &
     local fl=$!
     wait_port "$LPB"
-    wrk -t1 -c32 -d6s "${hdr[@]}" "http://127.0.0.1:$LPB/" >"$D/wrk.out" 2>&1 &
+    wrk -t1 -c32 -d6s "${hdr[@]}" "http://127.0.0.1:$LPB/" >"$W/wrk.out" 2>&1 &
     local wp=$!
     sleep 1
-    perf record -q -F 2000 --call-graph dwarf,16384 -p "$fl" -o "$D/perf.data" -- sleep 3 >/dev/null 2>&1
+    perf record -q -F 2000 --call-graph dwarf,16384 -p "$fl" -o "$W/perf.data" -- sleep 3 >/dev/null 2>&1
     wait "$wp"
     kill "$fl"; wait "$fl" 2>/dev/null
-    perf report -i "$D/perf.data" --children --sort sym 2>/dev/null |
+    perf report -i "$W/perf.data" --children --sort sym 2>/dev/null |
         awk '/^ +[0-9.]+%/ && ($NF == "rec_conn_close" || $NF == "rec_conn_open" || $NF == "rec_request" || $NF == "rec_request_start" ||
              $NF == "batch_flush" || $NF == "redisAsyncHandleWrite" || $NF == "redisAsyncHandleRead" || $NF == "flush_cb" || $NF == "rec_tick") {
              sub("%", "", $1); s += $1 } END { printf "%.1f", s }'
@@ -165,8 +155,8 @@ if command -v perf >/dev/null && [ "${PERF:-1}" = 1 ]; then
     echo "- close (one recorded connection per request): **$(perf_share tcp)%**"
     echo "- http (one recorded request event per request): **$(perf_share http)%**"
 fi
-if grep -q 'record_dropped' "$D/fl.log"; then
+if grep -q 'record_dropped' "$W/fl.log"; then
     echo
-    echo "note: the recorder dropped records during the runs ($(grep -c record_dropped "$D/fl.log") log lines)"
+    echo "note: the recorder dropped records during the runs ($(grep -c record_dropped "$W/fl.log") log lines)"
 fi
 exit 0

@@ -9,20 +9,19 @@ set -u
 MIB=${1:-1024}
 RATE=${2:-1048576}
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 BUILD=${BUILD:-build}
 FL=$BUILD/faultline
 T=$BUILD/t
 [ -x "$FL" ] && [ -x "$T/readfor" ] || { echo "build first: make"; exit 2; }
-D=$(mktemp -d /tmp/slowc.XXXXXX)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.2; rm -rf "$D"' EXIT
+bench_workdir slowc
 N=$((MIB * 1048576))
-"$T/flpeer" serve 127.0.0.1:0 source $N >"$D/src" & PIDS+=($!)
-"$T/flpeer" serve 127.0.0.1:0 source $((4 * N)) >"$D/big" & PIDS+=($!)
+"$T/flpeer" serve 127.0.0.1:0 source $N >"$W/src" & PIDS+=($!)
+"$T/flpeer" serve 127.0.0.1:0 source $((4 * N)) >"$W/big" & PIDS+=($!)
 sleep 0.5
-SRC=$(sed -n 's/^listening //p' "$D/src"); BIG=$(sed -n 's/^listening //p' "$D/big")
-PS=$((30000 + RANDOM % 10000)); PB=$((PS + 1))
-cat >"$D/p.ini" <<INI
+SRC=$(sed -n 's/^listening //p' "$W/src"); BIG=$(sed -n 's/^listening //p' "$W/big")
+PS=$(free_port); PB=$(free_port)
+cat >"$W/p.ini" <<INI
 [faultline]
 admin = off
 [proxy slow]
@@ -37,12 +36,12 @@ type = bandwidth
 rate = 64KiB
 direction = downstream
 INI
-"$FL" serve "$D/p.ini" 2>"$D/fl.log" & FLP=$!; PIDS+=($FLP)
+"$FL" serve "$W/p.ini" 2>"$W/fl.log" & FLP=$!; PIDS+=($FLP)
 sleep 0.5
 direct=$("$T/flpeer" read "127.0.0.1:$SRC" 60000)
 secs=$(( N / RATE + 60 ))
-"$T/readfor" "127.0.0.1:$PS" "$secs" "$RATE" >"$D/slow.out" & R1=$!; PIDS+=($R1)
-"$T/readfor" "127.0.0.1:$PB" $(( N / RATE )) >"$D/bw.out" & R2=$!; PIDS+=($R2)
+"$T/readfor" "127.0.0.1:$PS" "$secs" "$RATE" >"$W/slow.out" & R1=$!; PIDS+=($R1)
+"$T/readfor" "127.0.0.1:$PB" $(( N / RATE )) >"$W/bw.out" & R2=$!; PIDS+=($R2)
 rss0=$(awk '/^VmRSS/ {print $2}' /proc/$FLP/status)
 echo "slow consumer: ${MIB} MiB at ${RATE} B/s, plus a bandwidth fault of 64 KiB/s; RSS at start ${rss0} KiB"
 echo
@@ -59,7 +58,7 @@ while kill -0 $R1 2>/dev/null || kill -0 $R2 2>/dev/null; do
         echo "| $el | $r | $(ls /proc/$FLP/fd 2>/dev/null | wc -l) |"
     fi
 done
-slow=$(cat "$D/slow.out"); bw=$(cat "$D/bw.out")
+slow=$(cat "$W/slow.out"); bw=$(cat "$W/bw.out")
 echo
 echo "slow transfer: $slow"
 echo "bandwidth transfer: $bw"

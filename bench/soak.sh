@@ -7,21 +7,20 @@
 set -u
 DUR=${1:-600}
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 BUILD=${BUILD:-build}
 FL=$BUILD/faultline
 T=$BUILD/t
 [ -x "$FL" ] && [ -x "$T/flpeer" ] || { echo "build first: make"; exit 2; }
-D=$(mktemp -d /tmp/soak.XXXXXX)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.2; rm -rf "$D"' EXIT
+bench_workdir soak
 
-redis-server --port 0 --unixsocket "$D/redis.sock" --save '' --appendonly no --dir "$D" \
+redis-server --port 0 --unixsocket "$W/redis.sock" --save '' --appendonly no --dir "$W" \
     --daemonize no --loglevel warning >/dev/null 2>&1 &
 PIDS+=($!)
-"$T/flpeer" serve 127.0.0.1:0 echo >"$D/echo.port" & PIDS+=($!)
+"$T/flpeer" serve 127.0.0.1:0 echo >"$W/echo.port" & PIDS+=($!)
 sleep 0.5
-ECHO=$(sed -n 's/^listening //p' "$D/echo.port")
-PORT=$((30000 + RANDOM % 20000))
+ECHO=$(sed -n 's/^listening //p' "$W/echo.port")
+PORT=$(free_port)
 
 faultset() {  # faultset N -> a [fault] block
     case $(( $1 % 6 )) in
@@ -34,12 +33,12 @@ faultset() {  # faultset N -> a [fault] block
     esac
 }
 write_profile() {
-    { printf '[faultline]\nadmin = off\nlog = warn\nredis = unix:%s\nrun = soak-%s\n' "$D/redis.sock" "$$"
+    { printf '[faultline]\nadmin = off\nlog = warn\nredis = unix:%s\nrun = soak-%s\n' "$W/redis.sock" "$$"
       printf '[proxy echo]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\n' "$PORT" "$ECHO"
-      faultset "$1"; } >"$D/p.ini"
+      faultset "$1"; } >"$W/p.ini"
 }
 write_profile 0
-"$FL" serve "$D/p.ini" 2>"$D/fl.log" &
+"$FL" serve "$W/p.ini" 2>"$W/fl.log" &
 FLP=$!
 PIDS+=($FLP)
 for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
@@ -61,7 +60,7 @@ while [ "$(date +%s)" -lt "$END" ]; do
     if [ $((n % 6)) -eq 0 ]; then
         rss=$(awk '/^VmRSS/ {print $2}' /proc/$FLP/status 2>/dev/null || echo 0)
         fds=$(ls /proc/$FLP/fd 2>/dev/null | wc -l)
-        acc=$(redis-cli -s "$D/redis.sock" --raw eval "local t=0 for _,k in ipairs(redis.call('keys','fl:run:*:counters:*')) do t=t+tonumber(redis.call('hget',k,'accepted') or 0) end return t" 0 2>/dev/null)
+        acc=$(redis-cli -s "$W/redis.sock" --raw eval "local t=0 for _,k in ipairs(redis.call('keys','fl:run:*:counters:*')) do t=t+tonumber(redis.call('hget',k,'accepted') or 0) end return t" 0 2>/dev/null)
         echo "| $el | $rss | $fds | ${acc:-?} |"
         if [ "$el" -ge 60 ] && [ "$base_rss" -eq 0 ]; then base_rss=$rss; base_fd=$fds; fi
         [ "$rss" -gt "$max_rss" ] && [ "$base_rss" -gt 0 ] && max_rss=$rss
@@ -69,7 +68,7 @@ while [ "$(date +%s)" -lt "$END" ]; do
     fi
 done
 kill -0 "$FLP" 2>/dev/null || fails="$fails proxy-died"
-errs=$(grep -c 'level=error' "$D/fl.log")
+errs=$(grep -c 'level=error' "$W/fl.log")
 [ "$errs" -eq 0 ] || fails="$fails errors-in-log($errs)"
 if [ "$base_rss" -gt 0 ]; then
     [ "$max_rss" -le $(( base_rss * 110 / 100 )) ] || fails="$fails rss-grew($base_rss->$max_rss)"

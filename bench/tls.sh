@@ -28,39 +28,12 @@ NOTE=${NOTE:-}
 BUILD=${BUILD:-build}
 FL=$PWD/$BUILD/faultline
 
-need=""
-command -v nginx >/dev/null || need="$need nginx-light"
-command -v haproxy >/dev/null || need="$need haproxy"
-command -v wrk >/dev/null || need="$need wrk"
-if [ -n "$need" ]; then
-    echo "bench: installing$need"
-    made_policy=0
-    if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made_policy=1; fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends $need >/dev/null
-    [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
-fi
+source bench/lib.sh
+bench_need nginx:nginx-light haproxy:haproxy wrk:wrk
 [ -x "$FL" ] || make -s all BUILD="$BUILD"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-W=$(mktemp -d /tmp/fltlsbench.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
-free_port() {
-    local p
-    while :; do
-        p=$((10000 + RANDOM % 22000))
-        grep -qi "$(printf ':%04X ' "$p")" /proc/net/tcp /proc/net/tcp6 || { echo "$p"; return; }
-    done
-}
-wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+bench_workdir fltlsbench
 
 # one certificate for everyone: nginx's, and what both proxies serve
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/key.pem" -out "$W/cert.pem" -days 30 \
@@ -216,7 +189,6 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 stop_proxies
 
-med() { awk -v m="$1" -v t="$2" '$1 == m && $2 == t {print $3}' "$W/raw" | sort -g | awk '{a[NR] = $1} END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 paired() {
     paste <(awk -v m="$1" '$1 == m && $2 == "faultline" {print $3}' "$W/raw") \
           <(awk -v m="$1" '$1 == m && $2 == "haproxy" {print $3}' "$W/raw") |
@@ -224,8 +196,6 @@ paired() {
         awk '{a[NR] = $1; if ($1 >= 1) w++} END { if (NR == 0) { print "- -"; exit }
              m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.2f %d/%d\n", m, w, NR }'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "-") print "-"; else printf "%.2f", a / b }'; }
-fmt() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "-") print "-"; else printf "%." d "f", v }'; }
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 {
     echo "<!-- tls:begin (written by bench/tls.sh; edits here are overwritten) -->"
@@ -243,13 +213,13 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
     echo "|---|---:|---:|---:|---:|"
     for m in ka_rps hs_rps; do
         case $m in ka_rps) label="keep-alive requests/s";; hs_rps) label="new TLS handshakes/s (Connection: close)";; esac
-        d=$(med $m direct); f=$(med $m faultline); h=$(med $m haproxy)
+        d=$(raw_med $m direct); f=$(raw_med $m faultline); h=$(raw_med $m haproxy)
         echo "| $label | $(fmt "$d" 0) | $(fmt "$f" 0) | $(fmt "$h" 0) | $(ratio "$f" "$h") |"
     done
     for m in ka_p50 ka_p99; do
-        echo "| keep-alive ${m#ka_} ms | $(fmt "$(med $m direct)" 3) | $(fmt "$(med $m faultline)" 3) | $(fmt "$(med $m haproxy)" 3) | |"
+        echo "| keep-alive ${m#ka_} ms | $(fmt "$(raw_med $m direct)" 3) | $(fmt "$(raw_med $m faultline)" 3) | $(fmt "$(raw_med $m haproxy)" 3) | |"
     done
-    echo "| KiB per idle TLS connection ($IDLE) | | $(fmt "$(med idle_kib faultline)" 2) | $(fmt "$(med idle_kib haproxy)" 2) | $(ratio "$(med idle_kib faultline)" "$(med idle_kib haproxy)") |"
+    echo "| KiB per idle TLS connection ($IDLE) | | $(fmt "$(raw_med idle_kib faultline)" 2) | $(fmt "$(raw_med idle_kib haproxy)" 2) | $(ratio "$(raw_med idle_kib faultline)" "$(raw_med idle_kib haproxy)") |"
     echo
     echo "Per round, faultline/haproxy (the same round's two values, run back to back): median and rounds won."
     echo
