@@ -68,6 +68,11 @@ report() {
     p=$(grep -c '^ok ' "$log"); f=$(grep -c '^not ok ' "$log")
     echo "== $name: $p ok, $f not ok ($(cat "$out.secs")s)"
     count "$log" "$name"
+    # a part not run for want of a tool or a download says so in the summary, never silently
+    if grep -Eq '^(# skip|ok .* # skip)' "$log"; then
+        skipped+=("$name: $(grep -Em1 '^(# skip|ok .* # skip)' "$log" | sed -E 's/^(# skip|ok .* # skip):? *//' | cut -c1-160)")
+        echo "  [$name] skip: ${skipped[-1]#*: }"
+    fi
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "  [$name] script exited $rc with no failed case (crash or timeout):"
         tail -n 15 "$log" | sed 's/^/    /'
@@ -85,6 +90,7 @@ while read -r _ s; do
     if is_serial "$s"; then serial+=("$s"); else lanes+=("$s"); fi
 done < <(for s in $scripts; do echo "$(est "$s") $s"; done | sort -k1,1nr -k2,2)
 
+skipped=()    # "script: reason" of the scripts that skipped a part
 reported=()   # sorted names, printed up to the first unfinished one
 flush() {
     local s rest=()
@@ -103,6 +109,10 @@ while [ "$(nrunning)" -gt 0 ]; do wait -n; flush; done
 wait
 for s in "${serial[@]}"; do run_one "$s"; flush; done
 flush
+if [ ${#skipped[@]} -gt 0 ]; then
+    echo "skipped parts in ${#skipped[@]} scripts (a tool or a download missing here):"
+    printf '  %s\n' "${skipped[@]}"
+fi
 echo "logs: $LOGDIR ($JOBS lanes, $(( $(date +%s) - suite_start )) s)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
