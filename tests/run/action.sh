@@ -36,7 +36,7 @@ echo "new instance $(cat "$pidf") listening"
 SH
 
 cat >"$TT/load.sh" <<SH
-while :; do curl -s -m 3 -o /dev/null http://127.0.0.1:$WP/checkout & sleep 0.04; done
+while sleep 0.04; do curl -s -m 3 -o /dev/null http://127.0.0.1:$WP/checkout & done
 SH
 
 scenario() {   # scenario FILE GRACEFUL(on|off)
