@@ -51,7 +51,7 @@ static int pick_instances(struct run_fleet *f, char *run_id, size_t rlen, char *
     f->admins = json_object();
     run_id[0] = 0;
     char runs[600] = "";
-    int agree = 1;
+    int agree = 1, first = 1;
     size_t i, j;
     json_t *v, *id;
     json_array_foreach(all, i, v) {
@@ -64,8 +64,9 @@ static int pick_instances(struct run_fleet *f, char *run_id, size_t rlen, char *
             if (!run) run = "";
             size_t o = strlen(runs);
             snprintf(runs + o, sizeof(runs) - o, "%s%s: %s", o ? ", " : "", iid, *run ? run : "(not recording)");
-            if (!j) run_copy(run_id, rlen, run);
+            if (first) run_copy(run_id, rlen, run);
             else if (strcmp(run_id, run)) agree = 0;
+            first = 0;
         }
     }
     json_decref(all);
