@@ -8,7 +8,7 @@
  *     fleet_percent / fleet_max_instances at random); every command of the run names them as
  *     `targets`, so each phase acts on the same instances and the journal records the pick;
  *   - the run is the one the picked instances record into (the `run` each registers): they
- *     must agree, and --run, when given, must be it;
+ *     must agree, and --run, when given, must be it; every command of the run names it (`run`);
  *   - a phase's fault is a fleet `add` carrying the run's one lease id; the runner renews that
  *     lease every third of it while it runs, and sends `rm` at the phase's end; each command
  *     waits for the acks and says "N of M applied" (terminal and journal.json `fleet.commands`);
@@ -39,6 +39,7 @@ struct run_fleet {
     json_t *log;                  /* journal.json "fleet" */
     int matched;
     char lease_id[40];
+    char run[128];                /* the run the instances record into: every command names it */
 };
 
 /* The registry's instances picked for the run, their admin addresses and the run they record
@@ -103,6 +104,7 @@ struct run_fleet *run_fleet_open(struct profile *p, const struct run_scn *sc, co
         goto bad;
     }
     fleet_rand_hex(f->lease_id, 8);
+    run_copy(f->run, sizeof(f->run), run_id);
     f->log = json_pack("{s:s, s:s, s:O, s:i, s:s, s:I, s:[]}", "selector", sc->fleet, "fleet", f->fc.ns, "targets",
                        f->want, "matched", f->matched, "lease_id", f->lease_id, "lease_ms",
                        (json_int_t)(sc->fleet_lease_us / 1000), "commands");
@@ -167,6 +169,7 @@ static json_t *msg(struct run_fleet *f, const char *op)
 {
     json_t *m = fleet_client_msg(&f->fc, op, f->sc->fleet, f->want, f->matched, 0, 0);
     json_object_set(m, "targets", f->want);
+    json_object_set_new(m, "run", json_string(f->run));
     return m;
 }
 
