@@ -769,9 +769,10 @@ static int judge(struct runner *r, struct verify_report *rep, int *have_rep)
 {
     char err[FL_ERRLEN];
     /* in process, the proxies have written their end (embed_free): the record is complete; a
-     * daemon driven with --admin goes on recording its run, which is judged as it stands */
+     * daemon driven with --admin (a fleet's instances) goes on recording its run, which is
+     * judged as it stands */
     struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL, NULL, 0,
-                             r->emb == NULL, NULL};
+                             r->admin != NULL || r->fleet != NULL, NULL};
     if (verify_doc(r->prof->doc, &vo, rep, err, sizeof(err)) < 0) {
         fprintf(stderr, "faultline run: verify: %s\n", err);
         return 2;
@@ -804,7 +805,7 @@ static int write_outputs(struct runner *r, const struct verify_report *rep, int 
         fprintf(stderr, "faultline run: record export: %s\n", err);
         wrote_ok = 0;
     }
-    run_redis_series(r->rctx, &r->st, r->emb != NULL, err, sizeof(err));
+    run_redis_series(r->rctx, &r->st, !r->admin && !r->fleet, err, sizeof(err));
     if (r->admin) run_redis_windows(r->rctx, &r->st, err, sizeof(err));
     snprintf(fpath, sizeof(fpath), "%s/journal.json", r->st.out_dir);
     if (run_write_journal(&r->st, &r->sc, rep, rc, fpath, err, sizeof(err)) < 0) {
