@@ -15,7 +15,8 @@
  *   - a halt sends a fleet `kill` to every instance the selector matches, and reports it;
  *   - live numbers (the status line, halt_if error_rate) are the sum of the picked instances'
  *     GET /stats (each instance's registered admin address);
- *   - a fault that no instance applied makes the verdicts INCONCLUSIVE, saying so.
+ *   - a fault that no instance applied makes the verdicts INCONCLUSIVE, saying so;
+ *   - the verdicts go to every picked instance's console (POST /verdicts), as --admin does.
  * If the runner dies (kill -9), the renewals stop and each instance drops the faults itself
  * when the lease runs out.
  * What not: the runner does not start proxies and does not move the instances' recorders to
@@ -264,4 +265,17 @@ void run_fleet_judge(const struct run_fleet *f, struct verify_report *rep)
                      (int)json_integer_value(json_object_get(c, "of")));
         }
     }
+}
+
+int run_fleet_verdicts(struct run_fleet *f, const char *token, const struct verify_report *rep, char *err, size_t errlen)
+{
+    int bad = 0;
+    const char *id;
+    json_t *adm;
+    json_object_foreach(f->admins, id, adm) {
+        char e[FL_ERRLEN];
+        if (run_admin_verdicts(json_string_value(adm), token, rep, e, sizeof(e)) < 0 && !bad++)
+            snprintf(err, errlen, "%s: %s", id, e);
+    }
+    return bad;
 }

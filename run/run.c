@@ -787,6 +787,8 @@ static int judge(struct runner *r, struct verify_report *rep, int *have_rep)
     verify_print_audit(rep, stdout);
     if (r->admin && rep->n && run_admin_verdicts(r->admin, r->token, rep, err, sizeof(err)) < 0)
         fprintf(stderr, "faultline run: the verdicts were not posted to the daemon's console: %s\n", err);
+    if (r->fleet && rep->n && run_fleet_verdicts(r->fleet, r->token, rep, err, sizeof(err)) > 0)
+        fprintf(stderr, "faultline run: the verdicts were not posted to every instance's console: %s\n", err);
     return rc;
 }
 

@@ -310,5 +310,8 @@ int run_fleet_kill(struct run_fleet *f, char *line, size_t ll);
 struct run_px_totals *run_fleet_stats(struct run_fleet *f, const char *token, int *n, char *err, size_t errlen);
 /* Every verdict not INCONCLUSIVE becomes so when an add of the run was applied on no instance. */
 void run_fleet_judge(const struct run_fleet *f, struct verify_report *rep);
+/* POST /verdicts to every picked instance (its console shows them). The number that failed (the
+ * first one's reason in err). */
+int run_fleet_verdicts(struct run_fleet *f, const char *token, const struct verify_report *rep, char *err, size_t errlen);
 
 #endif

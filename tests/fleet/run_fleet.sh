@@ -108,6 +108,7 @@ check record_from_all_4 [ $n = 4 ]
 check verdict_pass grep -q 'PASS' "$TT/r1.out"
 "$FL" verify --live --run $RUN --redis "$RURL" "$TT/s1.ini" >"$TT/v1.out" 2>&1
 check verify_reads_back grep -q 'served.*PASS' "$TT/v1.out"
+check verdicts_on_instance_console jqt '.run == "'$RUN'" and .verdicts[0].name == "served" and .verdicts[0].verdict == "PASS"' <(curl -s "$(admin 3)/verdicts")
 
 # --- 2. halt_if fires: a fleet kill, every fault gone within 1 s
 ERR=$'[fault f]\nproxy = web\ntype = http_error\nstatus = 503'
