@@ -150,5 +150,4 @@ check none_applied_inconclusive grep -q 'applied on no instance of the fleet' "$
 sed '/^\[fleet\]/,/^key_file/d' "$TT/s1.ini" >"$TT/s5.ini"; chmod 600 "$TT/s5.ini"
 "$FL" check "$TT/s5.ini" >"$TT/c5.out" 2>&1; rc=$?
 check no_fleet_section_refused bash -c "[ $rc = 2 ] && grep -q 's5.ini:3: fleet: a fleet run needs a \[fleet\] section' '$TT/c5.out'"
-[ -n "${KEEP:-}" ] && cp -r "$TT" /tmp/fr_keep
 done_tests
