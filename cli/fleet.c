@@ -10,10 +10,12 @@
  * stays, renewing the lease every third of it, until SIGINT/SIGTERM, when it removes the fault
  * from the instances it added it to. A controller killed outright (kill -9, a laptop closed)
  * renews no more: each instance drops the fault itself when the lease runs out.
- * What not: a blocking client is right here (a CLI); the daemon never blocks on Redis.
+ * The client itself (the registry, the pick, signing, the acks) is control/fleet_client.c,
+ * shared with `faultline run` across a fleet; this file parses, prints and holds.
+ * What not: the daemon never blocks on Redis; only controllers use the blocking client.
  */
 #include "cli/cli.h"
-#include "control/fleet_sign.h"
+#include "control/fleet_client.h"
 #include "proxy/fleet_spec.h"
 #include "proxy/profile.h"
 #include "common/parse.h"
@@ -27,8 +29,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <hiredis/hiredis.h>
-#include <openssl/rand.h>
 
 struct fctl {
     const char *sel_text, *redis, *key_file, *profile, *name;
@@ -37,11 +37,9 @@ struct fctl {
     int max_inst;                 /* 0 = not given */
     int64_t timeout_us, lease_us;
     int hold, json;
-    unsigned char key[FLEET_KEY_MAX];
-    size_t klen;
     struct rec_url url;
-    redisContext *rc;
-    char ns[64], from[200];
+    char *key_file_buf;           /* owned: key_file when --profile named it */
+    struct fleet_client fc;       /* the connection, the key, the fleet's name (control/fleet_client.h) */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -81,61 +79,6 @@ static void usage(FILE *out)
             "2 usage error, or the fleet's Redis cannot be reached.\n");
 }
 
-/* ---- Redis ---- */
-
-static int connect_redis(struct fctl *c)
-{
-    struct timeval tv = {5, 0};
-    c->rc = c->url.is_unix ? redisConnectUnixWithTimeout(c->url.path, tv) : redisConnectWithTimeout(c->url.host, c->url.port, tv);
-    if (!c->rc || c->rc->err) {
-        fprintf(stderr, "faultline ctl: cannot reach the fleet's Redis: %s\n", c->rc ? c->rc->errstr : "out of memory");
-        return -1;
-    }
-    redisSetTimeout(c->rc, tv);
-    redisReply *r = NULL;
-    if (c->url.pass[0])
-        r = c->url.user[0] ? redisCommand(c->rc, "AUTH %s %s", c->url.user, c->url.pass) : redisCommand(c->rc, "AUTH %s", c->url.pass);
-    if (r && r->type == REDIS_REPLY_ERROR) { fprintf(stderr, "faultline ctl: Redis AUTH: %s\n", r->str); freeReplyObject(r); return -1; }
-    freeReplyObject(r);
-    if (c->url.db) {
-        r = redisCommand(c->rc, "SELECT %d", c->url.db);
-        int bad = !r || r->type == REDIS_REPLY_ERROR;
-        freeReplyObject(r);
-        if (bad) { fprintf(stderr, "faultline ctl: Redis SELECT %d failed\n", c->url.db); return -1; }
-    }
-    return 0;
-}
-
-/* The registry as GET /fleet/instances lists it (a JSON array). NULL when Redis failed. */
-static json_t *registry(struct fctl *c)
-{
-    redisReply *m = redisCommand(c->rc, "ZREVRANGE faultline:fleet:%s:members 0 9999 WITHSCORES", c->ns);
-    if (!m || m->type != REDIS_REPLY_ARRAY) { freeReplyObject(m); return NULL; }
-    json_t *a = json_array();
-    int64_t now_ms = fl_wall_us() / 1000;
-    for (size_t i = 0; i + 1 < m->elements; i += 2) {
-        const char *id = m->element[i]->str;
-        redisAppendCommand(c->rc, "GET faultline:fleet:%s:inst:%s", c->ns, id);
-        redisAppendCommand(c->rc, "HGET faultline:fleet:%s:labels %s", c->ns, id);
-    }
-    for (size_t i = 0; i + 1 < m->elements; i += 2) {
-        redisReply *g = NULL, *l = NULL;
-        if (redisGetReply(c->rc, (void **)&g) != REDIS_OK || redisGetReply(c->rc, (void **)&l) != REDIS_OK) {
-            freeReplyObject(g);
-            freeReplyObject(m);
-            json_decref(a);
-            return NULL;
-        }
-        json_array_append_new(a, fleet_instance_json(m->element[i]->str, strtoll(m->element[i + 1]->str, NULL, 10),
-                                                     g && g->type == REDIS_REPLY_STRING ? g->str : NULL,
-                                                     l && l->type == REDIS_REPLY_STRING ? l->str : NULL, now_ms));
-        freeReplyObject(g);
-        freeReplyObject(l);
-    }
-    freeReplyObject(m);
-    return a;
-}
-
 /* ---- list ---- */
 
 static int by_id(const void *a, const void *b)
@@ -159,7 +102,7 @@ static void sort_by_id(json_t *a)
 
 static int cmd_list(struct fctl *c)
 {
-    json_t *all = registry(c);
+    json_t *all = fleet_client_registry(&c->fc);
     if (!all) { fprintf(stderr, "faultline ctl: reading the registry failed\n"); return 2; }
     json_t *sel = json_array();
     size_t i;
@@ -170,7 +113,7 @@ static int cmd_list(struct fctl *c)
     json_decref(all);
     sort_by_id(sel);
     if (c->json) {
-        json_t *o = json_pack("{s:o, s:s}", "instances", sel, "fleet", c->ns);
+        json_t *o = json_pack("{s:o, s:s}", "instances", sel, "fleet", c->fc.ns);
         char *s = json_dumps(o, JSON_INDENT(2));
         printf("%s\n", s ? s : "{}");
         free(s);
@@ -229,137 +172,57 @@ static int cmd_list(struct fctl *c)
                rows[i + 1][3], fs[0] ? fs : "-");
     }
     free(rows);
-    printf("%d up, %d gone (fleet %s)\n", up, gone, c->ns);
+    printf("%d up, %d gone (fleet %s)\n", up, gone, c->fc.ns);
     json_decref(sel);
     return 0;
 }
 
-/* ---- sending a command and counting its acks ---- */
+/* ---- sending a command and counting its acks (control/fleet_client.h) ---- */
 
-/* The ids of the up instances the selector matches, then the blast radius picked at random.
- * *matched gets how many matched. New reference (an array of strings). */
-static json_t *pick(struct fctl *c, json_t *all, int *matched)
+/* Prints a command's result (fleet_client_run's object); returns the exit status. */
+static int print_result(struct fctl *c, json_t *res)
 {
-    json_t *ids = json_array();
-    size_t i;
-    json_t *v;
-    json_array_foreach(all, i, v)
-        if (!strcmp(json_string_value(json_object_get(v, "state")), "up") &&
-            fleet_sel_match(&c->sel, json_string_value(json_object_get(v, "id")), json_object_get(v, "labels")))
-            json_array_append(ids, json_object_get(v, "id"));
-    int n = (int)json_array_size(ids), k = n;
-    *matched = n;
-    if (c->percent > 0) k = (int)((double)n * c->percent / 100.0 + 0.999999);
-    if (c->max_inst > 0 && k > c->max_inst) k = c->max_inst;
-    for (int a = n - 1; a > 0; a--) {        /* Fisher-Yates with the OS's randomness */
-        uint32_t r;
-        if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1) abort();
-        int b = (int)(r % (uint32_t)(a + 1));
-        json_t *x = json_incref(json_array_get(ids, (size_t)a));
-        json_array_set(ids, (size_t)a, json_array_get(ids, (size_t)b));
-        json_array_set_new(ids, (size_t)b, x);
-    }
-    while ((int)json_array_size(ids) > k) json_array_remove(ids, json_array_size(ids) - 1);
-    return ids;
-}
-
-/* Signs and XADDs msg. 0, or -1 (printed). */
-static int send_msg(struct fctl *c, json_t *msg)
-{
-    char *m, sig[65];
-    if (fleet_msg_seal(msg, c->key, c->klen, &m, sig) < 0) { fprintf(stderr, "faultline ctl: cannot sign\n"); return -1; }
-    redisReply *r = redisCommand(c->rc, "XADD faultline:fleet:%s:cmd MAXLEN ~ 10000 * m %s sig %s", c->ns, m, sig);
-    free(m);
-    int bad = !r || r->type == REDIS_REPLY_ERROR;
-    if (bad) fprintf(stderr, "faultline ctl: XADD: %s\n", r ? r->str : c->rc->errstr);
-    freeReplyObject(r);
-    return bad ? -1 : 0;
-}
-
-/* Waits for the acks of command id from the ids in want (M of them). Prints the result; returns
- * the exit status. */
-static int wait_acks(struct fctl *c, const char *id, const char *op, json_t *want, int64_t t0, int64_t sent_ms)
-{
-    int m = (int)json_array_size(want), ok = 0;
-    json_t *got = json_object(), *failed = json_array();
-    int64_t deadline = t0 + c->timeout_us;
-    while ((int)json_object_size(got) < m) {
-        int64_t left = deadline - fl_now_us();
-        if (left <= 0) break;
-        double secs = (double)(left > 200000 ? 200000 : left) / 1e6;
-        redisReply *r = redisCommand(c->rc, "BLPOP faultline:fleet:%s:ack:%s %.3f", c->ns, id, secs < 0.01 ? 0.01 : secs);
-        if (!r) { fprintf(stderr, "faultline ctl: Redis: %s\n", c->rc->errstr); break; }
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
-            json_t *a = json_loads(r->element[1]->str, 0, NULL);
-            const char *who = json_string_value(json_object_get(a, "id"));
-            if (who && !json_object_get(got, who)) {
-                json_object_set(got, who, a);
-                if (json_is_true(json_object_get(a, "ok"))) ok++;
-                else json_array_append(failed, a);
-            }
-            json_decref(a);
-        }
-        freeReplyObject(r);
-    }
-    int64_t ms = (fl_now_us() - t0) / 1000;
-    json_t *timed_out = json_array();
-    size_t i;
-    json_t *v;
-    json_array_foreach(want, i, v)
-        if (!json_object_get(got, json_string_value(v))) json_array_append(timed_out, v);
+    int ok = (int)json_integer_value(json_object_get(res, "applied")), m = (int)json_integer_value(json_object_get(res, "of"));
     if (c->json) {
-        json_t *acks = json_array();
-        const char *k;
-        json_t *a;
-        json_object_foreach(got, k, a) json_array_append(acks, a);
-        json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:I, s:O, s:O, s:O, s:I, s:o}", "id", id, "op", op, "applied", ok, "of",
-                              m, "ms", (json_int_t)ms, "failed", failed, "timed_out", timed_out, "targets", want, "sent_ms",
-                              (json_int_t)sent_ms, "acks", acks);
-        char *s = json_dumps(o, JSON_COMPACT);
+        char *s = json_dumps(res, JSON_COMPACT);
         printf("%s\n", s ? s : "{}");
         free(s);
-        json_decref(o);
     } else {
-        printf("%s: %d of %d applied in %lld ms (command %s)\n", op, ok, m, (long long)ms, id);
-        json_array_foreach(failed, i, v)
+        printf("%s: %d of %d applied in %lld ms (command %s)\n", json_string_value(json_object_get(res, "op")), ok, m,
+               (long long)json_integer_value(json_object_get(res, "ms")), json_string_value(json_object_get(res, "id")));
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(res, "failed"), i, v)
             printf("  failed    %s: %s\n", json_string_value(json_object_get(v, "id")),
                    json_string_value(json_object_get(v, "reason")));
-        json_array_foreach(timed_out, i, v) printf("  timed out %s: no ack\n", json_string_value(v));
+        json_array_foreach(json_object_get(res, "timed_out"), i, v) printf("  timed out %s: no ack\n", json_string_value(v));
     }
-    int rc = ok == m && m > 0 ? 0 : 1;
-    json_decref(got);
-    json_decref(failed);
-    json_decref(timed_out);
-    return rc;
+    return ok == m && m > 0 ? 0 : 1;
 }
 
-/* The message of one command for the instances in want (blast radius: targets). */
 static json_t *new_msg(struct fctl *c, const char *op, json_t *targets, int matched)
 {
-    json_t *m = fleet_msg_new(op, c->from, fl_wall_us() / 1000);
-    json_object_set_new(m, "sel", json_string(c->sel_text ? c->sel_text : ""));
-    if (c->percent > 0 || c->max_inst > 0) {
-        json_object_set(m, "targets", targets);
-        json_t *p = json_pack("{s:i, s:i}", "matched", matched, "picked", (int)json_array_size(targets));
-        if (c->percent > 0) json_object_set_new(p, "percent", json_real(c->percent));
-        if (c->max_inst > 0) json_object_set_new(p, "max_instances", json_integer(c->max_inst));
-        json_object_set_new(m, "pick", p);
-    }
-    return m;
+    return fleet_client_msg(&c->fc, op, c->sel_text, targets, matched, c->percent, c->max_inst);
+}
+
+static int send_msg(struct fctl *c, json_t *msg)
+{
+    char err[FL_ERRLEN];
+    if (fleet_client_send(&c->fc, msg, err, sizeof(err)) == 0) return 0;
+    fprintf(stderr, "faultline ctl: %s\n", err);
+    return -1;
 }
 
 /* Sends m (taken) and waits for the acks of want. */
 static int run_msg(struct fctl *c, json_t *m, json_t *want)
 {
-    char id[40], op[16];
-    int64_t sent_ms = (int64_t)json_integer_value(json_object_get(m, "ts"));
-    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(m, "id")));
-    snprintf(op, sizeof(op), "%s", json_string_value(json_object_get(m, "op")));
-    int64_t t0 = fl_now_us();
-    int rc = send_msg(c, m);
-    json_decref(m);
-    if (rc < 0) return 2;
-    return wait_acks(c, id, op, want, t0, sent_ms);
+    char err[FL_ERRLEN] = "";
+    json_t *res = fleet_client_run(&c->fc, m, want, c->timeout_us, err, sizeof(err));
+    if (err[0]) fprintf(stderr, "faultline ctl: %s\n", err);
+    if (!res) return 2;
+    int rc = print_result(c, res);
+    json_decref(res);
+    return rc;
 }
 
 static void sleep_us(int64_t us)
@@ -450,10 +313,10 @@ static int read_file(const char *path, char **out)
 static int run_command(struct fctl *c, const char *cmd, int n, char **a)
 {
     if (!strcmp(cmd, "list")) return n ? 2 : cmd_list(c);
-    json_t *all = registry(c);
+    json_t *all = fleet_client_registry(&c->fc);
     if (!all) { fprintf(stderr, "faultline ctl: reading the registry failed\n"); return 2; }
     int matched;
-    json_t *want = pick(c, all, &matched);
+    json_t *want = fleet_client_pick(all, &c->sel, c->percent, c->max_inst, &matched);
     json_decref(all);
     int rc = 2;
     if (!json_array_size(want)) {
@@ -498,18 +361,19 @@ static int run_command(struct fctl *c, const char *cmd, int n, char **a)
     return rc;
 }
 
-/* Where the fleet is: --profile's [fleet], else --redis / --key-file / the environment. */
+/* Where the fleet is: --profile's [fleet], else --redis / --key-file / the environment; then
+ * the client (the key read, Redis reached). 0, or -1 after saying why. */
 static int setup(struct fctl *c)
 {
-    char err[FL_ERRLEN];
-    snprintf(c->ns, sizeof(c->ns), "%s", c->name ? c->name : "default");
+    char err[FL_ERRLEN], ns[64];
+    snprintf(ns, sizeof(ns), "%s", c->name ? c->name : "default");
     if (c->profile) {
         struct profile *p = profile_load(c->profile, PROF_ALLOW_SCENARIO, err, sizeof(err));
         if (!p) { fprintf(stderr, "%s\n", err); return -1; }
         if (!p->fleet) { fprintf(stderr, "faultline ctl: %s has no [fleet] section\n", c->profile); profile_free(p); return -1; }
         c->url = p->fleet->url;
-        if (!c->key_file) c->key_file = strdup(p->fleet->key_file);
-        if (!c->name) snprintf(c->ns, sizeof(c->ns), "%s", p->fleet->name);
+        if (!c->key_file) c->key_file = c->key_file_buf = strdup(p->fleet->key_file);
+        if (!c->name) snprintf(ns, sizeof(ns), "%s", p->fleet->name);
         profile_free(p);
     } else {
         if (!c->redis) c->redis = getenv("FAULTLINE_FLEET_REDIS");
@@ -518,13 +382,10 @@ static int setup(struct fctl *c)
     }
     if (!c->key_file) c->key_file = getenv("FAULTLINE_FLEET_KEY_FILE");
     if (!c->key_file || !*c->key_file) { fprintf(stderr, "faultline ctl: --fleet needs --key-file PATH, --profile FILE or $FAULTLINE_FLEET_KEY_FILE\n"); return -1; }
-    if (fleet_key_read(c->key_file, c->key, &c->klen, err, sizeof(err)) < 0) { fprintf(stderr, "faultline ctl: --key-file: %s\n", err); return -1; }
-    if (!fleet_word_ok(c->ns, sizeof(c->ns))) { fprintf(stderr, "faultline ctl: --name: '%s' is not a fleet name\n", c->ns); return -1; }
-    char host[100] = "host";
-    gethostname(host, sizeof(host) - 1);
-    host[sizeof(host) - 1] = 0;
-    const char *user = getenv("USER");
-    snprintf(c->from, sizeof(c->from), "ctl:%s@%s:%d", user && *user ? user : "?", host, (int)getpid());
+    if (fleet_client_open(&c->fc, &c->url, c->key_file, ns, "ctl", err, sizeof(err)) < 0) {
+        fprintf(stderr, "faultline ctl: %s\n", err);
+        return -1;
+    }
     return 0;
 }
 
@@ -607,15 +468,14 @@ static int cli_fleet_run(struct fctl *c_, int np, char **pos)
     const char *cmd = np ? pos[0] : "list";
     int n = np ? np - 1 : 0;
     if (c.hold && strcmp(cmd, "add")) { fprintf(stderr, "faultline ctl: --hold goes with add\n"); return 2; }
-    if (setup(&c) < 0) return 2;
-    if (connect_redis(&c) < 0) { if (c.rc) redisFree(c.rc); return 2; }
+    if (setup(&c) < 0) { fleet_client_close(&c.fc); free(c.key_file_buf); return 2; }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     int rc = run_command(&c, cmd, n, pos + 1);
-    redisFree(c.rc);
-    memset(c.key, 0, sizeof(c.key));
+    fleet_client_close(&c.fc);
+    free(c.key_file_buf);
     return rc;
 }

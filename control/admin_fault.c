@@ -54,6 +54,10 @@ json_t *adm_fault_json(const struct fault *f)
                           f->type->name, "state", adm_fault_state(f), "source", f->from_api ? "api" : "profile", "spec",
                           spec, "attributes", attrs, "counters", cnt);
     json_object_set_new(o, "left_ms", fault_left_json(f));
+    /* the wall clock when it began acting (a page opened later draws it from there), or null */
+    json_object_set_new(o, "active_since_ms", f->phase == FAULT_ACTIVE && f->active_since_us
+                                                  ? json_integer((json_int_t)((fl_wall_us() - (fl_now_us() - f->active_since_us)) / 1000))
+                                                  : json_null());
     return o;
 }
 

@@ -94,6 +94,8 @@ static void stats(struct adm_req *r)
                           "reload_failures", (json_int_t)s->reload_failures, "run", rec_run_id(), "proxies", px);
     json_object_set_new(o, "record_dropped", json_integer((json_int_t)rec_dropped()));
     json_object_set_new(o, "killed", json_integer(killed));   /* faults stopped by the kill switch */
+    /* when this daemon started, and with it its recording of the run (the console's timeline starts there) */
+    json_object_set_new(o, "started_ms", json_integer((json_int_t)((fl_wall_us() - (fl_now_us() - s->started_us)) / 1000)));
     json_t *fj = fleet_stats_json();
     if (fj) json_object_set_new(o, "fleet", fj);
     adm_json(r, 200, o);

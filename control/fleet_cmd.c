@@ -301,6 +301,7 @@ void fleet_entry(const char *entry_id, const char *m, size_t mlen, const char *s
     if (strcmp(op, "renew")) {   /* a change: in the audit log as the API's are (renewals are not changes) */
         const char *from = json_string_value(json_object_get(j, "from"));
         const char *fname = json_string_value(json_object_get(j, "name"));
+        if (!fname) fname = json_string_value(json_object_get(json_object_get(j, "fault"), "name"));   /* add */
         char what[200];
         snprintf(what, sizeof(what), "fleet %s%s%.80s cmd=%.100s%s", op, fname ? " " : "", fname ? fname : "", cid,
                  rc ? " failed" : "");

@@ -56,6 +56,7 @@ int run_write_journal(const struct run_state *st, const struct run_scn *sc, cons
         json_object_set_new(load, "ended_early", json_boolean(st->load_ended_early));
     }
     json_object_set_new(o, "load", load);
+    if (st->fleet) json_object_set(o, "fleet", st->fleet);   /* a fleet run: the pick and each command's acks */
     json_t *phs = json_array();
     for (int i = 0; i < sc->nph; i++) {
         const struct run_phase *p = &sc->ph[i];

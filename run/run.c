@@ -42,74 +42,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- series and windows bookkeeping ---- */
-
-void run_series_add(struct run_series *se, const struct run_sample *s)
-{
-    if (se->n == se->cap) {
-        se->cap = se->cap ? se->cap * 2 : 128;
-        se->s = fl_realloc(se->s, sizeof(*se->s) * (size_t)se->cap);
-    }
-    se->s[se->n++] = *s;
-}
-
-void run_series_abandon(struct run_series *se, double t_ms)
-{
-    if (se->nab == se->capab) {
-        se->capab = se->capab ? se->capab * 2 : 64;
-        se->abandon_ms = fl_realloc(se->abandon_ms, sizeof(double) * (size_t)se->capab);
-    }
-    se->abandon_ms[se->nab++] = t_ms;
-}
-
-struct run_series *run_series_get(struct run_state *st, const char *proxy, int http)
-{
-    for (int i = 0; i < st->nseries; i++)
-        if (!strcmp(st->series[i].proxy, proxy)) {
-            if (http) st->series[i].http = 1;
-            return &st->series[i];
-        }
-    st->series = fl_realloc(st->series, sizeof(*st->series) * (size_t)(st->nseries + 1));
-    struct run_series *se = &st->series[st->nseries++];
-    memset(se, 0, sizeof(*se));
-    run_copy(se->proxy, sizeof(se->proxy), proxy);
-    se->http = http;
-    return se;
-}
-
-void run_window_open(struct run_state *st, const char *fault, const char *proxy, const char *type, double t_ms)
-{
-    if (st->nwin == st->capwin) {
-        st->capwin = st->capwin ? st->capwin * 2 : 16;
-        st->win = fl_realloc(st->win, sizeof(*st->win) * (size_t)st->capwin);
-    }
-    struct run_window *w = &st->win[st->nwin++];
-    memset(w, 0, sizeof(*w));
-    run_copy(w->fault, sizeof(w->fault), fault);
-    run_copy(w->proxy, sizeof(w->proxy), proxy);
-    run_copy(w->type, sizeof(w->type), type);
-    w->start_ms = t_ms;
-}
-
-void run_window_close(struct run_state *st, const char *fault, const char *proxy, double t_ms)
-{
-    for (int i = st->nwin - 1; i >= 0; i--)
-        if (!strcmp(st->win[i].fault, fault) && (!proxy || !strcmp(st->win[i].proxy, proxy)) && st->win[i].end_ms == 0) {
-            st->win[i].end_ms = t_ms;
-            return;
-        }
-}
-
-void run_state_free(struct run_state *st)
-{
-    for (int i = 0; i < st->nseries; i++) {
-        free(st->series[i].s);
-        free(st->series[i].abandon_ms);
-    }
-    free(st->series);
-    free(st->win);
-}
-
 /* ---- the runner ---- */
 
 struct pxprev {              /* last totals seen per proxy, for per-second deltas */
@@ -121,7 +53,9 @@ struct runner {
     struct run_state st;
     struct run_scn sc;
     struct profile *prof;    /* the runner's copy: doc, fault sections, expectations */
-    struct fl_embed *emb;    /* in-process proxies, or NULL with --admin */
+    struct fl_embed *emb;    /* in-process proxies, or NULL with --admin or a fleet */
+    struct run_fleet *fleet; /* [scenario] fleet: the instances driven (run/fleet.c), or NULL */
+    struct event *renew_ev;  /* a fleet run: renews its lease every third of it */
     struct event_base *base;
     const char *admin, *token;
     void *rctx;              /* blocking redis client for R:phases */
@@ -183,7 +117,12 @@ static int fault_attach(struct runner *r, const char *name, char *err, size_t er
         if (!strcmp(fs->keys[i].key, "proxy")) proxy = fs->keys[i].value;
         if (!strcmp(fs->keys[i].key, "type")) type = fs->keys[i].value;
     }
-    if (r->admin) {
+    if (r->fleet) {
+        char line[1024];
+        int n = run_fleet_add(r->fleet, fs, r->cur >= 0 && r->cur < r->sc.nph ? r->sc.ph[r->cur].name : NULL, line, sizeof(line));
+        say(r, "%s", line);
+        if (n <= 0) { snprintf(err, errlen, "applied on no instance of the fleet"); return -1; }
+    } else if (r->admin) {
         if (run_admin_add(r->admin, r->token, fs, err, errlen) < 0) return -1;
     } else {
         const char **keys = fl_calloc((size_t)fs->nkeys + 1, sizeof(char *));
@@ -201,7 +140,11 @@ static int fault_attach(struct runner *r, const char *name, char *err, size_t er
 static void fault_detach(struct runner *r, const char *name)
 {
     char err[FL_ERRLEN];
-    if (r->admin) {
+    if (r->fleet) {
+        char line[1024];
+        run_fleet_rm(r->fleet, name, r->cur >= 0 && r->cur < r->sc.nph ? r->sc.ph[r->cur].name : NULL, line, sizeof(line));
+        say(r, "%s", line);
+    } else if (r->admin) {
         if (run_admin_remove(r->admin, r->token, name, err, sizeof(err)) < 0)
             say(r, "warning: could not remove fault %s: %s", name, err);
     } else {
@@ -351,7 +294,7 @@ static void sample_totals(struct runner *r, struct run_state *into, const struct
             pv = &r->prev[r->nprev++];
             memset(pv, 0, sizeof(*pv));
             run_copy(pv->proxy, sizeof(pv->proxy), t[i].proxy);
-            if (r->admin) {   /* the daemon counted before the run: the first second starts here */
+            if (!r->emb) {   /* the daemons counted before the run: the first second starts here */
                 pv->accepted = t[i].accepted;
                 pv->requests = t[i].requests;
                 pv->errors = t[i].errors;
@@ -382,6 +325,7 @@ static void sample_totals(struct runner *r, struct run_state *into, const struct
 static struct run_px_totals *totals_now(struct runner *r, int *n, char *err, size_t errlen)
 {
     struct run_px_totals *tot;
+    if (r->fleet) return run_fleet_stats(r->fleet, r->token, n, err, errlen);
     if (!r->emb) return run_admin_stats(r->admin, r->token, &tot, n, err, errlen) < 0 ? NULL : tot;
     struct embed_stats *es = embed_stats(r->emb, n);
     tot = fl_calloc((size_t)*n + 1, sizeof(*tot));
@@ -486,6 +430,11 @@ static void finish(struct runner *r, const char *why)
     if (r->rctx && run_redis_runner(r->rctx, r->st.run_id, r->st.halted ? "halted" : why ? "aborted" : "finished",
                                     why, t, err, sizeof(err)) < 0)
         say(r, "warning: R:runner not written: %s", err);
+    if (r->fleet && r->st.halted) {   /* halt_if acts fleet-wide: every instance the selector matches */
+        char line[1024];
+        run_fleet_kill(r->fleet, line, sizeof(line));
+        say(r, "HALTED: %s", line);
+    }
     run_actions_stop(&r->sc, why ? why : "the run ended");   /* no action child is left behind */
     load_stop(r);
     sampler_stop(r);
@@ -553,6 +502,16 @@ static void halt_cb(evutil_socket_t fd, short what, void *arg)
         finish(r, why);
     }
     free(tot);
+}
+
+/* a fleet run: the lease of its faults renewed every third of it (kill -9 the runner, and
+ * every instance drops them when it runs out) */
+static void renew_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct runner *r = arg;
+    char err[FL_ERRLEN];
+    if (!r->finishing && run_fleet_renew(r->fleet, err, sizeof(err)) < 0)
+        say(r, "warning: lease %s not renewed: %s", run_fleet_lease(r->fleet), err);
 }
 
 static void sig_cb(evutil_socket_t sig, short what, void *arg)
@@ -664,8 +623,9 @@ static int open_record(struct runner *r, const struct run_opts *o, int *redis_pi
     char err[FL_ERRLEN];
     const char *url = o->redis ? o->redis : r->sc.redis[0] ? r->sc.redis : r->prof->g.redis[0] ? r->prof->g.redis : NULL;
     if (url) run_copy(r->st.redis_url, sizeof(r->st.redis_url), url);
-    else if (o->admin) {
-        fprintf(stderr, "faultline run: with --admin, name the daemon's Redis (--redis or [scenario] redis)\n");
+    else if (o->admin || r->fleet) {
+        fprintf(stderr, "faultline run: with %s, name the %s Redis (--redis or [scenario] redis)\n",
+                o->admin ? "--admin" : "a fleet", o->admin ? "daemon's" : "instances' record");
         return -1;
     } else {
         if (run_redis_start(r->st.out_dir, r->st.redis_url, sizeof(r->st.redis_url), redis_pid, err, sizeof(err)) < 0) {
@@ -682,6 +642,22 @@ static int open_record(struct runner *r, const struct run_opts *o, int *redis_pi
     return 0;
 }
 
+/* [scenario] fleet: the fleet reached and its instances picked; o->run_id becomes the run they
+ * record into. 0 (or not a fleet run), or -1 after saying why. */
+static int open_fleet(struct runner *r, struct run_opts *o, char *run_id, size_t rlen)
+{
+    if (!r->sc.fleet[0]) return 0;
+    char err[FL_ERRLEN];
+    if (o->admin) { fprintf(stderr, "faultline run: a fleet run ([scenario] fleet) takes no --admin\n"); return -1; }
+    r->fleet = run_fleet_open(r->prof, &r->sc, o->run_id, run_id, rlen, err, sizeof(err));
+    if (!r->fleet) { fprintf(stderr, "faultline run: %s\n", err); return -1; }
+    o->run_id = run_id;
+    r->st.fleet = run_fleet_journal(r->fleet);
+    fprintf(stderr, "faultline run: fleet %s: %d instance(s) picked, lease %s (%.0fs)\n", r->sc.fleet,
+            run_fleet_count(r->fleet), run_fleet_lease(r->fleet), (double)r->sc.fleet_lease_us / 1e6);
+    return 0;
+}
+
 static int keep_unphased(void *ud, const char *fault) { return !run_scn_phased(ud, fault); }
 
 /* The proxies, in process (embed_start: the profile read again, recording into the run's
@@ -689,7 +665,7 @@ static int keep_unphased(void *ud, const char *fault) { return !run_scn_phased(u
  * 0, or -1 after saying why. */
 static int start_proxies(struct runner *r, const struct run_opts *o)
 {
-    if (o->admin) {
+    if (o->admin || r->fleet) {
         signal(SIGPIPE, SIG_IGN);
         r->base = event_base_new();
         return 0;
@@ -748,6 +724,12 @@ static void run_phases(struct runner *r)
     run_actions_start(&r->sc, r->base, r->t0_us, r->rctx, r->st.run_id, r->st.out_dir, act_say, r);
     struct timeval one = {1, 0};
     event_add(r->tick_ev, &one);
+    if (r->fleet) {
+        int64_t third = r->sc.fleet_lease_us / 3;
+        struct timeval tv = {(time_t)(third / 1000000), (suseconds_t)(third % 1000000)};
+        r->renew_ev = event_new(r->base, -1, EV_PERSIST, renew_cb, r);
+        event_add(r->renew_ev, &tv);
+    }
     if (r->sc.nhalt) {
         struct timeval quarter = {0, 250000};
         r->halt_ev = event_new(r->base, -1, EV_PERSIST, halt_cb, r);
@@ -762,6 +744,7 @@ static void run_phases(struct runner *r)
     event_free(r->phase_ev);
     event_free(r->tick_ev);
     if (r->halt_ev) event_free(r->halt_ev);
+    if (r->renew_ev) event_free(r->renew_ev);
     event_free(r->sig_int);
     event_free(r->sig_term);
 }
@@ -786,14 +769,16 @@ static int judge(struct runner *r, struct verify_report *rep, int *have_rep)
 {
     char err[FL_ERRLEN];
     /* in process, the proxies have written their end (embed_free): the record is complete; a
-     * daemon driven with --admin goes on recording its run, which is judged as it stands */
+     * daemon driven with --admin (a fleet's instances) goes on recording its run, which is
+     * judged as it stands */
     struct verify_opts vo = {r->st.run_id, r->st.redis_url, r->sc.postgres[0] ? r->sc.postgres : NULL, NULL, 0,
-                             r->admin != NULL, NULL};
+                             r->admin != NULL || r->fleet != NULL, NULL};
     if (verify_doc(r->prof->doc, &vo, rep, err, sizeof(err)) < 0) {
         fprintf(stderr, "faultline run: verify: %s\n", err);
         return 2;
     }
     *have_rep = 1;
+    if (r->fleet) run_fleet_judge(r->fleet, rep);
     int rc = rep->n ? verify_exit_code(rep) : 0;
     if (r->st.aborted && rc == 0) rc = 3;
     printf("\n");
@@ -802,6 +787,8 @@ static int judge(struct runner *r, struct verify_report *rep, int *have_rep)
     verify_print_audit(rep, stdout);
     if (r->admin && rep->n && run_admin_verdicts(r->admin, r->token, rep, err, sizeof(err)) < 0)
         fprintf(stderr, "faultline run: the verdicts were not posted to the daemon's console: %s\n", err);
+    if (r->fleet && rep->n && run_fleet_verdicts(r->fleet, r->token, rep, err, sizeof(err)) > 0)
+        fprintf(stderr, "faultline run: the verdicts were not posted to every instance's console: %s\n", err);
     return rc;
 }
 
@@ -820,7 +807,7 @@ static int write_outputs(struct runner *r, const struct verify_report *rep, int 
         fprintf(stderr, "faultline run: record export: %s\n", err);
         wrote_ok = 0;
     }
-    run_redis_series(r->rctx, &r->st, !r->admin, err, sizeof(err));
+    run_redis_series(r->rctx, &r->st, !r->admin && !r->fleet, err, sizeof(err));
     if (r->admin) run_redis_windows(r->rctx, &r->st, err, sizeof(err));
     snprintf(fpath, sizeof(fpath), "%s/journal.json", r->st.out_dir);
     if (run_write_journal(&r->st, &r->sc, rep, rc, fpath, err, sizeof(err)) < 0) {
@@ -848,7 +835,10 @@ int run_scenario(const struct run_opts *o)
     int rc = 2, have_rep = 0, redis_pid = 0;
     struct verify_report rep;
     memset(&rep, 0, sizeof(rep));
-    if (load_scenario(r, o) < 0 || name_run(r, o) < 0) goto out;
+    struct run_opts fo = *o;   /* a fleet run: the run is the one its instances record into */
+    char fleet_run[128];
+    if (load_scenario(r, o) < 0 || open_fleet(r, &fo, fleet_run, sizeof(fleet_run)) < 0 || name_run(r, &fo) < 0) goto out;
+    o = &fo;
     if (open_record(r, o, &redis_pid) < 0 || start_proxies(r, o) < 0) goto out_record;
     run_phases(r);
     stop_proxies(r);
@@ -869,6 +859,7 @@ out:
     free(r->prev);
     run_state_free(&r->st);
     run_state_free(&r->live);
+    run_fleet_close(r->fleet);
     run_scn_free(&r->sc);
     profile_free(r->prof);
     return rc;

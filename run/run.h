@@ -10,6 +10,8 @@
  *   run/action.c     [action NAME]: commands run at moments of the run
  *   run/halt.c       [scenario] halt_if: stop conditions
  *   run/remote.c     --admin: faults and live numbers through a running faultline's admin API
+ *   run/fleet.c      [scenario] fleet: faults and live numbers across a fleet (its Redis, its key)
+ *   run/state.c      series and fault windows (struct run_state)
  *   run/sampler.c    postgres and probe samples written into the record (run/sampler.h)
  *   run/probe.c      one number read off the service's own endpoint (run/probe.h)
  *   run/redis.c      the embedded redis-server, R:phases writes, series
@@ -103,6 +105,11 @@ struct run_scn {
     int nact;
     struct run_halt *halt;   /* [scenario] halt_if, the conditions joined by `or` */
     int nhalt;
+    char fleet[256];         /* [scenario] fleet: the selector, "" = not a fleet run */
+    int64_t fleet_lease_us;  /* fleet_lease (15 s): the lease of every fault the run adds */
+    int64_t fleet_timeout_us;   /* fleet_timeout (5 s): how long a command waits for its acks */
+    double fleet_percent;    /* fleet_percent, fleet_max_instances: the blast radius (0 = all) */
+    int fleet_max;
     int watch_pid, watch_fd; /* the child judging check(NAME) conditions (0: none), and its pipe */
     char watch_buf[640];     /* a line of that pipe read in part */
     size_t watch_len;
@@ -184,6 +191,7 @@ struct run_state {
     int nseries;
     struct run_window *win;
     int nwin, capwin;
+    void *fleet;             /* borrowed json_t *: a fleet run's picks and commands (run_fleet_journal), or NULL */
 };
 
 void run_series_add(struct run_series *se, const struct run_sample *s);
@@ -276,5 +284,34 @@ struct run_px_totals {
  * with err. */
 int run_admin_verdicts(const char *admin, const char *token, const struct verify_report *rep, char *err, size_t errlen);
 int run_admin_stats(const char *admin, const char *token, struct run_px_totals **out, int *n, char *err, size_t errlen);
+
+/* ---- run/fleet.c: a scenario across a fleet ([scenario] fleet = SELECTOR; docs/fleet.md) ---- */
+struct run_fleet;
+/* Reaches the fleet through p's [fleet] section and picks the instances sc->fleet matches (and
+ * its blast radius), once for the run. run_id gets the run they record into; want_run (--run,
+ * may be NULL) must be it. NULL with err (no instance up, instances in different runs, no Redis). */
+struct run_fleet *run_fleet_open(struct profile *p, const struct run_scn *sc, const char *want_run, char *run_id,
+                                 size_t rlen, char *err, size_t errlen);
+void run_fleet_close(struct run_fleet *f);
+int run_fleet_count(const struct run_fleet *f);          /* instances picked */
+const char *run_fleet_lease(const struct run_fleet *f);  /* the run's lease id */
+/* The journal's "fleet" object (a json_t *, owned by f), or NULL. */
+void *run_fleet_journal(const struct run_fleet *f);
+/* Fleet add of [fault] fs (with the run's lease) / rm of fault, for phase; each waits for the
+ * acks and writes "fleet OP FAULT: N of M applied in T ms[; failed ID: why]" into line. The
+ * number applied, or -1 when it was not sent. */
+int run_fleet_add(struct run_fleet *f, struct inisec *fs, const char *phase, char *line, size_t ll);
+int run_fleet_rm(struct run_fleet *f, const char *fault, const char *phase, char *line, size_t ll);
+/* Renews the run's lease on the picked instances (no acks). 0, or -1 with err. */
+int run_fleet_renew(struct run_fleet *f, char *err, size_t errlen);
+/* A fleet kill to every instance up that the selector matches; line as for add. */
+int run_fleet_kill(struct run_fleet *f, char *line, size_t ll);
+/* The picked instances' GET /stats, summed per proxy name (NULL when none answered: err). */
+struct run_px_totals *run_fleet_stats(struct run_fleet *f, const char *token, int *n, char *err, size_t errlen);
+/* Every verdict not INCONCLUSIVE becomes so when an add of the run was applied on no instance. */
+void run_fleet_judge(const struct run_fleet *f, struct verify_report *rep);
+/* POST /verdicts to every picked instance (its console shows them). The number that failed (the
+ * first one's reason in err). */
+int run_fleet_verdicts(struct run_fleet *f, const char *token, const struct verify_report *rep, char *err, size_t errlen);
 
 #endif

@@ -9,6 +9,7 @@
 #include "run/run.h"
 #include "common/parse.h"
 #include "common/mem.h"
+#include "control/fleet_sign.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,45 @@ static int parse_phase(struct profile *p, struct inisec *s, struct run_phase *ph
     return inisec_check_unused(d, s, err, errlen);
 }
 
+/* [scenario] fleet, fleet_lease, fleet_timeout, fleet_percent, fleet_max_instances */
+static int parse_fleet_keys(struct profile *p, struct inisec *s, struct run_scn *sc, char *err, size_t errlen)
+{
+    struct inidoc *d = p->doc;
+    char e[FL_ERRLEN];
+    int line;
+    const char *v;
+    sc->fleet_lease_us = 15000000;
+    sc->fleet_timeout_us = 5000000;
+    if ((v = inisec_get(s, "fleet", &line))) {
+        struct fleet_sel sel;
+        if (strlen(v) >= sizeof(sc->fleet)) return SERR(line, "fleet: selector too long");
+        if (fleet_sel_parse(v, &sel, e, sizeof(e)) < 0) return SERR(line, "fleet: %s", e);
+        if (!p->fleet) return SERR(line, "fleet: a fleet run needs a [fleet] section (redis, key_file) to reach the fleet");
+        run_copy(sc->fleet, sizeof(sc->fleet), *v ? v : "*");
+    }
+    if ((v = inisec_get(s, "fleet_lease", &line)) &&
+        (parse_duration(v, &sc->fleet_lease_us, e, sizeof(e)) < 0 || sc->fleet_lease_us < 1000000))
+        return SERR(line, "fleet_lease: '%s': a duration of at least 1s", v);
+    if ((v = inisec_get(s, "fleet_timeout", &line)) &&
+        (parse_duration(v, &sc->fleet_timeout_us, e, sizeof(e)) < 0 || sc->fleet_timeout_us <= 0))
+        return SERR(line, "fleet_timeout: '%s' is not a duration", v);
+    if ((v = inisec_get(s, "fleet_percent", &line))) {
+        char *end;
+        sc->fleet_percent = strtod(v, &end);
+        if (*end == '%') end++;
+        if (*end || !(sc->fleet_percent > 0 && sc->fleet_percent <= 100)) return SERR(line, "fleet_percent: '%s' is not in (0, 100]", v);
+    }
+    if ((v = inisec_get(s, "fleet_max_instances", &line))) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*end || n < 1 || n > 1000000) return SERR(line, "fleet_max_instances: '%s' is not a count >= 1", v);
+        sc->fleet_max = (int)n;
+    }
+    if (!sc->fleet[0] && (sc->fleet_percent > 0 || sc->fleet_max))
+        return SERR(s->line, "fleet_percent and fleet_max_instances go with fleet = SELECTOR");
+    return 0;
+}
+
 static int parse_scenario_sec(struct profile *p, struct inisec *s, struct run_scn *sc, char *err, size_t errlen)
 {
     struct inidoc *d = p->doc;
@@ -132,6 +172,7 @@ static int parse_scenario_sec(struct profile *p, struct inisec *s, struct run_sc
         return SERR(line, "load_grace: %s", e);
     if ((v = inisec_get(s, "halt_if", &line)) && run_halt_parse(p, v, sc, e, sizeof(e)) < 0)
         return SERR(line, "halt_if: %s", e);
+    if (parse_fleet_keys(p, s, sc, err, errlen) < 0) return -1;
     return inisec_check_unused(d, s, err, errlen);
 }
 

@@ -4,10 +4,10 @@
 // so another origin cannot read it) and sets an HttpOnly cookie; every API call sends both.
 'use strict';
 
-const POLL_MS = 1000, HISTORY = 300;
+const POLL_MS = 1000, HISTORY = 300, SPAN_MAX = 3600;
 const st = {
   csrf: sessionStorage.getItem('fl_csrf') || '', who: '', fleet: false, prev: null, prevT: 0,
-  hist: {}, bands: {}, open: {}, audit: [], stats: null, faults: [], busy: false, timer: null, tick: 0,
+  hist: {}, bands: {}, open: {}, audit: [], stats: null, faults: [], busy: false, timer: null, tick: 0, runStart: 0,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -109,7 +109,7 @@ function renderInstances(data) {
     const labels = document.createElement('span');
     for (const [k, v] of Object.entries(i.labels || {})) labels.appendChild(el('span', k + '=' + v, 'label'));
     const faults = (i.faults || []).map((f) => f.name + ' (' + f.type + ' on ' + f.proxy + ', ' +
-      fmtLeft(f.lease_left_ms) + ')').join(', ');
+      (f.state && f.state !== 'active' ? f.state + ', ' : '') + fmtLeft(f.lease_left_ms) + ')').join(', ');
     const ago = i.last_seen_ms ? Math.max(0, Math.round((Date.now() - i.last_seen_ms) / 1000)) + 's ago' : '—';
     rows.push(row([i.id, labels, { t: i.state, cls: 'state-' + i.state }, ago, (i.proxies || []).join(', '),
       faults || '—']));
@@ -182,9 +182,11 @@ function renderVerdicts(v) {
     { t: x.verdict, cls: 'v-' + x.verdict }])));
 }
 
-// The run's timeline since the page opened (at most HISTORY seconds, at least a minute wide):
-// per proxy, its rate (blue) and errors (red) per second; faults' active windows as red bands;
-// kills and resumes as dashed lines.
+// The run's timeline from the run's start (the daemon's started_ms in /stats; at least a minute
+// wide, at most SPAN_MAX seconds): per proxy, its rate (blue) and errors (red) per second since
+// the page opened (HISTORY samples); faults' active windows as red bands from when each began
+// acting (active_since_ms in /faults, so a page opened later shows a fault from its start);
+// kills and resumes (the audit log) as dashed lines.
 const NS = 'http://www.w3.org/2000/svg';
 function svg(tag, attrs, text) {
   const e = document.createElementNS(NS, tag);
@@ -195,9 +197,10 @@ function svg(tag, attrs, text) {
 function renderTimeline(now) {
   const names = Object.keys(st.hist);
   const W = 960, L = 110, R = 10, PH = 70, top = 8, H = top + Math.max(1, names.length) * (PH + 10) + 24;
-  // the window: since the page's first sample, at least a minute, at most HISTORY seconds
-  const first = Math.min(now, ...names.map((n) => (st.hist[n][0] || { t: now }).t));
-  const span = Math.min(HISTORY * 1000, Math.max(60000, now - first + 2000));
+  // the window: from the run's start (or the first sample, or the first band), at least a minute
+  const first = Math.min(now, st.runStart || now, ...names.map((n) => (st.hist[n][0] || { t: now }).t),
+    ...Object.values(st.bands).map((l) => (l[0] ? l[0][0] : now)));
+  const span = Math.min(SPAN_MAX * 1000, Math.max(60000, now - first + 2000));
   const t0 = now - span, x = (t) => L + (W - L - R) * (t - t0) / span;
   const s = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'timeline' });
   let nb = 0;
@@ -224,7 +227,7 @@ function renderTimeline(now) {
     }
   });
   for (const a of st.audit) {
-    if (a.at_ms < t0 || !/\/(kill|resume)$/.test(a.path || a.what || '')) continue;
+    if (a.at_ms < t0 || !/\/(kill|resume)$|^fleet (kill|resume)\b/.test(a.path || a.what || '')) continue;
     s.appendChild(svg('line', { x1: x(a.at_ms), x2: x(a.at_ms), y1: top, y2: H - 24, stroke: '#333',
       'stroke-dasharray': '4 3' }));
     s.appendChild(svg('text', { x: x(a.at_ms) + 3, y: top + 10, 'font-size': 10,
@@ -251,7 +254,7 @@ function track(now, rates, faults) {
     const key = f.proxy + '/' + f.name;
     if (f.state !== 'active') continue;
     activeNow.add(key);
-    if (!st.open[key]) { st.open[key] = [now, 0]; (st.bands[key] = st.bands[key] || []).push(st.open[key]); }
+    if (!st.open[key]) { st.open[key] = [f.active_since_ms || now, 0]; (st.bands[key] = st.bands[key] || []).push(st.open[key]); }
   }
   for (const key of Object.keys(st.open)) if (!activeNow.has(key)) { st.open[key][1] = now; delete st.open[key]; }
 }
@@ -269,6 +272,7 @@ async function poll() {
     else { $('instances-panel').hidden = true; $('scope').textContent = 'instance ' + (audit.j.inst || ''); }
     const rates = proxyRates(stats.j, st.prev, st.prev ? (now - st.prevT) / 1000 : 0);
     st.prev = stats.j;
+    if (stats.j.started_ms) st.runStart = stats.j.started_ms;
     st.prevT = now;
     st.faults = Array.isArray(faults.j) ? faults.j : [];
     st.audit = audit.j.entries || [];
