@@ -29,6 +29,7 @@
  */
 #include "proxy/protocols/http2.h"
 #include "proxy/protocols/http2_int.h"
+#include "faults/scope.h"
 #include "proxy/proxy.h"
 #include "proxy/protocol.h"
 #include "common/log.h"
@@ -559,6 +560,8 @@ static void h2_conn_free(struct conn *c)
         h2_stream_record(s);
         h2_stream_free(s);
     }
+    for (int i = 0; i < h->ndec; i++)   /* per-connection faults' max_active places */
+        if (h->dec[i].scoped) scope_leave((struct fault *)h->dec[i].f);
     evbuffer_free(h->tmp);
     free(h);
     c->proto = NULL;

@@ -89,6 +89,7 @@ struct h2_stream {
     unsigned rq_end_seen : 1;         /* the request's END_STREAM came with its head */
     unsigned bad : 1;                 /* its head was over a limit (answered 431) */
     unsigned cut_pending : 1;         /* reset after the DATA frame now being sent (truncate, grpc_cut) */
+    unsigned scoped : 1;              /* holds one of f's max_active places until freed (faults/scope.h) */
     struct h2_head rq, rs;            /* the request head; the response head being received */
     struct h2_body b[2];              /* [0] request body, [1] response body */
     char method[24];
@@ -134,7 +135,7 @@ struct h2_mode {
 };
 
 /* per-connection decisions of per-connection faults (h2_max_streams, h2_ping_drop) */
-struct h2_decision { const struct fault *f; int yes; };
+struct h2_decision { const struct fault *f; int yes, scoped; };   /* scoped: holds a max_active place */
 
 struct h2_conn {
     struct conn *c;

@@ -85,7 +85,8 @@ void h2_choose_fault(struct h2_stream *s)
         if (!scope_admits(f, (const struct sockaddr *)&c->peer_sa)) continue;   /* clients (faults/scope.h) */
         f->c.conns_seen++;
         int sel = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
-        if (!sel) continue;
+        if (!sel || !scope_take(f)) continue;   /* max_active: past it the stream passes (capped) */
+        s->scoped = f->max_active != 0;
         f->c.conns_affected++;
         f->c.requests_affected++;
         s->f = f;
@@ -229,11 +230,18 @@ static int decide(struct h2_conn *h, const struct fault *f)
     if (!scope_admits(f, (const struct sockaddr *)&h->c->peer_sa)) return 0;   /* clients (faults/scope.h) */
     mf->c.conns_seen++;
     int yes = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
+    /* max_active: a connection holds its place until it closes or the fault ends (a decision
+     * that cannot be remembered takes none) */
+    int scoped = 0;
+    if (yes && h->ndec < H2_CONN_DECISIONS && f->max_active) {
+        yes = scope_take(mf);
+        scoped = yes;
+    }
     if (yes) {
         mf->c.conns_affected++;
         conn_fault_applied(h->c, f);
     }
-    if (h->ndec < H2_CONN_DECISIONS) h->dec[h->ndec++] = (struct h2_decision){f, yes};
+    if (h->ndec < H2_CONN_DECISIONS) h->dec[h->ndec++] = (struct h2_decision){f, yes, scoped};
     return yes;
 }
 
@@ -347,10 +355,15 @@ void h2_fault_ended(struct fault *f)
             for (struct h2_stream *s = h->streams; s && !c->closing; s = s->next) {
                 if (s->f != f) continue;
                 release_stream(s, f);
+                if (s->scoped) scope_leave(f);
+                s->scoped = 0;
                 s->f = NULL;
             }
-            for (int i = 0; i < h->ndec; i++)
-                if (h->dec[i].f == f) h->dec[i--] = h->dec[--h->ndec];
+            for (int i = 0; i < h->ndec; i++) {
+                if (h->dec[i].f != f) continue;
+                if (h->dec[i].scoped) scope_leave(f);
+                h->dec[i--] = h->dec[--h->ndec];
+            }
             if (!c->closing) {
                 h2_conn_faults(h);
                 h2_flush(h);

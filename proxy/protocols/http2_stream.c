@@ -17,6 +17,7 @@
  * own (http2_facts.c).
  */
 #include "proxy/protocols/http2_int.h"
+#include "faults/scope.h"
 #include "proxy/protocols/http2.h"
 #include "proxy/proxy.h"
 #include "record/record.h"
@@ -134,6 +135,7 @@ void h2_stream_free(struct h2_stream *s)
     else h->streams = s->next;
     if (s->next) s->next->prev = s->prev;
     h->nstreams--;
+    if (s->scoped && s->f) scope_leave(s->f);   /* its max_active place (faults/scope.h) */
     for (int d = 0; d < 2; d++) {
         evbuffer_free(s->b[d].buf);
         h2_head_free(&s->b[d].tr);
