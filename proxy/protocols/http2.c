@@ -372,6 +372,10 @@ static void check_end(struct h2_conn *h)
 {
     struct conn *c = h->c;
     if (c->closing) return;
+    if (h->ca_rst && !nghttp2_session_want_write(h->srv)) {   /* close_after, close = rst (h2_close_after) */
+        h2_close(h, CLOSER_FAULT, CLOSE_RST);
+        return;
+    }
     int done = !nghttp2_session_want_read(h->srv) && !nghttp2_session_want_write(h->srv);
     if (!done && h->goaway && h->nstreams == 0 && !nghttp2_session_want_write(h->srv)) done = 1;
     if (!done && h->up_dead && h->nstreams == 0 && !h->up_failed) {

@@ -283,6 +283,46 @@ int h2_conn_drops_pings(struct h2_conn *h)
     return h->c->px->nfaults && conn_fault_acts(h, HACT_PING_DROP, NULL);
 }
 
+void h2_corrupt(struct h2_stream *s, uint8_t *p, size_t n)
+{
+    if (s->h->mode && s->h->mode->corrupt) s->h->mode->corrupt(s, 1, p, n);
+    else corrupt_flip(p, n, s->pl.corrupt_rate, &s->pl.corrupt_gap);
+}
+
+/* close_after (faults/close_after.c): after each whole response, a fault whose after_response says
+ * so (`requests` responses, `age` since the connection opened, `bytes` to the client) ends the
+ * connection between responses. close = fin: a graceful GOAWAY (NO_ERROR, last-stream-id = the
+ * last stream taken): the streams under way finish, the client opens a new connection for the
+ * next ones, and the pair closes once they are done. close = rst: the connection is reset once
+ * this round of frames is out (check_end). Rolled once per response it would close on. */
+void h2_close_after(struct h2_conn *h)
+{
+    struct conn *c = h->c;
+    h->responses++;
+    if (h->goaway || h->ca_rst || h->dead || c->closing) return;
+    for (int i = 0; i < c->px->nfaults; i++) {
+        struct fault *f = c->px->faults[i];
+        if (!f->type->http || !f->type->http->after_response || !fault_is_active(f)) continue;
+        if (!scope_admits(f, (const struct sockaddr *)&c->peer_sa)) continue;
+        int how = f->type->http->after_response(f, h->responses, fl_now_us() - c->t_open, c->p[1].bytes);
+        if (!how || (f->probability < 1.0 && !(fl_rand01() < f->probability))) continue;
+        f->c.conns_affected++;
+        conn_fault_applied(c, f);
+        h->again = 1;
+        if (how == CLOSE_RST) {
+            f->c.resets++;
+            h->ca_rst = 1;
+            return;
+        }
+        f->c.closes++;
+        nghttp2_submit_goaway(h->srv, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->srv),
+                              NGHTTP2_NO_ERROR, NULL, 0);
+        h->goaway = 1;
+        h->closing_by = CLOSER_FAULT;
+        return;
+    }
+}
+
 /* ---- timers and a fault's end ---- */
 
 void h2_timer_cb(evutil_socket_t fd, short what, void *arg)
