@@ -13,8 +13,10 @@
  * buffers, and sending answers. dns_answer.c decides each answer; dns_wire.c reads and writes
  * the bytes.
  *
- * What it does not do: recursion (a forwarded query goes to the one upstream, over UDP, once),
- * DNSSEC, zone transfers, EDNS (answers stay under 512 bytes over UDP), more than one question.
+ * What it does not do: recursion (a forwarded query goes to the one upstream, over UDP, once,
+ * and over TCP once more when that answer is truncated), DNSSEC, zone transfers, EDNS in its own
+ * answers (they stay under 512 bytes over UDP; a forwarded OPT passes untouched), more than one
+ * question.
  * The core binds nothing for these proxies and makes no connection pairs (struct protocol's
  * serve_open, proxy/protocol.h); tcp-level fault types are not accepted on them.
  */
