@@ -391,9 +391,9 @@ static struct fault *build_checked(struct adm_req *r, const char *name, struct k
         return NULL;
     }
     if (!protocol_accepts(px->spec.protocol, f->type)) {
-        const struct protocol *need = protocol_for_fault(f->type);
-        adm_error(r, 400, "type: '%s' needs %s %s proxy; '%s' is mode %s", f->type->name, protocol_article(need),
-                  need->name, px->spec.name, px->spec.protocol->name);
+        char why[300];
+        adm_error(r, 400, "type: '%s' %s; '%s' is mode %s", f->type->name,
+                  protocol_refusal(px->spec.protocol, f->type, why, sizeof(why)), px->spec.name, px->spec.protocol->name);
         fault_free(f);
         return NULL;
     }

@@ -408,9 +408,8 @@ static struct fault *tkv_build(struct adm_req *r, const char *name, struct tkv *
     struct fault *f = fault_build(name, (const char *const *)l->k, (const char *const *)l->v, l->n, &bad, err, sizeof(err));
     if (!f) { adm_error(r, 400, "bad request body: %s%s", err, at); return NULL; }
     if (!protocol_accepts(proto, f->type)) {
-        const struct protocol *need = protocol_for_fault(f->type);
-        adm_error(r, 400, "bad request body: type: '%s' needs %s %s proxy%s", f->type->name, protocol_article(need),
-                  need->name, at);
+        char why[300];
+        adm_error(r, 400, "bad request body: type: '%s' %s%s", f->type->name, protocol_refusal(proto, f->type, why, sizeof(why)), at);
         fault_free(f);
         return NULL;
     }

@@ -14,13 +14,15 @@
  * (the client reads EOF); `close = rst` aborts both (the client reads ECONNRESET). Bytes past a
  * budget are dropped, never forwarded.
  *
- * On http proxies close_after acts between requests, like a server does: when a response has
- * been passed whole and the connection has carried `requests` responses, or is older than
- * `age`, or has passed `bytes` bytes to the client, it is closed -- after that response, never
- * inside one. It is not a per-request fault: it never takes a request's place in the choice of
- * the per-request faults (docs/http.md), so a latency or http_error fault still acts on the same
- * requests. `requests` counts only on http proxies; on the others there are no requests to
- * count and a close_after with only `requests` never acts (say bytes or age there).
+ * On http, http2 and grpc proxies close_after acts between requests, like a server does: when a
+ * response has been passed whole and the connection has carried `requests` responses, or is
+ * older than `age`, or has passed `bytes` bytes to the client, it is closed -- after that
+ * response, never inside one (http2: a graceful GOAWAY, or a reset with close = rst). It is not
+ * a per-request fault: it never takes a request's place in the choice of the per-request faults
+ * (docs/http.md), so a latency or http_error fault still acts on the same requests. On postgres
+ * and redis proxies the engine asks after_response about `requests` alone (answered queries,
+ * replies; proxy/protocols/frame.c) while the stage keeps `bytes` and `age`. On tcp proxies
+ * there are no requests to count and a close_after with only `requests` never acts.
  *
  * Keys: bytes (size), requests (count >= 1), age (duration > 0): at least one; close = fin | rst.
  */
@@ -130,7 +132,7 @@ static const struct fault_http_ops ca_http_ops = {.plan = NULL, .after_response 
 
 const struct fault_type fault_close_after = {
     .name = "close_after",
-    .summary = "close connections after bytes, requests (http) or age, with FIN or RST",
+    .summary = "close connections after bytes, requests (http, http2, grpc, postgres, redis) or age, with FIN or RST",
     .default_dir = FDIR_BOTH,
     .cfg_size = sizeof(struct ca_cfg),
     .state_size = sizeof(struct ca_state),

@@ -15,7 +15,8 @@
  * Where: on a tcp proxy, every byte of the direction (default downstream). On an http proxy,
  * per request like every per-request type: only the response body's data bytes -- the status
  * line, headers and chunked framing stay intact, so the client parses the response and gets a
- * body that is wrong (proxy/protocols/http.c calls corrupt_flip from its body callback). On
+ * body that is wrong (proxy/protocols/http.c calls corrupt_flip from its body callback; on http2
+ * and grpc proxies, http2_stream.c: the DATA payloads only, and gRPC's message prefixes stay). On
  * postgres and redis proxies corrupt is a connection-level stage over the raw stream, framing
  * included: those protocols carry no checksum, so what the client sees is a changed value, a
  * protocol error, or a wait for bytes that never come (docs/faults.md).

@@ -53,6 +53,13 @@ int embed_fault_add(struct fl_embed *e, const char *name, const char *const *key
         fault_free(f);
         return -1;
     }
+    if (!protocol_accepts(px->spec.protocol, f->type)) {   /* as the profile and the admin API refuse it */
+        char why[300];
+        snprintf(err, errlen, "type: '%s' %s; '%s' is mode %s", f->type->name,
+                 protocol_refusal(px->spec.protocol, f->type, why, sizeof(why)), px->spec.name, px->spec.protocol->name);
+        fault_free(f);
+        return -1;
+    }
     proxy_fault_add(px, f);
     return 0;
 }

@@ -215,9 +215,10 @@ static int load_fault(struct inidoc *d, struct inisec *s, struct profile *p, cha
             if (!protocol_accepts(p->proxies[i].protocol, f->type)) {
                 int line;
                 inisec_get(s, "type", &line);
-                const struct protocol *need = protocol_for_fault(f->type);
-                KEYERR(line, "[fault %s] type '%s' needs %s %s proxy; '%s' is mode %s", s->name, f->type->name,
-                       protocol_article(need), need->name, p->proxies[i].name, p->proxies[i].protocol->name);
+                char why[300];
+                KEYERR(line, "[fault %s] type '%s' %s; '%s' is mode %s", s->name, f->type->name,
+                       protocol_refusal(p->proxies[i].protocol, f->type, why, sizeof(why)), p->proxies[i].name,
+                       p->proxies[i].protocol->name);
                 fault_free(f);
                 return -1;
             }

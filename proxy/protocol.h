@@ -162,6 +162,13 @@ struct protocol {
     /* Besides its own FT_*_ONLY types, whether fault f acts inside the engine on this protocol's
      * proxies (http: every type with per-request ops) rather than as a tcp stage. */
     int (*fault_inside)(const struct fault *f);
+    /* Whether a fault type that is not protocol-only (no FT_*_ONLY flag: latency, reset, refuse,
+     * ...) acts on this protocol's proxies. NULL: every such type does (it is a tcp stage, or acts
+     * inside the engine through fault_inside). A protocol with no byte stream for a tcp stage to
+     * act on (dns) says which it takes; `faultline check`, the profile, both admin APIs and the
+     * fleet refuse the others through protocol_accepts, with `refuses` as the reason. */
+    int (*accepts)(const struct fault_type *t);
+    const char *refuses;          /* why accepts says no, for messages ("it has no ..."); or NULL */
     /* A fault acting inside the engine (as above) ended or is being removed (f->removing): the
      * requests it holds follow its on_end, and the engine drops every pointer to f. */
     void (*fault_ended)(struct fault *f);
@@ -199,8 +206,12 @@ const char *protocol_article(const struct protocol *p);
 /* The protocol a protocol-only fault type needs (its FT_*_ONLY flag's owner), or NULL when the
  * type acts on any proxy. */
 const struct protocol *protocol_for_fault(const struct fault_type *t);
-/* 1 if fault type t may be attached to a proxy of protocol p. */
+/* 1 if fault type t may be attached to a proxy of protocol p: a protocol-only type on its own
+ * protocol's proxies, any other type where p->accepts (when set) says yes. */
 int protocol_accepts(const struct protocol *p, const struct fault_type *t);
+/* Why protocol_accepts(p, t) said no, to follow "type 'NAME' " in a message: "needs an http
+ * proxy", or "does not act on a dns proxy (REASON)". Written into buf, which it returns. */
+const char *protocol_refusal(const struct protocol *p, const struct fault_type *t, char *buf, size_t len);
 /* 1 if fault f acts inside p's engine (no tcp stage; p->fault_ended is called when it ends). */
 int protocol_owns_fault(const struct protocol *p, const struct fault *f);
 

@@ -13,8 +13,10 @@
  * buffers, and sending answers. dns_answer.c decides each answer; dns_wire.c reads and writes
  * the bytes.
  *
- * What it does not do: recursion (a forwarded query goes to the one upstream, over UDP, once),
- * DNSSEC, zone transfers, EDNS (answers stay under 512 bytes over UDP), more than one question.
+ * What it does not do: recursion (a forwarded query goes to the one upstream, over UDP, once,
+ * and over TCP once more when that answer is truncated), DNSSEC, zone transfers, EDNS in its own
+ * answers (they stay under 512 bytes over UDP; a forwarded OPT passes untouched), more than one
+ * question.
  * The core binds nothing for these proxies and makes no connection pairs (struct protocol's
  * serve_open, proxy/protocol.h); tcp-level fault types are not accepted on them.
  */
@@ -353,10 +355,18 @@ static void dns_serve_reload(struct fl_proxy *px)
                   log_q(px->spec.upstream_text), log_q(why));
 }
 
+/* Of the types every proxy takes, only those acting on whole connections (refuse: both sockets
+ * close while it acts; the TLS ones are then refused for want of TLS): there is no connection pair
+ * and no byte stream here for a tcp stage, nor a request an http type could hold. */
+static int dns_accepts(const struct fault_type *t) { return (t->flags & FT_CONN_LEVEL) != 0; }
+
 const struct protocol protocol_dns = {
     .name = "dns",
     .flags = PROTO_UPSTREAM_OPTIONAL,
     .fault_flag = FT_DNS_ONLY,
+    .accepts = dns_accepts,
+    .refuses = "it answers queries itself: no byte stream to act on; use dns_delay, dns_drop, dns_error, "
+               "dns_truncate, dns_flip or refuse",
     .stats_json = dns_stats_json,
     .totals_facts = dns_totals_facts,
     .spec_load = dns_spec_load,

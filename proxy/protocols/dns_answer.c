@@ -7,7 +7,8 @@
  * (then the query goes on as below), or a flipped address. Then the answer: a name with records
  * is answered from them (following CNAMEs within the records, at most 8), with AA; a name
  * without records is forwarded to the upstream when there is one (its answer is passed on as
- * it came, with the client's id; SERVFAIL after upstream_timeout), else answered with the
+ * it came, with the client's id; a truncated one is asked for again over TCP; over UDP what
+ * fits the client's EDNS payload size, else TC; SERVFAIL after upstream_timeout), else answered with the
  * proxy's fallback rcode. Each query is one `kind=request` event in the record
  * (docs/metrics.md) and one debug log line.
  *
@@ -36,6 +37,7 @@ static void pending_unlink(struct dns_q *w)
     if (w->next) w->next->prev = w->prev;
     s->npending--;
     if (w->timer) event_free(w->timer);
+    if (w->fwd_tcp) bufferevent_free(w->fwd_tcp);
     free(w);
 }
 
@@ -225,6 +227,79 @@ static void fwd_timeout_cb(evutil_socket_t fd, short what, void *arg)
     pending_unlink(w);
 }
 
+/* ---- forwarded answers ---- */
+
+/* The upstream's answer to w (len bytes in buf) goes to the client with the client's id: whole
+ * over TCP; over UDP whole when it fits what the client's EDNS(0) OPT advertised (512 bytes
+ * without one), else cut to its header with TC so that the client asks again over TCP. */
+static void fwd_deliver(struct dns_srv *s, struct dns_q *w, uint8_t *buf, size_t len)
+{
+    buf[0] = (uint8_t)(w->q.id >> 8);
+    buf[1] = (uint8_t)w->q.id;
+    if (!w->tcp && len > w->udp_max) {
+        len = DNS_HDR;
+        buf[2] |= DNS_F_TC >> 8;
+        memset(buf + 4, 0, 8);
+    }
+    dns_send(s, w->tcp, w->tc, (const struct sockaddr *)&w->peer, w->peerlen, buf, len);
+    int rcode = buf[3] & 0xf;
+    s->st.answered++;
+    s->px->st.responses++;
+    if (rcode < 6) s->st.rcode[rcode]++;
+    record_query(s, w, rcode, "done", "", 1);
+    pending_unlink(w);
+}
+
+/* The retry over TCP failed (refused, closed, not its answer): SERVFAIL, as a timeout. */
+static void fwd_tcp_fail(struct dns_q *w, const char *why)
+{
+    struct dns_srv *s = w->s;
+    log_debug("dns_upstream_tcp_failed", "proxy=%s name=%s error=%s", log_q(s->px->spec.name), log_q(w->q.name), why);
+    finish(s, w, DNS_RC_SERVFAIL, 0, 0, NULL, 0);
+    pending_unlink(w);
+}
+
+static void fwd_tcp_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct dns_q *w = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    uint8_t lp[2], buf[DNS_TCP_MAX_MSG];
+    if (evbuffer_copyout(in, lp, 2) < 2) return;
+    size_t len = (size_t)(lp[0] << 8 | lp[1]);
+    if (len < DNS_HDR || len > sizeof(buf)) { fwd_tcp_fail(w, "bad length"); return; }
+    if (evbuffer_get_length(in) < 2 + len) return;
+    evbuffer_drain(in, 2);
+    evbuffer_remove(in, buf, len);
+    if (!(buf[2] & 0x80) || (uint16_t)(buf[0] << 8 | buf[1]) != w->fwd_id) { fwd_tcp_fail(w, "not its answer"); return; }
+    fwd_deliver(w->s, w, buf, len);
+}
+
+static void fwd_tcp_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    if (what & BEV_EVENT_CONNECTED) return;
+    fwd_tcp_fail(arg, (what & BEV_EVENT_EOF) ? "closed" : "error");
+}
+
+/* The upstream answered w over UDP with TC: w is asked once more, over TCP (RFC 7766), on a
+ * connection of its own to the same upstream, within a new upstream_timeout. */
+static void fwd_tcp(struct dns_srv *s, struct dns_q *w)
+{
+    const struct proxy_spec *sp = &s->px->spec;
+    w->wait = QW_FORWARD_TCP;
+    w->fwd_tcp = bufferevent_socket_new(s->px->srv->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!w->fwd_tcp) { fwd_tcp_fail(w, "no socket"); return; }
+    s->st.forwarded_tcp++;
+    bufferevent_setcb(w->fwd_tcp, fwd_tcp_read_cb, NULL, fwd_tcp_event_cb, w);
+    bufferevent_enable(w->fwd_tcp, EV_READ);
+    uint8_t lp[2] = {(uint8_t)(w->rawlen >> 8), (uint8_t)w->rawlen};
+    bufferevent_write(w->fwd_tcp, lp, 2);
+    bufferevent_write(w->fwd_tcp, w->raw, w->rawlen);   /* (its id is the forwarded one) */
+    struct timeval tv = {(time_t)(s->fwd_timeout_us / 1000000), (suseconds_t)(s->fwd_timeout_us % 1000000)};
+    evtimer_add(w->timer, &tv);
+    if (bufferevent_socket_connect(w->fwd_tcp, (const struct sockaddr *)&sp->upstream.ss, (int)sp->upstream.sslen) < 0)
+        fwd_tcp_fail(w, "connect");
+}
+
 void dns_fwd_readable(struct dns_srv *s)
 {
     uint8_t buf[4096];
@@ -236,21 +311,8 @@ void dns_fwd_readable(struct dns_srv *s)
         struct dns_q *w = s->pending;
         while (w && !(w->wait == QW_FORWARD && w->fwd_id == id)) w = w->next;
         if (!w) continue;                                  /* late (timed out) or unknown */
-        buf[0] = (uint8_t)(w->q.id >> 8);
-        buf[1] = (uint8_t)w->q.id;
-        size_t len = (size_t)n;
-        if (!w->tcp && len > DNS_UDP_MAX) {                /* too big for the client's UDP: TC */
-            len = DNS_HDR;
-            buf[2] |= DNS_F_TC >> 8;
-            memset(buf + 4, 0, 8);
-        }
-        dns_send(s, w->tcp, w->tc, (const struct sockaddr *)&w->peer, w->peerlen, buf, len);
-        int rcode = buf[3] & 0xf;
-        s->st.answered++;
-        s->px->st.responses++;
-        if (rcode < 6) s->st.rcode[rcode]++;
-        record_query(s, w, rcode, "done", "", 1);
-        pending_unlink(w);
+        if (buf[2] & (DNS_F_TC >> 8)) fwd_tcp(s, w);       /* truncated: once more over TCP */
+        else fwd_deliver(s, w, buf, (size_t)n);
     }
 }
 
@@ -306,6 +368,8 @@ void dns_handle(struct dns_srv *s, const uint8_t *msg, size_t len, int tcp, stru
     if (pr != DNSP_OK) { malformed(s, &w, pr); return; }
     w.rawlen = len;
     if (len <= sizeof(w.raw)) memcpy(w.raw, msg, len);
+    unsigned edns = dns_edns_udp_size(msg, len, &w.q);   /* what a forwarded answer may be over UDP */
+    w.udp_max = (uint16_t)(edns > 4096 ? 4096 : edns > DNS_UDP_MAX ? edns : DNS_UDP_MAX);
     struct fault *f = pick_fault(s, &w);
     const struct dns_fcfg *c = f ? f->cfg : NULL;
     if (f) { snprintf(w.fault, sizeof(w.fault), "%s", f->name); s->st.faulted++; }
@@ -344,7 +408,7 @@ void dns_pending_free_all(struct dns_srv *s)
 {
     while (s->pending) {
         struct dns_q *w = s->pending;
-        record_query(s, w, -1, "inflight", "", w->wait == QW_FORWARD);
+        record_query(s, w, -1, "inflight", "", w->wait == QW_FORWARD || w->wait == QW_FORWARD_TCP);
         pending_unlink(w);
     }
 }
@@ -360,12 +424,12 @@ char *dns_stats_json(const struct fl_proxy *px)
 #define U(x) (unsigned long long)(x)
     snprintf(out, 2048,
              "{\"bound\":%s,\"records\":%d,\"queries\":%llu,\"udp\":%llu,\"tcp\":%llu,\"answered\":%llu,"
-             "\"dropped\":%llu,\"malformed\":%llu,\"forwarded\":%llu,\"upstream_timeouts\":%llu,\"truncated\":%llu,"
+             "\"dropped\":%llu,\"malformed\":%llu,\"forwarded\":%llu,\"forwarded_tcp\":%llu,\"upstream_timeouts\":%llu,\"truncated\":%llu,"
              "\"faulted\":%llu,\"flipped\":%llu,\"delayed\":%llu,\"pending\":%d,\"overload\":%llu,\"tcp_conns\":%llu,"
              "\"tcp_open\":%d,\"tcp_rejected\":%llu,\"rcode\":{\"NOERROR\":%llu,\"FORMERR\":%llu,\"SERVFAIL\":%llu,"
              "\"NXDOMAIN\":%llu,\"NOTIMP\":%llu,\"REFUSED\":%llu}}",
              s ? "true" : "false", s ? s->nrecs : 0, U(t->queries), U(t->udp), U(t->tcp), U(t->answered),
-             U(t->dropped), U(t->malformed), U(t->forwarded), U(t->upstream_timeouts), U(t->truncated), U(t->faulted),
+             U(t->dropped), U(t->malformed), U(t->forwarded), U(t->forwarded_tcp), U(t->upstream_timeouts), U(t->truncated), U(t->faulted),
              U(t->flipped), U(t->delayed), s ? s->npending : 0, U(t->overload), U(t->tcp_conns), s ? s->ntcp : 0,
              U(t->tcp_rejected), U(t->rcode[0]), U(t->rcode[1]), U(t->rcode[2]), U(t->rcode[3]), U(t->rcode[4]),
              U(t->rcode[5]));

@@ -34,6 +34,7 @@ struct dns_rec {
 
 struct dns_stats {
     uint64_t queries, udp, tcp, answered, dropped, malformed, forwarded, upstream_timeouts, truncated;
+    uint64_t forwarded_tcp;          /* truncated upstream answers asked again over TCP */
     uint64_t rcode[6];               /* answers by rcode (NOERROR..REFUSED) */
     uint64_t faulted, flipped, delayed, tcp_conns, tcp_rejected, overload;
 };
@@ -54,7 +55,9 @@ struct dns_q {                       /* one query waiting: delayed by a fault, o
     int64_t t_req;
     struct event *timer;
     char fault[128];                 /* the fault that acted ("" = none) */
-    enum { QW_DELAY = 1, QW_FORWARD } wait;
+    enum { QW_DELAY = 1, QW_FORWARD, QW_FORWARD_TCP } wait;
+    struct bufferevent *fwd_tcp;     /* the retry over TCP of a truncated upstream answer (owned) */
+    uint16_t udp_max;                /* what an answer to it over UDP may be: its EDNS size, at least 512 */
     int flip;                        /* a dns_flip acted: its addresses are below */
     uint8_t flip_a[4], flip_aaaa[16];
     int flip_has_a, flip_has_aaaa;

@@ -42,6 +42,28 @@ enum dns_parse dns_parse_query(const uint8_t *p, size_t n, struct dns_query *q)
     return DNSP_OK;
 }
 
+unsigned dns_edns_udp_size(const uint8_t *p, size_t n, const struct dns_query *q)
+{
+    if (n < DNS_HDR || !q->qlen) return 0;
+    unsigned ar = get16(p + 10);
+    size_t i = DNS_HDR + q->qlen;
+    for (unsigned r = 0; r < ar && r < DNS_EDNS_SCAN; r++) {
+        for (;;) {                                   /* the owner name: labels, or a pointer */
+            if (i >= n) return 0;
+            unsigned len = p[i];
+            if (len == 0) { i++; break; }
+            if ((len & 0xc0) == 0xc0) { i += 2; break; }
+            if (len > 63) return 0;
+            i += 1 + len;
+        }
+        if (i + 10 > n) return 0;
+        uint16_t type = get16(p + i), cls = get16(p + i + 2), rdlen = get16(p + i + 8);
+        if (type == 41) return cls;                  /* OPT: its class is the UDP payload size */
+        i += 10 + (size_t)rdlen;
+    }
+    return 0;
+}
+
 int dns_name_encode(const char *name, uint8_t *out, size_t cap)
 {
     size_t o = 0;

@@ -6,7 +6,8 @@
  * without a loopback relay), and caps answers at 512 bytes with its own TC. What is read is
  * bounded and exact: the 12-byte header and one question (labels only: a compression pointer in
  * a query's question is refused as malformed; a real resolver never sends one there), nothing
- * after it (EDNS options, if any, are ignored: the answers are small). What is written is the
+ * after it but the UDP size of an EDNS(0) OPT record (dns_edns_udp_size: what a forwarded
+ * answer may be over UDP; faultline's own answers stay small and carry no OPT). What is written is the
  * header, the question as asked and the records given, names uncompressed. docs/dns.md says
  * this; tests/fuzz/fuzz_dns.c feeds the reader hostile bytes.
  *
@@ -68,6 +69,12 @@ struct dns_rr {
  * at least DNS_HDR; cap must be at least DNS_HDR + the question). */
 size_t dns_write_answer(uint8_t *out, size_t cap, const struct dns_query *q, int rcode, int aa, int tc,
                         const struct dns_rr *rr, int nrr);
+
+/* The UDP payload size a query's EDNS(0) OPT record advertises (RFC 6891: the OPT's class), read
+ * from the additional section after the question (q from dns_parse_query on the same bytes);
+ * 0 when it has none or the section cannot be read. At most DNS_EDNS_SCAN records are looked at. */
+#define DNS_EDNS_SCAN 4
+unsigned dns_edns_udp_size(const uint8_t *p, size_t n, const struct dns_query *q);
 
 /* Encodes a name given as text into labels; -1 if a label is empty or over 63 bytes, or the
  * whole is over 255. */

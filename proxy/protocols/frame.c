@@ -13,6 +13,7 @@
 #include "proxy/proxy.h"
 #include "common/log.h"
 #include "faults/scope.h"
+#include "faults/http_fault.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,8 +158,33 @@ void frame_sess_release(struct frame_sess *fs)
     free(fs);
 }
 
+/* close_after on a framed protocol (faults/close_after.c): `requests` counts the server's whole
+ * responses, and the close comes after the read that carried the one that reached it (answers
+ * pipelined in that same read pass too). `bytes` and `age` stay the fault's tcp stage's: they are
+ * not asked here. Rolled once per read it would close on. */
+static void frame_close_after(struct frame_sess *fs)
+{
+    struct conn *c = fs->c;
+    for (int i = 0; i < c->px->nfaults && !c->closing; i++) {
+        struct fault *f = c->px->faults[i];
+        if (!f->type->http || !f->type->http->after_response || !fault_is_active(f)) continue;
+        if (!scope_admits(f, (const struct sockaddr *)&c->peer_sa)) continue;
+        int how = f->type->http->after_response(f, fs->responses, 0, 0);
+        if (!how || (f->probability < 1.0 && !(fl_rand01() < f->probability))) continue;
+        if (how == CLOSE_RST) f->c.resets++;
+        else f->c.closes++;
+        frame_applied(fs, f);
+        conn_close(c, CLOSER_FAULT, (enum close_how)how);
+    }
+}
+
 void frame_read_done(struct frame_sess *fs, struct pipe *p, struct evbuffer *in)
 {
+    if (p->dir == 1 && fs->responses != fs->responses_judged && fs->c && !fs->c->closing) {
+        fs->responses_judged = fs->responses;
+        if (fs->px && fs->px->nfaults) frame_close_after(fs);
+        if (fs->c->closing) return;
+    }
     if (p->dir == 0 && fs->eof_pending && !fs->c->closing && evbuffer_get_length(in) == 0) {
         fs->eof_pending = 0;
         pipe_eof_in(p);

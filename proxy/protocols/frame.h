@@ -110,6 +110,10 @@ struct frame_sess {
     int client_ended;              /* the client ended the session in the protocol (postgres
                                     * Terminate, redis QUIT): see frame_eof */
     int out_wait;                  /* framing stopped: answers fill the client's buffer (frame_on_drain) */
+    /* responses the server sent whole (a postgres ReadyForQuery, a redis reply), counted by the
+     * engine; close_after's `requests` is judged against it once a read of the server's is passed
+     * on (frame_read_done), so the close falls between responses */
+    uint64_t responses, responses_judged;
     /* faults that acted on this session (conns_affected once each) */
     const struct fault *applied[8];
     int napplied;
@@ -129,7 +133,8 @@ void frame_sess_close(struct frame_sess *fs);
 void frame_sess_release(struct frame_sess *fs);
 
 /* After the engine framed a read from p->src: a client EOF held until its bytes went through
- * is passed on once the input is empty. */
+ * is passed on once the input is empty; after a server's read that completed responses, a
+ * close_after fault whose `requests` are reached closes the connection. */
 void frame_read_done(struct frame_sess *fs, struct pipe *p, struct evbuffer *in);
 /* p->src reached EOF. 1 if the engine passes it on later (client bytes still wait), 0 to let
  * the caller pass it on now (dead: engine no longer frames). After client_ended, the server's

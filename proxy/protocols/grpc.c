@@ -17,7 +17,10 @@
  *                stream holds at a message boundary until the fault ends
  *   grpc_cut     after N whole response messages, the prefix and half of the next one's
  *                payload pass, then RST_STREAM
- * Bytes never change: a message is never re-framed, only let go later or cut.
+ *   corrupt      flips bytes of the response messages' payloads; their 5-byte prefixes pass
+ *                intact, so the client reads every message and gets wrong bytes in it (a
+ *                protobuf decode error, or a value that is wrong)
+ * Otherwise bytes never change: a message is never re-framed, only let go later or cut.
  */
 #include "proxy/protocols/http2_int.h"
 #include "proxy/proxy.h"
@@ -170,6 +173,29 @@ static void grpc_out_bytes(struct h2_stream *s, int d, const uint8_t *p, size_t 
     if (n) s->b[d].gate_ok = 0;   /* the next message waits its own turn */
 }
 
+/* corrupt: the payload ranges of p[0..n), found by following a copy of the outgoing framing
+ * (grpc_out_bytes advances the real one once the bytes are out) */
+static uint64_t grpc_corrupt(struct h2_stream *s, int d, uint8_t *p, size_t n)
+{
+    struct grpc_fr fr = s->b[d].fout;
+    uint64_t hits = 0;
+    while (n) {
+        if (fr.have < 5) {                       /* prefix bytes pass as they are */
+            size_t take = 5u - fr.have < n ? 5u - fr.have : n;
+            fr_advance(&fr, p, take);
+            p += take;
+            n -= take;
+            continue;
+        }
+        size_t take = fr.left < n ? fr.left : n;
+        hits += corrupt_flip(p, take, s->pl.corrupt_rate, &s->pl.corrupt_gap);
+        fr_advance(&fr, p, take);
+        p += take;
+        n -= take;
+    }
+    return hits;
+}
+
 static int grpc_act(struct h2_stream *s)
 {
     if (s->pl.act == HACT_GRPC_ERROR) {
@@ -197,6 +223,7 @@ const struct h2_mode h2_mode_grpc = {
     .out_limit = grpc_out_limit,
     .in_bytes = grpc_in_bytes,
     .out_bytes = grpc_out_bytes,
+    .corrupt = grpc_corrupt,
     .act = grpc_act,
     .facts = grpc_facts,
     .failed = grpc_failed,

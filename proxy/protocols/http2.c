@@ -29,6 +29,7 @@
  */
 #include "proxy/protocols/http2.h"
 #include "proxy/protocols/http2_int.h"
+#include "faults/scope.h"
 #include "proxy/proxy.h"
 #include "proxy/protocol.h"
 #include "common/log.h"
@@ -371,6 +372,10 @@ static void check_end(struct h2_conn *h)
 {
     struct conn *c = h->c;
     if (c->closing) return;
+    if (h->ca_rst && !nghttp2_session_want_write(h->srv)) {   /* close_after, close = rst (h2_close_after) */
+        h2_close(h, CLOSER_FAULT, CLOSE_RST);
+        return;
+    }
     int done = !nghttp2_session_want_read(h->srv) && !nghttp2_session_want_write(h->srv);
     if (!done && h->goaway && h->nstreams == 0 && !nghttp2_session_want_write(h->srv)) done = 1;
     if (!done && h->up_dead && h->nstreams == 0 && !h->up_failed) {
@@ -559,6 +564,8 @@ static void h2_conn_free(struct conn *c)
         h2_stream_record(s);
         h2_stream_free(s);
     }
+    for (int i = 0; i < h->ndec; i++)   /* per-connection faults' max_active places */
+        if (h->dec[i].scoped) scope_leave((struct fault *)h->dec[i].f);
     evbuffer_free(h->tmp);
     free(h);
     c->proto = NULL;

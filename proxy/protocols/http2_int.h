@@ -89,6 +89,7 @@ struct h2_stream {
     unsigned rq_end_seen : 1;         /* the request's END_STREAM came with its head */
     unsigned bad : 1;                 /* its head was over a limit (answered 431) */
     unsigned cut_pending : 1;         /* reset after the DATA frame now being sent (truncate, grpc_cut) */
+    unsigned scoped : 1;              /* holds one of f's max_active places until freed (faults/scope.h) */
     struct h2_head rq, rs;            /* the request head; the response head being received */
     struct h2_body b[2];              /* [0] request body, [1] response body */
     char method[24];
@@ -112,6 +113,9 @@ struct h2_stream {
     int64_t grpc_timeout_us;          /* grpc-timeout the caller sent (-1: none) */
     int grpc_status;                  /* from the trailers or a trailers-only answer (-1: none) */
     int prev_attempts;                /* grpc-previous-rpc-attempts (0: none) */
+    /* header_control (http2_ctl.c): answered instead of forwarding, after a delay if any */
+    int ctl_abort;                    /* an HTTP status (0: none) */
+    int ctl_grpc;                     /* a grpc-status, trailers-only (-1 or 0: none) */
 };
 
 /* What a mode adds on top of HTTP/2 (grpc.c); NULL for mode = http2. */
@@ -126,6 +130,9 @@ struct h2_mode {
     /* n bytes of direction d arrived / left */
     void (*in_bytes)(struct h2_stream *s, int d, const uint8_t *p, size_t n);
     void (*out_bytes)(struct h2_stream *s, int d, const uint8_t *p, size_t n);
+    /* corrupt: flips bytes of p[0..n), about to leave in direction d, that are message payload
+     * (never the mode's own framing) with corrupt_flip; returns the bytes changed */
+    uint64_t (*corrupt)(struct h2_stream *s, int d, uint8_t *p, size_t n);
     /* the fault plan is one of the mode's (HACT_GRPC_*): acted on, 1; else 0 */
     int (*act)(struct h2_stream *s);
     /* the request event's fields of the mode; failed: the call failed in the mode's terms */
@@ -134,7 +141,7 @@ struct h2_mode {
 };
 
 /* per-connection decisions of per-connection faults (h2_max_streams, h2_ping_drop) */
-struct h2_decision { const struct fault *f; int yes; };
+struct h2_decision { const struct fault *f; int yes, scoped; };   /* scoped: holds a max_active place */
 
 struct h2_conn {
     struct conn *c;
@@ -158,6 +165,8 @@ struct h2_conn {
     unsigned closing_by : 3;           /* enum closer for that close */
     unsigned flushing : 1, again : 1;
     unsigned dead : 1;                 /* a session failed: no more framing */
+    unsigned ca_rst : 1;               /* close_after (close = rst) is due: reset at the flush's end */
+    uint64_t responses;                /* responses sent whole (close_after's requests) */
 };
 
 /* The per-proxy totals row (frame.h's table), /stats "h2" and the record's h2_* facts. */
@@ -241,9 +250,22 @@ size_t h2_plan_out_limit(struct h2_stream *s, int d, size_t want);
 uint32_t h2_conn_max_streams(struct h2_conn *h);
 /* The per-connection faults (max streams, ping drop) against this connection, now. */
 void h2_conn_faults(struct h2_conn *h);
+/* corrupt: flips response body bytes about to go out in a DATA frame's payload (nghttp2 writes the
+ * frame header and HPACK; the mode keeps its own framing, gRPC's prefixes, intact). */
+void h2_corrupt(struct h2_stream *s, uint8_t *p, size_t n);
+/* A response went out whole: close_after's after_response may end the connection (GOAWAY, or a
+ * reset when close = rst), between responses. */
+void h2_close_after(struct h2_conn *h);
 /* 1 if an active h2_ping_drop fault was rolled yes for this connection. */
 int h2_conn_drops_pings(struct h2_conn *h);
 void h2_timer_cb(evutil_socket_t fd, short what, void *arg);   /* s->tm[0], s->tm[1] */
+
+/* ---- http2_ctl.c ---- */
+/* header_control = on: strips x-faultline-* fields from s's request head and, for a client in
+ * header_control_clients, plans the delay / abort they ask for into s->pl. 1 when s got a plan. */
+int h2_header_control(struct h2_stream *s);
+/* s carries a header_control abort: answers it (status or gRPC trailers-only) and returns 1. */
+int h2_header_answer(struct h2_stream *s);
 
 /* ---- http2_facts.c ---- */
 struct h2_totals *h2_totals_for(const char *proxy);

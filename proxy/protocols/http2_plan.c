@@ -85,7 +85,8 @@ void h2_choose_fault(struct h2_stream *s)
         if (!scope_admits(f, (const struct sockaddr *)&c->peer_sa)) continue;   /* clients (faults/scope.h) */
         f->c.conns_seen++;
         int sel = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
-        if (!sel) continue;
+        if (!sel || !scope_take(f)) continue;   /* max_active: past it the stream passes (capped) */
+        s->scoped = f->max_active != 0;
         f->c.conns_affected++;
         f->c.requests_affected++;
         s->f = f;
@@ -229,11 +230,18 @@ static int decide(struct h2_conn *h, const struct fault *f)
     if (!scope_admits(f, (const struct sockaddr *)&h->c->peer_sa)) return 0;   /* clients (faults/scope.h) */
     mf->c.conns_seen++;
     int yes = f->probability >= 1.0 || (f->probability > 0 && fl_rand01() < f->probability);
+    /* max_active: a connection holds its place until it closes or the fault ends (a decision
+     * that cannot be remembered takes none) */
+    int scoped = 0;
+    if (yes && h->ndec < H2_CONN_DECISIONS && f->max_active) {
+        yes = scope_take(mf);
+        scoped = yes;
+    }
     if (yes) {
         mf->c.conns_affected++;
         conn_fault_applied(h->c, f);
     }
-    if (h->ndec < H2_CONN_DECISIONS) h->dec[h->ndec++] = (struct h2_decision){f, yes};
+    if (h->ndec < H2_CONN_DECISIONS) h->dec[h->ndec++] = (struct h2_decision){f, yes, scoped};
     return yes;
 }
 
@@ -273,6 +281,46 @@ void h2_conn_faults(struct h2_conn *h)
 int h2_conn_drops_pings(struct h2_conn *h)
 {
     return h->c->px->nfaults && conn_fault_acts(h, HACT_PING_DROP, NULL);
+}
+
+void h2_corrupt(struct h2_stream *s, uint8_t *p, size_t n)
+{
+    if (s->h->mode && s->h->mode->corrupt) s->h->mode->corrupt(s, 1, p, n);
+    else corrupt_flip(p, n, s->pl.corrupt_rate, &s->pl.corrupt_gap);
+}
+
+/* close_after (faults/close_after.c): after each whole response, a fault whose after_response says
+ * so (`requests` responses, `age` since the connection opened, `bytes` to the client) ends the
+ * connection between responses. close = fin: a graceful GOAWAY (NO_ERROR, last-stream-id = the
+ * last stream taken): the streams under way finish, the client opens a new connection for the
+ * next ones, and the pair closes once they are done. close = rst: the connection is reset once
+ * this round of frames is out (check_end). Rolled once per response it would close on. */
+void h2_close_after(struct h2_conn *h)
+{
+    struct conn *c = h->c;
+    h->responses++;
+    if (h->goaway || h->ca_rst || h->dead || c->closing) return;
+    for (int i = 0; i < c->px->nfaults; i++) {
+        struct fault *f = c->px->faults[i];
+        if (!f->type->http || !f->type->http->after_response || !fault_is_active(f)) continue;
+        if (!scope_admits(f, (const struct sockaddr *)&c->peer_sa)) continue;
+        int how = f->type->http->after_response(f, h->responses, fl_now_us() - c->t_open, c->p[1].bytes);
+        if (!how || (f->probability < 1.0 && !(fl_rand01() < f->probability))) continue;
+        f->c.conns_affected++;
+        conn_fault_applied(c, f);
+        h->again = 1;
+        if (how == CLOSE_RST) {
+            f->c.resets++;
+            h->ca_rst = 1;
+            return;
+        }
+        f->c.closes++;
+        nghttp2_submit_goaway(h->srv, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->srv),
+                              NGHTTP2_NO_ERROR, NULL, 0);
+        h->goaway = 1;
+        h->closing_by = CLOSER_FAULT;
+        return;
+    }
 }
 
 /* ---- timers and a fault's end ---- */
@@ -347,10 +395,15 @@ void h2_fault_ended(struct fault *f)
             for (struct h2_stream *s = h->streams; s && !c->closing; s = s->next) {
                 if (s->f != f) continue;
                 release_stream(s, f);
+                if (s->scoped) scope_leave(f);
+                s->scoped = 0;
                 s->f = NULL;
             }
-            for (int i = 0; i < h->ndec; i++)
-                if (h->dec[i].f == f) h->dec[i--] = h->dec[--h->ndec];
+            for (int i = 0; i < h->ndec; i++) {
+                if (h->dec[i].f != f) continue;
+                if (h->dec[i].scoped) scope_leave(f);
+                h->dec[i--] = h->dec[--h->ndec];
+            }
             if (!c->closing) {
                 h2_conn_faults(h);
                 h2_flush(h);

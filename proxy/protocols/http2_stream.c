@@ -17,6 +17,7 @@
  * own (http2_facts.c).
  */
 #include "proxy/protocols/http2_int.h"
+#include "faults/scope.h"
 #include "proxy/protocols/http2.h"
 #include "proxy/proxy.h"
 #include "record/record.h"
@@ -134,6 +135,7 @@ void h2_stream_free(struct h2_stream *s)
     else h->streams = s->next;
     if (s->next) s->next->prev = s->prev;
     h->nstreams--;
+    if (s->scoped && s->f) scope_leave(s->f);   /* its max_active place (faults/scope.h) */
     for (int d = 0; d < 2; d++) {
         evbuffer_free(s->b[d].buf);
         h2_head_free(&s->b[d].tr);
@@ -195,7 +197,7 @@ void h2_request_ready(struct h2_stream *s)
         h2_answer(s, 431, NULL, NULL, 0);
         return;
     }
-    h2_choose_fault(s);
+    if (!px->spec.hdrctl.on || !h2_header_control(s)) h2_choose_fault(s);
     if (h2_plan_request(s)) h2_forward_request(s);
 }
 
@@ -203,6 +205,7 @@ void h2_forward_request(struct h2_stream *s)
 {
     struct h2_conn *h = s->h;
     if (s->local || !s->cid_open || s->uid) return;
+    if ((s->ctl_abort || s->ctl_grpc > 0) && h2_header_answer(s)) return;   /* header_control, after its delay */
     if (h->up_dead || h->c->closing) {
         if (!h->up_failed) h->c->px->st.bad_responses++;
         h2_answer(s, 502, NULL, NULL, 0);
@@ -431,6 +434,7 @@ ssize_t h2_body_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t len
     if (n) {
         evbuffer_remove(b->buf, buf, n);
         b->out += n;
+        if (d == 1 && s->pl.act == HACT_CORRUPT) h2_corrupt(s, buf, n);   /* DATA payload only */
         if (h->mode) h->mode->out_bytes(s, d, buf, n);
         give_back(s, d, n);
     }
@@ -451,6 +455,7 @@ ssize_t h2_body_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t len
 void h2_response_sent(struct h2_stream *s)
 {
     if (!s->t_done) s->t_done = fl_now_us();
+    if (s->h->c->px->nfaults) h2_close_after(s->h);
 }
 
 void h2_cid_closed(struct h2_stream *s, uint32_t code)

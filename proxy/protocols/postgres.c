@@ -636,6 +636,7 @@ static inline enum pg_step pg_server_rfq(struct pg_sess *s, struct evbuffer *in,
         if (s->tot) s->tot->xacts++;
     }
     s->txs = st;
+    s->fs.responses++;                      /* close_after's requests (frame_read_done) */
     *off += total;                          /* forwarded with the rest of the read */
     if (hc && !hc->local) pg_pop(s);
     struct pg_cycle *nh = pg_head(s);

@@ -567,6 +567,7 @@ static void resp_value_done(struct resp_sess *s, int dir)
         return;
     }
     s->replies++;
+    s->fs.responses++;                     /* close_after's requests (frame_read_done) */
     if (s->tot) {
         s->tot->replies++;
         if (err) {

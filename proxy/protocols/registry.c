@@ -56,7 +56,16 @@ const struct protocol *protocol_for_fault(const struct fault_type *t)
 
 int protocol_accepts(const struct protocol *p, const struct fault_type *t)
 {
-    return !(t->flags & FT_PROTOCOL_ONLY) || (t->flags & p->fault_flag);
+    if (t->flags & FT_PROTOCOL_ONLY) return (t->flags & p->fault_flag) != 0;
+    return !p->accepts || p->accepts(t);
+}
+
+const char *protocol_refusal(const struct protocol *p, const struct fault_type *t, char *buf, size_t len)
+{
+    const struct protocol *need = protocol_for_fault(t);
+    if (need && !(t->flags & p->fault_flag)) snprintf(buf, len, "needs %s %s proxy", protocol_article(need), need->name);
+    else snprintf(buf, len, "does not act on %s %s proxy (%s)", protocol_article(p), p->name, p->refuses ? p->refuses : "refused");
+    return buf;
 }
 
 int protocol_owns_fault(const struct protocol *p, const struct fault *f)

@@ -21,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < nl; i++)
         if ((unsigned char)q.name[i] <= ' ' || (unsigned char)q.name[i] > '~') abort();
     if (pr != DNSP_OK) return 0;
+    if (dns_edns_udp_size(data, size, &q) > 65535) abort();   /* the additional section: read in bounds */
     static const uint8_t a4[4] = {127, 0, 0, 1}, a6[16] = {[15] = 1};
     struct dns_rr rr[3] = {
         {.owner = q.name, .type = DNS_T_CNAME, .ttl = 60, .target = "target.test"},

@@ -86,7 +86,7 @@ def client():
                     msgs += 1
                     print("msg %d %s ms=%d" % (i, m.decode(), (time.time() - t0) * 1000), flush=True)
             else:
-                detail = chan.unary_unary("/test.Echo/" + method)(msg, timeout=timeout, metadata=meta).decode()
+                detail = chan.unary_unary("/test.Echo/" + method)(msg, timeout=timeout, metadata=meta).decode(errors="replace")
                 msgs = 1
         except grpc.RpcError as e:
             code, detail = e.code().value[0], e.details() or ""

@@ -7,6 +7,7 @@
 //   /status?code=N that status
 //   /trailers      a body then trailers (x-trailer: yes)
 //   /count         how many requests and streams this server saw, and its open sessions
+//   /headers       the request's header names, one a line (what reached the upstream)
 //   anything else  "hello <path>\n" (or ?n=N bytes of 'x') with x-upstream: h2up
 // Each answer carries x-stream-id (the server side's stream id).
 'use strict';
@@ -42,6 +43,7 @@ srv.on('stream', (st, h) => {
     case '/slow': return setTimeout(() => send(200, 'slow\n'), +(u.searchParams.get('ms') || 1000));
     case '/status': return send(+(u.searchParams.get('code') || 200), 'status\n');
     case '/count': return send(200, JSON.stringify({ requests, sessions, open, resets }) + '\n');
+    case '/headers': return send(200, Object.keys(h).join('\n') + '\n');
     case '/trailers':
       if (st.destroyed) return;
       st.respond({ ':status': 200 }, { waitForTrailers: true });

@@ -299,7 +299,9 @@ UNIT(profile_mode_through_the_protocol_registry)
     const struct fault_type *pg = fault_type_find("pg_error"), *lat = fault_type_find("latency");
     EXPECT(protocol_for_fault(pg) == protocol_find("postgres") && protocol_for_fault(lat) == NULL);
     EXPECT(protocol_accepts(protocol_find("postgres"), pg) && !protocol_accepts(protocol_find("tcp"), pg));
-    for (int i = 0; protocols[i]; i++) EXPECT(protocol_accepts(protocols[i], lat));
+    /* every protocol takes a tcp-level type but dns, which has no byte stream (its accepts hook) */
+    for (int i = 0; protocols[i]; i++) EXPECT(protocol_accepts(protocols[i], lat) == (protocols[i] != protocol_find("dns")));
+    EXPECT(protocol_accepts(protocol_find("dns"), fault_type_find("refuse")));
 }
 
 UNIT(profile_admin_token_name)
