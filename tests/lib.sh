@@ -179,4 +179,12 @@ start_postgres() {
 }
 
 # done_tests: exit status for the script
+# npm_why LOG: the line of a failed npm run that says why (its error code and summary, not the
+# "a complete log of this run can be found" trailer)
+npm_why() {
+    grep -E 'npm ERR! (code|errno|syscall|request|network|reason)|ERR! .*(certificate|CERT|ENOTFOUND|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|404)' "$1" 2>/dev/null |
+        head -n 3 | tr '\n' ' ' | cut -c1-200
+    grep -qE 'npm ERR!' "$1" 2>/dev/null || tail -n 2 "$1" 2>/dev/null | tr '\n' ' '
+}
+
 done_tests() { [ "$_FAILS" -eq 0 ]; }

@@ -20,7 +20,7 @@ if [ ! -f "$CLIENT_DIR/node_modules/toxiproxy-node-client/package.json" ]; then
     mkdir -p "$CLIENT_DIR"
     if ! timeout 120 npm install --prefix "$CLIENT_DIR" --no-audit --no-fund --loglevel=error \
             toxiproxy-node-client@4 >"$TT/npm.log" 2>&1; then
-        echo "# skip: npm install toxiproxy-node-client failed: $(tail -n 3 "$TT/npm.log" | tr '\n' ' ')"
+        echo "# skip: npm install toxiproxy-node-client failed: $(npm_why "$TT/npm.log")"
         exit 0
     fi
 fi

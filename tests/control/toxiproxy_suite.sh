@@ -88,7 +88,7 @@ rm -rf "$dir/src"
 cp -r "$FIX/toxiproxy-node-client/src" "$dir/src"
 if [ ! -x "$dir/node_modules/.bin/jest" ] || ! cmp -s "$dir/package-lock.json" "$dir/.installed-lock"; then
     if ! (cd "$dir" && timeout 240 npm ci --no-audit --no-fund --loglevel=error) >"$TT/npm.log" 2>&1; then
-        echo "# skip: npm ci of toxiproxy-node-client's dev dependencies failed: $(tail -n 3 "$TT/npm.log" | tr '\n' ' ')"
+        echo "# skip: npm ci of toxiproxy-node-client's dev dependencies failed: $(npm_why "$TT/npm.log")"
         return 0
     fi
     cp "$dir/package-lock.json" "$dir/.installed-lock"

@@ -146,7 +146,7 @@ if command -v node >/dev/null; then
     if [ ! -f "$UD/node_modules/undici/package.json" ]; then
         mkdir -p "$UD"
         timeout 120 npm install --prefix "$UD" --no-audit --no-fund --loglevel=error undici@7 >"$TT/npm.log" 2>&1 ||
-            echo "# npm install undici failed: $(tail -n 2 "$TT/npm.log" | tr '\n' ' ')"
+            echo "# npm install undici failed: $(npm_why "$TT/npm.log")"
     fi
     if [ -f "$UD/node_modules/undici/package.json" ]; then
         check node_undici_https test "$(nd undici "$P" "https://$H:$TLSUP/" "$UD")" = "ok status=200 body=hello"

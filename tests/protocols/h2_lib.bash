@@ -29,7 +29,7 @@ grpc_js_setup() {
         timeout 150 npm install --prefix "$GRPC_JS" --no-audit --no-fund --loglevel=error @grpc/grpc-js@1 >"$TT/npm.log" 2>&1
     ) 9>"$GRPC_JS/.lock"
     if [ ! -f "$GRPC_JS/node_modules/@grpc/grpc-js/package.json" ]; then
-        echo "# skip: npm install @grpc/grpc-js failed: $(tail -n 3 "$TT/npm.log" 2>/dev/null | tr '\n' ' ')"
+        echo "# skip: npm install @grpc/grpc-js failed: $(npm_why "$TT/npm.log")"
         exit 0
     fi
     echo "# @grpc/grpc-js $(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$GRPC_JS/node_modules/@grpc/grpc-js/package.json" | head -n1), node $(node --version)"
