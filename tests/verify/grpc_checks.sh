@@ -55,11 +55,19 @@ EOT
 start_fl "$f" || { fail start; exit 1; }
 
 gcall "127.0.0.1:${P[tgood]}" Unary --n 40 --par 3 --every 100 --deadline-ms 500 >"$TT/c.tgood" & a=$!
-# no deadline: its held calls never end; the process is stopped at 8 s (a restart, an operator)
-timeout 8 node "$H2DIR/tests/peers/grpc_peer.js" call "127.0.0.1:${P[tbad]}" Unary --n 40 --par 3 --every 100 >"$TT/c.tbad" 2>&1 & b=$!
-# the hangs arrive by a reload once both timeout clients answered 3 calls: a baseline of calls
-# before the fault however slowly node starts on a busy machine (pool judges the load offered)
-wait_for 30 bash -c "[ \$(grep -c '^call ' $TT/c.tgood) -ge 3 ] && [ \$(grep -c '^call ' $TT/c.tbad) -ge 3 ]" || fail timeout_clients_started
+# no deadline: its held calls never end; the process is stopped once the retry clients are done
+# (a restart, an operator; not at a fixed time, which a slow node start on a busy machine could
+# reach before its baseline calls)
+timeout 120 node "$H2DIR/tests/peers/grpc_peer.js" call "127.0.0.1:${P[tbad]}" Unary --n 40 --par 3 --every 100 >"$TT/c.tbad" 2>&1 & b=$!
+# the hangs arrive by a reload once both timeout clients answered 20 of their 40 calls: a
+# baseline of calls before the fault however slowly node starts on a busy machine (pool judges
+# the load offered: the baseline's request rate x the fault's length must exceed max). The
+# baseline is read in whole seconds of the series, and the second the reload falls in is not
+# one of them: after only 3 calls (all within that second) pool3 was INCONCLUSIVE at "0 req/s"
+# in 3 suite runs. 20 calls at one per 100 ms leave >= 10 in whole seconds before the fault, and
+# the fault lasts longer than the baseline's extra wait for node (the retry clients start node
+# again after it), so the load offered stays above 3 calls however slowly node starts.
+wait_for 60 bash -c "[ \$(grep -c '^call ' $TT/c.tgood) -ge 20 ] && [ \$(grep -c '^call ' $TT/c.tbad) -ge 20 ]" || fail timeout_clients_started
 for px in tgood tbad; do h2fault "$f" "$px-hang" "$px" hang on_end=keep; done
 kill -HUP "$FL_PID"
 gcall "127.0.0.1:${P[rgood]}" Unary --n 90 --every 80 --retry --deadline-ms 2000 >"$TT/c.rgood" & c=$!
@@ -70,7 +78,8 @@ gcall "127.0.0.1:${P[rnone]}" Unary --n 90 --every 80 --deadline-ms 2000 >"$TT/c
 wait_for 30 bash -c "[ \$(grep -c '^call ' $TT/c.rgood) -ge 36 ] && [ \$(grep -c '^call ' $TT/c.rnone) -ge 36 ]" || fail retry_clients_started
 for px in rgood rnone; do h2fault "$f" "$px-503" "$px" grpc_error status=unavailable probability=0.5 duration=2500ms; done
 kill -HUP "$FL_PID"
-wait $a $b $c $d
+wait $a $c $d
+kill "$b" 2>/dev/null; wait "$b"
 for x in tgood tbad rgood rnone; do echo "# client $x: $(tail -n1 "$TT/c.$x")"; done
 stop_pid "$FL_PID"
 
