@@ -72,6 +72,7 @@ judge_round() {  # KIND (bug|fixed)
         set -- $s
         prof=$1; name="$prof-$kind"; shift 2
         wait "${RPID[$name]}"; rc=$?
+        local fails0=$_FAILS
         if [ "$kind" = bug ]; then
             check "${prof}_buggy_exits_1" [ "$rc" = 1 ]
             for e in "$@"; do
@@ -82,7 +83,9 @@ judge_round() {  # KIND (bug|fixed)
             check "${prof}_fixed_exits_0" [ "$rc" = 0 ]
             check "${prof}_fixed_all_pass" eval "[ \"\$(jq -r '[.verdicts[].verdict] | unique | join(\",\")' '$TT/$name/out/journal.json')\" = PASS ]"
         fi
-        if [ "$rc" != "$([ "$kind" = bug ] && echo 1 || echo 0)" ]; then
+        # the run's verdicts whenever a case of it failed (a buggy run exits 1 also when the
+        # check that names its bug did not FAIL)
+        if [ "$rc" != "$([ "$kind" = bug ] && echo 1 || echo 0)" ] || [ "$_FAILS" != "$fails0" ]; then
             sed -n '/^EXPECTATION/,$p' "$TT/$name/run.out" | sed "s/^/# $name: /"
             tail -n 3 "$TT/$name/run.err" | sed "s/^/# $name: /"
         fi
