@@ -33,8 +33,10 @@ wait_port "$AP" 10
 
 a=$(rtt 127.0.0.2 "$LP"); b=$(rtt 127.0.0.1 "$LP")
 echo "# clients = 127.0.0.2/32: from 127.0.0.2 ${a} ms, from 127.0.0.1 ${b} ms"
+# an undelayed trip is anything below the delay (300 ms; 800 ms on http): a delayed one cannot
+# come sooner, and a loaded machine's undelayed trip can take well over 100 ms
 check scope_tcp_in_range_delayed within "$a" 280 2000
-check scope_tcp_out_of_range_fast within "$b" 0 150
+check scope_tcp_out_of_range_fast within "$b" 0 279
 stats=$(curl -s -m 5 "http://127.0.0.1:$AP/faults/slow")
 check scope_tcp_out_of_range_not_seen [ "$(jq -r .counters.conns_seen <<<"$stats")" = 1 ]
 check scope_attrs_shown [ "$(jq -r .attributes.clients <<<"$stats")" = "127.0.0.2/32, ::1/128" ]
@@ -64,7 +66,7 @@ PY
 read -r ra rb rc <<<"$out"
 echo "# max_active = 1: first ${ra} ms, second (at once) ${rb} ms, third (after both closed) ${rc} ms"
 check max_active_tcp_first_delayed within "$ra" 280 2000
-check max_active_tcp_second_passes within "$rb" 0 150
+check max_active_tcp_second_passes within "$rb" 0 279
 check max_active_tcp_place_given_back within "$rc" 280 2000
 stats=$(curl -s -m 5 "http://127.0.0.1:$AP/stats")
 check max_active_capped_in_stats [ "$(jq -r '.proxies.p.faults.slow.capped' <<<"$stats")" = 1 ]
@@ -106,7 +108,7 @@ wait $!
 s1=$(awk '{print int($1*1000)}' "$TT/s1"); s2=$(awk '{print int($1*1000)}' "$TT/s2")
 echo "# http max_active = 1: first ${s1} ms, second ${s2} ms"
 check max_active_http_first_delayed within "$s1" 750 3000
-check max_active_http_second_passes within "$s2" 0 400
+check max_active_http_second_passes within "$s2" 0 749
 s3=$(ms_of curl -s -m 5 "http://127.0.0.1:$HP/slow")
 check max_active_http_place_given_back within "$s3" 750 3000
 stats=$(curl -s -m 5 "http://127.0.0.1:$AP/stats")

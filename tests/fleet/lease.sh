@@ -22,7 +22,7 @@ check lease_expired_by_itself none_has short
 check lease_expiry_logged grep -q 'event=fleet_lease_expired fault=short proxy=db' "$TT/fl1.log"
 check lease_expired_counted jqt '.fleet.leases_expired >= 1' <<<"$(curl -s "$(admin 2)/stats")"
 ms=$(echo_ms 3)
-check traffic_clean_after_expiry within "${ms:-99999}" 0 250
+check traffic_clean_after_expiry within "${ms:-99999}" 0 279   # under the 300 ms delay: gone
 
 # --- renew by hand
 fleet_ctl add manual type=latency proxy=db delay=10ms --lease 3s >"$TT/out" 2>&1
@@ -60,8 +60,21 @@ wait_for 10 none_has orphan
 t1=$(date +%s%N)
 check orphan_dropped_after_ctl_killed none_has orphan
 # the last renewal was at most lease/3 before the kill: gone within a lease (+ the 50 ms tick and
-# this script's polling of 5 admin APIs on a busy machine)
-check orphan_dropped_within_lease within $(( (t1 - t0) / 1000000 )) 0 4500
+# a loaded instance's late timer). Timed by the instances' own fleet_lease_expired lines (their
+# ts), not by this script's polling: reading 5 admin APIs took seconds at load 20 (5.3 s seen
+# between the kill and the poll that saw none). An instance that kept the fault past the lease,
+# or never dropped it, still fails it (no line: the wait above timed out and this is empty).
+exp_ms() {
+    local i l m=0 t
+    for i in 1 2 3 4 5; do
+        l=$(grep 'event=fleet_lease_expired fault=orphan ' "$TT/fl$i.log" | tail -n1 | sed -n 's/^ts=\([^ ]*\) .*/\1/p')
+        [ -n "$l" ] || { echo 999999; return; }
+        t=$(date -d "$l" +%s%3N); [ "$t" -gt "$m" ] && m=$t
+    done
+    echo $((m - t0 / 1000000))
+}
+echo "# orphan: last instance dropped it $(exp_ms) ms after the kill; the script saw none after $(( (t1 - t0) / 1000000 )) ms"
+check orphan_dropped_within_lease within "$(exp_ms)" 0 4000
 ms=$(echo_ms 1)
-check orphan_traffic_clean within "${ms:-99999}" 0 250
+check orphan_traffic_clean within "${ms:-99999}" 0 279   # under the 300 ms delay: gone
 done_tests

@@ -21,7 +21,7 @@ refused() { curl -s "$(admin "$1")/stats" | jq -r ".fleet.refused.$2"; }
 
 # --- unsigned
 xadd m "$(msg unsigned1 "$(now_ms)" 00112233445566778899aabbccddeeff)"
-sleep 0.5
+wait_for 10 eval '[ "$(refused 1 unsigned)" = 1 ]'   # the instance has read and refused it
 check unsigned_not_applied none_has unsigned1
 check unsigned_counted [ "$(refused 1 unsigned)" = 1 ]
 
@@ -30,7 +30,7 @@ m=$(msg badsig1 "$(now_ms)" 10112233445566778899aabbccddeeff)
 xadd m "$m" sig "$(sign "$m" "not-the-fleet-key-at-all-0123456789")"
 good=$(sign "$m" "$(cat "$KEY")")
 xadd m "${m/300ms/301ms}" sig "$good"
-sleep 0.5
+wait_for 10 eval '[ "$(refused 2 bad_signature)" = 2 ]'   # the instance has read and refused it
 check badsig_not_applied none_has badsig1
 check badsig_counted [ "$(refused 2 bad_signature)" = 2 ]
 
@@ -39,7 +39,7 @@ for off in -31000 31000; do
     m=$(msg stale1 $(( $(now_ms) + off )) "2$((off < 0 ? 0 : 1))112233445566778899aabbccddeeff")
     xadd m "$m" sig "$(sign "$m" "$(cat "$KEY")")"
 done
-sleep 0.5
+wait_for 10 eval '[ "$(refused 3 stale)" = 2 ]'   # the instance has read and refused it
 check stale_not_applied none_has stale1
 check stale_counted [ "$(refused 3 stale)" = 2 ]
 
@@ -53,7 +53,7 @@ redis-cli -p "$RPORT" LRANGE faultline:fleet:default:ack:handmade1id 0 -1 >"$TT/
 check handmade_acked [ "$(grep -c '"ok":true' "$TT/acks")" = 5 ]
 fleet_ctl rm handmade1 >/dev/null 2>&1
 xadd m "$m" sig "$s"
-sleep 0.5
+wait_for 10 eval '[ "$(refused 4 replayed)" = 1 ]'   # the instance has read and refused it
 check replay_not_applied none_has handmade1
 check replay_counted [ "$(refused 4 replayed)" = 1 ]
 

@@ -55,7 +55,7 @@ t=$(c2 "$B/latr" | cut -d' ' -f2)
 check latency_response within "$t" 0.39 1.2
 out=$(nghttp -n -s "$B/latq1" "$B/fast1" "$B/fast2" 2>&1)
 fast=$(awk '$NF ~ /^\/fast/ {v=$2; sub(/^\+/, "", v); if (v ~ /us$/) {sub(/us$/, "", v); v/=1000} else if (v ~ /ms$/) sub(/ms$/, "", v); else {sub(/s$/, "", v); v*=1000}; if (v > m) m = v} END {print m+0}' <<<"$out")
-check latency_one_stream_only within "$fast" 0 300
+check latency_one_stream_only within "$fast" 0 379   # under the 400 ms delay: not delayed
 
 # hang: the response held until the fault ends (release), the other streams flow meanwhile
 addf() { curl -s -o /dev/null -w '%{http_code}' -XPOST "http://127.0.0.1:$A/faults" -d "$1"; }

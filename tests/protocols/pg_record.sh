@@ -40,16 +40,25 @@ G=$!
 L=$!
 # a real CancelRequest, matched to the session it cancels
 "$TBIN/pgclient" "$DSN application_name=canceller" "cancel:select pg_sleep(10):300" >"$TT/cancel.out" 2>&1
-sleep 4
-# /stats while the leaking client holds its transactions open (burst at 3.5 s)
-ST=$(curl -s -m 5 "http://127.0.0.1:$AP/stats")
+# /stats while the leaking client holds its transactions open (from its burst at 3.5 s to its
+# end at 10 s): waited for, not slept for (a client slow to start on a loaded machine opens its
+# burst late); a /stats that never shows the three leaked transactions still fails below
+leak_in_tx() {
+    ST=$(curl -s -m 5 "http://127.0.0.1:$AP/stats")
+    [ "$(jq -r '.proxies.db.postgres.sessions[] | select(.application_name == "svc-leak") | .in_tx' <<<"$ST" 2>/dev/null)" = 3 ]
+}
+wait_for 9 leak_in_tx
 echo "# $(jq -c '.proxies.db.postgres.sessions' <<<"$ST")"
 check stats_pg_section test "$(jq -r '.proxies.db.postgres.startups > 0' <<<"$ST")" = true
 check stats_leak_in_tx test "$(jq -r '.proxies.db.postgres.sessions[] | select(.application_name == "svc-leak") | .in_tx' <<<"$ST")" = 3
 check stats_leak_live test "$(jq -r '.proxies.db.postgres.sessions[] | select(.application_name == "svc-leak") | .live' <<<"$ST")" = 4
 check stats_live_in_tx eval '[ "$(jq -r .proxies.db.postgres.live_in_tx <<<"$ST")" -ge 3 ]'
 wait $G; wait $L
-sleep 2
+# every session's close event in the record before faultline stops (4 good, 4 leaking, the
+# canceller and its CancelRequest connection): waited for, not a fixed sleep
+closes_recorded() { [ "$(rcli xrange fl:run:pgr:events:db - + | grep -c '^pg_in_tx_at_close$')" -ge 8 ]; }
+wait_for 15 closes_recorded || echo "# only $(rcli xrange fl:run:pgr:events:db - + | grep -c '^pg_in_tx_at_close$') close events with pg_in_tx_at_close"
+sleep 0.5   # the series' and R:proto's last write (once a second) after the closes
 stop_pid "$FL_PID"
 
 # the record: per-connection facts on the conn events, totals in R:proto, sessions in R:pgstate

@@ -5,8 +5,8 @@
 # processes: the Go service (built with Debian's golang-go), the C payments dependency
 # (examples/service --payments), faultline run with its embedded Redis and the scenario's own
 # curl load. Each run gets its own free ports (the profiles' fixed 14081/14001/14901 are
-# rewritten in a copy, and so is go-no-graceful's pidfile), so the five buggy runs go at once,
-# then the five fixed ones.
+# rewritten in a copy, and so is go-no-graceful's pidfile), so four buggy runs go at once, then
+# go-body-leak's alone, then the same for the fixed ones.
 # Skipped (one `ok ... # skip` line) only when go is not installed.
 . "$(dirname "$0")/../lib.sh"
 
@@ -66,12 +66,14 @@ verdict() {  # NAME EXPECTATION -> PASS/FAIL/INCONCLUSIVE from the run's journal
     jq -r --arg n "$2" '.verdicts[] | select(.name == $n) | .verdict' "$TT/$1/out/journal.json" 2>/dev/null
 }
 
-judge_round() {  # KIND (bug|fixed)
+judge_round() {  # KIND (bug|fixed) SCENARIO-ENTRY...
     local kind=$1 s name prof rc exp ck e
-    for s in "${SCEN[@]}"; do
+    shift
+    for s in "$@"; do
         set -- $s
         prof=$1; name="$prof-$kind"; shift 2
         wait "${RPID[$name]}"; rc=$?
+        local fails0=$_FAILS
         if [ "$kind" = bug ]; then
             check "${prof}_buggy_exits_1" [ "$rc" = 1 ]
             for e in "$@"; do
@@ -82,7 +84,9 @@ judge_round() {  # KIND (bug|fixed)
             check "${prof}_fixed_exits_0" [ "$rc" = 0 ]
             check "${prof}_fixed_all_pass" eval "[ \"\$(jq -r '[.verdicts[].verdict] | unique | join(\",\")' '$TT/$name/out/journal.json')\" = PASS ]"
         fi
-        if [ "$rc" != "$([ "$kind" = bug ] && echo 1 || echo 0)" ]; then
+        # the run's verdicts whenever a case of it failed (a buggy run exits 1 also when the
+        # check that names its bug did not FAIL)
+        if [ "$rc" != "$([ "$kind" = bug ] && echo 1 || echo 0)" ] || [ "$_FAILS" != "$fails0" ]; then
             sed -n '/^EXPECTATION/,$p' "$TT/$name/run.out" | sed "s/^/# $name: /"
             tail -n 3 "$TT/$name/run.err" | sed "s/^/# $name: /"
         fi
@@ -90,12 +94,24 @@ judge_round() {  # KIND (bug|fixed)
 }
 
 T0=$(date +%s)
-for s in "${SCEN[@]}"; do set -- $s; start_run "$1-bug" "$1" "$2"; done
-judge_round bug
+# go-body-leak runs in a round of its own, after the other four: its verdict reads how many
+# connections the Go service holds to payments, and a fixed service's pool grows with the
+# calls in flight at once (MaxIdleConnsPerHost 20): with ten processes of these runs at once
+# beside a loaded machine, calls piled up and the fixed pool stayed at 4-5 against a baseline
+# of 1 + slack 2 (twice in suite runs). The buggy one still leaks a connection per failed call.
+ALONE="go-body-leak"
+SCEN_A=() SCEN_B=()
+for s in "${SCEN[@]}"; do case $s in "$ALONE "*) SCEN_B+=("$s");; *) SCEN_A+=("$s");; esac; done
+for s in "${SCEN_A[@]}"; do set -- $s; start_run "$1-bug" "$1" "$2"; done
+judge_round bug "${SCEN_A[@]}"
+for s in "${SCEN_B[@]}"; do set -- $s; start_run "$1-bug" "$1" "$2"; done
+judge_round bug "${SCEN_B[@]}"
 kill_restarted
 T1=$(date +%s)
-for s in "${SCEN[@]}"; do set -- $s; start_run "$1-fixed" "$1" ""; done
-judge_round fixed
+for s in "${SCEN_A[@]}"; do set -- $s; start_run "$1-fixed" "$1" ""; done
+judge_round fixed "${SCEN_A[@]}"
+for s in "${SCEN_B[@]}"; do set -- $s; start_run "$1-fixed" "$1" ""; done
+judge_round fixed "${SCEN_B[@]}"
 kill_restarted
 T2=$(date +%s)
 echo "# buggy round $((T1 - T0))s, fixed round $((T2 - T1))s"

@@ -74,7 +74,9 @@ check halted_early within $((t1 - t0)) 0 14000
 J="$TT/out/journal.json"
 jq_() { python3 -c "import json,sys; j=json.load(open('$J')); print($1)"; }
 check journal_halted [ "$(jq_ "j['halted']")" = True ]
-check journal_reason bash -c "echo \"\$1\" | grep -q '^halt_if check(fast) fails (FAIL: .*p50 1.5s'" _ "$(jq_ "j['halt_reason']")"
+# the reason names the measured p50: at or above the 1.5 s delay, its digits the machine's (a
+# loaded one wrote "p50 1.51s"); a reason without the FAIL or the p50 still fails it
+check journal_reason bash -c "echo \"\$1\" | grep -Eq '^halt_if check\(fast\) fails \(FAIL: .*p50 (1\.[5-9][0-9]*|[2-9](\.[0-9]+)?)s'" _ "$(jq_ "j['halt_reason']")"
 check faults_removed_within_1s [ "$(jq_ "all(w['end_ms'] and 0 <= w['end_ms'] - j['halted_ms'] < 1000 for w in j['faults'])")" = True ]
 # 8 slow checkouts take 0.8 s to start and 1.5 s to answer, the record a second to show them,
 # the watcher a second to judge: a halt within 7 s of the fault's start, never before 1.5 s

@@ -38,8 +38,16 @@ for px in $PXS; do P[$px]=$(free_port); done
     done
 } >"$TT/p.ini"
 : >"$TT/e.ini"
+# cu-rec has slack = 3: its baseline is the highest end-of-second count of open connections, and
+# three curl loops of 1 ms calls 200 ms apart are mostly caught between calls (baseline 0);
+# on a loaded machine a call spans the second's end more often, and "still 1 after 2s" failed
+# cu-rec twice in suite runs (a product limit reported with issue 19 item 10: the baseline reads
+# `cur`, not the second's peak). The three loops hold at most 3 connections at any instant, so
+# the slack admits only their own calls; what this case is about still fails it: a given-up
+# request counted as held left open (the `held` proxy's FAIL below is that count).
 for px in cu py nd held; do
-    printf '[expect %s-rec]\ncheck = recovery\nproxy = %s\nwithin = 2s\n' "$px" "$px" >>"$TT/e.ini"
+    slack=0; [ "$px" = cu ] && slack=3
+    printf '[expect %s-rec]\ncheck = recovery\nproxy = %s\nwithin = 2s\nslack = %s\n' "$px" "$px" "$slack" >>"$TT/e.ini"
 done
 for px in cu lat latnt; do printf '[expect %s-to]\ncheck = timeout\nproxy = %s\nwithin = 2s\n' "$px" "$px" >>"$TT/e.ini"; done
 
@@ -88,7 +96,10 @@ for px in cu py nd lat; do
     check "${px}_no_aborted_held" bash -c "! { $(declare -f rcli ev); REDIS_SOCK='$REDIS_SOCK' ev $px; } | grep ' end aborted' | grep -q ' held_at_end 1'"
 done
 check cu_some_aborted bash -c "{ $(declare -f rcli ev); REDIS_SOCK='$REDIS_SOCK' ev cu; } | grep -q ' end aborted'"
-# latency: given up at the client's 1 s, whatever the answer did afterwards
+# latency: given up at the client's 1 s, whatever the answer did afterwards. abandoned_ms is
+# counted from the request's arrival at the proxy, curl's -m 1 from its own start: on a loaded
+# machine the two drift apart by hundreds of ms either way (a late connect, a late wake-up), so
+# the bound is 400..2500 ms; a request recorded as ended by the 3 s answer still fails it.
 ev lat | grep ' kind request ' | grep ' fault lat-slow ' >"$TT/lat.req"
 check lat_requests_faulted [ -s "$TT/lat.req" ]
 check lat_all_aborted bash -c "! grep -v ' end aborted ' '$TT/lat.req' | grep -q ."

@@ -54,13 +54,27 @@ max_attempts = 3
 EOT
 start_fl "$f" || { fail start; exit 1; }
 
-gcall "127.0.0.1:${P[tgood]}" Unary --n 40 --par 3 --every 100 --deadline-ms 500 >"$TT/c.tgood" & a=$!
-# no deadline: its held calls never end; the process is stopped at 8 s (a restart, an operator)
-timeout 8 node "$H2DIR/tests/peers/grpc_peer.js" call "127.0.0.1:${P[tbad]}" Unary --n 40 --par 3 --every 100 >"$TT/c.tbad" 2>&1 & b=$!
-# the hangs arrive by a reload once both timeout clients answered 3 calls: a baseline of calls
-# before the fault however slowly node starts on a busy machine (pool judges the load offered)
-wait_for 30 bash -c "[ \$(grep -c '^call ' $TT/c.tgood) -ge 3 ] && [ \$(grep -c '^call ' $TT/c.tbad) -ge 3 ]" || fail timeout_clients_started
-for px in tgood tbad; do h2fault "$f" "$px-hang" "$px" hang on_end=keep; done
+# The hangs arrive by reloads once each timeout client made its baseline calls, each client on
+# its own (node starts at different speeds on a busy machine: waiting for both let a fast tgood
+# finish all its calls before its hang came, INCONCLUSIVE). Calls are 300 ms apart per lane (3
+# lanes: ~10 a second), so the calls left after a client's baseline leave seconds for the
+# reload to land. tbad's baseline is 20 calls: pool judges the load offered (the baseline's
+# request rate x the fault's length must exceed max), the baseline is read in whole seconds of
+# the series, and the second the reload falls in is not one of them: after only 3 calls (all
+# within that second) pool3 was INCONCLUSIVE at "0 req/s" in 3 suite runs. 20 calls at ~10 a
+# second leave >= 10 in whole seconds before the fault, and the fault outlasts the baseline's
+# wait for node (the retry clients start node again after it), so the load offered stays
+# above 3 calls however slowly node starts.
+gcall "127.0.0.1:${P[tgood]}" Unary --n 40 --par 3 --every 300 --deadline-ms 500 >"$TT/c.tgood" & a=$!
+# no deadline: its held calls never end; the process is stopped once the retry clients are done
+# (a restart, an operator; not at a fixed time, which a slow node start on a busy machine could
+# reach before its baseline calls)
+timeout 120 node "$H2DIR/tests/peers/grpc_peer.js" call "127.0.0.1:${P[tbad]}" Unary --n 80 --par 3 --every 300 >"$TT/c.tbad" 2>&1 & b=$!
+wait_for 60 bash -c "[ \$(grep -c '^call ' $TT/c.tgood) -ge 5 ]" || fail timeout_good_client_started
+h2fault "$f" tgood-hang tgood hang on_end=keep
+kill -HUP "$FL_PID"
+wait_for 60 bash -c "[ \$(grep -c '^call ' $TT/c.tbad) -ge 20 ]" || fail timeout_bad_client_started
+h2fault "$f" tbad-hang tbad hang on_end=keep
 kill -HUP "$FL_PID"
 gcall "127.0.0.1:${P[rgood]}" Unary --n 90 --every 80 --retry --deadline-ms 2000 >"$TT/c.rgood" & c=$!
 gcall "127.0.0.1:${P[rnone]}" Unary --n 90 --every 80 --deadline-ms 2000 >"$TT/c.rnone" & d=$!
@@ -70,7 +84,8 @@ gcall "127.0.0.1:${P[rnone]}" Unary --n 90 --every 80 --deadline-ms 2000 >"$TT/c
 wait_for 30 bash -c "[ \$(grep -c '^call ' $TT/c.rgood) -ge 36 ] && [ \$(grep -c '^call ' $TT/c.rnone) -ge 36 ]" || fail retry_clients_started
 for px in rgood rnone; do h2fault "$f" "$px-503" "$px" grpc_error status=unavailable probability=0.5 duration=2500ms; done
 kill -HUP "$FL_PID"
-wait $a $b $c $d
+wait $a $c $d
+kill "$b" 2>/dev/null; wait "$b"
 for x in tgood tbad rgood rnone; do echo "# client $x: $(tail -n1 "$TT/c.$x")"; done
 stop_pid "$FL_PID"
 
@@ -83,6 +98,11 @@ expect_verdict pool2 FAIL
 expect_verdict retries4 PASS
 expect_verdict retries2 FAIL
 # a closed-loop caller without retries against a fail-fast fault: its rate rises as its calls
-# end sooner, which a rate cannot tell from retries (docs/verify.md): INCONCLUSIVE, never FAIL
-expect_verdict noretry INCONCLUSIVE
+# end sooner, which a rate cannot tell from retries (docs/verify.md): INCONCLUSIVE when the
+# record shows the calls ending sooner during the fault; on a loaded machine the machine, not
+# the fault, sets how fast they end, the rate is judged, and it PASSes (~1.3 attempts per call
+# was seen). Either is true of a caller that never retries; FAIL (a storm it never made) fails
+noretry=$(verdict noretry)
+check noretry_never_FAIL bash -c "[ '$noretry' = INCONCLUSIVE ] || [ '$noretry' = PASS ]"
+echo "# noretry: $noretry"
 done_tests
