@@ -6,7 +6,8 @@
 #   on_use = reset: lib/pq's write succeeds (the kernel takes it), the read meets the RST and
 #     lib/pq returns the *net.OpError "read: connection reset by peer" -- not driver.ErrBadConn,
 #     so database/sql does not retry: the query fails at once. lib/pq marks the connection bad,
-#     so the next query gets a new connection (a new backend) and succeeds.
+#     so the next query gets a new connection (a new backend) and succeeds. The same with a
+#     parameter (lib/pq's extended protocol).
 #   on_use = drop: the query blocks past its context deadline: at the deadline lib/pq sends a
 #     CancelRequest on a new connection (faultline logs it, matched to the stale session), the
 #     backend never saw the query so nothing answers, and the call is still blocked 2.5 x the
@@ -74,11 +75,17 @@ check reset_next_query_new_backend eval '[ "$(kv "$q3" result)" = ok ] && [ "$(k
 check reset_pool_one_open grep -q '^stats open=1 in_use=0 idle=1 ' <<<"$out"
 check reset_faultline_closed_stale wait_for 3 eval "since | grep -q 'event=close .*bytes_up=[1-9].* closed_by=fault fault=nat-reset'"
 check reset_session_closed_by_fault eval "since | grep -q 'event=pg_session .*user=postgres .*closed_by=fault'"
+# the same with a parameter: lib/pq's extended protocol (Parse/Bind/Execute) meets the same read error
+out=$("$PQPOOL" -dsn "$DSN" -params -pause 1.5s -timeout 2s -hang 5s 2>&1)
+echo "$out" | sed 's/^/# reset, extended protocol: /'
+q1=$(line 1 "$out") q2=$(line 2 "$out") q3=$(line 3 "$out")
+check reset_extended_fails_no_retry eval '[ "$(kv "$q2" result)" = err ] && [ "$(kv "$q2" badconn)" = false ] && [ "$(kv "$q2" econnreset)" = true ]'
+check reset_extended_next_query_ok eval '[ "$(kv "$q3" result)" = ok ] && [ "$(kv "$q3" pid)" != "$(kv "$q1" pid)" ]'
 
 # ---- on_use = drop: the query outlives its context deadline ----
 profile '[fault nat-drop]' 'proxy = db' 'type = stale_idle' 'idle = 1s' 'on_use = drop'
 reload || fail reload "no reload"
-check reset_counted grep -q 'event=fault_removed fault=nat-reset .*resets=1' "$FL_LOG"
+check reset_counted grep -q 'event=fault_removed fault=nat-reset .*resets=2' "$FL_LOG"
 mark
 out=$("$PQPOOL" -dsn "$DSN" -pause 1.5s -timeout 2s -hang 5s 2>&1)
 echo "$out" | sed 's/^/# drop: /'

@@ -2,7 +2,7 @@
 // tests/faults/stale_idle_go.sh.
 //
 // What: opens a *sql.DB (lib/pq, Debian's golang-github-lib-pq-dev, built in GOPATH mode),
-// runs `SELECT pg_backend_pid()` once, leaves the pool idle for -pause, runs it again with a
+// runs `SELECT pg_backend_pid()` (with -params: `+ $1`) once, leaves the pool idle for -pause, runs it again with a
 // context deadline (-timeout), then once more at once. Each query prints one line of facts
 // (result, the backend pid that answered, the time it took, its start in Unix ms, and what the
 // error is: driver.ErrBadConn, context.DeadlineExceeded, ECONNRESET, a *net.OpError), and the
@@ -35,7 +35,12 @@ type result struct {
 	err error
 }
 
-// query runs SELECT pg_backend_pid() with a deadline (none when timeout is 0) and prints its line.
+// sqlText is the query; with -params it takes a parameter, so lib/pq uses the extended protocol
+// (Parse/Bind/Execute) instead of a simple Query message.
+var sqlText = "SELECT pg_backend_pid()"
+var sqlArgs []interface{}
+
+// query runs sqlText with a deadline (none when timeout is 0) and prints its line.
 func query(db *sql.DB, n int, timeout, hang time.Duration) {
 	ctx := context.Background()
 	if timeout > 0 {
@@ -47,7 +52,7 @@ func query(db *sql.DB, n int, timeout, hang time.Duration) {
 	t0 := time.Now()
 	go func() {
 		var r result
-		r.err = db.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&r.pid)
+		r.err = db.QueryRowContext(ctx, sqlText, sqlArgs...).Scan(&r.pid)
 		done <- r
 	}()
 	var r result
@@ -79,7 +84,11 @@ func main() {
 	timeout := flag.Duration("timeout", 0, "the second and third queries' context deadline (0: none)")
 	maxIdle := flag.Duration("max-idle-time", 0, "sql.DB.SetConnMaxIdleTime (0: unset)")
 	hang := flag.Duration("hang", 6*time.Second, "a query still blocked after this is reported as hung")
+	params := flag.Bool("params", false, "SELECT pg_backend_pid() + $1 (the extended protocol)")
 	flag.Parse()
+	if *params {
+		sqlText, sqlArgs = "SELECT pg_backend_pid() + $1::int", []interface{}{0}
+	}
 	db, err := sql.Open("postgres", *dsn)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pqpool: %v\n", err)
