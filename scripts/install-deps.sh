@@ -7,7 +7,8 @@
 # test, make asan) everything is installed:
 # clang, libclang-rt-14-dev: the sanitizer and fuzz builds (`make asan`, `make fuzz`; the
 # runtimes are only a Recommends of clang, which --no-install-recommends leaves out).
-# golang-go (Go 1.19, standard library only) builds examples/go-service for tests/run/go_bugs.sh.
+# golang-go (Go 1.19, standard library only) builds examples/go-service for tests/run/go_bugs.sh;
+# golang-github-lib-pq-dev (lib/pq, GOPATH mode): the database/sql peer of tests/faults/stale_idle_go.sh.
 # strace: tests/faults/latency_release.sh watches the release path with it (it skips without).
 # libxml2-utils: xmllint, which the verifier's tests use to validate the JUnit XML they write.
 # python3-urllib3: the retrying client of tests/verify/retries.sh.
@@ -24,7 +25,7 @@ set -eu
 PKGS="build-essential pkg-config libevent-dev libhiredis-dev libinih-dev libpq-dev
 libhttp-parser-dev libjansson-dev libssl-dev libnghttp2-dev openssl redis-server redis-tools postgresql postgresql-client curl jq
 procps iproute2 ca-certificates python3"
-TEST_PKGS="clang libclang-rt-14-dev golang-go strace libxml2-utils python3-urllib3 haproxy nghttp2-client python3-grpcio
+TEST_PKGS="clang libclang-rt-14-dev golang-go golang-github-lib-pq-dev strace libxml2-utils python3-urllib3 haproxy nghttp2-client python3-grpcio
 ruby ruby-minitest ruby-webmock bind9-dnsutils python3-dnspython python3-requests python3-yaml"
 case "${1:-}" in
 demo) ;;
