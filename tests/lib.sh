@@ -30,6 +30,15 @@ cleanup() {
     fi
     for p in "${_PIDS[@]}"; do _ours "$p" && kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     [ -n "${PGDATA_DIR:-}" ] && runuser -u postgres -- /usr/lib/postgresql/*/bin/pg_ctl -D "$PGDATA_DIR" -m immediate stop >/dev/null 2>&1
+    # a failed case leaves the last lines of the script's own logs (faultline's, the peers') in
+    # the suite's log: a failure seen once in CI can be read afterwards
+    if [ "$_FAILS" -gt 0 ]; then
+        local f
+        find "$TT" -maxdepth 2 -type f -name '*.log' -size -64M 2>/dev/null | head -n 8 | while read -r f; do
+            echo "# --- ${f#"$TT"/} (last 12 lines)"
+            tail -n 12 "$f" | cut -c1-300 | sed 's/^/#   /'
+        done
+    fi
     rm -rf "$TT"
     # this script's port reservations (free_port)
     grep -lx "$$" "$_PORTDIR"/*/pid 2>/dev/null | while read -r f; do rm -rf "${f%/pid}"; done

@@ -80,7 +80,7 @@ report() {
         tail -n 15 "$log" | sed 's/^/    /'
         failed=$((failed + 1))
     elif [ "$f" -gt 0 ]; then
-        grep -v '^ok ' "$log" | tail -n 25 | sed 's/^/    /'
+        grep -v '^ok ' "$log" | tail -n 60 | sed 's/^/    /'
     fi
 }
 
