@@ -42,14 +42,14 @@
 #include "verify/attempts.h"
 #include "common/mem.h"
 
-#define GROW_RATIO 1.2         /* the last judged median pause over the first, at least */
-#define GROW_MS 10.0           /* ... and at least this much longer (ms) */
-#define GROW_MIN_CALLS 3       /* pauses (calls) a retry number needs to be judged */
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#define GROW_RATIO 1.2         /* the last judged median pause over the first, at least */
+#define GROW_MS 10.0           /* ... and at least this much longer (ms) */
+#define GROW_MIN_CALLS 3       /* pauses (calls) a retry number needs to be judged */
 
 /* mean duration (end - start) of the attempts in [i, j) that start within [t0, t1); NAN if none */
 static double mean_dur(const struct vatt *at, int i, int j, double t0, double t1)
