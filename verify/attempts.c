@@ -147,7 +147,55 @@ int vatt_calls(struct vctx *cx, struct vexp *e, struct vatt_params *pm, const st
         i = j;
     }
     vatt_sort_calls(at, *n);
-    for (int i = 0; i < *n; i++) at[i].idx = i > 0 && at[i].call == at[i - 1].call && at[i].call >= 0 ? at[i - 1].idx + 1 : 0;
+    vatt_number(at, *n);
     *out = at;
     return 0;
+}
+
+void vatt_number(struct vatt *at, int n)
+{
+    for (int i = 0; i < n; i++) at[i].idx = i > 0 && at[i].call == at[i - 1].call && at[i].call >= 0 ? at[i - 1].idx + 1 : 0;
+}
+
+/* ---- pauses per retry number ---- */
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void vpauses_collect(const struct vatt *at, int n, struct vpauses *g)
+{
+    memset(g, 0, sizeof(*g));
+    for (int k = 0; k <= VATT_MAXK; k++) g->v[k] = fl_calloc((size_t)n + 1, sizeof(double));
+    for (int i = 1; i < n; i++) {
+        if (at[i].call < 0 || at[i].idx < 1 || at[i].idx > VATT_MAXK) continue;
+        g->v[at[i].idx][g->n[at[i].idx]++] = at[i].start - at[i - 1].end;
+    }
+    for (int k = 1; k <= VATT_MAXK; k++) qsort(g->v[k], (size_t)g->n[k], sizeof(double), cmp_d);
+}
+
+void vpauses_free(struct vpauses *g)
+{
+    for (int k = 0; k <= VATT_MAXK; k++) { free(g->v[k]); g->v[k] = NULL; g->n[k] = 0; }
+}
+
+int vpauses_top(const struct vpauses *g, int min)
+{
+    int top = 0;
+    for (int k = 1; k <= VATT_MAXK; k++) if (g->n[k] >= min) top = k;
+    return top;
+}
+
+double vquantile(const double *v, int n, double q)
+{
+    if (n <= 0) return NAN;
+    int k = (int)ceil(q * n - 1e-9) - 1;
+    return v[k < 0 ? 0 : k >= n ? n - 1 : k];
+}
+
+double vpauses_median(const struct vpauses *g, int k)
+{
+    return k >= 1 && k <= VATT_MAXK ? vquantile(g->v[k], g->n[k], 0.5) : NAN;
 }

@@ -66,5 +66,28 @@ int vatt_group_by_attempts(struct vatt *at, int i, int j, int *ncalls);
  * asked), or -1 (e->err). The baseline for ambiguity is vctx_baseline's (none: nothing ambiguous). */
 int vatt_calls(struct vctx *cx, struct vexp *e, struct vatt_params *pm, const struct vwins *w, struct vatt **out,
                int *n, int *ncalls, struct verify_result *r);
+/* Numbers the attempts (sorted by call, then start) within their call: at[k].idx, 0 = the first;
+ * ambiguous attempts (call -1) all 0. */
+void vatt_number(struct vatt *at, int n);
+
+/* ---- pauses per retry number (retries, retry_spacing) ----
+ * The pause before retry k is the start of a call's attempt k (idx k) - the end of its attempt
+ * k-1, over the identified calls (ambiguous ones left out). Judging a population of pauses per
+ * retry number, not each call on its own, is what lets a jittered client's single pauses
+ * wander (a late timer, a jitter draw) without reading as "no backoff". */
+#define VATT_MAXK 16           /* retry numbers kept: 1..VATT_MAXK */
+struct vpauses {
+    double *v[VATT_MAXK + 1];  /* v[k]: the pauses before retry k, sorted; owned (vpauses_free) */
+    int n[VATT_MAXK + 1];
+};
+/* at: sorted by call and numbered (vatt_number / vatt_calls). */
+void vpauses_collect(const struct vatt *at, int n, struct vpauses *g);
+void vpauses_free(struct vpauses *g);
+/* The highest retry number with at least min pauses (0: none). n[k] never grows with k: a call
+ * with a pause before retry k+1 has one before retry k. */
+int vpauses_top(const struct vpauses *g, int min);
+/* The q-quantile (nearest rank) of sorted v[0..n); NAN when n is 0. */
+double vquantile(const double *v, int n, double q);
+double vpauses_median(const struct vpauses *g, int k);
 
 #endif

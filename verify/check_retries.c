@@ -20,10 +20,24 @@
  *     number of attempts each call makes).
  * gRPC retries name themselves (grpc-previous-rpc-attempts, recorded as prev_attempts): where a
  * fingerprint's attempts carry it, they are grouped by it exactly, whatever the baseline repeats.
- * Backoff: the pause before each retry (start of the attempt - end of the previous one) is
- * >= `min_backoff`, and for calls with 3 or more attempts the last pause is longer than the
- * first (exponential backoff with +/-50% jitter satisfies this; a fixed or no delay does not).
- * It is judged on calls identified exactly (ids, or fingerprints the baseline does not repeat).
+ * Backoff (`backoff = yes`), judged on calls identified exactly (ids, or fingerprints the
+ * baseline does not repeat):
+ *   - each pause before a retry (start of the attempt - end of the failed one before it) is
+ *     >= `min_backoff`, pause by pause: a timer never fires early, so a loaded machine cannot
+ *     break it, and one retry sent too soon is the bug itself;
+ *   - the pauses grow, judged on the population, not call by call: the median pause before the
+ *     highest retry number that 3 or more calls reached is >= GROW_RATIO x the median before
+ *     retry 1 and >= GROW_MS longer. One call cannot decide it either way: a single timer that
+ *     fires 260 ms late on a loaded machine makes a 200 ms pause longer than the 400 ms one
+ *     after it, and a jittered exponential backoff draws its pauses from overlapping ranges
+ *     (+/-50% of 200 ms and of 400 ms: [100, 300] and [200, 600]), so its last pause is not
+ *     always its longest. A fixed or no delay keeps the medians level and FAILs; the absolute
+ *     GROW_MS keeps the scheduling noise of a no-delay retrier (0.3 ms, then 0.5 ms) from
+ *     reading as growth. Medians, not single pauses, so a few late timers move nothing.
+ *     First against last (not each retry number against the one before) so a backoff that
+ *     reached its cap (gRPC maxBackoff) is still backoff; retry_spacing judges each step.
+ *     Fewer than 3 calls with 3+ attempts: INCONCLUSIVE (never a PASS on thin evidence, never
+ *     a FAIL on one call). With max_attempts < 3 a call has one pause: only min_backoff applies.
  */
 #include "verify/attempts.h"
 #include "common/mem.h"
@@ -32,6 +46,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#define GROW_RATIO 1.2         /* the last judged median pause over the first, at least */
+#define GROW_MS 10.0           /* ... and at least this much longer (ms) */
+#define GROW_MIN_CALLS 3       /* pauses (calls) a retry number needs to be judged */
 
 /* mean duration (end - start) of the attempts in [i, j) that start within [t0, t1); NAN if none */
 static double mean_dur(const struct vatt *at, int i, int j, double t0, double t1)
@@ -82,8 +100,10 @@ struct tally {
     double est_best, est_cnt, est_base;   /* the highest estimate for those, with its evidence */
     double est_speed;          /* how much faster its requests ended than in the baseline (estimate) */
     const struct vev *est_ev;
-    int worst, worst_i, retried, bad_backoff, bad_i;
-    char badgaps[160];         /* the pauses of the first call without growing backoff */
+    int worst, worst_i, retried;
+    int too_soon;              /* pauses under min_backoff */
+    char soon[160];            /* the first of them, in short */
+    struct vpauses g;          /* pauses per retry number, over the identified calls (owned) */
 };
 
 static int read_params(struct vexp *e, struct params *pm)
@@ -129,11 +149,12 @@ static void group_calls(struct vatt *at, int n, double a, double b, const struct
     }
 }
 
-/* Attempts per call and the pauses between them, over the attempts sorted by call (into t). */
+/* Attempts per call and the pauses between them, over the attempts sorted by call and
+ * numbered (into t). */
 static void count_calls(const struct vatt *at, int n, const struct params *pm, struct tally *t)
 {
     char b1[32];
-    t->worst_i = t->bad_i = -1;
+    t->worst_i = -1;
     for (int i = 0; i < n;) {
         int j = i;
         while (j < n && at[j].call == at[i].call) j++;
@@ -141,31 +162,49 @@ static void count_calls(const struct vatt *at, int n, const struct params *pm, s
         int k = j - i;
         if (k > t->worst) { t->worst = k; t->worst_i = i; }
         if (k > 1) t->retried++;
-        if (pm->backoff && k > 1) {
-            int bad = 0;
-            double first = at[i + 1].start - at[i].end, last = at[j - 1].start - at[j - 2].end;
-            for (int q = i + 1; q < j; q++) if (at[q].start - at[q - 1].end < pm->minbo) bad = 1;
-            if (k >= 3 && !(last > first)) bad = 1;
-            if (bad) {
-                t->bad_backoff++;
-                if (t->bad_i < 0) {
-                    t->bad_i = i;
-                    for (int q = i + 1; q < j && strlen(t->badgaps) < 120; q++)
-                        snprintf(t->badgaps + strlen(t->badgaps), sizeof(t->badgaps) - strlen(t->badgaps), "%s%s",
-                                 t->badgaps[0] ? ", " : "", vfmt_ms(at[q].start - at[q - 1].end, b1, sizeof(b1)));
-                }
-            }
+        for (int q = i + 1; pm->backoff && q < j; q++) {
+            double gap = at[q].start - at[q - 1].end;
+            if (gap >= pm->minbo) continue;
+            if (!t->too_soon++)
+                snprintf(t->soon, sizeof(t->soon), "retry %d of %s %.60s came %s after the failure", at[q].idx,
+                         at[q].ev->method, at[q].ev->path, vfmt_ms(gap < 0 ? 0 : gap, b1, sizeof(b1)));
         }
         i = j;
     }
+    if (pm->backoff) vpauses_collect(at, n, &t->g);
+}
+
+enum growth { G_NONE, G_GROWS, G_FLAT, G_THIN };
+
+/* Do the pauses grow (GROW_RATIO and GROW_MS, first retry number against the highest one
+ * GROW_MIN_CALLS calls reached)? G_NONE when not asked (no backoff, max_attempts < 3, no call
+ * retried); the medians compared into *m1, *mk, the retry number into *k. */
+static enum growth growth(const struct params *pm, const struct tally *t, double *m1, double *mk, int *k)
+{
+    *k = vpauses_top(&t->g, GROW_MIN_CALLS);
+    *m1 = vpauses_median(&t->g, 1);
+    *mk = vpauses_median(&t->g, *k);
+    if (!pm->backoff || pm->maxa < 3 || !t->retried) return G_NONE;
+    if (*k < 2) return G_THIN;
+    return *mk >= GROW_RATIO * *m1 && *mk - *m1 >= GROW_MS ? G_GROWS : G_FLAT;
+}
+
+/* "; median pause before retry 1: 212ms (40 calls), retry 2: 398ms (38 calls)" into b */
+static void pauses_text(const struct tally *t, char *b, size_t n)
+{
+    char b1[32];
+    b[0] = 0;
+    for (int k = 1; k <= 4 && t->g.n[k] > 0; k++)
+        snprintf(b + strlen(b), n - strlen(b), "%s%d: %s (%d call%s)", k == 1 ? "; median pause before retry " :
+                 ", retry ", k, vfmt_ms(vpauses_median(&t->g, k), b1, sizeof(b1)), t->g.n[k], t->g.n[k] == 1 ? "" : "s");
 }
 
 /* The measured text and the verdict. */
 static void verdict(const struct vatt *at, const struct params *pm, const struct tally *t, struct verify_result *r)
 {
-    char b2[32];
+    char b1[32], b2[32];
     const char *mode = pm->id.idm == 1 ? "request id" : "fingerprint";
-    char m1[256] = "", m2[160] = "";
+    char m1[256] = "", m2[160] = "", mp[160] = "";
     if (t->worst_i >= 0) {
         const struct vev *wv = at[t->worst_i].ev;
         char what[64] = "";
@@ -174,13 +213,17 @@ static void verdict(const struct vatt *at, const struct params *pm, const struct
         snprintf(m1, sizeof(m1), "max %d attempts (%s %.60s%s), %d of %d calls retried (by %s)", t->worst, wv->method,
                  wv->path, what, t->retried, t->ncalls, mode);
     }
+    if (pm->backoff) pauses_text(t, mp, sizeof(mp));
     if (t->est_ev)
         snprintf(m2, sizeof(m2), "%s~%.1f attempts per call for %d repeated request%s (%s %.40s: %g in %s, baseline %.3g/s)",
                  m1[0] ? "; " : "", t->est_best, t->namb, t->namb == 1 ? "" : "s", t->est_ev->method, t->est_ev->path,
                  t->est_cnt, vfmt_ms(pm->id.window, b2, sizeof(b2)), t->est_base);
     else if (t->namb)
         snprintf(m2, sizeof(m2), "%s%d repeated request%s, no rise", m1[0] ? "; " : "", t->namb, t->namb == 1 ? "" : "s");
-    vres_measured(r, "%s%s", m1, m2);
+    vres_measured(r, "%s%s%s", m1, mp, m2);
+    double m1p, mkp;
+    int k;
+    enum growth gr = growth(pm, t, &m1p, &mkp, &k);
     double total_calls = t->ncalls + (t->namb ? 1 : 0);
     if (total_calls < pm->minc) vres(r, V_INCONCLUSIVE, "%d logical calls (needs %g)", t->ncalls, pm->minc);
     else if (t->worst > pm->maxa)
@@ -192,16 +235,27 @@ static void verdict(const struct vatt *at, const struct params *pm, const struct
         vres(r, V_INCONCLUSIVE, "the rate of a repeated request rose %.1fx, but its requests also ended %.1fx faster: a caller "
                                 "that sends the next request when the last one ends does that without retrying (send a "
                                 "request id: id_header)", t->est_best, t->est_speed);
-    else if (t->bad_backoff)
-        vres(r, V_FAIL, "%d retried call%s without growing backoff (pauses %s; min_backoff %s)", t->bad_backoff,
-             t->bad_backoff == 1 ? "" : "s", t->badgaps, vfmt_ms(pm->minbo, b2, sizeof(b2)));
+    else if (t->too_soon)
+        vres(r, V_FAIL, "%d retr%s sooner than min_backoff %s (%s): retrying into a dependency that has just failed",
+             t->too_soon, t->too_soon == 1 ? "y came" : "ies came", vfmt_ms(pm->minbo, b1, sizeof(b1)), t->soon);
+    else if (gr == G_FLAT)
+        vres(r, V_FAIL, "retries without growing backoff: median pause %s before retry 1, %s before retry %d (%d calls; "
+             "needs x%g and +%gms)", vfmt_ms(m1p, b1, sizeof(b1)), vfmt_ms(mkp, b2, sizeof(b2)), k, t->g.n[k], GROW_RATIO,
+             GROW_MS);
     else if (pm->backoff && !t->retried && t->est_best > 1.2)
         vres(r, V_INCONCLUSIVE, "attempts within bounds; the retried requests repeat in the baseline, so their backoff "
                                 "cannot be judged (send a request id: id_header)");
+    else if (gr == G_THIN)
+        vres(r, V_INCONCLUSIVE, "attempts within bounds; %d call%s made 3 or more attempts (needs %d): whether the pauses "
+             "grow cannot be judged (max_attempts = 2 judges a client that retries once by min_backoff alone)", t->g.n[2],
+             t->g.n[2] == 1 ? "" : "s", GROW_MIN_CALLS);
     else if (t->namb && t->est_speed > 1.2)
         vres(r, V_INCONCLUSIVE, "requests that repeat in the baseline ended %.1fx faster during the fault: a caller that "
                                 "sends the next request when the last one ends hides its retries in that rate (send a "
                                 "request id: id_header)", t->est_speed);
+    else if (gr == G_GROWS)
+        vres(r, V_PASS, "retries stayed bounded and backed off: median pause %s before retry 1, %s before retry %d",
+             vfmt_ms(m1p, b1, sizeof(b1)), vfmt_ms(mkp, b2, sizeof(b2)), k);
     else vres(r, V_PASS, t->retried || t->est_best > 1.2 ? "retries stayed bounded" : "no call was retried");
 }
 
@@ -211,7 +265,11 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     if (read_params(e, &pm) < 0) return -1;
     if (!cx) return 0;
 
-    vres_bound(r, "attempts <= %g%s", pm.maxa, pm.backoff ? ", growing backoff" : "");
+    char b1[32];
+    if (!pm.backoff) vres_bound(r, "attempts <= %g", pm.maxa);
+    else if (pm.maxa < 3) vres_bound(r, "attempts <= %g, pauses >= %s", pm.maxa, vfmt_ms(pm.minbo, b1, sizeof(b1)));
+    else vres_bound(r, "attempts <= %g, pauses >= %s, median pause growing (x%g and +%gms from retry 1)", pm.maxa,
+                    vfmt_ms(pm.minbo, b1, sizeof(b1)), GROW_RATIO, GROW_MS);
     struct vwins w;
     vctx_windows(cx, e, e->proxy, &w);
     if (vctx_need_fault(cx, e, &w, r)) { vwins_free(&w); return 0; }
@@ -260,8 +318,10 @@ static int judge(struct vctx *cx, struct vexp *e, struct verify_result *r)
     group_calls(at, n, a, b, &w, vpx_data_end(p), pm.id.window, &t);
     vwins_free(&w);
     vatt_sort_calls(at, n);
+    vatt_number(at, n);
     count_calls(at, n, &pm, &t);
     verdict(at, &pm, &t, r);
+    vpauses_free(&t.g);
     free(at);
     return 0;
 }

@@ -1,7 +1,8 @@
 /* test_verify.c -- the verifier's pure parts: series values, probe extraction (JSON paths,
- * Prometheus text), verdict strings and exit codes. */
+ * Prometheus text), verdict strings and exit codes, the pauses per retry number. */
 #include "unit.h"
 #include "verify/verify.h"
+#include "verify/attempts.h"
 #include "record/read.h"
 #include "run/probe.h"
 
@@ -61,4 +62,33 @@ UNIT(verify_exit_codes)
     rep.n = 3;
     EXPECT_EQ_INT(verify_exit_code(&rep), 1);
     EXPECT_STR(verdict_str(V_INCONCLUSIVE), "INCONCLUSIVE");
+}
+
+/* retries and retry_spacing judge the pauses before each retry number over the calls: a call
+ * whose pauses shrink (300 ms, then 220 ms) is one draw, the medians still grow */
+UNIT(verify_pauses_per_retry)
+{
+    struct vatt at[] = {
+        {.start = 0, .end = 10, .call = -1, .amb = 1}, {.start = 11, .end = 20, .call = -1, .amb = 1},
+        {.start = 0, .end = 10, .call = 0}, {.start = 210, .end = 220, .call = 0}, {.start = 620, .end = 630, .call = 0},
+        {.start = 0, .end = 10, .call = 1}, {.start = 310, .end = 320, .call = 1}, {.start = 540, .end = 550, .call = 1},
+        {.start = 0, .end = 10, .call = 2}, {.start = 160, .end = 170, .call = 2}, {.start = 530, .end = 540, .call = 2},
+        {.start = 0, .end = 10, .call = 3}, {.start = 260, .end = 270, .call = 3},
+    };
+    int n = (int)(sizeof(at) / sizeof(at[0]));
+    vatt_number(at, n);
+    EXPECT(at[1].idx == 0 && at[4].idx == 2 && at[12].idx == 1);
+    struct vpauses g;
+    vpauses_collect(at, n, &g);
+    EXPECT_EQ_INT(g.n[1], 4);
+    EXPECT_EQ_INT(g.n[2], 3);
+    EXPECT_EQ_INT(g.n[3], 0);
+    EXPECT(g.v[1][0] == 150 && g.v[1][3] == 300);
+    EXPECT(vpauses_median(&g, 1) == 200);
+    EXPECT(vpauses_median(&g, 2) == 360);
+    EXPECT(isnan(vpauses_median(&g, 3)));
+    EXPECT_EQ_INT(vpauses_top(&g, 3), 2);
+    EXPECT_EQ_INT(vpauses_top(&g, 4), 1);
+    EXPECT_EQ_INT(vpauses_top(&g, 5), 0);
+    vpauses_free(&g);
 }

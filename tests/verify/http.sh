@@ -76,7 +76,7 @@ expect_verdict calm-retries INCONCLUSIVE
 expect_verdict idle-retries INCONCLUSIVE
 check storm_counts_6_attempts bash -c "echo \"\$1\" | grep '^storm-retries' | grep -q 'max 6 attempts'" _ "$VOUT"
 check storm_by_request_id bash -c "echo \"\$1\" | grep '^storm-retries' | grep -q 'by request id'" _ "$VOUT"
-check flat_blamed_on_backoff bash -c "echo \"\$1\" | grep -q 'FAIL flat-retries: .*without growing backoff'" _ "$VOUT"
+check flat_blamed_on_backoff bash -c "echo \"\$1\" | grep -q 'FAIL flat-retries: .*sooner than min_backoff 50ms'" _ "$VOUT"
 check brknone_blamed_on_rate bash -c "echo \"\$1\" | grep -q 'FAIL brknone-breaker: the call rate fell only'" _ "$VOUT"
 check junit_valid xmllint --noout "$TT/j.xml"
 
