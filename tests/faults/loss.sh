@@ -20,9 +20,11 @@ print(",".join("%.0f" % x for x in v))
 EOF
 }
 seeded() { local f=$1; shift; fprofile "$f" "$@"; sed -i 's/^log = debug$/log = debug\nseed = 24/' "$f"; }
-# all_near LIST CENTERS...: every value of the comma list is at most 15 ms below or 90 ms above
-# one of the centers (a loaded or sanitized run wakes late, never early)
-all_near() { local l=$1; shift; python3 -c "import sys; c=[float(x) for x in sys.argv[2:]]; sys.exit(0 if all(any(-15<=float(v)-x<=90 for x in c) for v in sys.argv[1].split(',')) else 1)" "$l" "$@"; }
+# all_near LIST CENTERS...: every value of the comma list is at most 15 ms below or 120 ms above
+# one of the centers (a loaded or sanitized run wakes late, never early: ASan at load 5 woke a
+# 350 ms stall 105 ms late). A stall off the ladder still fails: with centers 50 150 350 750,
+# 271-334 ms and 471-734 ms are outside every window.
+all_near() { local l=$1; shift; python3 -c "import sys; c=[float(x) for x in sys.argv[2:]]; sys.exit(0 if all(any(-15<=float(v)-x<=120 for x in c) for v in sys.argv[1].split(',')) else 1)" "$l" "$@"; }
 max_of() { tr ',' '\n' <<<"$1" | sort -n | tail -n1; }
 
 start_peer UP 127.0.0.1:0 echo
