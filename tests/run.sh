@@ -69,8 +69,8 @@ report() {
     echo "== $name: $p ok, $f not ok ($(cat "$out.secs")s)"
     count "$log" "$name"
     # a part not run for want of a tool or a download says so in the summary, never silently
-    if grep -Eq '^(# skip|ok .* # skip)' "$log"; then
-        skipped+=("$name: $(grep -Em1 '^(# skip|ok .* # skip)' "$log" | sed -E 's/^(# skip|ok .* # skip):? *//' | cut -c1-160)")
+    if grep -Eiq '^(# skip|ok .* # skip)' "$log"; then
+        skipped+=("$name: $(grep -Eim1 '^(# skip|ok .* # skip)' "$log" | sed -E 's/^(# [sS][kK][iI][pP]|ok .* # [sS][kK][iI][pP]):? *//' | cut -c1-160)")
         echo "  [$name] skip: ${skipped[-1]#*: }"
     fi
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then

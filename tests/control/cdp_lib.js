@@ -1,6 +1,7 @@
 // tests/control/cdp_lib.js -- a small DevTools-protocol (CDP) client for headless Chromium over
-// Node's own WebSocket (no npm package), with the TAP-style reporting the console tests print
-// ("ok NAME" / "not ok NAME # why"). The same steps as tests/control/console_cdp.js, as a module:
+// Node's own WebSocket (or the npm package ws on a node without one: tests/control/
+// lib_chrome.bash), with the TAP-style reporting the console tests print ("ok NAME" /
+// "not ok NAME # why"); tests/control/console_cdp.js and console_fleet_cdp.js use it:
 //
 //   const cdp = require('./cdp_lib.js');
 //   await cdp.connect(WS_URL);
@@ -9,6 +10,10 @@
 //   cdp.check(NAME, cond, why); ... cdp.finish();
 'use strict';
 const fs = require('fs');
+// node's own WebSocket, or the npm package ws where node has none (CDP_WS_DIR: lib_chrome.bash)
+const WebSocketImpl = process.env.CDP_WS_DIR
+  ? require(require.resolve('ws', { paths: [process.env.CDP_WS_DIR] }))
+  : globalThis.WebSocket;
 
 let ws, nextId = 1, fails = 0;
 const pending = new Map();
@@ -28,7 +33,7 @@ function send(method, params = {}, sessionId) {
   });
 }
 async function connect(url) {
-  ws = new WebSocket(url);
+  ws = new WebSocketImpl(url);
   await new Promise((res, rej) => { ws.onopen = res; ws.onerror = () => rej(new Error('cannot connect to ' + url)); });
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
@@ -58,6 +63,7 @@ async function newPage(url, preload) {
   const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true });
   await send('Page.enable', {}, sessionId);
   await send('Runtime.enable', {}, sessionId);
+  await send('Network.enable', {}, sessionId);
   if (preload) await send('Page.addScriptToEvaluateOnNewDocument', { source: preload }, sessionId);
   await send('Page.navigate', { url }, sessionId);
   await until(sessionId, 'document.readyState === "complete"');

@@ -6,17 +6,13 @@
 # through the API); checks the session cookie's flags; opens a page on another origin that tries
 # to read the API and to change it with the cookie (all refused, nothing changed); and renders
 # the fleet's Instances panel from a stubbed /fleet/instances answering the fleet contract's 200
-# (the real one answers 404 here: no fleet). Skipped, with the reason, without chromium or node.
+# (the real one answers 404 here: no fleet). Skipped, with the reason, without chromium or node
+# (tests/control/lib_chrome.bash).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib_api.bash"
 
-CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
-if [ -z "$CHROME" ]; then echo "ok console_browser # SKIP chromium is not installed (apt-get install chromium)"; exit 0; fi
-if ! command -v node >/dev/null 2>&1; then echo "ok console_browser # SKIP node is not installed"; exit 0; fi
-NODEFLAGS=()
-[ "$(node -e 'process.stdout.write(typeof WebSocket)')" = function ] || NODEFLAGS=(--experimental-websocket)
-[ "$(node "${NODEFLAGS[@]}" -e 'process.stdout.write(typeof WebSocket)' 2>/dev/null)" = function ] ||
-    { echo "ok console_browser # SKIP this node has no WebSocket (node >= 20.10 needed)"; exit 0; }
+. "$(dirname "$0")/lib_chrome.bash"
+chrome_ready console_browser || exit 0
 
 start_peer ECHO 127.0.0.1:0 echo
 start_peer HUP 127.0.0.1:0 http
@@ -42,12 +38,7 @@ python3 -m http.server "$EVP" --bind 127.0.0.1 --directory "$TT/evil" >"$TT/evil
 _PIDS+=($!)
 wait_port "$EVP" 10 || { fail evil_server "python3 http.server did not start: $(cat "$TT/evil.log")"; exit 1; }
 
-"$CHROME" --headless --no-sandbox --disable-gpu --no-first-run --no-default-browser-check \
-    --remote-debugging-port=0 --user-data-dir="$TT/chrome" --window-size=1280,1400 about:blank >"$TT/chrome.log" 2>&1 &
-_PIDS+=($!)
-wait_for 30 grep -q 'DevTools listening on ws://' "$TT/chrome.log" ||
-    { fail chromium_started "no DevTools endpoint: $(tail -n 5 "$TT/chrome.log")"; exit 1; }
-WS=$(sed -n 's/^DevTools listening on \(ws:.*\)$/\1/p' "$TT/chrome.log" | head -n1)
+chrome_start || exit 1
 
 timeout 120 node "${NODEFLAGS[@]}" "$(dirname "$0")/console_cdp.js" "$WS" "$A" "$TOKEN" "http://localhost:$EVP" "$TT" \
     2>"$TT/node.err" | tee "$TT/node.out"

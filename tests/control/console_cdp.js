@@ -1,5 +1,6 @@
 // tests/control/console_cdp.js -- drives headless Chromium through the DevTools protocol (CDP)
-// over Node's own WebSocket (no npm package): the console test of tests/control/console_browser.sh.
+// over Node's own WebSocket (no npm package, tests/control/cdp_lib.js): the console test of
+// tests/control/console_browser.sh.
 //
 //   node [--experimental-websocket] console_cdp.js WS_URL ADMIN_URL TOKEN EVIL_URL OUTDIR
 //
@@ -15,51 +16,10 @@
 //   6. with /fleet/instances stubbed (fetch wrapped before the page's script runs) answering the
 //      fleet contract's 200, the Instances panel lists the instances and Kill calls /fleet/kill.
 'use strict';
-const fs = require('fs');
+const cdp = require('./cdp_lib.js');
+const { send, evaluate, until, newPage, rowsText, check, ok, notok, sleep } = cdp;
 const [WS_URL, ADMIN, TOKEN, EVIL, OUT] = process.argv.slice(2);
-let fails = 0;
-const ok = (n) => console.log('ok ' + n);
-const notok = (n, why) => { fails++; console.log('not ok ' + n + ' # ' + String(why).replace(/\n/g, ' ').slice(0, 400)); };
-const check = (n, cond, why) => (cond ? ok(n) : notok(n, why));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-let ws, nextId = 1;
-const pending = new Map();
-function send(method, params = {}, sessionId) {
-  const id = nextId++;
-  const msg = { id, method, params };
-  if (sessionId) msg.sessionId = sessionId;
-  ws.send(JSON.stringify(msg));
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    setTimeout(() => { if (pending.delete(id)) reject(new Error('CDP timeout: ' + method)); }, 20000);
-  });
-}
-async function evaluate(sid, expr) {
-  const r = await send('Runtime.evaluate', { expression: expr, awaitPromise: true, returnByValue: true }, sid);
-  if (r.exceptionDetails) throw new Error('page: ' + JSON.stringify(r.exceptionDetails).slice(0, 300));
-  return r.result.value;
-}
-async function until(sid, expr, ms = 10000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try { last = await evaluate(sid, expr); if (last) return last; } catch (e) { last = e.message; }
-    await sleep(150);
-  }
-  return false;
-}
-async function newPage(url, preload) {
-  const { targetId } = await send('Target.createTarget', { url: 'about:blank' });
-  const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true });
-  await send('Page.enable', {}, sessionId);
-  await send('Runtime.enable', {}, sessionId);
-  await send('Network.enable', {}, sessionId);
-  if (preload) await send('Page.addScriptToEvaluateOnNewDocument', { source: preload }, sessionId);
-  await send('Page.navigate', { url }, sessionId);
-  await until(sessionId, 'document.readyState === "complete"');
-  return sessionId;
-}
 async function click(sid, selector) {
   const box = await evaluate(sid, `(() => { const r = document.querySelector(${JSON.stringify(selector)}).getBoundingClientRect();
     return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()`);
@@ -70,13 +30,7 @@ async function apiGet(path) {
   const r = await fetch(ADMIN + path, { headers: { Authorization: 'Bearer ' + TOKEN } });
   return r.json();
 }
-async function shot(sid, name) {
-  try {
-    const r = await send('Page.captureScreenshot', { format: 'png' }, sid);
-    fs.writeFileSync(OUT + '/' + name + '.png', Buffer.from(r.data, 'base64'));
-  } catch (e) { /* a screenshot is for people only */ }
-}
-const rowsText = (id) => `Array.from(document.querySelectorAll('#${id} tbody tr')).map((tr) => Array.from(tr.cells).map((c) => c.textContent))`;
+const shot = (sid, name) => cdp.shot(sid, OUT + '/' + name + '.png');
 
 async function consoleFlow() {
   const sid = await newPage(ADMIN + '/console');
@@ -182,20 +136,10 @@ async function fleetStub() {
 }
 
 async function main() {
-  ws = new WebSocket(WS_URL);
-  await new Promise((res, rej) => { ws.onopen = res; ws.onerror = () => rej(new Error('cannot connect to ' + WS_URL)); });
-  ws.onmessage = (ev) => {
-    const m = JSON.parse(ev.data);
-    if (m.id && pending.has(m.id)) {
-      const p = pending.get(m.id);
-      pending.delete(m.id);
-      if (m.error) p.reject(new Error(m.method + ': ' + JSON.stringify(m.error))); else p.resolve(m.result);
-    }
-  };
+  await cdp.connect(WS_URL);
   for (const [name, fn] of [['console', consoleFlow], ['cross_site', crossSite], ['fleet_stub', fleetStub]]) {
     try { await fn(); } catch (e) { notok(name + '_ran', e.stack || e); }
   }
-  ws.close();
-  process.exit(fails ? 1 : 0);
+  cdp.finish();
 }
 main().catch((e) => { notok('cdp', e.stack || e); process.exit(1); });
