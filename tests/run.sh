@@ -25,7 +25,8 @@ JOBS=${JOBS:-3}
 # 1,000 flooding connections keep both cores busy for 15 s and measure a good client's latency)
 SERIAL_TESTS="run/action.sh run/catalog_drops.sh run/demo_pair.sh run/go_bugs.sh proxy/held.sh hardening/http_memory.sh ${SERIAL:-}"
 passed=0 failed=0
-LOGDIR=$(mktemp -d "${TEST_LOGS:-/tmp}/flrun.XXXXXX")   # TEST_LOGS: another parent folder
+mkdir -p "${TEST_LOGS:-/tmp}"
+LOGDIR=$(mktemp -d "${TEST_LOGS:-/tmp}/flrun.XXXXXX") || { echo "tests/run.sh: cannot make a log folder under ${TEST_LOGS:-/tmp}" >&2; exit 2; }   # TEST_LOGS: another parent folder
 suite_start=$(date +%s)
 
 count() {  # count FILE NAME
