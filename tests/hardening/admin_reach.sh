@@ -2,8 +2,8 @@
 # H1 (issue 20): the admin API cannot put a proxy in front of another process's socket, replace
 # or unlink a socket file it did not create, bind privileged or non-loopback addresses, or send
 # traffic to hosts the profile does not name, nor widen the policy with the [faultline] keys of a
-# profile it posts (docs/security.md). Each request below is the
-# attack; each is refused with 403 naming the rule, and the victim socket keeps serving.
+# profile it posts (docs/security.md). Each request below is the attack; each is refused with
+# 403 naming the rule, and the victim socket keeps serving.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../control/lib_api.bash"
 
