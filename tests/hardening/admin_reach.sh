@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # H1 (issue 20): the admin API cannot put a proxy in front of another process's socket, replace
 # or unlink a socket file it did not create, bind privileged or non-loopback addresses, or send
-# traffic to hosts the profile does not name (docs/security.md). Each request below is the
-# attack; each is refused with 403 naming the rule, and the victim socket keeps serving.
+# traffic to hosts the profile does not name, nor widen the policy with the [faultline] keys of a
+# profile it posts (docs/security.md). Each request below is the attack; each is refused with
+# 403 naming the rule, and the victim socket keeps serving.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../control/lib_api.bash"
 
@@ -51,6 +52,17 @@ req POST /proxies "{\"name\":\"fine\",\"listen\":\"localhost:0\",\"upstream\":\"
 expect api_loopback_proxy_still_allowed 201
 out=$("$TBIN/flpeer" echo "127.0.0.1:$(jget .listen | sed 's/.*://')" 1000)
 check api_loopback_proxy_works [ "$(kv "$out" match)" = yes ]
+# a profile posted through the API cannot loosen the policy: its [faultline] keys are not applied
+WIDE="$(printf '[faultline]\napi_listen_allow = 0.0.0.0/0:1-65535\napi_upstream_allow = 0.0.0.0/0:1-65535\nunix_dirs = %s/other\nadmin_hosts = *\n[proxy db]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\n' "$TT" "$LP" "$ECHO")"
+req POST /profile "$WIDE"
+expect api_profile_with_policy_keys_accepted 200
+req POST /proxies "{\"name\":\"wide\",\"listen\":\"0.0.0.0:$P1\",\"upstream\":\"127.0.0.1:$ECHO\"}"
+expect posted_api_listen_allow_not_applied 403 '(.error | test("api_listen_allow"))'
+req POST /proxies "{\"name\":\"out\",\"listen\":\"127.0.0.1:$P1\",\"upstream\":\"10.255.255.1:5432\"}"
+expect posted_api_upstream_allow_not_applied 403 '(.error | test("api_upstream_allow"))'
+req POST /proxies "{\"name\":\"front\",\"listen\":\"127.0.0.1:$P1\",\"upstream\":\"unix:$TT/other/victim.sock\"}"
+expect posted_unix_dirs_not_applied 403 '(.error | test("unix_dirs"))'
+check posted_admin_hosts_not_applied [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H 'Host: evil.example' "$A/healthz")" = 403 ]
 stop_pid "$FL_PID"
 check victim_socket_survives_exit victim_ok
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # report.html shows names as text, never as markup (issue 20, L1): a proxy, a phase and an
 # expectation named `<script>…</script>` and `"><img src=x onerror=…>` (from the scenario), and a
-# fault window whose name and type are the same (written into the record by a hostile writer of a
-# shared Redis, which an --admin run reads its windows from). The page is opened in headless
+# fault window whose name and type are the same and an audit entry whose who, via, what, instance
+# and address are (both written into the record by a hostile writer of a shared Redis, which an
+# --admin run reads its windows and its audit table from). The page is opened in headless
 # Chromium: no script may run (the payloads would set the page's title) and no element may be
 # injected. Skipped, saying so, only where chromium cannot be installed.
 . "$(dirname "$0")/../lib.sh"
@@ -58,8 +59,8 @@ dom "$TT/out1/report.html" >"$TT/dom1.html"
 check dom_dumped test -s "$TT/dom1.html"
 check scenario_names_stay_text clean "$TT/dom1.html"
 
-# 2. --admin: the fault windows come from the record, where anyone who can write that Redis can
-# put a window named and typed as they like
+# 2. --admin: the fault windows and the audit entries come from the record, where anyone who can
+# write that Redis can put a window named and typed, or a change by "who" from "where", as they like
 start_redis
 AP=$(free_port); LP3=$(free_port)
 cat >"$TT/d.ini" <<INI
@@ -86,15 +87,24 @@ delay = 1ms
 [phase one]
 duration = 1500ms
 faults = nothing
+[expect answered]
+check = timeout
+proxy = web
+within = 5s
 INI
 chmod 600 "$TT/a.ini"
 now=$(date +%s%3N)
 redis-cli -s "$REDIS_SOCK" XADD fl:run:xss-admin:faults '*' fault "$SCRIPT" proxy web type "$IMG" event start \
     at_ms "$((now + 300))" >/dev/null
+# and an audit entry (the verifier reads the run's audit stream for the report's "Audit" table when
+# there is something to judge: hence [expect answered])
+redis-cli -s "$REDIS_SOCK" XADD fl:run:xss-admin:audit '*' at_ms "$((now + 400))" who "$SCRIPT" via "$IMG" \
+    what "$SCRIPT" status 201 inst "$IMG" remote "$SCRIPT" >/dev/null
 "$FL" run "$TT/a.ini" --admin "127.0.0.1:$AP" --redis "$REDIS_URL" --run xss-admin --out "$TT/out2" \
     >"$TT/run2.out" 2>"$TT/run2.err"
 check admin_report_written test -s "$TT/out2/report.html"
 check admin_report_has_window grep -q 'class="fw"' "$TT/out2/report.html"
+check admin_report_has_audit grep -q '<h2>Audit</h2>' "$TT/out2/report.html"
 dom "$TT/out2/report.html" >"$TT/dom2.html"
 grep -o "<title>[^<]*</title>" "$TT/dom2.html" | head -n1 | sed "s/^/# page title: /"
 check record_names_stay_text clean "$TT/dom2.html"

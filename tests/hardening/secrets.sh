@@ -3,7 +3,10 @@
 # each place one can come from -- the admin token in a profile, the token file, the Redis
 # password in a URL ([faultline] redis and --redis), a password on a `load =` command line and on
 # an [action]'s `run =` -- and then the record (every key of both runs in Redis), record.json,
-# journal.json, report.html, junit.xml, every log line and /metrics are searched for each.
+# journal.json, report.html, junit.xml, every log line and /metrics are searched for each. The
+# fleet's Redis URL (the same password) and its HMAC key are planted too ([fleet], a controller's
+# --redis): the fleet's keys in Redis, GET /fleet/instances and the controller's output are
+# searched as well.
 # Errors that quote a URL (a bad one, a wrong password) are searched too.
 . "$(dirname "$0")/../lib.sh"
 
@@ -12,6 +15,7 @@ PW=redispw-SECRET-B
 TOKP=tokprof-SECRET-C
 LOADPW=load-SECRET-D
 ACTPW=action-SECRET-E
+FLEETKEY=fleetkey-SECRET-H-0123456789
 
 RP=$(free_port)
 redis-server --port "$RP" --bind 127.0.0.1 --requirepass "$PW" --save '' --appendonly no --dir "$TT" \
@@ -27,6 +31,8 @@ LP=$(free_port); AP=$(free_port); LP2=$(free_port); AP2=$(free_port)
 # ---- 1. serve: the token file, the Redis password; traffic, API calls, /metrics, a reload ----
 printf '%s\n' "$TOKF" >"$TT/token"
 chmod 600 "$TT/token"
+printf '%s\n' "$FLEETKEY" >"$TT/fleet.key"
+chmod 600 "$TT/fleet.key"
 cat >"$TT/serve.ini" <<INI
 [faultline]
 admin = 127.0.0.1:$AP
@@ -39,6 +45,10 @@ log = debug
 listen = 127.0.0.1:$LP
 upstream = 127.0.0.1:$UP
 mode = http
+[fleet]
+redis = $RURL
+key_file = $TT/fleet.key
+id = sec1
 INI
 start_fl "$TT/serve.ini" "$TT/serve.log" || { fail serve_start "$(cat "$TT/serve.log")"; exit 1; }
 wait_for 5 grep -q 'event=record_connected' "$TT/serve.log"
@@ -49,12 +59,33 @@ curl -s -m 3 -o /dev/null -H "$AUTH" -H 'Content-Type: application/json' \
 curl -s -m 3 -o /dev/null "http://127.0.0.1:$LP/p4"
 curl -s -m 3 -o "$TT/metrics.txt" -H "$AUTH" "http://127.0.0.1:$AP/metrics"
 curl -s -m 3 -o "$TT/stats.json" -H "$AUTH" "http://127.0.0.1:$AP/stats"
+# the fleet: a controller with the password on its command line lists and adds through Redis
+fctl() { "$FL" ctl --fleet "$@" --redis "$RURL" --key-file "$TT/fleet.key"; }
+wait_for 10 eval 'fctl list 2>/dev/null | grep -q "^sec1 .* up "'
+fctl list >"$TT/fleet-ctl.out" 2>&1
+fctl add fl1 type=latency proxy=web delay=1ms >>"$TT/fleet-ctl.out" 2>&1
+"$FL" ctl --fleet list --redis "redis://:wrong-SECRET-I@127.0.0.1:$RP" --key-file "$TT/fleet.key" \
+    >"$TT/fleet-wrong.out" 2>&1
+curl -s -m 3 -o "$TT/fleet.json" -H "$AUTH" "http://127.0.0.1:$AP/fleet/instances"
+# the fleet's keys while the instance is up (its inst key expires 5 s after it stops)
+for k in $(rc --scan --pattern 'faultline:fleet:*'); do
+    echo "== $k"
+    case $(rc type "$k") in
+    hash) rc hgetall "$k" ;; stream) rc xrange "$k" - + ;; zset) rc zrange "$k" 0 -1 withscores ;;
+    list) rc lrange "$k" 0 -1 ;; string) rc get "$k" ;;
+    esac
+done >"$TT/fleet-dump.txt"
+check fleet_dump_has_instance grep -q 'faultline:fleet:default:inst:sec1' "$TT/fleet-dump.txt"
 kill -HUP "$FL_PID"
 wait_for 5 grep -q 'event=reload ' "$TT/serve.log"
 sleep 0.5
 stop_pid "$FL_PID"
 check serve_recorded [ "$(rc exists fl:run:sec-serve:instances)" = 1 ]
 check metrics_fetched grep -q faultline_ "$TT/metrics.txt"
+check fleet_listed grep -q '^sec1 .* up ' "$TT/fleet-ctl.out"
+check fleet_add_applied grep -q '^add: 1 of 1 applied' "$TT/fleet-ctl.out"
+check fleet_api_lists jq -e '.instances[0].id == "sec1"' "$TT/fleet.json"
+check fleet_wrong_password_refused grep -q -i 'auth' "$TT/fleet-wrong.out"
 
 # ---- 2. faultline run: a token in the file, the password in [faultline] redis and --redis, the
 # load's and an action's command lines ----
@@ -125,11 +156,12 @@ where() {   # where SECRET: the places it was found
     local s=$1 f
     for f in "$TT/redis-dump.txt" "$OUT/record.json" "$OUT/journal.json" "$OUT/report.html" "$OUT/junit.xml" \
              "$TT/serve.log" "$TT/run.out" "$TT/run.err" "$TT/bad.log" "$TT/verify.log" "$TT/metrics.txt" \
-             "$TT/stats.json" "$OUT"/*.log; do
+             "$TT/stats.json" "$TT/fleet-dump.txt" "$TT/fleet-ctl.out" "$TT/fleet-wrong.out" \
+             "$TT/fleet.json" "$OUT"/*.log; do
         [ -f "$f" ] && grep -q -a -F -- "$s" "$f" && echo "${f#$TT/}"
     done
 }
-for s in "$TOKF" "$PW" "$TOKP" "$LOADPW" "$ACTPW" bad-SECRET-F wrong-SECRET-G SECRET; do
+for s in "$TOKF" "$PW" "$TOKP" "$LOADPW" "$ACTPW" bad-SECRET-F wrong-SECRET-G "$FLEETKEY" wrong-SECRET-I SECRET; do
     found=$(where "$s" | tr '\n' ' ')
     if [ -z "$found" ]; then pass "no_${s//-/_}"; else fail "no_${s//-/_}" "found in: $found"; fi
 done
