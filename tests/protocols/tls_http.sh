@@ -86,6 +86,29 @@ proxy = web
 type = latency
 delay = 400ms
 match_path = /slow*
+[fault trunc]
+proxy = web
+type = truncate
+after_bytes = 1000
+match_path = /bytes/100001
+[fault sbody]
+proxy = web
+type = slow_body
+rate = 100KiB
+match_path = /bytes/100002
+[fault flip]
+proxy = web
+type = corrupt
+per_byte = 1
+match_path = /bytes/100003
+[fault rst]
+proxy = web
+type = reset
+match_path = /rst
+[fault hold]
+proxy = web
+type = hang
+match_path = /hold
 EOT
 # the system store of this faultline is up's certificate alone (SSL_CERT_FILE: OpenSSL's default
 # paths): sysok and sysbad, without upstream_ca, verify against it
@@ -112,6 +135,19 @@ check name_constraints_refused grep -q "unrecognized name" <<<"$out"
 check http_error_inside test "$("${C[@]}" -o /dev/null -w '%{http_code}' "https://$H:$P/err")" = 503
 ms=$("${C[@]}" -o /dev/null -w '%{time_total}' "https://$H:$P/slow" | awk '{printf "%d", $1 * 1000}')
 check latency_inside within "$ms" 390 3000
+# the other HTTP fault types act inside HTTPS too: truncate (1000 bytes of body, then the close),
+# slow_body (100002 bytes at 100 KiB/s: about 1 s), corrupt (every body byte changed, the length
+# kept), reset (the connection reset, no answer), hang (only the client's timeout ends it)
+out=$("${C[@]}" -o /dev/null -w '%{size_download}' "https://$H:$P/bytes/100001" 2>&1); rc=$?
+check truncate_inside eval '[ $rc != 0 ] && grep -q "1000$" <<<"$out"'
+ms=$("${C[@]}" -o /dev/null -w '%{time_total}' "https://$H:$P/bytes/100002" | awk '{printf "%d", $1 * 1000}')
+check slow_body_inside within "$ms" 850 6000
+out=$("${C[@]}" "https://$H:$P/bytes/100003" | tr -d x | wc -c)
+check corrupt_inside test "$out" = 100003
+out=$("${C[@]}" "https://$H:$P/rst" 2>&1); rc=$?
+check reset_inside eval '[ $rc = 56 ] || [ $rc = 35 ] || [ $rc = 52 ]'
+out=$(curl -sS -m 1 --cacert "$CA/ca.crt" --resolve "$H:$P:127.0.0.1" "https://$H:$P/hold" 2>&1); rc=$?
+check hang_inside eval '[ $rc = 28 ]'
 # keep-alive: several requests on one TLS connection
 out=$("${C[@]}" "https://$H:$P/" "https://$H:$P/" "https://$H:$P/" -w '%{num_connects}\n')
 check keepalive_one_connect test "$(grep -c hello <<<"$out"):$(grep -c '^0$' <<<"$out")" = 3:2
