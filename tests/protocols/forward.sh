@@ -21,7 +21,7 @@ start_tlsup TLSUP "$TT/up/cert.pem" "$TT/up/key.pem" || { fail tlsup_start; done
 start_tlsup OTHERUP "$TT/other/cert.pem" "$TT/other/key.pem" || { fail tlsup2_start; done_tests; exit; }
 start_httpup UP || { fail httpup_start; done_tests; exit; }
 start_redis
-P=$(free_port); T=$(free_port); N=$(free_port)
+P=$(free_port); T=$(free_port); N=$(free_port); BW=$(free_port)
 cat >"$TT/p.ini" <<EOT
 [faultline]
 admin = off
@@ -37,6 +37,10 @@ allow = api.example.test:$UP, api.example.test:$TLSUP, api.example.test:$OTHERUP
 resolve = api.example.test:127.0.0.1, bad.example.test:127.0.0.1
 [proxy tunnel]
 listen = 127.0.0.1:$T
+mode = forward
+resolve = api.example.test:127.0.0.1, err.example.test:127.0.0.1
+[proxy tunbw]
+listen = 127.0.0.1:$BW
 mode = forward
 resolve = api.example.test:127.0.0.1
 [proxy closed]
@@ -64,6 +68,15 @@ proxy = tunnel
 type = latency
 delay = 600ms
 match_host = api.example.test
+[fault tunerr]
+proxy = tunnel
+type = http_error
+status = 502
+match_host = err.example.test
+[fault tunrate]
+proxy = tunbw
+type = bandwidth
+rate = 200KiB
 EOT
 check profile_ok "$FL" check "$TT/p.ini"
 start_fl "$TT/p.ini" "$TT/fl.log" || { fail fl_start "$(cat "$TT/fl.log")"; done_tests; exit; }
@@ -169,6 +182,14 @@ check tunnel_issuer_is_servers eval 'curl -sS -v -m 10 -x "http://127.0.0.1:$T" 
 check tunnel_default_allow test "$(curl -sS -m 10 -x "http://127.0.0.1:$T" -o /dev/null -w '%{http_code}' "http://localhost:$UP/")" = 403
 out=$(curl -sS -m 10 -x "http://127.0.0.1:$T" "https://localhost:$TLSUP/" 2>&1)
 check tunnel_connect_denied grep -q "CONNECT tunnel failed, response 403" <<<"$out"
+# connection-level faults on a tunnel: http_error answers the CONNECT instead of its 200, a byte
+# fault (bandwidth, 200 KiB/s) paces the tunnel's bytes (300000 bytes of body: about 1.5 s)
+out=$(curl -sS -m 10 -x "http://127.0.0.1:$T" --cacert "$TT/up/cert.pem" "https://err.example.test:$TLSUP/" 2>&1)
+check tunnel_connect_http_error grep -q "CONNECT tunnel failed, response 502" <<<"$out"
+out=$(curl -sS -m 20 -x "http://127.0.0.1:$BW" --cacert "$TT/up/cert.pem" -o /dev/null -w '%{http_code} %{size_download} %{time_total}' \
+    "https://$H:$TLSUP/bytes/300000" 2>&1)
+echo "# tunnel with bandwidth: $out"
+check tunnel_bytes_paced eval 'grep -q "^200 300000 " <<<"$out" && within "$(awk "{printf \"%d\", \$3 * 1000}" <<<"$out")" 1300 8000'
 # no allow and no resolve: nothing is allowed
 check closed_allows_nothing test "$(curl -sS -m 10 -x "http://127.0.0.1:$N" -o /dev/null -w '%{http_code}' "http://127.0.0.1:$UP/")" = 403
 

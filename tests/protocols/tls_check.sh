@@ -23,6 +23,17 @@ expect_err() {
 expect_err missing_cert 8 tls_cert "cannot read $TT/nope.pem" tls=terminate "tls_cert=$TT/nope.pem" "tls_key=$TT/a/key.pem"
 expect_err junk_cert 8 tls_cert "holds no PEM certificate" tls=terminate "tls_cert=$TT/junk.pem" "tls_key=$TT/a/key.pem"
 expect_err missing_key 9 tls_key "cannot read $TT/nokey.pem" tls=terminate "tls_cert=$TT/a/cert.pem" "tls_key=$TT/nokey.pem"
+# a key that exists but cannot be read (mode 000, checked by an unprivileged user: root reads
+# anything) -- in a directory of its own that the user may enter
+mkdir -p "$TT/u"
+cp "$TT/a/cert.pem" "$TT/a/key.pem" "$TT/u/"
+chmod 000 "$TT/u/key.pem"
+chmod 711 "$TT"; chmod 755 "$TT/u"; chmod 644 "$TT/u/cert.pem"
+{ printf '[faultline]\nadmin = off\n'; px web 18080 127.0.0.1:18081 mode=http tls=terminate "tls_cert=$TT/u/cert.pem" "tls_key=$TT/u/key.pem"; } >"$TT/u/p.ini"
+chmod 644 "$TT/u/p.ini"
+out=$(runuser -u nobody -- "$FL" check "$TT/u/p.ini" 2>&1); rc=$?
+check unreadable_key eval '[ $rc = 2 ] && grep -q "^$TT/u/p.ini:9: tls_key: cannot read $TT/u/key.pem: Permission denied" <<<"$out"' || echo "# $out"
+chmod 700 "$TT"
 expect_err dir_as_key 9 tls_key "no PEM private key" tls=terminate "tls_cert=$TT/a/cert.pem" "tls_key=$TT"
 expect_err key_mismatch 9 tls_key "does not match" tls=terminate "tls_cert=$TT/a/cert.pem" "tls_key=$TT/b/key.pem"
 expect_err expired_cert 8 tls_cert "expired" tls=terminate "tls_cert=$TT/old/cert.pem" "tls_key=$TT/old/key.pem"

@@ -91,6 +91,14 @@ check mtls_without_cert_fails eval '[ "$out" != PONG ]'
 st=$(curl -s -m 5 "http://127.0.0.1:$A/stats")
 check stats_tls_client eval '[ "$(jq ".proxies.cache.tls.client.handshakes" <<<"$st")" -ge 5 ]'
 check stats_tls_upstream eval '[ "$(jq ".proxies.cache.tls.upstream.handshakes" <<<"$st")" -ge 5 ]'
+# the CA key never reaches the admin API: not in any GET answer, not in the error of a profile
+# posted with the key given as a certificate (neither its PEM header nor a line of its body)
+KEYB=$(grep -v -- '-----' "$CA/ca.key" | tail -n1)
+api=$(for e in /stats /proxies /faults /metrics /healthz /audit /verdicts; do curl -s -m 5 "http://127.0.0.1:$A$e"; echo; done
+    { printf '[proxy k]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\ntls = terminate\ntls_cert = %s\ntls_key = %s\n' \
+        "$(free_port)" "$RP" "$CA/ca.key" "$CA/ca.key"; } | curl -s -m 5 -XPOST "http://127.0.0.1:$A/profile" --data-binary @-)
+check api_answers_checked eval 'grep -q "\"cache\"" <<<"$api" && grep -q "ca.key" <<<"$api"'
+check ca_key_not_in_api eval '[ ${#KEYB} -ge 16 ] && ! grep -qF -e "PRIVATE KEY" -e "$KEYB" <<<"$api"'
 # (TLS 1.3: the server refuses the missing client certificate after the client's handshake is done,
 # with an alert the next read gets: the log line may come a moment after redis-cli has given up)
 check mtls_refusal_logged wait_for 5 eval 'grep "proxy=nocert" "$FL_LOG" | grep -q "certificate required"'

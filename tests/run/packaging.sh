@@ -14,7 +14,7 @@ for m in man/faultline.1 man/faultline-profile.5; do
     fi
 done
 missing=""
-for c in serve check ctl verify run console version; do grep -q "^\.B.*faultline $c\|^\.BI \"$c \|^\.B $c\$" man/faultline.1 || missing="$missing $c"; done
+for c in serve check ctl verify run console version ca; do grep -q "^\.B.*faultline $c\|^\.BI \"$c \|^\.B $c\$" man/faultline.1 || missing="$missing $c"; done
 check man1_lists_every_command [ -z "$missing" ]
 D=Dockerfile
 check docker_two_stages_on_debian12_slim [ "$(grep -c '^FROM debian:12-slim' $D)" = 2 ]

@@ -19,8 +19,20 @@ start_postgres || HAVE_PG=0
 CA="$TT/ca"
 "$FL" ca init "$CA" --domain example.test --domain 127.0.0.1 >/dev/null 2>&1
 HAVE_NODE=0; command -v node >/dev/null && HAVE_NODE=1
+# Go's crypto/tls (tests/peers/gotls, standard library only: built here in GOPATH mode)
+HAVE_GO=0
+GOTLS="$BUILD/t/gotls"
+if command -v go >/dev/null; then
+    if [ ! -x "$GOTLS" ] || [ tests/peers/gotls/main.go -nt "$GOTLS" ]; then
+        mkdir -p "$BUILD/t" "$BUILD/go/cache"
+        GO111MODULE=off GOFLAGS= GOPROXY=off CGO_ENABLED=0 GOCACHE="$(cd "$BUILD" && pwd)/go/cache" \
+            timeout 300 go build -o "$GOTLS" tests/peers/gotls/main.go >"$TT/gobuild.log" 2>&1 || sed 's/^/# /' "$TT/gobuild.log"
+    fi
+    [ -x "$GOTLS" ] && HAVE_GO=1
+fi
 PXS="pygood pybad ndgood ndbad curlwh none hgood hbad"
 [ $HAVE_PG = 1 ] && PXS="$PXS pggood pgbad"
+[ $HAVE_GO = 1 ] && PXS="$PXS gogood gobad"
 declare -A P
 for px in $PXS; do P[$px]=$(free_port); done
 {
@@ -34,6 +46,7 @@ for px in $PXS; do P[$px]=$(free_port); done
         py*) printf '[fault %s-cert]\nproxy = %s\ntype = tls_bad_cert\ncert = expired\n' "$px" "$px" ;;
         nd*) printf '[fault %s-cert]\nproxy = %s\ntype = tls_bad_cert\ncert = unknown_ca\n' "$px" "$px" ;;
         pg*) printf '[fault %s-cert]\nproxy = %s\ntype = tls_bad_cert\ncert = expired\n' "$px" "$px" ;;
+        go*) printf '[fault %s-cert]\nproxy = %s\ntype = tls_bad_cert\ncert = wrong_host\n' "$px" "$px" ;;
         curlwh) printf '[fault %s-cert]\nproxy = %s\ntype = tls_bad_cert\ncert = wrong_host\n' "$px" "$px" ;;
         none) printf '[fault %s-cert]\nproxy = %s\ntype = tls_bad_cert\ncert = expired\nprobability = 0\n' "$px" "$px" ;;
         h*) printf '[fault %s-hang]\nproxy = %s\ntype = tls_hang\nduration = 5s\n' "$px" "$px" ;;
@@ -73,6 +86,10 @@ if [ $HAVE_PG = 1 ]; then
     psql "$Q port=${P[pggood]} sslmode=verify-full sslrootcert=$CA/ca.crt" -XAtc "select 1" >"$TT/c.pggood" 2>&1
     psql "$Q port=${P[pgbad]} sslmode=require" -XAtc "select 1" >"$TT/c.pgbad" 2>&1
 fi
+if [ $HAVE_GO = 1 ]; then
+    timeout 20 "$GOTLS" "${P[gogood]}" $H "$CA/ca.crt" / verify 2 >"$TT/c.gogood" 2>&1
+    timeout 20 "$GOTLS" "${P[gobad]}" $H "$CA/ca.crt" / noverify 2 >"$TT/c.gobad" 2>&1
+fi
 wait $W $W2
 for f in "$TT"/c.*; do echo "# $(basename "$f"): $(tr '\n' ' ' <"$f" | cut -c1-300)"; done
 check client_pygood_refused grep -q "certificate has expired" "$TT/c.pygood"
@@ -85,6 +102,10 @@ check client_curl_wrong_host grep -q "no alternative certificate subject name" "
 if [ $HAVE_PG = 1 ]; then
     check client_psql_verify_full_refused grep -q "certificate has expired\|certificate verify failed" "$TT/c.pggood"
     check client_psql_require_went_on test "$(cat "$TT/c.pgbad")" = 1
+fi
+if [ $HAVE_GO = 1 ]; then
+    check client_gogood_refused grep -q "x509: certificate is valid for wrong-host.$H, not $H" "$TT/c.gogood"
+    check client_gobad_went_on grep -q "^ok status=200" "$TT/c.gobad"
 fi
 check client_hgood_gave_up eval '[ "$(grep -c "^error TimeoutError" "$TT/c.hgood")" = 2 ]'
 check client_hbad_waited grep -q "^ok status=200" "$TT/c.hbad"
@@ -110,6 +131,13 @@ if [ $HAVE_PG = 1 ]; then
     expect_verdict pgbad FAIL
 else
     pass "pggood # SKIP postgres not installed"
+fi
+if [ $HAVE_GO = 1 ]; then
+    expect_verdict gogood PASS
+    # (InsecureSkipVerify: Go's crypto/tls accepts any certificate and sends the request)
+    expect_verdict gobad FAIL
+else
+    pass "gogood # SKIP go not installed"
 fi
 expect_verdict hgood PASS
 expect_verdict hbad FAIL
