@@ -9,7 +9,8 @@
 //   retry:half        retry(handleAll, {maxAttempts: 3, backoff: ExponentialBackoff with
 //                     halfJitterGenerator, initialDelay 200}): pauses in [100, 200), [200, 400) ms
 //   retry:decorr      the same with cockatiel's default generator (decorrelated jitter, Polly's V2)
-//   retry:nojitter    ExponentialBackoff with noJitterGenerator: 200, 400 ms for every caller
+//   retry:nojitter    ExponentialBackoff with noJitterGenerator, initialDelay 300: 300, 600 ms for
+//                     every caller
 //   retry:constant    ConstantBackoff(300): the same 300 ms every time
 //   breaker:MS        circuitBreaker(handleAll, {halfOpenAfter: MS, breaker: ConsecutiveBreaker(5)})
 //   opossum:MS        opossum's CircuitBreaker(attempt, {resetTimeout: MS, errorThresholdPercentage:
@@ -29,7 +30,7 @@ const [url, rate, seconds, gofile, policyName] = process.argv.slice(2);
 const backoffs = {
     half: () => new c.ExponentialBackoff({ generator: c.halfJitterGenerator, initialDelay: 200 }),
     decorr: () => new c.ExponentialBackoff({ initialDelay: 200 }),
-    nojitter: () => new c.ExponentialBackoff({ generator: c.noJitterGenerator, initialDelay: 200 }),
+    nojitter: () => new c.ExponentialBackoff({ generator: c.noJitterGenerator, initialDelay: 300 }),
     constant: () => new c.ConstantBackoff(300),
 };
 let policy = c.noop;
