@@ -19,26 +19,7 @@
 . "$(dirname "$0")/common.bash"
 . "$(dirname "$0")/../protocols/http_lib.bash"
 
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    echo "# skip: node or npm not installed (apt-get install nodejs npm) -- cockatiel not run"
-    exit 0
-fi
-if [ "$(node -e 'console.log(typeof fetch)')" != function ]; then
-    echo "# skip: node $(node --version) has no fetch (node >= 18 needed)"
-    exit 0
-fi
-CDIR="$BUILD/npm-resilience"
-case "$CDIR" in /*) ;; *) CDIR="$PWD/$CDIR" ;; esac
-if [ ! -f "$CDIR/node_modules/cockatiel/package.json" ] || [ ! -f "$CDIR/node_modules/opossum/package.json" ]; then
-    mkdir -p "$CDIR"
-    if ! timeout 120 npm install --prefix "$CDIR" --no-audit --no-fund --loglevel=error cockatiel@3 opossum@8 \
-            >"$TT/npm.log" 2>&1; then
-        echo "# skip: npm install cockatiel opossum failed: $(npm_why "$TT/npm.log")"
-        exit 0
-    fi
-fi
-v() { jq -r .version "$CDIR/node_modules/$1/package.json"; }
-echo "# cockatiel $(v cockatiel), opossum $(v opossum), node $(node --version)"
+resilience_setup || exit 0
 
 start_redis || { fail redis_start "redis-server did not start"; exit 1; }
 start_httpup UP || { fail start "httpup"; exit 1; }
@@ -92,7 +73,7 @@ pids=()
 for px in $RETRY $BRK; do
     rate=8
     case " $BRK " in *" $px "*) rate=20 ;; esac
-    COCKATIEL_DIR="$CDIR" timeout -k 5 60 node "$(dirname "$0")/cockatiel_client.js" \
+    COCKATIEL_DIR="$RES_DIR" timeout -k 5 60 node "$(dirname "$0")/cockatiel_client.js" \
         "http://127.0.0.1:${P[$px]}/pay" "$rate" 9 "$TT/go" "${POL[$px]}" >"$TT/c.$px" 2>&1 &
     pids+=($!)
 done
