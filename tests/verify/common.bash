@@ -12,7 +12,7 @@
 #   fx_ts RUN PROXY SEC "new=.. peak=.. cur=.." [INST]    one bucket of R:ts
 #   fx_ev RUN PROXY field value ...                       one R:events entry
 # resilience_setup: RES_DIR = a directory with node_modules/cockatiel and node_modules/opossum
-#   (npm install once, under $BUILD/npm-resilience); returns 1 with a "# skip: why" line when
+#   (npm install once, under a lock, in $BUILD/npm-resilience); returns 1 with a "# skip: why" line when
 #   node >= 18 or npm is missing or the install fails (the caller exits 0: a skipped script).
 rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
 FX0=$(( $(date +%s) - 3600 ))
@@ -61,13 +61,15 @@ resilience_setup() {
     fi
     RES_DIR="$BUILD/npm-resilience"
     case "$RES_DIR" in /*) ;; *) RES_DIR="$PWD/$RES_DIR" ;; esac
+    mkdir -p "$RES_DIR"
+    (   # once, under a lock: the suite runs scripts side by side
+        flock -w 180 9 || exit 1
+        [ -f "$RES_DIR/node_modules/cockatiel/package.json" ] && [ -f "$RES_DIR/node_modules/opossum/package.json" ] && exit 0
+        timeout 120 npm install --prefix "$RES_DIR" --no-audit --no-fund --loglevel=error cockatiel@3 opossum@8 >"$TT/npm.log" 2>&1
+    ) 9>"$RES_DIR/.lock"
     if [ ! -f "$RES_DIR/node_modules/cockatiel/package.json" ] || [ ! -f "$RES_DIR/node_modules/opossum/package.json" ]; then
-        mkdir -p "$RES_DIR"
-        if ! timeout 120 npm install --prefix "$RES_DIR" --no-audit --no-fund --loglevel=error cockatiel@3 opossum@8 \
-                >"$TT/npm.log" 2>&1; then
-            echo "# skip: npm install cockatiel opossum failed: $(npm_why "$TT/npm.log")"
-            return 1
-        fi
+        echo "# skip: npm install cockatiel opossum failed: $(npm_why "$TT/npm.log")"
+        return 1
     fi
     echo "# cockatiel $(jq -r .version "$RES_DIR/node_modules/cockatiel/package.json"), opossum $(jq -r .version \
         "$RES_DIR/node_modules/opossum/package.json"), node $(node --version)"
