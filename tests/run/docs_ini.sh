@@ -5,7 +5,7 @@
 # its fence; a fragment is not run through `check` as it stands (it names sections that live elsewhere) but
 # must still read as INI the way faultline reads it: [section], key = value, comments, no key
 # twice in a section; a fragment of [fault] sections is also run through `check` once the
-# proxies it names are supplied. Plus the INI rules themselves, each naming file:line:
+# proxies it names are supplied, and one of [expect] sections alone as it stands. Plus the INI rules themselves, each naming file:line:
 #   inline comments (" ;" and " #" after whitespace) are comments, in every INI faultline reads;
 #   a line without '=' and a key given twice are errors naming the line;
 #   `check` on an expectation file validates the expectations and says what it holds.
@@ -66,10 +66,14 @@ PY
         # there: `check` it with [faultline] admin = off and each proxy it names but lacks, in the
         # first mode (tcp, http, http2, grpc, postgres, redis, dns) that takes its faults; a
         # misspelt key or a bad value then fails. Not for blocks naming TLS files (they must exist).
+        # A fragment of [expect] sections alone is an expectation file: `check` as it stands.
         if out=$(python3 - "$TT/$name" "$FL" <<'PY'
 import re, subprocess, sys
 body = open(sys.argv[1]).read().split("\n")
 secs = [m.group(1) for m in (re.match(r"\s*\[([a-z_]+)", l) for l in body) if m]
+if secs and set(secs) == {"expect"}:   # an expectation file as it stands
+    r = subprocess.run([sys.argv[2], "check", sys.argv[1]], capture_output=True, text=True)
+    print("checked" if r.returncode == 0 else (r.stderr + r.stdout).strip()); sys.exit(r.returncode)
 if not secs or set(secs) - {"fault", "proxy"} or any(re.match(r"\s*(tls_|upstream_ca|upstream_cert|upstream_key)", l) for l in body):
     print("skip"); sys.exit(0)
 have = {m.group(1).strip() for m in (re.match(r"\s*\[proxy\s+([^\]]+)\]", l) for l in body) if m}
