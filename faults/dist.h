@@ -54,8 +54,8 @@ int64_t dist_sample(const struct dist_cfg *c, struct dist_state *s);
  * takes a second u2. For the unit test and bench/distributions.sh's target curve. */
 double dist_quantile(enum dist_kind kind, double u, double u2);
 const char *dist_name(enum dist_kind kind);
-/* A probability as a fraction 0..1 or a percentage ("25%"), for the keys of loss, corrupt and
- * correlation: FKEY_OK or FKEY_BAD with err. */
+/* A probability as a fraction 0..1 or a percentage ("25%"), for every fault's probability and
+ * the keys of loss, corrupt and correlation: FKEY_OK or FKEY_BAD with err. */
 int fkey_fraction(const char *v, double *out, char *err, size_t errlen);
 
 #endif

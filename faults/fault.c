@@ -5,6 +5,7 @@
  * changed one, and so the API can show a fault the way it was written.
  */
 #include "faults/fault.h"
+#include "faults/dist.h"
 #include "faults/scope.h"
 #include "common/parse.h"
 
@@ -75,8 +76,9 @@ static int set_common(struct fault *f, const char *k, const char *v, int *have_p
         else if (!strcasecmp(v, "both")) f->dir = FDIR_BOTH;
         else { snprintf(err, errlen, "%s: '%s' is not upstream, downstream or both", k, v); return FKEY_BAD; }
     } else if (strcmp(k, "probability") == 0 || strcmp(k, "toxicity") == 0) {
-        if (parse_double(v, 0, 1, &f->probability, e, sizeof(e)) < 0) {
-            snprintf(err, errlen, "%s: %s (a share between 0 and 1)", k, e);
+        /* 0..1 or a percentage ("50%"), as loss and corrupt take their shares */
+        if (fkey_fraction(v, &f->probability, e, sizeof(e)) != FKEY_OK) {
+            snprintf(err, errlen, "%s: %s (a share between 0 and 1, or 0%%..100%%)", k, e);
             return FKEY_BAD;
         }
     } else if (strcmp(k, "start") == 0) {

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # probability: a share of connections, decided once per connection (both directions agree).
+# Written as 0..1 or as a percentage: the first case's `50%` must act as 0.5.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.inc"
 
 start_peer ECHO 127.0.0.1:0 echo
 LP=$(free_port)
-fprofile "$TT/p.ini" "$ECHO" "$LP" '[fault half]' 'proxy = p' 'type = drop' 'probability = 0.5'
+fprofile "$TT/p.ini" "$ECHO" "$LP" '[fault half]' 'proxy = p' 'type = drop' 'probability = 50%'
 start_fl "$TT/p.ini" || { fail start "faultline did not start"; exit 1; }
 out=$("$TBIN/faultc" calls "127.0.0.1:$LP" 400 2000)
-echo "# p=0.5 x400: $out"
+echo "# p=50% x400: $out"
 affected=$(( $(kv "$out" eof) + $(kv "$out" reset) + $(kv "$out" error) ))
 # binomial(400, 0.5): mean 200, sd 10; 150..250 is 5 sd (false failure 5.7e-7, two-sided);
 # a fault dropping every connection or none, or a share off by 0.15, still fails it

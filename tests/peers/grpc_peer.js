@@ -17,6 +17,9 @@
 //     --msg TEXT        the request (default "ping")
 //     --meta K=V        request metadata (repeatable)
 //     --retry           a retry policy (UNAVAILABLE, up to 4 attempts, 50 ms backoff)
+//     --throttle MAX:R  with --retry, gRPC's retry throttling (retryThrottling {maxTokens MAX,
+//                       tokenRatio R}: a failure takes a token, a success gives R back, no
+//                       retry while the tokens are at or below MAX/2): a retry budget
 //     --keepalive MS    keepalive pings every MS (timeout MS/2)
 //     --every MS        pause between calls
 //     --stream          a server-streaming call (METHOD ServerStream): prints each message
@@ -91,9 +94,12 @@ function client() {
   const o = {};
   if (args.includes('--retry')) {
     o['grpc.enable_retries'] = 1;
-    o['grpc.service_config'] = JSON.stringify({ methodConfig: [{ name: [{ service: 'test.Echo' }],
+    const sc = { methodConfig: [{ name: [{ service: 'test.Echo' }],
       retryPolicy: { maxAttempts: 4, initialBackoff: '0.05s', maxBackoff: '0.2s', backoffMultiplier: 2,
-        retryableStatusCodes: ['UNAVAILABLE'] } }] });
+        retryableStatusCodes: ['UNAVAILABLE'] } }] };
+    const th = opt('--throttle');
+    if (th) { const [mx, r] = th.split(':'); sc.retryThrottling = { maxTokens: +mx, tokenRatio: +r }; }
+    o['grpc.service_config'] = JSON.stringify(sc);
   } else {
     o['grpc.enable_retries'] = 0;
   }

@@ -177,6 +177,16 @@ upstream = 127.0.0.1:8080
 listen = 127.0.0.1:18081
 upstream = 127.0.0.1:8081
 INI
+bad probability_over_100_percent 9 "\\[fault f\\] probability: 150 is outside 0\\.\\.100 \\(a share between 0 and 1, or 0%\\.\\.100%\\)" <<INI
+$G
+[proxy web]
+listen = 127.0.0.1:18080
+upstream = 127.0.0.1:8080
+[fault f]
+proxy = web
+type = latency
+probability = 150%
+INI
 bad fault_key_twice 10 "\[fault slow\] delay: given twice \(a fault takes one value\)" <<INI
 $G
 [proxy web]

@@ -2,9 +2,10 @@
 # Every ```ini block of README.md and docs/ is a file `faultline check` accepts: the examples a
 # user copies work as written. A block that is deliberately a piece of a larger file carries the
 # marker line `<!-- ini: fragment -->` (an HTML comment, invisible once rendered) right before
-# its fence; a fragment is not run through `check` (it names sections that live elsewhere) but
+# its fence; a fragment is not run through `check` as it stands (it names sections that live elsewhere) but
 # must still read as INI the way faultline reads it: [section], key = value, comments, no key
-# twice in a section. Plus the INI rules themselves, each naming file:line:
+# twice in a section; a fragment of [fault] sections is also run through `check` once the
+# proxies it names are supplied, and one of [expect] sections alone as it stands. Plus the INI rules themselves, each naming file:line:
 #   inline comments (" ;" and " #" after whitespace) are comments, in every INI faultline reads;
 #   a line without '=' and a key given twice are errors naming the line;
 #   `check` on an expectation file validates the expectations and says what it holds.
@@ -61,6 +62,37 @@ for n, l in enumerate(open(sys.argv[1]), 1):
 print("; ".join(bad)); sys.exit(1 if bad else 0)
 PY
 ); then pass "fragment_$where"; else fail "fragment_$where" "$out"; fi
+        # a fragment of [fault] (and [proxy]) sections is also a profile once its proxies are
+        # there: `check` it with [faultline] admin = off and each proxy it names but lacks, in the
+        # first mode (tcp, http, http2, grpc, postgres, redis, dns) that takes its faults; a
+        # misspelt key or a bad value then fails. Not for blocks naming TLS files (they must exist).
+        # A fragment of [expect] sections alone is an expectation file: `check` as it stands.
+        if out=$(python3 - "$TT/$name" "$FL" <<'PY'
+import re, subprocess, sys
+body = open(sys.argv[1]).read().split("\n")
+secs = [m.group(1) for m in (re.match(r"\s*\[([a-z_]+)", l) for l in body) if m]
+if secs and set(secs) == {"expect"}:   # an expectation file as it stands
+    r = subprocess.run([sys.argv[2], "check", sys.argv[1]], capture_output=True, text=True)
+    print("checked" if r.returncode == 0 else (r.stderr + r.stdout).strip()); sys.exit(r.returncode)
+if not secs or set(secs) - {"fault", "proxy"} or any(re.match(r"\s*(tls_|upstream_ca|upstream_cert|upstream_key)", l) for l in body):
+    print("skip"); sys.exit(0)
+have = {m.group(1).strip() for m in (re.match(r"\s*\[proxy\s+([^\]]+)\]", l) for l in body) if m}
+need = sorted({m.group(1) for m in (re.match(r"\s*proxy\s*=\s*([^\s;#]+)", l) for l in body) if m} - have)
+errs = []
+for mode in ["tcp", "http", "http2", "grpc", "postgres", "redis", "dns"]:
+    pre = "[faultline]\nadmin = off\n" + "".join(
+        "[proxy %s]\nlisten = 127.0.0.1:1\nupstream = 127.0.0.1:2\nmode = %s\n" % (p, mode) for p in need)
+    f = sys.argv[1] + ".whole.ini"
+    open(f, "w").write(pre + "\n".join(body))
+    r = subprocess.run([sys.argv[2], "check", f], capture_output=True, text=True)
+    if r.returncode == 0:
+        print("checked as mode %s" % mode); sys.exit(0)
+    errs.append("%s: %s" % (mode, (r.stderr + r.stdout).strip().split("\n")[0]))
+print(" | ".join(errs)); sys.exit(1)
+PY
+); then
+            [ "$out" = skip ] || pass "fragment_checked_$where"
+        else fail "fragment_checked_$where" "$out"; fi
     fi
 done <"$TT/blocks.txt"
 

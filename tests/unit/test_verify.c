@@ -1,7 +1,9 @@
 /* test_verify.c -- the verifier's pure parts: series values, probe extraction (JSON paths,
- * Prometheus text), verdict strings and exit codes, the pauses per retry number. */
+ * Prometheus text), verdict strings and exit codes, the pauses per retry number, durations and
+ * signed offsets. */
 #include "unit.h"
 #include "verify/verify.h"
+#include "verify/check.h"
 #include "verify/attempts.h"
 #include "record/read.h"
 #include "run/probe.h"
@@ -91,4 +93,18 @@ UNIT(verify_pauses_per_retry)
     EXPECT_EQ_INT(vpauses_top(&g, 4), 1);
     EXPECT_EQ_INT(vpauses_top(&g, 5), 0);
     vpauses_free(&g);
+}
+
+/* durations and signed offsets as the verdicts print them (issue 19, 3): a negative offset is
+ * "-309ms", never "+-309ms" */
+UNIT(verify_fmt_offsets)
+{
+    char b[32];
+    EXPECT_STR(vfmt_ms(309, b, sizeof(b)), "309ms");
+    EXPECT_STR(vfmt_ms(1500, b, sizeof(b)), "1.5s");
+    EXPECT_STR(vfmt_ms(130000, b, sizeof(b)), "2m10s");
+    EXPECT_STR(vfmt_off(-309, b, sizeof(b)), "-309ms");
+    EXPECT_STR(vfmt_off(309, b, sizeof(b)), "+309ms");
+    EXPECT_STR(vfmt_off(-1500, b, sizeof(b)), "-1.5s");
+    EXPECT_STR(vfmt_off(0, b, sizeof(b)), "+0ms");
 }

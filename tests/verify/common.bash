@@ -11,6 +11,9 @@
 #   fx_fault RUN FAULT PROXY TYPE AFFECTED [INST]         R:fault:<proxy>:<f>:<inst>
 #   fx_ts RUN PROXY SEC "new=.. peak=.. cur=.." [INST]    one bucket of R:ts
 #   fx_ev RUN PROXY field value ...                       one R:events entry
+# resilience_setup: RES_DIR = a directory with node_modules/cockatiel and node_modules/opossum
+#   (npm install once, under a lock, in $BUILD/npm-resilience); returns 1 with a "# skip: why" line when
+#   node >= 18 or npm is missing or the install fails (the caller exits 0: a skipped script).
 rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
 FX0=$(( $(date +%s) - 3600 ))
 fxms() { awk -v a="$FX0" -v s="$1" 'BEGIN { printf "%.3f", (a + s) * 1000 }'; }
@@ -46,3 +49,28 @@ fx_fault() {
 }
 fx_ts() { rcli hset "fl:run:$1:ts:$2:${5:-i1}" "$((FX0 + $3))" "$4" >/dev/null; }
 fx_ev() { local run=$1 px=$2; shift 2; rcli xadd "fl:run:$run:events:$px" '*' "$@" >/dev/null; }
+
+resilience_setup() {
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        echo "# skip: node or npm not installed (apt-get install nodejs npm) -- cockatiel, opossum not run"
+        return 1
+    fi
+    if [ "$(node -e 'console.log(typeof fetch)')" != function ]; then
+        echo "# skip: node $(node --version) has no fetch (node >= 18 needed)"
+        return 1
+    fi
+    RES_DIR="$BUILD/npm-resilience"
+    case "$RES_DIR" in /*) ;; *) RES_DIR="$PWD/$RES_DIR" ;; esac
+    mkdir -p "$RES_DIR"
+    (   # once, under a lock: the suite runs scripts side by side
+        flock -w 180 9 || exit 1
+        [ -f "$RES_DIR/node_modules/cockatiel/package.json" ] && [ -f "$RES_DIR/node_modules/opossum/package.json" ] && exit 0
+        timeout 120 npm install --prefix "$RES_DIR" --no-audit --no-fund --loglevel=error cockatiel@3 opossum@8 >"$TT/npm.log" 2>&1
+    ) 9>"$RES_DIR/.lock"
+    if [ ! -f "$RES_DIR/node_modules/cockatiel/package.json" ] || [ ! -f "$RES_DIR/node_modules/opossum/package.json" ]; then
+        echo "# skip: npm install cockatiel opossum failed: $(npm_why "$TT/npm.log")"
+        return 1
+    fi
+    echo "# cockatiel $(jq -r .version "$RES_DIR/node_modules/cockatiel/package.json"), opossum $(jq -r .version \
+        "$RES_DIR/node_modules/opossum/package.json"), node $(node --version)"
+}
