@@ -122,6 +122,17 @@ check max_streams_client_queues within "${ok2:-0}" 190 200
 # h2_ping_drop (proxy other) against web, which answers
 check ping_answered [ "$(h2raw ping "$P" 3)" = "acks=3" ]
 check ping_dropped [ "$(h2raw ping "$Q" 3)" = "acks=0" ]
+# h2_max_streams on a live connection: added while a client is connected, the proxy sends it a
+# new SETTINGS with the lower limit; removed, the proxy's own 100 again
+h2raw settings "$P" 2.5 >"$TT/settings.out" &
+SPID=$!
+sleep 0.7
+check max_streams_live_added [ "$(addf '{"name":"maxlive","type":"h2_max_streams","proxy":"web","max_streams":"3"}')" = 201 ]
+sleep 0.7
+curl -s -o /dev/null -XDELETE "http://127.0.0.1:$A/faults/maxlive"
+wait "$SPID"
+echo "# live connection's SETTINGS: $(cat "$TT/settings.out")"
+check max_streams_live_settings grep -q '^max_streams=100,3,100 ' "$TT/settings.out"
 
 st=$(curl -s "http://127.0.0.1:$A/stats")
 check stats_pings_dropped [ "$(jq '.proxies.other.http2.pings_dropped' <<<"$st")" -ge 3 ]
