@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # mode = grpc with real gRPC stacks: node's @grpc/grpc-js (client and server) and Debian's
 # python3-grpcio (client and server), unary and streaming calls through the proxy, and the
-# faults per call and per message: grpc_error (trailers-only, the status each client reports),
-# latency on every message of a stream, hang after N messages (released when the fault ends),
-# grpc_cut (half a message, then RST_STREAM: the client fails the call), h2_ping_drop against a
-# client with keepalive (it gives the connection up and opens another). The record carries the
-# method, grpc-status, grpc-timeout, message counts and who cancelled.
+# faults per call and per message: grpc_error (trailers-only on the wire, as nghttp reads it; the
+# status each client reports), latency on every message of a stream, hang after N messages
+# (released when the fault ends), grpc_cut (half a message, then RST_STREAM: the client fails
+# the call), h2_ping_drop against a client with keepalive (it gives the connection up and opens
+# another). The record carries the method, grpc-status, grpc-timeout, message counts and who
+# cancelled.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../record/common.bash"
 . "$(dirname "$0")/h2_lib.bash"
@@ -23,6 +24,7 @@ if py_grpc; then
 fi
 h2fault "$f" unavail g grpc_error status=unavailable "message=try later" match_path=/test.Echo/Chain
 h2fault "$f" exhausted g grpc_error status=resource_exhausted "match_header=x-tenant: big"
+h2fault "$f" dlx g grpc_error status=deadline_exceeded "message=too slow" "match_header=x-case: dlx"
 h2fault "$f" slowmsg g latency delay=300ms where=response match_path=/test.Echo/ServerStream "match_header=x-case: lat"
 h2fault "$f" cut g grpc_cut after_messages=2 match_path=/test.Echo/ServerStream "match_header=x-case: cut"
 h2fault "$f" stuck g hang "match_header=x-case: hang"
@@ -40,6 +42,14 @@ out=$(gcall "$G" Chain --deadline-ms 2000)
 check error_unavailable bash -c "grep -q 'code=14 .*detail=\"try later\"' <<<'$out'"
 out=$(gcall "$G" Unary --meta x-tenant=big --deadline-ms 2000)
 check error_by_header bash -c "grep -q 'code=8 ' <<<'$out'"
+out=$(gcall "$G" Unary --meta x-case=dlx --deadline-ms 5000)
+check error_deadline_exceeded bash -c "grep -q 'code=4 .*detail=\"too slow\"' <<<'$out'"
+# trailers-only on the wire (nghttp posting one gRPC message): one HEADERS frame with END_STREAM,
+# :status 200, grpc-status and grpc-message, and no DATA
+printf '\0\0\0\0\4ping' >"$TT/msg.bin"
+out=$(nghttp -nv -H 'content-type: application/grpc' -H 'te: trailers' -d "$TT/msg.bin" "http://$G/test.Echo/Chain" 2>&1)
+check error_trailers_only bash -c "[ \$(grep -c 'recv HEADERS frame' <<<'$out') = 1 ] && grep -A1 'recv HEADERS frame' <<<'$out' | grep -q 'END_STREAM' && ! grep -q 'recv DATA frame' <<<'$out'"
+check error_trailers_fields bash -c "grep -q ':status: 200' <<<'$out' && grep -q 'grpc-status: 14' <<<'$out' && grep -q 'grpc-message: try later' <<<'$out' && grep -q 'content-type: application/grpc' <<<'$out'"
 # latency per message: 4 messages, each 300 ms after the one before
 out=$(gcall "$G" ServerStream --stream --msg 4 --meta x-case=lat --deadline-ms 5000)
 echo "# $(grep '^msg' <<<"$out" | tr '\n' ' ')"
@@ -99,7 +109,7 @@ fi
 
 # the record
 R=fl:run:grpc-1
-n_calls=13; py_grpc && n_calls=18
+n_calls=15; py_grpc && n_calls=20
 wait_for 10 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK --raw xrange $R:events:g - + | grep -c '^request$')\" -ge $n_calls ]"
 events "$R:events:g" | grep 'kind=request' >"$TT/ev"
 # grpc_timeout_ms is what the client had left when it sent (less than its 2 s when it was slow
