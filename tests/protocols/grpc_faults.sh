@@ -121,9 +121,12 @@ e=$(grep 'path=/test.Echo/Chain' "$TT/ev" | head -n1)
 check rec_grpc_error eval '[ "$(kv "$e" grpc_status)" = 14 ] && [ "$(kv "$e" fault)" = unavail ] && [ "$(kv "$e" msgs_resp)" = 0 ]'
 e=$(grep 'fault=cut' "$TT/ev" | head -n1)
 check rec_cut eval '[ "$(kv "$e" reset_by)" = fault ] && [ "$(kv "$e" end)" = reset ] && [ "$(kv "$e" msgs_resp)" = 3 ]'
+check rec_cut_no_status [ -z "$(kv "$e" grpc_status)" ]
 e=$(grep 'fault=stuck' "$TT/ev" | head -n1)
 echo "# $e"
 check rec_deadline_cancel eval '[ "$(kv "$e" reset_by)" = client ] && [ "$(kv "$e" rst_code)" = CANCEL ] && within "$(kv "$e" grpc_timeout_ms)" 50 400 && within "$(kv "$e" abandoned_ms)" 50 1000'
+# the upstream answered OK at once, but the fault held that answer: the call never got a status
+check rec_cancel_no_status [ -z "$(kv "$e" grpc_status)" ]
 check rec_stream_msgs [ "$(grep 'path=/test.Echo/ServerStream' "$TT/ev" | grep -c 'msgs_resp=5')" -ge 1 ]
 wait_for 10 bash -c "[ -n \"\$(redis-cli -s $REDIS_SOCK hget $R:proto:g:i1 grpc_calls)\" ]"
 check totals_grpc_calls ge "$(rcli hget $R:proto:g:i1 grpc_calls)" 10
