@@ -20,6 +20,8 @@
 //     --keepalive MS    keepalive pings every MS (timeout MS/2)
 //     --every MS        pause between calls
 //     --stream          a server-streaming call (METHOD ServerStream): prints each message
+//     --bidi K          a bidirectional call (METHOD Bidi): K messages "m<i>" written at once, then
+//                       the end; prints each message back
 //     --breaker N,MS    a circuit breaker: after N failures in a row it opens for MS ms (calls fail
 //                       at once, "breaker open", nothing sent), then one probe call: OK closes
 //                       it, a failure opens it again (use with --par 1)
@@ -131,6 +133,16 @@ function client() {
       console.log(`call ${i} code=${code} ms=${Date.now() - t0} msgs=${msgs} detail=${JSON.stringify(detail || '')}`);
       done();
     };
+    if (opt('--bidi')) {
+      const st = c.makeBidiStreamRequest('/test.Echo/' + method, id, id, metas(), co);
+      let k = 0;
+      st.on('data', (m) => { k++; console.log(`msg ${i} ${m.toString()} ms=${Date.now() - t0}`); });
+      st.on('error', (e) => end(e.code, k, e.details));
+      st.on('status', (s) => { if (s.code === 0) end(0, k, ''); });
+      for (let j = 0; j < +opt('--bidi'); j++) st.write(Buffer.from('m' + j));
+      st.end();
+      return;
+    }
     if (args.includes('--stream')) {
       const st = c.makeServerStreamRequest('/test.Echo/' + method, id, id, msg, metas(), co);
       let k = 0;

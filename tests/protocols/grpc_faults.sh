@@ -2,7 +2,8 @@
 # mode = grpc with real gRPC stacks: node's @grpc/grpc-js (client and server) and Debian's
 # python3-grpcio (client and server), unary and streaming calls through the proxy, and the
 # faults per call and per message: grpc_error (trailers-only on the wire, as nghttp reads it; the
-# status each client reports), latency on every message of a stream, hang after N messages
+# status each client reports; a whole service matched by a glob), latency on every message of a
+# stream (response messages of a server stream, request messages of a bidi call), hang after N messages
 # (released when the fault ends), grpc_cut (half a message, then RST_STREAM: the client fails
 # the call), h2_ping_drop against a client with keepalive (it gives the connection up and opens
 # another). The record carries the method, grpc-status, grpc-timeout, message counts and who
@@ -26,6 +27,8 @@ h2fault "$f" unavail g grpc_error status=unavailable "message=try later" match_p
 h2fault "$f" exhausted g grpc_error status=resource_exhausted "match_header=x-tenant: big"
 h2fault "$f" dlx g grpc_error status=deadline_exceeded "message=too slow" "match_header=x-case: dlx"
 h2fault "$f" slowmsg g latency delay=300ms where=response match_path=/test.Echo/ServerStream "match_header=x-case: lat"
+h2fault "$f" slowreq g latency delay=300ms where=request match_path=/test.Echo/Bidi
+h2fault "$f" svc g grpc_error status=unimplemented match_path=/test.Other/*
 h2fault "$f" cut g grpc_cut after_messages=2 match_path=/test.Echo/ServerStream "match_header=x-case: cut"
 h2fault "$f" stuck g hang "match_header=x-case: hang"
 h2fault "$f" noping ka h2_ping_drop
@@ -55,6 +58,17 @@ out=$(gcall "$G" ServerStream --stream --msg 4 --meta x-case=lat --deadline-ms 5
 echo "# $(grep '^msg' <<<"$out" | tr '\n' ' ')"
 last=$(grep '^msg 0 m3 ' <<<"$out" | sed 's/.*ms=//')
 check latency_each_message within "${last:-0}" 1150 2500
+# latency where = request on a bidirectional call: 4 messages written at once reach the upstream
+# 300 ms apart (the echo shows when each arrived)
+out=$(gcall "$G" Bidi --bidi 4 --deadline-ms 5000)
+echo "# bidi: $(grep '^msg' <<<"$out" | tr '\n' ' ')"
+first=$(grep '^msg 0 m0 ' <<<"$out" | sed 's/.*ms=//'); last=$(grep '^msg 0 m3 ' <<<"$out" | sed 's/.*ms=//')
+check latency_request_first_message within "${first:-0}" 280 1000
+check latency_request_each_message within "${last:-0}" 1150 2500
+check latency_request_call_ok bash -c "grep -q 'call 0 code=0 .*msgs=4' <<<'$out'"
+# matching a whole service (match_path = /test.Other/*): a method of it, by nghttp
+out=$(nghttp -nv -H 'content-type: application/grpc' -H 'te: trailers' -d "$TT/msg.bin" "http://$G/test.Other/Any" 2>&1)
+check match_service_glob bash -c "grep -q 'grpc-status: 12' <<<'$out'"
 # grpc_cut: two whole messages, then half of the third and a reset
 out=$(gcall "$G" ServerStream --stream --msg 5 --meta x-case=cut --deadline-ms 3000)
 echo "# cut: $(tr '\n' ' ' <<<"$out")"
@@ -109,7 +123,7 @@ fi
 
 # the record
 R=fl:run:grpc-1
-n_calls=15; py_grpc && n_calls=20
+n_calls=17; py_grpc && n_calls=22
 wait_for 10 bash -c "[ \"\$(redis-cli -s $REDIS_SOCK --raw xrange $R:events:g - + | grep -c '^request$')\" -ge $n_calls ]"
 events "$R:events:g" | grep 'kind=request' >"$TT/ev"
 # grpc_timeout_ms is what the client had left when it sent (less than its 2 s when it was slow
