@@ -3,11 +3,11 @@
 # python3-grpcio (client and server), unary and streaming calls through the proxy, and the
 # faults per call and per message: grpc_error (trailers-only on the wire, as nghttp reads it; the
 # status each client reports; a whole service matched by a glob), latency on every message of a
-# stream (response messages of a server stream, request messages of a bidi call), hang after N messages
-# (released when the fault ends), grpc_cut (half a message, then RST_STREAM: the client fails
-# the call), h2_ping_drop against a client with keepalive (it gives the connection up and opens
-# another). The record carries the method, grpc-status, grpc-timeout, message counts and who
-# cancelled.
+# stream (response messages of a server stream, request messages of a bidi call), hang after N
+# messages (released when the fault ends), grpc_cut (half a message, then RST_STREAM: the client
+# fails the call), h2_ping_drop against a client with keepalive (it gives the connection up and
+# opens another). The record carries the method, grpc-status, grpc-timeout, message counts and
+# who cancelled.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../record/common.bash"
 . "$(dirname "$0")/h2_lib.bash"
