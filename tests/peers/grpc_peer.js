@@ -20,6 +20,7 @@
 //     --keepalive MS    keepalive pings every MS (timeout MS/2)
 //     --every MS        pause between calls
 //     --stream          a server-streaming call (METHOD ServerStream): prints each message
+//     --tls CA          TLS (ALPN h2), the server's certificate checked against the PEM file CA
 //     --bidi K          a bidirectional call (METHOD Bidi): K messages "m<i>" written at once, then
 //                       the end; prints each message back
 //     --breaker N,MS    a circuit breaker: after N failures in a row it opens for MS ms (calls fail
@@ -105,7 +106,9 @@ function client() {
   const ka = opt('--keepalive');
   if (ka) { o['grpc.keepalive_time_ms'] = +ka; o['grpc.keepalive_timeout_ms'] = Math.max(100, ka / 2);
     o['grpc.keepalive_permit_without_calls'] = 1; o['grpc.http2.max_pings_without_data'] = 0; }
-  const c = new grpc.Client(addr, grpc.credentials.createInsecure(), o);
+  const ca = opt('--tls');
+  const creds = ca ? grpc.credentials.createSsl(require('fs').readFileSync(ca)) : grpc.credentials.createInsecure();
+  const c = new grpc.Client(addr, creds, o);
   let started = 0, finished = 0, ok = 0, bad = 0;
   const brk = opt('--breaker');
   const [bN, bMs] = brk ? brk.split(',').map(Number) : [0, 0];

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # mode = grpc with real gRPC stacks: node's @grpc/grpc-js (client and server) and Debian's
-# python3-grpcio (client and server), unary and streaming calls through the proxy, and the
+# python3-grpcio (client and server), unary and streaming calls through the proxy (cleartext, and
+# TLS with ALPN h2 for grpc-js checking the proxy's certificate), and the
 # faults per call and per message: grpc_error (trailers-only on the wire, as nghttp reads it; the
 # status each client reports; a whole service matched by a glob), latency on every message of a
 # stream (response messages of a server stream, request messages of a bidi call), hang after N
@@ -11,14 +12,17 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../record/common.bash"
 . "$(dirname "$0")/h2_lib.bash"
+. "$(dirname "$0")/tls_lib.bash"
 grpc_js_setup
 
 start_redis || { fail redis_start; done_tests; exit; }
 start_grpc_server GS || { fail grpc_server_start; done_tests; exit; }
-P=$(free_port); K=$(free_port); A=$(free_port); Y=$(free_port)
+P=$(free_port); K=$(free_port); A=$(free_port); Y=$(free_port); T=$(free_port)
+mk_cert "$TT/crt"
 f="$TT/p.ini"
 { printf '[faultline]\nadmin = 127.0.0.1:%s\nredis = %s\nrun = grpc-1\ninstance = i1\n' "$A" "$REDIS_URL"
-  px g "$P" "127.0.0.1:$GS" mode=grpc; px ka "$K" "127.0.0.1:$GS" mode=grpc; } >"$f"
+  px g "$P" "127.0.0.1:$GS" mode=grpc; px ka "$K" "127.0.0.1:$GS" mode=grpc
+  px gt "$T" "127.0.0.1:$GS" mode=grpc tls=terminate "tls_cert=$TT/crt/cert.pem" "tls_key=$TT/crt/key.pem"; } >"$f"
 if py_grpc; then
     start_grpc_py_server PYS || fail py_server_start
     px gpy "$Y" "127.0.0.1:$PYS" mode=grpc >>"$f"
@@ -32,6 +36,7 @@ h2fault "$f" svc g grpc_error status=unimplemented match_path=/test.Other/*
 h2fault "$f" cut g grpc_cut after_messages=2 match_path=/test.Echo/ServerStream "match_header=x-case: cut"
 h2fault "$f" stuck g hang "match_header=x-case: hang"
 h2fault "$f" noping ka h2_ping_drop
+h2fault "$f" tlsunavail gt grpc_error status=unavailable match_path=/test.Echo/Chain
 start_fl "$f" || { fail start; done_tests; exit; }
 G=127.0.0.1:$P
 
@@ -97,6 +102,14 @@ out=$(gcall "$G" Unary --meta sleep-ms=3000 --deadline-ms 400)
 check deadline_exceeded has 'code=4 ' "$out"
 out=$(gcall "$G" Unary --meta x-case=hang --deadline-ms 400)
 check deadline_held_call has 'code=4 ' "$out"
+
+# over TLS (ALPN h2, the client checks the proxy's certificate), the faults as in cleartext
+out=$(gcall "127.0.0.1:$T" Unary --n 3 --tls "$TT/crt/cert.pem" --deadline-ms 3000)
+check tls_unary_ok bash -c "grep -q 'done ok=3 err=0' <<<'$out'"
+out=$(gcall "127.0.0.1:$T" ServerStream --stream --msg 3 --tls "$TT/crt/cert.pem" --deadline-ms 3000)
+check tls_stream bash -c "grep -q 'call 0 code=0 .*msgs=3' <<<'$out'"
+out=$(gcall "127.0.0.1:$T" Chain --tls "$TT/crt/cert.pem" --deadline-ms 3000)
+check tls_grpc_error has 'code=14 ' "$out"
 
 # keepalive through h2_ping_drop: the client's PING goes unanswered, it opens a new connection
 out=$(gcall "127.0.0.1:$K" Unary --n 12 --every 300 --keepalive 500 --deadline-ms 2000)
