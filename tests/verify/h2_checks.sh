@@ -11,7 +11,9 @@
 #   timeout   hang (on_end = keep) from 5 s to 7 s (mode = http2), curl in 3 lanes:
 #             tgood  curl -m 0.5: each held stream is given up                          PASS
 #             tnone  curl without -m: the held streams wait                             FAIL
-#   pool      tnone's streams in flight: max = 3 PASS, max = 2 FAIL
+#   pool      tnone's streams in flight (3 curl, one stream each): max = 3 PASS, max = 2 FAIL; its
+#             connections likewise (measure = connections); rnone's 3 held streams share one
+#             HTTP/2 connection: connections max = 1 PASS, streams max = 2 FAIL
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/common.bash"
 . "$(dirname "$0")/../protocols/h2_lib.bash"
@@ -69,6 +71,25 @@ max = 3
 check = pool
 proxy = tnone
 max = 2
+[expect poolc3]
+check = pool
+proxy = tnone
+measure = connections
+max = 3
+[expect poolc2]
+check = pool
+proxy = tnone
+measure = connections
+max = 2
+[expect gconns1]
+check = pool
+proxy = rnone
+measure = connections
+max = 1
+[expect gstreams2]
+check = pool
+proxy = rnone
+max = 2
 EOT
 start_fl "$f" || { fail start; exit 1; }
 T0=$(date +%s.%N)
@@ -103,6 +124,10 @@ expect_verdict tgood PASS
 expect_verdict tnone FAIL
 expect_verdict pool3 PASS
 expect_verdict pool2 FAIL
+expect_verdict poolc3 PASS
+expect_verdict poolc2 FAIL
+expect_verdict gconns1 PASS
+expect_verdict gstreams2 FAIL
 check bnone_says_rate has 'FAIL bnone: .*rate' "$VOUT"
 check rnone_says_held has '^rnone .*held left open' "$VOUT"
 done_tests
