@@ -36,7 +36,7 @@
  * c->px->faults, takes the first that is active, matches and wins its probability roll, counts
  * it (f->c) and reports it with conn_fault_applied (and a held call with conn_hold_started).
  * When such a fault's window closes the core calls fault_ended so the engine lets go of what
- * the fault holds. Every other fault of the proxy is a tcp stage and keeps working after the
+ * the fault holds; when it opens, fault_started (optional) so live connections learn of it. Every other fault of the proxy is a tcp stage and keeps working after the
  * engine, on the bytes it passes on.
  *
  * What it knows. stats_json is the protocol's object in /stats; conn_facts, totals_facts and
@@ -172,6 +172,10 @@ struct protocol {
     /* A fault acting inside the engine (as above) ended or is being removed (f->removing): the
      * requests it holds follow its on_end, and the engine drops every pointer to f. */
     void (*fault_ended)(struct fault *f);
+    /* A fault acting inside the engine started: the engine tells its live connections what a
+     * per-connection fault changes for them (http2: a lower SETTINGS_MAX_CONCURRENT_STREAMS goes
+     * out at once, not at the client's next frame). NULL: requests pick faults up as they come. */
+    void (*fault_started)(struct fault *f);
 
     /* ---- what it knows ---- */
     /* /stats: the value of key NAME in the proxy's object, as JSON text (malloc'd, the caller

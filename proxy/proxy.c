@@ -240,6 +240,8 @@ static void fault_activate(struct fault *f)
     log_info("fault_start", "fault=%s proxy=%s type=%s", log_q(f->name), log_q(px->spec.name), f->type->name);
     if (rec_active) fault_record_window(f, 1, NULL);
     if (f->type->on_activate) f->type->on_activate(f);
+    const struct protocol *pr = px->spec.protocol;
+    if (pr && pr->fault_started && protocol_owns_fault(pr, f)) pr->fault_started(f);
     for (struct conn *c = px->conns, *next; c; c = next) {
         c->busy++;
         for (int d = 0; d < 2; d++)

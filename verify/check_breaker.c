@@ -127,7 +127,7 @@ static void judge_window(struct vpx *p, enum vmeasure m, double base, const stru
     char rs[64] = "";
     if (recov_state == 1) snprintf(rs, sizeof(rs), ", back after %s", vfmt_ms(back_after, b2, sizeof(b2)));
     else if (recov_state >= 2) snprintf(rs, sizeof(rs), ", after: %.3g %s", best_after, u);
-    snprintf(o->measured, sizeof(o->measured), "open %.3g %s (-%.0f%%)%s%s", orate, u, drop * 100, ps, rs);
+    snprintf(o->measured, sizeof(o->measured), "open %.3g %s (%+.0f%%)%s%s", orate, u, -drop * 100, ps, rs);
     o->v = V_FAIL;
     if (drop < min_drop) {
         snprintf(o->why, sizeof(o->why), "the call rate fell only %.0f%% during the fault (needs %g%%): no breaker, or it never opened",

@@ -206,16 +206,26 @@ static int grpc_act(struct h2_stream *s)
     return 1;   /* grpc_cut acts on the response (grpc_out_limit) */
 }
 
+/* The grpc-status the client got: none when the stream was reset (by anyone) or the client left
+ * before the answer was out -- the upstream's status of a response a fault held is not the call's. */
+static int grpc_status_seen(const struct h2_stream *s)
+{
+    if (s->rst_by != CLOSER_NONE) return -1;
+    if (s->t_abandoned && (!s->t_done || s->t_done >= s->t_abandoned)) return -1;
+    return s->grpc_status;
+}
+
 static void grpc_facts(const struct h2_stream *s, struct rec_kv *kv)
 {
-    if (s->grpc_status >= 0) rec_kv_u64(kv, "grpc_status", (uint64_t)s->grpc_status);
+    int st = grpc_status_seen(s);
+    if (st >= 0) rec_kv_u64(kv, "grpc_status", (uint64_t)st);
     if (s->grpc_timeout_us >= 0) rec_kv_ms(kv, "grpc_timeout_ms", s->grpc_timeout_us);
     rec_kv_u64(kv, "msgs_req", s->b[0].fin.msgs);
     rec_kv_u64(kv, "msgs_resp", s->b[1].fout.msgs);
     if (s->prev_attempts > 0) rec_kv_u64(kv, "prev_attempts", (uint64_t)s->prev_attempts);
 }
 
-static int grpc_failed(const struct h2_stream *s) { return s->grpc_status > 0; }
+static int grpc_failed(const struct h2_stream *s) { return grpc_status_seen(s) > 0; }
 
 const struct h2_mode h2_mode_grpc = {
     .request_head = grpc_request_head,

@@ -422,7 +422,10 @@ static void h2_on_read(struct conn *c, struct pipe *p, struct evbuffer *in)
         return;
     }
     nghttp2_session *sess = p->dir == 0 ? h->srv : h->cli;
-    if (p->dir == 0) h2_conn_faults(h);
+    if (p->dir == 0) {
+        h->started = 1;
+        h2_conn_faults(h);
+    }
     struct evbuffer_iovec v[8];
     while (evbuffer_get_length(in) && !c->closing) {
         int nv = evbuffer_peek(in, -1, NULL, v, 8);
@@ -585,6 +588,7 @@ const struct protocol protocol_http2 = {
     .idle_state = h2_idle_state,
     .fault_inside = h2_fault_inside,
     .fault_ended = h2_fault_ended,
+    .fault_started = h2_fault_started,
     .stats_json = h2_stats_json,
     .totals_facts = h2_totals_facts,
 };
@@ -603,6 +607,7 @@ const struct protocol protocol_grpc = {
     .idle_state = h2_idle_state,
     .fault_inside = h2_fault_inside,
     .fault_ended = h2_fault_ended,
+    .fault_started = h2_fault_started,
     .stats_json = h2_stats_json,
     .totals_facts = h2_totals_facts,
 };

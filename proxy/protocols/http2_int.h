@@ -166,6 +166,7 @@ struct h2_conn {
     unsigned flushing : 1, again : 1;
     unsigned dead : 1;                 /* a session failed: no more framing */
     unsigned ca_rst : 1;               /* close_after (close = rst) is due: reset at the flush's end */
+    unsigned started : 1;              /* the client sent bytes: a flush may write to both sides */
     uint64_t responses;                /* responses sent whole (close_after's requests) */
 };
 
@@ -237,6 +238,7 @@ void h2_arm(struct h2_stream *s, int d, int64_t us);
 /* ---- http2_plan.c ---- */
 int h2_fault_inside(const struct fault *f);        /* struct protocol fault_inside */
 void h2_fault_ended(struct fault *f);              /* struct protocol fault_ended */
+void h2_fault_started(struct fault *f);            /* struct protocol fault_started */
 /* Chooses s's fault (the first active one that matches and wins its roll) into s->pl. */
 void h2_choose_fault(struct h2_stream *s);
 /* Acts on s's plan at its request head. Returns 1 when the request goes on (forward now). */

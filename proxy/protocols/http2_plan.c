@@ -21,7 +21,8 @@
  *   grpc_*       acted on by the gRPC layer (struct h2_mode act)
  *
  * A fault that ends lets go of what it holds (h2_fault_ended, the protocol's fault_ended) and
- * every pointer to it is dropped.
+ * every pointer to it is dropped. An h2_max_streams that starts reaches live connections at once
+ * (h2_fault_started): a new SETTINGS frame, not one at the client's next frame.
  */
 #include "proxy/protocols/http2_int.h"
 #include "proxy/protocols/http2.h"
@@ -381,6 +382,27 @@ static void release_stream(struct h2_stream *s, struct fault *f)
     default:
         s->held_at_end = 1;   /* stays held: a dependency that really died */
         break;
+    }
+}
+
+void h2_fault_started(struct fault *f)
+{
+    struct fl_proxy *px = f->px;
+    if (!px || (px->spec.protocol != &protocol_http2 && px->spec.protocol != &protocol_grpc)) return;
+    if (!f->type->http || !f->type->http->plan) return;
+    struct http_fault_plan pl;
+    memset(&pl, 0, sizeof(pl));
+    f->type->http->plan(f, &pl);
+    if (pl.act != HACT_MAX_STREAMS) return;   /* h2_ping_drop acts on the next PING by itself */
+    for (struct conn *c = px->conns, *next; c; c = next) {
+        c->busy++;
+        struct h2_conn *h = c->proto;
+        if (h && !c->closing && !h->dead) {
+            h2_conn_faults(h);
+            if (h->started) h2_flush(h);   /* else it leaves with the first flush, after the preface */
+        }
+        next = c->next;
+        if (--c->busy == 0 && c->dead) conn_free(c);
     }
 }
 

@@ -12,7 +12,8 @@
  * pairs (no sockets): the harness holds the client's and the upstream's ends. Input format, as
  * fuzz_http.c: byte 0 picks the proxy; then records [h][...]: bit 7 of h = side (0 client, 1
  * upstream); bit 6 clear = data, the next h & 0x3f bytes are written by that side; bit 6 set =
- * an event (h & 7): EOF from the side, fire the connection's timers, the faults' windows end,
+ * an event (h & 7): EOF from the side, fire the connection's timers, the faults' windows end
+ * (client side) or start (upstream side: fault_started, a new SETTINGS to a live connection),
  * upstream connect succeeds, upstream connect fails, the side stops/starts reading, the side
  * resets, run the loop. Seeds (tests/fuzz/mkseeds_h2.py) start with valid prefaces, requests and
  * responses, so that mutations reach the streams.
@@ -188,8 +189,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             case 1: fire_timers(c); break;
             case 2:
-                for (int i = 0; i < px->nfaults && alive(px, c); i++)
-                    if (px->faults[i]->type->http) px->spec.protocol->fault_ended(px->faults[i]);
+                for (int i = 0; i < px->nfaults && alive(px, c); i++) {
+                    if (!px->faults[i]->type->http) continue;
+                    if (side) px->spec.protocol->fault_started(px->faults[i]);
+                    else px->spec.protocol->fault_ended(px->faults[i]);
+                }
                 break;
             case 3:
                 if (connected || failed || !c->up) break;

@@ -23,6 +23,12 @@
 //     --keepalive MS    keepalive pings every MS (timeout MS/2)
 //     --every MS        pause between calls
 //     --stream          a server-streaming call (METHOD ServerStream): prints each message
+//     --tls CA          TLS (ALPN h2), the server's certificate checked against the PEM file CA
+//     --bidi K          a bidirectional call (METHOD Bidi): K messages "m<i>" written at once, then
+//                       the end; prints each message back
+//     --breaker N,MS    a circuit breaker: after N failures in a row it opens for MS ms (calls fail
+//                       at once, "breaker open", nothing sent), then one probe call: OK closes
+//                       it, a failure opens it again (use with --par 1)
 // Each call's line: "call i code=C ms=T msgs=K detail=..." (code 0 = OK).
 'use strict';
 const path = require('path');
@@ -106,17 +112,46 @@ function client() {
   const ka = opt('--keepalive');
   if (ka) { o['grpc.keepalive_time_ms'] = +ka; o['grpc.keepalive_timeout_ms'] = Math.max(100, ka / 2);
     o['grpc.keepalive_permit_without_calls'] = 1; o['grpc.http2.max_pings_without_data'] = 0; }
-  const c = new grpc.Client(addr, grpc.credentials.createInsecure(), o);
+  const ca = opt('--tls');
+  const creds = ca ? grpc.credentials.createSsl(require('fs').readFileSync(ca)) : grpc.credentials.createInsecure();
+  const c = new grpc.Client(addr, creds, o);
   let started = 0, finished = 0, ok = 0, bad = 0;
+  const brk = opt('--breaker');
+  const [bN, bMs] = brk ? brk.split(',').map(Number) : [0, 0];
+  let fails = 0, openUntil = 0, probing = false;
+  const breaker = (code) => {
+    if (!brk) return;
+    if (code === 0) { fails = 0; probing = false; return; }
+    if (probing || ++fails >= bN) { openUntil = Date.now() + bMs; fails = 0; probing = false; }
+  };
   const one = (i, done) => {
     const t0 = Date.now();
     const co = {};
     if (dl) co.deadline = Date.now() + +dl;
+    if (brk && openUntil) {
+      if (Date.now() < openUntil) {   // failed here, after the loop's turn (never synchronously)
+        setTimeout(() => { bad++; console.log(`call ${i} code=14 ms=0 msgs=0 detail="breaker open"`); done(); }, 0);
+        return;
+      }
+      openUntil = 0;
+      probing = true;
+    }
     const end = (code, msgs, detail) => {
+      breaker(code);
       if (code === 0) ok++; else bad++;
       console.log(`call ${i} code=${code} ms=${Date.now() - t0} msgs=${msgs} detail=${JSON.stringify(detail || '')}`);
       done();
     };
+    if (opt('--bidi')) {
+      const st = c.makeBidiStreamRequest('/test.Echo/' + method, id, id, metas(), co);
+      let k = 0;
+      st.on('data', (m) => { k++; console.log(`msg ${i} ${m.toString()} ms=${Date.now() - t0}`); });
+      st.on('error', (e) => end(e.code, k, e.details));
+      st.on('status', (s) => { if (s.code === 0) end(0, k, ''); });
+      for (let j = 0; j < +opt('--bidi'); j++) st.write(Buffer.from('m' + j));
+      st.end();
+      return;
+    }
     if (args.includes('--stream')) {
       const st = c.makeServerStreamRequest('/test.Echo/' + method, id, id, msg, metas(), co);
       let k = 0;

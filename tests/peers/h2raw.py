@@ -10,6 +10,8 @@ client sends on purpose: PINGs to count their ACKs, and hostile input.
   h2raw.py streams PORT N               N streams opened and left open (past the stream limit)
   h2raw.py get PORT PATH                one GET: "status-data=..." (its DATA, text)
   h2raw.py cancel PORT PATH MS          one GET, cancelled (RST_STREAM CANCEL) after MS ms
+  h2raw.py settings PORT WAIT_S         no request; reads for WAIT_S s: "max_streams=A,B,..." (the
+                                        SETTINGS_MAX_CONCURRENT_STREAMS of each SETTINGS frame, in order)
 Each prints one line of facts: goaway=CODE (or -), closed=0|1, refused=K, resets=K, data=TEXT.
 Header blocks are HPACK literals without indexing (no Huffman), written here by hand.
 """
@@ -154,6 +156,16 @@ def main():
         fr = c.frames(int(sys.argv[4]) / 1000.0)
         c.send(frame(RST, 0, 1, struct.pack(">I", 8)))
         fr += c.frames(0.3)
+    elif cmd == "settings":
+        seen = []
+        for t, fl, _, p in c.frames(float(arg)):
+            if t == SETTINGS and not fl & 1:
+                for i in range(0, len(p) - 5, 6):
+                    ident, val = struct.unpack(">HI", p[i:i + 6])
+                    if ident == 3:
+                        seen.append(str(val))
+        print("max_streams=%s closed=%d" % (",".join(seen) or "-", c.closed))
+        return
     elif cmd == "get":
         c.send(frame(HEADERS, 0x5, 1, request_block(arg.encode())))
         fr = c.frames(2)

@@ -24,6 +24,7 @@ h2fault "$f" slow web slow_body rate=50KiB match_path=/slowb*
 h2fault "$f" rst web reset match_path=/tcpreset*
 h2fault "$f" refused web h2_rst_stream code=refused_stream match_path=/refused*
 h2fault "$f" cancelr web h2_rst_stream code=cancel where=response match_path=/cancelr*
+h2fault "$f" rsti web h2_rst_stream code=internal_error match_path=/rsti*
 h2fault "$f" gag web h2_goaway mode=graceful match_path=/goaway*
 h2fault "$f" gai web h2_goaway mode=immediate code=internal_error match_path=/gonow*
 h2fault "$f" stalls web h2_flow_stall where=response match_path=/stalls*
@@ -89,12 +90,16 @@ cnt=$(curl -s --http2-prior-knowledge "$B/count" | jq .requests)
 out=$(nghttp -n "$B/refused" 2>&1)
 cnt2=$(curl -s --http2-prior-knowledge "$B/count" | jq .requests)
 check rst_refused_never_upstream [ "$cnt2" = $((cnt + 1)) ]
+out=$(nghttp -nv "$B/rsti" 2>&1)
+check rst_internal_error bash -c "grep -q 'recv RST_STREAM' <<<'$out' && grep -q 'error_code=INTERNAL_ERROR' <<<'$out' && ! grep -q ':status:' <<<'$out'"
 
 # h2_goaway: graceful serves the stream; immediate refuses it and closes
 out=$(nghttp -nv "$B/goaway" 2>&1)
 check goaway_graceful bash -c "grep -q 'recv GOAWAY' <<<'$out' && grep -q 'last_stream_id=13' <<<'$out' && grep -q ':status: 200' <<<'$out'"
 out=$(nghttp -nv "$B/gonow" 2>&1)
 check goaway_immediate bash -c "grep -q 'recv GOAWAY' <<<'$out' && grep -q 'error_code=INTERNAL_ERROR' <<<'$out' && ! grep -q ':status: 200' <<<'$out'"
+# immediate: last-stream-id is the last stream forwarded before the matching one (none here)
+check goaway_immediate_last_stream bash -c "grep -A1 'recv GOAWAY' <<<'$out' | grep -q 'last_stream_id=0'"
 
 # h2_flow_stall: the response stops after the proxy's window; the request likewise
 out=$(curl -sS --http2-prior-knowledge -m 3 -o /dev/null -w '%{size_download}' "$B/stalls?n=3000000" 2>/dev/null)
@@ -117,6 +122,17 @@ check max_streams_client_queues within "${ok2:-0}" 190 200
 # h2_ping_drop (proxy other) against web, which answers
 check ping_answered [ "$(h2raw ping "$P" 3)" = "acks=3" ]
 check ping_dropped [ "$(h2raw ping "$Q" 3)" = "acks=0" ]
+# h2_max_streams on a live connection: added while a client is connected, the proxy sends it a
+# new SETTINGS with the lower limit; removed, the proxy's own 100 again
+h2raw settings "$P" 2.5 >"$TT/settings.out" &
+SPID=$!
+sleep 0.7
+check max_streams_live_added [ "$(addf '{"name":"maxlive","type":"h2_max_streams","proxy":"web","max_streams":"3"}')" = 201 ]
+sleep 0.7
+curl -s -o /dev/null -XDELETE "http://127.0.0.1:$A/faults/maxlive"
+wait "$SPID"
+echo "# live connection's SETTINGS: $(cat "$TT/settings.out")"
+check max_streams_live_settings grep -q '^max_streams=100,3,100 ' "$TT/settings.out"
 
 st=$(curl -s "http://127.0.0.1:$A/stats")
 check stats_pings_dropped [ "$(jq '.proxies.other.http2.pings_dropped' <<<"$st")" -ge 3 ]

@@ -8,6 +8,7 @@
 #   none       node client without a deadline             FAIL (no grpc-timeout)
 #   pynone     python client without a timeout            FAIL
 #   long       node client, 5 s deadline, max = 2s        FAIL (over max)
+#   lazy       curl sending grpc-timeout 300m but waiting  FAIL (held calls end seconds after it)
 #   idle       no traffic                                 INCONCLUSIVE
 # deadline_propagation: client -> [ingress proxy] -> service (Chain) -> [egress proxy] -> backend;
 # the client's deadline is 800 ms:
@@ -24,14 +25,14 @@ PY=0; py_grpc && PY=1
 start_redis || { fail redis_start; exit 1; }
 start_grpc_server BACK || { fail backend_start; exit 1; }
 declare -A P
-for px in good pygood none pynone long idle in-prop out-prop in-pyprop out-pyprop in-fixed out-fixed in-pyno out-pyno; do
+for px in good pygood none pynone long idle lazy in-prop out-prop in-pyprop out-pyprop in-fixed out-fixed in-pyno out-pyno; do
     P[$px]=$(free_port)
 done
 f="$TT/p.ini"
 { printf '[faultline]\nadmin = off\nredis = %s\nrun = dl1\ninstance = i1\n' "$REDIS_URL"
-  for px in good pygood none pynone long idle; do px "$px" "${P[$px]}" "127.0.0.1:$BACK" mode=grpc; done
+  for px in good pygood none pynone long idle lazy; do px "$px" "${P[$px]}" "127.0.0.1:$BACK" mode=grpc; done
   for s in prop pyprop fixed pyno; do px "out-$s" "${P[out-$s]}" "127.0.0.1:$BACK" mode=grpc; done; } >"$f"
-for px in good pygood none pynone long idle; do
+for px in good pygood none pynone long idle lazy; do
     h2fault "$f" "$px-hang" "$px" hang start=1s duration=2500ms on_end=release match_path=/test.Echo/Unary
 done
 # the services, each calling the backend through its egress proxy
@@ -46,7 +47,7 @@ for s in prop pyprop fixed pyno; do px "in-$s" "${P[in-$s]}" "127.0.0.1:${S[$s]}
 : >"$TT/e.ini"
 # tolerances for a shared, busy machine (a client's timer or a service's event loop running a few
 # hundred ms late); the failing cases are off by seconds or carry no deadline at all
-for px in good pygood none pynone idle; do printf '[expect %s]\ncheck = deadline\nproxy = %s\ntolerance = 400ms\n' "$px" "$px" >>"$TT/e.ini"; done
+for px in good pygood none pynone idle lazy; do printf '[expect %s]\ncheck = deadline\nproxy = %s\ntolerance = 400ms\n' "$px" "$px" >>"$TT/e.ini"; done
 printf '[expect long]\ncheck = deadline\nproxy = long\nmax = 2s\n' >>"$TT/e.ini"
 for s in prop pyprop fixed pyno; do
     printf '[expect prop-%s]\ncheck = deadline_propagation\nproxy = out-%s\ningress = in-%s\ntolerance = 300ms\n' "$s" "$s" "$s" >>"$TT/e.ini"
@@ -60,6 +61,12 @@ G good --deadline-ms 500 & a=$!
 G none & b=$!
 G long --deadline-ms 5000 & c=$!
 pids="$a $b $c"
+# lazy: a deadline on the wire that nobody keeps (a header copied by hand, a client that sends
+# grpc-timeout but does not enforce it): 3 lanes of curl calls, each willing to wait 5 s
+printf '\0\0\0\0\4ping' >"$TT/msg.bin"
+L() { for i in $(seq 1 15); do curl -s --http2-prior-knowledge -m 5 -o /dev/null -H 'content-type: application/grpc' \
+    -H 'te: trailers' -H 'grpc-timeout: 300m' --data-binary @"$TT/msg.bin" "http://127.0.0.1:${P[lazy]}/test.Echo/Unary"; sleep 0.1; done; }
+for i in 1 2 3; do L & pids="$pids $!"; done
 if [ $PY = 1 ]; then
     Y pygood --timeout-ms 500 & pids="$pids $!"
     Y pynone & pids="$pids $!"
@@ -77,6 +84,7 @@ check exit_1 [ "$VRC" = 1 ]
 expect_verdict good PASS
 expect_verdict none FAIL
 expect_verdict long FAIL
+expect_verdict lazy FAIL
 expect_verdict idle INCONCLUSIVE
 expect_verdict prop-prop PASS
 expect_verdict prop-fixed FAIL
@@ -90,5 +98,6 @@ else
 fi
 check none_says_why has 'carried no deadline' "$VOUT"
 check long_says_max has 'over 2s' "$VOUT"
+check lazy_says_late has 'FAIL lazy: .*ended .* after (its|their) deadline' "$VOUT"
 check fixed_says_left has 'longer than what was left' "$VOUT"
 done_tests
