@@ -17,6 +17,7 @@
 #include "control/fleet_int.h"
 #include "control/admin.h"
 #include "control/audit.h"
+#include "control/guard.h"
 #include "proxy/proxy.h"
 #include "proxy/protocol.h"
 #include "common/log.h"
@@ -238,7 +239,12 @@ static int op_load(json_t *m, char *why, size_t wl)
     if (!text) { snprintf(why, wl, "load: needs profile"); return -1; }
     struct profile *p = profile_parse("fleet load", text, 0, why, wl);
     if (!p) return -1;
-    if (server_apply(fleet_st->s, p, why, wl) < 0) { profile_free(p); return -1; }
+    /* signed with the fleet key, yet held to the reach policy an admin request is: the key
+     * commands faults, it does not widen where an instance may listen or connect */
+    if (guard_profile_reach(fleet_st->s, p, why, wl) < 0 || server_apply(fleet_st->s, p, why, wl) < 0) {
+        profile_free(p);
+        return -1;
+    }
     return 0;
 }
 

@@ -197,16 +197,26 @@ int guard_api_addr(struct adm_req *r, const struct fl_addr *a, const char *text,
     return -1;
 }
 
-int guard_api_profile(struct adm_req *r, const struct profile *p)
+int guard_profile_reach(struct fl_server *s, const struct profile *p, char *why, size_t wl)
 {
     for (int i = 0; i < p->nproxies; i++) {
-        char at[200];
-        snprintf(at, sizeof(at), " ([proxy %s], line %d)", p->proxies[i].name, p->proxies[i].line);
-        if (guard_api_addr(r, &p->proxies[i].listen, p->proxies[i].listen_text, 1, at) < 0 ||
-            guard_api_addr(r, &p->proxies[i].upstream, p->proxies[i].upstream_text, 0, at) < 0)
+        const struct proxy_spec *ps = &p->proxies[i];
+        char e[1000];
+        if (policy_api_addr(&s->g.pol, trusted(s), &ps->listen, ps->listen_text, 1, e, sizeof(e)) < 0 ||
+            policy_api_addr(&s->g.pol, trusted(s), &ps->upstream, ps->upstream_text, 0, e, sizeof(e)) < 0) {
+            snprintf(why, wl, "forbidden by %s ([proxy %s], line %d)", e, ps->name, ps->line);
             return -1;
+        }
     }
     return 0;
+}
+
+int guard_api_profile(struct adm_req *r, const struct profile *p)
+{
+    char why[1200];
+    if (guard_profile_reach(r->s, p, why, sizeof(why)) == 0) return 0;
+    adm_error(r, 403, "%s", why);
+    return -1;
 }
 
 int guard_max_conns(const struct fl_server *s)

@@ -39,6 +39,10 @@ int guard_api_addr(struct adm_req *r, const struct fl_addr *a, const char *text,
 /* Every listen and upstream of a profile posted to /profile, as guard_api_addr. */
 int guard_api_profile(struct adm_req *r, const struct profile *p);
 
+/* The same rules for a profile from elsewhere than a request (a fleet load): 0, or -1 with
+ * "forbidden by RULE: reason ([proxy NAME], line N)" in why. */
+int guard_profile_reach(struct fl_server *s, const struct profile *p, char *why, size_t wl);
+
 /* admin_max_conns, or its default. */
 int guard_max_conns(const struct fl_server *s);
 

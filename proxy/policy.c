@@ -128,7 +128,7 @@ int policy_api_addr(const struct api_policy *pol, const struct profile *trusted,
             if (trusted->proxies[i].upstream.kind != ADDR_UNIX) allow_add_host(&l, trusted->proxies[i].upstream.host);
     if (allow_match(&l, a)) return 0;
     char shown[1200];
-    snprintf(err, errlen, "api_%s_allow: %s %s is not allowed for proxies made through the admin API (allowed: %s)",
+    snprintf(err, errlen, "api_%s_allow: %s %s is not allowed for proxies made through the admin API or the fleet (allowed: %s)",
              what, what, text, allow_str(&l, shown, sizeof(shown)));
     return -1;
 }
