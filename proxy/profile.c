@@ -365,3 +365,9 @@ void profile_free(struct profile *p)
     inidoc_free(p->doc);
     free(p);
 }
+
+int proxy_spec_sees_requests(const struct proxy_spec *ps, const char **mode)
+{
+    if (mode) *mode = ps->protocol ? ps->protocol->name : "tcp";
+    return ps->protocol && (ps->protocol->flags & PROTO_REQUESTS);
+}

@@ -108,4 +108,8 @@ struct fault *profile_take_fault(struct profile *p, int i);
 
 void global_defaults(struct global_spec *g);
 
+/* 1 if the proxy's protocol sees requests and their answers (PROTO_REQUESTS: http, http2, grpc,
+ * forward), so its request and error counters mean something; its mode's name in *mode. */
+int proxy_spec_sees_requests(const struct proxy_spec *ps, const char **mode);
+
 #endif

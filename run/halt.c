@@ -31,6 +31,7 @@
  * does not halt; only FAIL does.
  */
 #include "run/run.h"
+#include "proxy/profile.h"
 #include "common/parse.h"
 #include "common/mem.h"
 
@@ -129,7 +130,16 @@ static int parse_one(struct profile *pr, const char *b, size_t len, struct run_h
         char e[200];
         if (parse_duration(skip(q + 4), &h->over_us, e, sizeof(e)) < 0) { snprintf(why, wl, "'%s': over: %s", t, e); return -1; }
         if (h->over_us < 250000) { snprintf(why, wl, "'%s': over: at least 250ms", t); return -1; }
-        for (int i = 0; i < pr->nproxies; i++) if (!strcmp(pr->proxies[i].name, h->target)) return 0;
+        for (int i = 0; i < pr->nproxies; i++) {
+            const char *m;
+            if (strcmp(pr->proxies[i].name, h->target)) continue;
+            if (proxy_spec_sees_requests(&pr->proxies[i], &m)) return 0;
+            /* a proxy that counts no requests never reaches the 5 the rate waits for: the
+             * condition could never hold, and the run would go on unguarded */
+            snprintf(why, wl, "'%s': error_rate needs a proxy that sees requests (mode http, http2, grpc or "
+                     "forward); [proxy %s] is mode %s", t, h->target, m);
+            return -1;
+        }
         snprintf(why, wl, "'%s': no [proxy %s] in this scenario", t, h->target);
         return -1;
     }

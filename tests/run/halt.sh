@@ -113,4 +113,8 @@ bad bad_ratio 'error_rate(web) > 150% over 2s' "is not a ratio"
 bad no_over 'error_rate(web) > 50%' "needs 'over DURATION'"
 bad not_a_probe 'probe(callers-ok) > 5' "is not a probe"
 bad unknown_condition 'latency(web) > 1s' "expected error_rate"
+# a proxy that counts no requests (mode tcp) could never reach the rate's 5 requests: refused
+{ scenario 50% | sed "s|^halt_if = .*|halt_if = error_rate(raw) > 50% over 2s|"; printf '[proxy raw]\nlisten = 127.0.0.1:%s\nupstream = 127.0.0.1:%s\n' "$(free_port)" "$SP"; } >"$TT/b.ini"
+out=$("$FL" check "$TT/b.ini" 2>&1); rc=$?
+check tcp_proxy_refused bash -c '[ "$1" = 2 ] && grep -q "b.ini:4: halt_if: .*error_rate needs a proxy that sees requests .*\[proxy raw\] is mode tcp" <<<"$2"' _ "$rc" "$out"
 done_tests
