@@ -29,6 +29,24 @@ int fl_utf8_len(const unsigned char *p, size_t avail)
     return n;
 }
 
+void fl_printable(const char *in, char *out, size_t n)
+{
+    if (!n) return;
+    size_t o = 0, avail = strlen(in);
+    const unsigned char *p = (const unsigned char *)in;
+    while (avail) {
+        int l = fl_utf8_len(p, avail);
+        int bad = l == 0 || (l == 1 && (*p < 0x20 || *p == 0x7f)) || (l == 2 && p[0] == 0xc2 && p[1] < 0xa0);
+        size_t take = l ? (size_t)l : 1;   /* a control character as one '?', whatever its length */
+        if (o + (bad ? 1 : take) >= n) break;
+        if (bad) out[o++] = '?';
+        else { memcpy(out + o, p, take); o += take; }
+        p += take;
+        avail -= take;
+    }
+    out[o] = 0;
+}
+
 /* ---- clipping ---- */
 
 uint32_t fl_hash32(const char *s, size_t n)

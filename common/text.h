@@ -34,6 +34,12 @@
  * sequence). */
 int fl_utf8_len(const unsigned char *p, size_t avail);
 
+/* in as text safe for a terminal, into out (n bytes, NUL-terminated, cut at a character): well-
+ * formed UTF-8 is kept, except control characters (C0, DEL, C1: escape sequences), which become
+ * '?', as does every byte of a malformed sequence. For values read from a record that anyone
+ * who can write to its Redis may have filled. */
+void fl_printable(const char *in, char *out, size_t n);
+
 /* ---- clipping ---- */
 #define FL_CLIP_KEEP 256                  /* bytes of a long value kept */
 #define FL_CLIP_MAX (FL_CLIP_KEEP + 12)   /* + "…#" (4 bytes) + 8 hex digits */

@@ -6,6 +6,7 @@
 #include "verify/verify.h"
 #include "verify/check.h"
 #include "common/mem.h"
+#include "common/text.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -14,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+/* The entry's texts are kept printable (fl_printable): the stream is written by whoever can
+ * write to the run's Redis, and the list is printed to a terminal. */
 static void audit_entry(void *ud, const char **f, const char **v, int n)
 {
     struct verify_report *rep = ud;
@@ -22,11 +25,11 @@ static void audit_entry(void *ud, const char **f, const char **v, int n)
     a.at_ms = NAN;
     for (int i = 0; i < n; i++) {
         if (!strcmp(f[i], "at_ms")) a.at_ms = strtod(v[i], NULL);
-        else if (!strcmp(f[i], "who")) snprintf(a.who, sizeof(a.who), "%s", v[i]);
-        else if (!strcmp(f[i], "via")) snprintf(a.via, sizeof(a.via), "%s", v[i]);
-        else if (!strcmp(f[i], "what")) snprintf(a.what, sizeof(a.what), "%s", v[i]);
-        else if (!strcmp(f[i], "inst")) snprintf(a.inst, sizeof(a.inst), "%s", v[i]);
-        else if (!strcmp(f[i], "remote")) snprintf(a.remote, sizeof(a.remote), "%s", v[i]);
+        else if (!strcmp(f[i], "who")) fl_printable(v[i], a.who, sizeof(a.who));
+        else if (!strcmp(f[i], "via")) fl_printable(v[i], a.via, sizeof(a.via));
+        else if (!strcmp(f[i], "what")) fl_printable(v[i], a.what, sizeof(a.what));
+        else if (!strcmp(f[i], "inst")) fl_printable(v[i], a.inst, sizeof(a.inst));
+        else if (!strcmp(f[i], "remote")) fl_printable(v[i], a.remote, sizeof(a.remote));
         else if (!strcmp(f[i], "status")) a.status = atoi(v[i]);
     }
     rep->naudit_total++;

@@ -100,11 +100,18 @@ redis-cli -s "$REDIS_SOCK" XADD fl:run:xss-admin:faults '*' fault "$SCRIPT" prox
 # there is something to judge: hence [expect answered])
 redis-cli -s "$REDIS_SOCK" XADD fl:run:xss-admin:audit '*' at_ms "$((now + 400))" who "$SCRIPT" via "$IMG" \
     what "$SCRIPT" status 201 inst "$IMG" remote "$SCRIPT" >/dev/null
+# and one made of terminal escape sequences (a title change, clear screen, a C1 CSI): the run
+# prints the audit list to the terminal
+ESCS=$'\e]0;pwned\a\e[2J\xc2\x9b31m'
+redis-cli -s "$REDIS_SOCK" XADD fl:run:xss-admin:audit '*' at_ms "$((now + 450))" who "esc$ESCS" via api \
+    what "$ESCS" status 200 inst "$ESCS" remote 127.0.0.1 >/dev/null
 "$FL" run "$TT/a.ini" --admin "127.0.0.1:$AP" --redis "$REDIS_URL" --run xss-admin --out "$TT/out2" \
     >"$TT/run2.out" 2>"$TT/run2.err"
 check admin_report_written test -s "$TT/out2/report.html"
 check admin_report_has_window grep -q 'class="fw"' "$TT/out2/report.html"
 check admin_report_has_audit grep -q '<h2>Audit</h2>' "$TT/out2/report.html"
+check terminal_audit_listed grep -q 'esc?\]0;pwned' "$TT/run2.out"
+check terminal_no_escapes bash -c '! LC_ALL=C grep -q $'"'"'[\x1b\x07]\|\xc2\x9b'"'"' "$1"' _ "$TT/run2.out"
 dom "$TT/out2/report.html" >"$TT/dom2.html"
 grep -o "<title>[^<]*</title>" "$TT/dom2.html" | head -n1 | sed "s/^/# page title: /"
 check record_names_stay_text clean "$TT/dom2.html"

@@ -114,3 +114,20 @@ UNIT(text_json_str)
     EXPECT_EQ_INT(fl_utf8_len((const unsigned char *)"\xed\xa0\x80", 3), 0); /* surrogate */
     EXPECT_EQ_INT(fl_utf8_len((const unsigned char *)"\xf0\x9f\x98\x80", 4), 4);
 }
+
+UNIT(text_printable)
+{
+    char o[64];
+    fl_printable("plain caf\xc3\xa9 \xe2\x80\xa6", o, sizeof(o));
+    EXPECT_STR(o, "plain caf\xc3\xa9 \xe2\x80\xa6");          /* UTF-8 kept */
+    fl_printable("a\x1b[2J\x1b]0;pwned\x07z", o, sizeof(o));
+    EXPECT_STR(o, "a?[2J?]0;pwned?z");                             /* C0 controls: ESC, BEL */
+    fl_printable("x\xc2\x9b" "31m\x7fy", o, sizeof(o));
+    EXPECT_STR(o, "x?31m?y");                                      /* C1 CSI and DEL */
+    fl_printable("\xff\xc3(\xe2\x82", o, sizeof(o));
+    EXPECT_STR(o, "?" "?(?" "?");                                      /* malformed bytes */
+    fl_printable("ab\xc3\xa9", o, 4);
+    EXPECT_STR(o, "ab");                                           /* cut at a character */
+    fl_printable("tab\there\nnl", o, sizeof(o));
+    EXPECT_STR(o, "tab?here?nl");
+}
