@@ -47,6 +47,20 @@ void fl_printable(const char *in, char *out, size_t n)
     out[o] = 0;
 }
 
+void fl_put_printable(FILE *f, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (n) {
+        int l = fl_utf8_len(p, n);
+        int bad = l == 0 || (l == 1 && ((*p < 0x20 && *p != '\t') || *p == 0x7f)) || (l == 2 && p[0] == 0xc2 && p[1] < 0xa0);
+        size_t take = l ? (size_t)l : 1;
+        if (bad) fputc('?', f);
+        else fwrite(p, 1, take, f);
+        p += take;
+        n -= take;
+    }
+}
+
 /* ---- clipping ---- */
 
 uint32_t fl_hash32(const char *s, size_t n)

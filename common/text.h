@@ -40,6 +40,9 @@ int fl_utf8_len(const unsigned char *p, size_t avail);
  * who can write to its Redis may have filled. */
 void fl_printable(const char *in, char *out, size_t n);
 
+/* The first n bytes of s onto f the same way (a tab is kept): for text that quotes a record. */
+void fl_put_printable(FILE *f, const char *s, size_t n);
+
 /* ---- clipping ---- */
 #define FL_CLIP_KEEP 256                  /* bytes of a long value kept */
 #define FL_CLIP_MAX (FL_CLIP_KEEP + 12)   /* + "…#" (4 bytes) + 8 hex digits */

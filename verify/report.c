@@ -2,6 +2,7 @@
  * tools. None of these decide anything; they only present struct verify_report.
  */
 #include "verify/verify.h"
+#include "common/text.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -31,9 +32,11 @@ static size_t cols(const char *s)
     return n;
 }
 
+/* Every text below may quote the record (names, paths, queries a peer sent), which anyone who
+ * can write to the run's Redis fills: it reaches the terminal printable (fl_put_printable). */
 static void cell(FILE *out, const char *s, size_t w)
 {
-    fputs(s, out);
+    fl_put_printable(out, s, strlen(s));
     for (size_t n = cols(s); n < w + 2; n++) fputc(' ', out);
 }
 
@@ -60,17 +63,27 @@ void verify_print_table(const struct verify_report *rep, FILE *out)
         else ni++;
     }
     for (int i = 0; i < rep->n; i++) {
-        if (rep->r[i].v != V_PASS) fprintf(out, "%s %s: %s\n", verdict_str(rep->r[i].v), rep->r[i].name, rep->r[i].why);
+        if (rep->r[i].v != V_PASS) {
+            fprintf(out, "%s ", verdict_str(rep->r[i].v));
+            fl_put_printable(out, rep->r[i].name, strlen(rep->r[i].name));
+            fputs(": ", out);
+            fl_put_printable(out, rep->r[i].why, strlen(rep->r[i].why));
+            fputc('\n', out);
+        }
         if (rep->r[i].detail[0]) {     /* evidence, indented under its verdict */
             for (const char *l = rep->r[i].detail; *l;) {
                 size_t n = strcspn(l, "\n");
-                fprintf(out, "  %.*s\n", (int)n, l);
+                fputs("  ", out);
+                fl_put_printable(out, l, n);
+                fputc('\n', out);
                 l += n + (l[n] == '\n');
             }
         }
     }
-    if (rep->note[0]) fprintf(out, "%s\n", rep->note);
-    fprintf(out, "run %s: %d passed, %d failed, %d inconclusive\n", rep->run, np, nf, ni);
+    if (rep->note[0]) { fl_put_printable(out, rep->note, strlen(rep->note)); fputc('\n', out); }
+    fputs("run ", out);
+    fl_put_printable(out, rep->run, strlen(rep->run));
+    fprintf(out, ": %d passed, %d failed, %d inconclusive\n", np, nf, ni);
 }
 
 /* XML text: the five entities, and control characters (not allowed in XML 1.0) as '?' */
