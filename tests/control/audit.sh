@@ -91,6 +91,10 @@ INI
 check verify_prints_audit grep -q '^audit: 10 change(s) to the daemons during the run' "$TT/v.out"
 check verify_audit_line grep -Eq '^  [0-9:]{8} UTC  alice +ctl +POST /faults fault=ctl-slow type=latency proxy=db -> 201  \(inst-a from 127\.0\.0\.1:' "$TT/v.out"
 check verify_json_audit jqf '(.audit | length) == 10 and .audit[5].what == "POST /kill"' "$TT/v.json"
+# nothing to judge (a scenario without [expect]): the list is still shown
+printf '[faultline]\nlog = info\n' >"$TT/none.ini"
+"$FL" verify "$TT/none.ini" --run "$RUN" --redis "$REDIS_URL" --live >"$TT/v0.out" 2>&1
+check verify_no_expect_prints_audit grep -q '^audit: 10 change(s) to the daemons during the run' "$TT/v0.out"
 
 # a runner driving this daemon: its own changes are entries (via run), its report.html lists
 # them, and its verdicts reach /verdicts for the console
