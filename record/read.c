@@ -773,6 +773,7 @@ static void ev_entry(void *ud, const char **f, const char **val, int n)
     cpy(e.end, sizeof(e.end), field(f, val, n, "end"));
     cpy(e.reset_by, sizeof(e.reset_by), field(f, val, n, "reset_by"));
     cpy(e.rst_code, sizeof(e.rst_code), field(f, val, n, "rst_code"));
+    e.stream = num(field(f, val, n, "stream"));
     s = field(f, val, n, "grpc_status");
     e.grpc_status = s ? atoi(s) : -1;
     s = field(f, val, n, "prev_attempts");

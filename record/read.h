@@ -46,6 +46,7 @@ struct vev {                  /* one entry of R:events:<proxy> */
     char tls_fault[12], tls_bad_cert[16], tls_alert[40], tls_alert_by[12];
     /* request, http2 and grpc: who reset the stream ("" = nobody) and its code */
     char reset_by[12], rst_code[24];
+    double stream;            /* request, http2 and grpc: the client's stream id (NAN: none, http) */
     /* request, grpc: the status (-1 = none), the deadline the caller sent (NAN = none), the
      * messages each way, grpc-previous-rpc-attempts (0 = none) */
     int grpc_status, prev_attempts;
