@@ -148,6 +148,28 @@ rcli hdel fl:run:o2:meta:i1 ended_ms >/dev/null
 vverify "$TT/m.ini" o2
 expect_verdict rec INCONCLUSIVE fault_still_open
 
+# ---- recovery on http2/grpc: held calls counted per stream, not per connection ----
+# conn 1 carries three held streams (its own event is no fourth call); conn 2's event is its
+# only held call (its one stream was given up on): 4 held calls on 2 connections
+fx_run h2r 0 30
+fx_window h2r stall dep hang 10 12
+fx_fault h2r stall dep hang 2
+for s in $(seq 0 29); do fx_ts h2r dep "$s" "new=0 peak=2 cur=2 req=1 err=0 inflight=1 faults=0 up=1 down=1"; done
+for c in 1 2; do
+    fx_ev h2r dep kind conn inst i1 id $c open_ms "$(fxms 1)" hang_ms "$(fxms 10.5)" call_open_ms "$(fxms 10.5)" \
+        held_at_end 1 close_ms "$(fxms 30)" closed_by proxy fault stall bytes_up 50 bytes_down 0
+done
+for st in 1 3 5; do
+    fx_ev h2r dep kind request inst i1 conn 1 stream $st method POST path /s/M host x status 0 req_ms "$(fxms 10.5)" \
+        held_at_end 1 end inflight fault stall
+done
+fx_ev h2r dep kind request inst i1 conn 2 stream 1 method POST path /s/M host x status 0 req_ms "$(fxms 10.5)" \
+    abandoned_ms 900 end aborted fault stall
+vverify "$TT/m.ini" h2r
+expect_verdict rec FAIL h2_held_streams
+check h2_held_per_stream bash -c "echo \"\$1\" | grep '^rec ' | grep -q '; 4 held calls left open (on 2 connections)'" _ "$VOUT"
+check h2_held_why bash -c "echo \"\$1\" | grep -q 'FAIL rec: 4 held calls still open 2s after the fault ended (on 2 connections)'" _ "$VOUT"
+
 # ---- evidence: too little load for a pool bound, nothing failed for retries ----
 fx_run ev1 0 30
 fx_window ev1 slow web latency 10 20

@@ -8,6 +8,8 @@
 #   recovery  hang (on_end = keep) from 5 s to 7 s (mode = grpc), 3 calls at a time:
 #             rgood  500 ms deadlines: each held call is cancelled                      PASS
 #             rnone  no deadline: the held calls stay open after the fault              FAIL
+#             rnone's 3 held calls share one connection: counted per stream, "3 held calls
+#             left open (on 1 connection)", not once per connection
 #   timeout   hang (on_end = keep) from 5 s to 7 s (mode = http2), curl in 3 lanes:
 #             tgood  curl -m 0.5: each held stream is given up                          PASS
 #             tnone  curl without -m: the held streams wait                             FAIL
@@ -129,5 +131,7 @@ expect_verdict poolc2 FAIL
 expect_verdict gconns1 PASS
 expect_verdict gstreams2 FAIL
 check bnone_says_rate has 'FAIL bnone: .*rate' "$VOUT"
-check rnone_says_held has '^rnone .*held left open' "$VOUT"
+check rnone_counts_3_held_streams has '^rnone .*; 3 held calls left open \(on 1 connection\)' "$VOUT"
+check rnone_why_3_held_streams has '^FAIL rnone: 3 held calls still open 2s after the fault ended \(on 1 connection\)' "$VOUT"
+check rgood_no_held_calls has '^rgood .*; 0 held calls left open ' "$VOUT"
 done_tests
