@@ -186,10 +186,11 @@ int run_fleet_add(struct run_fleet *f, struct inisec *fs, const char *phase, cha
     return command(f, m, f->want, phase, fs->name, line, ll);
 }
 
-int run_fleet_rm(struct run_fleet *f, const char *fault, const char *phase, char *line, size_t ll)
+int run_fleet_rm(struct run_fleet *f, const char *proxy, const char *fault, const char *phase, char *line, size_t ll)
 {
     json_t *m = msg(f, "rm");
     json_object_set_new(m, "name", json_string(fault));
+    json_object_set_new(m, "proxy", json_string(proxy));   /* names are per proxy: this one's */
     return command(f, m, f->want, phase, fault, line, ll);
 }
 
