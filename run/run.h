@@ -54,7 +54,7 @@ struct run_pfault {
 struct run_phase {
     char name[128];
     int64_t dur_us;
-    struct run_pfault *faults; /* the faults acting during this phase, as written PROXY/NAME or NAME */
+    struct run_pfault *faults; /* the faults acting during this phase (PROXY/NAME, or a NAME one proxy has) */
     int nfaults;
     int line;
     double start_ms, end_ms; /* wall clock, 0 until started / ended */
@@ -304,8 +304,9 @@ int run_fleet_count(const struct run_fleet *f);          /* instances picked */
 const char *run_fleet_lease(const struct run_fleet *f);  /* the run's lease id */
 /* The journal's "fleet" object (a json_t *, owned by f), or NULL. */
 void *run_fleet_journal(const struct run_fleet *f);
-/* Fleet add of [fault] fs (with the run's lease) / rm of fault, for phase; each waits for the
- * acks and writes "fleet OP FAULT: N of M applied in T ms[; failed ID: why]" into line. The
+/* Fleet add of [fault] fs (with the run's lease) / rm of fault of proxy, for phase; each waits
+ * for the acks and writes "fleet OP PROXY/FAULT: N of M applied in T ms[; failed ID: why]" into
+ * line (the journal's command says PROXY/FAULT too). The
  * number applied, or -1 when it was not sent. */
 int run_fleet_add(struct run_fleet *f, struct inisec *fs, const char *phase, char *line, size_t ll);
 int run_fleet_rm(struct run_fleet *f, const char *proxy, const char *fault, const char *phase, char *line, size_t ll);
