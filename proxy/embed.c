@@ -17,12 +17,12 @@ struct fl_embed {
     struct fl_server *srv;
 };
 
-struct fl_embed *embed_start(struct profile *prof, int (*keep)(void *ud, const char *fault), void *ud, char *err,
-                             size_t errlen)
+struct fl_embed *embed_start(struct profile *prof, int (*keep)(void *ud, const char *proxy, const char *fault),
+                             void *ud, char *err, size_t errlen)
 {
     int j = 0;
     for (int k = 0; k < prof->nfaults; k++) {
-        if (keep && !keep(ud, prof->faults[k]->name)) fault_free(prof->faults[k]);
+        if (keep && !keep(ud, prof->faults[k]->proxy, prof->faults[k]->name)) fault_free(prof->faults[k]);
         else prof->faults[j++] = prof->faults[k];
     }
     prof->nfaults = j;
@@ -64,22 +64,22 @@ int embed_fault_add(struct fl_embed *e, const char *name, const char *const *key
     return 0;
 }
 
-int embed_fault_remove(struct fl_embed *e, const char *name)
+int embed_fault_remove(struct fl_embed *e, const char *proxy, const char *name)
 {
-    struct fl_proxy *px = NULL;
-    struct fault *f = server_find_fault(e->srv, name, &px);
+    struct fl_proxy *px = server_find_proxy(e->srv, proxy);
+    struct fault *f = px ? proxy_find_fault(px, name) : NULL;
     if (!f) return -1;
     proxy_fault_remove(px, f);
     return 0;
 }
 
-void embed_fault_remove_all(struct fl_embed *e, void (*gone)(void *ud, const char *name), void *ud)
+void embed_fault_remove_all(struct fl_embed *e, void (*gone)(void *ud, const char *proxy, const char *name), void *ud)
 {
     for (int i = 0; i < e->srv->nproxies; i++) {
         struct fl_proxy *px = e->srv->proxies[i];
         while (px->nfaults) {
             struct fault *f = px->faults[px->nfaults - 1];
-            if (gone) gone(ud, f->name);
+            if (gone) gone(ud, f->proxy, f->name);
             proxy_fault_remove(px, f);
         }
     }

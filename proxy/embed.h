@@ -30,11 +30,12 @@ struct fl_embed;
  * listener bound, the recorder started when the profile names a redis, the admin API when the
  * profile enables it -- but installs no SIGINT, SIGTERM or SIGHUP handler: stopping and reloading
  * are the embedder's business. SIGUSR1 still stops every fault at once (the game-day button).
- * keep(ud, name) chooses which of the profile's faults attach now; the others are dropped (the
- * embedder attaches them later with embed_fault_add). keep NULL attaches them all. NULL with
+ * keep(ud, proxy, name) chooses which of the profile's faults attach now (fault names are per
+ * proxy: [fault NAME] of proxy PROXY); the others are dropped (the embedder attaches them later
+ * with embed_fault_add). keep NULL attaches them all. NULL with
  * err ("PATH:LINE: reason", a listen address in use) and nothing left open. */
-struct fl_embed *embed_start(struct profile *prof, int (*keep)(void *ud, const char *fault), void *ud, char *err,
-                             size_t errlen);
+struct fl_embed *embed_start(struct profile *prof, int (*keep)(void *ud, const char *proxy, const char *fault),
+                             void *ud, char *err, size_t errlen);
 
 /* The event base the proxies run on: the embedder dispatches it. Owned by the embedding. */
 struct event_base *embed_base(struct fl_embed *e);
@@ -44,12 +45,12 @@ struct event_base *embed_base(struct fl_embed *e);
  * connections too. 0, or -1 with err (a bad key, no such proxy). */
 int embed_fault_add(struct fl_embed *e, const char *name, const char *const *keys, const char *const *vals, int n,
                     char *err, size_t errlen);
-/* Removes and frees fault `name` (bytes it holds are passed on or dropped per its on_end).
- * 0, or -1 when no proxy has such a fault. */
-int embed_fault_remove(struct fl_embed *e, const char *name);
-/* Removes every fault of every proxy, the last attached first; gone(ud, name) is called with each
- * name just before it goes (gone may be NULL). */
-void embed_fault_remove_all(struct fl_embed *e, void (*gone)(void *ud, const char *name), void *ud);
+/* Removes and frees fault `name` of proxy `proxy` (bytes it holds are passed on or dropped per
+ * its on_end). 0, or -1 when that proxy has no such fault. */
+int embed_fault_remove(struct fl_embed *e, const char *proxy, const char *name);
+/* Removes every fault of every proxy, the last attached first; gone(ud, proxy, name) is called
+ * with each just before it goes (gone may be NULL). */
+void embed_fault_remove_all(struct fl_embed *e, void (*gone)(void *ud, const char *proxy, const char *name), void *ud);
 
 /* One proxy's counters since it started, as `GET /stats` reports them. */
 struct embed_stats {

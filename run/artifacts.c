@@ -66,7 +66,8 @@ int run_write_journal(const struct run_state *st, const struct run_scn *sc, cons
         json_object_set_new(j, "start_ms", jtime(p->start_ms));
         json_object_set_new(j, "end_ms", jtime(p->end_ms));
         json_t *fa = json_array();
-        for (int k = 0; k < p->nfaults; k++) json_array_append_new(fa, json_string(p->faults[k]));
+        for (int k = 0; k < p->nfaults; k++)   /* PROXY/NAME: names are per proxy */
+            json_array_append_new(fa, json_sprintf("%s/%s", p->faults[k].proxy, p->faults[k].name));
         json_object_set_new(j, "faults", fa);
         json_array_append_new(phs, j);
     }
@@ -473,7 +474,9 @@ static void html_phases(FILE *f, const struct run_state *st, const struct run_sc
         fprintf(f, "</td><td>");
         for (int k = 0; k < p->nfaults; k++) {
             if (k) fprintf(f, ", ");
-            esc(f, p->faults[k]);
+            esc(f, p->faults[k].proxy);
+            fprintf(f, "/");
+            esc(f, p->faults[k].name);
         }
         fprintf(f, "</td></tr>\n");
     }

@@ -183,14 +183,21 @@ int run_fleet_add(struct run_fleet *f, struct inisec *fs, const char *phase, cha
     json_object_set_new(m, "fault", spec);
     json_object_set_new(m, "lease_id", json_string(f->lease_id));
     json_object_set_new(m, "lease_ms", json_integer((json_int_t)(f->sc->fleet_lease_us / 1000)));
-    return command(f, m, f->want, phase, fs->name, line, ll);
+    int kl;
+    const char *px = inisec_get(fs, "proxy", &kl);
+    char label[300];   /* PROXY/NAME: names are per proxy */
+    snprintf(label, sizeof(label), "%s/%s", px ? px : "", fs->name);
+    return command(f, m, f->want, phase, label, line, ll);
 }
 
-int run_fleet_rm(struct run_fleet *f, const char *fault, const char *phase, char *line, size_t ll)
+int run_fleet_rm(struct run_fleet *f, const char *proxy, const char *fault, const char *phase, char *line, size_t ll)
 {
     json_t *m = msg(f, "rm");
     json_object_set_new(m, "name", json_string(fault));
-    return command(f, m, f->want, phase, fault, line, ll);
+    json_object_set_new(m, "proxy", json_string(proxy));   /* names are per proxy: this one's */
+    char label[300];
+    snprintf(label, sizeof(label), "%s/%s", proxy, fault);
+    return command(f, m, f->want, phase, label, line, ll);
 }
 
 int run_fleet_renew(struct run_fleet *f, char *err, size_t errlen)

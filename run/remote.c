@@ -64,10 +64,11 @@ int run_admin_add(const char *admin, const char *token, struct inisec *fs, char 
     return rc;
 }
 
-int run_admin_remove(const char *admin, const char *token, const char *name, char *err, size_t errlen)
+int run_admin_remove(const char *admin, const char *token, const char *proxy, const char *name, char *err,
+                     size_t errlen)
 {
     char path[400];
-    snprintf(path, sizeof(path), "/faults/%s", name);
+    snprintf(path, sizeof(path), "/faults/%s/%s", proxy, name);   /* names are per proxy: this one's */
     struct httpc_resp r;
     if (admin_call(admin, token, "DELETE", path, NULL, RUN_ADMIN_MS, &r, err, errlen) < 0) return -1;
     int rc = 0;

@@ -108,15 +108,15 @@ static int64_t total_planned_us(const struct runner *r)
 
 /* --- faults --- */
 
-static int fault_attach(struct runner *r, const char *name, char *err, size_t errlen)
+/* Attaches [fault name] of proxy `proxy` (in process, through --admin or across the fleet) and
+ * opens its window. 0, or -1 with err. */
+static int fault_attach(struct runner *r, const char *proxy, const char *name, char *err, size_t errlen)
 {
-    struct inisec *fs = run_fault_sec(r->prof, name);
-    if (!fs) { snprintf(err, errlen, "no [fault %s]", name); return -1; }
-    const char *proxy = "", *type = "";
-    for (int i = 0; i < fs->nkeys; i++) {
-        if (!strcmp(fs->keys[i].key, "proxy")) proxy = fs->keys[i].value;
+    struct inisec *fs = run_fault_sec(r->prof, proxy, name);
+    if (!fs) { snprintf(err, errlen, "no [fault %s] on proxy %s", name, proxy); return -1; }
+    const char *type = "";
+    for (int i = 0; i < fs->nkeys; i++)
         if (!strcmp(fs->keys[i].key, "type")) type = fs->keys[i].value;
-    }
     if (r->fleet) {
         char line[1024];
         int n = run_fleet_add(r->fleet, fs, r->cur >= 0 && r->cur < r->sc.nph ? r->sc.ph[r->cur].name : NULL, line, sizeof(line));
@@ -137,27 +137,27 @@ static int fault_attach(struct runner *r, const char *name, char *err, size_t er
     return 0;
 }
 
-static void fault_detach(struct runner *r, const char *name)
+static void fault_detach(struct runner *r, const char *proxy, const char *name)
 {
     char err[FL_ERRLEN];
     if (r->fleet) {
         char line[1024];
-        run_fleet_rm(r->fleet, name, r->cur >= 0 && r->cur < r->sc.nph ? r->sc.ph[r->cur].name : NULL, line, sizeof(line));
+        run_fleet_rm(r->fleet, proxy, name, r->cur >= 0 && r->cur < r->sc.nph ? r->sc.ph[r->cur].name : NULL, line, sizeof(line));
         say(r, "%s", line);
     } else if (r->admin) {
-        if (run_admin_remove(r->admin, r->token, name, err, sizeof(err)) < 0)
-            say(r, "warning: could not remove fault %s: %s", name, err);
+        if (run_admin_remove(r->admin, r->token, proxy, name, err, sizeof(err)) < 0)
+            say(r, "warning: could not remove fault %s/%s: %s", proxy, name, err);
     } else {
-        embed_fault_remove(r->emb, name);
+        embed_fault_remove(r->emb, proxy, name);
     }
-    run_window_close(&r->st, name, NULL, now_ms());
+    run_window_close(&r->st, name, proxy, now_ms());
 }
 
-static int phase_has(const struct run_phase *ph, const char *name)
+static int phase_has(const struct run_phase *ph, const struct run_pfault *f)
 {
     if (!ph) return 0;
     for (int i = 0; i < ph->nfaults; i++)
-        if (!strcmp(ph->faults[i], name)) return 1;
+        if (!strcmp(ph->faults[i].name, f->name) && !strcmp(ph->faults[i].proxy, f->proxy)) return 1;
     return 0;
 }
 
@@ -176,7 +176,7 @@ static void phase_switch(struct runner *r, int from, int to)
     double t = now_ms();
     if (a) {
         for (int i = 0; i < a->nfaults; i++)
-            if (!phase_has(b, a->faults[i])) fault_detach(r, a->faults[i]);
+            if (!phase_has(b, &a->faults[i])) fault_detach(r, a->faults[i].proxy, a->faults[i].name);
         a->end_ms = t;
         phase_record(r, a->name, "end", t);
         if (!r->tty) say(r, "phase %s ended", a->name);
@@ -188,11 +188,12 @@ static void phase_switch(struct runner *r, int from, int to)
         char list[1024] = "";
         for (int i = 0; i < b->nfaults; i++) {
             size_t o = strlen(list);
-            snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", b->faults[i]);
-            if (phase_has(a, b->faults[i])) continue;
+            const struct run_pfault *f = &b->faults[i];
+            snprintf(list + o, sizeof(list) - o, "%s%s/%s", o ? ", " : "", f->proxy, f->name);
+            if (phase_has(a, f)) continue;
             char err[FL_ERRLEN];
-            if (fault_attach(r, b->faults[i], err, sizeof(err)) < 0)
-                say(r, "error: fault %s not attached: %s", b->faults[i], err);
+            if (fault_attach(r, f->proxy, f->name, err, sizeof(err)) < 0)
+                say(r, "error: fault %s/%s not attached: %s", f->proxy, f->name, err);
         }
         char d[32];
         say(r, "phase %d/%d %s (%s)%s%s", to + 1, r->sc.nph, b->name, duration_str(b->dur_us, d, sizeof(d)),
@@ -374,7 +375,7 @@ static void progress(struct runner *r)
     for (int i = 0; i < r->st.nwin; i++)
         if (r->st.win[i].end_ms == 0) {
             size_t o = strlen(faults);
-            snprintf(faults + o, sizeof(faults) - o, "%s%s", o ? ", " : "", r->st.win[i].fault);
+            snprintf(faults + o, sizeof(faults) - o, "%s%s/%s", o ? ", " : "", r->st.win[i].proxy, r->st.win[i].fault);
         }
     if (r->tty) {
         if (r->lines_drawn) fprintf(stderr, "\033[%dA\033[J", r->lines_drawn);
@@ -409,10 +410,10 @@ static void progress(struct runner *r)
 
 static void act_say(void *ud, const char *m) { say(ud, "%s", m); }
 
-static void fault_gone(void *ud, const char *name)
+static void fault_gone(void *ud, const char *proxy, const char *name)
 {
     struct runner *r = ud;
-    run_window_close(&r->st, name, NULL, now_ms());
+    run_window_close(&r->st, name, proxy, now_ms());
 }
 
 static void finish(struct runner *r, const char *why)
@@ -445,7 +446,7 @@ static void finish(struct runner *r, const char *why)
         embed_fault_remove_all(r->emb, fault_gone, r);
     } else {
         for (int i = 0; i < r->st.nwin; i++)
-            if (r->st.win[i].end_ms == 0) fault_detach(r, r->st.win[i].fault);
+            if (r->st.win[i].end_ms == 0) fault_detach(r, r->st.win[i].proxy, r->st.win[i].fault);
     }
     r->st.ended_ms = now_ms();
     event_base_loopbreak(r->base);
@@ -658,7 +659,7 @@ static int open_fleet(struct runner *r, struct run_opts *o, char *run_id, size_t
     return 0;
 }
 
-static int keep_unphased(void *ud, const char *fault) { return !run_scn_phased(ud, fault); }
+static int keep_unphased(void *ud, const char *proxy, const char *fault) { return !run_scn_phased(ud, proxy, fault); }
 
 /* The proxies, in process (embed_start: the profile read again, recording into the run's
  * record, its phased faults left to their phases) or, with --admin, none: a bare event base.
@@ -685,9 +686,10 @@ static int start_proxies(struct runner *r, const struct run_opts *o)
     /* faults named by no phase act for the whole run */
     for (int i = 0; i < r->prof->doc->nsecs; i++) {
         struct inisec *fs = &r->prof->doc->secs[i];
-        if (strcmp(fs->type, "fault") || run_scn_phased(&r->sc, fs->name)) continue;
+        if (strcmp(fs->type, "fault")) continue;
         int line;
         const char *proxy = inisec_get(fs, "proxy", &line), *type = inisec_get(fs, "type", &line);
+        if (run_scn_phased(&r->sc, proxy ? proxy : "", fs->name)) continue;
         run_window_open(&r->st, fs->name, proxy ? proxy : "", type ? type : "", now_ms());
     }
     return 0;

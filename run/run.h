@@ -46,10 +46,15 @@ static inline void run_copy(char *dst, size_t n, const char *src)
     dst[l] = 0;
 }
 
+/* A fault a phase names: the [fault NAME] section whose proxy is PROXY (both owned). */
+struct run_pfault {
+    char *proxy, *name;
+};
+
 struct run_phase {
     char name[128];
     int64_t dur_us;
-    char **faults;           /* names of [fault] sections acting during this phase */
+    struct run_pfault *faults; /* the faults acting during this phase (PROXY/NAME, or a NAME one proxy has) */
     int nfaults;
     int line;
     double start_ms, end_ms; /* wall clock, 0 until started / ended */
@@ -139,10 +144,10 @@ int run_scn_trusted(const char *path, char *err, size_t errlen);
  * PROF_ALLOW_SCENARIO). Fills *out when given (run_scn_free). 0 or -1 with "PATH:LINE: reason". */
 int run_scn_parse(struct profile *p, struct run_scn *out, char *err, size_t errlen);
 void run_scn_free(struct run_scn *s);
-/* 1 if fault NAME is named by any phase. */
-int run_scn_phased(const struct run_scn *s, const char *fault);
-/* The [fault NAME] section of the profile's document, or NULL. */
-struct inisec *run_fault_sec(struct profile *p, const char *name);
+/* 1 if fault NAME of proxy PROXY is named by any phase. */
+int run_scn_phased(const struct run_scn *s, const char *proxy, const char *fault);
+/* The [fault NAME] section of the profile's document whose proxy is PROXY, or NULL. */
+struct inisec *run_fault_sec(struct profile *p, const char *proxy, const char *name);
 
 /* One sample per proxy per second, taken by the runner (in-process) or read from R:ts. */
 struct run_sample {
@@ -270,7 +275,9 @@ void run_halt_watch_stop(struct run_scn *sc);
 /* ---- run/remote.c: driving an already-running faultline ---- */
 /* POST /faults with the [fault] section's keys as a JSON object. 0 or -1 with err. */
 int run_admin_add(const char *admin, const char *token, struct inisec *fs, char *err, size_t errlen);
-int run_admin_remove(const char *admin, const char *token, const char *name, char *err, size_t errlen);
+/* DELETE /faults/PROXY/NAME (a fault already gone is no error). 0 or -1 with err. */
+int run_admin_remove(const char *admin, const char *token, const char *proxy, const char *name, char *err,
+                     size_t errlen);
 /* One proxy's cumulative totals from GET /stats (since the daemon started). */
 struct run_px_totals {
     char proxy[128];
@@ -297,11 +304,12 @@ int run_fleet_count(const struct run_fleet *f);          /* instances picked */
 const char *run_fleet_lease(const struct run_fleet *f);  /* the run's lease id */
 /* The journal's "fleet" object (a json_t *, owned by f), or NULL. */
 void *run_fleet_journal(const struct run_fleet *f);
-/* Fleet add of [fault] fs (with the run's lease) / rm of fault, for phase; each waits for the
- * acks and writes "fleet OP FAULT: N of M applied in T ms[; failed ID: why]" into line. The
+/* Fleet add of [fault] fs (with the run's lease) / rm of fault of proxy, for phase; each waits
+ * for the acks and writes "fleet OP PROXY/FAULT: N of M applied in T ms[; failed ID: why]" into
+ * line (the journal's command says PROXY/FAULT too). The
  * number applied, or -1 when it was not sent. */
 int run_fleet_add(struct run_fleet *f, struct inisec *fs, const char *phase, char *line, size_t ll);
-int run_fleet_rm(struct run_fleet *f, const char *fault, const char *phase, char *line, size_t ll);
+int run_fleet_rm(struct run_fleet *f, const char *proxy, const char *fault, const char *phase, char *line, size_t ll);
 /* Renews the run's lease on the picked instances (no acks). 0, or -1 with err. */
 int run_fleet_renew(struct run_fleet *f, char *err, size_t errlen);
 /* A fleet kill to every instance up that the selector matches; line as for add. */

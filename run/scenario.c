@@ -20,18 +20,25 @@
 
 #define SERR(line, ...) inidoc_err(d, line, err, errlen, __VA_ARGS__)
 
-struct inisec *run_fault_sec(struct profile *p, const char *name)
+static void run_phase_free(struct run_phase *ph);
+
+struct inisec *run_fault_sec(struct profile *p, const char *proxy, const char *name)
 {
-    for (int i = 0; i < p->doc->nsecs; i++)
-        if (!strcmp(p->doc->secs[i].type, "fault") && !strcmp(p->doc->secs[i].name, name)) return &p->doc->secs[i];
+    for (int i = 0; i < p->doc->nsecs; i++) {
+        struct inisec *s = &p->doc->secs[i];
+        if (strcmp(s->type, "fault") || strcmp(s->name, name)) continue;
+        int line;
+        const char *px = inisec_get(s, "proxy", &line);
+        if (px && !strcmp(px, proxy)) return s;
+    }
     return NULL;
 }
 
-int run_scn_phased(const struct run_scn *s, const char *fault)
+int run_scn_phased(const struct run_scn *s, const char *proxy, const char *fault)
 {
     for (int i = 0; i < s->nph; i++)
         for (int j = 0; j < s->ph[i].nfaults; j++)
-            if (!strcmp(s->ph[i].faults[j], fault)) return 1;
+            if (!strcmp(s->ph[i].faults[j].name, fault) && !strcmp(s->ph[i].faults[j].proxy, proxy)) return 1;
     return 0;
 }
 
@@ -61,6 +68,66 @@ static char *trim(char *s)
     return s;
 }
 
+/* One entry of a phase's `faults =`: PROXY/NAME, or NAME when one proxy alone has a fault of
+ * that name. The profile's fault (borrowed), or NULL with the reason in why. */
+static const struct fault *phase_fault(struct profile *p, const char *tok, char *why, size_t wl)
+{
+    const char *slash = strchr(tok, '/');
+    if (slash && (slash == tok || !slash[1] || strchr(slash + 1, '/'))) {
+        snprintf(why, wl, "'%s' is neither NAME nor PROXY/NAME", tok);
+        return NULL;
+    }
+    if (slash) {
+        for (int k = 0; k < p->nfaults; k++)
+            if (p->faults[k] && !strcmp(p->faults[k]->name, slash + 1) &&
+                !strncmp(p->faults[k]->proxy, tok, (size_t)(slash - tok)) && !p->faults[k]->proxy[slash - tok])
+                return p->faults[k];
+        snprintf(why, wl, "no [fault %s] on proxy %.*s in this scenario", slash + 1, (int)(slash - tok), tok);
+        return NULL;
+    }
+    const struct fault *f = NULL;
+    int found = 0;
+    char on[300] = "", both[400] = "";
+    for (int k = 0; k < p->nfaults; k++)
+        if (p->faults[k] && !strcmp(p->faults[k]->name, tok)) {
+            f = p->faults[k];
+            found++;
+            snprintf(on + strlen(on), sizeof(on) - strlen(on), "%s%s", found > 1 ? ", " : "", f->proxy);
+            snprintf(both + strlen(both), sizeof(both) - strlen(both), "%s%s/%s", found > 1 ? ", " : "", f->proxy, tok);
+        }
+    if (found == 1) return f;
+    /* a phase attaches and removes a fault of one proxy: a name on two proxies says not which */
+    if (found) snprintf(why, wl, "'%s' is a fault of proxies %s; write PROXY/NAME (%s)", tok, on, both);
+    else snprintf(why, wl, "no [fault %s] in this scenario", tok);
+    return NULL;
+}
+
+static int parse_phase_faults(struct profile *p, const char *v, int line, struct run_phase *ph, char *err, size_t errlen)
+{
+    struct inidoc *d = p->doc;
+    char *copy = fl_strdup(v), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *name = trim(tok), why[FL_ERRLEN];
+        if (!*name) continue;
+        const struct fault *f = phase_fault(p, name, why, sizeof(why));
+        for (int k = 0; f && k < ph->nfaults; k++)
+            if (!strcmp(ph->faults[k].name, f->name) && !strcmp(ph->faults[k].proxy, f->proxy)) {
+                snprintf(why, sizeof(why), "'%s/%s' is listed twice", f->proxy, f->name);
+                f = NULL;
+            }
+        if (!f) {
+            SERR(line, "faults: %s", why);
+            free(copy);
+            return -1;
+        }
+        ph->faults = fl_realloc(ph->faults, sizeof(*ph->faults) * (size_t)(ph->nfaults + 1));
+        ph->faults[ph->nfaults].proxy = fl_strdup(f->proxy);
+        ph->faults[ph->nfaults++].name = fl_strdup(f->name);
+    }
+    free(copy);
+    return 0;
+}
+
 static int parse_phase(struct profile *p, struct inisec *s, struct run_phase *ph, char *err, size_t errlen)
 {
     struct inidoc *d = p->doc;
@@ -76,37 +143,7 @@ static int parse_phase(struct profile *p, struct inisec *s, struct run_phase *ph
     if (parse_duration(v, &ph->dur_us, e, sizeof(e)) < 0) return SERR(line, "duration: %s", e);
     if (ph->dur_us <= 0) return SERR(line, "duration: must be more than 0");
     if (ph->dur_us > 24LL * 3600 * 1000000) return SERR(line, "duration: at most 24h");
-    if ((v = inisec_get(s, "faults", &line))) {
-        char *copy = fl_strdup(v), *save = NULL;
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            char *name = trim(tok);
-            if (!*name) continue;
-            int found = 0;
-            char on[300] = "";
-            for (int k = 0; k < p->nfaults; k++)
-                if (p->faults[k] && !strcmp(p->faults[k]->name, name)) {
-                    found++;
-                    snprintf(on + strlen(on), sizeof(on) - strlen(on), "%s%s", found > 1 ? ", " : "", p->faults[k]->proxy);
-                }
-            if (found != 1) {
-                /* a phase attaches and removes faults by name: one name on two proxies is ambiguous */
-                if (found) SERR(line, "faults: '%s' is a fault of proxies %s; a phase names faults that only one proxy has "
-                                "(rename one)", name, on);
-                else SERR(line, "faults: no [fault %s] in this scenario", name);
-                free(copy);
-                return -1;
-            }
-            for (int k = 0; k < ph->nfaults; k++)
-                if (!strcmp(ph->faults[k], name)) {
-                    SERR(line, "faults: '%s' is listed twice", name);
-                    free(copy);
-                    return -1;
-                }
-            ph->faults = fl_realloc(ph->faults, sizeof(char *) * (size_t)(ph->nfaults + 1));
-            ph->faults[ph->nfaults++] = fl_strdup(name);
-        }
-        free(copy);
-    }
+    if ((v = inisec_get(s, "faults", &line)) && parse_phase_faults(p, v, line, ph, err, errlen) < 0) return -1;
     return inisec_check_unused(d, s, err, errlen);
 }
 
@@ -197,8 +234,7 @@ int run_scn_parse(struct profile *p, struct run_scn *out, char *err, size_t errl
                 }
             sc.ph = fl_realloc(sc.ph, sizeof(*sc.ph) * (size_t)(sc.nph + 1));
             if (parse_phase(p, s, &sc.ph[sc.nph], err, errlen) < 0) {
-                for (int j = 0; j < sc.ph[sc.nph].nfaults; j++) free(sc.ph[sc.nph].faults[j]);
-                free(sc.ph[sc.nph].faults);
+                run_phase_free(&sc.ph[sc.nph]);
                 goto fail;
             }
             total += sc.ph[sc.nph].dur_us;
@@ -240,13 +276,21 @@ fail:
     return -1;
 }
 
+static void run_phase_free(struct run_phase *ph)
+{
+    for (int j = 0; j < ph->nfaults; j++) {
+        free(ph->faults[j].proxy);
+        free(ph->faults[j].name);
+    }
+    free(ph->faults);
+    ph->faults = NULL;
+    ph->nfaults = 0;
+}
+
 void run_scn_free(struct run_scn *s)
 {
     if (!s) return;
-    for (int i = 0; i < s->nph; i++) {
-        for (int j = 0; j < s->ph[i].nfaults; j++) free(s->ph[i].faults[j]);
-        free(s->ph[i].faults);
-    }
+    for (int i = 0; i < s->nph; i++) run_phase_free(&s->ph[i]);
     free(s->ph);
     s->ph = NULL;
     s->nph = 0;

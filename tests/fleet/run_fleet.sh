@@ -90,15 +90,15 @@ LAT=$'[fault f]\nproxy = web\ntype = latency\ndelay = 500ms'
 scenario "$LAT" 6 >"$TT/s1.ini"; chmod 600 "$TT/s1.ini"
 "$FL" run "$TT/s1.ini" --out "$TT/o1" >"$TT/r1.out" 2>"$TT/r1.err" &
 R=$!; _PIDS+=($R)
-wait_for 15 grep -q 'fleet add f: 2 of 2 applied' "$TT/r1.err"
-check add_2_of_2 grep -q 'fleet add f: 2 of 2 applied' "$TT/r1.err"
+wait_for 15 grep -q 'fleet add web/f: 2 of 2 applied' "$TT/r1.err"
+check add_2_of_2 grep -q 'fleet add web/f: 2 of 2 applied' "$TT/r1.err"
 check slow_on_inst1 within "$(get_ms 1)" 450 3000
 check slow_on_inst3 within "$(get_ms 3)" 450 3000
 check fast_on_inst2 within "$(get_ms 2)" 0 300
 check fast_on_inst4 within "$(get_ms 4)" 0 300
 wait $R; rc=$?
 check run_exit_0 [ $rc = 0 ]
-check rm_2_of_2 grep -q 'fleet rm f: 2 of 2 applied' "$TT/r1.err"
+check rm_2_of_2 grep -q 'fleet rm web/f: 2 of 2 applied' "$TT/r1.err"
 check run_is_instances_run grep -q "run $RUN" "$TT/r1.err"
 check journal_pick jqt '.fleet.targets | sort == ["inst1","inst3"]' "$TT/o1/journal.json"
 check journal_acks jqt '[.fleet.commands[] | select(.op == "add" or .op == "rm") | .applied == 2 and .of == 2] == [true, true]' "$TT/o1/journal.json"
@@ -129,7 +129,7 @@ for i in 1 3; do curl -s -X DELETE "$(admin $i)/faults/f" >/dev/null; done
 scenario "$LAT" 60 "fleet_lease = 3s" | sed '/^load = /d' >"$TT/s3.ini"; chmod 600 "$TT/s3.ini"
 "$FL" run "$TT/s3.ini" --out "$TT/o3" >"$TT/r3.out" 2>"$TT/r3.err" &
 R=$!; _PIDS+=($R)
-wait_for 15 grep -q 'fleet add f: 2 of 2 applied' "$TT/r3.err"
+wait_for 15 grep -q 'fleet add web/f: 2 of 2 applied' "$TT/r3.err"
 sleep 3.5   # past one lease: the renewals keep it
 check renewed_past_lease [ "$(faults_of 1)" = f ]
 kill -9 $R; wait $R 2>/dev/null
@@ -142,7 +142,7 @@ check lease_expired_logged grep -q 'event=fleet_lease_expired' "$TT/fl1.log"
 NOPE=$'[fault f]\nproxy = cache\ntype = latency\ndelay = 100ms'
 scenario "$NOPE" 2 >"$TT/s4.ini"; chmod 600 "$TT/s4.ini"
 "$FL" run "$TT/s4.ini" --out "$TT/o4" >"$TT/r4.out" 2>"$TT/r4.err"; rc=$?
-check none_applied_said grep -q "fleet add f: 0 of 2 applied.*no proxy named 'cache'" "$TT/r4.err"
+check none_applied_said grep -q "fleet add cache/f: 0 of 2 applied.*no proxy named 'cache'" "$TT/r4.err"
 check none_applied_exit_3 [ $rc = 3 ]
 check none_applied_inconclusive grep -q 'applied on no instance of the fleet' "$TT/r4.out"
 
