@@ -34,7 +34,7 @@ static void usage(FILE *out)
             "commands:\n"
             "  serve PROFILE.ini      run the proxies and faults of a profile (foreground);\n"
             "                         --expect FILE also samples FILE's postgres/probe expectations\n"
-            "  check FILE.ini         validate a profile or scenario; exit 0, or 2 with the error\n"
+            "  check FILE.ini         validate a profile, scenario or expectation file; exit 0, or 2\n"
             "  ctl SUBCOMMAND         drive a running faultline through its admin API\n"
             "  verify EXPECT.ini      judge a recorded run (exit 0 pass, 1 fail, 3 inconclusive)\n"
             "  run SCENARIO.ini       run a scenario end to end and print the verdict\n"
