@@ -254,7 +254,7 @@ void tls_closing(struct conn *c)
 void tls_read_resumed(struct conn *c, struct bufferevent *bev)
 {
     struct tls_side *ts = &c->tls->s[bev == c->cli ? 0 : 1];
-    if (ts->state == TS_OPEN && SSL_has_pending(ts->ssl)) event_active(&bev->ev_read, EV_READ, 1);
+    if (ts->state == TS_OPEN && SSL_has_pending(ts->ssl)) event_active(&bev->ev_read, EV_READ, 1);   /* (once: read_app) */
 }
 
 /* ---- the handshake ---- */
@@ -449,7 +449,7 @@ static void read_app(struct conn *c, struct tls_side *ts, struct bufferevent *be
     struct evbuffer *in = bufferevent_get_input(bev);
     size_t bound = c->px->srv->g.buffer, pend = conn_pipe_pending(p), want = bound > pend ? bound - pend : 1;
     size_t total = 0;
-    int eof = 0, fatal = 0;
+    int eof = 0, fatal = 0, starved = 0;
     ts->direct = !c->p[ts->side].src_eof;
     while (total < want) {
         size_t n = 0;
@@ -462,7 +462,7 @@ static void read_app(struct conn *c, struct tls_side *ts, struct bufferevent *be
             continue;
         }
         int e = SSL_get_error(ts->ssl, 0);
-        if (e == SSL_ERROR_WANT_READ) break;
+        if (e == SSL_ERROR_WANT_READ) { starved = 1; break; }
         if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ts->eof)) eof = 1;
         else fatal = 1;
         break;
@@ -485,8 +485,12 @@ static void read_app(struct conn *c, struct tls_side *ts, struct bufferevent *be
         event_del(&bev->ev_read);
         EVUTIL_SET_SOCKET_ERROR(EPROTO);
         conn_on_event(bev, BEV_EVENT_READING | BEV_EVENT_ERROR, c);
-    } else if (!p->read_paused && SSL_has_pending(ts->ssl)) {
-        event_active(&bev->ev_read, EV_READ, 1);   /* records OpenSSL read ahead: the socket may not say so again */
+    } else if (!p->read_paused && !starved && SSL_has_pending(ts->ssl)) {
+        /* the budget ended the loop with records OpenSSL read ahead: the socket may not say so
+         * again. Not after WANT_READ: what is buffered then is part of a record (SSL_has_pending
+         * counts it too), the socket says when the rest comes, and an event_active here would
+         * spin the loop without ever polling until it did */
+        event_active(&bev->ev_read, EV_READ, 1);
     }
 }
 
