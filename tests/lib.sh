@@ -62,7 +62,7 @@ px() {
     for kv in "$@"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done
 }
 
-# A free TCP port on 127.0.0.1 (not listening now). Chosen below Linux's ephemeral range
+# A free port on 127.0.0.1 (no TCP or UDP socket on it now). Chosen below Linux's ephemeral range
 # (32768-60999), so that no client connection of this or another test can be holding it as its
 # local port when we bind it. Reserved for this script until it exits (a directory per port in
 # $_PORTDIR holding the script's PID): tests/run.sh runs scripts side by side, and a port picked
@@ -75,7 +75,7 @@ free_port() {
     for _ in $(seq 1 200); do
         p=$((10000 + RANDOM % 22000))
         used=$(printf ':%04X ' "$p")
-        grep -qi "$used" /proc/net/tcp /proc/net/tcp6 2>/dev/null && continue
+        grep -qi "$used" /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 2>/dev/null && continue
         if ! mkdir "$_PORTDIR/$p" 2>/dev/null; then
             owner=$(cat "$_PORTDIR/$p/pid" 2>/dev/null)
             [ -z "$owner" ] && continue     # just made by another script, its PID not yet written

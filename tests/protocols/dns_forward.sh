@@ -10,7 +10,10 @@ source tests/protocols/dns_lib.bash
 need_dig
 /usr/bin/python3 -c 'import dns.message' 2>/dev/null || { echo "# skip: no python3-dnspython for the upstream"; done_tests; exit; }
 
-/usr/bin/python3 tests/protocols/dns_up.py 0 >"$TT/up.out" 2>&1 &
+# its port from free_port (below the ephemeral range): with port 0 the kernel picked one among
+# the client connections' source ports, and the TCP bind to the UDP socket's port once found it
+# taken by one of them (EADDRINUSE in a full run beside another suite)
+/usr/bin/python3 tests/protocols/dns_up.py "$(free_port)" >"$TT/up.out" 2>&1 &
 _PIDS+=($!)
 wait_for 10 grep -q '^listening ' "$TT/up.out" || { fail upstream_start "$(cat "$TT/up.out")"; done_tests; exit; }
 UPP=$(sed -n 's/^listening //p' "$TT/up.out")
