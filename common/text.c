@@ -29,15 +29,25 @@ int fl_utf8_len(const unsigned char *p, size_t avail)
     return n;
 }
 
+/* The character at p (within avail bytes): its length in *take (1 for a malformed byte), and 1 when
+ * it is shown as '?' -- malformed, or a control character (C0 but tab when keep_tab, DEL, C1) */
+static int unprintable(const unsigned char *p, size_t avail, int keep_tab, size_t *take)
+{
+    int l = fl_utf8_len(p, avail);
+    *take = l ? (size_t)l : 1;   /* a control character is one '?', whatever its length */
+    if (l == 0) return 1;
+    if (l == 1) return (*p < 0x20 && !(keep_tab && *p == '\t')) || *p == 0x7f;
+    return l == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+}
+
 void fl_printable(const char *in, char *out, size_t n)
 {
     if (!n) return;
     size_t o = 0, avail = strlen(in);
     const unsigned char *p = (const unsigned char *)in;
     while (avail) {
-        int l = fl_utf8_len(p, avail);
-        int bad = l == 0 || (l == 1 && (*p < 0x20 || *p == 0x7f)) || (l == 2 && p[0] == 0xc2 && p[1] < 0xa0);
-        size_t take = l ? (size_t)l : 1;   /* a control character as one '?', whatever its length */
+        size_t take;
+        int bad = unprintable(p, avail, 0, &take);
         if (o + (bad ? 1 : take) >= n) break;
         if (bad) out[o++] = '?';
         else { memcpy(out + o, p, take); o += take; }
@@ -51,9 +61,8 @@ void fl_put_printable(FILE *f, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (n) {
-        int l = fl_utf8_len(p, n);
-        int bad = l == 0 || (l == 1 && ((*p < 0x20 && *p != '\t') || *p == 0x7f)) || (l == 2 && p[0] == 0xc2 && p[1] < 0xa0);
-        size_t take = l ? (size_t)l : 1;
+        size_t take;
+        int bad = unprintable(p, n, 1, &take);
         if (bad) fputc('?', f);
         else fwrite(p, 1, take, f);
         p += take;
